@@ -1,0 +1,103 @@
+//! Sign-up, login, logout, the current user and password changes.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{CurrentUser, SiteInfo};
+
+#[cfg(feature = "ssr")]
+use crate::backend::{auth, form, session, users};
+
+/// The signed-in user, or `None` for a visitor.
+#[server(endpoint = "me")]
+pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
+    let state = form::state()?;
+    let session = form::session().await?;
+    Ok(session::current_user(&state, &session).await?.map(|u| u.to_current()))
+}
+
+/// What the public pages show about this instance.
+#[server(endpoint = "site")]
+pub async fn get_site_info() -> Result<SiteInfo, AppError> {
+    let state = form::state()?;
+    Ok(SiteInfo { signup_enabled: state.settings.signup_enabled, registry_host: state.settings.registry_host.clone() })
+}
+
+#[server(endpoint = "login")]
+pub async fn login(username: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    let result = async {
+        let state = form::state()?;
+        let session = form::session().await?;
+        let username = username.trim();
+        if username.is_empty() || password.is_empty() {
+            return Err(AppError::unauthorized(auth::BAD_CREDENTIALS));
+        }
+        let user = auth::login_with_password(&state, username, password, form::client_addr()).await?;
+        session::establish(&session, &user).await
+    }
+    .await;
+    form::respond(result, Some(super::safe_next(next.as_deref())))
+}
+
+#[server(endpoint = "signup")]
+pub async fn signup(username: String, password: String, password_confirm: String) -> Result<(), AppError> {
+    let result = async {
+        let state = form::state()?;
+        if !state.settings.signup_enabled {
+            return Err(AppError::forbidden("Sign-up is turned off here. Ask an administrator for an account."));
+        }
+        let username = username.trim().to_string();
+        crate::model::validate_username(&username).map_err(|e| AppError::invalid("username", e))?;
+        crate::model::validate_password(&password).map_err(|e| AppError::invalid("password", e))?;
+        if password != password_confirm {
+            return Err(AppError::invalid("password_confirm", "does not match the password"));
+        }
+        let hash = state.hasher.hash(password).await?;
+        let new = users::NewUser { username: &username, password_hash: Some(&hash), is_admin: false, is_bot: false };
+        let user = users::insert(&state.db, new, state.settings.first_user_admin).await?;
+        tracing::info!(target: "portcullis::audit", user = %user.username, admin = user.is_admin, "user signed up");
+        let session = form::session().await?;
+        session::establish(&session, &user).await
+    }
+    .await;
+    form::respond(result, Some("/"))
+}
+
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    let result = async {
+        let session = form::session().await?;
+        session::end(&session).await
+    }
+    .await;
+    form::respond(result, Some("/login"))
+}
+
+#[server(endpoint = "account/password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+    new_password_confirm: String,
+) -> Result<(), AppError> {
+    let result = async {
+        let state = form::state()?;
+        let session = form::session().await?;
+        let user = session::current_user(&state, &session)
+            .await?
+            .ok_or_else(|| AppError::unauthorized("Please sign in again."))?;
+        if !state.hasher.verify(current_password, user.password_hash.clone()).await? {
+            return Err(AppError::invalid("current_password", "is not your current password"));
+        }
+        crate::model::validate_password(&new_password).map_err(|e| AppError::invalid("new_password", e))?;
+        if new_password != new_password_confirm {
+            return Err(AppError::invalid("new_password_confirm", "does not match the new password"));
+        }
+        let hash = state.hasher.hash(new_password).await?;
+        let epoch = users::update_password(&state.db, user.id, &hash).await?;
+        session::refresh_epoch(&session, epoch).await?;
+        tracing::info!(target: "portcullis::audit", user = %user.username, "password changed");
+        Ok(())
+    }
+    .await;
+    form::respond(result, Some("/account?saved=password"))
+}

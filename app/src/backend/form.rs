@@ -1,0 +1,63 @@
+//! How a server function answers a form.
+//!
+//! Every form in Portcullis is a real `<form>` posting to a server function, so it works
+//! before hydration and with JavaScript off. For such a plain post (it accepts `text/html`),
+//! the server-function layer answers Post/Redirect/Get: an error goes back to the form's page
+//! encoded in the URL, where `ServerAction::new()` picks it up, so the page shows it exactly as
+//! it would after a hydrated call. A hydrated call gets the `Result` with a matching status.
+//! On success both kinds are sent on to the next page.
+
+use axum::http::{header, request::Parts, StatusCode};
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+
+use super::AppState;
+use crate::error::{AppError, AppResult};
+
+/// The shared state, provided to every server function by the router.
+pub fn state() -> AppResult<AppState> {
+    use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the server-function context");
+        AppError::Internal
+    })
+}
+
+/// The session of this request (tower-sessions layer).
+pub async fn session() -> AppResult<tower_sessions::Session> {
+    leptos_axum::extract::<tower_sessions::Session>().await.map_err(|e| {
+        tracing::error!(error = ?e, "session layer missing");
+        AppError::Internal
+    })
+}
+
+/// The client's IP address, when the server was started with connection info.
+pub fn client_addr() -> Option<std::net::IpAddr> {
+    use_context::<Parts>()
+        .and_then(|p| p.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip()))
+}
+
+fn is_plain_form_post() -> bool {
+    use_context::<Parts>()
+        .and_then(|p| p.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
+        .unwrap_or(false)
+}
+
+/// Finishes a form's server function: see the module documentation.
+pub fn respond<T>(result: AppResult<T>, success: Option<&str>) -> AppResult<T> {
+    match &result {
+        Ok(_) => {
+            if let Some(to) = success {
+                leptos_axum::redirect(to);
+            }
+        }
+        Err(err) => {
+            // A plain post must stay a redirect; only a hydrated call gets the error status.
+            if !is_plain_form_post() {
+                if let Some(opts) = use_context::<ResponseOptions>() {
+                    opts.set_status(StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST));
+                }
+            }
+        }
+    }
+    result
+}

@@ -1,0 +1,50 @@
+//! Server-side domain code: everything that touches the database, secrets or the network.
+//! Compiled only with the `ssr` feature; server functions and HTTP handlers call into it.
+
+pub mod auth;
+pub mod form;
+pub mod password;
+pub mod session;
+pub mod throttle;
+pub mod users;
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+/// Settings the domain code reads at run time. The server crate builds this from its
+/// layered configuration (file, environment, flags).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Whether visitors may create accounts.
+    pub signup_enabled: bool,
+    /// Whether the first account created becomes an administrator.
+    pub first_user_admin: bool,
+    /// `host:port` of the registry, as users type it in `docker login`.
+    pub registry_host: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { signup_enabled: true, first_user_admin: true, registry_host: "127.0.0.1:5000".into() }
+    }
+}
+
+/// Everything a request handler needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub settings: Arc<Settings>,
+    pub hasher: password::Hasher,
+}
+
+impl AppState {
+    pub fn new(db: PgPool, settings: Settings) -> Self {
+        Self { db, settings: Arc::new(settings), hasher: password::Hasher::new(password::default_concurrency()) }
+    }
+}
+
+/// Applies the schema migrations embedded in the binary.
+pub async fn migrate(db: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    sqlx::migrate!("../migrations").run(db).await
+}

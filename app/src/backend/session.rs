@@ -1,0 +1,53 @@
+//! Browser sessions: which user a tower-sessions session belongs to.
+//!
+//! A session stores the user id and the user's auth epoch at login. Changing the password or
+//! disabling the user bumps the epoch, which voids every other session at its next request.
+
+use tower_sessions::Session;
+
+use super::users::{self, User};
+use super::AppState;
+use crate::error::{AppError, AppResult};
+
+const USER_ID: &str = "uid";
+const EPOCH: &str = "epoch";
+
+fn session_error(e: tower_sessions::session::Error) -> AppError {
+    tracing::error!(error = %e, "session store error");
+    AppError::Internal
+}
+
+/// Binds the session to `user`, under a fresh session id (no fixation).
+pub async fn establish(session: &Session, user: &User) -> AppResult<()> {
+    session.cycle_id().await.map_err(session_error)?;
+    session.insert(USER_ID, user.id).await.map_err(session_error)?;
+    session.insert(EPOCH, user.auth_epoch).await.map_err(session_error)?;
+    Ok(())
+}
+
+/// Records a new epoch in this session after the user changed their password here.
+pub async fn refresh_epoch(session: &Session, epoch: i32) -> AppResult<()> {
+    session.cycle_id().await.map_err(session_error)?;
+    session.insert(EPOCH, epoch).await.map_err(session_error)
+}
+
+/// Deletes the session from the store: the cookie, if replayed, finds nothing.
+pub async fn end(session: &Session) -> AppResult<()> {
+    session.flush().await.map_err(session_error)
+}
+
+/// The enabled user this session belongs to, if any. A session whose user is gone, disabled
+/// or re-keyed is flushed.
+pub async fn current_user(state: &AppState, session: &Session) -> AppResult<Option<User>> {
+    let Some(id) = session.get::<i64>(USER_ID).await.map_err(session_error)? else {
+        return Ok(None);
+    };
+    let epoch = session.get::<i32>(EPOCH).await.map_err(session_error)?;
+    match users::find_by_id(&state.db, id).await? {
+        Some(user) if user.is_enabled && Some(user.auth_epoch) == epoch => Ok(Some(user)),
+        _ => {
+            end(session).await?;
+            Ok(None)
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! Types shared by the server and the browser: validated names and the views of
+//! records that pages render. Nothing here touches the database or holds a secret.
+
+use serde::{Deserialize, Serialize};
+
+/// Why a name was refused. The message is shown next to the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("must be between {min} and {max} characters")]
+    Length { min: usize, max: usize },
+    #[error(
+        "may contain only lowercase letters, digits and single '.', '_' or '-' between them, \
+         and must start and end with a letter or digit"
+    )]
+    Grammar,
+}
+
+/// The registry's path-component grammar: `[a-z0-9]+(?:[._-][a-z0-9]+)*`.
+pub fn is_path_component(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let sep = |b: u8| matches!(b, b'.' | b'_' | b'-');
+    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+        return false;
+    }
+    // Every separator must sit between two alphanumerics.
+    bytes.windows(2).all(|w| !(sep(w[0]) && !alnum(w[1]))) && bytes.iter().all(|&b| alnum(b) || sep(b))
+}
+
+/// Checks a user (or namespace, or team) name: the path-component grammar, 2 to 64 characters.
+pub fn validate_username(name: &str) -> Result<(), NameError> {
+    const MIN: usize = 2;
+    const MAX: usize = 64;
+    if !(MIN..=MAX).contains(&name.len()) {
+        return Err(NameError::Length { min: MIN, max: MAX });
+    }
+    if !is_path_component(name) {
+        return Err(NameError::Grammar);
+    }
+    Ok(())
+}
+
+/// Minimum password length (OWASP ASVS 2.1.1).
+pub const MIN_PASSWORD_LEN: usize = 8;
+/// Maximum password length: long enough for passphrases, short enough to bound argon2 input.
+pub const MAX_PASSWORD_LEN: usize = 256;
+
+pub fn validate_password(password: &str) -> Result<(), String> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_LEN {
+        return Err(format!("must be at least {MIN_PASSWORD_LEN} characters"));
+    }
+    if n > MAX_PASSWORD_LEN {
+        return Err(format!("must be at most {MAX_PASSWORD_LEN} characters"));
+    }
+    Ok(())
+}
+
+/// A member's role in a team, weakest first: the order of the variants matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "team_role", rename_all = "lowercase"))]
+#[serde(rename_all = "lowercase")]
+pub enum TeamRole {
+    Viewer,
+    Contributor,
+    Owner,
+}
+
+impl TeamRole {
+    pub const ALL: [TeamRole; 3] = [TeamRole::Viewer, TeamRole::Contributor, TeamRole::Owner];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TeamRole::Viewer => "viewer",
+            TeamRole::Contributor => "contributor",
+            TeamRole::Owner => "owner",
+        }
+    }
+
+    /// What the role allows, in a few words for the UI.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TeamRole::Viewer => "may pull",
+            TeamRole::Contributor => "may pull and push",
+            TeamRole::Owner => "may pull, push, delete and manage the team",
+        }
+    }
+}
+
+impl std::str::FromStr for TeamRole {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role {s:?}: expected owner, contributor or viewer"))
+    }
+}
+
+/// Who may pull from a namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "visibility", rename_all = "lowercase"))]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// Members of the owning team only.
+    Private,
+    /// Any signed-in user.
+    Protected,
+    /// Anyone, even anonymous.
+    Public,
+}
+
+impl Visibility {
+    pub const ALL: [Visibility; 3] = [Visibility::Private, Visibility::Protected, Visibility::Public];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Private => "private",
+            Visibility::Protected => "protected",
+            Visibility::Public => "public",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Visibility::Private => "only members of the team may pull",
+            Visibility::Protected => "any signed-in user may pull",
+            Visibility::Public => "anyone may pull, even without signing in",
+        }
+    }
+}
+
+impl std::str::FromStr for Visibility {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| format!("unknown visibility {s:?}: expected private, protected or public"))
+    }
+}
+
+/// Who may push, site-wide (Portus's `push_policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PushPolicy {
+    /// Owners and contributors of a namespace's team (and administrators).
+    AllowTeams,
+    /// Users only to their personal namespace (and administrators anywhere).
+    AllowPersonal,
+    /// Administrators only.
+    AdminOnly,
+}
+
+impl PushPolicy {
+    pub const ALL: [PushPolicy; 3] = [PushPolicy::AllowTeams, PushPolicy::AllowPersonal, PushPolicy::AdminOnly];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushPolicy::AllowTeams => "allow-teams",
+            PushPolicy::AllowPersonal => "allow-personal",
+            PushPolicy::AdminOnly => "admin-only",
+        }
+    }
+}
+
+impl std::str::FromStr for PushPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| format!("unknown push policy {s:?}: expected allow-teams, allow-personal or admin-only"))
+    }
+}
+
+/// The signed-in user as pages see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub is_admin: bool,
+}
+
+/// What the public pages need to know about the instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteInfo {
+    pub signup_enabled: bool,
+    /// `host:port` of the registry, for `docker login` / `docker pull` lines.
+    pub registry_host: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_follow_the_path_component_grammar() {
+        for ok in ["al", "alice", "a1", "bob.smith", "bob_smith", "bob-smith", "a.b-c_d", "0day"] {
+            assert_eq!(validate_username(ok), Ok(()), "{ok} should be accepted");
+        }
+        for bad in [
+            "Alice", "al ice", "-alice", "alice-", ".alice", "alice.", "al..ice", "al-.ice", "al__ice", "ålice",
+            "al/ice", "al:ice", "alice!", "",
+        ] {
+            assert!(validate_username(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn username_length_is_bounded() {
+        assert_eq!(validate_username("a"), Err(NameError::Length { min: 2, max: 64 }));
+        assert_eq!(validate_username(&"a".repeat(64)), Ok(()));
+        assert_eq!(validate_username(&"a".repeat(65)), Err(NameError::Length { min: 2, max: 64 }));
+    }
+
+    #[test]
+    fn grammar_error_explains_the_rule() {
+        let msg = validate_username("Bob").unwrap_err().to_string();
+        assert!(msg.contains("lowercase"), "{msg}");
+    }
+
+    #[test]
+    fn passwords_have_bounds() {
+        assert!(validate_password("short").is_err());
+        assert!(validate_password("long enough").is_ok());
+        assert!(validate_password(&"x".repeat(257)).is_err());
+    }
+}

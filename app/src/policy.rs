@@ -1,0 +1,304 @@
+//! Who may do what: the one place where access is decided.
+//!
+//! Pure functions over facts the caller gathered (the actor, the namespace and the actor's
+//! role in the team that owns it, the site settings). The UI asks them what to offer, the
+//! server functions and REST API ask them what to allow, and the token endpoint asks them
+//! what to grant. Each rule is a guard clause with the reason it exists, in priority order,
+//! in the style of Portus's `namespace_policy.rb`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{PushPolicy, TeamRole, Visibility};
+
+/// The outcome of a check: allowed, or refused with a reason a user can read.
+pub type Decision = Result<(), Denied>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Denied(pub &'static str);
+
+impl std::fmt::Display for Denied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+fn deny(reason: &'static str) -> Decision {
+    Err(Denied(reason))
+}
+
+/// Who is asking. `None` user means an anonymous visitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub user_id: Option<i64>,
+    pub is_admin: bool,
+    pub is_enabled: bool,
+}
+
+impl Actor {
+    pub const ANONYMOUS: Actor = Actor { user_id: None, is_admin: false, is_enabled: true };
+
+    pub fn user(user_id: i64, is_admin: bool, is_enabled: bool) -> Self {
+        Self { user_id: Some(user_id), is_admin, is_enabled }
+    }
+
+    fn is_signed_in(&self) -> bool {
+        self.user_id.is_some()
+    }
+}
+
+/// What the policy needs to know about a namespace, from the actor's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceFacts {
+    /// The global namespace holds repositories without a `/`.
+    pub is_global: bool,
+    /// A user's personal namespace (owned by their hidden personal team).
+    pub is_personal: bool,
+    pub visibility: Visibility,
+    /// The actor's role in the team that owns the namespace, if a member.
+    pub role: Option<TeamRole>,
+}
+
+/// Site-wide switches, as in Portus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessSettings {
+    pub push_policy: PushPolicy,
+    pub delete_enabled: bool,
+    pub contributors_may_delete: bool,
+    pub users_may_create_teams: bool,
+    pub users_may_create_namespaces: bool,
+    pub users_may_change_visibility: bool,
+}
+
+impl Default for AccessSettings {
+    fn default() -> Self {
+        Self {
+            push_policy: PushPolicy::AllowTeams,
+            delete_enabled: true,
+            contributors_may_delete: false,
+            users_may_create_teams: true,
+            users_may_create_namespaces: true,
+            users_may_change_visibility: true,
+        }
+    }
+}
+
+/// Pull images from a namespace (also: see it and its repositories).
+#[must_use]
+pub fn can_pull(actor: &Actor, ns: &NamespaceFacts, _s: &AccessSettings) -> Decision {
+    if !actor.is_enabled {
+        return deny("this account is disabled");
+    }
+    if ns.is_global || ns.visibility == Visibility::Public {
+        return Ok(()); // anyone, even anonymous, may pull public images
+    }
+    if !actor.is_signed_in() {
+        return deny("sign in to pull from this namespace");
+    }
+    if ns.visibility == Visibility::Protected {
+        return Ok(()); // any signed-in user may pull protected images
+    }
+    if actor.is_admin {
+        return Ok(()); // administrators see everything
+    }
+    if ns.role.is_some() {
+        return Ok(()); // every member of the owning team may pull
+    }
+    deny("this namespace is private to its team")
+}
+
+/// Push images to a namespace.
+#[must_use]
+pub fn can_push(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings) -> Decision {
+    if !actor.is_enabled {
+        return deny("this account is disabled");
+    }
+    if !actor.is_signed_in() {
+        return deny("sign in to push");
+    }
+    if actor.is_admin {
+        return Ok(()); // administrators may push anywhere
+    }
+    if ns.is_global {
+        return deny("only administrators may push to the global namespace");
+    }
+    match s.push_policy {
+        PushPolicy::AdminOnly => deny("only administrators may push on this registry"),
+        PushPolicy::AllowPersonal if !ns.is_personal => deny("users may push only to their personal namespace"),
+        _ => match ns.role {
+            Some(TeamRole::Owner) | Some(TeamRole::Contributor) => Ok(()),
+            Some(TeamRole::Viewer) => deny("viewers may pull but not push"),
+            None => deny("only members of the owning team may push here"),
+        },
+    }
+}
+
+/// Delete images (tags, manifests, repositories) from a namespace.
+#[must_use]
+pub fn can_delete(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings) -> Decision {
+    if !actor.is_enabled {
+        return deny("this account is disabled");
+    }
+    if !s.delete_enabled {
+        return deny("deleting images is turned off on this registry");
+    }
+    if !actor.is_signed_in() {
+        return deny("sign in to delete");
+    }
+    if actor.is_admin {
+        return Ok(());
+    }
+    if ns.is_global {
+        return deny("only administrators may delete from the global namespace");
+    }
+    match ns.role {
+        Some(TeamRole::Owner) => Ok(()),
+        Some(TeamRole::Contributor) if s.contributors_may_delete => Ok(()),
+        Some(TeamRole::Contributor) => deny("contributors may not delete on this registry"),
+        Some(TeamRole::Viewer) => deny("viewers may not delete"),
+        None => deny("only the owning team may delete here"),
+    }
+}
+
+/// Change a namespace's visibility.
+#[must_use]
+pub fn can_change_visibility(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings) -> Decision {
+    if !actor.is_enabled {
+        return deny("this account is disabled");
+    }
+    if ns.is_global {
+        return deny("the global namespace is always public");
+    }
+    if actor.is_admin {
+        return Ok(());
+    }
+    if !s.users_may_change_visibility {
+        return deny("only administrators may change visibility on this registry");
+    }
+    if ns.role == Some(TeamRole::Owner) {
+        return Ok(());
+    }
+    deny("only owners of the team may change visibility")
+}
+
+/// Edit a namespace's description (and, later, its repositories' descriptions).
+#[must_use]
+pub fn can_edit_namespace(actor: &Actor, ns: &NamespaceFacts, _s: &AccessSettings) -> Decision {
+    if !actor.is_enabled {
+        return deny("this account is disabled");
+    }
+    if actor.is_admin {
+        return Ok(());
+    }
+    if ns.is_global {
+        return deny("only administrators may edit the global namespace");
+    }
+    match ns.role {
+        Some(TeamRole::Owner) | Some(TeamRole::Contributor) => Ok(()),
+        _ => deny("only owners and contributors of the team may edit this namespace"),
+    }
+}
+
+/// Create a namespace owned by a team in which the actor has `role`.
+#[must_use]
+pub fn can_create_namespace(actor: &Actor, role: Option<TeamRole>, s: &AccessSettings) -> Decision {
+    if !actor.is_enabled {
+        return deny("this account is disabled");
+    }
+    if !actor.is_signed_in() {
+        return deny("sign in to create namespaces");
+    }
+    if actor.is_admin {
+        return Ok(());
+    }
+    if !s.users_may_create_namespaces {
+        return deny("only administrators may create namespaces on this registry");
+    }
+    match role {
+        Some(TeamRole::Owner) | Some(TeamRole::Contributor) => Ok(()),
+        Some(TeamRole::Viewer) => deny("viewers may not create namespaces for the team"),
+        None => deny("you can create namespaces only for teams you belong to"),
+    }
+}
+
+/// Create a team (the actor becomes its owner).
+#[must_use]
+pub fn can_create_team(actor: &Actor, s: &AccessSettings) -> Decision {
+    if !actor.is_enabled {
+        return deny("this account is disabled");
+    }
+    if !actor.is_signed_in() {
+        return deny("sign in to create teams");
+    }
+    if actor.is_admin || s.users_may_create_teams {
+        return Ok(());
+    }
+    deny("only administrators may create teams on this registry")
+}
+
+/// See a team, its members and its namespaces.
+#[must_use]
+pub fn can_view_team(actor: &Actor, role: Option<TeamRole>) -> Decision {
+    if !actor.is_enabled {
+        return deny("this account is disabled");
+    }
+    if actor.is_admin || role.is_some() {
+        return Ok(());
+    }
+    deny("only members of the team may see it")
+}
+
+/// Add, remove and change the role of members; edit or delete the team.
+#[must_use]
+pub fn can_manage_team(actor: &Actor, role: Option<TeamRole>) -> Decision {
+    if !actor.is_enabled {
+        return deny("this account is disabled");
+    }
+    if actor.is_admin || role == Some(TeamRole::Owner) {
+        return Ok(());
+    }
+    deny("only owners of the team may manage it")
+}
+
+/// Manage users: create, disable, promote, bot users, other users' tokens; see the activity log.
+#[must_use]
+pub fn can_administer(actor: &Actor) -> Decision {
+    if !actor.is_enabled {
+        return deny("this account is disabled");
+    }
+    if actor.is_admin {
+        return Ok(());
+    }
+    deny("only administrators may do this")
+}
+
+/// List, create and revoke the access tokens of user `owner_id`.
+#[must_use]
+pub fn can_manage_tokens_of(actor: &Actor, owner_id: i64) -> Decision {
+    if !actor.is_enabled {
+        return deny("this account is disabled");
+    }
+    if actor.user_id == Some(owner_id) || actor.is_admin {
+        return Ok(());
+    }
+    deny("you may manage only your own access tokens")
+}
+
+/// What the actor may do in a namespace, for pages to decide what to offer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceAbilities {
+    pub pull: bool,
+    pub push: bool,
+    pub delete: bool,
+    pub change_visibility: bool,
+    pub edit: bool,
+}
+
+pub fn namespace_abilities(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings) -> NamespaceAbilities {
+    NamespaceAbilities {
+        pull: can_pull(actor, ns, s).is_ok(),
+        push: can_push(actor, ns, s).is_ok(),
+        delete: can_delete(actor, ns, s).is_ok(),
+        change_visibility: can_change_visibility(actor, ns, s).is_ok(),
+        edit: can_edit_namespace(actor, ns, s).is_ok(),
+    }
+}

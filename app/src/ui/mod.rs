@@ -1,0 +1,235 @@
+//! Pages and components. Every page renders on the server first and works as plain HTML
+//! before hydration: links are links and forms are forms.
+
+pub mod account;
+pub mod components;
+pub mod home;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Redirect, Route, Router, Routes, A},
+    hooks::use_location,
+    path, SsrMode,
+};
+
+use crate::api::account::{get_current_user, get_site_info, Logout};
+use crate::error::AppError;
+use crate::model::{CurrentUser, SiteInfo};
+use components::Loading;
+use leptos::server_fn::ServerFn as _;
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en" class="h-full bg-slate-50">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body class="h-full">
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// Who is signed in, loaded once per page load and shared by every component.
+#[derive(Clone, Copy)]
+pub struct Session {
+    pub user: Resource<Result<Option<CurrentUser>, AppError>>,
+    pub site: Resource<Result<SiteInfo, AppError>>,
+}
+
+pub fn use_session() -> Session {
+    expect_context::<Session>()
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let session = Session {
+        user: Resource::new_blocking(|| (), |_| get_current_user()),
+        site: Resource::new_blocking(|| (), |_| get_site_info()),
+    };
+    provide_context(session);
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/portcullis.css"/>
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
+        <Meta name="description" content="Portcullis: accounts, teams and access control for your container registry."/>
+        <Title formatter=|t: String| if t.is_empty() { "Portcullis".to_string() } else { format!("{t} · Portcullis") }/>
+        <Router>
+            <div class="flex min-h-full flex-col">
+                <Header/>
+                <main class="mx-auto w-full max-w-6xl flex-1 px-4 py-8 sm:px-6 lg:px-8">
+                    <Routes fallback=NotFound>
+                        <Route path=path!("/") view=home::HomePage ssr=SsrMode::Async/>
+                        <Route path=path!("/login") view=account::LoginPage ssr=SsrMode::Async/>
+                        <Route path=path!("/signup") view=account::SignupPage ssr=SsrMode::Async/>
+                        <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async/>
+                    </Routes>
+                </main>
+                <footer class="border-t border-slate-200 py-4 text-center text-xs text-slate-500">
+                    "Portcullis · the gate in front of your container registry"
+                </footer>
+            </div>
+        </Router>
+    }
+}
+
+/// Top bar: product name, navigation, and the user menu.
+#[component]
+fn Header() -> impl IntoView {
+    let session = use_session();
+    let nav = move |user: Option<CurrentUser>| {
+        let mut links = vec![("/", "Dashboard")];
+        if user.is_none() {
+            links.clear();
+        }
+        links
+            .into_iter()
+            .map(|(href, label)| {
+                view! {
+                    <A href=href attr:class="rounded-md px-3 py-2 text-sm font-medium text-slate-300 hover:bg-slate-800 hover:text-white aria-[current=page]:bg-slate-800 aria-[current=page]:text-white">
+                        {label}
+                    </A>
+                }
+            })
+            .collect_view()
+    };
+    view! {
+        <header class="bg-slate-900 text-white shadow">
+            <div class="mx-auto flex max-w-6xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3 sm:px-6 lg:px-8">
+                <a href="/" class="flex items-center gap-2 text-lg font-bold tracking-tight">
+                    <img src="/favicon.svg" alt="" class="h-7 w-7"/>
+                    "Portcullis"
+                </a>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let user = session.user.await.ok().flatten();
+                        let signup_enabled = session.site.await.is_ok_and(|s| s.signup_enabled);
+                        view! {
+                            <nav class="order-3 -mx-2 flex w-full gap-1 overflow-x-auto sm:order-none sm:mx-0 sm:w-auto" aria-label="Main">
+                                {nav(user.clone())}
+                            </nav>
+                            <div class="ml-auto">
+                                <UserMenu user signup_enabled/>
+                            </div>
+                        }
+                    })}
+                </Transition>
+            </div>
+        </header>
+    }
+}
+
+/// The signed-in user's menu, a `<details>` so it opens without JavaScript; or the sign-in links.
+#[component]
+fn UserMenu(user: Option<CurrentUser>, signup_enabled: bool) -> impl IntoView {
+    match user {
+        None => view! {
+            <div class="flex items-center gap-2 text-sm">
+                <a href="/login" class="rounded-md px-3 py-2 font-medium text-slate-200 hover:text-white">"Sign in"</a>
+                {signup_enabled.then(|| view! {
+                    <a href="/signup" class="rounded-md bg-indigo-500 px-3 py-2 font-semibold text-white hover:bg-indigo-400">"Sign up"</a>
+                })}
+            </div>
+        }
+        .into_any(),
+        Some(user) => {
+            let initial = user.username.chars().next().unwrap_or('?').to_ascii_uppercase();
+            view! {
+                <details class="group relative">
+                    <summary class="flex cursor-pointer list-none items-center gap-2 rounded-md px-2 py-1 text-sm hover:bg-slate-800" data-testid="user-menu">
+                        <span class="flex h-8 w-8 items-center justify-center rounded-full bg-indigo-500 font-semibold">{initial.to_string()}</span>
+                        <span class="hidden font-medium sm:inline">{user.username.clone()}</span>
+                        {user.is_admin.then(|| view! { <span class="rounded bg-amber-400/20 px-1.5 py-0.5 text-xs font-semibold text-amber-300">"admin"</span> })}
+                    </summary>
+                    <div class="absolute right-0 z-20 mt-2 w-48 rounded-md border border-slate-200 bg-white py-1 text-sm text-slate-700 shadow-lg">
+                        <p class="border-b border-slate-100 px-4 py-2 text-xs text-slate-500">
+                            "Signed in as " <span class="font-semibold text-slate-800">{user.username.clone()}</span>
+                        </p>
+                        <a href="/account" class="block px-4 py-2 hover:bg-slate-50">"Account"</a>
+                        <form method="post" action=Logout::url()>
+                            <button type="submit" class="block w-full px-4 py-2 text-left hover:bg-slate-50">"Sign out"</button>
+                        </form>
+                    </div>
+                </details>
+            }
+            .into_any()
+        }
+    }
+}
+
+/// Renders `page` for the signed-in user; sends visitors to the login page and back here after.
+pub fn signed_in<V, F>(page: F) -> impl IntoView
+where
+    F: Fn(CurrentUser) -> V + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    let session = use_session();
+    let location = use_location();
+    view! {
+        <Transition fallback=Loading>
+            {move || {
+                let page = page.clone();
+                let here = location.pathname.get_untracked();
+                Suspend::new(async move {
+                    match session.user.await {
+                        Ok(Some(user)) => page(user).into_any(),
+                        Ok(None) => {
+                            let to = format!("/login?next={}", urlencode(&here));
+                            view! { <Redirect path=to/> }.into_any()
+                        }
+                        Err(e) => view! { <components::Alert kind=components::AlertKind::Error message=e.message()/> }.into_any(),
+                    }
+                })
+            }}
+        </Transition>
+    }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The 404 page. On the server it also sets the status code.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+        resp.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Page not found"/>
+        <div class="mx-auto max-w-lg py-16 text-center">
+            <p class="text-sm font-semibold text-indigo-600">"404"</p>
+            <h1 class="mt-2 text-3xl font-bold tracking-tight text-slate-900">"Page not found"</h1>
+            <p class="mt-3 text-slate-600">"There is nothing at this address. It may have been moved or deleted, or you may not have access to it."</p>
+            <a href="/" class=format!("mt-6 {}", components::BUTTON)>"Back to the dashboard"</a>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::urlencode;
+
+    #[test]
+    fn urlencode_keeps_unreserved_only() {
+        assert_eq!(urlencode("/namespaces/a b?x=1"), "%2Fnamespaces%2Fa%20b%3Fx%3D1");
+        assert_eq!(urlencode("a-b_c.d~e"), "a-b_c.d~e");
+    }
+}

@@ -1,0 +1,233 @@
+//! The access policy as a table: every kind of actor × every kind of namespace × every
+//! setting that matters × every namespace action, checked against the expectations written
+//! out below as plain who-may-what rules (Portus's policy specs, corrected where Portus was wrong).
+
+use app::model::{PushPolicy, TeamRole, Visibility};
+use app::policy::{self, AccessSettings, Actor, NamespaceFacts};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Anonymous,
+    Disabled,
+    Outsider,
+    Viewer,
+    Contributor,
+    Owner,
+    Admin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ns {
+    Global,
+    Personal(Visibility),
+    Team(Visibility),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Pull,
+    Push,
+    Delete,
+    ChangeVisibility,
+    Edit,
+}
+
+const WHO: [Who; 7] =
+    [Who::Anonymous, Who::Disabled, Who::Outsider, Who::Viewer, Who::Contributor, Who::Owner, Who::Admin];
+const ACTIONS: [Action; 5] = [Action::Pull, Action::Push, Action::Delete, Action::ChangeVisibility, Action::Edit];
+
+fn namespaces() -> Vec<Ns> {
+    let mut v = vec![Ns::Global];
+    for vis in Visibility::ALL {
+        v.push(Ns::Personal(vis));
+        v.push(Ns::Team(vis));
+    }
+    v
+}
+
+fn settings() -> Vec<AccessSettings> {
+    let mut v = Vec::new();
+    for push_policy in PushPolicy::ALL {
+        for delete_enabled in [false, true] {
+            for contributors_may_delete in [false, true] {
+                for users_may_change_visibility in [false, true] {
+                    v.push(AccessSettings {
+                        push_policy,
+                        delete_enabled,
+                        contributors_may_delete,
+                        users_may_change_visibility,
+                        ..AccessSettings::default()
+                    });
+                }
+            }
+        }
+    }
+    v
+}
+
+fn actor(who: Who) -> Actor {
+    match who {
+        Who::Anonymous => Actor::ANONYMOUS,
+        Who::Disabled => Actor::user(1, false, false),
+        Who::Admin => Actor::user(2, true, true),
+        _ => Actor::user(3, false, true),
+    }
+}
+
+fn facts(who: Who, ns: Ns) -> NamespaceFacts {
+    let role = match who {
+        Who::Viewer => Some(TeamRole::Viewer),
+        Who::Contributor => Some(TeamRole::Contributor),
+        // A disabled owner: membership must not help a disabled account.
+        Who::Owner | Who::Disabled => Some(TeamRole::Owner),
+        _ => None,
+    };
+    match ns {
+        Ns::Global => {
+            NamespaceFacts { is_global: true, is_personal: false, visibility: Visibility::Public, role: None }
+        }
+        Ns::Personal(visibility) => NamespaceFacts { is_global: false, is_personal: true, visibility, role },
+        Ns::Team(visibility) => NamespaceFacts { is_global: false, is_personal: false, visibility, role },
+    }
+}
+
+/// The expectations, one rule per line.
+fn expected(who: Who, ns: Ns, s: &AccessSettings, action: Action) -> bool {
+    use Who::*;
+    let member = matches!(who, Viewer | Contributor | Owner);
+    let writer = matches!(who, Contributor | Owner);
+    let visibility = match ns {
+        Ns::Global => Visibility::Public,
+        Ns::Personal(v) | Ns::Team(v) => v,
+    };
+    if who == Disabled {
+        return false; // a disabled account can do nothing at all
+    }
+    match action {
+        Action::Pull => match visibility {
+            Visibility::Public => true,                    // anyone, even anonymous
+            Visibility::Protected => who != Anonymous,     // anyone signed in
+            Visibility::Private => member || who == Admin, // the team, and admins
+        },
+        Action::Push => match (who, ns, s.push_policy) {
+            (Admin, _, _) => true,
+            (_, Ns::Global, _) => false,
+            (_, _, PushPolicy::AdminOnly) => false,
+            (_, Ns::Team(_), PushPolicy::AllowPersonal) => false,
+            _ => writer,
+        },
+        Action::Delete => match who {
+            _ if !s.delete_enabled => false,
+            Admin => true,
+            _ if ns == Ns::Global => false,
+            Owner => true,
+            Contributor => s.contributors_may_delete,
+            _ => false,
+        },
+        Action::ChangeVisibility => match who {
+            _ if ns == Ns::Global => false, // always public
+            Admin => true,
+            Owner => s.users_may_change_visibility,
+            _ => false,
+        },
+        Action::Edit => match who {
+            Admin => true,
+            _ if ns == Ns::Global => false,
+            _ => writer,
+        },
+    }
+}
+
+fn actual(who: Who, ns: Ns, s: &AccessSettings, action: Action) -> bool {
+    let (a, f) = (actor(who), facts(who, ns));
+    match action {
+        Action::Pull => policy::can_pull(&a, &f, s),
+        Action::Push => policy::can_push(&a, &f, s),
+        Action::Delete => policy::can_delete(&a, &f, s),
+        Action::ChangeVisibility => policy::can_change_visibility(&a, &f, s),
+        Action::Edit => policy::can_edit_namespace(&a, &f, s),
+    }
+    .is_ok()
+}
+
+#[test]
+fn namespace_actions_match_the_table() {
+    let mut cases = 0;
+    let mut wrong = Vec::new();
+    for who in WHO {
+        for ns in namespaces() {
+            for s in settings() {
+                for action in ACTIONS {
+                    cases += 1;
+                    let (want, got) = (expected(who, ns, &s, action), actual(who, ns, &s, action));
+                    if want != got {
+                        wrong.push(format!("{who:?} {action:?} {ns:?} {s:?}: expected {want}, got {got}"));
+                    }
+                }
+            }
+        }
+    }
+    println!("policy table: {cases} namespace cases checked");
+    assert_eq!(cases, 7 * 7 * 24 * 5);
+    assert!(wrong.is_empty(), "{} of {cases} cases disagree:\n{}", wrong.len(), wrong.join("\n"));
+}
+
+#[test]
+fn refusals_explain_themselves() {
+    let s = AccessSettings::default();
+    let viewer = facts(Who::Viewer, Ns::Team(Visibility::Private));
+    let err = policy::can_push(&actor(Who::Viewer), &viewer, &s).unwrap_err();
+    assert_eq!(err.0, "viewers may pull but not push");
+    let err = policy::can_pull(&Actor::ANONYMOUS, &viewer, &s).unwrap_err();
+    assert_eq!(err.0, "sign in to pull from this namespace");
+}
+
+#[test]
+fn team_and_site_actions_match_the_table() {
+    let mut cases = 0;
+    for who in WHO {
+        let a = actor(who);
+        let role = facts(who, Ns::Team(Visibility::Private)).role;
+        for s in [
+            AccessSettings::default(),
+            AccessSettings {
+                users_may_create_teams: false,
+                users_may_create_namespaces: false,
+                ..AccessSettings::default()
+            },
+        ] {
+            let open = s.users_may_create_teams;
+            let enabled_user = who != Who::Disabled && who != Who::Anonymous;
+            cases += 4;
+            assert_eq!(
+                policy::can_create_team(&a, &s).is_ok(),
+                enabled_user && (open || who == Who::Admin),
+                "{who:?} create team {s:?}"
+            );
+            assert_eq!(
+                policy::can_create_namespace(&a, role, &s).is_ok(),
+                enabled_user && (who == Who::Admin || (open && matches!(who, Who::Contributor | Who::Owner))),
+                "{who:?} create namespace {s:?}"
+            );
+            assert_eq!(
+                policy::can_view_team(&a, role).is_ok(),
+                who != Who::Disabled && (role.is_some() || who == Who::Admin),
+                "{who:?} view team"
+            );
+            assert_eq!(
+                policy::can_manage_team(&a, role).is_ok(),
+                matches!(who, Who::Owner | Who::Admin),
+                "{who:?} manage team"
+            );
+        }
+        cases += 3;
+        assert_eq!(policy::can_administer(&a).is_ok(), who == Who::Admin, "{who:?} administer");
+        assert_eq!(
+            policy::can_manage_tokens_of(&a, 3).is_ok(),
+            a.is_enabled && (a.user_id == Some(3) || a.is_admin),
+            "{who:?} own tokens"
+        );
+        assert_eq!(policy::can_manage_tokens_of(&a, 99).is_ok(), who == Who::Admin, "{who:?} someone else's tokens");
+    }
+    println!("policy table: {cases} team and site cases checked");
+}

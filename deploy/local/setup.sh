@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs whatever this machine is missing to build, run and test Portcullis.
+# Idempotent and quick when everything is already there. Needs root (or sudo) for apt.
+#
+# Only crates.io, npm and Debian's packages are reached: cargo-leptos would otherwise
+# download tailwind, wasm-bindgen and wasm-opt from GitHub, so each is supplied here first
+# (tailwind and wasm-opt from npm, wasm-bindgen-cli from crates.io).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# --- Debian packages -------------------------------------------------------------------------
+# postgresql: the database; docker-registry: CNCF Distribution; skopeo + umoci: registry
+# clients for the tests; chromium: the browser for Playwright; wrk: the load benchmark.
+need_pkgs=()
+for pkg in postgresql docker-registry skopeo umoci chromium wrk; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$pkg")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  say "installing Debian packages: ${need_pkgs[*]}"
+  sudo_ apt-get update -qq
+  sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
+fi
+if dpkg-query -W -f='${Status}' binaryen 2>/dev/null | grep -q 'install ok installed'; then
+  echo "warning: Debian's binaryen (wasm-opt 108) is installed; it breaks hydration in release builds." >&2
+  echo "         The build uses node_modules/.bin/wasm-opt instead; consider 'apt-get remove binaryen'." >&2
+fi
+
+# --- Rust toolchain pieces --------------------------------------------------------------------
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# cargo-leptos: `--locked` needs rustc 1.96+ for one dependency, so build it with nightly
+# when stable is older; the resulting binary runs fine with stable.
+if ! command -v cargo-leptos >/dev/null; then
+  say "installing cargo-leptos 0.3.11 (takes ~13 minutes once)"
+  if rustup toolchain list | grep -q '^nightly'; then
+    cargo +nightly install cargo-leptos --version 0.3.11 --locked -j2
+  else
+    cargo install cargo-leptos --version 0.3.11 --locked -j2
+  fi
+fi
+
+# wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock. No --locked: its lock
+# pins a webpki-roots version the registry mirror lacks.
+want_bindgen=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
+have_bindgen=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$want_bindgen" != "$have_bindgen" ]; then
+  say "installing wasm-bindgen-cli $want_bindgen"
+  cargo install wasm-bindgen-cli --version "$want_bindgen" --force -j2
+fi
+
+# --- npm: tailwind + wasm-opt for cargo-leptos, Playwright for the browser tests -------------
+if [ ! -x node_modules/.bin/tailwindcss ] || [ ! -x node_modules/.bin/wasm-opt ] || [ package.json -nt node_modules/.stamp ]; then
+  say "installing npm build tools (tailwind, binaryen)"
+  npm install --no-audit --no-fund --loglevel=error
+  touch node_modules/.stamp
+fi
+if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package.json -nt end2end/node_modules/.stamp ]; then
+  say "installing Playwright (no browser download: tests use Debian's chromium)"
+  (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error)
+  touch end2end/node_modules/.stamp
+fi

@@ -1,0 +1,93 @@
+import { test, expect, Page } from "@playwright/test";
+
+// Runs against a fresh database (the Makefile recreates it), so the first sign-up is the admin.
+const admin = { username: "root-admin", password: "correct horse battery" };
+const user = { username: "alice", password: "alice password 1" };
+
+async function signUp(page: Page, who: { username: string; password: string }) {
+  await page.goto("/signup");
+  await page.getByLabel("Username").fill(who.username);
+  await page.getByLabel("Password", { exact: true }).fill(who.password);
+  await page.getByLabel("Confirm password").fill(who.password);
+  await page.getByRole("button", { name: "Create account" }).click();
+}
+
+async function logIn(page: Page, username: string, password: string) {
+  await page.goto("/login");
+  await fillLogin(page, username, password);
+}
+
+async function fillLogin(page: Page, username: string, password: string) {
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+async function logOut(page: Page) {
+  await page.getByTestId("user-menu").click();
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/login$/);
+}
+
+test("the first account becomes admin; sign out and back in reaches the dashboard", async ({ page }) => {
+  await signUp(page, admin);
+  await expect(page.getByRole("heading", { name: `Welcome, ${admin.username}` })).toBeVisible();
+  await expect(page.getByTestId("user-menu")).toContainText("admin");
+  await expect(page.getByText("No images yet")).toBeVisible();
+
+  await logOut(page);
+  await page.goto("/account");
+  await expect(page).toHaveURL(/\/login\?next=%2Faccount$/);
+
+  await fillLogin(page, admin.username, admin.password);
+  await expect(page).toHaveURL(/\/account$/);
+  await expect(page.getByRole("heading", { name: "Your account" })).toBeVisible();
+  await page.goto("/");
+  await expect(page.getByRole("heading", { name: `Welcome, ${admin.username}` })).toBeVisible();
+});
+
+test("the second account is not an admin", async ({ page }) => {
+  await signUp(page, user);
+  await expect(page.getByRole("heading", { name: `Welcome, ${user.username}` })).toBeVisible();
+  await expect(page.getByTestId("user-menu")).not.toContainText("admin");
+});
+
+test("a wrong password shows an error and does not sign in", async ({ page }) => {
+  await logIn(page, user.username, "not the password");
+  await expect(page.getByRole("alert")).toHaveText("Invalid username or password.");
+  await expect(page.getByTestId("user-menu")).toHaveCount(0);
+  // An unknown user gets the very same answer.
+  await logIn(page, "nobody-here", "not the password");
+  await expect(page.getByRole("alert")).toHaveText("Invalid username or password.");
+});
+
+test("sign-up explains an invalid username next to the field", async ({ page }) => {
+  await signUp(page, { username: "Bad Name", password: "long enough pw" });
+  await expect(page.locator("#field-username-error")).toContainText("lowercase letters");
+});
+
+test.describe("with JavaScript disabled", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("login, wrong password and logout work as plain forms", async ({ page }) => {
+    await logIn(page, user.username, "wrong password!");
+    await expect(page.getByRole("alert")).toHaveText("Invalid username or password.");
+    await logIn(page, user.username, user.password);
+    await expect(page.getByRole("heading", { name: `Welcome, ${user.username}` })).toBeVisible();
+    await logOut(page);
+  });
+});
+
+test("pages look right at phone width", async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await logIn(page, user.username, user.password);
+  await expect(page.getByRole("heading", { name: `Welcome, ${user.username}` })).toBeVisible();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+});
+
+test("unknown pages answer 404 with a way back", async ({ page }) => {
+  const response = await page.goto("/no/such/page");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+});

@@ -1,0 +1,272 @@
+//! Configuration: built-in defaults, overridden by a TOML file (`portcullis.toml`, or the
+//! file named by `--config` / `PORTCULLIS_CONFIG`), overridden by `PORTCULLIS_*` environment
+//! variables, overridden by command-line flags.
+//!
+//! Every key is declared once, in the `config_keys!` table below: its type, default,
+//! environment variable and documentation (which becomes its `--help` text). The TOML file
+//! uses the same names in snake_case; the flags use them in kebab-case.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+/// A configuration value that must never be printed: `Debug` and `Display` show `[redacted]`.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself. Call it only where the value is used, never to log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "[redacted]" })
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        <Self as clap::ValueEnum>::from_str(s, true)
+    }
+}
+
+macro_rules! config_keys {
+    ($( $(#[doc = $doc:literal])+ $name:ident : $ty:ty = $default:literal, $env:literal; )*) => {
+        /// Configuration flags (each also read from its environment variable).
+        #[derive(Debug, Clone, Default, clap::Args)]
+        pub struct ConfigArgs {
+            $(
+                #[arg(long, global = true, env = $env, hide_env_values = true,
+                      help = concat!($($doc, " ",)+ "[default: ", $default, "]"))]
+                pub $name: Option<$ty>,
+            )*
+        }
+
+        /// The same keys as read from the TOML file.
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct FileConfig {
+            $( #[serde(default)] $name: Option<$ty>, )*
+        }
+
+        /// The resolved configuration. `Debug` redacts every `Secret`.
+        #[derive(Debug, Clone)]
+        pub struct Config {
+            $( $(#[doc = $doc])+ pub $name: $ty, )*
+        }
+
+        impl Config {
+            fn layer(args: ConfigArgs, file: FileConfig) -> Result<Self, ConfigError> {
+                Ok(Self {
+                    $(
+                        $name: match args.$name.or(file.$name) {
+                            Some(v) => v,
+                            None => $default.parse::<$ty>().map_err(|e| ConfigError::Default {
+                                key: stringify!($name),
+                                message: format!("{e:?}"),
+                            })?,
+                        },
+                    )*
+                })
+            }
+        }
+    };
+}
+
+config_keys! {
+    /// Address and port the HTTP server listens on.
+    listen: SocketAddr = "127.0.0.1:3000", "PORTCULLIS_LISTEN";
+    /// The URL users and the registry reach Portcullis at. With https, session cookies are
+    /// marked Secure.
+    public_url: String = "http://127.0.0.1:3000", "PORTCULLIS_PUBLIC_URL";
+    /// PostgreSQL connection URL. When empty, DATABASE_URL is used.
+    database_url: Secret = "", "PORTCULLIS_DATABASE_URL";
+    /// Maximum number of PostgreSQL connections in the pool.
+    database_max_connections: u32 = "16", "PORTCULLIS_DATABASE_MAX_CONNECTIONS";
+    /// Whether visitors may create their own accounts.
+    signup_enabled: bool = "true", "PORTCULLIS_SIGNUP_ENABLED";
+    /// Whether the first account created becomes an administrator.
+    first_user_admin: bool = "true", "PORTCULLIS_FIRST_USER_ADMIN";
+    /// Days of inactivity after which a browser session expires.
+    session_days: i64 = "14", "PORTCULLIS_SESSION_DAYS";
+    /// host:port of the registry as users type it in `docker login` and `docker pull`.
+    registry_host: String = "127.0.0.1:5000", "PORTCULLIS_REGISTRY_HOST";
+    /// Directory with the compiled site (wasm, css, static files). When empty, LEPTOS_SITE_ROOT
+    /// or target/site.
+    site_root: String = "", "PORTCULLIS_SITE_ROOT";
+    /// Log format: text or json.
+    log_format: LogFormat = "text", "PORTCULLIS_LOG_FORMAT";
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    #[error("bad built-in default for {key}: {message}")]
+    Default { key: &'static str, message: String },
+    #[error("no database configured: set PORTCULLIS_DATABASE_URL, DATABASE_URL or database_url in the config file")]
+    NoDatabase,
+}
+
+/// The default config file, read only if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "portcullis.toml";
+
+impl Config {
+    /// Layers the file at `path` (or `portcullis.toml` if present) under `args`.
+    pub fn load(path: Option<&Path>, args: ConfigArgs) -> Result<Self, ConfigError> {
+        let file = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
+        };
+        let file = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+                Self::parse_file(&text).map_err(|source| ConfigError::Parse { path, source })?
+            }
+            None => FileConfig::default(),
+        };
+        let mut config = Self::layer(args, file)?;
+        if config.database_url.is_empty() {
+            if let Ok(url) = std::env::var("DATABASE_URL") {
+                config.database_url = Secret::new(url);
+            }
+        }
+        if config.site_root.is_empty() {
+            config.site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
+        }
+        Ok(config)
+    }
+
+    fn parse_file(text: &str) -> Result<FileConfig, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// The database URL, or an error saying how to set one.
+    pub fn require_database_url(&self) -> Result<&str, ConfigError> {
+        Some(self.database_url.expose()).filter(|u| !u.is_empty()).ok_or(ConfigError::NoDatabase)
+    }
+
+    /// Whether cookies must be `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// The settings the application code reads.
+    pub fn app_settings(&self) -> app::backend::Settings {
+        app::backend::Settings {
+            signup_enabled: self.signup_enabled,
+            first_user_admin: self.first_user_admin,
+            registry_host: self.registry_host.clone(),
+        }
+    }
+
+    /// The defaults alone, as a test or tool starting point.
+    pub fn defaults() -> Self {
+        Self::layer(ConfigArgs::default(), FileConfig::default()).expect("built-in defaults parse")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct TestCli {
+        #[command(flatten)]
+        args: ConfigArgs,
+    }
+
+    #[test]
+    fn defaults_are_sane() {
+        let c = Config::defaults();
+        assert_eq!(c.listen, "127.0.0.1:3000".parse().unwrap());
+        assert!(c.signup_enabled);
+        assert!(c.first_user_admin);
+        assert_eq!(c.session_days, 14);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(!c.is_https());
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_flags_override_file() {
+        let file = Config::parse_file("signup_enabled = false\nlisten = \"0.0.0.0:8080\"\nsession_days = 3\n").unwrap();
+        let args = TestCli::try_parse_from(["t", "--session-days", "7"]).unwrap().args;
+        let c = Config::layer(args, file).unwrap();
+        assert!(!c.signup_enabled, "from the file");
+        assert_eq!(c.listen, "0.0.0.0:8080".parse().unwrap(), "from the file");
+        assert_eq!(c.session_days, 7, "the flag wins over the file");
+        assert!(c.first_user_admin, "default kept");
+    }
+
+    #[test]
+    fn environment_overrides_file_and_flags_override_environment() {
+        // Only this test touches PORTCULLIS_REGISTRY_HOST, so parallel tests do not interfere.
+        std::env::set_var("PORTCULLIS_REGISTRY_HOST", "env.example:5000");
+        let file = || Config::parse_file("registry_host = \"file.example\"").unwrap();
+        let from_env = TestCli::try_parse_from(["t"]).unwrap().args;
+        assert_eq!(Config::layer(from_env, file()).unwrap().registry_host, "env.example:5000");
+        let from_flag = TestCli::try_parse_from(["t", "--registry-host", "flag.example"]).unwrap().args;
+        assert_eq!(Config::layer(from_flag, file()).unwrap().registry_host, "flag.example");
+        std::env::remove_var("PORTCULLIS_REGISTRY_HOST");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        assert!(Config::parse_file("sign_up = true").is_err());
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let mut c = Config::defaults();
+        c.database_url = Secret::new("postgres://u:hunter2@db/portcullis");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("[redacted]"));
+    }
+
+    #[test]
+    fn help_documents_every_key_with_its_default() {
+        let mut cmd = <TestCli as clap::CommandFactory>::command();
+        let help = cmd.render_long_help().to_string();
+        for key in ["--listen", "--database-url", "--signup-enabled", "--session-days", "--log-format"] {
+            assert!(help.contains(key), "{key} missing from --help");
+        }
+        assert!(help.contains("[default: 127.0.0.1:3000]"));
+        assert!(help.contains("PORTCULLIS_LISTEN"));
+    }
+}

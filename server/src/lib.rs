@@ -1,0 +1,141 @@
+//! The `portcullis` server: configuration, start-up and the HTTP router. Handlers are thin;
+//! the logic lives in `app::backend`.
+
+pub mod config;
+pub mod csrf;
+pub mod health;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use app::backend::{self, AppState};
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+pub use config::Config;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "portcullis_session";
+
+/// Opens the connection pool.
+pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
+    let url = config.require_database_url()?;
+    PgPoolOptions::new()
+        .max_connections(config.database_max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+        .context("cannot connect to PostgreSQL (is it running, and is the database URL right?)")
+}
+
+/// Brings the schema up to date: our migrations, then the session store's table.
+pub async fn migrate(db: &PgPool) -> anyhow::Result<()> {
+    backend::migrate(db).await.context("applying database migrations")?;
+    PostgresStore::new(db.clone()).migrate().await.context("creating the session table")?;
+    Ok(())
+}
+
+/// The Leptos options for this build: where the compiled site lives and its bundle name.
+pub fn leptos_options(config: &Config) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("portcullis")
+        .site_root(config.site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build()
+}
+
+/// The whole HTTP application over an existing pool (the schema must be migrated).
+pub fn app(db: PgPool, config: &Config) -> Router {
+    let state = AppState::new(db.clone(), config.app_settings());
+    let options = leptos_options(config);
+    let routes = generate_route_list(app::ui::App);
+
+    let sessions = SessionManagerLayer::new(PostgresStore::new(db))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.is_https())
+        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(config.session_days)));
+
+    // Server functions, pages and the 404 page all get the state as context.
+    let context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    Router::new()
+        .leptos_routes_with_context(&options, routes, context.clone(), {
+            let options = options.clone();
+            move || app::ui::shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context(context, app::ui::shell))
+        .with_state(options)
+        .merge(health::router(state))
+        .layer(sessions)
+        .layer(axum::middleware::from_fn(csrf::same_origin_only))
+        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+}
+
+/// `serve`: connect, migrate, and serve until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let db = connect(&config).await?;
+    migrate(&db).await?;
+    spawn_session_cleanup(db.clone());
+
+    let router = app(db, &config);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    tracing::info!(listen = %config.listen, public_url = %config.public_url, "Portcullis is serving");
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")
+}
+
+/// Deletes expired sessions every hour.
+fn spawn_session_cleanup(db: PgPool) {
+    use tower_sessions::ExpiredDeletion as _;
+    tokio::spawn(async move {
+        let store = PostgresStore::new(db);
+        if let Err(e) = store.continuously_delete_expired(tokio::time::Duration::from_secs(3600)).await {
+            tracing::warn!(error = %e, "session cleanup stopped");
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Sets up logging: `RUST_LOG` filters (default `info`), text or JSON lines.
+pub fn init_tracing(format: config::LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn,tower_sessions_core=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    let _ = match format {
+        config::LogFormat::Json => builder.json().try_init(),
+        config::LogFormat::Text => builder.try_init(),
+    };
+}

@@ -1,0 +1,43 @@
+//! `portcullis`: config → pool → migrate → serve, plus the operator's subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use server::config::{Config, ConfigArgs};
+
+/// Portcullis: accounts, teams and access control in front of a container registry.
+#[derive(Parser)]
+#[command(name = "portcullis", version, about, long_about = None)]
+struct Cli {
+    /// TOML configuration file [default: portcullis.toml, if it exists].
+    #[arg(long, global = true, env = "PORTCULLIS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    settings: ConfigArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web UI and the API (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(cli.config.as_deref(), cli.settings)?;
+    server::init_tracing(config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => server::serve(config).await,
+        Command::Migrate => {
+            let db = server::connect(&config).await?;
+            server::migrate(&db).await?;
+            tracing::info!("database is up to date");
+            Ok(())
+        }
+    }
+}

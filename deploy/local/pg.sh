@@ -8,7 +8,15 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 dir="$root/.data/pg"
-port="${PORTCULLIS_PG_PORT:-55432}"
+# The port is chosen at the first start (55432, or the next free one) and kept in $dir/port.
+port_file="$dir/port"
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+choose_port() {
+  local p="${PORTCULLIS_PG_PORT:-55432}"
+  while port_in_use "$p"; do p=$((p + 1)); done
+  echo "$p"
+}
+port="$(cat "$port_file" 2>/dev/null || true)"
 
 bindir="$(pg_config --bindir 2>/dev/null || true)"
 if [ ! -x "$bindir/initdb" ]; then
@@ -34,6 +42,8 @@ case "${1:-}" in
       as_pg "$bindir/initdb" -D "$dir/data" -A trust -U portcullis -E UTF8 --locale=C.UTF-8 >/dev/null
     fi
     if ! running; then
+      if [ -z "$port" ] || port_in_use "$port"; then port="$(choose_port)"; fi
+      echo "$port" > "$port_file"
       as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 \
         -o "-k $dir -p $port -c listen_addresses=127.0.0.1 -c max_connections=200 -c synchronous_commit=off" \
         start >/dev/null
@@ -46,6 +56,7 @@ case "${1:-}" in
     running
     ;;
   url)
+    [ -n "$port" ] || { echo "the private PostgreSQL was never started (pg.sh start)" >&2; exit 1; }
     echo "postgres://portcullis@127.0.0.1:$port/${2:-portcullis}"
     ;;
   *)

@@ -13,7 +13,7 @@ fi
 cat <<MSG
 
   Portcullis is starting on http://127.0.0.1:3000 (the first build takes a few minutes).
-    data:      $( [ "$own_pg" = 1 ] && echo "PostgreSQL cluster in .data/pg (port ${PORTCULLIS_PG_PORT:-55432})" || echo "the database at DATABASE_URL" )
+    data:      $( [ "$own_pg" = 1 ] && echo "PostgreSQL cluster in .data/pg (port $(cat .data/pg/port))" || echo "the database at DATABASE_URL" )
     first run: open http://127.0.0.1:3000/signup; the first account becomes the administrator.
     stop:      Ctrl-C (stops the server and what this command started).
 

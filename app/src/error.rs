@@ -23,6 +23,9 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     TooManyRequests(String),
+    /// The request itself was malformed.
+    #[error("{0}")]
+    BadRequest(String),
     #[error("something went wrong on our side; it has been logged")]
     Internal,
     #[error("request failed: {0}")]
@@ -68,6 +71,7 @@ impl AppError {
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
             Self::TooManyRequests(_) => 429,
+            Self::BadRequest(_) => 400,
             Self::Internal => 500,
             Self::Transport(_) => 400,
         }

@@ -182,6 +182,7 @@ pub struct CurrentUser {
     pub id: i64,
     pub username: String,
     pub display_name: String,
+    pub email: Option<String>,
     pub is_admin: bool,
 }
 
@@ -191,6 +192,132 @@ pub struct SiteInfo {
     pub signup_enabled: bool,
     /// `host:port` of the registry, for `docker login` / `docker pull` lines.
     pub registry_host: String,
+}
+
+/// A user as administrators (and the user themself) see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub is_admin: bool,
+    pub is_enabled: bool,
+    pub is_bot: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A team, with the viewer's role in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamView {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub member_count: i64,
+    pub namespace_count: i64,
+    /// The viewer's role, if a member.
+    pub role: Option<TeamRole>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamMemberView {
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub is_bot: bool,
+    pub role: TeamRole,
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
+/// A namespace, with what the viewer may do in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceView {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub visibility: Visibility,
+    pub team_id: i64,
+    /// The owning team's name; for a personal namespace, the user's name.
+    pub team_name: String,
+    pub is_personal: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// The viewer's role in the owning team, if a member.
+    pub role: Option<TeamRole>,
+    pub abilities: crate::policy::NamespaceAbilities,
+}
+
+/// An access token as listed: never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenView {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    /// The first characters of the secret, to recognise it.
+    pub prefix: String,
+    /// Restricted to these namespaces; empty means every namespace the user may use.
+    pub namespaces: Vec<String>,
+    pub pull_only: bool,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl AccessTokenView {
+    pub fn is_active(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+/// A freshly created token: the only time its secret is shown.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedToken {
+    pub token: AccessTokenView,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for CreatedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedToken").field("token", &self.token).field("secret", &"[redacted]").finish()
+    }
+}
+
+/// One entry of the activity log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEventView {
+    pub id: i64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target_kind: String,
+    pub target_name: String,
+    pub namespace: Option<String>,
+    pub details: serde_json::Value,
+}
+
+/// A page of results and where it sits in the whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: u32,
+    pub per_page: u32,
+    pub total: u64,
+}
+
+impl<T> Page<T> {
+    pub fn pages(&self) -> u32 {
+        (self.total.div_ceil(self.per_page.max(1) as u64)).max(1) as u32
+    }
+
+    /// Cuts one page out of a full list.
+    pub fn slice(all: Vec<T>, page: u32, per_page: u32) -> Self {
+        let per_page = per_page.clamp(1, 500);
+        let page = page.max(1);
+        let total = all.len() as u64;
+        let items = all.into_iter().skip(((page - 1) * per_page) as usize).take(per_page as usize).collect();
+        Self { items, page, per_page, total }
+    }
 }
 
 #[cfg(test)]

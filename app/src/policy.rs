@@ -198,6 +198,21 @@ pub fn can_edit_namespace(actor: &Actor, ns: &NamespaceFacts, _s: &AccessSetting
     }
 }
 
+/// Delete a whole namespace. Personal namespaces go away only with their user.
+#[must_use]
+pub fn can_delete_namespace(actor: &Actor, ns: &NamespaceFacts) -> Decision {
+    if !actor.is_enabled {
+        return deny("this account is disabled");
+    }
+    if ns.is_global || ns.is_personal {
+        return deny("the global and personal namespaces cannot be deleted");
+    }
+    if actor.is_admin || ns.role == Some(TeamRole::Owner) {
+        return Ok(());
+    }
+    deny("only owners of the team may delete this namespace")
+}
+
 /// Create a namespace owned by a team in which the actor has `role`.
 #[must_use]
 pub fn can_create_namespace(actor: &Actor, role: Option<TeamRole>, s: &AccessSettings) -> Decision {
@@ -291,6 +306,7 @@ pub struct NamespaceAbilities {
     pub delete: bool,
     pub change_visibility: bool,
     pub edit: bool,
+    pub delete_namespace: bool,
 }
 
 pub fn namespace_abilities(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings) -> NamespaceAbilities {
@@ -300,5 +316,6 @@ pub fn namespace_abilities(actor: &Actor, ns: &NamespaceFacts, s: &AccessSetting
         delete: can_delete(actor, ns, s).is_ok(),
         change_visibility: can_change_visibility(actor, ns, s).is_ok(),
         edit: can_edit_namespace(actor, ns, s).is_ok(),
+        delete_namespace: can_delete_namespace(actor, ns).is_ok(),
     }
 }

@@ -30,11 +30,13 @@ enum Action {
     Delete,
     ChangeVisibility,
     Edit,
+    DeleteNamespace,
 }
 
 const WHO: [Who; 7] =
     [Who::Anonymous, Who::Disabled, Who::Outsider, Who::Viewer, Who::Contributor, Who::Owner, Who::Admin];
-const ACTIONS: [Action; 5] = [Action::Pull, Action::Push, Action::Delete, Action::ChangeVisibility, Action::Edit];
+const ACTIONS: [Action; 6] =
+    [Action::Pull, Action::Push, Action::Delete, Action::ChangeVisibility, Action::Edit, Action::DeleteNamespace];
 
 fn namespaces() -> Vec<Ns> {
     let mut v = vec![Ns::Global];
@@ -135,6 +137,10 @@ fn expected(who: Who, ns: Ns, s: &AccessSettings, action: Action) -> bool {
             _ if ns == Ns::Global => false,
             _ => writer,
         },
+        Action::DeleteNamespace => match ns {
+            Ns::Global | Ns::Personal(_) => false, // they go away only with their user
+            Ns::Team(_) => matches!(who, Owner | Admin),
+        },
     }
 }
 
@@ -146,6 +152,7 @@ fn actual(who: Who, ns: Ns, s: &AccessSettings, action: Action) -> bool {
         Action::Delete => policy::can_delete(&a, &f, s),
         Action::ChangeVisibility => policy::can_change_visibility(&a, &f, s),
         Action::Edit => policy::can_edit_namespace(&a, &f, s),
+        Action::DeleteNamespace => policy::can_delete_namespace(&a, &f),
     }
     .is_ok()
 }
@@ -168,7 +175,7 @@ fn namespace_actions_match_the_table() {
         }
     }
     println!("policy table: {cases} namespace cases checked");
-    assert_eq!(cases, 7 * 7 * 24 * 5);
+    assert_eq!(cases, 7 * 7 * 24 * 6);
     assert!(wrong.is_empty(), "{} of {cases} cases disagree:\n{}", wrong.len(), wrong.join("\n"));
 }
 

@@ -1,8 +1,8 @@
 import { test, expect, Page } from "@playwright/test";
 
+import { admin, alice as user, fillLogin } from "./helpers";
+
 // Runs against a fresh database (the Makefile recreates it), so the first sign-up is the admin.
-const admin = { username: "root-admin", password: "correct horse battery" };
-const user = { username: "alice", password: "alice password 1" };
 
 async function signUp(page: Page, who: { username: string; password: string }) {
   await page.goto("/signup");
@@ -15,12 +15,6 @@ async function signUp(page: Page, who: { username: string; password: string }) {
 async function logIn(page: Page, username: string, password: string) {
   await page.goto("/login");
   await fillLogin(page, username, password);
-}
-
-async function fillLogin(page: Page, username: string, password: string) {
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
 }
 
 async function logOut(page: Page) {

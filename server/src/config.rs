@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use app::model::PushPolicy;
 use serde::Deserialize;
 
 /// A configuration value that must never be printed: `Debug` and `Display` show `[redacted]`.
@@ -127,6 +128,20 @@ config_keys! {
     site_root: String = "", "PORTCULLIS_SITE_ROOT";
     /// Log format: text or json.
     log_format: LogFormat = "text", "PORTCULLIS_LOG_FORMAT";
+    /// Who may push: allow-teams (owners and contributors), allow-personal (users only to
+    /// their personal namespace) or admin-only. Written to the database at the first start;
+    /// administrators change it afterwards on the settings page, like the keys below.
+    push_policy: PushPolicy = "allow-teams", "PORTCULLIS_PUSH_POLICY";
+    /// Whether images may be deleted at all (first start only, see push_policy).
+    delete_enabled: bool = "true", "PORTCULLIS_DELETE_ENABLED";
+    /// Whether contributors (not only owners) may delete images (first start only).
+    contributors_may_delete: bool = "false", "PORTCULLIS_CONTRIBUTORS_MAY_DELETE";
+    /// Whether users (not only administrators) may create teams (first start only).
+    users_may_create_teams: bool = "true", "PORTCULLIS_USERS_MAY_CREATE_TEAMS";
+    /// Whether team owners and contributors may create namespaces (first start only).
+    users_may_create_namespaces: bool = "true", "PORTCULLIS_USERS_MAY_CREATE_NAMESPACES";
+    /// Whether team owners may change a namespace's visibility (first start only).
+    users_may_change_visibility: bool = "true", "PORTCULLIS_USERS_MAY_CHANGE_VISIBILITY";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -191,6 +206,14 @@ impl Config {
             signup_enabled: self.signup_enabled,
             first_user_admin: self.first_user_admin,
             registry_host: self.registry_host.clone(),
+            access_defaults: app::policy::AccessSettings {
+                push_policy: self.push_policy,
+                delete_enabled: self.delete_enabled,
+                contributors_may_delete: self.contributors_may_delete,
+                users_may_create_teams: self.users_may_create_teams,
+                users_may_create_namespaces: self.users_may_create_namespaces,
+                users_may_change_visibility: self.users_may_change_visibility,
+            },
         }
     }
 

@@ -1,9 +1,11 @@
 //! The `portcullis` server: configuration, start-up and the HTTP router. Handlers are thin;
 //! the logic lives in `app::backend`.
 
+pub mod cli;
 pub mod config;
 pub mod csrf;
 pub mod health;
+pub mod rest;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -50,9 +52,14 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .build()
 }
 
+/// The shared state over a migrated database.
+pub async fn state(db: PgPool, config: &Config) -> anyhow::Result<AppState> {
+    AppState::init(db, config.app_settings()).await.map_err(|e| anyhow::anyhow!("loading the access settings: {e}"))
+}
+
 /// The whole HTTP application over an existing pool (the schema must be migrated).
-pub fn app(db: PgPool, config: &Config) -> Router {
-    let state = AppState::new(db.clone(), config.app_settings());
+pub async fn app(db: PgPool, config: &Config) -> anyhow::Result<Router> {
+    let state = state(db.clone(), config).await?;
     let options = leptos_options(config);
     let routes = generate_route_list(app::ui::App);
 
@@ -68,17 +75,19 @@ pub fn app(db: PgPool, config: &Config) -> Router {
         let state = state.clone();
         move || provide_context(state.clone())
     };
-    Router::new()
+    let router = Router::new()
         .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();
             move || app::ui::shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler_with_context(context, app::ui::shell))
         .with_state(options)
-        .merge(health::router(state))
+        .merge(health::router(state.clone()))
+        .merge(rest::router(state))
         .layer(sessions)
         .layer(axum::middleware::from_fn(csrf::same_origin_only))
-        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024));
+    Ok(router)
 }
 
 /// `serve`: connect, migrate, and serve until Ctrl-C or SIGTERM.
@@ -87,7 +96,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     migrate(&db).await?;
     spawn_session_cleanup(db.clone());
 
-    let router = app(db, &config);
+    let router = app(db, &config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

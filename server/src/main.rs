@@ -24,6 +24,9 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Administration from the command line, for scripted set-up.
+    #[command(subcommand)]
+    Admin(server::cli::AdminCommand),
 }
 
 #[tokio::main]
@@ -39,5 +42,6 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("database is up to date");
             Ok(())
         }
+        Command::Admin(cmd) => server::cli::admin(&config, cmd).await,
     }
 }

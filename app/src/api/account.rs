@@ -53,9 +53,8 @@ pub async fn signup(username: String, password: String, password_confirm: String
             return Err(AppError::invalid("password_confirm", "does not match the password"));
         }
         let hash = state.hasher.hash(password).await?;
-        let new = users::NewUser { username: &username, password_hash: Some(&hash), is_admin: false, is_bot: false };
-        let user = users::insert(&state.db, new, state.settings.first_user_admin).await?;
-        tracing::info!(target: "portcullis::audit", user = %user.username, admin = user.is_admin, "user signed up");
+        let new = users::NewUser { username: &username, password_hash: Some(&hash), ..Default::default() };
+        let user = users::insert(&state.db, new, state.settings.first_user_admin, users::Origin::SignUp).await?;
         let session = form::session().await?;
         session::establish(&session, &user).await
     }
@@ -93,11 +92,26 @@ pub async fn change_password(
             return Err(AppError::invalid("new_password_confirm", "does not match the new password"));
         }
         let hash = state.hasher.hash(new_password).await?;
-        let epoch = users::update_password(&state.db, user.id, &hash).await?;
+        let epoch = users::update_password(&state.db, &user, &hash).await?;
         session::refresh_epoch(&session, epoch).await?;
-        tracing::info!(target: "portcullis::audit", user = %user.username, "password changed");
         Ok(())
     }
     .await;
     form::respond(result, Some("/account?saved=password"))
+}
+
+#[server(endpoint = "account/profile")]
+pub async fn update_profile(display_name: String, email: String) -> Result<crate::model::UserView, AppError> {
+    let result = async {
+        let (state, p) = form::principal().await?;
+        let me = p.require_user()?.id;
+        let change = crate::backend::admin::UserChange {
+            display_name: Some(display_name),
+            email: Some(email),
+            ..Default::default()
+        };
+        crate::backend::admin::update_user(&state, &p, me, change).await
+    }
+    .await;
+    form::respond(result, Some("/account?saved=profile"))
 }

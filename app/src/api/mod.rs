@@ -3,6 +3,10 @@
 //! serves a form.
 
 pub mod account;
+pub mod admin;
+pub mod namespaces;
+pub mod teams;
+pub mod tokens;
 
 /// Keeps a post-login redirect on this site: only absolute paths, never `//host`.
 pub fn safe_next(next: Option<&str>) -> &str {

@@ -36,7 +36,8 @@ pub fn client_addr() -> Option<std::net::IpAddr> {
         .and_then(|p| p.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip()))
 }
 
-fn is_plain_form_post() -> bool {
+/// Whether this request is a plain HTML form post (no JavaScript), answered by a redirect.
+pub fn is_plain_form_post() -> bool {
     use_context::<Parts>()
         .and_then(|p| p.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
         .unwrap_or(false)
@@ -60,4 +61,12 @@ pub fn respond<T>(result: AppResult<T>, success: Option<&str>) -> AppResult<T> {
         }
     }
     result
+}
+
+/// The state and the principal of this request (the session's user, or anonymous).
+pub async fn principal() -> AppResult<(AppState, super::access::Principal)> {
+    let state = state()?;
+    let session = session().await?;
+    let user = super::session::current_user(&state, &session).await?;
+    Ok((state, user.map(super::access::Principal::user).unwrap_or_default()))
 }

@@ -1,11 +1,17 @@
 //! Server-side domain code: everything that touches the database, secrets or the network.
 //! Compiled only with the `ssr` feature; server functions and HTTP handlers call into it.
 
+pub mod access;
+pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod form;
+pub mod namespaces;
 pub mod password;
 pub mod session;
+pub mod teams;
 pub mod throttle;
+pub mod tokens;
 pub mod users;
 
 use std::sync::Arc;
@@ -22,11 +28,19 @@ pub struct Settings {
     pub first_user_admin: bool,
     /// `host:port` of the registry, as users type it in `docker login`.
     pub registry_host: String,
+    /// Access settings written to the database at the first start (administrators change
+    /// them afterwards on the settings page).
+    pub access_defaults: crate::policy::AccessSettings,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { signup_enabled: true, first_user_admin: true, registry_host: "127.0.0.1:5000".into() }
+        Self {
+            signup_enabled: true,
+            first_user_admin: true,
+            registry_host: "127.0.0.1:5000".into(),
+            access_defaults: Default::default(),
+        }
     }
 }
 
@@ -36,11 +50,19 @@ pub struct AppState {
     pub db: PgPool,
     pub settings: Arc<Settings>,
     pub hasher: password::Hasher,
+    pub access: access::SettingsStore,
 }
 
 impl AppState {
-    pub fn new(db: PgPool, settings: Settings) -> Self {
-        Self { db, settings: Arc::new(settings), hasher: password::Hasher::new(password::default_concurrency()) }
+    /// Builds the state over a migrated database.
+    pub async fn init(db: PgPool, settings: Settings) -> Result<Self, crate::error::AppError> {
+        let access = access::SettingsStore::init(&db, settings.access_defaults).await?;
+        Ok(Self {
+            db,
+            settings: Arc::new(settings),
+            hasher: password::Hasher::new(password::default_concurrency()),
+            access,
+        })
     }
 }
 

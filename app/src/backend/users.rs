@@ -1,9 +1,10 @@
 //! The `user` table.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
+use super::audit;
 use crate::error::{AppError, AppResult};
-use crate::model::CurrentUser;
+use crate::model::{CurrentUser, UserView};
 
 /// A user row as the backend needs it. Not `Serialize`: it carries the password hash.
 #[derive(Clone)]
@@ -38,16 +39,20 @@ impl User {
             id: self.id,
             username: self.username.clone(),
             display_name: self.display_name.clone(),
+            email: self.email.clone(),
             is_admin: self.is_admin,
         }
     }
 }
 
+#[derive(Default)]
 pub struct NewUser<'a> {
     pub username: &'a str,
     pub password_hash: Option<&'a str>,
     pub is_admin: bool,
     pub is_bot: bool,
+    pub display_name: Option<&'a str>,
+    pub email: Option<&'a str>,
 }
 
 pub async fn find_by_username(db: &PgPool, username: &str) -> AppResult<Option<User>> {
@@ -74,35 +79,67 @@ pub async fn find_by_id(db: &PgPool, id: i64) -> AppResult<Option<User>> {
     .await?)
 }
 
-/// Inserts a user. With `first_user_admin`, the first account ever created becomes an
-/// administrator; an advisory lock makes two simultaneous first sign-ups agree on who that is.
-pub async fn insert(db: &PgPool, new: NewUser<'_>, first_user_admin: bool) -> AppResult<User> {
+/// Inserts a user with their personal team and namespace (named after them, private).
+/// With `first_user_admin`, the first account ever created becomes an administrator; an
+/// advisory lock makes two simultaneous first sign-ups agree on who that is.
+pub async fn insert(db: &PgPool, new: NewUser<'_>, first_user_admin: bool, origin: Origin<'_>) -> AppResult<User> {
     let mut tx = db.begin().await?;
     sqlx::query!("select pg_advisory_xact_lock(hashtext('portcullis.user.insert'))").execute(&mut *tx).await?;
     let is_first =
         !sqlx::query_scalar!(r#"select exists(select 1 from "user") as "exists!""#).fetch_one(&mut *tx).await?;
     let is_admin = new.is_admin || (first_user_admin && is_first);
+    let taken = |e: sqlx::Error| match &e {
+        sqlx::Error::Database(d) if matches!(d.constraint(), Some("user_username_key" | "namespace_name_key")) => {
+            AppError::invalid("username", "is already taken")
+        }
+        _ => e.into(),
+    };
     let user = sqlx::query_as!(
         User,
-        r#"insert into "user" (username, password_hash, is_admin, is_bot)
-           values ($1, $2, $3, $4)
+        r#"insert into "user" (username, password_hash, is_admin, is_bot, display_name, email)
+           values ($1, $2, $3, $4, $5, $6)
            returning user_id as id, username, display_name, email, password_hash, is_admin,
                      is_enabled, is_bot, auth_epoch"#,
         new.username,
         new.password_hash,
         is_admin,
-        new.is_bot
+        new.is_bot,
+        new.display_name.unwrap_or(""),
+        new.email.filter(|e| !e.is_empty())
     )
     .fetch_one(&mut *tx)
     .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(d) if d.constraint() == Some("user_username_key") => {
-            AppError::invalid("username", "is already taken")
-        }
-        _ => e.into(),
-    })?;
+    .map_err(taken)?;
+    sqlx::query!(
+        "with t as (insert into team (name, personal_user_id) values ($1, $2) returning team_id),
+              m as (insert into team_member (team_id, user_id, role) select team_id, $2, 'owner' from t)
+         insert into namespace (name, team_id) select $1, team_id from t",
+        user.username,
+        user.id
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(taken)?;
+    let (actor, action) = match origin {
+        Origin::SignUp => (Some(&user), "user.signup"),
+        Origin::Admin(admin) => (Some(admin), "user.create"),
+        Origin::System => (None, "user.create"),
+    };
+    let details = serde_json::json!({ "admin": user.is_admin, "bot": user.is_bot });
+    audit::record(&mut tx, actor, action, audit::Target::user(&user.username), details).await?;
     tx.commit().await?;
     Ok(user)
+}
+
+/// Who creates an account, for the activity log.
+#[derive(Clone, Copy)]
+pub enum Origin<'a> {
+    /// The user signed up themself.
+    SignUp,
+    /// An administrator created it.
+    Admin(&'a User),
+    /// The command line.
+    System,
 }
 
 /// Whether any account exists yet.
@@ -112,13 +149,109 @@ pub async fn any_exist(db: &PgPool) -> AppResult<bool> {
 
 /// Replaces the password hash and bumps the auth epoch, which voids every other session.
 /// Returns the new epoch.
-pub async fn update_password(db: &PgPool, id: i64, password_hash: &str) -> AppResult<i32> {
-    Ok(sqlx::query_scalar!(
+pub async fn update_password(db: &PgPool, user: &User, password_hash: &str) -> AppResult<i32> {
+    let mut tx = db.begin().await?;
+    let epoch = sqlx::query_scalar!(
         r#"update "user" set password_hash = $2, auth_epoch = auth_epoch + 1
            where user_id = $1 returning auth_epoch"#,
-        id,
+        user.id,
         password_hash
     )
-    .fetch_one(db)
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::record(&mut tx, Some(user), "user.password", audit::Target::user(&user.username), serde_json::json!({}))
+        .await?;
+    tx.commit().await?;
+    Ok(epoch)
+}
+
+impl User {
+    pub fn to_view(&self, created_at: chrono::DateTime<chrono::Utc>) -> UserView {
+        UserView {
+            id: self.id,
+            username: self.username.clone(),
+            display_name: self.display_name.clone(),
+            email: self.email.clone(),
+            is_admin: self.is_admin,
+            is_enabled: self.is_enabled,
+            is_bot: self.is_bot,
+            created_at,
+        }
+    }
+}
+
+pub async fn list(db: &PgPool) -> AppResult<Vec<UserView>> {
+    Ok(sqlx::query_as!(
+        UserView,
+        r#"select user_id as id, username, display_name, email, is_admin, is_enabled, is_bot, created_at as "created_at: _"
+           from "user" order by username"#
+    )
+    .fetch_all(db)
     .await?)
+}
+
+pub async fn view(db: &PgPool, id: i64) -> AppResult<Option<UserView>> {
+    Ok(sqlx::query_as!(
+        UserView,
+        r#"select user_id as id, username, display_name, email, is_admin, is_enabled, is_bot, created_at as "created_at: _"
+           from "user" where user_id = $1"#,
+        id
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Enables or disables a user. Disabling bumps the auth epoch, ending their sessions.
+pub async fn set_enabled(conn: &mut PgConnection, id: i64, enabled: bool) -> AppResult<()> {
+    sqlx::query!(
+        r#"update "user" set is_enabled = $2, auth_epoch = auth_epoch + case when $2 then 0 else 1 end
+           where user_id = $1"#,
+        id,
+        enabled
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_admin(conn: &mut PgConnection, id: i64, admin: bool) -> AppResult<()> {
+    sqlx::query!(r#"update "user" set is_admin = $2 where user_id = $1"#, id, admin).execute(conn).await?;
+    Ok(())
+}
+
+pub async fn update_profile(
+    conn: &mut PgConnection,
+    id: i64,
+    display_name: &str,
+    email: Option<&str>,
+) -> AppResult<()> {
+    sqlx::query!(r#"update "user" set display_name = $2, email = $3 where user_id = $1"#, id, display_name, email)
+        .execute(conn)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.constraint() == Some("user_email_key") => {
+                AppError::invalid("email", "is already used by another account")
+            }
+            _ => e.into(),
+        })?;
+    Ok(())
+}
+
+/// How many enabled administrators there are besides `id`: the last one may not be removed.
+pub async fn other_enabled_admins(conn: &mut PgConnection, id: i64) -> AppResult<i64> {
+    Ok(sqlx::query_scalar!(
+        r#"select count(*) as "n!" from "user" where is_admin and is_enabled and user_id <> $1"#,
+        id
+    )
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Deletes a user with their personal team and namespace.
+pub async fn delete(conn: &mut PgConnection, id: i64) -> AppResult<()> {
+    sqlx::query!("delete from namespace where team_id in (select team_id from team where personal_user_id = $1)", id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query!(r#"delete from "user" where user_id = $1"#, id).execute(&mut *conn).await?;
+    Ok(())
 }

@@ -8,20 +8,12 @@ use leptos::server_fn::ServerFn as _;
 use leptos_meta::Title;
 use leptos_router::{components::Redirect, hooks::use_query_map};
 
-use super::components::{Alert, AlertKind, Card, Field, FormError, Loading, PageHeader, Submit, LINK};
+use super::components::*;
 use super::{signed_in, use_session};
-use crate::api::account::{ChangePassword, Login, Signup};
+use crate::api::account::{ChangePassword, Login, Signup, UpdateProfile};
+use crate::api::tokens::{list_tokens, take_new_secret, CreateToken, RevokeToken};
 use crate::error::AppError;
-use crate::model::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
-
-/// The error of an action's last call, including one handed back in the URL after a plain post.
-pub fn action_error<S>(action: ServerAction<S>) -> Signal<Option<AppError>>
-where
-    S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
-    S::Output: Clone + Send + Sync + 'static,
-{
-    Signal::derive(move || action.value().get().and_then(|r| r.err()))
-}
+use crate::model::{AccessTokenView, CreatedToken, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
 
 /// A narrow centred card for the sign-in and sign-up forms.
 #[component]
@@ -123,24 +115,41 @@ pub fn SignupPage() -> impl IntoView {
 pub fn AccountPage() -> impl IntoView {
     let action = ServerAction::<ChangePassword>::new();
     let error = action_error(action);
+    let profile = ServerAction::<UpdateProfile>::new();
+    let profile_error = action_error(profile);
     let query = use_query_map();
-    let saved = move || query.read().get("saved").is_some() && error.get().is_none();
+    let saved = move |what: &'static str| query.read().get("saved").as_deref() == Some(what);
+    let create = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let tokens = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_tokens());
+    // After a plain form post the secret waits in the session for this one page load. The
+    // resource lives here, outside the reactive closures, so it is fetched exactly once.
+    let flashed = Resource::new(|| (), |_| take_new_secret());
     signed_in(move |user| {
+        let password_saved = move || saved("password") && error.get().is_none();
+        let profile_saved = move || (saved("profile") || action_ok(profile).get()) && profile_error.get().is_none();
         view! {
             <Title text="Account"/>
             <PageHeader title="Your account" subtitle=format!("Signed in as {}", user.username)/>
             <div class="grid gap-6 lg:grid-cols-2">
                 <Card title="Profile">
-                    <dl class="grid grid-cols-3 gap-y-3 text-sm">
+                    <dl class="mb-4 grid grid-cols-3 gap-y-3 text-sm">
                         <dt class="text-slate-500">"Username"</dt>
                         <dd class="col-span-2 font-mono text-slate-900">{user.username.clone()}</dd>
                         <dt class="text-slate-500">"Role"</dt>
                         <dd class="col-span-2 text-slate-900">{if user.is_admin { "Administrator" } else { "User" }}</dd>
                     </dl>
+                    <ActionForm action=profile attr:class="space-y-4">
+                        {move || profile_saved().then(|| view! { <Alert kind=AlertKind::Success message="Profile saved."/> })}
+                        <FormError error=profile_error/>
+                        <Field label="Display name" name="display_name" value=user.display_name.clone() autocomplete="name" error=profile_error/>
+                        <Field label="Email" name="email" kind="email" value=user.email.clone().unwrap_or_default() autocomplete="email" error=profile_error/>
+                        <Submit label="Save profile" busy_label="Saving…" pending=profile.pending()/>
+                    </ActionForm>
                 </Card>
                 <Card title="Change password">
                     <ActionForm action=action attr:class="space-y-4">
-                        {move || saved().then(|| view! { <Alert kind=AlertKind::Success message="Your password was changed. Other sessions were signed out."/> })}
+                        {move || password_saved().then(|| view! { <Alert kind=AlertKind::Success message="Your password was changed. Other sessions were signed out."/> })}
                         <FormError error/>
                         <Field label="Current password" name="current_password" kind="password" autocomplete="current-password" required=true error/>
                         <Field label="New password" name="new_password" kind="password" autocomplete="new-password" required=true error
@@ -150,6 +159,108 @@ pub fn AccountPage() -> impl IntoView {
                     </ActionForm>
                 </Card>
             </div>
+            <div class="mt-6">
+                <Tokens create revoke tokens flashed/>
+            </div>
         }
     })
+}
+
+/// The user's access tokens: create (the secret is shown once), list, revoke.
+#[component]
+fn Tokens(
+    create: ServerAction<CreateToken>,
+    revoke: ServerAction<RevokeToken>,
+    tokens: Resource<Result<Vec<AccessTokenView>, AppError>>,
+    flashed: Resource<Result<Option<CreatedToken>, AppError>>,
+) -> impl IntoView {
+    let create_error = action_error(create);
+    let revoke_error = action_error(revoke);
+    let secret = Signal::derive(move || match create.value().get() {
+        Some(Ok(c)) => Some(c),
+        _ => flashed.get().and_then(|r| r.ok()).flatten(),
+    });
+    view! {
+        <section id="tokens" class="rounded-lg border border-slate-200 bg-white p-5 shadow-sm sm:p-6">
+            <h2 class="text-base font-semibold text-slate-900">"Access tokens"</h2>
+            <p class="mb-4 mt-1 text-sm text-slate-600">
+                "For CI jobs and kubelets: use a token as the password in "
+                <code class="rounded bg-slate-100 px-1">"docker login"</code>
+                ", or as a Bearer token for the REST API. A restricted token cannot change anything through the API."
+            </p>
+            <Transition fallback=|| ()>
+                {move || secret.get().map(|c| view! {
+                    <div class="mb-4 space-y-2 rounded-md border border-emerald-200 bg-emerald-50 p-4" data-testid="new-token">
+                        <p class="text-sm font-semibold text-emerald-900">{format!("Token \"{}\" created. Copy it now: it will not be shown again.", c.token.name)}</p>
+                        <CopyLine command=c.secret.clone()/>
+                    </div>
+                })}
+            </Transition>
+            <div class="grid gap-6 lg:grid-cols-3">
+                <ActionForm action=create attr:class="space-y-4">
+                    <FormError error=create_error/>
+                    <Field label="Name" name="name" required=true error=create_error placeholder="ci-deploy"/>
+                    <Field label="Only these namespaces" name="namespaces" error=create_error placeholder="team-a, team-b" hint="Comma-separated. Empty: every namespace you may use."/>
+                    <Field label="Expires after (days)" name="expires_days" kind="number" error=create_error hint="Empty: never."/>
+                    <label class="flex items-center gap-2 text-sm"><input type="checkbox" name="pull_only" value="true"/>"Pull only"</label>
+                    <Submit label="Create token" busy_label="Creating…" pending=create.pending()/>
+                </ActionForm>
+                <div class="lg:col-span-2">
+                    <div class="mb-3"><FormError error=revoke_error/></div>
+                    <Transition fallback=Loading>
+                        {move || Suspend::new(async move {
+                            match tokens.await {
+                                Err(e) => view! { <Alert kind=AlertKind::Error message=e.message()/> }.into_any(),
+                                Ok(list) if list.is_empty() => view! {
+                                    <EmptyState title="No access tokens yet"><p>"Create one for each machine that pulls or pushes, so you can revoke them one by one."</p></EmptyState>
+                                }.into_any(),
+                                Ok(list) => {
+                                    let now = chrono::Utc::now();
+                                    view! {
+                                        <Table head=vec!["Name", "Scope", "Last used", "Expires", ""]>
+                                            {list.into_iter().map(|t| {
+                                                let active = t.is_active(now);
+                                                let scope = match (t.namespaces.is_empty(), t.pull_only) {
+                                                    (true, false) => "everything you may do".to_string(),
+                                                    (true, true) => "pull only".to_string(),
+                                                    (false, pull) => format!("{}{}", t.namespaces.join(", "), if pull { " (pull only)" } else { "" }),
+                                                };
+                                                view! {
+                                                    <tr class=(!active).then_some("opacity-60")>
+                                                        <td class=TD>
+                                                            <span class="font-medium text-slate-900">{t.name.clone()}</span>
+                                                            <p class="font-mono text-xs text-slate-500">{format!("{}…", t.prefix)}</p>
+                                                        </td>
+                                                        <td class=TD>{scope}</td>
+                                                        <td class=TD>{t.last_used_at.map(|u| time_view(u).into_any()).unwrap_or_else(|| view! { <span>"never"</span> }.into_any())}</td>
+                                                        <td class=TD>{t.expires_at.map(|e| e.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "never".into())}</td>
+                                                        <td class=format!("{TD} text-right")>
+                                                            {if t.revoked_at.is_some() {
+                                                                view! { <Badge text="revoked" tone=Tone::Red/> }.into_any()
+                                                            } else if !active {
+                                                                view! { <Badge text="expired" tone=Tone::Gray/> }.into_any()
+                                                            } else {
+                                                                view! {
+                                                                    <Confirm label="Revoke…" question=format!("Revoke {}? Anything using it stops working at once.", t.name)>
+                                                                        <ActionForm action=revoke>
+                                                                            <input type="hidden" name="id" value=t.id/>
+                                                                            <button type="submit" class=BUTTON_DANGER>"Yes, revoke"</button>
+                                                                        </ActionForm>
+                                                                    </Confirm>
+                                                                }.into_any()
+                                                            }}
+                                                        </td>
+                                                    </tr>
+                                                }
+                                            }).collect_view()}
+                                        </Table>
+                                    }.into_any()
+                                }
+                            }
+                        })}
+                    </Transition>
+                </div>
+            </div>
+        </section>
+    }
 }

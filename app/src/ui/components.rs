@@ -191,3 +191,175 @@ pub fn Submit(
         </button>
     }
 }
+
+/// The error of an action's last call, including one handed back in the URL after a plain post.
+pub fn action_error<S>(action: ServerAction<S>) -> Signal<Option<AppError>>
+where
+    S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || action.value().get().and_then(|r| r.err()))
+}
+
+/// Whether an action's last call succeeded (for "saved" messages).
+pub fn action_ok<S>(action: ServerAction<S>) -> Signal<bool>
+where
+    S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || matches!(action.value().get(), Some(Ok(_))))
+}
+
+/// A small coloured label.
+#[component]
+pub fn Badge(#[prop(into)] text: String, #[prop(into)] tone: Tone) -> impl IntoView {
+    let class = match tone {
+        Tone::Gray => "bg-slate-100 text-slate-700 ring-slate-300",
+        Tone::Green => "bg-emerald-50 text-emerald-700 ring-emerald-600/30",
+        Tone::Amber => "bg-amber-50 text-amber-800 ring-amber-600/30",
+        Tone::Blue => "bg-sky-50 text-sky-700 ring-sky-600/30",
+        Tone::Indigo => "bg-indigo-50 text-indigo-700 ring-indigo-600/30",
+        Tone::Red => "bg-red-50 text-red-700 ring-red-600/30",
+    };
+    view! {
+        <span class=format!("inline-flex items-center rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset {class}")>
+            {text}
+        </span>
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Gray,
+    Green,
+    Amber,
+    Blue,
+    Indigo,
+    Red,
+}
+
+pub fn visibility_badge(v: crate::model::Visibility) -> impl IntoView {
+    use crate::model::Visibility::*;
+    let tone = match v {
+        Public => Tone::Green,
+        Protected => Tone::Blue,
+        Private => Tone::Gray,
+    };
+    view! { <Badge text=v.as_str() tone/> }
+}
+
+pub fn role_badge(r: crate::model::TeamRole) -> impl IntoView {
+    use crate::model::TeamRole::*;
+    let tone = match r {
+        Owner => Tone::Indigo,
+        Contributor => Tone::Blue,
+        Viewer => Tone::Gray,
+    };
+    view! { <Badge text=r.as_str() tone/> }
+}
+
+/// A table with the product's styling; `head` is the header row's cells.
+#[component]
+pub fn Table(head: Vec<&'static str>, children: Children) -> impl IntoView {
+    view! {
+        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
+            <table class="min-w-full divide-y divide-slate-200 text-sm">
+                <thead class="bg-slate-50">
+                    <tr>
+                        {head
+                            .into_iter()
+                            .map(|h| view! { <th scope="col" class="whitespace-nowrap px-4 py-3 text-left font-semibold text-slate-700">{h}</th> })
+                            .collect_view()}
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100">{children()}</tbody>
+            </table>
+        </div>
+    }
+}
+
+pub const TD: &str = "whitespace-nowrap px-4 py-3 text-slate-700";
+pub const SELECT: &str = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm text-slate-900 shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30";
+pub const BUTTON_SMALL: &str = "inline-flex items-center rounded-md border border-slate-300 bg-white px-2.5 py-1.5 text-xs font-semibold text-slate-700 shadow-sm hover:bg-slate-50";
+pub const BUTTON_DANGER: &str = "inline-flex items-center justify-center rounded-md bg-red-600 px-3 py-2 text-sm font-semibold text-white shadow-sm hover:bg-red-500";
+
+/// A destructive action behind a confirmation step. It is a `<details>`, so the question
+/// opens without JavaScript; the form inside does the deed.
+#[component]
+pub fn Confirm(#[prop(into)] label: String, #[prop(into)] question: String, children: Children) -> impl IntoView {
+    view! {
+        <details class="group relative inline-block">
+            <summary class="inline-flex cursor-pointer list-none items-center rounded-md border border-red-200 bg-white px-2.5 py-1.5 text-xs font-semibold text-red-700 shadow-sm hover:bg-red-50">
+                {label}
+            </summary>
+            <div class="absolute right-0 z-20 mt-2 w-72 rounded-md border border-slate-200 bg-white p-4 text-left text-sm text-slate-700 shadow-lg">
+                <p class="mb-3 whitespace-normal">{question}</p>
+                {children()}
+            </div>
+        </details>
+    }
+}
+
+/// Previous / next links for a paged list; `href(page)` builds each link.
+#[component]
+pub fn Pagination(page: u32, pages: u32, total: u64, href: impl Fn(u32) -> String + 'static) -> impl IntoView {
+    let prev = (page > 1).then(|| href(page - 1));
+    let next = (page < pages).then(|| href(page + 1));
+    view! {
+        <nav class="mt-4 flex items-center justify-between text-sm text-slate-600" aria-label="Pagination">
+            <span>{format!("Page {page} of {pages} · {total} in all")}</span>
+            <span class="flex gap-2">
+                {match prev {
+                    Some(h) => view! { <a class=BUTTON_SMALL href=h rel="prev">"← Previous"</a> }.into_any(),
+                    None => view! { <span class=format!("{BUTTON_SMALL} opacity-40")>"← Previous"</span> }.into_any(),
+                }}
+                {match next {
+                    Some(h) => view! { <a class=BUTTON_SMALL href=h rel="next">"Next →"</a> }.into_any(),
+                    None => view! { <span class=format!("{BUTTON_SMALL} opacity-40")>"Next →"</span> }.into_any(),
+                }}
+            </span>
+        </nav>
+    }
+}
+
+/// A page-level error: sets the status code on the server (404 for unknown things).
+#[component]
+pub fn ErrorPage(error: AppError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+        resp.set_status(
+            axum::http::StatusCode::from_u16(error.status()).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
+        );
+    }
+    let title = match error.status() {
+        404 => "Not found",
+        403 => "Not allowed",
+        401 => "Please sign in",
+        _ => "Something went wrong",
+    };
+    view! {
+        <div class="mx-auto max-w-lg py-16 text-center">
+            <p class="text-sm font-semibold text-indigo-600">{error.status()}</p>
+            <h1 class="mt-2 text-3xl font-bold tracking-tight text-slate-900">{title}</h1>
+            <p class="mt-3 text-slate-600">{error.message()}</p>
+            <a href="/" class=format!("mt-6 {BUTTON}")>"Back to the dashboard"</a>
+        </div>
+    }
+}
+
+/// Relative age of a time, e.g. "3 days ago", computed from `now`.
+pub fn ago(t: chrono::DateTime<chrono::Utc>) -> String {
+    let secs = (chrono::Utc::now() - t).num_seconds().max(0);
+    match secs {
+        0..=59 => "just now".into(),
+        60..=3599 => format!("{} min ago", secs / 60),
+        3600..=86_399 => format!("{} h ago", secs / 3600),
+        86_400..=2_591_999 => format!("{} days ago", secs / 86_400),
+        _ => t.format("%Y-%m-%d").to_string(),
+    }
+}
+
+/// A time as a `<time>` element with the exact time in its tooltip.
+pub fn time_view(t: chrono::DateTime<chrono::Utc>) -> impl IntoView {
+    view! { <time datetime=t.to_rfc3339() title=t.format("%Y-%m-%d %H:%M UTC").to_string()>{ago(t)}</time> }
+}

@@ -3,8 +3,10 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::components::{CopyLine, EmptyState, Loading, PageHeader, BUTTON, BUTTON_SECONDARY};
+use super::components::*;
 use super::use_session;
+use crate::api::namespaces::list_namespaces;
+use crate::api::teams::list_teams;
 use crate::model::CurrentUser;
 
 #[component]
@@ -27,22 +29,68 @@ pub fn HomePage() -> impl IntoView {
 
 #[component]
 fn Dashboard(user: CurrentUser, registry: String) -> impl IntoView {
+    let namespaces = Resource::new(|| (), |_| list_namespaces());
+    let teams = Resource::new(|| (), |_| list_teams());
     let ns = user.username.clone();
     view! {
         <Title text="Dashboard"/>
-        <PageHeader title=format!("Welcome, {}", user.username) subtitle="Your images, teams and recent activity."/>
-        <EmptyState title="No images yet">
-            <p>
-                "Push your first image to your personal namespace "
-                <code class="rounded bg-slate-100 px-1 font-mono text-slate-800">{ns.clone()}</code>
-                ". Sign in to the registry with your Portcullis username and password, then push:"
-            </p>
-            <div class="mx-auto mt-4 max-w-xl space-y-2 text-left">
-                <CopyLine command=format!("docker login {registry} -u {}", user.username)/>
-                <CopyLine command=format!("docker tag hello-world {registry}/{ns}/hello-world:latest")/>
-                <CopyLine command=format!("docker push {registry}/{ns}/hello-world:latest")/>
+        <PageHeader title=format!("Welcome, {}", user.username) subtitle="Your images, namespaces and teams."/>
+        <div class="grid gap-6 lg:grid-cols-3">
+            <div class="space-y-6 lg:col-span-2">
+                <EmptyState title="No images yet">
+                    <p>
+                        "Push your first image to your personal namespace "
+                        <code class="rounded bg-slate-100 px-1 font-mono text-slate-800">{ns.clone()}</code>
+                        ". Sign in to the registry with your Portcullis username and password (or an access token), then push:"
+                    </p>
+                    <div class="mx-auto mt-4 max-w-xl space-y-2 text-left">
+                        <CopyLine command=format!("docker login {registry} -u {}", user.username)/>
+                        <CopyLine command=format!("docker tag hello-world {registry}/{ns}/hello-world:latest")/>
+                        <CopyLine command=format!("docker push {registry}/{ns}/hello-world:latest")/>
+                    </div>
+                </EmptyState>
             </div>
-        </EmptyState>
+            <div class="space-y-6">
+                <Card title="Your namespaces">
+                    <Transition fallback=Loading>
+                        {move || Suspend::new(async move {
+                            let mine: Vec<_> = namespaces.await.map(|l| l.namespaces).unwrap_or_default().into_iter().filter(|n| n.role.is_some()).collect();
+                            view! {
+                                <ul class="divide-y divide-slate-100 text-sm">
+                                    {mine.into_iter().map(|n| view! {
+                                        <li class="flex items-center justify-between py-2">
+                                            <a class=LINK href=format!("/namespaces/{}", n.name)>{n.name.clone()}</a>
+                                            {visibility_badge(n.visibility)}
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                                <a class=format!("mt-3 inline-block text-sm {LINK}") href="/namespaces">"All namespaces →"</a>
+                            }
+                        })}
+                    </Transition>
+                </Card>
+                <Card title="Your teams">
+                    <Transition fallback=Loading>
+                        {move || Suspend::new(async move {
+                            let list = teams.await.map(|l| l.teams).unwrap_or_default();
+                            if list.is_empty() {
+                                return view! { <p class="text-sm text-slate-600">"No teams yet. " <a class=LINK href="/teams">"Create or join one"</a></p> }.into_any();
+                            }
+                            view! {
+                                <ul class="divide-y divide-slate-100 text-sm">
+                                    {list.into_iter().map(|t| view! {
+                                        <li class="flex items-center justify-between py-2">
+                                            <a class=LINK href=format!("/teams/{}", t.name)>{t.name.clone()}</a>
+                                            {t.role.map(role_badge)}
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any()
+                        })}
+                    </Transition>
+                </Card>
+            </div>
+        </div>
     }
 }
 

@@ -2,8 +2,11 @@
 //! before hydration: links are links and forms are forms.
 
 pub mod account;
+pub mod admin;
 pub mod components;
 pub mod home;
+pub mod namespaces;
+pub mod teams;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
@@ -71,6 +74,14 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/login") view=account::LoginPage ssr=SsrMode::Async/>
                         <Route path=path!("/signup") view=account::SignupPage ssr=SsrMode::Async/>
                         <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async/>
+                        <Route path=path!("/namespaces") view=namespaces::NamespacesPage ssr=SsrMode::Async/>
+                        <Route path=path!("/namespaces/:name") view=namespaces::NamespacePage ssr=SsrMode::Async/>
+                        <Route path=path!("/teams") view=teams::TeamsPage ssr=SsrMode::Async/>
+                        <Route path=path!("/teams/:name") view=teams::TeamPage ssr=SsrMode::Async/>
+                        <Route path=path!("/admin") view=|| view! { <Redirect path="/admin/users"/> } ssr=SsrMode::Async/>
+                        <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async/>
+                        <Route path=path!("/admin/activity") view=admin::ActivityPage ssr=SsrMode::Async/>
+                        <Route path=path!("/admin/settings") view=admin::SettingsPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
                 <footer class="border-t border-slate-200 py-4 text-center text-xs text-slate-500">
@@ -86,15 +97,21 @@ pub fn App() -> impl IntoView {
 fn Header() -> impl IntoView {
     let session = use_session();
     let nav = move |user: Option<CurrentUser>| {
-        let mut links = vec![("/", "Dashboard")];
-        if user.is_none() {
-            links.clear();
-        }
+        let links = match &user {
+            None => vec![("/namespaces", "Explore")],
+            Some(u) => {
+                let mut l = vec![("/", "Dashboard"), ("/namespaces", "Namespaces"), ("/teams", "Teams")];
+                if u.is_admin {
+                    l.push(("/admin/users", "Admin"));
+                }
+                l
+            }
+        };
         links
             .into_iter()
             .map(|(href, label)| {
                 view! {
-                    <A href=href attr:class="rounded-md px-3 py-2 text-sm font-medium text-slate-300 hover:bg-slate-800 hover:text-white aria-[current=page]:bg-slate-800 aria-[current=page]:text-white">
+                    <A href=href exact=href == "/" attr:class="rounded-md px-3 py-2 text-sm font-medium text-slate-300 hover:bg-slate-800 hover:text-white aria-[current=page]:bg-slate-800 aria-[current=page]:text-white">
                         {label}
                     </A>
                 }
@@ -185,6 +202,28 @@ where
                             let to = format!("/login?next={}", urlencode(&here));
                             view! { <Redirect path=to/> }.into_any()
                         }
+                        Err(e) => view! { <components::Alert kind=components::AlertKind::Error message=e.message()/> }.into_any(),
+                    }
+                })
+            }}
+        </Transition>
+    }
+}
+
+/// Renders `page` for whoever is there: a signed-in user or a visitor (`None`).
+pub fn signed_in_or_visitor<V, F>(page: F) -> impl IntoView
+where
+    F: Fn(Option<CurrentUser>) -> V + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    let session = use_session();
+    view! {
+        <Transition fallback=Loading>
+            {move || {
+                let page = page.clone();
+                Suspend::new(async move {
+                    match session.user.await {
+                        Ok(user) => page(user).into_any(),
                         Err(e) => view! { <components::Alert kind=components::AlertKind::Error message=e.message()/> }.into_any(),
                     }
                 })

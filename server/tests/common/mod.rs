@@ -14,7 +14,7 @@ pub async fn app_with(db: &PgPool, tweak: impl FnOnce(&mut Config)) -> axum::Rou
     server::migrate(db).await.expect("migrations apply");
     let mut config = Config::defaults();
     tweak(&mut config);
-    server::app(db.clone(), &config)
+    server::app(db.clone(), &config).await.expect("the app starts")
 }
 
 pub async fn app(db: &PgPool) -> axum::Router {
@@ -112,4 +112,60 @@ pub async fn me(app: &axum::Router, cookie: &str) -> serde_json::Value {
     let r = call(app, "/api/me", &[], Some(cookie)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     r.json()
+}
+
+/// A JSON API call with an optional bearer token.
+pub async fn api(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> Reply {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let req = match body {
+        Some(b) => req.header(header::CONTENT_TYPE, "application/json").body(Body::from(b.to_string())),
+        None => req.body(Body::empty()),
+    };
+    send(app, req.unwrap()).await
+}
+
+/// The first administrator (through the bootstrap endpoint) and their token.
+pub async fn bootstrap(app: &axum::Router) -> (i64, String) {
+    let r = api(
+        app,
+        "POST",
+        "/api/v1/users/bootstrap",
+        None,
+        Some(serde_json::json!({"username": "root", "password": "root password 1"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let v = r.json();
+    (v["user"]["id"].as_i64().unwrap(), v["token"]["secret"].as_str().unwrap().to_string())
+}
+
+/// A user created by the administrator, with an access token of their own.
+pub async fn user_with_token(app: &axum::Router, admin: &str, name: &str) -> (i64, String) {
+    let r = api(
+        app,
+        "POST",
+        "/api/v1/users",
+        Some(admin),
+        Some(serde_json::json!({"username": name, "password": format!("{name} password 1")})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.json()["id"].as_i64().unwrap();
+    (id, token_for(app, admin, id, serde_json::json!({"name": "test"})).await)
+}
+
+/// A token minted for user `id` by `by`.
+pub async fn token_for(app: &axum::Router, by: &str, id: i64, body: serde_json::Value) -> String {
+    let r = api(app, "POST", &format!("/api/v1/users/{id}/application_tokens"), Some(by), Some(body)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.json()["secret"].as_str().unwrap().to_string()
 }

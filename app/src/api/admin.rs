@@ -1,0 +1,114 @@
+//! Administration: users, site settings, the activity log.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{AuditEventView, Page, PushPolicy, UserView};
+use crate::policy::AccessSettings;
+
+#[cfg(feature = "ssr")]
+use crate::backend::{admin, audit, form};
+
+#[server(endpoint = "admin/users")]
+pub async fn list_users() -> Result<Vec<UserView>, AppError> {
+    let (state, p) = form::principal().await?;
+    admin::list_users(&state, &p).await
+}
+
+/// Checkbox values: a checked box sends its value, an unchecked one sends nothing.
+#[cfg(feature = "ssr")]
+fn checked(v: &Option<String>) -> bool {
+    v.as_deref().is_some_and(|v| !v.is_empty() && v != "false")
+}
+
+#[server(endpoint = "admin/users/create")]
+pub async fn create_user(
+    username: String,
+    password: Option<String>,
+    email: Option<String>,
+    admin: Option<String>,
+    bot: Option<String>,
+) -> Result<UserView, AppError> {
+    let result = async {
+        let (state, p) = form::principal().await?;
+        let is_bot = checked(&bot);
+        let req = admin::AccountRequest {
+            username,
+            password: password.filter(|pw| !pw.is_empty() || !is_bot),
+            email: email.filter(|e| !e.trim().is_empty()),
+            display_name: None,
+            is_admin: checked(&admin),
+            is_bot,
+        };
+        admin::create_user(&state, &p, req).await
+    }
+    .await;
+    form::respond(result, None)
+}
+
+#[server(endpoint = "admin/users/update")]
+pub async fn update_user(id: i64, admin: Option<bool>, enabled: Option<bool>) -> Result<UserView, AppError> {
+    let result = async {
+        let (state, p) = form::principal().await?;
+        let change = admin::UserChange { is_admin: admin, is_enabled: enabled, ..Default::default() };
+        admin::update_user(&state, &p, id, change).await
+    }
+    .await;
+    form::respond(result, None)
+}
+
+#[server(endpoint = "admin/users/delete")]
+pub async fn delete_user(id: i64) -> Result<(), AppError> {
+    let result = async {
+        let (state, p) = form::principal().await?;
+        admin::delete_user(&state, &p, id).await
+    }
+    .await;
+    form::respond(result, None)
+}
+
+#[server(endpoint = "admin/settings")]
+pub async fn get_settings() -> Result<AccessSettings, AppError> {
+    let (state, p) = form::principal().await?;
+    admin::get_settings(&state, &p).await
+}
+
+#[server(endpoint = "admin/settings/update")]
+pub async fn update_settings(
+    push_policy: PushPolicy,
+    delete_enabled: Option<String>,
+    contributors_may_delete: Option<String>,
+    users_may_create_teams: Option<String>,
+    users_may_create_namespaces: Option<String>,
+    users_may_change_visibility: Option<String>,
+) -> Result<AccessSettings, AppError> {
+    let result = async {
+        let (state, p) = form::principal().await?;
+        let s = AccessSettings {
+            push_policy,
+            delete_enabled: checked(&delete_enabled),
+            contributors_may_delete: checked(&contributors_may_delete),
+            users_may_create_teams: checked(&users_may_create_teams),
+            users_may_create_namespaces: checked(&users_may_create_namespaces),
+            users_may_change_visibility: checked(&users_may_change_visibility),
+        };
+        admin::update_settings(&state, &p, s).await
+    }
+    .await;
+    form::respond(result, Some("/admin/settings?saved=1"))
+}
+
+/// A page of the activity log (administrators).
+#[server(endpoint = "admin/activity")]
+pub async fn list_activity(
+    actor: String,
+    action: String,
+    target: String,
+    page: u32,
+) -> Result<Page<AuditEventView>, AppError> {
+    let (state, p) = form::principal().await?;
+    p.require_user()?;
+    crate::backend::access::check(crate::policy::can_administer(&p.actor()))?;
+    let filter = audit::Filter { actor, action, target, namespace_id: None };
+    audit::list(&state.db, &filter, page, 50).await
+}

@@ -1,0 +1,123 @@
+//! Namespaces, for the pages.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+use crate::model::{AuditEventView, NamespaceView, TeamRole, Visibility};
+
+#[cfg(feature = "ssr")]
+use crate::backend::{audit, form, namespaces, namespaces::NamespaceRef, teams, teams::TeamRef};
+
+/// The namespaces the viewer may see, and the teams they may create namespaces for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceList {
+    pub namespaces: Vec<NamespaceView>,
+    /// Teams the viewer may create namespaces for (name, role).
+    pub teams_for_new: Vec<(String, Option<TeamRole>)>,
+}
+
+/// Everything the namespace page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceDetail {
+    pub namespace: NamespaceView,
+    /// Recent changes to this namespace.
+    pub activity: Vec<AuditEventView>,
+    /// What each role may do here, for the "who may do what" table: (role, pull, push, delete).
+    pub roles: Vec<(String, bool, bool, bool)>,
+}
+
+#[server(endpoint = "namespaces/list")]
+pub async fn list_namespaces() -> Result<NamespaceList, AppError> {
+    let (state, p) = form::principal().await?;
+    let list = namespaces::list(&state, &p).await?;
+    let s = state.access.get(&state.db).await;
+    let actor = p.actor();
+    let teams_for_new = match p.user {
+        Some(_) => teams::list(&state, &p)
+            .await?
+            .into_iter()
+            .filter(|t| crate::policy::can_create_namespace(&actor, t.role, &s).is_ok())
+            .map(|t| (t.name, t.role))
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(NamespaceList { namespaces: list, teams_for_new })
+}
+
+#[server(endpoint = "namespaces/get")]
+pub async fn get_namespace(name: String) -> Result<NamespaceDetail, AppError> {
+    use crate::policy::{can_delete, can_pull, can_push, Actor, NamespaceFacts};
+    let (state, p) = form::principal().await?;
+    let ns = namespaces::get(&state, &p, &NamespaceRef::Name(name)).await?;
+    let filter = audit::Filter { namespace_id: Some(ns.id), ..Default::default() };
+    let activity = if p.user.is_some() { audit::list(&state.db, &filter, 1, 20).await?.items } else { Vec::new() };
+    let s = state.access.get(&state.db).await;
+    let member = Actor::user(0, false, true);
+    let facts =
+        |role| NamespaceFacts { is_global: false, is_personal: ns.is_personal, visibility: ns.visibility, role };
+    let mut roles: Vec<(String, bool, bool, bool)> = TeamRole::ALL
+        .iter()
+        .rev()
+        .map(|r| {
+            let f = facts(Some(*r));
+            (
+                r.as_str().to_string(),
+                can_pull(&member, &f, &s).is_ok(),
+                can_push(&member, &f, &s).is_ok(),
+                can_delete(&member, &f, &s).is_ok(),
+            )
+        })
+        .collect();
+    let f = facts(None);
+    roles.push(("signed-in users".into(), can_pull(&member, &f, &s).is_ok(), can_push(&member, &f, &s).is_ok(), false));
+    roles.push(("anonymous".into(), can_pull(&Actor::ANONYMOUS, &f, &s).is_ok(), false, false));
+    Ok(NamespaceDetail { namespace: ns, activity, roles })
+}
+
+#[server(endpoint = "namespaces/create")]
+pub async fn create_namespace(
+    team: String,
+    name: String,
+    visibility: Visibility,
+    description: Option<String>,
+) -> Result<NamespaceView, AppError> {
+    let result = async {
+        let (state, p) = form::principal().await?;
+        namespaces::create(&state, &p, &TeamRef::Name(team), &name, visibility, description.as_deref().unwrap_or(""))
+            .await
+    }
+    .await;
+    let to = result.as_ref().map(|n| format!("/namespaces/{}", n.name)).ok();
+    form::respond(result, to.as_deref())
+}
+
+#[server(endpoint = "namespaces/visibility")]
+pub async fn set_visibility(namespace: String, visibility: Visibility) -> Result<NamespaceView, AppError> {
+    let result = async {
+        let (state, p) = form::principal().await?;
+        namespaces::set_visibility(&state, &p, &NamespaceRef::Name(namespace), visibility).await
+    }
+    .await;
+    form::respond(result, None)
+}
+
+#[server(endpoint = "namespaces/update")]
+pub async fn update_namespace(namespace: String, description: String) -> Result<NamespaceView, AppError> {
+    let result = async {
+        let (state, p) = form::principal().await?;
+        namespaces::update(&state, &p, &NamespaceRef::Name(namespace), &description).await
+    }
+    .await;
+    form::respond(result, None)
+}
+
+#[server(endpoint = "namespaces/delete")]
+pub async fn delete_namespace(namespace: String) -> Result<(), AppError> {
+    let result = async {
+        let (state, p) = form::principal().await?;
+        namespaces::delete(&state, &p, &NamespaceRef::Name(namespace)).await
+    }
+    .await;
+    form::respond(result, Some("/namespaces"))
+}

@@ -1,0 +1,83 @@
+//! The signed-in user's access tokens.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{AccessTokenView, CreatedToken};
+
+#[cfg(feature = "ssr")]
+use crate::backend::{form, tokens};
+
+/// Session key of a just-created secret, kept for the one page load that shows it after a
+/// plain (no-JavaScript) form post, then deleted.
+#[cfg(feature = "ssr")]
+const NEW_SECRET: &str = "new_token";
+
+#[server(endpoint = "tokens/list")]
+pub async fn list_tokens() -> Result<Vec<AccessTokenView>, AppError> {
+    let (state, p) = form::principal().await?;
+    let me = p.require_user()?.id;
+    tokens::list(&state, &p, me).await
+}
+
+/// Takes (and forgets) the secret of a token created by a plain form post, if any.
+#[server(endpoint = "tokens/new-secret")]
+pub async fn take_new_secret() -> Result<Option<CreatedToken>, AppError> {
+    let session = form::session().await?;
+    let taken = session.remove::<CreatedToken>(NEW_SECRET).await.map_err(|_| AppError::Internal)?;
+    Ok(taken)
+}
+
+#[server(endpoint = "tokens/create")]
+pub async fn create_token(
+    name: String,
+    namespaces: Option<String>,
+    pull_only: Option<String>,
+    expires_days: Option<String>,
+) -> Result<CreatedToken, AppError> {
+    let result = async {
+        let (state, p) = form::principal().await?;
+        let me = p.require_user()?.id;
+        let expires_at = match expires_days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+            None => None,
+            Some(d) => {
+                let days: i64 = d
+                    .parse()
+                    .ok()
+                    .filter(|d| (1..=3650).contains(d))
+                    .ok_or_else(|| AppError::invalid("expires_days", "must be a number of days from 1 to 3650"))?;
+                Some(chrono::Utc::now() + chrono::Duration::days(days))
+            }
+        };
+        let new = tokens::NewToken {
+            name,
+            namespaces: namespaces
+                .unwrap_or_default()
+                .split([',', ' '])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+            pull_only: pull_only.as_deref().is_some_and(|v| !v.is_empty()),
+            expires_at,
+        };
+        let created = tokens::create(&state, &p, me, new).await?;
+        if form::is_plain_form_post() {
+            let session = form::session().await?;
+            session.insert(NEW_SECRET, &created).await.map_err(|_| AppError::Internal)?;
+        }
+        Ok(created)
+    }
+    .await;
+    form::respond(result, Some("/account#tokens"))
+}
+
+#[server(endpoint = "tokens/revoke")]
+pub async fn revoke_token(id: i64) -> Result<AccessTokenView, AppError> {
+    let result = async {
+        let (state, p) = form::principal().await?;
+        tokens::revoke(&state, &p, id).await
+    }
+    .await;
+    form::respond(result, None)
+}

@@ -1,0 +1,226 @@
+//! Gathering the facts the policy decides on: who is asking, the site's access settings, and
+//! what a namespace is to the actor. The decisions themselves live in `crate::policy`.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+
+use super::users::User;
+use crate::error::{AppError, AppResult};
+use crate::model::{TeamRole, Visibility};
+use crate::policy::{AccessSettings, Actor, Decision, NamespaceFacts};
+
+/// Who is making a request: a user (through a session, a password or an access token), or nobody.
+#[derive(Debug, Clone, Default)]
+pub struct Principal {
+    pub user: Option<User>,
+    /// Set when the user authenticated with an access token.
+    pub token: Option<TokenScope>,
+}
+
+/// The restrictions of the access token a request authenticated with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenScope {
+    pub token_id: i64,
+    /// `None`: every namespace the user may use.
+    pub namespace_ids: Option<Vec<i64>>,
+    pub pull_only: bool,
+}
+
+impl TokenScope {
+    /// A restricted token is read-only outside the registry: it may not change anything.
+    pub fn is_restricted(&self) -> bool {
+        self.pull_only || self.namespace_ids.is_some()
+    }
+}
+
+impl Principal {
+    pub fn anonymous() -> Self {
+        Self::default()
+    }
+
+    pub fn user(user: User) -> Self {
+        Self { user: Some(user), token: None }
+    }
+
+    pub fn actor(&self) -> Actor {
+        match &self.user {
+            Some(u) => Actor::user(u.id, u.is_admin, u.is_enabled),
+            None => Actor::ANONYMOUS,
+        }
+    }
+
+    /// The signed-in user, or `Unauthorized`.
+    pub fn require_user(&self) -> AppResult<&User> {
+        self.user.as_ref().ok_or_else(|| AppError::unauthorized("Please sign in."))
+    }
+
+    /// The signed-in user, allowed to change things: a restricted token is refused.
+    pub fn require_writer(&self) -> AppResult<&User> {
+        let user = self.require_user()?;
+        if self.token.as_ref().is_some_and(TokenScope::is_restricted) {
+            return Err(AppError::forbidden("this access token is restricted and may not change anything"));
+        }
+        Ok(user)
+    }
+
+    pub fn name(&self) -> &str {
+        self.user.as_ref().map(|u| u.username.as_str()).unwrap_or("anonymous")
+    }
+}
+
+/// Turns a policy refusal into the error the caller sees.
+pub fn check(decision: Decision) -> AppResult<()> {
+    decision.map_err(|d| AppError::forbidden(capitalise(d.0)))
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect::<String>() + ".",
+        None => String::new(),
+    }
+}
+
+/// The site's access settings: kept in PostgreSQL (editable by administrators, shared by
+/// replicas) and cached here for a few seconds so that hot paths do not query them.
+#[derive(Clone)]
+pub struct SettingsStore {
+    inner: Arc<RwLock<(AccessSettings, Instant)>>,
+}
+
+const SETTINGS_TTL: Duration = Duration::from_secs(5);
+
+impl SettingsStore {
+    pub fn new(initial: AccessSettings) -> Self {
+        Self { inner: Arc::new(RwLock::new((initial, Instant::now()))) }
+    }
+
+    /// Writes `defaults` unless settings were stored already, then loads what is stored.
+    pub async fn init(db: &PgPool, defaults: AccessSettings) -> AppResult<Self> {
+        sqlx::query!(
+            "insert into access_setting (push_policy, delete_enabled, contributors_may_delete,
+                 users_may_create_teams, users_may_create_namespaces, users_may_change_visibility)
+             values ($1, $2, $3, $4, $5, $6) on conflict do nothing",
+            defaults.push_policy.as_str(),
+            defaults.delete_enabled,
+            defaults.contributors_may_delete,
+            defaults.users_may_create_teams,
+            defaults.users_may_create_namespaces,
+            defaults.users_may_change_visibility
+        )
+        .execute(db)
+        .await?;
+        Ok(Self::new(load(db).await?))
+    }
+
+    /// The current settings (reloaded from PostgreSQL when the cached copy is old).
+    pub async fn get(&self, db: &PgPool) -> AccessSettings {
+        let (cached, at) = *self.inner.read().expect("settings lock");
+        if at.elapsed() < SETTINGS_TTL {
+            return cached;
+        }
+        match load(db).await {
+            Ok(fresh) => {
+                *self.inner.write().expect("settings lock") = (fresh, Instant::now());
+                fresh
+            }
+            Err(_) => cached,
+        }
+    }
+
+    /// Stores new settings; returns the previous ones.
+    pub async fn set(&self, db: &PgPool, s: AccessSettings) -> AppResult<AccessSettings> {
+        let before = load(db).await?;
+        sqlx::query!(
+            "update access_setting set push_policy = $1, delete_enabled = $2, contributors_may_delete = $3,
+                 users_may_create_teams = $4, users_may_create_namespaces = $5,
+                 users_may_change_visibility = $6, updated_at = now()",
+            s.push_policy.as_str(),
+            s.delete_enabled,
+            s.contributors_may_delete,
+            s.users_may_create_teams,
+            s.users_may_create_namespaces,
+            s.users_may_change_visibility
+        )
+        .execute(db)
+        .await?;
+        *self.inner.write().expect("settings lock") = (s, Instant::now());
+        Ok(before)
+    }
+}
+
+async fn load(db: &PgPool) -> AppResult<AccessSettings> {
+    let r = sqlx::query!("select * from access_setting").fetch_one(db).await?;
+    Ok(AccessSettings {
+        push_policy: r.push_policy.parse().map_err(|e: String| {
+            tracing::error!(error = %e, "bad push policy stored");
+            AppError::Internal
+        })?,
+        delete_enabled: r.delete_enabled,
+        contributors_may_delete: r.contributors_may_delete,
+        users_may_create_teams: r.users_may_create_teams,
+        users_may_create_namespaces: r.users_may_create_namespaces,
+        users_may_change_visibility: r.users_may_change_visibility,
+    })
+}
+
+/// A namespace row with the facts about it from one user's point of view.
+#[derive(Debug, Clone)]
+pub struct NamespaceRow {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub visibility: Visibility,
+    pub team_id: i64,
+    pub team_name: String,
+    pub is_personal: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub role: Option<TeamRole>,
+}
+
+impl NamespaceRow {
+    pub fn facts(&self) -> NamespaceFacts {
+        NamespaceFacts { is_global: false, is_personal: self.is_personal, visibility: self.visibility, role: self.role }
+    }
+}
+
+/// The facts of the global namespace (repositories without a `/`).
+pub const GLOBAL: NamespaceFacts =
+    NamespaceFacts { is_global: true, is_personal: false, visibility: Visibility::Public, role: None };
+
+/// Looks up namespaces by name for `user_id` (`None` for nobody): one query for any number of names.
+pub async fn namespaces_by_name(db: &PgPool, user_id: Option<i64>, names: &[String]) -> AppResult<Vec<NamespaceRow>> {
+    Ok(sqlx::query_as!(
+        NamespaceRow,
+        r#"select n.namespace_id as id, n.name, n.description, n.visibility as "visibility: Visibility",
+                  n.team_id, t.name as team_name, (t.personal_user_id is not null) as "is_personal!",
+                  n.created_at as "created_at: _", m.role as "role?: TeamRole"
+           from namespace n
+           join team t on t.team_id = n.team_id
+           left join team_member m on m.team_id = n.team_id and m.user_id = $1
+           where n.name = any($2)"#,
+        user_id,
+        names
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// Every namespace, with `user_id`'s role in each (callers filter them through the policy).
+pub async fn all_namespaces(db: &PgPool, user_id: Option<i64>) -> AppResult<Vec<NamespaceRow>> {
+    Ok(sqlx::query_as!(
+        NamespaceRow,
+        r#"select n.namespace_id as id, n.name, n.description, n.visibility as "visibility: Visibility",
+                  n.team_id, t.name as team_name, (t.personal_user_id is not null) as "is_personal!",
+                  n.created_at as "created_at: _", m.role as "role?: TeamRole"
+           from namespace n
+           join team t on t.team_id = n.team_id
+           left join team_member m on m.team_id = n.team_id and m.user_id = $1
+           order by n.name"#,
+        user_id
+    )
+    .fetch_all(db)
+    .await?)
+}

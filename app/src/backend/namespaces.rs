@@ -1,0 +1,175 @@
+//! Namespaces: listing what the principal may see, creating, editing, changing visibility,
+//! deleting. Every operation asks the policy and records the change in the activity log.
+
+use super::access::{all_namespaces, check, namespaces_by_name, NamespaceRow, Principal};
+use super::audit::{self, Target};
+use super::teams::{self, TeamRef};
+use super::AppState;
+use crate::error::{AppError, AppResult};
+use crate::model::{validate_username, NamespaceView, Visibility};
+use crate::policy::{self, AccessSettings, Actor};
+
+/// A namespace named by id (REST API) or by name (pages).
+#[derive(Debug, Clone)]
+pub enum NamespaceRef {
+    Id(i64),
+    Name(String),
+}
+
+fn view(row: NamespaceRow, actor: &Actor, s: &AccessSettings) -> NamespaceView {
+    let abilities = policy::namespace_abilities(actor, &row.facts(), s);
+    NamespaceView {
+        id: row.id,
+        name: row.name,
+        description: row.description,
+        visibility: row.visibility,
+        team_id: row.team_id,
+        team_name: row.team_name,
+        is_personal: row.is_personal,
+        created_at: row.created_at,
+        role: row.role,
+        abilities,
+    }
+}
+
+/// Every namespace the principal may pull from (and so see), by name.
+pub async fn list(state: &AppState, p: &Principal) -> AppResult<Vec<NamespaceView>> {
+    let actor = p.actor();
+    let s = state.access.get(&state.db).await;
+    let rows = all_namespaces(&state.db, p.user.as_ref().map(|u| u.id)).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| policy::can_pull(&actor, &r.facts(), &s).is_ok())
+        .map(|r| view(r, &actor, &s))
+        .collect())
+}
+
+/// The namespaces of one team the principal may see.
+pub async fn list_for_team(state: &AppState, p: &Principal, team: &TeamRef) -> AppResult<Vec<NamespaceView>> {
+    let t = teams::get(state, p, team).await?;
+    Ok(list(state, p).await?.into_iter().filter(|n| n.team_id == t.id).collect())
+}
+
+/// One namespace with the settings it was judged under. One the principal may not see is
+/// "not found", revealing nothing.
+async fn find(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppResult<(NamespaceRow, AccessSettings)> {
+    let s = state.access.get(&state.db).await;
+    let viewer = p.user.as_ref().map(|u| u.id);
+    let row = match ns {
+        NamespaceRef::Name(name) => namespaces_by_name(&state.db, viewer, std::slice::from_ref(name)).await?.pop(),
+        NamespaceRef::Id(id) => all_namespaces(&state.db, viewer).await?.into_iter().find(|r| r.id == *id),
+    };
+    match row {
+        Some(r) if policy::can_pull(&p.actor(), &r.facts(), &s).is_ok() => Ok((r, s)),
+        _ => Err(AppError::not_found("No such namespace.")),
+    }
+}
+
+pub async fn get(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppResult<NamespaceView> {
+    let (row, s) = find(state, p, ns).await?;
+    Ok(view(row, &p.actor(), &s))
+}
+
+fn validate_description(description: &str) -> AppResult<()> {
+    if description.chars().count() > 2000 {
+        return Err(AppError::invalid("description", "must be at most 2000 characters"));
+    }
+    Ok(())
+}
+
+/// Creates a namespace owned by `team`.
+pub async fn create(
+    state: &AppState,
+    p: &Principal,
+    team: &TeamRef,
+    name: &str,
+    visibility: Visibility,
+    description: &str,
+) -> AppResult<NamespaceView> {
+    let user = p.require_writer()?;
+    let name = name.trim().to_string();
+    validate_username(&name).map_err(|e| AppError::invalid("name", e))?;
+    validate_description(description)?;
+    let t = teams::get(state, p, team).await.map_err(|_| AppError::invalid("team", "no such team"))?;
+    let s = state.access.get(&state.db).await;
+    check(policy::can_create_namespace(&p.actor(), t.role, &s))?;
+    let mut tx = state.db.begin().await?;
+    let id = sqlx::query_scalar!(
+        "insert into namespace (name, team_id, visibility, description) values ($1, $2, $3, $4)
+         returning namespace_id",
+        name,
+        t.id,
+        visibility as Visibility,
+        description.trim()
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.constraint() == Some("namespace_name_key") => {
+            AppError::invalid("name", "is already taken")
+        }
+        _ => e.into(),
+    })?;
+    let details = serde_json::json!({ "team": t.name, "visibility": visibility.as_str() });
+    audit::record(&mut tx, Some(user), "namespace.create", Target::namespace(&name, id), details).await?;
+    tx.commit().await?;
+    get(state, p, &NamespaceRef::Id(id)).await
+}
+
+/// Changes who may pull from a namespace.
+pub async fn set_visibility(
+    state: &AppState,
+    p: &Principal,
+    ns: &NamespaceRef,
+    visibility: Visibility,
+) -> AppResult<NamespaceView> {
+    let user = p.require_writer()?;
+    let (n, s) = find(state, p, ns).await?;
+    check(policy::can_change_visibility(&p.actor(), &n.facts(), &s))?;
+    if n.visibility != visibility {
+        let mut tx = state.db.begin().await?;
+        sqlx::query!("update namespace set visibility = $2 where namespace_id = $1", n.id, visibility as Visibility)
+            .execute(&mut *tx)
+            .await?;
+        let details = serde_json::json!({ "from": n.visibility.as_str(), "to": visibility.as_str() });
+        audit::record(&mut tx, Some(user), "namespace.visibility", Target::namespace(&n.name, n.id), details).await?;
+        tx.commit().await?;
+    }
+    get(state, p, &NamespaceRef::Id(n.id)).await
+}
+
+/// Changes a namespace's description.
+pub async fn update(state: &AppState, p: &Principal, ns: &NamespaceRef, description: &str) -> AppResult<NamespaceView> {
+    let user = p.require_writer()?;
+    let (n, s) = find(state, p, ns).await?;
+    check(policy::can_edit_namespace(&p.actor(), &n.facts(), &s))?;
+    validate_description(description)?;
+    let mut tx = state.db.begin().await?;
+    sqlx::query!("update namespace set description = $2 where namespace_id = $1", n.id, description.trim())
+        .execute(&mut *tx)
+        .await?;
+    audit::record(&mut tx, Some(user), "namespace.update", Target::namespace(&n.name, n.id), serde_json::json!({}))
+        .await?;
+    tx.commit().await?;
+    get(state, p, &NamespaceRef::Id(n.id)).await
+}
+
+/// Deletes a namespace (not a personal one).
+pub async fn delete(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppResult<()> {
+    let user = p.require_writer()?;
+    let (n, _) = find(state, p, ns).await?;
+    check(policy::can_delete_namespace(&p.actor(), &n.facts()))?;
+    let mut tx = state.db.begin().await?;
+    sqlx::query!("delete from namespace where namespace_id = $1", n.id).execute(&mut *tx).await?;
+    let details = serde_json::json!({ "team": n.team_name });
+    audit::record(
+        &mut tx,
+        Some(user),
+        "namespace.delete",
+        Target { kind: "namespace", name: &n.name, namespace_id: None },
+        details,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

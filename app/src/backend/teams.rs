@@ -1,0 +1,262 @@
+//! Teams and their members. Every operation checks the policy for the principal, changes the
+//! database and records the change in the activity log, in one transaction.
+//!
+//! Personal teams (one per user, owning their personal namespace) are hidden: they are not
+//! listed, cannot be opened, and their membership cannot change.
+
+use sqlx::PgPool;
+
+use super::access::{check, Principal};
+use super::audit::{self, Target};
+use super::AppState;
+use crate::error::{AppError, AppResult};
+use crate::model::{validate_username, TeamMemberView, TeamRole, TeamView};
+use crate::policy;
+
+/// A team named by id (REST API) or by name (pages).
+#[derive(Debug, Clone)]
+pub enum TeamRef {
+    Id(i64),
+    Name(String),
+}
+
+async fn load(db: &PgPool, team: &TeamRef, viewer: Option<i64>) -> AppResult<Option<TeamView>> {
+    let (id, name) = match team {
+        TeamRef::Id(id) => (Some(*id), None),
+        TeamRef::Name(n) => (None, Some(n.as_str())),
+    };
+    Ok(sqlx::query_as!(
+        TeamView,
+        r#"select t.team_id as id, t.name, t.description, t.created_at as "created_at: _",
+                  (select count(*) from team_member m where m.team_id = t.team_id) as "member_count!",
+                  (select count(*) from namespace n where n.team_id = t.team_id) as "namespace_count!",
+                  (select role from team_member m where m.team_id = t.team_id and m.user_id = $3) as "role?: TeamRole"
+           from team t
+           where t.personal_user_id is null and (t.team_id = $1 or t.name = $2)"#,
+        id,
+        name,
+        viewer
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+/// The team, if the principal may see it. A team they may not see is "not found", so that
+/// team names are not revealed to outsiders.
+pub async fn get(state: &AppState, p: &Principal, team: &TeamRef) -> AppResult<TeamView> {
+    let viewer = p.require_user()?;
+    let found = load(&state.db, team, Some(viewer.id)).await?;
+    match found {
+        Some(t) if policy::can_view_team(&p.actor(), t.role).is_ok() => Ok(t),
+        _ => Err(AppError::not_found("No such team.")),
+    }
+}
+
+/// The teams the principal may see (an administrator sees all), by name.
+pub async fn list(state: &AppState, p: &Principal) -> AppResult<Vec<TeamView>> {
+    let viewer = p.require_user()?;
+    let actor = p.actor();
+    let all = sqlx::query_as!(
+        TeamView,
+        r#"select t.team_id as id, t.name, t.description, t.created_at as "created_at: _",
+                  (select count(*) from team_member m where m.team_id = t.team_id) as "member_count!",
+                  (select count(*) from namespace n where n.team_id = t.team_id) as "namespace_count!",
+                  (select role from team_member m where m.team_id = t.team_id and m.user_id = $1) as "role?: TeamRole"
+           from team t where t.personal_user_id is null order by t.name"#,
+        viewer.id
+    )
+    .fetch_all(&state.db)
+    .await?;
+    Ok(all.into_iter().filter(|t| policy::can_view_team(&actor, t.role).is_ok()).collect())
+}
+
+fn validate_description(description: &str) -> AppResult<()> {
+    if description.chars().count() > 1000 {
+        return Err(AppError::invalid("description", "must be at most 1000 characters"));
+    }
+    Ok(())
+}
+
+/// Creates a team owned by the principal.
+pub async fn create(state: &AppState, p: &Principal, name: &str, description: &str) -> AppResult<TeamView> {
+    let user = p.require_writer()?;
+    let settings = state.access.get(&state.db).await;
+    check(policy::can_create_team(&p.actor(), &settings))?;
+    let name = name.trim();
+    validate_username(name).map_err(|e| AppError::invalid("name", e))?;
+    validate_description(description)?;
+    let mut tx = state.db.begin().await?;
+    let id = sqlx::query_scalar!(
+        "insert into team (name, description) values ($1, $2) returning team_id",
+        name,
+        description.trim()
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.constraint() == Some("team_name_key") => {
+            AppError::invalid("name", "is already taken by another team")
+        }
+        _ => e.into(),
+    })?;
+    sqlx::query!("insert into team_member (team_id, user_id, role) values ($1, $2, 'owner')", id, user.id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(&mut tx, Some(user), "team.create", Target::team(name), serde_json::json!({})).await?;
+    tx.commit().await?;
+    get(state, p, &TeamRef::Id(id)).await
+}
+
+/// Changes a team's description.
+pub async fn update(state: &AppState, p: &Principal, team: &TeamRef, description: &str) -> AppResult<TeamView> {
+    let user = p.require_writer()?;
+    let t = get(state, p, team).await?;
+    check(policy::can_manage_team(&p.actor(), t.role))?;
+    validate_description(description)?;
+    let mut tx = state.db.begin().await?;
+    sqlx::query!("update team set description = $2 where team_id = $1", t.id, description.trim())
+        .execute(&mut *tx)
+        .await?;
+    audit::record(&mut tx, Some(user), "team.update", Target::team(&t.name), serde_json::json!({})).await?;
+    tx.commit().await?;
+    get(state, p, &TeamRef::Id(t.id)).await
+}
+
+/// Deletes a team that owns no namespaces.
+pub async fn delete(state: &AppState, p: &Principal, team: &TeamRef) -> AppResult<()> {
+    let user = p.require_writer()?;
+    let t = get(state, p, team).await?;
+    check(policy::can_manage_team(&p.actor(), t.role))?;
+    if t.namespace_count > 0 {
+        return Err(AppError::Conflict(format!(
+            "Team {} still owns {} namespace(s). Move or delete them first.",
+            t.name, t.namespace_count
+        )));
+    }
+    let mut tx = state.db.begin().await?;
+    sqlx::query!("delete from team where team_id = $1", t.id).execute(&mut *tx).await?;
+    audit::record(&mut tx, Some(user), "team.delete", Target::team(&t.name), serde_json::json!({})).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The members of a team, owners first.
+pub async fn members(state: &AppState, p: &Principal, team: &TeamRef) -> AppResult<Vec<TeamMemberView>> {
+    let t = get(state, p, team).await?;
+    Ok(sqlx::query_as!(
+        TeamMemberView,
+        r#"select u.user_id, u.username, u.display_name, u.is_bot, m.role as "role: TeamRole", m.created_at as "since: _"
+           from team_member m join "user" u on u.user_id = m.user_id
+           where m.team_id = $1 order by m.role desc, u.username"#,
+        t.id
+    )
+    .fetch_all(&state.db)
+    .await?)
+}
+
+/// Adds a user to a team with a role.
+pub async fn add_member(
+    state: &AppState,
+    p: &Principal,
+    team: &TeamRef,
+    username: &str,
+    role: TeamRole,
+) -> AppResult<TeamMemberView> {
+    let actor = p.require_writer()?;
+    let t = get(state, p, team).await?;
+    check(policy::can_manage_team(&p.actor(), t.role))?;
+    let username = username.trim().to_ascii_lowercase();
+    let member = super::users::find_by_username(&state.db, &username)
+        .await?
+        .ok_or_else(|| AppError::invalid("username", "no user has this name"))?;
+    let mut tx = state.db.begin().await?;
+    sqlx::query!(
+        "insert into team_member (team_id, user_id, role) values ($1, $2, $3)",
+        t.id,
+        member.id,
+        role as TeamRole
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.constraint() == Some("team_member_pkey") => {
+            AppError::invalid("username", "is already a member of this team")
+        }
+        _ => e.into(),
+    })?;
+    let details = serde_json::json!({ "member": member.username, "role": role.as_str() });
+    audit::record(&mut tx, Some(actor), "team.member.add", Target::team(&t.name), details).await?;
+    tx.commit().await?;
+    members(state, p, &TeamRef::Id(t.id)).await?.into_iter().find(|m| m.user_id == member.id).ok_or(AppError::Internal)
+}
+
+/// Fails when the change would leave the team without an owner.
+async fn keep_an_owner(tx: &mut sqlx::PgConnection, team_id: i64, user_id: i64) -> AppResult<()> {
+    let other_owners = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from team_member where team_id = $1 and role = 'owner' and user_id <> $2"#,
+        team_id,
+        user_id
+    )
+    .fetch_one(tx)
+    .await?;
+    if other_owners == 0 {
+        return Err(AppError::Conflict("A team needs at least one owner: make someone else owner first.".into()));
+    }
+    Ok(())
+}
+
+async fn current_role(db: &PgPool, team_id: i64, user_id: i64) -> AppResult<(String, TeamRole)> {
+    let row = sqlx::query!(
+        r#"select u.username, m.role as "role: TeamRole" from team_member m join "user" u using (user_id)
+           where m.team_id = $1 and m.user_id = $2"#,
+        team_id,
+        user_id
+    )
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| AppError::not_found("This user is not a member of the team."))?;
+    Ok((row.username, row.role))
+}
+
+/// Changes a member's role.
+pub async fn set_role(state: &AppState, p: &Principal, team: &TeamRef, user_id: i64, role: TeamRole) -> AppResult<()> {
+    let actor = p.require_writer()?;
+    let t = get(state, p, team).await?;
+    check(policy::can_manage_team(&p.actor(), t.role))?;
+    let (username, before) = current_role(&state.db, t.id, user_id).await?;
+    let mut tx = state.db.begin().await?;
+    if before == TeamRole::Owner && role != TeamRole::Owner {
+        keep_an_owner(&mut tx, t.id, user_id).await?;
+    }
+    sqlx::query!(
+        "update team_member set role = $3 where team_id = $1 and user_id = $2",
+        t.id,
+        user_id,
+        role as TeamRole
+    )
+    .execute(&mut *tx)
+    .await?;
+    let details = serde_json::json!({ "member": username, "from": before.as_str(), "to": role.as_str() });
+    audit::record(&mut tx, Some(actor), "team.member.role", Target::team(&t.name), details).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Removes a member from a team.
+pub async fn remove_member(state: &AppState, p: &Principal, team: &TeamRef, user_id: i64) -> AppResult<()> {
+    let actor = p.require_writer()?;
+    let t = get(state, p, team).await?;
+    check(policy::can_manage_team(&p.actor(), t.role))?;
+    let (username, before) = current_role(&state.db, t.id, user_id).await?;
+    let mut tx = state.db.begin().await?;
+    if before == TeamRole::Owner {
+        keep_an_owner(&mut tx, t.id, user_id).await?;
+    }
+    sqlx::query!("delete from team_member where team_id = $1 and user_id = $2", t.id, user_id)
+        .execute(&mut *tx)
+        .await?;
+    let details = serde_json::json!({ "member": username, "role": before.as_str() });
+    audit::record(&mut tx, Some(actor), "team.member.remove", Target::team(&t.name), details).await?;
+    tx.commit().await?;
+    Ok(())
+}

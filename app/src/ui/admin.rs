@@ -1,0 +1,286 @@
+//! Administration pages: users, activity, settings.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use super::components::*;
+use super::{signed_in, urlencode};
+use crate::api::admin::{get_settings, list_activity, list_users, CreateUser, DeleteUser, UpdateSettings, UpdateUser};
+use crate::model::{AuditEventView, CurrentUser, PushPolicy};
+
+/// Tabs across the admin pages.
+#[component]
+fn AdminTabs(current: &'static str) -> impl IntoView {
+    let tabs = [("/admin/users", "Users"), ("/admin/activity", "Activity"), ("/admin/settings", "Settings")];
+    view! {
+        <nav class="mb-6 flex gap-1 overflow-x-auto border-b border-slate-200" aria-label="Administration">
+            {tabs.into_iter().map(|(href, label)| {
+                let active = href == current;
+                let class = if active {
+                    "border-b-2 border-indigo-600 px-3 py-2 text-sm font-semibold text-indigo-700"
+                } else {
+                    "border-b-2 border-transparent px-3 py-2 text-sm font-medium text-slate-600 hover:text-slate-900"
+                };
+                view! { <a href=href class=class aria-current=active.then_some("page")>{label}</a> }
+            }).collect_view()}
+        </nav>
+    }
+}
+
+/// Renders `page` for administrators only.
+fn admin_only<V, F>(page: F) -> impl IntoView
+where
+    F: Fn(CurrentUser) -> V + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    signed_in(move |user| {
+        if user.is_admin {
+            page(user).into_any()
+        } else {
+            view! { <ErrorPage error=crate::error::AppError::forbidden("Only administrators may see this page.")/> }
+                .into_any()
+        }
+    })
+}
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let create = ServerAction::<CreateUser>::new();
+    let update = ServerAction::<UpdateUser>::new();
+    let delete = ServerAction::<DeleteUser>::new();
+    let create_error = action_error(create);
+    let row_error = Signal::derive(move || action_error(update).get().or_else(|| action_error(delete).get()));
+    let users = Resource::new(
+        move || (create.version().get(), update.version().get(), delete.version().get()),
+        |_| list_users(),
+    );
+    admin_only(move |me| {
+        view! {
+            <Title text="Users"/>
+            <PageHeader title="Administration" subtitle="Users, the activity log and the site's access settings."/>
+            <AdminTabs current="/admin/users"/>
+            <div class="grid gap-6 lg:grid-cols-3">
+                <div class="lg:col-span-2">
+                    <div class="mb-3"><FormError error=row_error/></div>
+                    <Transition fallback=Loading>
+                        {move || {
+                            let me = me.clone();
+                            Suspend::new(async move {
+                                match users.await {
+                                    Err(e) => view! { <ErrorPage error=e/> }.into_any(),
+                                    Ok(list) => view! {
+                                        <Table head=vec!["User", "Role", "Status", "Created", ""]>
+                                            {list.into_iter().map(|u| {
+                                                let myself = u.id == me.id;
+                                                view! {
+                                                    <tr data-user=u.username.clone()>
+                                                        <td class=TD>
+                                                            <span class="font-medium text-slate-900">{u.username.clone()}</span>
+                                                            {u.is_bot.then(|| view! { <span class="ml-2"><Badge text="bot" tone=Tone::Amber/></span> })}
+                                                            <p class="text-xs text-slate-500">{u.email.clone().unwrap_or_default()}</p>
+                                                        </td>
+                                                        <td class=TD>{if u.is_admin { view! { <Badge text="admin" tone=Tone::Indigo/> }.into_any() } else { view! { <span>"user"</span> }.into_any() }}</td>
+                                                        <td class=TD>{if u.is_enabled { view! { <Badge text="enabled" tone=Tone::Green/> } } else { view! { <Badge text="disabled" tone=Tone::Red/> } }}</td>
+                                                        <td class=TD>{time_view(u.created_at)}</td>
+                                                        <td class=format!("{TD} text-right")>
+                                                            {(!myself).then(|| view! {
+                                                                <div class="flex justify-end gap-2">
+                                                                    <ActionForm action=update>
+                                                                        <input type="hidden" name="id" value=u.id/>
+                                                                        <input type="hidden" name="admin" value=(!u.is_admin).to_string()/>
+                                                                        <button type="submit" class=BUTTON_SMALL>{if u.is_admin { "Demote" } else { "Make admin" }}</button>
+                                                                    </ActionForm>
+                                                                    <ActionForm action=update>
+                                                                        <input type="hidden" name="id" value=u.id/>
+                                                                        <input type="hidden" name="enabled" value=(!u.is_enabled).to_string()/>
+                                                                        <button type="submit" class=BUTTON_SMALL>{if u.is_enabled { "Disable" } else { "Enable" }}</button>
+                                                                    </ActionForm>
+                                                                    <Confirm label="Delete…" question=format!("Delete {} with their personal namespace and tokens? This cannot be undone.", u.username)>
+                                                                        <ActionForm action=delete>
+                                                                            <input type="hidden" name="id" value=u.id/>
+                                                                            <button type="submit" class=BUTTON_DANGER>"Yes, delete"</button>
+                                                                        </ActionForm>
+                                                                    </Confirm>
+                                                                </div>
+                                                            })}
+                                                        </td>
+                                                    </tr>
+                                                }
+                                            }).collect_view()}
+                                        </Table>
+                                    }.into_any(),
+                                }
+                            })
+                        }}
+                    </Transition>
+                </div>
+                <Card title="New user">
+                    <ActionForm action=create attr:class="space-y-4">
+                        <FormError error=create_error/>
+                        <Field label="Username" name="username" required=true error=create_error/>
+                        <Field label="Password" name="password" kind="password" autocomplete="new-password" error=create_error
+                            hint="Leave empty for a bot user: bots sign in with access tokens only."/>
+                        <Field label="Email" name="email" kind="email" error=create_error/>
+                        <label class="flex items-center gap-2 text-sm"><input type="checkbox" name="admin" value="true"/>"Administrator"</label>
+                        <label class="flex items-center gap-2 text-sm"><input type="checkbox" name="bot" value="true"/>"Bot user (no password)"</label>
+                        <Submit label="Create user" busy_label="Creating…" pending=create.pending()/>
+                    </ActionForm>
+                </Card>
+            </div>
+        }
+    })
+}
+
+/// Activity entries as a table (the admin page and each namespace page).
+#[component]
+pub fn ActivityTable(events: Vec<AuditEventView>) -> impl IntoView {
+    view! {
+        <Table head=vec!["When", "Who", "Action", "Target", "Details"]>
+            {events.into_iter().map(|e| {
+                let details = match &e.details {
+                    serde_json::Value::Object(m) if m.is_empty() => String::new(),
+                    serde_json::Value::Object(m) => m.iter().map(|(k, v)| format!("{k}: {}", v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))).collect::<Vec<_>>().join(", "),
+                    other => other.to_string(),
+                };
+                view! {
+                    <tr>
+                        <td class=TD>{time_view(e.at)}</td>
+                        <td class=TD>{e.actor}</td>
+                        <td class=TD><code class="text-xs">{e.action}</code></td>
+                        <td class=TD>{format!("{} {}", e.target_kind, e.target_name)}</td>
+                        <td class="max-w-xs truncate px-4 py-3 text-xs text-slate-500" title=details.clone()>{details.clone()}</td>
+                    </tr>
+                }
+            }).collect_view()}
+        </Table>
+    }
+}
+
+#[component]
+pub fn ActivityPage() -> impl IntoView {
+    let query = use_query_map();
+    let q = move |k: &str| query.read().get(k).unwrap_or_default();
+    let filters =
+        Memo::new(move |_| (q("actor"), q("action"), q("target"), q("page").parse::<u32>().unwrap_or(1).max(1)));
+    let events = Resource::new(
+        move || filters.get(),
+        |(actor, action, target, page)| list_activity(actor, action, target, page),
+    );
+    admin_only(move |_| {
+        let (actor, action, target, _) = filters.get_untracked();
+        let csv = format!(
+            "/admin/activity.csv?actor={}&action={}&target={}",
+            urlencode(&actor),
+            urlencode(&action),
+            urlencode(&target)
+        );
+        view! {
+            <Title text="Activity"/>
+            <PageHeader title="Administration" subtitle="Users, the activity log and the site's access settings."/>
+            <AdminTabs current="/admin/activity"/>
+            <form method="get" action="/admin/activity" class="mb-4 flex flex-wrap items-end gap-3">
+                <label class="text-sm"><span class="mb-1 block font-medium text-slate-700">"Who"</span>
+                    <input name="actor" value=actor class=INPUT placeholder="username"/></label>
+                <label class="text-sm"><span class="mb-1 block font-medium text-slate-700">"Action"</span>
+                    <select name="action" class=SELECT>
+                        {["", "user", "team", "namespace", "token", "settings"].into_iter().map(|a| view! {
+                            <option value=a selected=a == action>{if a.is_empty() { "any".to_string() } else { a.to_string() }}</option>
+                        }).collect_view()}
+                    </select></label>
+                <label class="text-sm"><span class="mb-1 block font-medium text-slate-700">"Target"</span>
+                    <input name="target" value=target class=INPUT placeholder="name contains…"/></label>
+                <button type="submit" class=BUTTON_SECONDARY>"Filter"</button>
+                <a href=csv class=BUTTON_SECONDARY download="activity.csv">"Export CSV"</a>
+            </form>
+            <Transition fallback=Loading>
+                {move || Suspend::new(async move {
+                    match events.await {
+                        Err(e) => view! { <ErrorPage error=e/> }.into_any(),
+                        Ok(page) if page.items.is_empty() => view! {
+                            <EmptyState title="No activity matches"><p>"Changes to users, teams, namespaces, tokens and settings are recorded here."</p></EmptyState>
+                        }.into_any(),
+                        Ok(page) => {
+                            let (actor, action, target, _) = filters.get_untracked();
+                            let href = move |p: u32| format!("/admin/activity?actor={}&action={}&target={}&page={p}", urlencode(&actor), urlencode(&action), urlencode(&target));
+                            let (n, pages, total) = (page.page, page.pages(), page.total);
+                            view! {
+                                <ActivityTable events=page.items/>
+                                <Pagination page=n pages total href/>
+                            }.into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        }
+    })
+}
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let save = ServerAction::<UpdateSettings>::new();
+    let error = action_error(save);
+    let query = use_query_map();
+    let saved =
+        Signal::derive(move || action_ok(save).get() || (query.read().get("saved").is_some() && error.get().is_none()));
+    let settings = Resource::new(move || save.version().get(), |_| get_settings());
+    admin_only(move |_| {
+        view! {
+            <Title text="Settings"/>
+            <PageHeader title="Administration" subtitle="Users, the activity log and the site's access settings."/>
+            <AdminTabs current="/admin/settings"/>
+            <Transition fallback=Loading>
+                {move || Suspend::new(async move {
+                    match settings.await {
+                        Err(e) => view! { <ErrorPage error=e/> }.into_any(),
+                        Ok(s) => {
+                            let check = |name: &'static str, label: &'static str, on: bool| view! {
+                                <label class="flex items-start gap-2 text-sm">
+                                    <input type="checkbox" name=name value="true" checked=on class="mt-0.5"/>
+                                    <span>{label}</span>
+                                </label>
+                            };
+                            view! {
+                                <Card title="Access settings">
+                                    <ActionForm action=save attr:class="max-w-xl space-y-5">
+                                        {move || saved.get().then(|| view! { <Alert kind=AlertKind::Success message="Settings saved."/> })}
+                                        <FormError error/>
+                                        <fieldset>
+                                            <legend class="mb-2 text-sm font-medium text-slate-700">"Who may push"</legend>
+                                            {PushPolicy::ALL.into_iter().map(|p| {
+                                                let text = match p {
+                                                    PushPolicy::AllowTeams => "Owners and contributors of a namespace's team",
+                                                    PushPolicy::AllowPersonal => "Users only to their personal namespace",
+                                                    PushPolicy::AdminOnly => "Administrators only",
+                                                };
+                                                view! {
+                                                    <label class="flex items-start gap-2 text-sm">
+                                                        <input type="radio" name="push_policy" value=p.as_str() checked=p == s.push_policy class="mt-0.5"/>
+                                                        <span>{text}</span>
+                                                    </label>
+                                                }
+                                            }).collect_view()}
+                                            <p class="mt-1 text-xs text-slate-500">"Administrators may always push."</p>
+                                        </fieldset>
+                                        <fieldset class="space-y-2">
+                                            <legend class="mb-2 text-sm font-medium text-slate-700">"Deleting images"</legend>
+                                            {check("delete_enabled", "Images may be deleted (by team owners and administrators)", s.delete_enabled)}
+                                            {check("contributors_may_delete", "Contributors may delete too", s.contributors_may_delete)}
+                                        </fieldset>
+                                        <fieldset class="space-y-2">
+                                            <legend class="mb-2 text-sm font-medium text-slate-700">"What users may do"</legend>
+                                            {check("users_may_create_teams", "Create teams", s.users_may_create_teams)}
+                                            {check("users_may_create_namespaces", "Create namespaces for their teams", s.users_may_create_namespaces)}
+                                            {check("users_may_change_visibility", "Change the visibility of their teams' namespaces (owners)", s.users_may_change_visibility)}
+                                        </fieldset>
+                                        <Submit label="Save settings" busy_label="Saving…" pending=save.pending()/>
+                                    </ActionForm>
+                                </Card>
+                            }.into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        }
+    })
+}

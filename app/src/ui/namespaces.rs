@@ -1,0 +1,236 @@
+//! The namespace list (with the form to create one) and the namespace page.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use super::components::*;
+use super::signed_in_or_visitor;
+use crate::api::namespaces::{
+    get_namespace, list_namespaces, CreateNamespace, DeleteNamespace, NamespaceDetail, SetVisibility, UpdateNamespace,
+};
+use crate::model::{NamespaceView, Visibility};
+
+#[component]
+pub fn NamespacesPage() -> impl IntoView {
+    let create = ServerAction::<CreateNamespace>::new();
+    let error = action_error(create);
+    let list = Resource::new(move || create.version().get(), |_| list_namespaces());
+    signed_in_or_visitor(move |user| {
+        view! {
+            <Title text="Namespaces"/>
+            <PageHeader title="Namespaces" subtitle="Where repositories live. A namespace belongs to one team; its visibility decides who may pull."/>
+            <Transition fallback=Loading>
+                {move || {
+                    let signed_in = user.is_some();
+                    Suspend::new(async move {
+                    match list.await {
+                        Err(e) => view! { <ErrorPage error=e/> }.into_any(),
+                        Ok(l) => {
+                            let can_create = signed_in && !l.teams_for_new.is_empty();
+                            view! {
+                                <div class="grid gap-6 lg:grid-cols-3">
+                                    <div class="lg:col-span-2">
+                                        <NamespaceTable namespaces=l.namespaces/>
+                                    </div>
+                                    {can_create.then(|| view! {
+                                        <Card title="New namespace">
+                                            <ActionForm action=create attr:class="space-y-4">
+                                                <FormError error/>
+                                                <Field label="Name" name="name" required=true error hint="Lowercase letters, digits and . _ - between them."/>
+                                                <div>
+                                                    <label for="field-team" class="mb-1 block text-sm font-medium text-slate-700">"Owning team"</label>
+                                                    <select id="field-team" name="team" class=format!("{SELECT} w-full")>
+                                                        {l.teams_for_new.iter().map(|(t, _)| view! { <option value=t.clone()>{t.clone()}</option> }).collect_view()}
+                                                    </select>
+                                                </div>
+                                                <VisibilityChoice current=Visibility::Private/>
+                                                <Field label="Description" name="description" error/>
+                                                <Submit label="Create namespace" busy_label="Creating…" pending=create.pending()/>
+                                            </ActionForm>
+                                        </Card>
+                                    })}
+                                </div>
+                            }
+                            .into_any()
+                        }
+                    }
+                })}}
+            </Transition>
+        }
+    })
+}
+
+#[component]
+fn NamespaceTable(namespaces: Vec<NamespaceView>) -> impl IntoView {
+    if namespaces.is_empty() {
+        return view! {
+            <EmptyState title="No namespaces to show">
+                <p>"Namespaces you may pull from appear here: your personal one, your teams' and public ones."</p>
+            </EmptyState>
+        }
+        .into_any();
+    }
+    view! {
+        <Table head=vec!["Namespace", "Team", "Visibility", "Your role"]>
+            {namespaces
+                .into_iter()
+                .map(|n| {
+                    let team = if n.is_personal { "personal".to_string() } else { n.team_name.clone() };
+                    view! {
+                        <tr class="hover:bg-slate-50">
+                            <td class=TD>
+                                <a class=LINK href=format!("/namespaces/{}", n.name)>{n.name.clone()}</a>
+                                <p class="max-w-xs truncate text-xs text-slate-500">{n.description.clone()}</p>
+                            </td>
+                            <td class=TD>{team}</td>
+                            <td class=TD>{visibility_badge(n.visibility)}</td>
+                            <td class=TD>{n.role.map(role_badge)}</td>
+                        </tr>
+                    }
+                })
+                .collect_view()}
+        </Table>
+    }
+    .into_any()
+}
+
+/// Radio buttons for the three visibilities, each with what it means.
+#[component]
+fn VisibilityChoice(current: Visibility) -> impl IntoView {
+    view! {
+        <fieldset>
+            <legend class="mb-1 block text-sm font-medium text-slate-700">"Visibility"</legend>
+            <div class="space-y-2">
+                {Visibility::ALL
+                    .into_iter()
+                    .map(|v| view! {
+                        <label class="flex items-start gap-2 text-sm">
+                            <input type="radio" name="visibility" value=v.as_str() checked=v == current class="mt-0.5"/>
+                            <span><span class="font-medium text-slate-800">{v.as_str()}</span>
+                                <span class="text-slate-500">" — " {v.describe()}</span></span>
+                        </label>
+                    })
+                    .collect_view()}
+            </div>
+        </fieldset>
+    }
+}
+
+#[component]
+pub fn NamespacePage() -> impl IntoView {
+    let params = use_params_map();
+    let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
+    let visibility = ServerAction::<SetVisibility>::new();
+    let update = ServerAction::<UpdateNamespace>::new();
+    let delete = ServerAction::<DeleteNamespace>::new();
+    let detail = Resource::new(
+        move || (name.get(), visibility.version().get(), update.version().get()),
+        |(n, _, _)| get_namespace(n),
+    );
+    signed_in_or_visitor(move |_| {
+        view! {
+            <Transition fallback=Loading>
+                {move || Suspend::new(async move {
+                    match detail.await {
+                        Err(e) => view! { <ErrorPage error=e/> }.into_any(),
+                        Ok(d) => view! { <NamespaceDetailView d visibility update delete/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        }
+    })
+}
+
+#[component]
+fn NamespaceDetailView(
+    d: NamespaceDetail,
+    visibility: ServerAction<SetVisibility>,
+    update: ServerAction<UpdateNamespace>,
+    delete: ServerAction<DeleteNamespace>,
+) -> impl IntoView {
+    let n = d.namespace;
+    let vis_error = action_error(visibility);
+    let upd_error = action_error(update);
+    let del_error = action_error(delete);
+    let owner = if n.is_personal {
+        view! { <span>"the personal namespace of " <span class="font-medium">{n.team_name.clone()}</span></span> }
+            .into_any()
+    } else {
+        view! { <span>"owned by team " <a class=LINK href=format!("/teams/{}", n.team_name)>{n.team_name.clone()}</a></span> }.into_any()
+    };
+    let (name1, name2, name3, name4) = (n.name.clone(), n.name.clone(), n.name.clone(), n.name.clone());
+    view! {
+        <Title text=n.name.clone()/>
+        <PageHeader title=n.name.clone() subtitle=n.description.clone()>
+            {visibility_badge(n.visibility)}
+        </PageHeader>
+        <p class="-mt-4 mb-6 text-sm text-slate-600">{owner} {n.role.map(|r| view! { <span>" · your role: " {role_badge(r)}</span> })}</p>
+        <div class="grid gap-6 lg:grid-cols-3">
+            <div class="space-y-6 lg:col-span-2">
+                <EmptyState title="No repositories yet">
+                    <p>"Images pushed to this namespace will be listed here."</p>
+                </EmptyState>
+                <Card title="Who may do what">
+                    <Table head=vec!["Who", "Pull", "Push", "Delete"]>
+                        {d.roles
+                            .into_iter()
+                            .map(|(who, pull, push, del)| {
+                                let mark = |b: bool| if b { "✓" } else { "—" };
+                                view! {
+                                    <tr>
+                                        <td class=TD>{who}</td>
+                                        <td class=TD>{mark(pull)}</td>
+                                        <td class=TD>{mark(push)}</td>
+                                        <td class=TD>{mark(del)}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </Table>
+                    <p class="mt-2 text-xs text-slate-500">"Administrators may do everything."</p>
+                </Card>
+                <Card title="Recent activity">
+                    {if d.activity.is_empty() {
+                        view! { <p class="text-sm text-slate-500">"Nothing has happened here yet."</p> }.into_any()
+                    } else {
+                        view! { <super::admin::ActivityTable events=d.activity/> }.into_any()
+                    }}
+                </Card>
+            </div>
+            <div class="space-y-6">
+                {n.abilities.change_visibility.then(|| view! {
+                    <Card title="Visibility">
+                        <ActionForm action=visibility attr:class="space-y-4" attr:data-testid="visibility-form">
+                            <FormError error=vis_error/>
+                            <input type="hidden" name="namespace" value=name1.clone()/>
+                            <VisibilityChoice current=n.visibility/>
+                            <Submit label="Save visibility" busy_label="Saving…" pending=visibility.pending()/>
+                        </ActionForm>
+                    </Card>
+                })}
+                {n.abilities.edit.then(|| view! {
+                    <Card title="Description">
+                        <ActionForm action=update attr:class="space-y-4">
+                            <FormError error=upd_error/>
+                            <input type="hidden" name="namespace" value=name2.clone()/>
+                            <Field label="Description" name="description" value=n.description.clone() error=upd_error/>
+                            <Submit label="Save description" busy_label="Saving…" pending=update.pending()/>
+                        </ActionForm>
+                    </Card>
+                })}
+                {n.abilities.delete_namespace.then(|| view! {
+                    <Card title="Danger zone">
+                        <FormError error=del_error/>
+                        <Confirm label="Delete namespace…" question=format!("Delete namespace {}? This cannot be undone.", name3)>
+                            <ActionForm action=delete>
+                                <input type="hidden" name="namespace" value=name4.clone()/>
+                                <button type="submit" class=BUTTON_DANGER>"Yes, delete it"</button>
+                            </ActionForm>
+                        </Confirm>
+                    </Card>
+                })}
+            </div>
+        </div>
+    }
+}

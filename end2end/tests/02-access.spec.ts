@@ -1,0 +1,114 @@
+import { test, expect } from "@playwright/test";
+
+import { admin, alice, logIn, logOut, nav } from "./helpers";
+
+// Needs 01-accounts.spec.ts first: root-admin (administrator) and alice exist.
+
+test("an admin builds a team with a namespace; a viewer sees it but not the visibility control", async ({ page }) => {
+  await logIn(page, admin);
+
+  await nav(page, "Teams").click();
+  await expect(page.getByRole("heading", { name: "Teams" })).toBeVisible();
+  await page.getByLabel("Name").fill("platform");
+  await page.getByLabel("Description").fill("The platform team");
+  await page.getByRole("button", { name: "Create team" }).click();
+  await expect(page.getByRole("heading", { name: "Team platform" })).toBeVisible();
+
+  await page.getByLabel("Username").fill(alice.username);
+  await page.locator("#field-role").selectOption("viewer");
+  await page.getByRole("button", { name: "Add member" }).click();
+  const row = page.getByRole("row", { name: /alice/ });
+  await expect(row).toBeVisible();
+  await expect(row.getByRole("combobox")).toHaveValue("viewer");
+
+  // Adding someone who does not exist says so next to the field.
+  await page.getByLabel("Username").fill("no-such-user");
+  await page.getByRole("button", { name: "Add member" }).click();
+  await expect(page.locator("#field-username-error")).toContainText("no user has this name");
+
+  await nav(page, "Namespaces").click();
+  await page.getByLabel("Name").fill("platform-apps");
+  await page.locator("#field-team").selectOption("platform");
+  await page.getByRole("button", { name: "Create namespace" }).click();
+  await expect(page.getByRole("heading", { name: "platform-apps" })).toBeVisible();
+  await expect(page.getByText("owned by team")).toBeVisible();
+
+  const form = page.getByTestId("visibility-form");
+  await form.getByLabel(/protected/).check();
+  await form.getByRole("button", { name: "Save visibility" }).click();
+  await expect(page.locator("main").getByText("protected", { exact: true }).first()).toBeVisible();
+  await page.reload();
+  await expect(page.getByTestId("visibility-form").getByLabel(/protected/)).toBeChecked();
+  await expect(page.getByText("namespace.visibility")).toBeVisible();
+  await logOut(page);
+
+  await logIn(page, alice);
+  await nav(page, "Namespaces").click();
+  await page.getByRole("link", { name: "platform-apps" }).click();
+  await expect(page.getByRole("heading", { name: "platform-apps" })).toBeVisible();
+  await expect(page.getByText("your role:")).toContainText("viewer");
+  await expect(page.getByTestId("visibility-form")).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Save visibility" })).toHaveCount(0);
+  // Alice is not offered team management either.
+  await page.goto("/teams/platform");
+  await expect(page.getByRole("button", { name: "Add member" })).toHaveCount(0);
+  await logOut(page);
+});
+
+test("an admin manages users and sees the activity log", async ({ page }) => {
+  await logIn(page, admin);
+  await nav(page, "Admin").click();
+  await expect(page).toHaveURL(/\/admin\/users$/);
+  await page.getByLabel("Username").fill("ci-bot");
+  await page.getByLabel("Bot user (no password)").check();
+  await page.getByRole("button", { name: "Create user" }).click();
+  const bot = page.locator("tr[data-user='ci-bot']");
+  await expect(bot).toBeVisible();
+  await expect(bot).toContainText("bot");
+
+  await page.getByRole("link", { name: "Activity" }).click();
+  await expect(page.getByText("team.member.add")).toBeVisible();
+  await page.locator("select[name=action]").selectOption("team");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await expect(page).toHaveURL(/action=team/);
+  await expect(page.getByText("namespace.create")).toHaveCount(0);
+  const csv = await page.request.get("/admin/activity.csv?action=team");
+  expect(csv.status()).toBe(200);
+  expect(await csv.text()).toContain("team.create");
+  await logOut(page);
+});
+
+test("a user creates an access token, sees it once, and revokes it", async ({ page }) => {
+  await logIn(page, alice);
+  await page.goto("/account");
+  await page.getByLabel("Name", { exact: true }).fill("laptop");
+  await page.getByLabel("Pull only").check();
+  await page.getByRole("button", { name: "Create token" }).click();
+  const shown = page.getByTestId("new-token");
+  await expect(shown).toContainText("laptop");
+  await expect(shown.locator("code")).toHaveText(/^pcat_[A-Za-z0-9_-]{43}$/);
+  const row = page.getByRole("row", { name: /laptop/ });
+  await expect(row).toContainText("pull only");
+
+  await page.reload();
+  await expect(page.getByTestId("new-token")).toHaveCount(0);
+
+  await row.getByText("Revoke…").click();
+  await row.getByRole("button", { name: "Yes, revoke" }).click();
+  await expect(page.getByRole("row", { name: /laptop/ })).toContainText("revoked");
+  await logOut(page);
+});
+
+test.describe("with JavaScript disabled", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("creating a token shows its secret once", async ({ page }) => {
+    await logIn(page, alice);
+    await page.goto("/account");
+    await page.getByLabel("Name", { exact: true }).fill("no-js");
+    await page.getByRole("button", { name: "Create token" }).click();
+    await expect(page.getByTestId("new-token").locator("code")).toHaveText(/^pcat_/);
+    await page.reload();
+    await expect(page.getByTestId("new-token")).toHaveCount(0);
+  });
+});

@@ -1,0 +1,96 @@
+//! `portcullis admin …`: scripted set-up without a browser.
+
+use std::io::BufRead as _;
+
+use app::backend::{
+    admin::{self, AccountRequest},
+    tokens::{self, NewToken},
+    users::{self, Origin},
+};
+use chrono::{Duration, Utc};
+use clap::Subcommand;
+
+use crate::config::Config;
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Create a user (with their personal namespace). Prints the user as JSON.
+    CreateUser {
+        /// Username (2–64 characters: lowercase letters, digits and . _ - between them).
+        username: String,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// A bot user: no password, signs in with access tokens only.
+        #[arg(long)]
+        bot: bool,
+        /// Read the password from the first line of standard input (required unless --bot).
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Create an access token for a user. Prints the secret (shown only this once).
+    CreateToken {
+        /// The user the token belongs to.
+        username: String,
+        /// A name to recognise the token by.
+        #[arg(long)]
+        name: String,
+        /// Only pulling is allowed with this token.
+        #[arg(long)]
+        pull_only: bool,
+        /// Restrict the token to this namespace (repeat for several).
+        #[arg(long = "namespace")]
+        namespaces: Vec<String>,
+        /// Expire after this many days.
+        #[arg(long)]
+        expires_days: Option<i64>,
+    },
+}
+
+pub async fn admin(config: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
+    let db = crate::connect(config).await?;
+    crate::migrate(&db).await?;
+    let state = crate::state(db, config).await?;
+    match cmd {
+        AdminCommand::CreateUser { username, admin: is_admin, bot, password_stdin, email } => {
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                Some(line.trim_end_matches(['\r', '\n']).to_string())
+            } else {
+                None
+            };
+            let req = AccountRequest { username, password, email, is_admin, is_bot: bot, display_name: None };
+            let user = admin::create_account(&state, req, Origin::System).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let view = users::view(&state.db, user.id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::to_string_pretty(&view)?);
+        }
+        AdminCommand::CreateToken { username, name, pull_only, namespaces, expires_days } => {
+            let owner = users::find_by_username(&state.db, &username)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .ok_or_else(|| anyhow::anyhow!("no user named {username}"))?;
+            let mut ids = Vec::new();
+            for ns in &namespaces {
+                let rows =
+                    app::backend::access::namespaces_by_name(&state.db, Some(owner.id), std::slice::from_ref(ns))
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                ids.push(rows.first().ok_or_else(|| anyhow::anyhow!("no namespace named {ns}"))?.id);
+            }
+            let new = NewToken {
+                name: name.clone(),
+                namespaces: namespaces.clone(),
+                pull_only,
+                expires_at: expires_days.map(|d| Utc::now() + Duration::days(d)),
+            };
+            let ids = (!ids.is_empty()).then_some(ids);
+            let created =
+                tokens::issue(&state.db, &owner, None, &name, ids, &new).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", created.secret);
+        }
+    }
+    Ok(())
+}

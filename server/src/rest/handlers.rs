@@ -1,0 +1,388 @@
+//! The REST API v1 handlers, one per operation, each a thin call into `app::backend`.
+
+use app::backend::{
+    admin::{self, AccountRequest, UserChange},
+    namespaces::{self, NamespaceRef},
+    teams::{self, TeamRef},
+    tokens::{self, NewToken},
+    AppState,
+};
+use app::error::AppError;
+use app::model::{
+    AccessTokenView, CreatedToken, NamespaceView, TeamMemberView, TeamRole, TeamView, UserView, Visibility,
+};
+use axum::{extract::State, http::StatusCode, Json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{ApiAuth, ApiJson, ApiPath, ApiResult};
+
+type Created<T> = (StatusCode, Json<T>);
+
+fn created<T>(value: T) -> Created<T> {
+    (StatusCode::CREATED, Json(value))
+}
+
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    match sqlx::query_scalar::<_, i32>("select 1").fetch_one(&state.db).await {
+        Ok(_) => (StatusCode::OK, Json(json!({ "status": "ok", "database": "ok" }))),
+        Err(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "unreachable" })))
+        }
+    }
+}
+
+// --- users -----------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    username: String,
+    password: Option<String>,
+    email: Option<String>,
+    display_name: Option<String>,
+    #[serde(default)]
+    admin: bool,
+    #[serde(default)]
+    bot: bool,
+}
+
+impl From<NewUserBody> for AccountRequest {
+    fn from(b: NewUserBody) -> Self {
+        AccountRequest {
+            username: b.username,
+            password: b.password,
+            email: b.email,
+            display_name: b.display_name,
+            is_admin: b.admin,
+            is_bot: b.bot,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Bootstrapped {
+    user: UserView,
+    token: CreatedToken,
+}
+
+/// Creates the first administrator and an access token for them; refused once anyone exists.
+pub async fn bootstrap(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<NewUserBody>,
+) -> ApiResult<Created<Bootstrapped>> {
+    let user = admin::bootstrap(&state, body.into()).await?;
+    let new = NewToken { name: "bootstrap".into(), ..Default::default() };
+    let token = tokens::issue(&state.db, &user, Some(&user), "bootstrap", None, &new).await?;
+    let view = app::backend::users::view(&state.db, user.id).await?.ok_or(AppError::Internal)?;
+    Ok(created(Bootstrapped { user: view, token }))
+}
+
+pub async fn list_users(State(state): State<AppState>, ApiAuth(p): ApiAuth) -> ApiResult<Json<Vec<UserView>>> {
+    Ok(Json(admin::list_users(&state, &p).await?))
+}
+
+pub async fn create_user(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiJson(body): ApiJson<NewUserBody>,
+) -> ApiResult<Created<UserView>> {
+    Ok(created(admin::create_user(&state, &p, body.into()).await?))
+}
+
+pub async fn get_user(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(admin::get_user(&state, &p, id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserChangeBody {
+    display_name: Option<String>,
+    email: Option<String>,
+    admin: Option<bool>,
+    enabled: Option<bool>,
+}
+
+pub async fn update_user(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<UserChangeBody>,
+) -> ApiResult<Json<UserView>> {
+    let change = UserChange { display_name: b.display_name, email: b.email, is_admin: b.admin, is_enabled: b.enabled };
+    Ok(Json(admin::update_user(&state, &p, id, change).await?))
+}
+
+pub async fn delete_user(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    admin::delete_user(&state, &p, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// --- application tokens ----------------------------------------------------------------------
+
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(user_id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<AccessTokenView>>> {
+    Ok(Json(tokens::list(&state, &p, user_id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTokenBody {
+    name: String,
+    #[serde(default)]
+    namespaces: Vec<String>,
+    #[serde(default)]
+    pull_only: bool,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+pub async fn create_token(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(user_id): ApiPath<i64>,
+    ApiJson(b): ApiJson<NewTokenBody>,
+) -> ApiResult<Created<CreatedToken>> {
+    let new = NewToken { name: b.name, namespaces: b.namespaces, pull_only: b.pull_only, expires_at: b.expires_at };
+    Ok(created(tokens::create(&state, &p, user_id, new).await?))
+}
+
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<AccessTokenView>> {
+    Ok(Json(tokens::revoke(&state, &p, id).await?))
+}
+
+// --- teams -----------------------------------------------------------------------------------
+
+pub async fn list_teams(State(state): State<AppState>, ApiAuth(p): ApiAuth) -> ApiResult<Json<Vec<TeamView>>> {
+    Ok(Json(teams::list(&state, &p).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTeamBody {
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+pub async fn create_team(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiJson(b): ApiJson<NewTeamBody>,
+) -> ApiResult<Created<TeamView>> {
+    Ok(created(teams::create(&state, &p, &b.name, &b.description).await?))
+}
+
+pub async fn get_team(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<TeamView>> {
+    Ok(Json(teams::get(&state, &p, &TeamRef::Id(id)).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamChangeBody {
+    description: String,
+}
+
+pub async fn update_team(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<TeamChangeBody>,
+) -> ApiResult<Json<TeamView>> {
+    Ok(Json(teams::update(&state, &p, &TeamRef::Id(id), &b.description).await?))
+}
+
+pub async fn delete_team(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    teams::delete(&state, &p, &TeamRef::Id(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list_members(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<TeamMemberView>>> {
+    Ok(Json(teams::members(&state, &p, &TeamRef::Id(id)).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMemberBody {
+    username: String,
+    role: TeamRole,
+}
+
+pub async fn add_member(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<NewMemberBody>,
+) -> ApiResult<Created<TeamMemberView>> {
+    Ok(created(teams::add_member(&state, &p, &TeamRef::Id(id), &b.username, b.role).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleBody {
+    role: TeamRole,
+}
+
+pub async fn set_member_role(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath((id, user_id)): ApiPath<(i64, i64)>,
+    ApiJson(b): ApiJson<RoleBody>,
+) -> ApiResult<StatusCode> {
+    teams::set_role(&state, &p, &TeamRef::Id(id), user_id, b.role).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn remove_member(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath((id, user_id)): ApiPath<(i64, i64)>,
+) -> ApiResult<StatusCode> {
+    teams::remove_member(&state, &p, &TeamRef::Id(id), user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn team_namespaces(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<NamespaceView>>> {
+    Ok(Json(namespaces::list_for_team(&state, &p, &TeamRef::Id(id)).await?))
+}
+
+// --- namespaces ------------------------------------------------------------------------------
+
+pub async fn list_namespaces(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+) -> ApiResult<Json<Vec<NamespaceView>>> {
+    Ok(Json(namespaces::list(&state, &p).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewNamespaceBody {
+    name: String,
+    /// The owning team, by id or by name.
+    team_id: Option<i64>,
+    team: Option<String>,
+    #[serde(default = "private")]
+    visibility: Visibility,
+    #[serde(default)]
+    description: String,
+}
+
+fn private() -> Visibility {
+    Visibility::Private
+}
+
+pub async fn create_namespace(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiJson(b): ApiJson<NewNamespaceBody>,
+) -> ApiResult<Created<NamespaceView>> {
+    let team = match (b.team_id, b.team) {
+        (Some(id), _) => TeamRef::Id(id),
+        (None, Some(name)) => TeamRef::Name(name),
+        (None, None) => return Err(AppError::invalid("team", "give the owning team as team_id or team").into()),
+    };
+    Ok(created(namespaces::create(&state, &p, &team, &b.name, b.visibility, &b.description).await?))
+}
+
+pub async fn get_namespace(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<NamespaceView>> {
+    Ok(Json(namespaces::get(&state, &p, &NamespaceRef::Id(id)).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamespaceChangeBody {
+    description: Option<String>,
+    visibility: Option<Visibility>,
+}
+
+pub async fn update_namespace(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<NamespaceChangeBody>,
+) -> ApiResult<Json<NamespaceView>> {
+    let ns = NamespaceRef::Id(id);
+    let mut view = namespaces::get(&state, &p, &ns).await?;
+    if let Some(visibility) = b.visibility {
+        view = namespaces::set_visibility(&state, &p, &ns, visibility).await?;
+    }
+    if let Some(description) = b.description {
+        view = namespaces::update(&state, &p, &ns, &description).await?;
+    }
+    Ok(Json(view))
+}
+
+pub async fn delete_namespace(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    namespaces::delete(&state, &p, &NamespaceRef::Id(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// --- activity ---------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+pub struct ActivityQuery {
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    target: String,
+}
+
+/// The activity log as CSV (administrators), with the filters of the activity page.
+pub async fn activity_csv(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    axum::extract::Query(q): axum::extract::Query<ActivityQuery>,
+) -> ApiResult<impl axum::response::IntoResponse> {
+    use app::backend::{access::check, audit};
+    p.require_user()?;
+    check(app::policy::can_administer(&p.actor()))?;
+    let filter = audit::Filter { actor: q.actor, action: q.action, target: q.target, namespace_id: None };
+    let page = audit::list(&state.db, &filter, 1, 10_000).await?;
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+        (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"portcullis-activity.csv\""),
+    ];
+    Ok((headers, audit::to_csv(&page.items)))
+}

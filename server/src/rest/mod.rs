@@ -1,0 +1,129 @@
+//! REST API v1 (Portus-compatible paths, JSON). Handlers are thin adapters over
+//! `app::backend`: they extract the principal and the input, call one backend operation, and
+//! turn its result into JSON.
+//!
+//! Authentication: `Authorization: Bearer <access token>`, `Basic <username>:<access token>`,
+//! or the browser session cookie. Without any, the request is anonymous.
+//! Errors are `{"message": "...", "field": "..."}` with the status of the error: 400 malformed,
+//! 401 not authenticated, 403 refused, 404 unknown, 409 conflict, 413 too large, 422 invalid.
+
+mod auth;
+mod handlers;
+pub mod openapi;
+
+use app::backend::AppState;
+use app::error::AppError;
+use axum::{
+    extract::{rejection::JsonRejection, rejection::PathRejection, FromRequest, FromRequestParts, Request},
+    http::{header, request::Parts, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{delete, get, post, put},
+    Json, Router,
+};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+pub use auth::ApiAuth;
+
+pub fn router(state: AppState) -> Router {
+    use handlers::*;
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/users/bootstrap", post(bootstrap))
+        .route("/api/v1/users", get(list_users).post(create_user))
+        .route("/api/v1/users/{id}", get(get_user).put(update_user).patch(update_user).delete(delete_user))
+        .route("/api/v1/users/{id}/application_tokens", get(list_tokens).post(create_token))
+        .route("/api/v1/users/application_tokens/{id}", delete(revoke_token))
+        .route("/api/v1/teams", get(list_teams).post(create_team))
+        .route("/api/v1/teams/{id}", get(get_team).put(update_team).patch(update_team).delete(delete_team))
+        .route("/api/v1/teams/{id}/members", get(list_members).post(add_member))
+        .route("/api/v1/teams/{id}/members/{user_id}", put(set_member_role).delete(remove_member))
+        .route("/api/v1/teams/{id}/namespaces", get(team_namespaces))
+        .route("/api/v1/namespaces", get(list_namespaces).post(create_namespace))
+        .route(
+            "/api/v1/namespaces/{id}",
+            get(get_namespace).put(update_namespace).patch(update_namespace).delete(delete_namespace),
+        )
+        .route("/api/v1/{*rest}", axum::routing::any(unknown_endpoint))
+        .route("/api/openapi.json", get(openapi::document))
+        .route("/admin/activity.csv", get(activity_csv))
+        .with_state(state)
+}
+
+async fn unknown_endpoint() -> ApiError {
+    ApiError(AppError::not_found("No such API endpoint. See /api/openapi.json."))
+}
+
+/// An error as the API answers it.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut body = json!({ "message": self.0.message() });
+        if let Some(field) = self.0.field() {
+            body["field"] = json!(field);
+        }
+        let mut res = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer realm=\"portcullis\""));
+        }
+        res
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+fn bad_request(status: StatusCode, message: String) -> ApiError {
+    ApiError(match status {
+        StatusCode::UNPROCESSABLE_ENTITY => AppError::invalid("body", message),
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::BadRequest("request body too large".into()),
+        _ => AppError::BadRequest(message),
+    })
+}
+
+/// `Json` whose rejections are API errors: 400 for broken JSON, 422 for the wrong shape,
+/// 415 without a JSON content type.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> Response {
+    let status = r.status();
+    let message = r.body_text();
+    if status == StatusCode::UNSUPPORTED_MEDIA_TYPE || status == StatusCode::PAYLOAD_TOO_LARGE {
+        let body = Json(json!({ "message": message }));
+        return (status, body).into_response();
+    }
+    bad_request(status, message).into_response()
+}
+
+/// A path parameter whose parse failure is a 400 API error.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| Self(p.0)).map_err(
+            |e: PathRejection| ApiError(AppError::BadRequest(format!("bad path parameter: {}", e.body_text()))),
+        )
+    }
+}

@@ -10,8 +10,10 @@
 
 pub mod api;
 pub mod error;
+pub mod grant;
 pub mod model;
 pub mod policy;
+pub mod scope;
 pub mod ui;
 
 #[cfg(feature = "ssr")]

@@ -283,6 +283,18 @@ impl std::fmt::Debug for CreatedToken {
     }
 }
 
+/// A refresh token (a client's `docker login` identity token) as the account page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshTokenView {
+    pub id: i64,
+    pub client_id: String,
+    pub prefix: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Not revoked, and issued under the current password.
+    pub active: bool,
+}
+
 /// One entry of the activity log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEventView {

@@ -82,6 +82,10 @@ impl Default for AccessSettings {
     }
 }
 
+/// The facts of the global namespace (repositories without a `/`): public, nobody's.
+pub const GLOBAL: NamespaceFacts =
+    NamespaceFacts { is_global: true, is_personal: false, visibility: Visibility::Public, role: None };
+
 /// Pull images from a namespace (also: see it and its repositories).
 #[must_use]
 pub fn can_pull(actor: &Actor, ns: &NamespaceFacts, _s: &AccessSettings) -> Decision {

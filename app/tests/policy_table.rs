@@ -238,3 +238,62 @@ fn team_and_site_actions_match_the_table() {
     }
     println!("policy table: {cases} team and site cases checked");
 }
+
+/// The token grant is the policy, action by action, over the same table, narrowed by the
+/// access token's restrictions.
+#[test]
+fn token_grants_follow_the_table() {
+    use app::grant::{grant, Known, Restriction};
+    use app::scope::parse_scopes;
+    let mut cases = 0;
+    let restrictions = [
+        None,
+        Some(Restriction { namespace_ids: None, pull_only: true }),
+        Some(Restriction { namespace_ids: Some(vec![7]), pull_only: false }),
+        Some(Restriction { namespace_ids: Some(vec![8]), pull_only: false }),
+    ];
+    for who in WHO {
+        for ns in namespaces() {
+            for s in settings() {
+                for r in &restrictions {
+                    cases += 1;
+                    let name = if ns == Ns::Global { "app".to_string() } else { "team/app".to_string() };
+                    let requested = parse_scopes([format!("repository:{name}:*").as_str()]);
+                    let known = Known { id: 7, facts: facts(who, ns) };
+                    let got = grant(&actor(who), &requested, |n| (n == "team").then_some(known), &s, r.as_ref());
+                    let in_scope = match r.as_ref().and_then(|r| r.namespace_ids.as_ref()) {
+                        None => true,
+                        Some(ids) => ns != Ns::Global && ids.contains(&7),
+                    };
+                    let pull_only = r.as_ref().is_some_and(|r| r.pull_only);
+                    let want: Vec<&str> = [
+                        ("pull", expected(who, ns, &s, Action::Pull)),
+                        ("push", expected(who, ns, &s, Action::Push) && !pull_only),
+                        ("delete", expected(who, ns, &s, Action::Delete) && !pull_only),
+                    ]
+                    .into_iter()
+                    .filter(|(_, ok)| *ok && in_scope)
+                    .map(|(a, _)| a)
+                    .collect();
+                    let got_actions: Vec<&str> =
+                        got.iter().flat_map(|a| a.actions.iter().map(String::as_str)).collect();
+                    assert_eq!(got_actions, want, "{who:?} {ns:?} {s:?} {r:?}");
+                    assert!(got.iter().all(|a| a.kind == "repository" && a.name == name));
+                }
+            }
+        }
+    }
+    println!("policy table: {cases} token grant cases checked");
+}
+
+#[test]
+fn unknown_namespaces_are_for_administrators_only() {
+    use app::grant::grant;
+    use app::scope::parse_scopes;
+    let requested = parse_scopes(["repository:nowhere/app:pull,push"]);
+    let s = AccessSettings::default();
+    assert!(grant(&actor(Who::Owner), &requested, |_| None, &s, None).is_empty());
+    assert!(grant(&Actor::ANONYMOUS, &requested, |_| None, &s, None).is_empty());
+    let admin = grant(&actor(Who::Admin), &requested, |_| None, &s, None);
+    assert_eq!(admin[0].actions, vec!["pull", "push"]);
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: PostgreSQL (unless DATABASE_URL is set), then build and serve Portcullis.
-# Ctrl-C stops everything this script started.
+# `make run`: PostgreSQL (unless DATABASE_URL is set), a registry configured against
+# Portcullis, then Portcullis itself. Ctrl-C stops everything this script started.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -10,12 +10,31 @@ else
   export PORTCULLIS_DATABASE_URL="$DATABASE_URL"
 fi
 
+profile=debug
+[ -n "${RELEASE:-}" ] && profile=release
+echo "==> building Portcullis ($profile; the first build takes several minutes)"
+CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" cargo leptos build ${RELEASE:+--release}
+bin="${CARGO_TARGET_DIR:-$root/target}/$profile/portcullis"
+
+registry_listen="${PORTCULLIS_REGISTRY_LISTEN:-127.0.0.1:5000}"
+if (exec 3<>"/dev/tcp/${registry_listen%:*}/${registry_listen##*:}") 2>/dev/null; then
+  echo "warning: something already listens on $registry_listen; not starting a registry" >&2
+else
+  "$bin" registry-config --out .data/registry >/dev/null
+  docker-registry serve .data/registry/config.yml > .data/registry/log 2>&1 &
+  cleanups+=("kill $! 2>/dev/null")
+fi
+
 cat <<MSG
 
-  Portcullis is starting on http://127.0.0.1:3000 (the first build takes a few minutes).
-    data:      $( [ "$own_pg" = 1 ] && echo "PostgreSQL cluster in .data/pg (port $(cat .data/pg/port))" || echo "the database at DATABASE_URL" )
-    first run: open http://127.0.0.1:3000/signup; the first account becomes the administrator.
-    stop:      Ctrl-C (stops the server and what this command started).
+  Portcullis:  http://127.0.0.1:3000  (first run: open /signup; the first account becomes the administrator)
+  Registry:    $registry_listen  (CNCF Distribution, data in .data/registry/data, log in .data/registry/log)
+  Database:    $( [ "$own_pg" = 1 ] && echo "PostgreSQL cluster in .data/pg (port $(cat .data/pg/port))" || echo "the database at DATABASE_URL" )
+
+  Try it:      skopeo login --tls-verify=false -u <you> $registry_listen
+               skopeo copy --dest-tls-verify=false docker-archive:image.tar docker://$registry_listen/<you>/hello:1.0
+               (docker: add "$registry_listen" to insecure-registries, then docker login $registry_listen)
+  Stop:        Ctrl-C
 
 MSG
 CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" cargo leptos serve ${RELEASE:+--release}

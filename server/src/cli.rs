@@ -50,9 +50,7 @@ pub enum AdminCommand {
 }
 
 pub async fn admin(config: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
-    let db = crate::connect(config).await?;
-    crate::migrate(&db).await?;
-    let state = crate::state(db, config).await?;
+    let state = prepared(config).await?;
     match cmd {
         AdminCommand::CreateUser { username, admin: is_admin, bot, password_stdin, email } => {
             let password = if password_stdin {
@@ -92,5 +90,44 @@ pub async fn admin(config: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
             println!("{}", created.secret);
         }
     }
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Sign new tokens with a new key. Tokens signed by the old one stay valid until they
+    /// expire; the registry needs no change (both keys chain to the same CA).
+    Rotate,
+}
+
+async fn prepared(config: &Config) -> anyhow::Result<app::backend::AppState> {
+    let db = crate::connect(config).await?;
+    crate::migrate(&db).await?;
+    crate::state(db, config).await
+}
+
+pub async fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
+    let state = prepared(config).await?;
+    match cmd {
+        KeysCommand::Rotate => {
+            let kid = app::backend::keys::rotate(&state.db, config.token_algorithm)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{kid}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn registry_config(
+    config: &Config,
+    out: &std::path::Path,
+    storage: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let state = prepared(config).await?;
+    let storage = storage.unwrap_or_else(|| out.join("data"));
+    let layout = crate::registry::RegistryLayout { listen: &config.registry_listen, storage: &storage };
+    crate::registry::write_config(&state, config, out, layout).await?;
+    println!("{}", out.join("config.yml").display());
     Ok(())
 }

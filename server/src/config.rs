@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use app::backend::keys::KeyAlgorithm;
 use app::model::PushPolicy;
 use serde::Deserialize;
 
@@ -142,6 +143,18 @@ config_keys! {
     users_may_create_namespaces: bool = "true", "PORTCULLIS_USERS_MAY_CREATE_NAMESPACES";
     /// Whether team owners may change a namespace's visibility (first start only).
     users_may_change_visibility: bool = "true", "PORTCULLIS_USERS_MAY_CHANGE_VISIBILITY";
+    /// The registry's service name: what it sends as `service` and expects as the token's `aud`.
+    token_service: String = "portcullis-registry", "PORTCULLIS_TOKEN_SERVICE";
+    /// The token issuer (`iss`); the registry's auth.token.issuer must be the same.
+    token_issuer: String = "portcullis", "PORTCULLIS_TOKEN_ISSUER";
+    /// Lifetime of registry tokens in seconds (at least 60).
+    token_expires_in: i64 = "300", "PORTCULLIS_TOKEN_EXPIRES_IN";
+    /// Algorithm of new signing keys: ES256 (fast) or RS256.
+    token_algorithm: KeyAlgorithm = "ES256", "PORTCULLIS_TOKEN_ALGORITHM";
+    /// Seconds a successful password check is remembered by the token service (0 to turn off).
+    password_cache_secs: u64 = "300", "PORTCULLIS_PASSWORD_CACHE_SECS";
+    /// Where `registry-config` makes the registry listen.
+    registry_listen: String = "127.0.0.1:5000", "PORTCULLIS_REGISTRY_LISTEN";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -214,6 +227,13 @@ impl Config {
                 users_may_create_namespaces: self.users_may_create_namespaces,
                 users_may_change_visibility: self.users_may_change_visibility,
             },
+            token: app::backend::token_service::TokenSettings {
+                service: self.token_service.clone(),
+                issuer: self.token_issuer.clone(),
+                expires_in: self.token_expires_in.max(60),
+            },
+            key_algorithm: self.token_algorithm,
+            password_cache_secs: self.password_cache_secs,
         }
     }
 

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod csrf;
 pub mod health;
+pub mod registry;
 pub mod rest;
 
 use std::net::SocketAddr;
@@ -59,7 +60,12 @@ pub async fn state(db: PgPool, config: &Config) -> anyhow::Result<AppState> {
 
 /// The whole HTTP application over an existing pool (the schema must be migrated).
 pub async fn app(db: PgPool, config: &Config) -> anyhow::Result<Router> {
-    let state = state(db.clone(), config).await?;
+    Ok(router(state(db, config).await?, config))
+}
+
+/// The HTTP application over a ready state.
+pub fn router(state: AppState, config: &Config) -> Router {
+    let db = state.db.clone();
     let options = leptos_options(config);
     let routes = generate_route_list(app::ui::App);
 
@@ -75,7 +81,7 @@ pub async fn app(db: PgPool, config: &Config) -> anyhow::Result<Router> {
         let state = state.clone();
         move || provide_context(state.clone())
     };
-    let router = Router::new()
+    Router::new()
         .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();
             move || app::ui::shell(options.clone())
@@ -83,11 +89,11 @@ pub async fn app(db: PgPool, config: &Config) -> anyhow::Result<Router> {
         .fallback(leptos_axum::file_and_error_handler_with_context(context, app::ui::shell))
         .with_state(options)
         .merge(health::router(state.clone()))
-        .merge(rest::router(state))
+        .merge(rest::router(state.clone()))
+        .merge(registry::router(state))
         .layer(sessions)
         .layer(axum::middleware::from_fn(csrf::same_origin_only))
-        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024));
-    Ok(router)
+        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
 }
 
 /// `serve`: connect, migrate, and serve until Ctrl-C or SIGTERM.

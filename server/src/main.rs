@@ -27,6 +27,18 @@ enum Command {
     /// Administration from the command line, for scripted set-up.
     #[command(subcommand)]
     Admin(server::cli::AdminCommand),
+    /// Write the registry's config.yml and rootcertbundle.pem (token auth against Portcullis).
+    RegistryConfig {
+        /// Directory to write into.
+        #[arg(long)]
+        out: PathBuf,
+        /// Where the registry keeps its data [default: OUT/data].
+        #[arg(long)]
+        storage: Option<PathBuf>,
+    },
+    /// Token signing keys.
+    #[command(subcommand)]
+    Keys(server::cli::KeysCommand),
 }
 
 #[tokio::main]
@@ -43,5 +55,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(cmd) => server::cli::admin(&config, cmd).await,
+        Command::RegistryConfig { out, storage } => server::cli::registry_config(&config, &out, storage).await,
+        Command::Keys(cmd) => server::cli::keys(&config, cmd).await,
     }
 }

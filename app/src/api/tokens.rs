@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{AccessTokenView, CreatedToken};
+use crate::model::{AccessTokenView, CreatedToken, RefreshTokenView};
 
 #[cfg(feature = "ssr")]
 use crate::backend::{form, tokens};
@@ -77,6 +77,25 @@ pub async fn revoke_token(id: i64) -> Result<AccessTokenView, AppError> {
     let result = async {
         let (state, p) = form::principal().await?;
         tokens::revoke(&state, &p, id).await
+    }
+    .await;
+    form::respond(result, None)
+}
+
+/// The clients that logged in with `docker login` (refresh tokens), newest first.
+#[server(endpoint = "tokens/refresh/list")]
+pub async fn list_refresh_tokens() -> Result<Vec<RefreshTokenView>, AppError> {
+    let (state, p) = form::principal().await?;
+    let me = p.require_user()?;
+    crate::backend::token_service::list_refresh_tokens(&state, me).await
+}
+
+#[server(endpoint = "tokens/refresh/revoke")]
+pub async fn revoke_refresh_token(id: i64) -> Result<(), AppError> {
+    let result = async {
+        let (state, p) = form::principal().await?;
+        let me = p.require_writer()?;
+        crate::backend::token_service::revoke_refresh_token(&state, me, id).await
     }
     .await;
     form::respond(result, None)

@@ -186,10 +186,6 @@ impl NamespaceRow {
     }
 }
 
-/// The facts of the global namespace (repositories without a `/`).
-pub const GLOBAL: NamespaceFacts =
-    NamespaceFacts { is_global: true, is_personal: false, visibility: Visibility::Public, role: None };
-
 /// Looks up namespaces by name for `user_id` (`None` for nobody): one query for any number of names.
 pub async fn namespaces_by_name(db: &PgPool, user_id: Option<i64>, names: &[String]) -> AppResult<Vec<NamespaceRow>> {
     Ok(sqlx::query_as!(

@@ -6,11 +6,13 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod form;
+pub mod keys;
 pub mod namespaces;
 pub mod password;
 pub mod session;
 pub mod teams;
 pub mod throttle;
+pub mod token_service;
 pub mod tokens;
 pub mod users;
 
@@ -31,6 +33,12 @@ pub struct Settings {
     /// Access settings written to the database at the first start (administrators change
     /// them afterwards on the settings page).
     pub access_defaults: crate::policy::AccessSettings,
+    /// The token service: service name, issuer, lifetime.
+    pub token: token_service::TokenSettings,
+    /// Algorithm of new signing keys.
+    pub key_algorithm: keys::KeyAlgorithm,
+    /// How long a successful password check is remembered by the token service.
+    pub password_cache_secs: u64,
 }
 
 impl Default for Settings {
@@ -40,6 +48,9 @@ impl Default for Settings {
             first_user_admin: true,
             registry_host: "127.0.0.1:5000".into(),
             access_defaults: Default::default(),
+            token: Default::default(),
+            key_algorithm: keys::KeyAlgorithm::ES256,
+            password_cache_secs: 300,
         }
     }
 }
@@ -51,17 +62,25 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub hasher: password::Hasher,
     pub access: access::SettingsStore,
+    pub token: Arc<token_service::TokenSettings>,
+    pub keys: keys::KeyRing,
+    pub password_cache: Arc<token_service::PasswordCache>,
 }
 
 impl AppState {
     /// Builds the state over a migrated database.
     pub async fn init(db: PgPool, settings: Settings) -> Result<Self, crate::error::AppError> {
         let access = access::SettingsStore::init(&db, settings.access_defaults).await?;
+        let keys = keys::KeyRing::load(&db, settings.key_algorithm).await?;
+        let cache = token_service::PasswordCache::new(std::time::Duration::from_secs(settings.password_cache_secs));
         Ok(Self {
             db,
+            token: Arc::new(settings.token.clone()),
             settings: Arc::new(settings),
             hasher: password::Hasher::new(password::default_concurrency()),
             access,
+            keys,
+            password_cache: Arc::new(cache),
         })
     }
 }

@@ -11,9 +11,11 @@ use leptos_router::{components::Redirect, hooks::use_query_map};
 use super::components::*;
 use super::{signed_in, use_session};
 use crate::api::account::{ChangePassword, Login, Signup, UpdateProfile};
-use crate::api::tokens::{list_tokens, take_new_secret, CreateToken, RevokeToken};
+use crate::api::tokens::{
+    list_refresh_tokens, list_tokens, take_new_secret, CreateToken, RevokeRefreshToken, RevokeToken,
+};
 use crate::error::AppError;
-use crate::model::{AccessTokenView, CreatedToken, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
+use crate::model::{AccessTokenView, CreatedToken, RefreshTokenView, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
 
 /// A narrow centred card for the sign-in and sign-up forms.
 #[component]
@@ -125,6 +127,8 @@ pub fn AccountPage() -> impl IntoView {
     // After a plain form post the secret waits in the session for this one page load. The
     // resource lives here, outside the reactive closures, so it is fetched exactly once.
     let flashed = Resource::new(|| (), |_| take_new_secret());
+    let revoke_client = ServerAction::<RevokeRefreshToken>::new();
+    let clients = Resource::new(move || revoke_client.version().get(), |_| list_refresh_tokens());
     signed_in(move |user| {
         let password_saved = move || saved("password") && error.get().is_none();
         let profile_saved = move || (saved("profile") || action_ok(profile).get()) && profile_error.get().is_none();
@@ -161,6 +165,9 @@ pub fn AccountPage() -> impl IntoView {
             </div>
             <div class="mt-6">
                 <Tokens create revoke tokens flashed/>
+            </div>
+            <div class="mt-6">
+                <Clients revoke=revoke_client clients/>
             </div>
         }
     })
@@ -261,6 +268,61 @@ fn Tokens(
                     </Transition>
                 </div>
             </div>
+        </section>
+    }
+}
+
+/// Clients signed in with `docker login` (they keep a refresh token instead of the password).
+#[component]
+fn Clients(
+    revoke: ServerAction<RevokeRefreshToken>,
+    clients: Resource<Result<Vec<RefreshTokenView>, AppError>>,
+) -> impl IntoView {
+    let error = action_error(revoke);
+    view! {
+        <section id="clients" class="rounded-lg border border-slate-200 bg-white p-5 shadow-sm sm:p-6">
+            <h2 class="text-base font-semibold text-slate-900">"Signed-in registry clients"</h2>
+            <p class="mb-4 mt-1 text-sm text-slate-600">
+                "Clients that keep a refresh token after " <code class="rounded bg-slate-100 px-1">"docker login"</code>
+                ". Changing your password signs them all out."
+            </p>
+            <div class="mb-3"><FormError error/></div>
+            <Transition fallback=Loading>
+                {move || Suspend::new(async move {
+                    match clients.await {
+                        Err(e) => view! { <Alert kind=AlertKind::Error message=e.message()/> }.into_any(),
+                        Ok(list) if list.is_empty() => view! {
+                            <p class="text-sm text-slate-500">"No client keeps a refresh token."</p>
+                        }.into_any(),
+                        Ok(list) => view! {
+                            <Table head=vec!["Client", "Signed in", "Last used", ""]>
+                                {list.into_iter().map(|c| view! {
+                                    <tr class=(!c.active).then_some("opacity-60")>
+                                        <td class=TD>
+                                            <span class="font-medium text-slate-900">{if c.client_id.is_empty() { "unknown client".to_string() } else { c.client_id.clone() }}</span>
+                                            <p class="font-mono text-xs text-slate-500">{format!("{}…", c.prefix)}</p>
+                                        </td>
+                                        <td class=TD>{time_view(c.created_at)}</td>
+                                        <td class=TD>{c.last_used_at.map(|u| time_view(u).into_any()).unwrap_or_else(|| view! { <span>"never"</span> }.into_any())}</td>
+                                        <td class=format!("{TD} text-right")>
+                                            {if c.active {
+                                                view! {
+                                                    <ActionForm action=revoke>
+                                                        <input type="hidden" name="id" value=c.id/>
+                                                        <button type="submit" class=BUTTON_SMALL>"Sign out"</button>
+                                                    </ActionForm>
+                                                }.into_any()
+                                            } else {
+                                                view! { <Badge text="signed out" tone=Tone::Gray/> }.into_any()
+                                            }}
+                                        </td>
+                                    </tr>
+                                }).collect_view()}
+                            </Table>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
         </section>
     }
 }

@@ -1,6 +1,8 @@
 //! Helpers for tests that drive the real router against a real PostgreSQL database.
 #![allow(dead_code)]
 
+pub mod stack;
+
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt as _;

@@ -1,0 +1,452 @@
+//! The Docker registry token service: who is asking (password, access token, refresh token
+//! or nobody), what they may have (the policy, per requested resource), and a signed JWT.
+//!
+//! The hot path does no argon2 for credentials seen before: access and refresh tokens are
+//! SHA-256 lookups, and a successful password check is remembered for a few minutes under a
+//! keyed hash (never the password itself), forgotten when the password changes or the user is
+//! disabled (both bump the user's auth epoch, checked on every hit). A request costs about two
+//! indexed queries and one signature.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use rand::RngCore as _;
+use serde::Serialize;
+use sha2::Sha256;
+
+use super::access::namespaces_by_name;
+use super::users::{self, User};
+use super::{auth, tokens, AppState};
+use crate::error::AppError;
+use crate::grant::{self, Access, Known, Restriction};
+use crate::model::RefreshTokenView;
+use crate::scope::{self, RepositoryName, Resource};
+
+/// Token service settings.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// The registry's service name: the JWT `aud`.
+    pub service: String,
+    /// The JWT `iss`.
+    pub issuer: String,
+    /// Token lifetime in seconds (never below 60).
+    pub expires_in: i64,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self { service: "portcullis-registry".into(), issuer: "portcullis".into(), expires_in: 300 }
+    }
+}
+
+/// Why a token request failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenError {
+    /// Wrong, unknown, expired or revoked credentials; a disabled user. (401)
+    Unauthorized(String),
+    /// A malformed request. (400)
+    BadRequest(String),
+    /// Too many failed password attempts. (429)
+    Throttled(String),
+    Internal,
+}
+
+impl From<AppError> for TokenError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Unauthorized(m) => TokenError::Unauthorized(m),
+            AppError::TooManyRequests(m) => TokenError::Throttled(m),
+            AppError::BadRequest(m) | AppError::Invalid { message: m, .. } => TokenError::BadRequest(m),
+            _ => TokenError::Internal,
+        }
+    }
+}
+
+const BAD_CREDENTIALS: &str = "invalid username, password or token";
+
+/// The credentials of a token request.
+#[derive(Clone)]
+pub enum Credentials {
+    Anonymous,
+    /// HTTP Basic, or `grant_type=password`: the secret is a password, an access token or a
+    /// refresh token.
+    Basic {
+        username: String,
+        secret: String,
+    },
+    /// `grant_type=refresh_token`.
+    Refresh {
+        token: String,
+    },
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Anonymous => f.write_str("Anonymous"),
+            Self::Basic { username, .. } => write!(f, "Basic({username}, [redacted])"),
+            Self::Refresh { .. } => f.write_str("Refresh([redacted])"),
+        }
+    }
+}
+
+/// What the client asked for.
+#[derive(Debug, Clone, Default)]
+pub struct TokenRequest {
+    pub service: Option<String>,
+    /// Raw `scope` values (each may hold several space-separated scopes).
+    pub scopes: Vec<String>,
+    pub account: Option<String>,
+    /// `offline_token=true` or `access_type=offline`: also return a refresh token.
+    pub offline: bool,
+    pub client_id: Option<String>,
+    pub client_addr: Option<IpAddr>,
+}
+
+/// An issued token.
+#[derive(Debug, Clone, Serialize)]
+pub struct Issued {
+    pub token: String,
+    pub expires_in: i64,
+    pub issued_at: DateTime<Utc>,
+    pub refresh_token: Option<String>,
+    pub access: Vec<Access>,
+}
+
+impl Issued {
+    /// The granted scopes in the request syntax (OAuth2 `scope` of a POST answer).
+    pub fn scope(&self) -> String {
+        self.access
+            .iter()
+            .map(|a| format!("{}:{}:{}", a.kind, a.name, a.actions.join(",")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    exp: i64,
+    nbf: i64,
+    iat: i64,
+    jti: String,
+    access: &'a [Access],
+}
+
+/// Remembers successful password checks for a few minutes, keyed by an HMAC of the username
+/// and password under a key that lives only in this process's memory.
+pub struct PasswordCache {
+    key: [u8; 32],
+    entries: Mutex<HashMap<[u8; 32], CacheEntry>>,
+    ttl: Duration,
+}
+
+#[derive(Clone, Copy)]
+struct CacheEntry {
+    user_id: i64,
+    auth_epoch: i32,
+    until: Instant,
+}
+
+const CACHE_MAX: usize = 100_000;
+
+impl PasswordCache {
+    pub fn new(ttl: Duration) -> Self {
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        Self { key, entries: Mutex::new(HashMap::new()), ttl }
+    }
+
+    fn slot(&self, username: &str, password: &str) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("any key length");
+        mac.update(username.as_bytes());
+        mac.update(&[0]);
+        mac.update(password.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    fn get(&self, slot: &[u8; 32]) -> Option<CacheEntry> {
+        let entries = self.entries.lock().expect("password cache lock");
+        entries.get(slot).copied().filter(|e| e.until > Instant::now())
+    }
+
+    fn put(&self, slot: [u8; 32], user: &User) {
+        let mut entries = self.entries.lock().expect("password cache lock");
+        if entries.len() >= CACHE_MAX {
+            let now = Instant::now();
+            entries.retain(|_, e| e.until > now);
+            if entries.len() >= CACHE_MAX {
+                entries.clear();
+            }
+        }
+        entries.insert(
+            slot,
+            CacheEntry { user_id: user.id, auth_epoch: user.auth_epoch, until: Instant::now() + self.ttl },
+        );
+    }
+
+    fn forget(&self, slot: &[u8; 32]) {
+        self.entries.lock().expect("password cache lock").remove(slot);
+    }
+}
+
+/// Refresh tokens start with this.
+pub const REFRESH_PREFIX: &str = "pcrt_";
+
+fn random_secret(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn looks_like_refresh_token(s: &str) -> bool {
+    s.starts_with(REFRESH_PREFIX) && s.len() == REFRESH_PREFIX.len() + 43
+}
+
+/// The user behind a password, through the cache when possible.
+async fn by_password(
+    state: &AppState,
+    username: &str,
+    password: String,
+    addr: Option<IpAddr>,
+) -> Result<User, TokenError> {
+    let username = username.to_ascii_lowercase();
+    let slot = state.password_cache.slot(&username, &password);
+    if let Some(hit) = state.password_cache.get(&slot) {
+        match users::find_by_id(&state.db, hit.user_id).await? {
+            Some(u) if u.is_enabled && !u.is_bot && u.auth_epoch == hit.auth_epoch && u.username == username => {
+                return Ok(u);
+            }
+            _ => state.password_cache.forget(&slot),
+        }
+    }
+    let user = auth::login_with_password(state, &username, password, addr).await.map_err(|e| match e {
+        AppError::Unauthorized(_) => TokenError::Unauthorized(BAD_CREDENTIALS.into()),
+        other => other.into(),
+    })?;
+    state.password_cache.put(slot, &user);
+    Ok(user)
+}
+
+/// The user behind a refresh token issued for `service`.
+async fn by_refresh_token(state: &AppState, token: &str, service: &str) -> Result<User, TokenError> {
+    let invalid = || TokenError::Unauthorized("invalid or revoked refresh token".into());
+    if !looks_like_refresh_token(token) {
+        return Err(invalid());
+    }
+    let row = sqlx::query!(
+        r#"select r.refresh_token_id, (r.last_used_at is null or r.last_used_at < now() - interval '1 minute') as "stale!",
+                  u.user_id, u.username, u.display_name, u.email, u.password_hash, u.is_admin, u.is_enabled,
+                  u.is_bot, u.auth_epoch
+           from refresh_token r join "user" u on u.user_id = r.user_id
+           where r.token_hash = $1 and r.revoked_at is null and r.service = $2
+             and u.is_enabled and u.auth_epoch = r.auth_epoch"#,
+        tokens::hash(token),
+        service
+    )
+    .fetch_optional(&state.db)
+    .await
+    .map_err(AppError::from)?
+    .ok_or_else(invalid)?;
+    if row.stale {
+        sqlx::query!("update refresh_token set last_used_at = now() where refresh_token_id = $1", row.refresh_token_id)
+            .execute(&state.db)
+            .await
+            .map_err(AppError::from)?;
+    }
+    Ok(User {
+        id: row.user_id,
+        username: row.username,
+        display_name: row.display_name,
+        email: row.email,
+        password_hash: row.password_hash,
+        is_admin: row.is_admin,
+        is_enabled: row.is_enabled,
+        is_bot: row.is_bot,
+        auth_epoch: row.auth_epoch,
+    })
+}
+
+/// Who is asking, and the restrictions of the token they used.
+async fn authenticate(
+    state: &AppState,
+    creds: Credentials,
+    service: &str,
+    addr: Option<IpAddr>,
+) -> Result<(Option<User>, Option<Restriction>), TokenError> {
+    match creds {
+        Credentials::Anonymous => Ok((None, None)),
+        Credentials::Refresh { token } => Ok((Some(by_refresh_token(state, &token, service).await?), None)),
+        Credentials::Basic { username, secret } => {
+            let username = username.trim().to_ascii_lowercase();
+            if tokens::looks_like_token(&secret) {
+                let (user, scope) = tokens::authenticate(&state.db, &secret)
+                    .await?
+                    .ok_or_else(|| TokenError::Unauthorized(BAD_CREDENTIALS.into()))?;
+                if user.username != username {
+                    return Err(TokenError::Unauthorized(BAD_CREDENTIALS.into()));
+                }
+                let restriction = Restriction { namespace_ids: scope.namespace_ids, pull_only: scope.pull_only };
+                Ok((Some(user), Some(restriction)))
+            } else if looks_like_refresh_token(&secret) {
+                let user = by_refresh_token(state, &secret, service).await?;
+                if user.username != username {
+                    return Err(TokenError::Unauthorized(BAD_CREDENTIALS.into()));
+                }
+                Ok((Some(user), None))
+            } else {
+                Ok((Some(by_password(state, &username, secret, addr).await?), None))
+            }
+        }
+    }
+}
+
+/// Namespaces named by the requested repositories, in one query.
+async fn lookup_namespaces(
+    state: &AppState,
+    user: Option<&User>,
+    requested: &[Resource],
+) -> Result<HashMap<String, Known>, TokenError> {
+    let mut names: Vec<String> = requested
+        .iter()
+        .filter_map(|r| match r {
+            Resource::Repository { name, .. } => RepositoryName::parse(name)?.namespace().map(String::from),
+            Resource::Catalog => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = namespaces_by_name(&state.db, user.map(|u| u.id), &names).await?;
+    Ok(rows.into_iter().map(|r| (r.name.clone(), Known { id: r.id, facts: r.facts() })).collect())
+}
+
+/// Handles one token request end to end.
+pub async fn issue(state: &AppState, creds: Credentials, req: TokenRequest) -> Result<Issued, TokenError> {
+    let cfg = &state.token;
+    let service = match req.service.as_deref().filter(|s| !s.is_empty()) {
+        None => cfg.service.as_str(),
+        Some(s) if s == cfg.service => s,
+        Some(s) => return Err(TokenError::BadRequest(format!("unknown service {s:?}"))),
+    };
+    let anonymous = matches!(creds, Credentials::Anonymous);
+    let (user, restriction) = authenticate(state, creds, service, req.client_addr).await?;
+    if let Some(account) = req.account.as_deref().filter(|a| !a.is_empty()) {
+        // The subject is who authenticated, never who the request claims to be.
+        if anonymous || user.as_ref().is_none_or(|u| !u.username.eq_ignore_ascii_case(account)) {
+            return Err(TokenError::Unauthorized("the account parameter does not match the credentials".into()));
+        }
+    }
+
+    let requested = scope::parse_scopes(req.scopes.iter().map(String::as_str));
+    let known = lookup_namespaces(state, user.as_ref(), &requested).await?;
+    let actor = match &user {
+        Some(u) => crate::policy::Actor::user(u.id, u.is_admin, u.is_enabled),
+        None => crate::policy::Actor::ANONYMOUS,
+    };
+    let settings = state.access.get(&state.db).await;
+    let access = grant::grant(&actor, &requested, |ns| known.get(ns).copied(), &settings, restriction.as_ref());
+
+    tracing::debug!(
+        target: "portcullis::token",
+        sub = user.as_ref().map(|u| u.username.as_str()).unwrap_or(""),
+        requested = ?req.scopes,
+        granted = ?access,
+        "token issued"
+    );
+    let now = Utc::now();
+    let expires_in = cfg.expires_in.max(60);
+    let iat = now.timestamp();
+    let mut jti = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut jti);
+    let claims = Claims {
+        iss: &cfg.issuer,
+        sub: user.as_ref().map(|u| u.username.as_str()).unwrap_or(""),
+        aud: service,
+        exp: iat + expires_in,
+        nbf: iat,
+        iat,
+        jti: hex::encode(jti),
+        access: &access,
+    };
+    let signer = state.keys.current(&state.db).await;
+    let token = signer.sign(&claims)?;
+
+    let refresh_token = match (&user, req.offline) {
+        (Some(u), true) => Some(create_refresh_token(state, u, service, req.client_id.as_deref().unwrap_or("")).await?),
+        _ => None,
+    };
+    Ok(Issued { token, expires_in, issued_at: now, refresh_token, access })
+}
+
+async fn create_refresh_token(
+    state: &AppState,
+    user: &User,
+    service: &str,
+    client_id: &str,
+) -> Result<String, TokenError> {
+    let secret = random_secret(REFRESH_PREFIX);
+    sqlx::query!(
+        "insert into refresh_token (user_id, service, client_id, token_hash, display_prefix, auth_epoch)
+         values ($1, $2, $3, $4, $5, $6)",
+        user.id,
+        service,
+        client_id.chars().take(100).collect::<String>(),
+        tokens::hash(&secret),
+        &secret[..REFRESH_PREFIX.len() + 6],
+        user.auth_epoch
+    )
+    .execute(&state.db)
+    .await
+    .map_err(AppError::from)?;
+    Ok(secret)
+}
+
+pub async fn list_refresh_tokens(state: &AppState, user: &User) -> Result<Vec<RefreshTokenView>, AppError> {
+    Ok(sqlx::query_as!(
+        RefreshTokenView,
+        r#"select r.refresh_token_id as id, r.client_id, r.display_prefix as prefix,
+                  r.created_at as "created_at: _", r.last_used_at as "last_used_at: _",
+                  (r.revoked_at is null and r.auth_epoch = u.auth_epoch) as "active!"
+           from refresh_token r join "user" u on u.user_id = r.user_id
+           where r.user_id = $1 order by r.created_at desc limit 100"#,
+        user.id
+    )
+    .fetch_all(&state.db)
+    .await?)
+}
+
+pub async fn revoke_refresh_token(state: &AppState, user: &User, id: i64) -> Result<(), AppError> {
+    let mut tx = state.db.begin().await?;
+    let done = sqlx::query!(
+        "update refresh_token set revoked_at = now() where refresh_token_id = $1 and user_id = $2 and revoked_at is null",
+        id,
+        user.id
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if done == 0 {
+        return Err(AppError::not_found("No such refresh token."));
+    }
+    super::audit::record(
+        &mut tx,
+        Some(user),
+        "token.revoke",
+        super::audit::Target::token("refresh token"),
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

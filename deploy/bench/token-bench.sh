@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Load benchmark of the token endpoint (not a test): the release server on a private
+# PostgreSQL, wrk on the same machine, 32 connections, one scenario at a time:
+#   1. access token via Basic       2. refresh token via POST
+#   3. repeated password via Basic  4. anonymous pull of a public repository
+# then, in the same run, raw ES256 signatures/s of the same code on one core.
+#   deploy/bench/token-bench.sh [seconds-per-scenario]
+set -euo pipefail
+source "$(dirname "$0")/../local/env.sh"
+secs="${1:-10}"
+conns=32
+port=3900
+base="http://127.0.0.1:$port"
+
+echo "==> building the release server and the signing benchmark"
+cargo build --release -q -p server --bin portcullis --example sign_bench
+bin="${CARGO_TARGET_DIR:-$root/target}/release/portcullis"
+sign="${CARGO_TARGET_DIR:-$root/target}/release/examples/sign_bench"
+
+export PORTCULLIS_DATABASE_URL="$(database_url portcullis_bench fresh)"
+export PORTCULLIS_LISTEN="127.0.0.1:$port" PORTCULLIS_PUBLIC_URL="$base" RUST_LOG=warn
+"$bin" serve > /tmp/portcullis-bench.log 2>&1 &
+cleanups+=("kill $! 2>/dev/null")
+for _ in $(seq 100); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.1; done
+
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+admin=$(curl -sf -H 'Content-Type: application/json' -d '{"username":"root","password":"root password 1"}' \
+  "$base/api/v1/users/bootstrap" | json "['token']['secret']")
+curl -sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+  -d '{"username":"bench","password":"bench password 1"}' "$base/api/v1/users" >/dev/null
+bench_id=$(curl -sf -H "Authorization: Bearer $admin" "$base/api/v1/users" | json "[1]['id']")
+token=$(curl -sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' -d '{"name":"bench"}' \
+  "$base/api/v1/users/$bench_id/application_tokens" | json "['secret']")
+ns_id=$(curl -sf -H "Authorization: Bearer $token" "$base/api/v1/namespaces" | json "[0]['id']")
+curl -sf -X PUT -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' -d '{"visibility":"public"}' \
+  "$base/api/v1/namespaces/$ns_id" >/dev/null
+refresh=$(curl -sf -u "bench:bench password 1" "$base/v2/token?offline_token=true&client_id=bench&service=portcullis-registry" \
+  | json "['refresh_token']")
+
+scope="scope=repository:bench/app:pull,push"
+lua="$(mktemp --suffix .lua)"
+cleanups+=("rm -f $lua")
+run() { # name, wrk args...
+  local name="$1"; shift
+  local out; out=$(wrk -t2 -c$conns -d"${secs}s" --latency "$@")
+  if grep -q "Non-2xx" <<<"$out"; then echo "$out" >&2; echo "error: $name got non-2xx answers" >&2; exit 1; fi
+  local rps p50 p99
+  rps=$(awk '/^Requests\/sec/ {printf "%d", $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  printf '| %-34s | %8s | %8s | %8s |\n' "$name" "$rps" "$p50" "$p99"
+}
+
+echo "==> $secs s per scenario, $conns connections, wrk and the server on the same 2 cores"
+printf '| %-34s | %8s | %8s | %8s |\n' "scenario" "tokens/s" "p50" "p99"
+printf '|%s|%s|%s|%s|\n' "------------------------------------" "----------" "----------" "----------"
+run "access token via Basic" -H "Authorization: Basic $(printf 'bench:%s' "$token" | base64 -w0)" \
+  "$base/v2/token?service=portcullis-registry&$scope"
+cat > "$lua" <<LUA
+wrk.method = "POST"
+wrk.body = "grant_type=refresh_token&refresh_token=$refresh&client_id=bench&service=portcullis-registry&$scope"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+LUA
+run "refresh token via POST" -s "$lua" "$base/v2/token"
+run "repeated password via Basic" -H "Authorization: Basic $(printf 'bench:bench password 1' | base64 -w0)" \
+  "$base/v2/token?service=portcullis-registry&$scope"
+run "anonymous pull, public repository" "$base/v2/token?service=portcullis-registry&scope=repository:bench/app:pull"
+
+echo
+echo "==> raw signatures, same key type and claims, one core"
+"$sign" 5 ES256

@@ -1,0 +1,317 @@
+//! A real registry (Debian's docker-registry, CNCF Distribution 2.8) configured against a
+//! Portcullis served on a random port, and skopeo to talk to it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use app::backend::AppState;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+
+pub struct Stack {
+    /// `http://127.0.0.1:<port>` of Portcullis.
+    pub url: String,
+    /// `127.0.0.1:<port>` of the registry.
+    pub registry: String,
+    pub state: AppState,
+    pub dir: tempfile::TempDir,
+    registry_process: tokio::process::Child,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = self.registry_process.start_kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Stack {
+    pub async fn start(db: &PgPool) -> Stack {
+        Self::start_with(db, |_| {}).await
+    }
+
+    pub async fn start_with(db: &PgPool, tweak: impl FnOnce(&mut server::Config)) -> Stack {
+        server::init_tracing(server::config::LogFormat::Text);
+        server::migrate(db).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let registry_port = free_port();
+        let mut config = server::Config::defaults();
+        config.public_url = format!("http://{addr}");
+        config.listen = addr;
+        config.registry_listen = format!("127.0.0.1:{registry_port}");
+        config.registry_host = config.registry_listen.clone();
+        tweak(&mut config);
+
+        let state = server::state(db.clone(), &config).await.unwrap();
+        let app = server::router(state.clone(), &config);
+        tokio::spawn(async move {
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+        });
+
+        let dir = tempfile::tempdir().unwrap();
+        let layout =
+            server::registry::RegistryLayout { listen: &config.registry_listen, storage: &dir.path().join("data") };
+        server::registry::write_config(&state, &config, &dir.path().join("registry"), layout).await.unwrap();
+        std::fs::write(dir.path().join("policy.json"), r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let registry_process = tokio::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("registry/config.yml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("docker-registry is installed (deploy/local/setup.sh)");
+        let stack = Stack {
+            url: format!("http://{addr}"),
+            registry: config.registry_listen.clone(),
+            state,
+            dir,
+            registry_process,
+        };
+        stack.wait_for_registry().await;
+        stack
+    }
+
+    async fn wait_for_registry(&self) {
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if let Ok(r) = client.get(format!("http://{}/v2/", self.registry)).send().await {
+                assert_eq!(r.status(), 401, "the registry must ask for a token");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "the registry did not start: {}",
+            std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+        );
+    }
+
+    pub fn registry_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// Runs skopeo with the given arguments (TLS verification off, our policy file).
+    pub async fn skopeo(&self, args: &[&str]) -> Skopeo {
+        let policy = self.dir.path().join("policy.json");
+        let mut cmd = tokio::process::Command::new("skopeo");
+        cmd.arg("--policy").arg(&policy);
+        cmd.args(args);
+        // Keep skopeo away from the user's own auth files.
+        cmd.env("REGISTRY_AUTH_FILE", self.dir.path().join("no-auth.json"));
+        cmd.env("XDG_RUNTIME_DIR", self.dir.path());
+        cmd.env("HOME", self.dir.path());
+        let out = cmd.output().await.expect("skopeo is installed (deploy/local/setup.sh)");
+        Skopeo {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn image_ref(&self, repo_and_tag: &str) -> String {
+        format!("docker://{}/{repo_and_tag}", self.registry)
+    }
+
+    /// Pushes the test image to `repo:tag` with `creds` (`user:secret`).
+    pub async fn push(&self, image: &Path, creds: &str, repo_tag: &str) -> Skopeo {
+        let src = format!("oci:{}:1.0", image.display());
+        self.skopeo(&["copy", "--dest-tls-verify=false", "--dest-creds", creds, &src, &self.image_ref(repo_tag)]).await
+    }
+
+    /// Reads an image's manifest (needs pull), with `creds` or anonymously (`None`).
+    pub async fn inspect(&self, creds: Option<&str>, repo_tag: &str) -> Skopeo {
+        let r = self.image_ref(repo_tag);
+        match creds {
+            Some(c) => self.skopeo(&["inspect", "--raw", "--tls-verify=false", "--creds", c, &r]).await,
+            None => self.skopeo(&["inspect", "--raw", "--tls-verify=false", "--no-creds", &r]).await,
+        }
+    }
+
+    /// Pulls an image into a fresh OCI layout.
+    pub async fn pull(&self, creds: &str, repo_tag: &str) -> Skopeo {
+        let out = self.dir.path().join(format!("pulled-{}", rand_suffix()));
+        let dst = format!("oci:{}:pulled", out.display());
+        self.skopeo(&["copy", "--src-tls-verify=false", "--src-creds", creds, &self.image_ref(repo_tag), &dst]).await
+    }
+
+    pub async fn delete(&self, creds: &str, repo_tag: &str) -> Skopeo {
+        self.skopeo(&["delete", "--tls-verify=false", "--creds", creds, &self.image_ref(repo_tag)]).await
+    }
+
+    pub async fn list_tags(&self, creds: &str, repo: &str) -> Skopeo {
+        self.skopeo(&["list-tags", "--tls-verify=false", "--creds", creds, &self.image_ref(repo)]).await
+    }
+
+    /// A token from our token endpoint, as a client would get it.
+    pub async fn token(&self, basic: Option<(&str, &str)>, scopes: &[&str]) -> reqwest::Response {
+        let mut url = format!("{}/v2/token?service=portcullis-registry", self.url);
+        for s in scopes {
+            url.push_str(&format!("&scope={}", app::ui::urlencode(s)));
+        }
+        let mut req = reqwest::Client::new().get(url);
+        if let Some((u, p)) = basic {
+            req = req.basic_auth(u, Some(p));
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Calls the registry's HTTP API with a bearer token.
+    pub async fn registry_get(&self, path: &str, token: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(format!("http://{}{path}", self.registry))
+            .bearer_auth(token)
+            .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+#[derive(Debug)]
+pub struct Skopeo {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Skopeo {
+    #[track_caller]
+    pub fn expect_ok(&self, what: &str) -> &Self {
+        assert!(self.ok, "{what} should succeed: {}", self.stderr);
+        self
+    }
+    #[track_caller]
+    pub fn expect_refused(&self, what: &str) -> &Self {
+        assert!(!self.ok, "{what} should be refused, but succeeded: {}", self.stdout);
+        let e = self.stderr.to_lowercase();
+        assert!(
+            e.contains("denied")
+                || e.contains("unauthorized")
+                || e.contains("authentication required")
+                || e.contains("insufficient_scope")
+                || e.contains("not found")
+                || e.contains("401")
+                || e.contains("403"),
+            "{what} failed, but not for lack of access: {}",
+            self.stderr
+        );
+        self
+    }
+}
+
+impl Skopeo {
+    #[track_caller]
+    pub fn expect_missing(&self, what: &str) -> &Self {
+        assert!(
+            !self.ok && self.stderr.contains("manifest unknown"),
+            "{what} should be gone: {} {}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+fn sha256(b: &[u8]) -> String {
+    hex(&Sha256::digest(b))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A one-file tar archive (ustar), the layer of the test image.
+fn tar_with(name: &str, content: &[u8]) -> Vec<u8> {
+    let mut h = [0u8; 512];
+    h[..name.len()].copy_from_slice(name.as_bytes());
+    let octal = |dst: &mut [u8], v: u64| {
+        let s = format!("{:0width$o}\0", v, width = dst.len() - 1);
+        dst.copy_from_slice(s.as_bytes());
+    };
+    octal(&mut h[100..108], 0o644);
+    octal(&mut h[108..116], 0);
+    octal(&mut h[116..124], 0);
+    octal(&mut h[124..136], content.len() as u64);
+    octal(&mut h[136..148], 1_700_000_000);
+    h[156] = b'0';
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|&b| b as u32).sum();
+    let s = format!("{sum:06o}\0 ");
+    h[148..156].copy_from_slice(s.as_bytes());
+    let mut out = h.to_vec();
+    out.extend_from_slice(content);
+    out.resize(out.len().div_ceil(512) * 512 + 1024, 0);
+    out
+}
+
+/// Writes an OCI image layout with one image tagged `1.0` (amd64/linux) and the given labels;
+/// `content` makes images differ. Returns the layout directory.
+pub fn oci_image(dir: &Path, content: &str, labels: &[(&str, &str)]) -> PathBuf {
+    let root = dir.join(format!("image-{}", rand_suffix()));
+    let blobs = root.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| -> (String, usize) {
+        let d = sha256(bytes);
+        std::fs::write(blobs.join(&d), bytes).unwrap();
+        (format!("sha256:{d}"), bytes.len())
+    };
+    let layer = tar_with("hello.txt", content.as_bytes());
+    let (layer_digest, layer_size) = put(&layer);
+    let labels: serde_json::Map<String, serde_json::Value> =
+        labels.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string()))).collect();
+    let config = serde_json::json!({
+        "created": "2026-11-27T12:00:00Z",
+        "architecture": "amd64",
+        "os": "linux",
+        "config": { "Labels": labels },
+        "rootfs": { "type": "layers", "diff_ids": [layer_digest] },
+    });
+    let (config_digest, config_size) = put(config.to_string().as_bytes());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size },
+        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer_size }],
+    });
+    let (manifest_digest, manifest_size) = put(manifest.to_string().as_bytes());
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest_digest,
+            "size": manifest_size,
+            "annotations": { "org.opencontainers.image.ref.name": "1.0" },
+        }],
+    });
+    std::fs::write(root.join("index.json"), index.to_string()).unwrap();
+    std::fs::write(root.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    root
+}
+
+/// The claims of a JWT (not verified: the registry does that).
+pub fn claims(jwt: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let part = jwt.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+pub fn jwt_header(jwt: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let part = jwt.split('.').next().expect("a JWT");
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}

@@ -295,6 +295,105 @@ pub struct RefreshTokenView {
     pub active: bool,
 }
 
+/// A repository as lists show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositoryView {
+    pub id: i64,
+    /// The full path: `alice/hello`, or `hello` in the global namespace.
+    pub name: String,
+    /// The namespace; `None` for the global namespace.
+    pub namespace: Option<String>,
+    pub description: String,
+    pub tag_count: i64,
+    pub last_push_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_pushed_by: Option<String>,
+    /// Compressed size of the most recently pushed tag's image.
+    pub size: Option<i64>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A tag as the repository page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagView {
+    pub id: i64,
+    pub name: String,
+    pub digest: String,
+    pub media_type: Option<String>,
+    pub size: Option<i64>,
+    /// `os/architecture[/variant]` of each platform.
+    pub platforms: Vec<String>,
+    pub created: Option<chrono::DateTime<chrono::Utc>>,
+    pub pushed_by: Option<String>,
+    pub pushed_at: chrono::DateTime<chrono::Utc>,
+    pub last_pulled_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub labels: Vec<(String, String)>,
+    /// Other tags of the repository pointing at the same digest.
+    pub shared_with: Vec<String>,
+    pub signed: bool,
+}
+
+/// Everything the tag page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagDetail {
+    pub repository: String,
+    pub tag: TagView,
+    pub annotations: Vec<(String, String)>,
+    /// `[{mediaType, digest, size}]` of an image; empty for an index.
+    pub layers: Vec<(String, String, i64)>,
+    pub config_digest: Option<String>,
+    /// For an index: (platform, digest, size).
+    pub index_entries: Vec<(String, String, Option<i64>)>,
+    pub can_delete: bool,
+    pub registry_host: String,
+}
+
+/// Human size: `12.3 MB`.
+pub fn human_size(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < UNITS.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// The short form of a digest: the first 12 hex characters.
+pub fn short_digest(digest: &str) -> &str {
+    let hex = digest.split_once(':').map(|(_, h)| h).unwrap_or(digest);
+    &hex[..hex.len().min(12)]
+}
+
+/// One run of the catalog reconcile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRunView {
+    pub id: i64,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub trigger: String,
+    pub repositories: i32,
+    pub tags_added: i32,
+    pub tags_updated: i32,
+    pub tags_removed: i32,
+    pub repositories_removed: i32,
+    pub error: Option<String>,
+}
+
+/// The state of the registry-event inbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxStats {
+    pub pending: i64,
+    pub skipped: i64,
+    pub total: i64,
+    /// (time, action, repository, reason) of the latest skipped or failed events.
+    pub recent_skips: Vec<(chrono::DateTime<chrono::Utc>, String, String, String)>,
+}
+
 /// One entry of the activity log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEventView {
@@ -367,5 +466,17 @@ mod tests {
         assert!(validate_password("short").is_err());
         assert!(validate_password("long enough").is_ok());
         assert!(validate_password(&"x".repeat(257)).is_err());
+    }
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_digests_read_well() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(12_345_678), "12.3 MB");
+        assert_eq!(short_digest("sha256:0123456789abcdef0123"), "0123456789ab");
     }
 }

@@ -15,6 +15,14 @@ step "unit and integration tests"
 # Same flags as the debug build cargo-leptos makes below, so both share compiled dependencies.
 DATABASE_URL="$PG_SERVER_URL" RUSTFLAGS="--cfg erase_components" cargo test --locked -p app -p server
 
-step "browser tests (Playwright + Chromium)"
+step "browser tests (Playwright + Chromium, with a registry)"
 export PORTCULLIS_DATABASE_URL="$(database_url portcullis_e2e fresh)"
+CARGO_BUILD_JOBS=1 cargo leptos build
+registry_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export PORTCULLIS_REGISTRY_LISTEN="127.0.0.1:$registry_port"
+export PORTCULLIS_REGISTRY_URL="http://$PORTCULLIS_REGISTRY_LISTEN" PORTCULLIS_REGISTRY_HOST="$PORTCULLIS_REGISTRY_LISTEN"
+rm -rf .data/e2e-registry
+"${CARGO_TARGET_DIR:-$root/target}/debug/portcullis" registry-config --out .data/e2e-registry >/dev/null
+docker-registry serve .data/e2e-registry/config.yml > .data/e2e-registry.log 2>&1 &
+cleanups+=("kill $! 2>/dev/null")
 CARGO_BUILD_JOBS=1 cargo leptos end-to-end

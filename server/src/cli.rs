@@ -131,3 +131,12 @@ pub async fn registry_config(
     println!("{}", out.join("config.yml").display());
     Ok(())
 }
+
+pub async fn sync(config: &Config) -> anyhow::Result<()> {
+    let state = prepared(config).await?;
+    match app::backend::sync::reconcile(&state, "command line").await.map_err(|e| anyhow::anyhow!("{e}"))? {
+        Some(r) => println!("{}", serde_json::to_string_pretty(&r)?),
+        None => anyhow::bail!("a reconcile is already running (on another replica?)"),
+    }
+    Ok(())
+}

@@ -155,6 +155,13 @@ config_keys! {
     password_cache_secs: u64 = "300", "PORTCULLIS_PASSWORD_CACHE_SECS";
     /// Where `registry-config` makes the registry listen.
     registry_listen: String = "127.0.0.1:5000", "PORTCULLIS_REGISTRY_LISTEN";
+    /// The registry's HTTP API as Portcullis reaches it (reconcile, manifests, deletes).
+    registry_url: String = "http://127.0.0.1:5000", "PORTCULLIS_REGISTRY_URL";
+    /// Shared secret of the registry's notifications. When empty, one is generated and kept
+    /// in the database; `registry-config` writes it into the registry's configuration.
+    registry_events_secret: Secret = "", "PORTCULLIS_REGISTRY_EVENTS_SECRET";
+    /// Seconds between catalog reconciles (0: only at start and on demand).
+    sync_interval_secs: u64 = "3600", "PORTCULLIS_SYNC_INTERVAL_SECS";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -234,6 +241,8 @@ impl Config {
             },
             key_algorithm: self.token_algorithm,
             password_cache_secs: self.password_cache_secs,
+            registry_url: self.registry_url.clone(),
+            events_secret: Some(self.registry_events_secret.expose().to_string()).filter(|s| !s.is_empty()),
         }
     }
 

@@ -102,7 +102,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     migrate(&db).await?;
     spawn_session_cleanup(db.clone());
 
-    let router = app(db, &config).await?;
+    let state = state(db, &config).await?;
+    app::backend::events::spawn_worker(state.clone(), state.registry.clone());
+    app::backend::sync::spawn_periodic(state.clone(), std::time::Duration::from_secs(config.sync_interval_secs));
+    let router = router(state, &config);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -39,6 +39,8 @@ enum Command {
     /// Token signing keys.
     #[command(subcommand)]
     Keys(server::cli::KeysCommand),
+    /// Reconcile with the registry now: add what is missing, remove what is gone.
+    Sync,
 }
 
 #[tokio::main]
@@ -57,5 +59,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Admin(cmd) => server::cli::admin(&config, cmd).await,
         Command::RegistryConfig { out, storage } => server::cli::registry_config(&config, &out, storage).await,
         Command::Keys(cmd) => server::cli::keys(&config, cmd).await,
+        Command::Sync => server::cli::sync(&config).await,
     }
 }

@@ -21,7 +21,38 @@ use serde_json::json;
 use crate::config::Config;
 
 pub fn router(state: AppState) -> Router {
-    Router::new().route("/v2/token", get(token_get).post(token_post)).with_state(state)
+    Router::new()
+        .route("/v2/token", get(token_get).post(token_post))
+        .route("/v2/webhooks/events", axum::routing::post(events_inbox))
+        .with_state(state)
+}
+
+/// `POST /v2/webhooks/events`: the registry's notifications. The shared secret is required;
+/// events are stored (de-duplicated on their id) before the answer, applied afterwards.
+async fn events_inbox(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let expected = format!("Bearer {}", state.events_secret);
+    let given = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()).unwrap_or_default();
+    if !constant_time_eq(given, expected.as_bytes()) {
+        tracing::warn!(target: "portcullis::events", "notification without the shared secret refused");
+        return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "the notification secret is missing or wrong");
+    }
+    let events = match app::backend::events::parse_envelope(&body) {
+        Ok(e) => e,
+        Err(why) => {
+            // Not an envelope: refusing would only make the registry resend it forever.
+            tracing::warn!(target: "portcullis::events", %why, "unreadable notification acknowledged and dropped");
+            return StatusCode::ACCEPTED.into_response();
+        }
+    };
+    match app::backend::events::store(&state, &events).await {
+        Ok(_) => StatusCode::OK.into_response(),
+        // Not stored: the registry must resend it later.
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "events could not be stored; resend later"),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The client's address, when the server runs with connection info (it does, except in
@@ -234,6 +265,17 @@ auth:
     service: {service}
     issuer: {issuer}
     rootcertbundle: {bundle}
+notifications:
+  events:
+    includereferences: true
+  endpoints:
+    - name: portcullis
+      url: {events}
+      headers:
+        Authorization: [Bearer {events_secret}]
+      timeout: 2s
+      threshold: 3
+      backoff: 3s
 "#,
         storage = storage.display(),
         listen = layout.listen,
@@ -242,6 +284,8 @@ auth:
         service = state.token.service,
         issuer = state.token.issuer,
         bundle = bundle_path.display(),
+        events = format!("{}/v2/webhooks/events", config.public_url.trim_end_matches('/')),
+        events_secret = state.events_secret,
     );
     std::fs::write(out.join("config.yml"), yaml)?;
     Ok(())

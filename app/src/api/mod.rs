@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod images;
 pub mod namespaces;
 pub mod teams;
 pub mod tokens;

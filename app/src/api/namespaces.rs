@@ -25,6 +25,8 @@ pub struct NamespaceDetail {
     pub activity: Vec<AuditEventView>,
     /// What each role may do here, for the "who may do what" table: (role, pull, push, delete).
     pub roles: Vec<(String, bool, bool, bool)>,
+    pub repositories: Vec<crate::model::RepositoryView>,
+    pub registry_host: String,
 }
 
 #[server(endpoint = "namespaces/list")]
@@ -72,7 +74,14 @@ pub async fn get_namespace(name: String) -> Result<NamespaceDetail, AppError> {
     let f = facts(None);
     roles.push(("signed-in users".into(), can_pull(&member, &f, &s).is_ok(), can_push(&member, &f, &s).is_ok(), false));
     roles.push(("anonymous".into(), can_pull(&Actor::ANONYMOUS, &f, &s).is_ok(), false, false));
-    Ok(NamespaceDetail { namespace: ns, activity, roles })
+    let repositories = crate::backend::browse::repositories(&state, &p, &NamespaceRef::Id(ns.id)).await?.1;
+    Ok(NamespaceDetail {
+        namespace: ns,
+        activity,
+        roles,
+        repositories,
+        registry_host: state.settings.registry_host.clone(),
+    })
 }
 
 #[server(endpoint = "namespaces/create")]

@@ -5,11 +5,16 @@ pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod browse;
+pub mod events;
 pub mod form;
+pub mod images;
 pub mod keys;
 pub mod namespaces;
 pub mod password;
+pub mod registry;
 pub mod session;
+pub mod sync;
 pub mod teams;
 pub mod throttle;
 pub mod token_service;
@@ -39,6 +44,11 @@ pub struct Settings {
     pub key_algorithm: keys::KeyAlgorithm,
     /// How long a successful password check is remembered by the token service.
     pub password_cache_secs: u64,
+    /// The registry's HTTP API, as Portcullis reaches it.
+    pub registry_url: String,
+    /// The shared secret of the registry's notifications; generated and kept in the
+    /// database when not configured.
+    pub events_secret: Option<String>,
 }
 
 impl Default for Settings {
@@ -51,6 +61,8 @@ impl Default for Settings {
             token: Default::default(),
             key_algorithm: keys::KeyAlgorithm::ES256,
             password_cache_secs: 300,
+            registry_url: "http://127.0.0.1:5000".into(),
+            events_secret: None,
         }
     }
 }
@@ -65,6 +77,11 @@ pub struct AppState {
     pub token: Arc<token_service::TokenSettings>,
     pub keys: keys::KeyRing,
     pub password_cache: Arc<token_service::PasswordCache>,
+    pub registry: registry::RegistryClient,
+    /// Wakes the event worker when the inbox stores events.
+    pub events: events::Wakeup,
+    /// The secret the registry sends with its notifications.
+    pub events_secret: Arc<str>,
 }
 
 impl AppState {
@@ -73,7 +90,14 @@ impl AppState {
         let access = access::SettingsStore::init(&db, settings.access_defaults).await?;
         let keys = keys::KeyRing::load(&db, settings.key_algorithm).await?;
         let cache = token_service::PasswordCache::new(std::time::Duration::from_secs(settings.password_cache_secs));
+        let events_secret = match settings.events_secret.clone().filter(|s| !s.is_empty()) {
+            Some(s) => s,
+            None => secret(&db, "registry_events").await?,
+        };
         Ok(Self {
+            registry: registry::RegistryClient::new(&settings.registry_url),
+            events: Default::default(),
+            events_secret: events_secret.into(),
             db,
             token: Arc::new(settings.token.clone()),
             settings: Arc::new(settings),
@@ -88,4 +112,20 @@ impl AppState {
 /// Applies the schema migrations embedded in the binary.
 pub async fn migrate(db: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     sqlx::migrate!("../migrations").run(db).await
+}
+
+/// A secret Portcullis generates for itself once and keeps in the database (shared by replicas).
+pub async fn secret(db: &PgPool, name: &str) -> Result<String, crate::error::AppError> {
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let fresh = hex::encode(bytes);
+    Ok(sqlx::query_scalar!(
+        "with ins as (insert into app_secret (name, value) values ($1, $2) on conflict (name) do nothing returning value)
+         select value as \"value!\" from ins union all select value from app_secret where name = $1 limit 1",
+        name,
+        fresh
+    )
+    .fetch_one(db)
+    .await?)
 }

@@ -5,9 +5,11 @@ use leptos_meta::Title;
 
 use super::components::*;
 use super::use_session;
+use crate::api::images::recent_pushes;
 use crate::api::namespaces::list_namespaces;
 use crate::api::teams::list_teams;
 use crate::model::CurrentUser;
+use crate::model::{human_size, short_digest, TagView};
 
 #[component]
 pub fn HomePage() -> impl IntoView {
@@ -30,6 +32,7 @@ pub fn HomePage() -> impl IntoView {
 #[component]
 fn Dashboard(user: CurrentUser, registry: String) -> impl IntoView {
     let namespaces = Resource::new(|| (), |_| list_namespaces());
+    let recent = Resource::new(|| (), |_| recent_pushes());
     let teams = Resource::new(|| (), |_| list_teams());
     let ns = user.username.clone();
     view! {
@@ -37,18 +40,19 @@ fn Dashboard(user: CurrentUser, registry: String) -> impl IntoView {
         <PageHeader title=format!("Welcome, {}", user.username) subtitle="Your images, namespaces and teams."/>
         <div class="grid gap-6 lg:grid-cols-3">
             <div class="space-y-6 lg:col-span-2">
-                <EmptyState title="No images yet">
-                    <p>
-                        "Push your first image to your personal namespace "
-                        <code class="rounded bg-slate-100 px-1 font-mono text-slate-800">{ns.clone()}</code>
-                        ". Sign in to the registry with your Portcullis username and password (or an access token), then push:"
-                    </p>
-                    <div class="mx-auto mt-4 max-w-xl space-y-2 text-left">
-                        <CopyLine command=format!("docker login {registry} -u {}", user.username)/>
-                        <CopyLine command=format!("docker tag hello-world {registry}/{ns}/hello-world:latest")/>
-                        <CopyLine command=format!("docker push {registry}/{ns}/hello-world:latest")/>
-                    </div>
-                </EmptyState>
+                <Transition fallback=Loading>
+                    {move || {
+                        let (registry, ns, username) = (registry.clone(), ns.clone(), user.username.clone());
+                        Suspend::new(async move {
+                            let pushes = recent.await.unwrap_or_default();
+                            if pushes.is_empty() {
+                                view! { <FirstPush registry ns username/> }.into_any()
+                            } else {
+                                view! { <RecentPushes pushes/> }.into_any()
+                            }
+                        })
+                    }}
+                </Transition>
             </div>
             <div class="space-y-6">
                 <Card title="Your namespaces">
@@ -111,6 +115,45 @@ fn Welcome(signup_enabled: bool) -> impl IntoView {
                 <a href="/login" class=BUTTON>"Sign in"</a>
                 {signup_enabled.then(|| view! { <a href="/signup" class=BUTTON_SECONDARY>"Create an account"</a> })}
             </div>
+        </section>
+    }
+}
+
+/// How to push the first image, when the viewer sees none yet.
+#[component]
+fn FirstPush(registry: String, ns: String, username: String) -> impl IntoView {
+    view! {
+        <EmptyState title="No images yet">
+            <p>
+                "Push your first image to your personal namespace "
+                <code class="rounded bg-slate-100 px-1 font-mono text-slate-800">{ns.clone()}</code>
+                ". Sign in to the registry with your Portcullis username and password (or an access token), then push:"
+            </p>
+            <div class="mx-auto mt-4 max-w-xl space-y-2 text-left">
+                <CopyLine command=format!("docker login {registry} -u {username}")/>
+                <CopyLine command=format!("docker tag hello-world {registry}/{ns}/hello-world:latest")/>
+                <CopyLine command=format!("docker push {registry}/{ns}/hello-world:latest")/>
+            </div>
+        </EmptyState>
+    }
+}
+
+/// The latest pushes the viewer may see.
+#[component]
+fn RecentPushes(pushes: Vec<(String, TagView)>) -> impl IntoView {
+    view! {
+        <section>
+            <h2 class="mb-3 text-base font-semibold text-slate-900">"Recent pushes"</h2>
+            <Table head=vec!["Image", "Digest", "Size", "Pushed"]>
+                {pushes.into_iter().map(|(repo, t)| view! {
+                    <tr class="hover:bg-slate-50">
+                        <td class=TD><a class=LINK href=format!("/tags/{}", t.id)>{format!("{repo}:{}", t.name)}</a></td>
+                        <td class=TD><code class="text-xs">{short_digest(&t.digest).to_string()}</code></td>
+                        <td class=TD>{t.size.map(human_size)}</td>
+                        <td class=TD>{time_view(t.pushed_at)} {t.pushed_by.map(|b| view! { <span class="text-slate-500">{format!(" by {b}")}</span> })}</td>
+                    </tr>
+                }).collect_view()}
+            </Table>
         </section>
     }
 }

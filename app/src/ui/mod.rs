@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod components;
 pub mod home;
+pub mod images;
 pub mod namespaces;
 pub mod teams;
 
@@ -78,6 +79,11 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/namespaces/:name") view=namespaces::NamespacePage ssr=SsrMode::Async/>
                         <Route path=path!("/teams") view=teams::TeamsPage ssr=SsrMode::Async/>
                         <Route path=path!("/teams/:name") view=teams::TeamPage ssr=SsrMode::Async/>
+                        <Route path=path!("/repositories/*name") view=images::RepositoryPage ssr=SsrMode::Async/>
+                        <Route path=path!("/tags/:id") view=images::TagPage ssr=SsrMode::Async/>
+                        <Route path=path!("/explore") view=images::ExplorePage ssr=SsrMode::Async/>
+                        <Route path=path!("/search") view=images::SearchPage ssr=SsrMode::Async/>
+                        <Route path=path!("/admin/registry") view=admin::RegistryPage ssr=SsrMode::Async/>
                         <Route path=path!("/admin") view=|| view! { <Redirect path="/admin/users"/> } ssr=SsrMode::Async/>
                         <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async/>
                         <Route path=path!("/admin/activity") view=admin::ActivityPage ssr=SsrMode::Async/>
@@ -98,9 +104,14 @@ fn Header() -> impl IntoView {
     let session = use_session();
     let nav = move |user: Option<CurrentUser>| {
         let links = match &user {
-            None => vec![("/namespaces", "Explore")],
+            None => vec![("/explore", "Explore")],
             Some(u) => {
-                let mut l = vec![("/", "Dashboard"), ("/namespaces", "Namespaces"), ("/teams", "Teams")];
+                let mut l = vec![
+                    ("/", "Dashboard"),
+                    ("/namespaces", "Namespaces"),
+                    ("/teams", "Teams"),
+                    ("/explore", "Explore"),
+                ];
                 if u.is_admin {
                     l.push(("/admin/users", "Admin"));
                 }
@@ -133,7 +144,11 @@ fn Header() -> impl IntoView {
                             <nav class="order-3 -mx-2 flex w-full gap-1 overflow-x-auto sm:order-none sm:mx-0 sm:w-auto" aria-label="Main">
                                 {nav(user.clone())}
                             </nav>
-                            <div class="ml-auto">
+                            <div class="ml-auto flex items-center gap-3">
+                                <form method="get" action="/search" role="search" class="hidden md:block">
+                                    <input name="q" placeholder="Search images…" aria-label="Search images"
+                                        class="w-48 rounded-md border border-slate-700 bg-slate-800 px-3 py-1.5 text-sm text-white placeholder:text-slate-400 focus:border-indigo-400 focus:outline-none lg:w-64"/>
+                                </form>
                                 <UserMenu user signup_enabled/>
                             </div>
                         }

@@ -159,7 +159,8 @@ fn NamespaceDetailView(
     } else {
         view! { <span>"owned by team " <a class=LINK href=format!("/teams/{}", n.team_name)>{n.team_name.clone()}</a></span> }.into_any()
     };
-    let (name1, name2, name3, name4) = (n.name.clone(), n.name.clone(), n.name.clone(), n.name.clone());
+    let (name0, name1, name2, name3, name4) =
+        (n.name.clone(), n.name.clone(), n.name.clone(), n.name.clone(), n.name.clone());
     view! {
         <Title text=n.name.clone()/>
         <PageHeader title=n.name.clone() subtitle=n.description.clone()>
@@ -168,9 +169,12 @@ fn NamespaceDetailView(
         <p class="-mt-4 mb-6 text-sm text-slate-600">{owner} {n.role.map(|r| view! { <span>" · your role: " {role_badge(r)}</span> })}</p>
         <div class="grid gap-6 lg:grid-cols-3">
             <div class="space-y-6 lg:col-span-2">
-                <EmptyState title="No repositories yet">
-                    <p>"Images pushed to this namespace will be listed here."</p>
-                </EmptyState>
+                <section>
+                    <h2 class="mb-3 text-base font-semibold text-slate-900">"Repositories"</h2>
+                    <super::images::RepositoryTable repositories=d.repositories empty_title="No repositories yet">
+                        <p>{format!("Push an image to {}/{}/<name>:<tag> and it appears here.", d.registry_host, name0)}</p>
+                    </super::images::RepositoryTable>
+                </section>
                 <Card title="Who may do what">
                     <Table head=vec!["Who", "Pull", "Push", "Delete"]>
                         {d.roles

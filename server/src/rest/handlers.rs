@@ -1,5 +1,6 @@
 //! The REST API v1 handlers, one per operation, each a thin call into `app::backend`.
 
+use app::backend::browse::{self, TagQuery};
 use app::backend::{
     admin::{self, AccountRequest, UserChange},
     namespaces::{self, NamespaceRef},
@@ -9,7 +10,8 @@ use app::backend::{
 };
 use app::error::AppError;
 use app::model::{
-    AccessTokenView, CreatedToken, NamespaceView, TeamMemberView, TeamRole, TeamView, UserView, Visibility,
+    AccessTokenView, CreatedToken, NamespaceView, Page, RepositoryView, TagDetail, TagView, TeamMemberView, TeamRole,
+    TeamView, UserView, Visibility,
 };
 use axum::{extract::State, http::StatusCode, Json};
 use chrono::{DateTime, Utc};
@@ -385,4 +387,104 @@ pub async fn activity_csv(
         (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"portcullis-activity.csv\""),
     ];
     Ok((headers, audit::to_csv(&page.items)))
+}
+
+// --- repositories and tags -------------------------------------------------------------------
+
+pub async fn namespace_repositories(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<RepositoryView>>> {
+    Ok(Json(browse::repositories(&state, &p, &NamespaceRef::Id(id)).await?.1))
+}
+
+pub async fn list_repositories(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+) -> ApiResult<Json<Vec<RepositoryView>>> {
+    Ok(Json(browse::list_all(&state, &p).await?))
+}
+
+pub async fn get_repository(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<RepositoryView>> {
+    let name = browse::name_of(&state, id).await?;
+    let q = TagQuery { per_page: 1, ..Default::default() };
+    Ok(Json(browse::repository_page(&state, &p, &name, &q).await?.repository))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryChangeBody {
+    description: String,
+}
+
+pub async fn update_repository(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<RepositoryChangeBody>,
+) -> ApiResult<Json<RepositoryView>> {
+    let name = browse::name_of(&state, id).await?;
+    Ok(Json(browse::update_repository(&state, &p, &name, &b.description).await?))
+}
+
+pub async fn delete_repository(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    let name = browse::name_of(&state, id).await?;
+    browse::delete_repository(&state, &p, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, Default)]
+pub struct TagListQuery {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    label: String,
+    #[serde(default)]
+    sort: String,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+pub async fn list_tags(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+    axum::extract::Query(q): axum::extract::Query<TagListQuery>,
+) -> ApiResult<Json<Page<TagView>>> {
+    let name = browse::name_of(&state, id).await?;
+    let q = TagQuery {
+        name: q.name,
+        label: q.label,
+        sort: q.sort,
+        page: q.page.unwrap_or(1),
+        per_page: q.per_page.unwrap_or(50),
+    };
+    Ok(Json(browse::repository_page(&state, &p, &name, &q).await?.tags))
+}
+
+pub async fn get_tag(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<TagDetail>> {
+    Ok(Json(browse::tag_detail(&state, &p, id).await?))
+}
+
+/// Deletes the tag's manifest: every tag sharing its digest goes too (listed in the answer).
+pub async fn delete_tag(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Value>> {
+    let removed = browse::delete_tag(&state, &p, id).await?;
+    Ok(Json(json!({ "deleted_tags": removed })))
 }

@@ -44,6 +44,14 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/namespaces/{id}",
             get(get_namespace).put(update_namespace).patch(update_namespace).delete(delete_namespace),
         )
+        .route("/api/v1/namespaces/{id}/repositories", get(namespace_repositories))
+        .route("/api/v1/repositories", get(list_repositories))
+        .route(
+            "/api/v1/repositories/{id}",
+            get(get_repository).put(update_repository).patch(update_repository).delete(delete_repository),
+        )
+        .route("/api/v1/repositories/{id}/tags", get(list_tags))
+        .route("/api/v1/tags/{id}", get(get_tag).delete(delete_tag))
         .route("/api/v1/{*rest}", axum::routing::any(unknown_endpoint))
         .route("/api/openapi.json", get(openapi::document))
         .route("/admin/activity.csv", get(activity_csv))

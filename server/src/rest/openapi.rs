@@ -111,6 +111,37 @@ pub fn spec() -> Value {
                 "get": op("List the namespaces the caller may pull from", "namespaces", &[], None, "200", ok("Namespaces", list_of("Namespace"))),
                 "post": op("Create a namespace for a team", "namespaces", &[], Some("NewNamespace"), "201", ns())
             },
+            "/api/v1/namespaces/{id}/repositories": {
+                "get": op("List a namespace's repositories", "repositories", &["id"], None, "200", ok("Repositories", list_of("Repository")))
+            },
+            "/api/v1/repositories": {
+                "get": op("List the repositories the caller may pull from", "repositories", &[], None, "200", ok("Repositories", list_of("Repository")))
+            },
+            "/api/v1/repositories/{id}": {
+                "get": op("Show a repository", "repositories", &["id"], None, "200", ok("The repository", schema_ref("Repository"))),
+                "put": op("Change a repository's description", "repositories", &["id"], Some("RepositoryChange"), "200", ok("The repository", schema_ref("Repository"))),
+                "patch": op("Same as PUT", "repositories", &["id"], Some("RepositoryChange"), "200", ok("The repository", schema_ref("Repository"))),
+                "delete": op("Delete every manifest of a repository from the registry", "repositories", &["id"], None, "204", no_content())
+            },
+            "/api/v1/repositories/{id}/tags": {
+                "get": {
+                    "summary": "A page of a repository's tags; query: name (substring), label (key=value or key), sort (pushed|name), page, per_page",
+                    "tags": ["repositories"],
+                    "parameters": [
+                        { "name": "id", "in": "path", "required": true, "schema": { "type": "integer", "format": "int64" } },
+                        { "name": "name", "in": "query", "schema": { "type": "string" } },
+                        { "name": "label", "in": "query", "schema": { "type": "string" } },
+                        { "name": "sort", "in": "query", "schema": { "type": "string", "enum": ["pushed", "name"] } },
+                        { "name": "page", "in": "query", "schema": { "type": "integer" } },
+                        { "name": "per_page", "in": "query", "schema": { "type": "integer" } }
+                    ],
+                    "responses": { "200": ok("A page of tags", schema_ref("TagPage")), "404": ok("No such repository", schema_ref("Error")) }
+                }
+            },
+            "/api/v1/tags/{id}": {
+                "get": op("Show a tag with its image's details", "repositories", &["id"], None, "200", ok("The tag", schema_ref("TagDetail"))),
+                "delete": op("Delete a tag's manifest from the registry (every tag sharing its digest goes too)", "repositories", &["id"], None, "200", ok("The deleted tags", json!({"type": "object", "properties": {"deleted_tags": {"type": "array", "items": {"type": "string"}}}})))
+            },
             "/api/v1/namespaces/{id}": {
                 "get": op("Show a namespace with what the caller may do in it", "namespaces", &["id"], None, "200", ns()),
                 "put": op("Change a namespace's description or visibility", "namespaces", &["id"], Some("NamespaceChange"), "200", ns()),
@@ -174,7 +205,25 @@ fn schemas() -> Value {
                 "change_visibility": s("boolean"), "edit": s("boolean"), "delete_namespace": s("boolean") } } } },
         "NewNamespace": { "type": "object", "required": ["name"], "properties": {
             "name": s("string"), "team_id": id(), "team": s("string"), "visibility": visibility(), "description": s("string") } },
-        "NamespaceChange": { "type": "object", "properties": { "description": s("string"), "visibility": visibility() } }
+        "NamespaceChange": { "type": "object", "properties": { "description": s("string"), "visibility": visibility() } },
+        "Repository": { "type": "object", "properties": {
+            "id": id(), "name": s("string"), "namespace": { "type": "string", "nullable": true }, "description": s("string"),
+            "tag_count": s("integer"), "last_push_at": opt_time(), "last_pushed_by": { "type": "string", "nullable": true },
+            "size": { "type": "integer", "nullable": true }, "created_at": time() } },
+        "RepositoryChange": { "type": "object", "required": ["description"], "properties": { "description": s("string") } },
+        "Tag": { "type": "object", "properties": {
+            "id": id(), "name": s("string"), "digest": s("string"), "media_type": s("string"), "size": s("integer"),
+            "platforms": { "type": "array", "items": s("string") }, "created": opt_time(), "pushed_by": s("string"),
+            "pushed_at": time(), "last_pulled_at": opt_time(),
+            "labels": { "type": "array", "items": { "type": "array", "items": s("string") } },
+            "shared_with": { "type": "array", "items": s("string") }, "signed": s("boolean") } },
+        "TagPage": { "type": "object", "properties": {
+            "items": { "type": "array", "items": schema_ref("Tag") }, "page": s("integer"), "per_page": s("integer"), "total": s("integer") } },
+        "TagDetail": { "type": "object", "properties": {
+            "repository": s("string"), "tag": schema_ref("Tag"),
+            "annotations": { "type": "array", "items": { "type": "array", "items": s("string") } },
+            "layers": { "type": "array", "items": { "type": "array" } }, "config_digest": s("string"),
+            "index_entries": { "type": "array", "items": { "type": "array" } }, "can_delete": s("boolean"), "registry_host": s("string") } }
     })
 }
 

@@ -9,6 +9,13 @@ use app::backend::AppState;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
+/// How the registry of a stack is set up.
+#[derive(Clone, Copy, Default)]
+pub struct Options {
+    /// Leave the registry's notifications out (images pushed "while notifications were off").
+    pub without_notifications: bool,
+}
+
 pub struct Stack {
     /// `http://127.0.0.1:<port>` of Portcullis.
     pub url: String,
@@ -35,6 +42,10 @@ impl Stack {
     }
 
     pub async fn start_with(db: &PgPool, tweak: impl FnOnce(&mut server::Config)) -> Stack {
+        Self::start_full(db, tweak, Options::default()).await
+    }
+
+    pub async fn start_full(db: &PgPool, tweak: impl FnOnce(&mut server::Config), options: Options) -> Stack {
         server::init_tracing(server::config::LogFormat::Text);
         server::migrate(db).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -47,7 +58,9 @@ impl Stack {
         config.registry_host = config.registry_listen.clone();
         tweak(&mut config);
 
+        config.registry_url = format!("http://{}", config.registry_listen);
         let state = server::state(db.clone(), &config).await.unwrap();
+        app::backend::events::spawn_worker(state.clone(), state.registry.clone());
         let app = server::router(state.clone(), &config);
         tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
@@ -57,6 +70,11 @@ impl Stack {
         let layout =
             server::registry::RegistryLayout { listen: &config.registry_listen, storage: &dir.path().join("data") };
         server::registry::write_config(&state, &config, &dir.path().join("registry"), layout).await.unwrap();
+        if options.without_notifications {
+            let path = dir.path().join("registry/config.yml");
+            let yaml = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(&path, &yaml[..yaml.find("notifications:").unwrap()]).unwrap();
+        }
         std::fs::write(dir.path().join("policy.json"), r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
         let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
         let registry_process = tokio::process::Command::new("docker-registry")
@@ -121,8 +139,33 @@ impl Stack {
 
     /// Pushes the test image to `repo:tag` with `creds` (`user:secret`).
     pub async fn push(&self, image: &Path, creds: &str, repo_tag: &str) -> Skopeo {
+        self.push_with(image, creds, repo_tag, &[]).await
+    }
+
+    /// Pushes with extra skopeo copy flags (`--format v2s2`, `--all`).
+    pub async fn push_with(&self, image: &Path, creds: &str, repo_tag: &str, flags: &[&str]) -> Skopeo {
         let src = format!("oci:{}:1.0", image.display());
-        self.skopeo(&["copy", "--dest-tls-verify=false", "--dest-creds", creds, &src, &self.image_ref(repo_tag)]).await
+        let dst = self.image_ref(repo_tag);
+        let mut args = vec!["copy", "--dest-tls-verify=false", "--dest-creds", creds];
+        args.extend_from_slice(flags);
+        args.push(&src);
+        args.push(&dst);
+        self.skopeo(&args).await
+    }
+
+    /// Waits (up to 15 s) until `check` holds, for effects of asynchronous events.
+    pub async fn eventually<F, Fut>(&self, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        for _ in 0..150 {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{what} never happened; registry log:\n{}", self.registry_log());
     }
 
     /// Reads an image's manifest (needs pull), with `creds` or anonymously (`None`).
@@ -299,6 +342,53 @@ pub fn oci_image(dir: &Path, content: &str, labels: &[(&str, &str)]) -> PathBuf 
         }],
     });
     std::fs::write(root.join("index.json"), index.to_string()).unwrap();
+    std::fs::write(root.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    root
+}
+
+/// Writes an OCI layout whose tag `1.0` is an image index of one image per platform
+/// (`(os, architecture)`), each labelled with its platform.
+pub fn oci_index_image(dir: &Path, platforms: &[(&str, &str)]) -> PathBuf {
+    let root = dir.join(format!("index-{}", rand_suffix()));
+    let blobs = root.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| -> (String, usize) {
+        let d = sha256(bytes);
+        std::fs::write(blobs.join(&d), bytes).unwrap();
+        (format!("sha256:{d}"), bytes.len())
+    };
+    let mut entries = Vec::new();
+    for (os, arch) in platforms {
+        let layer = tar_with("hello.txt", format!("hello from {os}/{arch}").as_bytes());
+        let (layer_digest, layer_size) = put(&layer);
+        let config = serde_json::json!({
+            "created": "2026-11-27T12:00:00Z", "architecture": arch, "os": os,
+            "config": { "Labels": { "org.example.platform": format!("{os}/{arch}") } },
+            "rootfs": { "type": "layers", "diff_ids": [layer_digest] },
+        });
+        let (config_digest, config_size) = put(config.to_string().as_bytes());
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size },
+            "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer_size }],
+        });
+        let (digest, size) = put(manifest.to_string().as_bytes());
+        entries.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size,
+            "platform": { "os": os, "architecture": arch },
+        }));
+    }
+    let index = serde_json::json!({ "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries });
+    let (index_digest, index_size) = put(index.to_string().as_bytes());
+    let top = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json", "digest": index_digest, "size": index_size,
+            "annotations": { "org.opencontainers.image.ref.name": "1.0" },
+        }],
+    });
+    std::fs::write(root.join("index.json"), top.to_string()).unwrap();
     std::fs::write(root.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
     root
 }

@@ -1,0 +1,152 @@
+//! Repositories, tags, search and reconcile, for the pages.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{RepositoryView, SyncRunView, TagDetail, TagView};
+
+#[cfg(feature = "ssr")]
+use crate::backend::{browse, form};
+
+pub use crate::model::Page;
+
+/// The repository page: the repository, a page of its tags, what the viewer may do.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryPageData {
+    pub repository: RepositoryView,
+    pub tags: Page<TagView>,
+    pub can_push: bool,
+    pub can_delete: bool,
+    pub can_edit: bool,
+    pub registry_host: String,
+}
+
+#[server(endpoint = "repositories/get")]
+pub async fn get_repository(
+    name: String,
+    tag: String,
+    label: String,
+    sort: String,
+    page: u32,
+) -> Result<RepositoryPageData, AppError> {
+    let (state, p) = form::principal().await?;
+    let q = browse::TagQuery { name: tag, label, sort, page, per_page: 50 };
+    let r = browse::repository_page(&state, &p, &name, &q).await?;
+    Ok(RepositoryPageData {
+        repository: r.repository,
+        tags: r.tags,
+        can_push: r.can_push,
+        can_delete: r.can_delete,
+        can_edit: r.can_edit,
+        registry_host: state.settings.registry_host.clone(),
+    })
+}
+
+#[server(endpoint = "repositories/update")]
+pub async fn update_repository(name: String, description: String) -> Result<RepositoryView, AppError> {
+    let result = async {
+        let (state, p) = form::principal().await?;
+        browse::update_repository(&state, &p, &name, &description).await
+    }
+    .await;
+    form::respond(result, None)
+}
+
+#[server(endpoint = "repositories/delete")]
+pub async fn delete_repository(name: String) -> Result<(), AppError> {
+    let to = match name.split_once('/') {
+        Some((ns, _)) => format!("/namespaces/{ns}"),
+        None => "/explore".to_string(),
+    };
+    let result = async {
+        let (state, p) = form::principal().await?;
+        browse::delete_repository(&state, &p, &name).await
+    }
+    .await;
+    form::respond(result, Some(&to))
+}
+
+#[server(endpoint = "tags/get")]
+pub async fn get_tag(id: i64) -> Result<TagDetail, AppError> {
+    let (state, p) = form::principal().await?;
+    browse::tag_detail(&state, &p, id).await
+}
+
+/// Deletes the tag's manifest, and so every tag sharing its digest.
+#[server(endpoint = "tags/delete")]
+pub async fn delete_tag(id: i64, repository: String) -> Result<Vec<String>, AppError> {
+    let result = async {
+        let (state, p) = form::principal().await?;
+        browse::delete_tag(&state, &p, id).await
+    }
+    .await;
+    form::respond(result, Some(&format!("/repositories/{repository}")))
+}
+
+#[server(endpoint = "images/recent")]
+pub async fn recent_pushes() -> Result<Vec<(String, TagView)>, AppError> {
+    let (state, p) = form::principal().await?;
+    browse::recent_pushes(&state, &p, 10).await
+}
+
+#[server(endpoint = "images/explore")]
+pub async fn explore() -> Result<Vec<RepositoryView>, AppError> {
+    let state = form::state()?;
+    browse::explore(&state).await
+}
+
+#[server(endpoint = "images/search")]
+pub async fn search(q: String) -> Result<crate::api::images::SearchData, AppError> {
+    let (state, p) = form::principal().await?;
+    let r = browse::search(&state, &p, &q).await?;
+    Ok(SearchData { namespaces: r.namespaces, repositories: r.repositories, tags: r.tags })
+}
+
+/// What a search found, by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SearchData {
+    pub namespaces: Vec<crate::model::NamespaceView>,
+    pub repositories: Vec<RepositoryView>,
+    pub tags: Vec<(String, TagView)>,
+}
+
+/// The namespace's repositories.
+#[server(endpoint = "namespaces/repositories")]
+pub async fn namespace_repositories(name: String) -> Result<Vec<RepositoryView>, AppError> {
+    let (state, p) = form::principal().await?;
+    Ok(browse::repositories(&state, &p, &crate::backend::namespaces::NamespaceRef::Name(name)).await?.1)
+}
+
+#[server(endpoint = "admin/registry")]
+pub async fn get_registry_status() -> Result<RegistryStatus, AppError> {
+    let (state, p) = form::principal().await?;
+    p.require_user()?;
+    crate::backend::access::check(crate::policy::can_administer(&p.actor()))?;
+    Ok(RegistryStatus {
+        runs: crate::backend::sync::recent_runs(&state).await?,
+        inbox: crate::backend::events::stats(&state).await?,
+    })
+}
+
+/// Recent reconcile runs and the state of the event inbox (administrators).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RegistryStatus {
+    pub runs: Vec<SyncRunView>,
+    pub inbox: crate::model::InboxStats,
+}
+
+/// Reconciles with the registry now (administrators).
+#[server(endpoint = "admin/sync")]
+pub async fn run_sync() -> Result<(), AppError> {
+    let result = async {
+        let (state, p) = form::principal().await?;
+        p.require_writer()?;
+        crate::backend::access::check(crate::policy::can_administer(&p.actor()))?;
+        match crate::backend::sync::reconcile(&state, "administrator").await? {
+            Some(_) => Ok(()),
+            None => Err(AppError::Conflict("A reconcile is already running.".into())),
+        }
+    }
+    .await;
+    form::respond(result, None)
+}

@@ -1,0 +1,501 @@
+//! Browsing images: repositories of a namespace, a repository's tags (filtered, sorted,
+//! paged in the database), a tag's details, recent pushes, public images, search. Every
+//! answer holds only what the principal may pull; deletes and edits ask the policy.
+
+use serde_json::Value;
+
+use super::access::{namespaces_by_name, Principal};
+use super::audit::{self, Target};
+use super::images;
+use super::namespaces::{self, NamespaceRef};
+use super::AppState;
+use crate::error::{AppError, AppResult};
+use crate::model::{NamespaceView, Page, RepositoryView, TagDetail, TagView};
+use crate::policy::{self, NamespaceFacts, GLOBAL};
+
+fn platform_names(platforms: &Value) -> Vec<String> {
+    platforms
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| {
+                    let s = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+                    match p["variant"].as_str() {
+                        Some(v) => format!("{}/{}/{v}", s("os"), s("architecture")),
+                        None => format!("{}/{}", s("os"), s("architecture")),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn pairs(v: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = v
+        .as_object()
+        .map(|m| {
+            m.iter().map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))).collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// What a repository is to the principal: its facts, for the policy.
+struct Placed {
+    id: i64,
+    name: String,
+    namespace_id: Option<i64>,
+    facts: NamespaceFacts,
+}
+
+async fn place(state: &AppState, p: &Principal, name: &str) -> AppResult<Placed> {
+    let not_found = || AppError::not_found("No such repository.");
+    let row = sqlx::query!(
+        "select r.repository_id, r.name, r.namespace_id, n.name as \"namespace?\" from repository r
+         left join namespace n on n.namespace_id = r.namespace_id where r.name = $1",
+        name
+    )
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(not_found)?;
+    let facts = match &row.namespace {
+        None => GLOBAL,
+        Some(ns) => namespaces_by_name(&state.db, p.user.as_ref().map(|u| u.id), std::slice::from_ref(ns))
+            .await?
+            .pop()
+            .map(|r| r.facts())
+            .ok_or_else(not_found)?,
+    };
+    let s = state.access.get(&state.db).await;
+    policy::can_pull(&p.actor(), &facts, &s).map_err(|_| not_found())?;
+    Ok(Placed { id: row.repository_id, name: row.name, namespace_id: row.namespace_id, facts })
+}
+
+async fn repository_views(state: &AppState, filter: RepoFilter<'_>) -> AppResult<Vec<RepositoryView>> {
+    let (namespace_id, global, ids) = match filter {
+        RepoFilter::Namespace(id) => (Some(id), false, None),
+        RepoFilter::Global => (None, true, None),
+        RepoFilter::Ids(ids) => (None, false, Some(ids)),
+    };
+    Ok(sqlx::query_as!(
+        RepositoryView,
+        r#"select r.repository_id as id, r.name, n.name as "namespace?", r.description,
+                  (select count(*) from tag t where t.repository_id = r.repository_id) as "tag_count!",
+                  l.pushed_at as "last_push_at?: _", l.pushed_by as "last_pushed_by?",
+                  (select m.size from manifest m where m.repository_id = r.repository_id and m.digest = l.digest) as "size?",
+                  r.created_at as "created_at: _"
+           from repository r
+           left join namespace n on n.namespace_id = r.namespace_id
+           left join lateral (select t.pushed_at, t.pushed_by, t.digest from tag t where t.repository_id = r.repository_id
+                              order by t.pushed_at desc, t.tag_id desc limit 1) l on true
+           where ($1::bigint is not null and r.namespace_id = $1)
+              or ($2 and r.namespace_id is null)
+              or (r.repository_id = any($3::bigint[]))
+           order by r.name"#,
+        namespace_id,
+        global,
+        ids as Option<&[i64]>
+    )
+    .fetch_all(&state.db)
+    .await?)
+}
+
+enum RepoFilter<'a> {
+    Namespace(i64),
+    Global,
+    Ids(&'a [i64]),
+}
+
+/// The repositories of a namespace the principal may see.
+pub async fn repositories(
+    state: &AppState,
+    p: &Principal,
+    ns: &NamespaceRef,
+) -> AppResult<(NamespaceView, Vec<RepositoryView>)> {
+    let n = namespaces::get(state, p, ns).await?;
+    let repos = repository_views(state, RepoFilter::Namespace(n.id)).await?;
+    Ok((n, repos))
+}
+
+/// The repositories of the global namespace (public to all).
+pub async fn global_repositories(state: &AppState) -> AppResult<Vec<RepositoryView>> {
+    repository_views(state, RepoFilter::Global).await
+}
+
+/// Filters and order of a repository's tag list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TagQuery {
+    /// Part of the tag name.
+    pub name: String,
+    /// `key=value` (or just `key`) of a label.
+    pub label: String,
+    /// `pushed` (newest first, the default) or `name`.
+    pub sort: String,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// Everything the repository page shows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryPage {
+    pub repository: RepositoryView,
+    pub tags: Page<TagView>,
+    pub can_push: bool,
+    pub can_delete: bool,
+    pub can_edit: bool,
+}
+
+fn label_filter(label: &str) -> Option<Value> {
+    let label = label.trim();
+    if label.is_empty() {
+        return None;
+    }
+    Some(match label.split_once('=') {
+        Some((k, v)) => serde_json::json!({ k.trim(): v.trim() }),
+        None => serde_json::json!({ label: null }),
+    })
+}
+
+pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &TagQuery) -> AppResult<RepositoryPage> {
+    let r = place(state, p, name).await?;
+    let per_page = q.per_page.clamp(1, 200);
+    let page = q.page.max(1);
+    let label = label_filter(&q.label);
+    // A label given as a bare key matches any value: `labels ? key`.
+    let (label_json, label_key) = match &label {
+        Some(Value::Object(m)) if m.values().all(Value::is_null) => (None, m.keys().next().cloned()),
+        other => (other.clone(), None),
+    };
+    let total = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from tag t left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
+           where t.repository_id = $1 and ($2 = '' or t.name ilike '%' || $2 || '%')
+             and ($3::jsonb is null or m.labels @> $3) and ($4::text is null or m.labels ? $4)"#,
+        r.id,
+        q.name.trim(),
+        label_json,
+        label_key
+    )
+    .fetch_one(&state.db)
+    .await?;
+    let rows = sqlx::query!(
+        r#"select t.tag_id, t.name, t.digest, t.pushed_by, t.pushed_at as "pushed_at: chrono::DateTime<chrono::Utc>",
+                  t.last_pulled_at as "last_pulled_at: chrono::DateTime<chrono::Utc>",
+                  m.media_type as "media_type?", m.size as "size?", m.platforms as "platforms?",
+                  m.created as "created?: chrono::DateTime<chrono::Utc>", m.labels as "labels?", m.signed as "signed?",
+                  array(select o.name from tag o where o.repository_id = t.repository_id and o.digest = t.digest
+                        and o.tag_id <> t.tag_id order by o.name limit 20) as "shared!"
+           from tag t left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
+           where t.repository_id = $1 and ($2 = '' or t.name ilike '%' || $2 || '%')
+             and ($3::jsonb is null or m.labels @> $3) and ($4::text is null or m.labels ? $4)
+           order by case when $5 = 'name' then t.name end asc, t.pushed_at desc, t.tag_id desc
+           limit $6 offset $7"#,
+        r.id,
+        q.name.trim(),
+        label_json,
+        label_key,
+        q.sort,
+        i64::from(per_page),
+        i64::from(page - 1) * i64::from(per_page)
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let items = rows
+        .into_iter()
+        .map(|t| TagView {
+            id: t.tag_id,
+            name: t.name,
+            digest: t.digest,
+            media_type: t.media_type,
+            size: t.size,
+            platforms: t.platforms.as_ref().map(platform_names).unwrap_or_default(),
+            created: t.created,
+            pushed_by: t.pushed_by,
+            pushed_at: t.pushed_at,
+            last_pulled_at: t.last_pulled_at,
+            labels: t.labels.as_ref().map(pairs).unwrap_or_default(),
+            shared_with: t.shared,
+            signed: t.signed.unwrap_or(false),
+        })
+        .collect();
+    let repository = repository_views(state, RepoFilter::Ids(&[r.id])).await?.pop().ok_or(AppError::Internal)?;
+    let s = state.access.get(&state.db).await;
+    let actor = p.actor();
+    Ok(RepositoryPage {
+        repository,
+        tags: Page { items, page, per_page, total: total as u64 },
+        can_push: policy::can_push(&actor, &r.facts, &s).is_ok(),
+        can_delete: policy::can_delete(&actor, &r.facts, &s).is_ok(),
+        can_edit: policy::can_edit_namespace(&actor, &r.facts, &s).is_ok(),
+    })
+}
+
+/// One tag with its manifest's details.
+pub async fn tag_detail(state: &AppState, p: &Principal, tag_id: i64) -> AppResult<TagDetail> {
+    let not_found = || AppError::not_found("No such tag.");
+    let repo = sqlx::query_scalar!(
+        "select r.name from tag t join repository r using (repository_id) where t.tag_id = $1",
+        tag_id
+    )
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(not_found)?;
+    let r = place(state, p, &repo).await.map_err(|_| not_found())?;
+    let row = sqlx::query!(
+        r#"select t.name, t.digest, m.annotations as "annotations?", m.layers as "layers?", m.config_digest,
+                  m.platforms as "platforms?", m.media_type as "media_type?"
+           from tag t left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
+           where t.tag_id = $1"#,
+        tag_id
+    )
+    .fetch_one(&state.db)
+    .await?;
+    let q = TagQuery { name: String::new(), label: String::new(), sort: "name".into(), page: 1, per_page: 200 };
+    // The tag as the list shows it: found by name among the repository's tags.
+    let mut page = repository_page(state, p, &repo, &TagQuery { name: row.name.clone(), ..q }).await?;
+    let tag = page.tags.items.drain(..).find(|t| t.id == tag_id).ok_or_else(not_found)?;
+    let layers = row
+        .layers
+        .as_ref()
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|l| {
+                    (
+                        l["mediaType"].as_str().unwrap_or_default().to_string(),
+                        l["digest"].as_str().unwrap_or_default().to_string(),
+                        l["size"].as_i64().unwrap_or(0),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let is_index = row.media_type.as_deref().is_some_and(super::registry::is_index);
+    let index_entries = if is_index {
+        row.platforms
+            .as_ref()
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .zip(platform_names(row.platforms.as_ref().unwrap_or(&Value::Null)))
+                    .map(|(p, name)| (name, p["digest"].as_str().unwrap_or_default().to_string(), p["size"].as_i64()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let s = state.access.get(&state.db).await;
+    Ok(TagDetail {
+        repository: r.name,
+        tag,
+        annotations: row.annotations.as_ref().map(pairs).unwrap_or_default(),
+        layers,
+        config_digest: row.config_digest,
+        index_entries,
+        can_delete: policy::can_delete(&p.actor(), &r.facts, &s).is_ok(),
+        registry_host: state.settings.registry_host.clone(),
+    })
+}
+
+/// Deletes a tag's manifest from the registry: every tag pointing at the same digest goes
+/// with it (the registry deletes by digest). Returns the names of the removed tags.
+pub async fn delete_tag(state: &AppState, p: &Principal, tag_id: i64) -> AppResult<Vec<String>> {
+    let user = p.require_writer()?;
+    let row = sqlx::query!(
+        "select t.digest, t.repository_id, r.name as repository from tag t join repository r using (repository_id) where t.tag_id = $1",
+        tag_id
+    )
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(|| AppError::not_found("No such tag."))?;
+    let r = place(state, p, &row.repository).await?;
+    let s = state.access.get(&state.db).await;
+    super::access::check(policy::can_delete(&p.actor(), &r.facts, &s))?;
+    state.registry.delete_manifest(state, &r.name, &row.digest).await?;
+    let mut tx = state.db.begin().await?;
+    let removed = images::remove_digest(&mut tx, r.id, &row.digest).await?;
+    let details = serde_json::json!({ "tags": removed, "digest": row.digest });
+    audit::record(
+        &mut tx,
+        Some(user),
+        "image.delete",
+        Target { kind: "repository", name: &r.name, namespace_id: r.namespace_id },
+        details,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(removed)
+}
+
+/// Deletes every manifest of a repository from the registry, and the repository here.
+pub async fn delete_repository(state: &AppState, p: &Principal, name: &str) -> AppResult<()> {
+    let user = p.require_writer()?;
+    let r = place(state, p, name).await?;
+    let s = state.access.get(&state.db).await;
+    super::access::check(policy::can_delete(&p.actor(), &r.facts, &s))?;
+    let digests = sqlx::query_scalar!("select distinct digest from tag where repository_id = $1", r.id)
+        .fetch_all(&state.db)
+        .await?;
+    for d in &digests {
+        state.registry.delete_manifest(state, &r.name, d).await?;
+    }
+    let mut tx = state.db.begin().await?;
+    sqlx::query!("delete from repository where repository_id = $1", r.id).execute(&mut *tx).await?;
+    let details = serde_json::json!({ "manifests": digests.len() });
+    audit::record(
+        &mut tx,
+        Some(user),
+        "repository.delete",
+        Target { kind: "repository", name: &r.name, namespace_id: r.namespace_id },
+        details,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Changes a repository's description (those who may edit its namespace).
+pub async fn update_repository(
+    state: &AppState,
+    p: &Principal,
+    name: &str,
+    description: &str,
+) -> AppResult<RepositoryView> {
+    let user = p.require_writer()?;
+    let r = place(state, p, name).await?;
+    let s = state.access.get(&state.db).await;
+    super::access::check(policy::can_edit_namespace(&p.actor(), &r.facts, &s))?;
+    if description.chars().count() > 2000 {
+        return Err(AppError::invalid("description", "must be at most 2000 characters"));
+    }
+    let mut tx = state.db.begin().await?;
+    sqlx::query!("update repository set description = $2 where repository_id = $1", r.id, description.trim())
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        Some(user),
+        "repository.update",
+        Target { kind: "repository", name: &r.name, namespace_id: r.namespace_id },
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    repository_views(state, RepoFilter::Ids(&[r.id])).await?.pop().ok_or(AppError::Internal)
+}
+
+/// Repositories (by id) the principal may pull from, among `candidates`.
+async fn visible(state: &AppState, p: &Principal, candidates: Vec<(i64, Option<String>)>) -> AppResult<Vec<i64>> {
+    let mut names: Vec<String> = candidates.iter().filter_map(|(_, n)| n.clone()).collect();
+    names.sort();
+    names.dedup();
+    let rows = namespaces_by_name(&state.db, p.user.as_ref().map(|u| u.id), &names).await?;
+    let s = state.access.get(&state.db).await;
+    let actor = p.actor();
+    Ok(candidates
+        .into_iter()
+        .filter(|(_, ns)| match ns {
+            None => policy::can_pull(&actor, &GLOBAL, &s).is_ok(),
+            Some(ns) => rows.iter().any(|r| &r.name == ns && policy::can_pull(&actor, &r.facts(), &s).is_ok()),
+        })
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// The most recent pushes the principal may see.
+pub async fn recent_pushes(state: &AppState, p: &Principal, limit: i64) -> AppResult<Vec<(String, TagView)>> {
+    let rows = sqlx::query!(
+        r#"select t.tag_id, r.name as repository, n.name as "namespace?" from tag t
+           join repository r using (repository_id) left join namespace n on n.namespace_id = r.namespace_id
+           order by t.pushed_at desc, t.tag_id desc limit 500"#
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let ok = visible(state, p, rows.iter().map(|r| (r.tag_id, r.namespace.clone())).collect()).await?;
+    let mut out = Vec::new();
+    for r in rows.into_iter().filter(|r| ok.contains(&r.tag_id)).take(limit as usize) {
+        if let Ok(d) = tag_detail(state, p, r.tag_id).await {
+            out.push((r.repository, d.tag));
+        }
+    }
+    Ok(out)
+}
+
+/// Repositories anyone may pull: public namespaces and the global one.
+pub async fn explore(state: &AppState) -> AppResult<Vec<RepositoryView>> {
+    list_all(state, &Principal::anonymous()).await
+}
+
+/// What a search found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SearchResults {
+    pub namespaces: Vec<NamespaceView>,
+    pub repositories: Vec<RepositoryView>,
+    /// (repository, tag)
+    pub tags: Vec<(String, TagView)>,
+}
+
+/// Searches namespaces, repositories, tags and labels (trigram similarity and substrings),
+/// keeping only what the principal may see.
+pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<SearchResults> {
+    let q = q.trim();
+    if q.is_empty() {
+        return Ok(SearchResults::default());
+    }
+    let namespaces: Vec<NamespaceView> = namespaces::list(state, p)
+        .await?
+        .into_iter()
+        .filter(|n| n.name.contains(q) || n.description.to_lowercase().contains(&q.to_lowercase()))
+        .take(20)
+        .collect();
+    let repos = sqlx::query!(
+        r#"select r.repository_id, n.name as "namespace?" from repository r left join namespace n on n.namespace_id = r.namespace_id
+           where r.name ilike '%' || $1 || '%' or r.description ilike '%' || $1 || '%' or similarity(r.name, $1) > 0.3
+           order by similarity(r.name, $1) desc, r.name limit 100"#,
+        q
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let ids = visible(state, p, repos.into_iter().map(|r| (r.repository_id, r.namespace)).collect()).await?;
+    let mut repositories = repository_views(state, RepoFilter::Ids(&ids)).await?;
+    repositories.truncate(20);
+    let tags = sqlx::query!(
+        r#"select t.tag_id, n.name as "namespace?" from tag t join repository r using (repository_id)
+           left join namespace n on n.namespace_id = r.namespace_id
+           left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
+           where t.name ilike '%' || $1 || '%'
+              or exists(select 1 from jsonb_each_text(m.labels) l where l.key ilike '%' || $1 || '%' or l.value ilike '%' || $1 || '%')
+           order by t.pushed_at desc limit 200"#,
+        q
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let ok = visible(state, p, tags.iter().map(|t| (t.tag_id, t.namespace.clone())).collect()).await?;
+    let mut found = Vec::new();
+    for id in ok.into_iter().take(20) {
+        if let Ok(d) = tag_detail(state, p, id).await {
+            found.push((d.repository, d.tag));
+        }
+    }
+    Ok(SearchResults { namespaces, repositories, tags: found })
+}
+
+/// The name of repository `id` (whoever asks; callers then check visibility by name).
+pub async fn name_of(state: &AppState, id: i64) -> AppResult<String> {
+    sqlx::query_scalar!("select name from repository where repository_id = $1", id)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such repository."))
+}
+
+/// Every repository the principal may pull from.
+pub async fn list_all(state: &AppState, p: &Principal) -> AppResult<Vec<RepositoryView>> {
+    let rows = sqlx::query!(
+        r#"select r.repository_id, n.name as "namespace?" from repository r left join namespace n on n.namespace_id = r.namespace_id"#
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let ids = visible(state, p, rows.into_iter().map(|r| (r.repository_id, r.namespace)).collect()).await?;
+    repository_views(state, RepoFilter::Ids(&ids)).await
+}

@@ -1,0 +1,245 @@
+//! Portcullis as a client of the registry's HTTP API: catalog, tags, manifests, config
+//! blobs, deletes. It authenticates with tokens it signs for itself (subject `portcullis`),
+//! each granting only what that call needs.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::AppState;
+use crate::error::{AppError, AppResult};
+use crate::grant::Access;
+
+/// Every manifest and index type, so the registry never converts (a Docker v2 schema 2
+/// manifest fetched without its type in Accept comes back as schema 1 with another digest).
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+     application/vnd.oci.image.manifest.v1+json, \
+     application/vnd.docker.distribution.manifest.list.v2+json, \
+     application/vnd.docker.distribution.manifest.v2+json";
+
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const DOCKER_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
+
+pub fn is_index(media_type: &str) -> bool {
+    media_type == OCI_INDEX || media_type == DOCKER_LIST
+}
+
+pub fn is_manifest(media_type: &str) -> bool {
+    is_index(media_type) || media_type == OCI_MANIFEST || media_type == DOCKER_V2
+}
+
+/// The subject of the tokens Portcullis uses against the registry.
+pub const SELF_SUBJECT: &str = "portcullis";
+
+#[derive(Clone)]
+pub struct RegistryClient {
+    http: reqwest::Client,
+    /// `http://127.0.0.1:5000`, no trailing slash.
+    base: String,
+}
+
+fn registry_error(e: impl std::fmt::Display) -> AppError {
+    tracing::warn!(error = %e, "registry request failed");
+    AppError::Transport(format!("the registry did not answer as expected: {e}"))
+}
+
+/// A fetched manifest.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub media_type: String,
+    pub digest: String,
+    pub body: bytes::Bytes,
+}
+
+impl RegistryClient {
+    pub fn new(base: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(16)
+            .build()
+            .expect("an HTTP client with default TLS settings");
+        Self { http, base: base.trim_end_matches('/').to_string() }
+    }
+
+    fn token(state: &AppState, signer: &super::keys::Signer, access: Vec<Access>) -> AppResult<String> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = serde_json::json!({
+            "iss": state.token.issuer,
+            "sub": SELF_SUBJECT,
+            "aud": state.token.service,
+            "exp": now + 300,
+            "nbf": now - 5,
+            "iat": now,
+            "jti": format!("portcullis-{now}-{}", rand::random::<u64>()),
+            "access": access,
+        });
+        signer.sign(&claims)
+    }
+
+    async fn bearer(&self, state: &AppState, access: Vec<Access>) -> AppResult<String> {
+        let signer = state.keys.current(&state.db).await;
+        Self::token(state, &signer, access)
+    }
+
+    fn repo_access(name: &str, actions: &[&str]) -> Vec<Access> {
+        vec![Access {
+            kind: "repository".into(),
+            name: name.into(),
+            actions: actions.iter().map(|a| a.to_string()).collect(),
+        }]
+    }
+
+    /// One page of the catalog: repository names and whether there are more after the last.
+    pub async fn catalog_page(&self, state: &AppState, last: Option<&str>, n: u32) -> AppResult<(Vec<String>, bool)> {
+        #[derive(Deserialize)]
+        struct Catalog {
+            repositories: Vec<String>,
+        }
+        let access = vec![Access { kind: "registry".into(), name: "catalog".into(), actions: vec!["*".into()] }];
+        let token = self.bearer(state, access).await?;
+        let mut req = self.http.get(format!("{}/v2/_catalog", self.base)).query(&[("n", n.to_string())]);
+        if let Some(l) = last {
+            req = req.query(&[("last", l)]);
+        }
+        let res = req.bearer_auth(token).send().await.map_err(registry_error)?;
+        if !res.status().is_success() {
+            return Err(registry_error(format!("catalog: {}", res.status())));
+        }
+        let more = res
+            .headers()
+            .get(reqwest::header::LINK)
+            .is_some_and(|l| l.to_str().is_ok_and(|l| l.contains("rel=\"next\"")));
+        let body: Catalog = res.json().await.map_err(registry_error)?;
+        Ok((body.repositories, more))
+    }
+
+    /// Every repository in the registry, following the catalog's pages.
+    pub async fn catalog(&self, state: &AppState) -> AppResult<Vec<String>> {
+        let mut all = Vec::new();
+        let mut last: Option<String> = None;
+        loop {
+            let (page, more) = self.catalog_page(state, last.as_deref(), 500).await?;
+            let done = !more || page.is_empty();
+            last = page.last().cloned();
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// The tags of a repository (none when the registry does not know it).
+    pub async fn tags(&self, state: &AppState, repo: &str) -> AppResult<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Tags {
+            tags: Option<Vec<String>>,
+        }
+        let token = self.bearer(state, Self::repo_access(repo, &["pull"])).await?;
+        let res = self
+            .http
+            .get(format!("{}/v2/{repo}/tags/list", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(registry_error)?;
+        if res.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(Vec::new());
+        }
+        if !res.status().is_success() {
+            return Err(registry_error(format!("tags of {repo}: {}", res.status())));
+        }
+        Ok(res.json::<Tags>().await.map_err(registry_error)?.tags.unwrap_or_default())
+    }
+
+    /// The digest and media type a reference points at, without the body (HEAD).
+    pub async fn head_manifest(
+        &self,
+        state: &AppState,
+        repo: &str,
+        reference: &str,
+    ) -> AppResult<Option<(String, String)>> {
+        let token = self.bearer(state, Self::repo_access(repo, &["pull"])).await?;
+        let res = self
+            .http
+            .head(format!("{}/v2/{repo}/manifests/{reference}", self.base))
+            .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(registry_error)?;
+        if res.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !res.status().is_success() {
+            return Err(registry_error(format!("HEAD {repo}:{reference}: {}", res.status())));
+        }
+        let header = |h: &str| res.headers().get(h).and_then(|v| v.to_str().ok()).map(String::from);
+        match (header("docker-content-digest"), header("content-type")) {
+            (Some(d), Some(t)) => Ok(Some((d, t))),
+            _ => Err(registry_error("HEAD without digest or content type")),
+        }
+    }
+
+    pub async fn manifest(&self, state: &AppState, repo: &str, reference: &str) -> AppResult<Option<Fetched>> {
+        let token = self.bearer(state, Self::repo_access(repo, &["pull"])).await?;
+        let res = self
+            .http
+            .get(format!("{}/v2/{repo}/manifests/{reference}", self.base))
+            .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(registry_error)?;
+        if res.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !res.status().is_success() {
+            return Err(registry_error(format!("GET {repo}:{reference}: {}", res.status())));
+        }
+        let header = |h: &str| res.headers().get(h).and_then(|v| v.to_str().ok()).map(String::from);
+        let media_type = header("content-type").unwrap_or_default();
+        let digest = header("docker-content-digest").unwrap_or_else(|| reference.to_string());
+        let body = res.bytes().await.map_err(registry_error)?;
+        Ok(Some(Fetched { media_type, digest, body }))
+    }
+
+    pub async fn blob(&self, state: &AppState, repo: &str, digest: &str) -> AppResult<Option<bytes::Bytes>> {
+        let token = self.bearer(state, Self::repo_access(repo, &["pull"])).await?;
+        let res = self
+            .http
+            .get(format!("{}/v2/{repo}/blobs/{digest}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(registry_error)?;
+        if res.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !res.status().is_success() {
+            return Err(registry_error(format!("blob {digest} of {repo}: {}", res.status())));
+        }
+        Ok(Some(res.bytes().await.map_err(registry_error)?))
+    }
+
+    /// Deletes a manifest by digest; every tag pointing at it goes with it. An already
+    /// deleted manifest counts as deleted.
+    pub async fn delete_manifest(&self, state: &AppState, repo: &str, digest: &str) -> AppResult<()> {
+        let token = self.bearer(state, Self::repo_access(repo, &["delete"])).await?;
+        let res = self
+            .http
+            .delete(format!("{}/v2/{repo}/manifests/{digest}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(registry_error)?;
+        match res.status() {
+            s if s.is_success() || s == reqwest::StatusCode::NOT_FOUND => Ok(()),
+            reqwest::StatusCode::METHOD_NOT_ALLOWED => {
+                Err(AppError::Conflict("The registry does not allow deletes (storage.delete.enabled is off).".into()))
+            }
+            s => Err(registry_error(format!("DELETE {repo}@{digest}: {s}"))),
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import { test, expect } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { alice, logIn, logOut, nav } from "./helpers";
+
+// Needs 01-accounts first (alice exists) and the registry `make test` starts beside the server.
+const registry = process.env.PORTCULLIS_REGISTRY_HOST ?? "127.0.0.1:5055";
+
+/// Builds an image with umoci (a label included) and pushes it with skopeo as alice.
+function pushImage(repoTag: string, label: string) {
+  const dir = mkdtempSync(join(tmpdir(), "portcullis-e2e-"));
+  const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: dir, stdio: "pipe" });
+  const rootless = process.getuid && process.getuid() !== 0 ? ["--rootless"] : [];
+  run("umoci", ["init", "--layout", "oci"]);
+  run("umoci", ["new", "--image", "oci:img"]);
+  writeFileSync(join(dir, "hello.txt"), `hello from ${repoTag}\n`);
+  run("umoci", ["insert", ...rootless, "--image", "oci:img", "hello.txt", "/hello.txt"]);
+  run("umoci", ["config", "--image", "oci:img", "--config.label", label, "--architecture", "amd64", "--os", "linux"]);
+  run("umoci", ["tag", "--image", "oci:img", "1.0"]);
+  writeFileSync(join(dir, "policy.json"), '{"default":[{"type":"insecureAcceptAnything"}]}');
+  run("skopeo", [
+    "--policy", "policy.json", "copy", "--dest-tls-verify=false",
+    "--dest-creds", `${alice.username}:${alice.password}`,
+    "oci:oci:1.0", `docker://${registry}/${repoTag}`,
+  ]);
+}
+
+test("a pushed image is found by search, its tag opened and its pull line copied", async ({ page, context }) => {
+  pushImage("alice/webapp:2.1", "org.opencontainers.image.description=kingfisher web app");
+  await context.grantPermissions(["clipboard-read", "clipboard-write"]);
+  await logIn(page, alice);
+
+  // The registry's notification reaches Portcullis within moments.
+  await expect(async () => {
+    await page.goto("/");
+    await expect(page.getByRole("link", { name: "alice/webapp:2.1" })).toBeVisible({ timeout: 1000 });
+  }).toPass({ timeout: 20_000 });
+
+  await page.goto("/search?q=kingfisher");
+  await expect(page.getByRole("heading", { name: "Tags" })).toBeVisible();
+  await page.getByRole("link", { name: "alice/webapp:2.1" }).click();
+  await expect(page.getByRole("heading", { name: "alice/webapp:2.1" })).toBeVisible();
+  await expect(page.getByText("linux/amd64").first()).toBeVisible();
+  await expect(page.getByText("kingfisher web app")).toBeVisible();
+
+  const pull = `docker pull ${registry}/alice/webapp:2.1`;
+  const line = page.locator("div", { has: page.locator("code", { hasText: pull }) }).last();
+  await line.getByRole("button", { name: "Copy to clipboard" }).click();
+  await expect(line.getByRole("button")).toHaveText("Copied");
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(pull);
+
+  await page.getByRole("link", { name: /all tags of/ }).click();
+  await expect(page.locator("tr[data-tag='2.1']")).toContainText("linux/amd64");
+  await logOut(page);
+});
+
+test("a private image is not explored by visitors; the explore page says so", async ({ page }) => {
+  await page.goto("/explore");
+  await expect(page.getByRole("heading", { name: "Explore" })).toBeVisible();
+  await expect(page.getByText("alice/webapp")).toHaveCount(0);
+  await expect(page.getByText("No public images yet")).toBeVisible();
+  const response = await page.goto("/repositories/alice/webapp");
+  expect(response?.status()).toBe(404);
+});

@@ -1,0 +1,316 @@
+//! Images in Portcullis: registry notifications, reconcile, metadata, browsing, deletes and
+//! search, against the real registry and skopeo.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use common::stack::{oci_image, oci_index_image, Options, Stack};
+use common::*;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+const ALICE: &str = "alice:alice password 1";
+const BOB: &str = "bob:bob password 1";
+
+struct World {
+    stack: Stack,
+    app: axum::Router,
+    admin: String,
+    alice: String,
+    bob: String,
+}
+
+async fn world(db: &PgPool, options: Options) -> World {
+    let stack = Stack::start_full(db, |_| {}, options).await;
+    let app = server::router(stack.state.clone(), &server::Config::defaults());
+    let (_, admin) = bootstrap(&app).await;
+    let (_, alice) = user_with_token(&app, &admin, "alice").await;
+    let (_, bob) = user_with_token(&app, &admin, "bob").await;
+    World { stack, app, admin, alice, bob }
+}
+
+impl World {
+    async fn repositories(&self, token: Option<&str>) -> Vec<Value> {
+        api(&self.app, "GET", "/api/v1/repositories", token, None).await.json().as_array().cloned().unwrap_or_default()
+    }
+
+    async fn repo_id(&self, token: &str, name: &str) -> Option<i64> {
+        self.repositories(Some(token)).await.into_iter().find(|r| r["name"] == name).and_then(|r| r["id"].as_i64())
+    }
+
+    async fn tags(&self, token: &str, repo: &str, query: &str) -> Value {
+        let id = self.repo_id(token, repo).await.unwrap_or_else(|| panic!("{repo} is not listed"));
+        let r = api(&self.app, "GET", &format!("/api/v1/repositories/{id}/tags?{query}"), Some(token), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.json()
+    }
+
+    /// Waits until the tag shows in Portcullis (the registry's event was applied).
+    async fn wait_for_tag(&self, token: &str, repo: &str, tag: &str) {
+        self.stack
+            .eventually(&format!("{repo}:{tag} appearing"), || async {
+                match self.repo_id(token, repo).await {
+                    Some(id) => {
+                        let r = api(
+                            &self.app,
+                            "GET",
+                            &format!("/api/v1/repositories/{id}/tags?name={tag}"),
+                            Some(token),
+                            None,
+                        )
+                        .await;
+                        r.json()["items"].as_array().is_some_and(|a| a.iter().any(|t| t["name"] == tag))
+                    }
+                    None => false,
+                }
+            })
+            .await;
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn pushes_show_up_with_labels_sizes_and_platforms(db: PgPool) {
+    let w = world(&db, Options::default()).await;
+    let labels = [("org.opencontainers.image.title", "hello"), ("org.example.team", "platform")];
+    let oci = oci_image(w.stack.dir.path(), "hello oci", &labels);
+    w.stack.push(&oci, ALICE, "alice/hello:1.0").await.expect_ok("push an OCI image");
+    w.wait_for_tag(&w.alice, "alice/hello", "1.0").await;
+    let page = w.tags(&w.alice, "alice/hello", "").await;
+    let t = &page["items"][0];
+    assert_eq!(t["name"], "1.0");
+    assert_eq!(t["media_type"], "application/vnd.oci.image.manifest.v1+json");
+    assert_eq!(t["platforms"], json!(["linux/amd64"]));
+    assert_eq!(t["pushed_by"], "alice", "the pusher is the verified token subject");
+    assert!(t["size"].as_i64().unwrap() > 0);
+    assert!(t["labels"].as_array().unwrap().contains(&json!(["org.example.team", "platform"])), "{t}");
+    assert_eq!(t["created"], "2026-11-27T12:00:00Z");
+
+    // Docker v2 schema 2, converted by skopeo on the way.
+    w.stack
+        .push_with(&oci, ALICE, "alice/hello:v2s2", &["--format", "v2s2"])
+        .await
+        .expect_ok("push a Docker v2s2 image");
+    w.wait_for_tag(&w.alice, "alice/hello", "v2s2").await;
+    let t = &w.tags(&w.alice, "alice/hello", "name=v2s2").await["items"][0];
+    assert_eq!(t["media_type"], "application/vnd.docker.distribution.manifest.v2+json");
+    assert!(t["labels"].as_array().unwrap().contains(&json!(["org.opencontainers.image.title", "hello"])));
+
+    // An OCI index with two platforms shows both.
+    let index = oci_index_image(w.stack.dir.path(), &[("linux", "amd64"), ("linux", "arm64")]);
+    w.stack.push_with(&index, ALICE, "alice/multi:1.0", &["--all"]).await.expect_ok("push an OCI index");
+    w.wait_for_tag(&w.alice, "alice/multi", "1.0").await;
+    let t = &w.tags(&w.alice, "alice/multi", "").await["items"][0];
+    assert_eq!(t["media_type"], "application/vnd.oci.image.index.v1+json");
+    assert_eq!(t["platforms"], json!(["linux/amd64", "linux/arm64"]));
+    let tag_id = t["id"].as_i64().unwrap();
+    let detail = api(&w.app, "GET", &format!("/api/v1/tags/{tag_id}"), Some(&w.alice), None).await.json();
+    assert_eq!(detail["index_entries"].as_array().unwrap().len(), 2);
+
+    // The pages show the same.
+    let cookie = log_in(&w.app, "alice", "alice password 1").await.session_cookie().unwrap();
+    let html = get(&w.app, "/repositories/alice/hello", Some(&cookie)).await;
+    assert_eq!(html.status, StatusCode::OK);
+    for want in ["1.0", "v2s2", "linux/amd64", "team=platform", "docker pull", "alice/hello:1.0"] {
+        assert!(html.body.contains(want), "{want} missing from the repository page");
+    }
+    let html = get(&w.app, &format!("/tags/{tag_id}"), Some(&cookie)).await;
+    assert!(html.body.contains("linux/arm64") && html.body.contains("Platforms of this index"));
+    let html = get(&w.app, "/namespaces/alice", Some(&cookie)).await;
+    assert!(html.body.contains("alice/multi") && html.body.contains("alice/hello"));
+    // Filters and sort run in the database.
+    let by_label = w.tags(&w.alice, "alice/hello", "label=org.example.team%3Dplatform").await;
+    assert_eq!(by_label["total"], 2);
+    let none = w.tags(&w.alice, "alice/hello", "label=org.example.team%3Dother").await;
+    assert_eq!(none["total"], 0);
+    let sorted = w.tags(&w.alice, "alice/hello", "sort=name").await;
+    assert_eq!(sorted["items"][0]["name"], "1.0");
+    // Tags of one digest know each other.
+    w.stack.push(&oci, ALICE, "alice/hello:latest").await.expect_ok("push the same image again");
+    w.wait_for_tag(&w.alice, "alice/hello", "latest").await;
+    let latest = &w.tags(&w.alice, "alice/hello", "name=latest").await["items"][0];
+    assert_eq!(latest["shared_with"], json!(["1.0"]));
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_inbox_needs_the_secret_and_ignores_replays(db: PgPool) {
+    let w = world(&db, Options::default()).await;
+    let envelope = json!({"events": [{
+        "id": "replayed-event-1", "timestamp": "2026-11-27T20:30:11Z", "action": "pull",
+        "target": {"mediaType": "application/octet-stream", "digest": "sha256:00", "repository": "alice/x"},
+        "actor": {"name": "alice"}
+    }]});
+    let post = |auth: Option<String>, body: String| {
+        let mut r = Request::post("/v2/webhooks/events")
+            .header(header::CONTENT_TYPE, "application/vnd.docker.distribution.events.v1+json");
+        if let Some(a) = auth {
+            r = r.header(header::AUTHORIZATION, a);
+        }
+        r.body(Body::from(body)).unwrap()
+    };
+    let secret = format!("Bearer {}", w.stack.state.events_secret);
+    assert_eq!(send(&w.app, post(None, envelope.to_string())).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(&w.app, post(Some("Bearer wrong".into()), envelope.to_string())).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    for _ in 0..3 {
+        assert_eq!(send(&w.app, post(Some(secret.clone()), envelope.to_string())).await.status, StatusCode::OK);
+    }
+    let stored: i64 = sqlx::query_scalar("select count(*) from registry_event where event_id = 'replayed-event-1'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1, "a resent event is stored once");
+    // An event it cannot use is acknowledged and recorded as skipped, with the reason.
+    w.stack
+        .eventually("the blob pull being recorded as skipped", || async {
+            let r: Option<(Option<String>, Option<String>)> =
+                sqlx::query_as("select outcome, reason from registry_event where event_id = 'replayed-event-1'")
+                    .fetch_optional(&db)
+                    .await
+                    .unwrap();
+            matches!(r, Some((Some(o), Some(_))) if o == "skipped")
+        })
+        .await;
+    // Garbage is acknowledged too (refusing it would stall the registry's queue).
+    assert_eq!(send(&w.app, post(Some(secret), "not json".into())).await.status, StatusCode::ACCEPTED);
+}
+
+#[sqlx::test(migrations = false)]
+async fn reconcile_finds_what_notifications_missed(db: PgPool) {
+    let w = world(&db, Options { without_notifications: true }).await;
+    let image = oci_image(w.stack.dir.path(), "quiet push", &[("org.example.kind", "quiet")]);
+    w.stack.push(&image, ALICE, "alice/quiet:1.0").await.expect_ok("push without notifications");
+    w.stack.push(&image, ALICE, "alice/quiet:2.0").await.expect_ok("push without notifications");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(w.repo_id(&w.alice, "alice/quiet").await.is_none(), "nothing known before reconcile");
+
+    let report = app::backend::sync::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
+    assert_eq!((report.repositories, report.tags_added), (1, 2), "{report:?}");
+    let page = w.tags(&w.alice, "alice/quiet", "").await;
+    assert_eq!(page["total"], 2);
+    assert!(page["items"][0]["labels"].as_array().unwrap().contains(&json!(["org.example.kind", "quiet"])));
+    let again = app::backend::sync::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
+    assert_eq!((again.tags_added, again.tags_updated, again.tags_removed), (0, 0, 0), "a second run changes nothing");
+
+    w.stack.delete(ALICE, "alice/quiet:1.0").await.expect_ok("delete without notifications");
+    let report = app::backend::sync::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
+    assert_eq!(report.tags_removed, 2, "deleting the digest removed both tags: {report:?}");
+    assert_eq!(w.tags(&w.alice, "alice/quiet", "").await["total"], 0);
+    // `portcullis sync` runs the same code; an administrator's button too.
+    let cookie = log_in(&w.app, "root", "root password 1").await.session_cookie().unwrap();
+    assert_eq!(call(&w.app, "/api/admin/sync", &[], Some(&cookie)).await.status, StatusCode::OK);
+    let alice_cookie = log_in(&w.app, "alice", "alice password 1").await.session_cookie().unwrap();
+    assert_eq!(call(&w.app, "/api/admin/sync", &[], Some(&alice_cookie)).await.status, StatusCode::FORBIDDEN);
+}
+
+#[sqlx::test(migrations = false)]
+async fn deletes_follow_the_policy_and_reach_the_registry(db: PgPool) {
+    let w = world(&db, Options::default()).await;
+    let team = api(&w.app, "POST", "/api/v1/teams", Some(&w.alice), Some(json!({"name": "acme"}))).await.json()["id"]
+        .as_i64()
+        .unwrap();
+    api(&w.app, "POST", "/api/v1/namespaces", Some(&w.alice), Some(json!({"name": "acme", "team": "acme"}))).await;
+    api(
+        &w.app,
+        "POST",
+        &format!("/api/v1/teams/{team}/members"),
+        Some(&w.alice),
+        Some(json!({"username": "bob", "role": "viewer"})),
+    )
+    .await;
+    let image = oci_image(w.stack.dir.path(), "deletable", &[]);
+    w.stack.push(&image, ALICE, "acme/app:1.0").await.expect_ok("push");
+    w.stack.push(&image, ALICE, "acme/app:same").await.expect_ok("push the same digest under another tag");
+    w.wait_for_tag(&w.bob, "acme/app", "same").await;
+    let tag = w.tags(&w.bob, "acme/app", "name=1.0").await["items"][0]["id"].as_i64().unwrap();
+
+    // The viewer is not offered delete, and is refused when forcing it.
+    let bob_cookie = log_in(&w.app, "bob", "bob password 1").await.session_cookie().unwrap();
+    let page = get(&w.app, "/repositories/acme/app", Some(&bob_cookie)).await;
+    assert!(
+        !page.body.contains("Delete…") && !page.body.contains("Delete repository"),
+        "a viewer is not offered delete"
+    );
+    assert_eq!(
+        api(&w.app, "DELETE", &format!("/api/v1/tags/{tag}"), Some(&w.bob), None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    w.stack.inspect(Some(BOB), "acme/app:1.0").await.expect_ok("still there after the refused delete");
+
+    // The owner is offered it, sees which tags go with it, and deletes.
+    let alice_cookie = log_in(&w.app, "alice", "alice password 1").await.session_cookie().unwrap();
+    let page = get(&w.app, "/repositories/acme/app", Some(&alice_cookie)).await;
+    assert!(
+        page.body.contains("Delete…") && page.body.contains("these tags go too: same"),
+        "the owner sees what a delete removes"
+    );
+    let r = api(&w.app, "DELETE", &format!("/api/v1/tags/{tag}"), Some(&w.alice), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let mut gone = r.json()["deleted_tags"].as_array().unwrap().clone();
+    gone.sort_by_key(|v| v.as_str().unwrap().to_string());
+    assert_eq!(gone, vec![json!("1.0"), json!("same")]);
+    w.stack.inspect(Some(ALICE), "acme/app:1.0").await.expect_missing("the registry no longer serves it");
+    assert_eq!(w.tags(&w.alice, "acme/app", "").await["total"], 0);
+    let logged: i64 =
+        sqlx::query_scalar("select count(*) from audit_event where action = 'image.delete' and actor_name = 'alice'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert!(logged >= 1);
+}
+
+#[sqlx::test(migrations = false)]
+async fn private_images_never_show_to_outsiders(db: PgPool) {
+    let w = world(&db, Options::default()).await;
+    let image = oci_image(w.stack.dir.path(), "secret stuff", &[("org.example.codename", "bluebird")]);
+    w.stack.push(&image, ALICE, "alice/secret:1.0").await.expect_ok("push");
+    w.wait_for_tag(&w.alice, "alice/secret", "1.0").await;
+
+    let search = |token: Option<String>| {
+        let app = w.app.clone();
+        async move {
+            let cookie = match token.as_deref() {
+                Some(user) => Some(log_in(&app, user, &format!("{user} password 1")).await.session_cookie().unwrap()),
+                None => None,
+            };
+            call(&app, "/api/images/search", &[("q", "bluebird")], cookie.as_deref()).await.json()
+        }
+    };
+    let found = search(Some("alice".into())).await;
+    assert_eq!(found["tags"].as_array().unwrap().len(), 1, "the owner finds it by label: {found}");
+    let found = search(Some("bob".into())).await;
+    assert!(
+        found["tags"].as_array().unwrap().is_empty() && found["repositories"].as_array().unwrap().is_empty(),
+        "{found}"
+    );
+    assert!(search(None).await["tags"].as_array().unwrap().is_empty());
+    let explore = call(&w.app, "/api/images/explore", &[], None).await.json();
+    assert!(explore.as_array().unwrap().is_empty(), "{explore}");
+    assert!(w.repositories(Some(&w.bob)).await.is_empty());
+    assert_eq!(get(&w.app, "/repositories/alice/secret", None).await.status, StatusCode::NOT_FOUND);
+
+    // Made public, it is explored and found by anyone.
+    let ns = api(&w.app, "GET", "/api/v1/namespaces", Some(&w.alice), None).await.json()[0]["id"].clone();
+    api(&w.app, "PUT", &format!("/api/v1/namespaces/{ns}"), Some(&w.alice), Some(json!({"visibility": "public"})))
+        .await;
+    let explore = call(&w.app, "/api/images/explore", &[], None).await.json();
+    assert_eq!(explore[0]["name"], "alice/secret");
+    assert_eq!(search(None).await["tags"].as_array().unwrap().len(), 1);
+    let _ = &w.admin;
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_admin_push_to_an_unknown_namespace_creates_it(db: PgPool) {
+    let w = world(&db, Options::default()).await;
+    let image = oci_image(w.stack.dir.path(), "new namespace", &[]);
+    w.stack.push(&image, "root:root password 1", "brandnew/app:1.0").await.expect_ok("an admin pushes anywhere");
+    w.wait_for_tag(&w.admin, "brandnew/app", "1.0").await;
+    let ns = api(&w.app, "GET", "/api/v1/namespaces", Some(&w.admin), None).await.json();
+    let created =
+        ns.as_array().unwrap().iter().find(|n| n["name"] == "brandnew").expect("the namespace was created").clone();
+    assert_eq!(created["visibility"], "private");
+    assert_eq!(created["team_name"], "root", "owned by the pusher's personal team");
+    assert!(w.repositories(Some(&w.alice)).await.is_empty(), "private to its team");
+}

@@ -28,7 +28,8 @@ admin=$(curl -sf -H 'Content-Type: application/json' -d '{"username":"root","pas
   "$base/api/v1/users/bootstrap" | json "['token']['secret']")
 curl -sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
   -d '{"username":"bench","password":"bench password 1"}' "$base/api/v1/users" >/dev/null
-bench_id=$(curl -sf -H "Authorization: Bearer $admin" "$base/api/v1/users" | json "[1]['id']")
+bench_id=$(curl -sf -H "Authorization: Bearer $admin" "$base/api/v1/users" \
+  | python3 -c "import json,sys; print(next(u['id'] for u in json.load(sys.stdin) if u['username'] == 'bench'))")
 token=$(curl -sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' -d '{"name":"bench"}' \
   "$base/api/v1/users/$bench_id/application_tokens" | json "['secret']")
 ns_id=$(curl -sf -H "Authorization: Bearer $token" "$base/api/v1/namespaces" | json "[0]['id']")
@@ -43,7 +44,11 @@ cleanups+=("rm -f $lua")
 run() { # name, wrk args...
   local name="$1"; shift
   local out; out=$(wrk -t2 -c$conns -d"${secs}s" --latency "$@")
-  if grep -q "Non-2xx" <<<"$out"; then echo "$out" >&2; echo "error: $name got non-2xx answers" >&2; exit 1; fi
+  if grep -q "Non-2xx" <<<"$out"; then
+    echo "$out" >&2
+    echo "error: $name got non-2xx answers, e.g.: $(curl -s "${@: -1}" "${curl_args[@]}")" >&2
+    exit 1
+  fi
   local rps p50 p99
   rps=$(awk '/^Requests\/sec/ {printf "%d", $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")

@@ -7,7 +7,7 @@
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-dir="$root/.data/pg"
+dir="${PORTCULLIS_PG_DIR:-$root/.data/pg}"
 # The port is chosen at the first start (55432, or the next free one) and kept in $dir/port.
 port_file="$dir/port"
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -103,6 +103,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     spawn_session_cleanup(db.clone());
 
     let state = state(db, &config).await?;
+    app::backend::cache::spawn_listener(state.db.clone());
     app::backend::events::spawn_worker(state.clone(), state.registry.clone());
     app::backend::sync::spawn_periodic(state.clone(), std::time::Duration::from_secs(config.sync_interval_secs));
     let router = router(state, &config);

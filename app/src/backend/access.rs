@@ -23,6 +23,7 @@ pub struct Principal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenScope {
     pub token_id: i64,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     /// `None`: every namespace the user may use.
     pub namespace_ids: Option<Vec<i64>>,
     pub pull_only: bool,

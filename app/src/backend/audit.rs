@@ -53,8 +53,13 @@ pub async fn record(
         target.namespace_id,
         details
     )
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    // Access may have changed: tell every replica's caches (images do not change access).
+    if !action.starts_with("image.") && !action.starts_with("repository.") {
+        sqlx::query!("select pg_notify($1, $2)", super::cache::CHANNEL, action).execute(&mut *conn).await?;
+        super::cache::invalidate();
+    }
     tracing::info!(target: "portcullis::audit", actor = actor_name, action, kind = target.kind, name = target.name);
     Ok(())
 }

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod browse;
+pub mod cache;
 pub mod events;
 pub mod form;
 pub mod images;
@@ -76,7 +77,7 @@ pub struct AppState {
     pub access: access::SettingsStore,
     pub token: Arc<token_service::TokenSettings>,
     pub keys: keys::KeyRing,
-    pub password_cache: Arc<token_service::PasswordCache>,
+    pub auth_cache: Arc<token_service::AuthCache>,
     pub registry: registry::RegistryClient,
     /// Wakes the event worker when the inbox stores events.
     pub events: events::Wakeup,
@@ -89,7 +90,7 @@ impl AppState {
     pub async fn init(db: PgPool, settings: Settings) -> Result<Self, crate::error::AppError> {
         let access = access::SettingsStore::init(&db, settings.access_defaults).await?;
         let keys = keys::KeyRing::load(&db, settings.key_algorithm).await?;
-        let cache = token_service::PasswordCache::new(std::time::Duration::from_secs(settings.password_cache_secs));
+        let cache = token_service::AuthCache::new(std::time::Duration::from_secs(settings.password_cache_secs));
         let events_secret = match settings.events_secret.clone().filter(|s| !s.is_empty()) {
             Some(s) => s,
             None => secret(&db, "registry_events").await?,
@@ -104,7 +105,7 @@ impl AppState {
             hasher: password::Hasher::new(password::default_concurrency()),
             access,
             keys,
-            password_cache: Arc::new(cache),
+            auth_cache: Arc::new(cache),
         })
     }
 }

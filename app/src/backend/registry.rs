@@ -54,6 +54,11 @@ pub struct Fetched {
 }
 
 impl RegistryClient {
+    /// The registry's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     pub fn new(base: &str) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -78,12 +83,13 @@ impl RegistryClient {
         signer.sign(&claims)
     }
 
-    async fn bearer(&self, state: &AppState, access: Vec<Access>) -> AppResult<String> {
+    /// A token for Portcullis's own calls to the registry, granting `access`.
+    pub async fn bearer(&self, state: &AppState, access: Vec<Access>) -> AppResult<String> {
         let signer = state.keys.current(&state.db).await;
         Self::token(state, &signer, access)
     }
 
-    fn repo_access(name: &str, actions: &[&str]) -> Vec<Access> {
+    pub fn repo_access(name: &str, actions: &[&str]) -> Vec<Access> {
         vec![Access {
             kind: "repository".into(),
             name: name.into(),

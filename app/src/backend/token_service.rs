@@ -20,7 +20,7 @@ use serde::Serialize;
 use sha2::Sha256;
 
 use super::access::namespaces_by_name;
-use super::users::{self, User};
+use super::users::User;
 use super::{auth, tokens, AppState};
 use crate::error::AppError;
 use crate::grant::{self, Access, Known, Restriction};
@@ -141,31 +141,56 @@ struct Claims<'a> {
     access: &'a [Access],
 }
 
-/// Remembers successful password checks for a few minutes, keyed by an HMAC of the username
-/// and password under a key that lives only in this process's memory.
-pub struct PasswordCache {
+/// What the token service remembers between requests, so that a repeated credential costs
+/// no argon2 and no query: principals by credential (a keyed HMAC of username and password,
+/// or the SHA-256 of a token) and namespace facts by user. Entries are dropped when their
+/// generation is old (any change to access anywhere, see `cache`), and after a time anyway.
+pub struct AuthCache {
     key: [u8; 32],
-    entries: Mutex<HashMap<[u8; 32], CacheEntry>>,
-    ttl: Duration,
+    principals: Mutex<HashMap<[u8; 32], Principal>>,
+    facts: Mutex<HashMap<(i64, String), Facts>>,
+    password_ttl: Duration,
+}
+
+#[derive(Clone)]
+struct Principal {
+    user: User,
+    restriction: Option<Restriction>,
+    /// When the access token used expires.
+    expires_at: Option<DateTime<Utc>>,
+    /// The access token, to record its use.
+    token_id: Option<i64>,
+    generation: u64,
+    until: Instant,
+    touched: Instant,
 }
 
 #[derive(Clone, Copy)]
-struct CacheEntry {
-    user_id: i64,
-    auth_epoch: i32,
+struct Facts {
+    known: Option<Known>,
+    generation: u64,
     until: Instant,
 }
 
 const CACHE_MAX: usize = 100_000;
+/// How long any entry may live, however quiet the change channel.
+const BACKSTOP: Duration = Duration::from_secs(60);
 
-impl PasswordCache {
-    pub fn new(ttl: Duration) -> Self {
+fn bounded<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) {
+    if map.len() >= CACHE_MAX {
+        map.clear();
+    }
+}
+
+impl AuthCache {
+    pub fn new(password_ttl: Duration) -> Self {
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
-        Self { key, entries: Mutex::new(HashMap::new()), ttl }
+        Self { key, principals: Mutex::new(HashMap::new()), facts: Mutex::new(HashMap::new()), password_ttl }
     }
 
-    fn slot(&self, username: &str, password: &str) -> [u8; 32] {
+    /// The slot of a username and password: an HMAC under a key only this process knows.
+    fn password_slot(&self, username: &str, password: &str) -> [u8; 32] {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("any key length");
         mac.update(username.as_bytes());
         mac.update(&[0]);
@@ -173,28 +198,64 @@ impl PasswordCache {
         mac.finalize().into_bytes().into()
     }
 
-    fn get(&self, slot: &[u8; 32]) -> Option<CacheEntry> {
-        let entries = self.entries.lock().expect("password cache lock");
-        entries.get(slot).copied().filter(|e| e.until > Instant::now())
+    fn token_slot(kind: &str, secret: &str) -> [u8; 32] {
+        let mut h = <Sha256 as sha2::Digest>::new();
+        sha2::Digest::update(&mut h, kind.as_bytes());
+        sha2::Digest::update(&mut h, [0]);
+        sha2::Digest::update(&mut h, secret.as_bytes());
+        sha2::Digest::finalize(h).into()
     }
 
-    fn put(&self, slot: [u8; 32], user: &User) {
-        let mut entries = self.entries.lock().expect("password cache lock");
-        if entries.len() >= CACHE_MAX {
-            let now = Instant::now();
-            entries.retain(|_, e| e.until > now);
-            if entries.len() >= CACHE_MAX {
-                entries.clear();
-            }
+    fn principal(&self, slot: &[u8; 32]) -> Option<Principal> {
+        let now = Instant::now();
+        let entries = self.principals.lock().expect("auth cache lock");
+        entries
+            .get(slot)
+            .filter(|p| p.generation == super::cache::generation() && p.until > now)
+            .filter(|p| p.expires_at.is_none_or(|e| e > Utc::now()))
+            .cloned()
+    }
+
+    fn remember(
+        &self,
+        slot: [u8; 32],
+        user: &User,
+        restriction: Option<Restriction>,
+        expires_at: Option<DateTime<Utc>>,
+        token_id: Option<i64>,
+        ttl: Duration,
+        generation: u64,
+    ) {
+        if ttl.is_zero() {
+            return;
         }
+        let mut entries = self.principals.lock().expect("auth cache lock");
+        bounded(&mut entries);
+        let now = Instant::now();
         entries.insert(
             slot,
-            CacheEntry { user_id: user.id, auth_epoch: user.auth_epoch, until: Instant::now() + self.ttl },
+            Principal {
+                user: user.clone(),
+                restriction,
+                expires_at,
+                token_id,
+                generation,
+                until: now + ttl,
+                touched: now,
+            },
         );
     }
 
-    fn forget(&self, slot: &[u8; 32]) {
-        self.entries.lock().expect("password cache lock").remove(slot);
+    /// Whether an access token's last use should be written again (at most once a minute).
+    fn needs_touch(&self, slot: &[u8; 32]) -> bool {
+        let mut entries = self.principals.lock().expect("auth cache lock");
+        match entries.get_mut(slot) {
+            Some(p) if p.touched.elapsed() > Duration::from_secs(60) => {
+                p.touched = Instant::now();
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -219,25 +280,67 @@ async fn by_password(
     addr: Option<IpAddr>,
 ) -> Result<User, TokenError> {
     let username = username.to_ascii_lowercase();
-    let slot = state.password_cache.slot(&username, &password);
-    if let Some(hit) = state.password_cache.get(&slot) {
-        match users::find_by_id(&state.db, hit.user_id).await? {
-            Some(u) if u.is_enabled && !u.is_bot && u.auth_epoch == hit.auth_epoch && u.username == username => {
-                return Ok(u);
-            }
-            _ => state.password_cache.forget(&slot),
-        }
+    let cache = &state.auth_cache;
+    let slot = cache.password_slot(&username, &password);
+    if let Some(hit) = cache.principal(&slot) {
+        return Ok(hit.user);
     }
+    let generation = super::cache::generation();
     let user = auth::login_with_password(state, &username, password, addr).await.map_err(|e| match e {
         AppError::Unauthorized(_) => TokenError::Unauthorized(BAD_CREDENTIALS.into()),
         other => other.into(),
     })?;
-    state.password_cache.put(slot, &user);
+    cache.remember(slot, &user, None, None, None, cache.password_ttl, generation);
     Ok(user)
 }
 
-/// The user behind a refresh token issued for `service`.
+/// The user and restrictions behind an access token, through the cache when possible.
+async fn by_access_token(state: &AppState, secret: &str) -> Result<(User, Restriction), TokenError> {
+    let cache = &state.auth_cache;
+    let slot = AuthCache::token_slot("access", secret);
+    if let Some(hit) = cache.principal(&slot) {
+        if cache.needs_touch(&slot) {
+            if let Some(id) = hit.token_id {
+                let db = state.db.clone();
+                tokio::spawn(async move {
+                    let _ = sqlx::query!("update access_token set last_used_at = now() where access_token_id = $1", id)
+                        .execute(&db)
+                        .await;
+                });
+            }
+        }
+        return Ok((hit.user, hit.restriction.unwrap_or_default()));
+    }
+    let generation = super::cache::generation();
+    let (user, scope) = tokens::authenticate(&state.db, secret)
+        .await?
+        .ok_or_else(|| TokenError::Unauthorized(BAD_CREDENTIALS.into()))?;
+    let restriction = Restriction { namespace_ids: scope.namespace_ids.clone(), pull_only: scope.pull_only };
+    cache.remember(
+        slot,
+        &user,
+        Some(restriction.clone()),
+        scope.expires_at,
+        Some(scope.token_id),
+        BACKSTOP,
+        generation,
+    );
+    Ok((user, restriction))
+}
+
+/// The user behind a refresh token issued for `service`, through the cache when possible.
 async fn by_refresh_token(state: &AppState, token: &str, service: &str) -> Result<User, TokenError> {
+    let slot = AuthCache::token_slot(service, token);
+    if let Some(hit) = state.auth_cache.principal(&slot) {
+        return Ok(hit.user);
+    }
+    let generation = super::cache::generation();
+    let user = refresh_token_user(state, token, service).await?;
+    state.auth_cache.remember(slot, &user, None, None, None, BACKSTOP, generation);
+    Ok(user)
+}
+
+async fn refresh_token_user(state: &AppState, token: &str, service: &str) -> Result<User, TokenError> {
     let invalid = || TokenError::Unauthorized("invalid or revoked refresh token".into());
     if !looks_like_refresh_token(token) {
         return Err(invalid());
@@ -288,13 +391,10 @@ async fn authenticate(
         Credentials::Basic { username, secret } => {
             let username = username.trim().to_ascii_lowercase();
             if tokens::looks_like_token(&secret) {
-                let (user, scope) = tokens::authenticate(&state.db, &secret)
-                    .await?
-                    .ok_or_else(|| TokenError::Unauthorized(BAD_CREDENTIALS.into()))?;
+                let (user, restriction) = by_access_token(state, &secret).await?;
                 if user.username != username {
                     return Err(TokenError::Unauthorized(BAD_CREDENTIALS.into()));
                 }
-                let restriction = Restriction { namespace_ids: scope.namespace_ids, pull_only: scope.pull_only };
                 Ok((Some(user), Some(restriction)))
             } else if looks_like_refresh_token(&secret) {
                 let user = by_refresh_token(state, &secret, service).await?;
@@ -324,11 +424,39 @@ async fn lookup_namespaces(
         .collect();
     names.sort();
     names.dedup();
-    if names.is_empty() {
-        return Ok(HashMap::new());
+    let viewer = user.map(|u| u.id).unwrap_or(0);
+    let generation = super::cache::generation();
+    let mut known = HashMap::new();
+    let mut missing = Vec::new();
+    {
+        let cached = state.auth_cache.facts.lock().expect("auth cache lock");
+        let now = Instant::now();
+        for name in names {
+            match cached.get(&(viewer, name.clone())) {
+                Some(f) if f.generation == generation && f.until > now => {
+                    if let Some(k) = f.known {
+                        known.insert(name, k);
+                    }
+                }
+                _ => missing.push(name),
+            }
+        }
     }
-    let rows = namespaces_by_name(&state.db, user.map(|u| u.id), &names).await?;
-    Ok(rows.into_iter().map(|r| (r.name.clone(), Known { id: r.id, facts: r.facts() })).collect())
+    if missing.is_empty() {
+        return Ok(known);
+    }
+    let rows = namespaces_by_name(&state.db, user.map(|u| u.id), &missing).await?;
+    let mut cached = state.auth_cache.facts.lock().expect("auth cache lock");
+    bounded(&mut cached);
+    let until = Instant::now() + BACKSTOP;
+    for name in missing {
+        let found = rows.iter().find(|r| r.name == name).map(|r| Known { id: r.id, facts: r.facts() });
+        cached.insert((viewer, name.clone()), Facts { known: found, generation, until });
+        if let Some(k) = found {
+            known.insert(name, k);
+        }
+    }
+    Ok(known)
 }
 
 /// Handles one token request end to end.

@@ -176,7 +176,7 @@ pub async fn authenticate(db: &PgPool, secret: &str) -> AppResult<Option<(User, 
         return Ok(None);
     }
     let row = sqlx::query!(
-        r#"select t.access_token_id, t.namespace_ids, t.pull_only,
+        r#"select t.access_token_id, t.namespace_ids, t.pull_only, t.expires_at as "expires_at: chrono::DateTime<chrono::Utc>",
                   (t.last_used_at is null or t.last_used_at < now() - interval '1 minute') as "stale!",
                   u.user_id, u.username, u.display_name, u.email, u.password_hash, u.is_admin, u.is_enabled,
                   u.is_bot, u.auth_epoch
@@ -204,8 +204,12 @@ pub async fn authenticate(db: &PgPool, secret: &str) -> AppResult<Option<(User, 
         is_bot: row.is_bot,
         auth_epoch: row.auth_epoch,
     };
-    let scope =
-        TokenScope { token_id: row.access_token_id, namespace_ids: row.namespace_ids, pull_only: row.pull_only };
+    let scope = TokenScope {
+        token_id: row.access_token_id,
+        expires_at: row.expires_at,
+        namespace_ids: row.namespace_ids,
+        pull_only: row.pull_only,
+    };
     Ok(Some((user, scope)))
 }
 

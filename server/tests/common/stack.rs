@@ -60,6 +60,7 @@ impl Stack {
 
         config.registry_url = format!("http://{}", config.registry_listen);
         let state = server::state(db.clone(), &config).await.unwrap();
+        app::backend::cache::spawn_listener(state.db.clone());
         app::backend::events::spawn_worker(state.clone(), state.registry.clone());
         let app = server::router(state.clone(), &config);
         tokio::spawn(async move {

@@ -65,6 +65,11 @@ test("an admin manages users and sees the activity log", async ({ page }) => {
   const bot = page.locator("tr[data-user='ci-bot']");
   await expect(bot).toBeVisible();
   await expect(bot).toContainText("bot");
+  // An administrator mints a token for the bot; the secret is shown once.
+  await bot.getByText("Token…").click();
+  await bot.getByPlaceholder("ci").fill("deploy");
+  await bot.getByRole("button", { name: "Create token" }).click();
+  await expect(page.getByTestId("new-token").locator("code")).toHaveText(/^pcat_/);
 
   await page.getByRole("link", { name: "Activity" }).click();
   await expect(page.getByText("team.member.add")).toBeVisible();

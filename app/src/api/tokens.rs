@@ -28,6 +28,31 @@ pub async fn take_new_secret() -> Result<Option<CreatedToken>, AppError> {
     Ok(taken)
 }
 
+/// Keeps a just-created secret for the next page load when the form was posted without
+/// JavaScript (a redirect follows, and the secret must not travel in a URL).
+#[cfg(feature = "ssr")]
+async fn flash_for_plain_post(created: &CreatedToken) -> Result<(), AppError> {
+    if form::is_plain_form_post() {
+        let session = form::session().await?;
+        session.insert(NEW_SECRET, created).await.map_err(|_| AppError::Internal)?;
+    }
+    Ok(())
+}
+
+/// An administrator creates an access token for a user (a bot user, typically).
+#[server(endpoint = "admin/users/token")]
+pub async fn create_token_for(user_id: i64, name: String, pull_only: Option<String>) -> Result<CreatedToken, AppError> {
+    let result = async {
+        let (state, p) = form::principal().await?;
+        let new = tokens::NewToken { name, pull_only: pull_only.is_some_and(|v| !v.is_empty()), ..Default::default() };
+        let created = tokens::create(&state, &p, user_id, new).await?;
+        flash_for_plain_post(&created).await?;
+        Ok(created)
+    }
+    .await;
+    form::respond(result, None)
+}
+
 #[server(endpoint = "tokens/create")]
 pub async fn create_token(
     name: String,
@@ -62,10 +87,7 @@ pub async fn create_token(
             expires_at,
         };
         let created = tokens::create(&state, &p, me, new).await?;
-        if form::is_plain_form_post() {
-            let session = form::session().await?;
-            session.insert(NEW_SECRET, &created).await.map_err(|_| AppError::Internal)?;
-        }
+        flash_for_plain_post(&created).await?;
         Ok(created)
     }
     .await;

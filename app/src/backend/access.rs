@@ -187,8 +187,9 @@ impl NamespaceRow {
     }
 }
 
-/// Looks up namespaces by name for `user_id` (`None` for nobody): one query for any number of names.
-pub async fn namespaces_by_name(db: &PgPool, user_id: Option<i64>, names: &[String]) -> AppResult<Vec<NamespaceRow>> {
+/// Namespaces by name (every one, with `None`), with `user_id`'s role in each: one query.
+/// Callers filter them through the policy.
+async fn namespace_rows(db: &PgPool, user_id: Option<i64>, names: Option<&[String]>) -> AppResult<Vec<NamespaceRow>> {
     Ok(sqlx::query_as!(
         NamespaceRow,
         r#"select n.namespace_id as id, n.name, n.description, n.visibility as "visibility: Visibility",
@@ -197,7 +198,8 @@ pub async fn namespaces_by_name(db: &PgPool, user_id: Option<i64>, names: &[Stri
            from namespace n
            join team t on t.team_id = n.team_id
            left join team_member m on m.team_id = n.team_id and m.user_id = $1
-           where n.name = any($2)"#,
+           where $2::text[] is null or n.name = any($2)
+           order by n.name"#,
         user_id,
         names
     )
@@ -205,19 +207,12 @@ pub async fn namespaces_by_name(db: &PgPool, user_id: Option<i64>, names: &[Stri
     .await?)
 }
 
-/// Every namespace, with `user_id`'s role in each (callers filter them through the policy).
+/// Looks up namespaces by name for `user_id` (`None` for nobody).
+pub async fn namespaces_by_name(db: &PgPool, user_id: Option<i64>, names: &[String]) -> AppResult<Vec<NamespaceRow>> {
+    namespace_rows(db, user_id, Some(names)).await
+}
+
+/// Every namespace, with `user_id`'s role in each.
 pub async fn all_namespaces(db: &PgPool, user_id: Option<i64>) -> AppResult<Vec<NamespaceRow>> {
-    Ok(sqlx::query_as!(
-        NamespaceRow,
-        r#"select n.namespace_id as id, n.name, n.description, n.visibility as "visibility: Visibility",
-                  n.team_id, t.name as team_name, (t.personal_user_id is not null) as "is_personal!",
-                  n.created_at as "created_at: _", m.role as "role?: TeamRole"
-           from namespace n
-           join team t on t.team_id = n.team_id
-           left join team_member m on m.team_id = n.team_id and m.user_id = $1
-           order by n.name"#,
-        user_id
-    )
-    .fetch_all(db)
-    .await?)
+    namespace_rows(db, user_id, None).await
 }

@@ -312,20 +312,23 @@ pub async fn delete_tag(state: &AppState, p: &Principal, tag_id: i64) -> AppResu
     let r = place(state, p, &row.repository).await?;
     let s = state.access.get(&state.db).await;
     super::access::check(policy::can_delete(&p.actor(), &r.facts, &s))?;
-    state.registry.delete_manifest(state, &r.name, &row.digest).await?;
-    let mut tx = state.db.begin().await?;
-    let removed = images::remove_digest(&mut tx, r.id, &row.digest).await?;
-    let details = serde_json::json!({ "tags": removed, "digest": row.digest });
-    audit::record(
-        &mut tx,
-        Some(user),
-        "image.delete",
-        Target { kind: "repository", name: &r.name, namespace_id: r.namespace_id },
-        details,
+    let tags = sqlx::query_scalar!(
+        "select name from tag where repository_id = $1 and digest = $2 order by name",
+        r.id,
+        row.digest
     )
+    .fetch_all(&state.db)
     .await?;
+    state.registry.delete_manifest(state, &r.name, &row.digest).await?;
+    // The registry's delete event (whose actor is Portcullis itself, so it logs nothing) may
+    // have removed the rows already.
+    let mut tx = state.db.begin().await?;
+    images::remove_digest(&mut tx, r.id, &row.digest).await?;
+    let details = serde_json::json!({ "tags": tags, "digest": row.digest });
+    let target = Target { kind: "repository", name: &r.name, namespace_id: r.namespace_id };
+    audit::record(&mut tx, Some(user), "image.delete", target, details).await?;
     tx.commit().await?;
-    Ok(removed)
+    Ok(tags)
 }
 
 /// Deletes every manifest of a repository from the registry, and the repository here.

@@ -245,6 +245,93 @@ pub async fn bundle_pem(db: &PgPool, max_token_secs: i64) -> AppResult<String> {
     Ok(certs.concat())
 }
 
+/// jsonwebtoken asks its crypto provider for a signer on every `encode`, and the stock
+/// provider parses the PKCS#8 key (and checks its public half) each time: about half the cost
+/// of a signature. This provider keeps each parsed key and hands out signers that share it;
+/// everything else is the stock aws-lc provider.
+mod parsed_keys {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, Once};
+
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{EcdsaKeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_SHA256};
+    use jsonwebtoken::crypto::{aws_lc::DEFAULT_PROVIDER, CryptoProvider, JwtSigner};
+    use jsonwebtoken::{Algorithm, EncodingKey};
+
+    enum Parsed {
+        Ec(EcdsaKeyPair),
+        Rsa(RsaKeyPair),
+    }
+
+    struct SharedSigner {
+        alg: Algorithm,
+        key: Arc<Parsed>,
+    }
+
+    impl signature::Signer<Vec<u8>> for SharedSigner {
+        fn try_sign(&self, msg: &[u8]) -> Result<Vec<u8>, signature::Error> {
+            let rng = SystemRandom::new();
+            match &*self.key {
+                Parsed::Ec(k) => k.sign(&rng, msg).map(|s| s.as_ref().to_vec()).map_err(signature::Error::from_source),
+                Parsed::Rsa(k) => {
+                    let mut sig = vec![0; k.public_modulus_len()];
+                    k.sign(&RSA_PKCS1_SHA256, &rng, msg, &mut sig).map_err(signature::Error::from_source)?;
+                    Ok(sig)
+                }
+            }
+        }
+    }
+
+    impl JwtSigner for SharedSigner {
+        fn algorithm(&self) -> Algorithm {
+            self.alg
+        }
+    }
+
+    static KEYS: Mutex<Option<HashMap<(Algorithm, Vec<u8>), Arc<Parsed>>>> = Mutex::new(None);
+
+    fn signer(alg: &Algorithm, key: &EncodingKey) -> jsonwebtoken::errors::Result<Box<dyn JwtSigner>> {
+        if !matches!(alg, Algorithm::ES256 | Algorithm::RS256) {
+            return (DEFAULT_PROVIDER.signer_factory)(alg, key);
+        }
+        let mut keys = KEYS.lock().expect("parsed keys lock");
+        let keys = keys.get_or_insert_with(HashMap::new);
+        let id = (*alg, key.inner().to_vec());
+        let parsed = match keys.get(&id) {
+            Some(p) => p.clone(),
+            None => {
+                let parsed = match alg {
+                    Algorithm::ES256 => {
+                        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, key.inner()).map(Parsed::Ec).ok()
+                    }
+                    _ => RsaKeyPair::from_der(key.inner()).map(Parsed::Rsa).ok(),
+                };
+                // A key aws-lc cannot parse this way: let the stock provider report why.
+                let Some(parsed) = parsed else { return (DEFAULT_PROVIDER.signer_factory)(alg, key) };
+                let parsed = Arc::new(parsed);
+                keys.insert(id, parsed.clone());
+                parsed
+            }
+        };
+        Ok(Box::new(SharedSigner { alg: *alg, key: parsed }))
+    }
+
+    static PROVIDER: CryptoProvider = CryptoProvider {
+        signer_factory: signer,
+        verifier_factory: DEFAULT_PROVIDER.verifier_factory,
+        // JWK helpers are not used by Portcullis.
+        jwk_utils: jsonwebtoken::crypto::JwkUtils::new_unimplemented(),
+    };
+
+    /// Makes jsonwebtoken use the provider (once per process).
+    pub fn install() {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            let _ = PROVIDER.install_default();
+        });
+    }
+}
+
 /// The key tokens are signed with, ready to use.
 pub struct Signer {
     pub kid: String,
@@ -276,6 +363,7 @@ impl Signer {
             KeyAlgorithm::RS256 => (Algorithm::RS256, EncodingKey::from_rsa_pem(k.private_key_pem.as_bytes())),
             KeyAlgorithm::ES256 => (Algorithm::ES256, EncodingKey::from_ec_pem(k.private_key_pem.as_bytes())),
         };
+        parsed_keys::install();
         Ok(Signer { kid: k.kid, alg, x5c: vec![pem_to_der_base64(&k.certificate_pem)], key: key.map_err(pki_error)? })
     }
 }
@@ -303,6 +391,7 @@ async fn load_signer(db: &PgPool) -> AppResult<Signer> {
         _ => (Algorithm::ES256, EncodingKey::from_ec_pem(row.private_key_pem.as_bytes())),
     };
     let key = key.map_err(pki_error)?;
+    parsed_keys::install();
     Ok(Signer { kid: row.kid, alg, x5c: vec![pem_to_der_base64(&row.certificate_pem)], key })
 }
 

@@ -45,6 +45,10 @@ fn registry_error(e: impl std::fmt::Display) -> AppError {
     AppError::Transport(format!("the registry did not answer as expected: {e}"))
 }
 
+fn header(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers().get(name).and_then(|v| v.to_str().ok()).map(String::from)
+}
+
 /// A fetched manifest.
 #[derive(Debug, Clone)]
 pub struct Fetched {
@@ -136,27 +140,38 @@ impl RegistryClient {
         }
     }
 
+    /// Sends a pulling request about `repo`: `None` for a 404, an error for any other failure.
+    async fn pull_request(
+        &self,
+        state: &AppState,
+        repo: &str,
+        method: reqwest::Method,
+        path: &str,
+        accept: Option<&str>,
+    ) -> AppResult<Option<reqwest::Response>> {
+        let token = self.bearer(state, Self::repo_access(repo, &["pull"])).await?;
+        let mut req = self.http.request(method.clone(), format!("{}/v2/{repo}/{path}", self.base)).bearer_auth(token);
+        if let Some(a) = accept {
+            req = req.header(reqwest::header::ACCEPT, a);
+        }
+        let res = req.send().await.map_err(registry_error)?;
+        match res.status() {
+            reqwest::StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => Ok(Some(res)),
+            s => Err(registry_error(format!("{method} {repo}/{path}: {s}"))),
+        }
+    }
+
     /// The tags of a repository (none when the registry does not know it).
     pub async fn tags(&self, state: &AppState, repo: &str) -> AppResult<Vec<String>> {
         #[derive(Deserialize)]
         struct Tags {
             tags: Option<Vec<String>>,
         }
-        let token = self.bearer(state, Self::repo_access(repo, &["pull"])).await?;
-        let res = self
-            .http
-            .get(format!("{}/v2/{repo}/tags/list", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(registry_error)?;
-        if res.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(Vec::new());
+        match self.pull_request(state, repo, reqwest::Method::GET, "tags/list", None).await? {
+            Some(res) => Ok(res.json::<Tags>().await.map_err(registry_error)?.tags.unwrap_or_default()),
+            None => Ok(Vec::new()),
         }
-        if !res.status().is_success() {
-            return Err(registry_error(format!("tags of {repo}: {}", res.status())));
-        }
-        Ok(res.json::<Tags>().await.map_err(registry_error)?.tags.unwrap_or_default())
     }
 
     /// The digest and media type a reference points at, without the body (HEAD).
@@ -166,67 +181,34 @@ impl RegistryClient {
         repo: &str,
         reference: &str,
     ) -> AppResult<Option<(String, String)>> {
-        let token = self.bearer(state, Self::repo_access(repo, &["pull"])).await?;
-        let res = self
-            .http
-            .head(format!("{}/v2/{repo}/manifests/{reference}", self.base))
-            .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT)
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(registry_error)?;
-        if res.status() == reqwest::StatusCode::NOT_FOUND {
+        let path = format!("manifests/{reference}");
+        let Some(res) = self.pull_request(state, repo, reqwest::Method::HEAD, &path, Some(MANIFEST_ACCEPT)).await?
+        else {
             return Ok(None);
-        }
-        if !res.status().is_success() {
-            return Err(registry_error(format!("HEAD {repo}:{reference}: {}", res.status())));
-        }
-        let header = |h: &str| res.headers().get(h).and_then(|v| v.to_str().ok()).map(String::from);
-        match (header("docker-content-digest"), header("content-type")) {
+        };
+        match (header(&res, "docker-content-digest"), header(&res, "content-type")) {
             (Some(d), Some(t)) => Ok(Some((d, t))),
             _ => Err(registry_error("HEAD without digest or content type")),
         }
     }
 
     pub async fn manifest(&self, state: &AppState, repo: &str, reference: &str) -> AppResult<Option<Fetched>> {
-        let token = self.bearer(state, Self::repo_access(repo, &["pull"])).await?;
-        let res = self
-            .http
-            .get(format!("{}/v2/{repo}/manifests/{reference}", self.base))
-            .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT)
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(registry_error)?;
-        if res.status() == reqwest::StatusCode::NOT_FOUND {
+        let path = format!("manifests/{reference}");
+        let Some(res) = self.pull_request(state, repo, reqwest::Method::GET, &path, Some(MANIFEST_ACCEPT)).await?
+        else {
             return Ok(None);
-        }
-        if !res.status().is_success() {
-            return Err(registry_error(format!("GET {repo}:{reference}: {}", res.status())));
-        }
-        let header = |h: &str| res.headers().get(h).and_then(|v| v.to_str().ok()).map(String::from);
-        let media_type = header("content-type").unwrap_or_default();
-        let digest = header("docker-content-digest").unwrap_or_else(|| reference.to_string());
+        };
+        let media_type = header(&res, "content-type").unwrap_or_default();
+        let digest = header(&res, "docker-content-digest").unwrap_or_else(|| reference.to_string());
         let body = res.bytes().await.map_err(registry_error)?;
         Ok(Some(Fetched { media_type, digest, body }))
     }
 
     pub async fn blob(&self, state: &AppState, repo: &str, digest: &str) -> AppResult<Option<bytes::Bytes>> {
-        let token = self.bearer(state, Self::repo_access(repo, &["pull"])).await?;
-        let res = self
-            .http
-            .get(format!("{}/v2/{repo}/blobs/{digest}", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(registry_error)?;
-        if res.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
+        match self.pull_request(state, repo, reqwest::Method::GET, &format!("blobs/{digest}"), None).await? {
+            Some(res) => Ok(Some(res.bytes().await.map_err(registry_error)?)),
+            None => Ok(None),
         }
-        if !res.status().is_success() {
-            return Err(registry_error(format!("blob {digest} of {repo}: {}", res.status())));
-        }
-        Ok(Some(res.bytes().await.map_err(registry_error)?))
     }
 
     /// Deletes a manifest by digest; every tag pointing at it goes with it. An already

@@ -365,17 +365,7 @@ async fn refresh_token_user(state: &AppState, token: &str, service: &str) -> Res
             .await
             .map_err(AppError::from)?;
     }
-    Ok(User {
-        id: row.user_id,
-        username: row.username,
-        display_name: row.display_name,
-        email: row.email,
-        password_hash: row.password_hash,
-        is_admin: row.is_admin,
-        is_enabled: row.is_enabled,
-        is_bot: row.is_bot,
-        auth_epoch: row.auth_epoch,
-    })
+    Ok(crate::user_from_row!(row))
 }
 
 /// Who is asking, and the restrictions of the token they used.

@@ -193,17 +193,7 @@ pub async fn authenticate(db: &PgPool, secret: &str) -> AppResult<Option<(User, 
             .execute(db)
             .await?;
     }
-    let user = User {
-        id: row.user_id,
-        username: row.username,
-        display_name: row.display_name,
-        email: row.email,
-        password_hash: row.password_hash,
-        is_admin: row.is_admin,
-        is_enabled: row.is_enabled,
-        is_bot: row.is_bot,
-        auth_epoch: row.auth_epoch,
-    };
+    let user = crate::user_from_row!(row);
     let scope = TokenScope {
         token_id: row.access_token_id,
         expires_at: row.expires_at,

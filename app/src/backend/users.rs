@@ -33,6 +33,26 @@ impl std::fmt::Debug for User {
     }
 }
 
+/// Builds a [`User`] from a query row that selected the user's columns under their usual
+/// names (`user_id, username, display_name, email, password_hash, is_admin, is_enabled,
+/// is_bot, auth_epoch`), for queries that join the user to something else.
+#[macro_export]
+macro_rules! user_from_row {
+    ($row:expr) => {
+        $crate::backend::users::User {
+            id: $row.user_id,
+            username: $row.username,
+            display_name: $row.display_name,
+            email: $row.email,
+            password_hash: $row.password_hash,
+            is_admin: $row.is_admin,
+            is_enabled: $row.is_enabled,
+            is_bot: $row.is_bot,
+            auth_epoch: $row.auth_epoch,
+        }
+    };
+}
+
 impl User {
     pub fn to_current(&self) -> CurrentUser {
         CurrentUser {

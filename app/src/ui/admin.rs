@@ -7,6 +7,7 @@ use leptos_router::hooks::use_query_map;
 use super::components::*;
 use super::{signed_in, urlencode};
 use crate::api::admin::{get_settings, list_activity, list_users, CreateUser, DeleteUser, UpdateSettings, UpdateUser};
+use crate::api::tokens::{take_new_secret, CreateTokenFor};
 use crate::model::{AuditEventView, CurrentUser, PushPolicy};
 
 /// Tabs across the admin pages.
@@ -56,10 +57,18 @@ pub fn UsersPage() -> impl IntoView {
     let delete = ServerAction::<DeleteUser>::new();
     let create_error = action_error(create);
     let row_error = Signal::derive(move || action_error(update).get().or_else(|| action_error(delete).get()));
+    let mint = ServerAction::<CreateTokenFor>::new();
+    let mint_error = action_error(mint);
     let users = Resource::new(
         move || (create.version().get(), update.version().get(), delete.version().get()),
         |_| list_users(),
     );
+    // After a plain form post the new secret waits in the session for this one page load.
+    let flashed = Resource::new(|| (), |_| take_new_secret());
+    let secret = Signal::derive(move || match mint.value().get() {
+        Some(Ok(c)) => Some(c),
+        _ => flashed.get().and_then(|r| r.ok()).flatten(),
+    });
     admin_only(move |me| {
         view! {
             <Title text="Users"/>
@@ -68,6 +77,15 @@ pub fn UsersPage() -> impl IntoView {
             <div class="grid gap-6 lg:grid-cols-3">
                 <div class="lg:col-span-2">
                     <div class="mb-3"><FormError error=row_error/></div>
+                    <div class="mb-3"><FormError error=mint_error/></div>
+                    <Transition fallback=|| ()>
+                        {move || secret.get().map(|c| view! {
+                            <div class="mb-4 space-y-2 rounded-md border border-emerald-200 bg-emerald-50 p-4" data-testid="new-token">
+                                <p class="text-sm font-semibold text-emerald-900">{format!("Token \"{}\" created. Copy it now: it will not be shown again.", c.token.name)}</p>
+                                <CopyLine command=c.secret.clone()/>
+                            </div>
+                        })}
+                    </Transition>
                     <Transition fallback=Loading>
                         {move || {
                             let me = me.clone();
@@ -101,6 +119,20 @@ pub fn UsersPage() -> impl IntoView {
                                                                         <input type="hidden" name="enabled" value=(!u.is_enabled).to_string()/>
                                                                         <button type="submit" class=BUTTON_SMALL>{if u.is_enabled { "Disable" } else { "Enable" }}</button>
                                                                     </ActionForm>
+                                                                    {u.is_bot.then(|| view! {
+                                                                        <details class="relative inline-block">
+                                                                            <summary class=format!("{BUTTON_SMALL} cursor-pointer list-none")>"Token…"</summary>
+                                                                            <div class="absolute right-0 z-20 mt-2 w-72 rounded-md border border-slate-200 bg-white p-4 text-left shadow-lg">
+                                                                                <ActionForm action=mint attr:class="space-y-3">
+                                                                                    <input type="hidden" name="user_id" value=u.id/>
+                                                                                    <label class="block text-sm"><span class="mb-1 block font-medium">"Token name"</span>
+                                                                                        <input name="name" required class=INPUT placeholder="ci"/></label>
+                                                                                    <label class="flex items-center gap-2 text-sm"><input type="checkbox" name="pull_only" value="true"/>"Pull only"</label>
+                                                                                    <button type="submit" class=BUTTON>"Create token"</button>
+                                                                                </ActionForm>
+                                                                            </div>
+                                                                        </details>
+                                                                    })}
                                                                     <Confirm label="Delete…" question=format!("Delete {} with their personal namespace and tokens? This cannot be undone.", u.username)>
                                                                         <ActionForm action=delete>
                                                                             <input type="hidden" name="id" value=u.id/>

@@ -363,3 +363,25 @@ pub fn ago(t: chrono::DateTime<chrono::Utc>) -> String {
 pub fn time_view(t: chrono::DateTime<chrono::Utc>) -> impl IntoView {
     view! { <time datetime=t.to_rfc3339() title=t.format("%Y-%m-%d %H:%M UTC").to_string()>{ago(t)}</time> }
 }
+
+/// Shows `page` of a resource's value once it has loaded, or the error page if loading failed.
+pub fn loaded<T, V, F>(resource: Resource<Result<T, AppError>>, page: F) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    F: Fn(T) -> V + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Transition fallback=Loading>
+            {move || {
+                let page = page.clone();
+                Suspend::new(async move {
+                    match resource.await {
+                        Err(e) => view! { <ErrorPage error=e/> }.into_any(),
+                        Ok(value) => page(value).into_any(),
+                    }
+                })
+            }}
+        </Transition>
+    }
+}

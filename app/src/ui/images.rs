@@ -78,16 +78,7 @@ pub fn RepositoryPage() -> impl IntoView {
         |(n, (tag, label, sort, page), _, _)| get_repository(n, tag, label, sort, page),
     );
     signed_in_or_visitor(move |_| {
-        view! {
-            <Transition fallback=Loading>
-                {move || Suspend::new(async move {
-                    match data.await {
-                        Err(e) => view! { <ErrorPage error=e/> }.into_any(),
-                        Ok(d) => view! { <RepositoryView d filters update delete_repo delete_tag/> }.into_any(),
-                    }
-                })}
-            </Transition>
-        }
+        loaded(data, move |d| view! { <RepositoryView d filters update delete_repo delete_tag/> })
     })
 }
 
@@ -232,18 +223,7 @@ pub fn TagPage() -> impl IntoView {
     let id = Memo::new(move |_| params.read().get("id").and_then(|i| i.parse::<i64>().ok()).unwrap_or(0));
     let delete = ServerAction::<DeleteTag>::new();
     let data = Resource::new(move || id.get(), get_tag);
-    signed_in_or_visitor(move |_| {
-        view! {
-            <Transition fallback=Loading>
-                {move || Suspend::new(async move {
-                    match data.await {
-                        Err(e) => view! { <ErrorPage error=e/> }.into_any(),
-                        Ok(d) => view! { <TagDetailView d delete/> }.into_any(),
-                    }
-                })}
-            </Transition>
-        }
-    })
+    signed_in_or_visitor(move |_| loaded(data, move |d| view! { <TagDetailView d delete/> }))
 }
 
 #[component]

@@ -128,18 +128,7 @@ pub fn NamespacePage() -> impl IntoView {
         move || (name.get(), visibility.version().get(), update.version().get()),
         |(n, _, _)| get_namespace(n),
     );
-    signed_in_or_visitor(move |_| {
-        view! {
-            <Transition fallback=Loading>
-                {move || Suspend::new(async move {
-                    match detail.await {
-                        Err(e) => view! { <ErrorPage error=e/> }.into_any(),
-                        Ok(d) => view! { <NamespaceDetailView d visibility update delete/> }.into_any(),
-                    }
-                })}
-            </Transition>
-        }
-    })
+    signed_in_or_visitor(move |_| loaded(detail, move |d| view! { <NamespaceDetailView d visibility update delete/> }))
 }
 
 #[component]

@@ -82,18 +82,7 @@ pub fn TeamPage() -> impl IntoView {
         move || (name.get(), add.version().get(), role.version().get(), remove.version().get()),
         |(n, ..)| get_team(n),
     );
-    signed_in(move |_| {
-        view! {
-            <Transition fallback=Loading>
-                {move || Suspend::new(async move {
-                    match detail.await {
-                        Err(e) => view! { <ErrorPage error=e/> }.into_any(),
-                        Ok(d) => view! { <TeamDetailView d add role remove delete/> }.into_any(),
-                    }
-                })}
-            </Transition>
-        }
-    })
+    signed_in(move |_| loaded(detail, move |d| view! { <TeamDetailView d add role remove delete/> }))
 }
 
 #[component]

@@ -63,10 +63,15 @@ echo "==> 3. events ingested per second (stored before the answer, 32 connection
 secret=$(psql -tA "$PORTCULLIS_DATABASE_URL" -c "select value from app_secret where name = 'registry_events'")
 lua="$work/events.lua"
 cat > "$lua" <<LUA
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
 local n = 0
 request = function()
   n = n + 1
-  local body = string.format('{"events":[{"id":"bench-%d-%d","timestamp":"2026-11-27T20:30:11Z","action":"pull","target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:00","repository":"bench/r00000","tag":"v0"},"actor":{"name":"root"}}]}', math.random(1, 1000000000), n)
+  local body = string.format('{"events":[{"id":"bench-%d-%d","timestamp":"2026-11-27T20:30:11Z","action":"pull","target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:00","repository":"bench/r00000","tag":"v0"},"actor":{"name":"root"}}]}', tid, n)
   return wrk.format("POST", "/v2/webhooks/events", {["Authorization"] = "Bearer $secret", ["Content-Type"] = "application/vnd.docker.distribution.events.v1+json"}, body)
 end
 LUA

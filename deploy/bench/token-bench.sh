@@ -43,7 +43,7 @@ lua="$(mktemp --suffix .lua)"
 cleanups+=("rm -f $lua")
 run() { # name, wrk args...
   local name="$1"; shift
-  local out; out=$(wrk -t2 -c$conns -d"${secs}s" --latency "$@")
+  local out; out=$(wrk -t1 -c$conns -d"${secs}s" --latency "$@")
   if grep -q "Non-2xx" <<<"$out"; then
     echo "$out" >&2
     echo "error: $name got non-2xx answers, e.g.: $(curl -s "${@: -1}" "${curl_args[@]}")" >&2

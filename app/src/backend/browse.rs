@@ -136,6 +136,43 @@ pub struct TagQuery {
     pub per_page: u32,
 }
 
+/// The tags `ids` as lists show them, in the order of `ids`.
+async fn tag_views(state: &AppState, ids: &[i64]) -> AppResult<Vec<TagView>> {
+    let rows = sqlx::query!(
+        r#"select t.tag_id, t.name, t.digest, t.pushed_by, t.pushed_at as "pushed_at: chrono::DateTime<chrono::Utc>",
+                  t.last_pulled_at as "last_pulled_at: chrono::DateTime<chrono::Utc>",
+                  m.media_type as "media_type?", m.size as "size?", m.platforms as "platforms?",
+                  m.created as "created?: chrono::DateTime<chrono::Utc>", m.labels as "labels?", m.signed as "signed?",
+                  array(select o.name from tag o where o.repository_id = t.repository_id and o.digest = t.digest
+                        and o.tag_id <> t.tag_id order by o.name limit 20) as "shared!"
+           from tag t left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
+           where t.tag_id = any($1)"#,
+        ids
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let mut items: Vec<TagView> = rows
+        .into_iter()
+        .map(|t| TagView {
+            id: t.tag_id,
+            name: t.name,
+            digest: t.digest,
+            media_type: t.media_type,
+            size: t.size,
+            platforms: t.platforms.as_ref().map(platform_names).unwrap_or_default(),
+            created: t.created,
+            pushed_by: t.pushed_by,
+            pushed_at: t.pushed_at,
+            last_pulled_at: t.last_pulled_at,
+            labels: t.labels.as_ref().map(pairs).unwrap_or_default(),
+            shared_with: t.shared,
+            signed: t.signed.unwrap_or(false),
+        })
+        .collect();
+    items.sort_by_key(|t| ids.iter().position(|id| *id == t.id));
+    Ok(items)
+}
+
 /// Everything the repository page shows.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryPage {
@@ -167,58 +204,58 @@ pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &Ta
         Some(Value::Object(m)) if m.values().all(Value::is_null) => (None, m.keys().next().cloned()),
         other => (other.clone(), None),
     };
-    let total = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from tag t left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
-           where t.repository_id = $1 and ($2 = '' or t.name ilike '%' || $2 || '%')
-             and ($3::jsonb is null or m.labels @> $3) and ($4::text is null or m.labels ? $4)"#,
-        r.id,
-        q.name.trim(),
-        label_json,
-        label_key
-    )
-    .fetch_one(&state.db)
-    .await?;
-    let rows = sqlx::query!(
-        r#"select t.tag_id, t.name, t.digest, t.pushed_by, t.pushed_at as "pushed_at: chrono::DateTime<chrono::Utc>",
-                  t.last_pulled_at as "last_pulled_at: chrono::DateTime<chrono::Utc>",
-                  m.media_type as "media_type?", m.size as "size?", m.platforms as "platforms?",
-                  m.created as "created?: chrono::DateTime<chrono::Utc>", m.labels as "labels?", m.signed as "signed?",
-                  array(select o.name from tag o where o.repository_id = t.repository_id and o.digest = t.digest
-                        and o.tag_id <> t.tag_id order by o.name limit 20) as "shared!"
-           from tag t left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
-           where t.repository_id = $1 and ($2 = '' or t.name ilike '%' || $2 || '%')
-             and ($3::jsonb is null or m.labels @> $3) and ($4::text is null or m.labels ? $4)
-           order by case when $5 = 'name' then t.name end asc, t.pushed_at desc, t.tag_id desc
-           limit $6 offset $7"#,
-        r.id,
-        q.name.trim(),
-        label_json,
-        label_key,
-        q.sort,
-        i64::from(per_page),
-        i64::from(page - 1) * i64::from(per_page)
-    )
-    .fetch_all(&state.db)
-    .await?;
-    let items = rows
-        .into_iter()
-        .map(|t| TagView {
-            id: t.tag_id,
-            name: t.name,
-            digest: t.digest,
-            media_type: t.media_type,
-            size: t.size,
-            platforms: t.platforms.as_ref().map(platform_names).unwrap_or_default(),
-            created: t.created,
-            pushed_by: t.pushed_by,
-            pushed_at: t.pushed_at,
-            last_pulled_at: t.last_pulled_at,
-            labels: t.labels.as_ref().map(pairs).unwrap_or_default(),
-            shared_with: t.shared,
-            signed: t.signed.unwrap_or(false),
-        })
-        .collect();
     let repository = repository_views(state, RepoFilter::Ids(&[r.id])).await?.pop().ok_or(AppError::Internal)?;
+    let filtered = !q.name.trim().is_empty() || label.is_some();
+    let total = if filtered {
+        sqlx::query_scalar!(
+            r#"select count(*) as "n!" from tag t left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
+               where t.repository_id = $1 and ($2 = '' or t.name ilike '%' || $2 || '%')
+                 and ($3::jsonb is null or m.labels @> $3) and ($4::text is null or m.labels ? $4)"#,
+            r.id,
+            q.name.trim(),
+            label_json,
+            label_key
+        )
+        .fetch_one(&state.db)
+        .await?
+    } else {
+        repository.tag_count
+    };
+    // First the page's tag ids (an index walk in either order), then their details: the
+    // per-tag work is done for one page, never for every tag of a large repository.
+    let offset = i64::from(page - 1) * i64::from(per_page);
+    let ids: Vec<i64> = if q.sort == "name" {
+        sqlx::query_scalar!(
+            r#"select t.tag_id from tag t left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
+               where t.repository_id = $1 and ($2 = '' or t.name ilike '%' || $2 || '%')
+                 and ($3::jsonb is null or m.labels @> $3) and ($4::text is null or m.labels ? $4)
+               order by t.name limit $5 offset $6"#,
+            r.id,
+            q.name.trim(),
+            label_json,
+            label_key,
+            i64::from(per_page),
+            offset
+        )
+        .fetch_all(&state.db)
+        .await?
+    } else {
+        sqlx::query_scalar!(
+            r#"select t.tag_id from tag t left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
+               where t.repository_id = $1 and ($2 = '' or t.name ilike '%' || $2 || '%')
+                 and ($3::jsonb is null or m.labels @> $3) and ($4::text is null or m.labels ? $4)
+               order by t.pushed_at desc, t.tag_id desc limit $5 offset $6"#,
+            r.id,
+            q.name.trim(),
+            label_json,
+            label_key,
+            i64::from(per_page),
+            offset
+        )
+        .fetch_all(&state.db)
+        .await?
+    };
+    let items = tag_views(state, &ids).await?;
     let s = state.access.get(&state.db).await;
     let actor = p.actor();
     Ok(RepositoryPage {
@@ -250,10 +287,7 @@ pub async fn tag_detail(state: &AppState, p: &Principal, tag_id: i64) -> AppResu
     )
     .fetch_one(&state.db)
     .await?;
-    let q = TagQuery { name: String::new(), label: String::new(), sort: "name".into(), page: 1, per_page: 200 };
-    // The tag as the list shows it: found by name among the repository's tags.
-    let mut page = repository_page(state, p, &repo, &TagQuery { name: row.name.clone(), ..q }).await?;
-    let tag = page.tags.items.drain(..).find(|t| t.id == tag_id).ok_or_else(not_found)?;
+    let tag = tag_views(state, &[tag_id]).await?.pop().ok_or_else(not_found)?;
     let layers = row
         .layers
         .as_ref()

@@ -208,9 +208,11 @@ pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &Ta
     let filtered = !q.name.trim().is_empty() || label.is_some();
     let total = if filtered {
         sqlx::query_scalar!(
-            r#"select count(*) as "n!" from tag t left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
+            r#"select count(*) as "n!" from tag t
                where t.repository_id = $1 and ($2 = '' or t.name ilike '%' || $2 || '%')
-                 and ($3::jsonb is null or m.labels @> $3) and ($4::text is null or m.labels ? $4)"#,
+                 and ($3::jsonb is null and $4::text is null
+                      or exists(select 1 from manifest m where m.repository_id = t.repository_id and m.digest = t.digest
+                                and ($3::jsonb is null or m.labels @> $3) and ($4::text is null or m.labels ? $4)))"#,
             r.id,
             q.name.trim(),
             label_json,
@@ -226,9 +228,11 @@ pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &Ta
     let offset = i64::from(page - 1) * i64::from(per_page);
     let ids: Vec<i64> = if q.sort == "name" {
         sqlx::query_scalar!(
-            r#"select t.tag_id from tag t left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
+            r#"select t.tag_id from tag t
                where t.repository_id = $1 and ($2 = '' or t.name ilike '%' || $2 || '%')
-                 and ($3::jsonb is null or m.labels @> $3) and ($4::text is null or m.labels ? $4)
+                 and ($3::jsonb is null and $4::text is null
+                      or exists(select 1 from manifest m where m.repository_id = t.repository_id and m.digest = t.digest
+                                and ($3::jsonb is null or m.labels @> $3) and ($4::text is null or m.labels ? $4)))
                order by t.name limit $5 offset $6"#,
             r.id,
             q.name.trim(),
@@ -241,9 +245,11 @@ pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &Ta
         .await?
     } else {
         sqlx::query_scalar!(
-            r#"select t.tag_id from tag t left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
+            r#"select t.tag_id from tag t
                where t.repository_id = $1 and ($2 = '' or t.name ilike '%' || $2 || '%')
-                 and ($3::jsonb is null or m.labels @> $3) and ($4::text is null or m.labels ? $4)
+                 and ($3::jsonb is null and $4::text is null
+                      or exists(select 1 from manifest m where m.repository_id = t.repository_id and m.digest = t.digest
+                                and ($3::jsonb is null or m.labels @> $3) and ($4::text is null or m.labels ? $4)))
                order by t.pushed_at desc, t.tag_id desc limit $5 offset $6"#,
             r.id,
             q.name.trim(),

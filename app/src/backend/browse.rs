@@ -211,8 +211,8 @@ pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &Ta
             r#"select count(*) as "n!" from tag t
                where t.repository_id = $1 and ($2 = '' or t.name ilike '%' || $2 || '%')
                  and ($3::jsonb is null and $4::text is null
-                      or exists(select 1 from manifest m where m.repository_id = t.repository_id and m.digest = t.digest
-                                and ($3::jsonb is null or m.labels @> $3) and ($4::text is null or m.labels ? $4)))"#,
+                      or t.digest in (select m.digest from manifest m where m.repository_id = $1
+                                      and ($3::jsonb is null or m.labels @> $3) and ($4::text is null or m.labels ? $4)))"#,
             r.id,
             q.name.trim(),
             label_json,
@@ -231,8 +231,8 @@ pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &Ta
             r#"select t.tag_id from tag t
                where t.repository_id = $1 and ($2 = '' or t.name ilike '%' || $2 || '%')
                  and ($3::jsonb is null and $4::text is null
-                      or exists(select 1 from manifest m where m.repository_id = t.repository_id and m.digest = t.digest
-                                and ($3::jsonb is null or m.labels @> $3) and ($4::text is null or m.labels ? $4)))
+                      or t.digest in (select m.digest from manifest m where m.repository_id = $1
+                                      and ($3::jsonb is null or m.labels @> $3) and ($4::text is null or m.labels ? $4)))
                order by t.name limit $5 offset $6"#,
             r.id,
             q.name.trim(),
@@ -248,8 +248,8 @@ pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &Ta
             r#"select t.tag_id from tag t
                where t.repository_id = $1 and ($2 = '' or t.name ilike '%' || $2 || '%')
                  and ($3::jsonb is null and $4::text is null
-                      or exists(select 1 from manifest m where m.repository_id = t.repository_id and m.digest = t.digest
-                                and ($3::jsonb is null or m.labels @> $3) and ($4::text is null or m.labels ? $4)))
+                      or t.digest in (select m.digest from manifest m where m.repository_id = $1
+                                      and ($3::jsonb is null or m.labels @> $3) and ($4::text is null or m.labels ? $4)))
                order by t.pushed_at desc, t.tag_id desc limit $5 offset $6"#,
             r.id,
             q.name.trim(),

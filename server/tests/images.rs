@@ -85,6 +85,13 @@ async fn pushes_show_up_with_labels_sizes_and_platforms(db: PgPool) {
     assert!(t["size"].as_i64().unwrap() > 0);
     assert!(t["labels"].as_array().unwrap().contains(&json!(["org.example.team", "platform"])), "{t}");
     assert_eq!(t["created"], "2026-11-27T12:00:00Z");
+    assert!(t["last_pulled_at"].is_null(), "the HEAD checks of a push are not pulls: {t}");
+    w.stack.pull(ALICE, "alice/hello:1.0").await.expect_ok("pull it");
+    w.stack
+        .eventually("the pull being recorded", || async {
+            !w.tags(&w.alice, "alice/hello", "name=1.0").await["items"][0]["last_pulled_at"].is_null()
+        })
+        .await;
 
     // Docker v2 schema 2, converted by skopeo on the way.
     w.stack

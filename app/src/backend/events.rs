@@ -185,6 +185,14 @@ pub async fn apply(state: &AppState, client: &RegistryClient, raw: &Value) -> Ap
             tx.commit().await?;
             Ok(Outcome::Applied)
         }
+        // A client checks with HEAD whether a manifest exists (pushes do it too): only a GET
+        // is a pull.
+        "pull" if raw["request"]["method"].as_str().is_some_and(|m| m != "GET") => {
+            Ok(Outcome::Skipped("a HEAD request is not a pull".into()))
+        }
+        "pull" if ev.actor.name == super::registry::SELF_SUBJECT => {
+            Ok(Outcome::Skipped("Portcullis reading the manifest is not a pull".into()))
+        }
         "pull" if is_manifest(&t.media_type) || t.tag.is_some() => {
             sqlx::query!(
                 "update tag set last_pulled_at = greatest(last_pulled_at, $3)

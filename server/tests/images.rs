@@ -137,6 +137,15 @@ async fn pushes_show_up_with_labels_sizes_and_platforms(db: PgPool) {
     w.wait_for_tag(&w.alice, "alice/hello", "latest").await;
     let latest = &w.tags(&w.alice, "alice/hello", "name=latest").await["items"][0];
     assert_eq!(latest["shared_with"], json!(["1.0"]));
+
+    // A cosign signature tag (sha256-<digest>.sig) marks the image it signs.
+    let digest = latest["digest"].as_str().unwrap().to_string();
+    let sig_tag = format!("{}.sig", digest.replace(':', "-"));
+    let sig = oci_image(w.stack.dir.path(), "a signature", &[]);
+    w.stack.push(&sig, ALICE, &format!("alice/hello:{sig_tag}")).await.expect_ok("push a signature");
+    w.wait_for_tag(&w.alice, "alice/hello", &sig_tag).await;
+    assert_eq!(w.tags(&w.alice, "alice/hello", "name=latest").await["items"][0]["signed"], true);
+    assert_eq!(w.tags(&w.alice, "alice/hello", "name=v2s2").await["items"][0]["signed"], false);
 }
 
 #[sqlx::test(migrations = false)]

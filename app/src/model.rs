@@ -24,7 +24,7 @@ pub fn is_path_component(s: &str) -> bool {
         return false;
     }
     // Every separator must sit between two alphanumerics.
-    bytes.windows(2).all(|w| !(sep(w[0]) && !alnum(w[1]))) && bytes.iter().all(|&b| alnum(b) || sep(b))
+    bytes.windows(2).all(|w| !sep(w[0]) || alnum(w[1])) && bytes.iter().all(|&b| alnum(b) || sep(b))
 }
 
 /// Checks a user (or namespace, or team) name: the path-component grammar, 2 to 64 characters.

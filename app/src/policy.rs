@@ -87,7 +87,6 @@ pub const GLOBAL: NamespaceFacts =
     NamespaceFacts { is_global: true, is_personal: false, visibility: Visibility::Public, role: None };
 
 /// Pull images from a namespace (also: see it and its repositories).
-#[must_use]
 pub fn can_pull(actor: &Actor, ns: &NamespaceFacts, _s: &AccessSettings) -> Decision {
     if !actor.is_enabled {
         return deny("this account is disabled");
@@ -111,7 +110,6 @@ pub fn can_pull(actor: &Actor, ns: &NamespaceFacts, _s: &AccessSettings) -> Deci
 }
 
 /// Push images to a namespace.
-#[must_use]
 pub fn can_push(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings) -> Decision {
     if !actor.is_enabled {
         return deny("this account is disabled");
@@ -137,7 +135,6 @@ pub fn can_push(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings) -> Decis
 }
 
 /// Delete images (tags, manifests, repositories) from a namespace.
-#[must_use]
 pub fn can_delete(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings) -> Decision {
     if !actor.is_enabled {
         return deny("this account is disabled");
@@ -164,7 +161,6 @@ pub fn can_delete(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings) -> Dec
 }
 
 /// Change a namespace's visibility.
-#[must_use]
 pub fn can_change_visibility(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings) -> Decision {
     if !actor.is_enabled {
         return deny("this account is disabled");
@@ -185,7 +181,6 @@ pub fn can_change_visibility(actor: &Actor, ns: &NamespaceFacts, s: &AccessSetti
 }
 
 /// Edit a namespace's description (and, later, its repositories' descriptions).
-#[must_use]
 pub fn can_edit_namespace(actor: &Actor, ns: &NamespaceFacts, _s: &AccessSettings) -> Decision {
     if !actor.is_enabled {
         return deny("this account is disabled");
@@ -203,7 +198,6 @@ pub fn can_edit_namespace(actor: &Actor, ns: &NamespaceFacts, _s: &AccessSetting
 }
 
 /// Delete a whole namespace. Personal namespaces go away only with their user.
-#[must_use]
 pub fn can_delete_namespace(actor: &Actor, ns: &NamespaceFacts) -> Decision {
     if !actor.is_enabled {
         return deny("this account is disabled");
@@ -218,7 +212,6 @@ pub fn can_delete_namespace(actor: &Actor, ns: &NamespaceFacts) -> Decision {
 }
 
 /// Create a namespace owned by a team in which the actor has `role`.
-#[must_use]
 pub fn can_create_namespace(actor: &Actor, role: Option<TeamRole>, s: &AccessSettings) -> Decision {
     if !actor.is_enabled {
         return deny("this account is disabled");
@@ -240,7 +233,6 @@ pub fn can_create_namespace(actor: &Actor, role: Option<TeamRole>, s: &AccessSet
 }
 
 /// Create a team (the actor becomes its owner).
-#[must_use]
 pub fn can_create_team(actor: &Actor, s: &AccessSettings) -> Decision {
     if !actor.is_enabled {
         return deny("this account is disabled");
@@ -255,7 +247,6 @@ pub fn can_create_team(actor: &Actor, s: &AccessSettings) -> Decision {
 }
 
 /// See a team, its members and its namespaces.
-#[must_use]
 pub fn can_view_team(actor: &Actor, role: Option<TeamRole>) -> Decision {
     if !actor.is_enabled {
         return deny("this account is disabled");
@@ -267,7 +258,6 @@ pub fn can_view_team(actor: &Actor, role: Option<TeamRole>) -> Decision {
 }
 
 /// Add, remove and change the role of members; edit or delete the team.
-#[must_use]
 pub fn can_manage_team(actor: &Actor, role: Option<TeamRole>) -> Decision {
     if !actor.is_enabled {
         return deny("this account is disabled");
@@ -279,7 +269,6 @@ pub fn can_manage_team(actor: &Actor, role: Option<TeamRole>) -> Decision {
 }
 
 /// Manage users: create, disable, promote, bot users, other users' tokens; see the activity log.
-#[must_use]
 pub fn can_administer(actor: &Actor) -> Decision {
     if !actor.is_enabled {
         return deny("this account is disabled");
@@ -291,7 +280,6 @@ pub fn can_administer(actor: &Actor) -> Decision {
 }
 
 /// List, create and revoke the access tokens of user `owner_id`.
-#[must_use]
 pub fn can_manage_tokens_of(actor: &Actor, owner_id: i64) -> Decision {
     if !actor.is_enabled {
         return deny("this account is disabled");

@@ -165,6 +165,20 @@ struct Principal {
     touched: Instant,
 }
 
+/// What a credential was found to stand for.
+struct Found {
+    user: User,
+    restriction: Option<Restriction>,
+    expires_at: Option<DateTime<Utc>>,
+    token_id: Option<i64>,
+}
+
+impl Found {
+    fn user(user: &User) -> Self {
+        Self { user: user.clone(), restriction: None, expires_at: None, token_id: None }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Facts {
     known: Option<Known>,
@@ -216,33 +230,18 @@ impl AuthCache {
             .cloned()
     }
 
-    fn remember(
-        &self,
-        slot: [u8; 32],
-        user: &User,
-        restriction: Option<Restriction>,
-        expires_at: Option<DateTime<Utc>>,
-        token_id: Option<i64>,
-        ttl: Duration,
-        generation: u64,
-    ) {
+    /// Remembers what a credential stood for, as of `generation` (read before the lookup).
+    fn remember(&self, slot: [u8; 32], found: Found, ttl: Duration, generation: u64) {
         if ttl.is_zero() {
             return;
         }
         let mut entries = self.principals.lock().expect("auth cache lock");
         bounded(&mut entries);
         let now = Instant::now();
+        let Found { user, restriction, expires_at, token_id } = found;
         entries.insert(
             slot,
-            Principal {
-                user: user.clone(),
-                restriction,
-                expires_at,
-                token_id,
-                generation,
-                until: now + ttl,
-                touched: now,
-            },
+            Principal { user, restriction, expires_at, token_id, generation, until: now + ttl, touched: now },
         );
     }
 
@@ -290,7 +289,7 @@ async fn by_password(
         AppError::Unauthorized(_) => TokenError::Unauthorized(BAD_CREDENTIALS.into()),
         other => other.into(),
     })?;
-    cache.remember(slot, &user, None, None, None, cache.password_ttl, generation);
+    cache.remember(slot, Found::user(&user), cache.password_ttl, generation);
     Ok(user)
 }
 
@@ -316,15 +315,13 @@ async fn by_access_token(state: &AppState, secret: &str) -> Result<(User, Restri
         .await?
         .ok_or_else(|| TokenError::Unauthorized(BAD_CREDENTIALS.into()))?;
     let restriction = Restriction { namespace_ids: scope.namespace_ids.clone(), pull_only: scope.pull_only };
-    cache.remember(
-        slot,
-        &user,
-        Some(restriction.clone()),
-        scope.expires_at,
-        Some(scope.token_id),
-        BACKSTOP,
-        generation,
-    );
+    let found = Found {
+        user: user.clone(),
+        restriction: Some(restriction.clone()),
+        expires_at: scope.expires_at,
+        token_id: Some(scope.token_id),
+    };
+    cache.remember(slot, found, BACKSTOP, generation);
     Ok((user, restriction))
 }
 
@@ -336,7 +333,7 @@ async fn by_refresh_token(state: &AppState, token: &str, service: &str) -> Resul
     }
     let generation = super::cache::generation();
     let user = refresh_token_user(state, token, service).await?;
-    state.auth_cache.remember(slot, &user, None, None, None, BACKSTOP, generation);
+    state.auth_cache.remember(slot, Found::user(&user), BACKSTOP, generation);
     Ok(user)
 }
 

@@ -389,7 +389,7 @@ pub fn SearchPage() -> impl IntoView {
                         <div class="space-y-8">
                             {(!r.repositories.is_empty()).then(|| view! {
                                 <section><h2 class="mb-3 text-base font-semibold">"Repositories"</h2>
-                                    <RepositoryTable repositories=r.repositories.clone() empty_title="">{()}</RepositoryTable></section>
+                                    <RepositoryTable repositories=r.repositories.clone() empty_title="">""</RepositoryTable></section>
                             })}
                             {(!r.tags.is_empty()).then(|| view! {
                                 <section><h2 class="mb-3 text-base font-semibold">"Tags"</h2>

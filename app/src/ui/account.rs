@@ -183,10 +183,7 @@ fn Tokens(
 ) -> impl IntoView {
     let create_error = action_error(create);
     let revoke_error = action_error(revoke);
-    let secret = Signal::derive(move || match create.value().get() {
-        Some(Ok(c)) => Some(c),
-        _ => flashed.get().and_then(|r| r.ok()).flatten(),
-    });
+    let secret = new_secret(create, flashed);
     view! {
         <section id="tokens" class="rounded-lg border border-slate-200 bg-white p-5 shadow-sm sm:p-6">
             <h2 class="text-base font-semibold text-slate-900">"Access tokens"</h2>
@@ -195,14 +192,7 @@ fn Tokens(
                 <code class="rounded bg-slate-100 px-1">"docker login"</code>
                 ", or as a Bearer token for the REST API. A restricted token cannot change anything through the API."
             </p>
-            <Transition fallback=|| ()>
-                {move || secret.get().map(|c| view! {
-                    <div class="mb-4 space-y-2 rounded-md border border-emerald-200 bg-emerald-50 p-4" data-testid="new-token">
-                        <p class="text-sm font-semibold text-emerald-900">{format!("Token \"{}\" created. Copy it now: it will not be shown again.", c.token.name)}</p>
-                        <CopyLine command=c.secret.clone()/>
-                    </div>
-                })}
-            </Transition>
+            <NewSecret secret/>
             <div class="grid gap-6 lg:grid-cols-3">
                 <ActionForm action=create attr:class="space-y-4">
                     <FormError error=create_error/>

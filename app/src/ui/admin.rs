@@ -65,10 +65,7 @@ pub fn UsersPage() -> impl IntoView {
     );
     // After a plain form post the new secret waits in the session for this one page load.
     let flashed = Resource::new(|| (), |_| take_new_secret());
-    let secret = Signal::derive(move || match mint.value().get() {
-        Some(Ok(c)) => Some(c),
-        _ => flashed.get().and_then(|r| r.ok()).flatten(),
-    });
+    let secret = new_secret(mint, flashed);
     admin_only(move |me| {
         view! {
             <Title text="Users"/>
@@ -78,14 +75,7 @@ pub fn UsersPage() -> impl IntoView {
                 <div class="lg:col-span-2">
                     <div class="mb-3"><FormError error=row_error/></div>
                     <div class="mb-3"><FormError error=mint_error/></div>
-                    <Transition fallback=|| ()>
-                        {move || secret.get().map(|c| view! {
-                            <div class="mb-4 space-y-2 rounded-md border border-emerald-200 bg-emerald-50 p-4" data-testid="new-token">
-                                <p class="text-sm font-semibold text-emerald-900">{format!("Token \"{}\" created. Copy it now: it will not be shown again.", c.token.name)}</p>
-                                <CopyLine command=c.secret.clone()/>
-                            </div>
-                        })}
-                    </Transition>
+                    <NewSecret secret/>
                     <Transition fallback=Loading>
                         {move || {
                             let me = me.clone();

@@ -385,3 +385,39 @@ where
         </Transition>
     }
 }
+
+/// A just-created token's secret: the action's answer after a hydrated call, or what the
+/// session kept for this page load after a plain form post.
+pub fn new_secret<S>(
+    action: ServerAction<S>,
+    flashed: Resource<Result<Option<crate::model::CreatedToken>, AppError>>,
+) -> Signal<Option<crate::model::CreatedToken>>
+where
+    S: leptos::server_fn::ServerFn<Output = crate::model::CreatedToken, Error = AppError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    Signal::derive(move || match action.value().get() {
+        Some(Ok(c)) => Some(c),
+        _ => flashed.get().and_then(|r| r.ok()).flatten(),
+    })
+}
+
+/// Shows a just-created token's secret, once.
+#[component]
+pub fn NewSecret(secret: Signal<Option<crate::model::CreatedToken>>) -> impl IntoView {
+    view! {
+        <Transition fallback=|| ()>
+            {move || secret.get().map(|c| view! {
+                <div class="mb-4 space-y-2 rounded-md border border-emerald-200 bg-emerald-50 p-4" data-testid="new-token">
+                    <p class="text-sm font-semibold text-emerald-900">
+                        {format!("Token \"{}\" created. Copy it now: it will not be shown again.", c.token.name)}
+                    </p>
+                    <CopyLine command=c.secret.clone()/>
+                </div>
+            })}
+        </Transition>
+    }
+}

@@ -92,6 +92,12 @@ impl leptos::server_fn::error::FromServerFnError for AppError {
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
+        // Text PostgreSQL cannot store (a NUL character) is the request's fault, not ours.
+        if let sqlx::Error::Database(d) = &e {
+            if matches!(d.code().as_deref(), Some("22021" | "22P05")) {
+                return Self::BadRequest("text may not contain NUL or other unstorable characters".into());
+            }
+        }
         tracing::error!(error = %e, "database error");
         Self::Internal
     }

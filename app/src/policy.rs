@@ -180,6 +180,13 @@ pub fn can_change_visibility(actor: &Actor, ns: &NamespaceFacts, s: &AccessSetti
     deny("only owners of the team may change visibility")
 }
 
+/// Give a new namespace of a team (where the actor has `role`) a visibility other than
+/// private: the same right as changing it afterwards.
+pub fn can_choose_visibility(actor: &Actor, role: Option<TeamRole>, s: &AccessSettings) -> Decision {
+    let new = NamespaceFacts { is_global: false, is_personal: false, visibility: Visibility::Private, role };
+    can_change_visibility(actor, &new, s)
+}
+
 /// Edit a namespace's description (and, later, its repositories' descriptions).
 pub fn can_edit_namespace(actor: &Actor, ns: &NamespaceFacts, _s: &AccessSettings) -> Decision {
     if !actor.is_enabled {

@@ -76,8 +76,12 @@ pub fn is_repository_component(s: &str) -> bool {
     true
 }
 
-/// A registry host (`localhost`, `example.com`, `10.0.0.1:5000`): it contains a `.` or `:`,
-/// or is `localhost`, and is made of letters, digits, `-`, `.` and one `:port`.
+/// A registry host in front of a name (`10.0.0.1:5000`, `localhost:5000`,
+/// `Registry.Example.com`): letters, digits, `-`, `.` and an optional `:port`, and not a
+/// valid path component. The grammar is ambiguous for a lowercase dotted first part
+/// (`john.doe/app`): the registry itself reads that as a path whose first component is the
+/// namespace, so that is how it is read here too. Reading it as a host would judge the
+/// request against another namespace than the one the registry enforces.
 fn is_hostname(s: &str) -> bool {
     let (host, port) = match s.rsplit_once(':') {
         Some((h, p)) => (h, Some(p)),
@@ -93,7 +97,7 @@ fn is_hostname(s: &str) -> bool {
                 && !l.starts_with('-')
                 && !l.ends_with('-')
         });
-    labels_ok && (host.contains('.') || port.is_some() || host == "localhost")
+    labels_ok && (host.contains('.') || port.is_some() || host == "localhost") && !is_repository_component(s)
 }
 
 /// A repository name split into its optional registry host and its path.
@@ -223,6 +227,14 @@ mod tests {
             parse_scope("repository:registry.example.com/team/app:pull"),
             repo("registry.example.com/team/app", &[Pull])
         );
+        // A lowercase dotted first part is a namespace, as the registry reads it.
+        for name in ["john.doe/app", "localhost/app", "registry.example.com/team/app"] {
+            let n = RepositoryName::parse(name).unwrap();
+            assert_eq!((n.host, n.path), (None, name), "{name}");
+        }
+        assert_eq!(RepositoryName::parse("john.doe/app").unwrap().namespace(), Some("john.doe"));
+        let n = RepositoryName::parse("Registry.Example.com/team/app").unwrap();
+        assert_eq!((n.host, n.namespace()), (Some("Registry.Example.com"), Some("team")));
         let n = RepositoryName::parse("127.0.0.1:5000/alice/hello").unwrap();
         assert_eq!((n.host, n.path, n.namespace()), (Some("127.0.0.1:5000"), "alice/hello", Some("alice")));
         let n = RepositoryName::parse("alice/hello").unwrap();

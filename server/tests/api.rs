@@ -139,6 +139,20 @@ async fn bad_input_gets_clear_errors(db: PgPool) {
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert!(unknown.json()["message"].is_string());
 
+    // Text PostgreSQL cannot store is a bad request, not a server error.
+    let nul =
+        api(&app, "POST", "/api/v1/teams", Some(&admin), Some(json!({"name": "t2", "description": "a\u{0}b"}))).await;
+    assert_eq!(nul.status, StatusCode::BAD_REQUEST, "{}", nul.body);
+    // A second account with the same email is refused on that field.
+    let with_email = |name: &str| json!({"username": name, "password": "long enough", "email": "same@example.com"});
+    assert_eq!(
+        api(&app, "POST", "/api/v1/users", Some(&admin), Some(with_email("erin"))).await.status,
+        StatusCode::CREATED
+    );
+    let twin = api(&app, "POST", "/api/v1/users", Some(&admin), Some(with_email("frank"))).await;
+    assert_eq!(twin.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", twin.body);
+    assert_eq!(twin.json()["field"], "email");
+
     let huge = json!({"name": "big", "description": "x".repeat(2 * 1024 * 1024)});
     assert_eq!(
         api(&app, "POST", "/api/v1/teams", Some(&admin), Some(huge)).await.status,
@@ -396,13 +410,42 @@ async fn site_settings_govern_visibility_changes(db: PgPool) {
         api(&app, "PUT", &path, Some(&admin), Some(json!({"visibility": "public"}))).await.status,
         StatusCode::OK
     );
+    // Nor may she create a namespace public from the start; private is fine.
+    let public = json!({"name": "acme-open", "team": "acme", "visibility": "public"});
+    assert_eq!(api(&app, "POST", "/api/v1/namespaces", Some(&alice), Some(public)).await.status, StatusCode::FORBIDDEN);
+    let private = json!({"name": "acme-open", "team": "acme", "visibility": "private"});
+    assert_eq!(api(&app, "POST", "/api/v1/namespaces", Some(&alice), Some(private)).await.status, StatusCode::CREATED);
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_restricted_token_cannot_change_anything(db: PgPool) {
+async fn a_restricted_token_cannot_change_anything_nor_see_beyond_its_namespaces(db: PgPool) {
     let app = app(&db).await;
-    let (_, admin) = bootstrap(&app).await;
+    let (admin_id, admin) = bootstrap(&app).await;
     let (alice_id, _) = user_with_token(&app, &admin, "alice").await;
+    // An administrator's token limited to one namespace carries no administrator powers...
+    let admin_ci = token_for(&app, &admin, admin_id, json!({"name": "ci", "namespaces": ["alice"]})).await;
+    assert_eq!(api(&app, "GET", "/api/v1/users", Some(&admin_ci), None).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(api(&app, "GET", "/api/v1/users", Some(&admin), None).await.status, StatusCode::OK);
+    // ...and sees only that namespace, where the unrestricted one sees them all.
+    let names = |r: Reply| -> Vec<String> {
+        r.json().as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(names(api(&app, "GET", "/api/v1/namespaces", Some(&admin_ci), None).await), ["alice"]);
+    assert_eq!(names(api(&app, "GET", "/api/v1/namespaces", Some(&admin), None).await), ["alice", "root"]);
+    let other = api(&app, "GET", "/api/v1/namespaces", Some(&admin), None)
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] != "alice")
+        .unwrap()["id"]
+        .clone();
+    assert_eq!(
+        api(&app, "GET", &format!("/api/v1/namespaces/{other}"), Some(&admin_ci), None).await.status,
+        StatusCode::NOT_FOUND
+    );
+
     let pull_only = token_for(&app, &admin, alice_id, json!({"name": "ci", "pull_only": true})).await;
     assert_eq!(api(&app, "GET", "/api/v1/namespaces", Some(&pull_only), None).await.status, StatusCode::OK);
     let r = api(&app, "POST", "/api/v1/teams", Some(&pull_only), Some(json!({"name": "sneaky"}))).await;

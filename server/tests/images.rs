@@ -227,7 +227,11 @@ async fn deletes_follow_the_policy_and_reach_the_registry(db: PgPool) {
     let team = api(&w.app, "POST", "/api/v1/teams", Some(&w.alice), Some(json!({"name": "acme"}))).await.json()["id"]
         .as_i64()
         .unwrap();
-    api(&w.app, "POST", "/api/v1/namespaces", Some(&w.alice), Some(json!({"name": "acme", "team": "acme"}))).await;
+    let ns = api(&w.app, "POST", "/api/v1/namespaces", Some(&w.alice), Some(json!({"name": "acme", "team": "acme"})))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
     api(
         &w.app,
         "POST",
@@ -275,6 +279,16 @@ async fn deletes_follow_the_policy_and_reach_the_registry(db: PgPool) {
             .await
             .unwrap();
     assert!(logged >= 1);
+
+    // A namespace that still holds a repository is not deleted (a namespace of the same name
+    // made later would inherit its images); once the repository is gone, it is.
+    let ns_path = format!("/api/v1/namespaces/{ns}");
+    assert_eq!(api(&w.app, "DELETE", &ns_path, Some(&w.alice), None).await.status, StatusCode::CONFLICT);
+    let repo = w.repo_id(&w.alice, "acme/app").await.unwrap();
+    let r = api(&w.app, "DELETE", &format!("/api/v1/repositories/{repo}"), Some(&w.alice), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let r = api(&w.app, "DELETE", &ns_path, Some(&w.alice), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
 }
 
 #[sqlx::test(migrations = false)]

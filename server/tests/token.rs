@@ -141,6 +141,28 @@ async fn anonymous_gets_public_pulls_only(db: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
+async fn a_dotted_namespace_is_judged_as_itself_not_as_a_registry_host(db: PgPool) {
+    let app = app(&db).await;
+    let (admin, _, alice) = setup(&app).await;
+    user_with_token(&app, &admin, "john.doe").await;
+    // john.doe's personal namespace is private: the registry reads "john.doe/app" as a path in it.
+    let q = "scope=repository:john.doe/app:pull&scope=repository:john.doe/alice/x:pull,push";
+    let r = token_get(&app, q, None).await;
+    assert_eq!(claims(r.json()["token"].as_str().unwrap())["access"], json!([]), "anonymous gets nothing");
+    let r = token_get(&app, q, Some(&basic("alice", &alice))).await;
+    assert_eq!(claims(r.json()["token"].as_str().unwrap())["access"], json!([]), "alice gets nothing");
+    let r = token_get(&app, q, Some(&basic("john.doe", "john.doe password 1"))).await;
+    assert_eq!(
+        claims(r.json()["token"].as_str().unwrap())["access"],
+        json!([
+            {"type": "repository", "name": "john.doe/app", "actions": ["pull"]},
+            {"type": "repository", "name": "john.doe/alice/x", "actions": ["pull", "push"]},
+        ]),
+        "its owner gets what he asked"
+    );
+}
+
+#[sqlx::test(migrations = false)]
 async fn only_admins_get_the_catalog(db: PgPool) {
     let app = app(&db).await;
     setup(&app).await;
@@ -288,6 +310,12 @@ async fn access_tokens_work_as_passwords_and_keep_their_restrictions(db: PgPool)
     let pull_only = token_for(&app, &admin, alice_id, json!({"name": "ro", "pull_only": true})).await;
     let r = token_get(&app, "scope=repository:alice/x:pull,push,delete", Some(&basic("alice", &pull_only))).await;
     assert_eq!(claims(r.json()["token"].as_str().unwrap())["access"][0]["actions"], json!(["pull"]));
+    // It cannot be traded for a refresh token, which would carry alice's whole rights.
+    let r = token_get(&app, "offline_token=true&client_id=docker", Some(&basic("alice", &pull_only))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.json().get("refresh_token").is_none(), "{}", r.body);
+    let r = token_get(&app, "offline_token=true&client_id=docker", Some(&basic("alice", ALICE_PW))).await;
+    assert!(r.json()["refresh_token"].is_string(), "a password still earns one");
 
     let only_acme = token_for(&app, &admin, alice_id, json!({"name": "acme", "namespaces": ["acme"]})).await;
     let r = token_get(

@@ -108,7 +108,7 @@ pub async fn list_activity(
 ) -> Result<Page<AuditEventView>, AppError> {
     let (state, p) = form::principal().await?;
     p.require_user()?;
-    crate::backend::access::check(crate::policy::can_administer(&p.actor()))?;
+    p.require_admin()?;
     let filter = audit::Filter { actor, action, target, namespace_id: None };
     audit::list(&state.db, &filter, page, 50).await
 }

@@ -121,7 +121,7 @@ pub async fn namespace_repositories(name: String) -> Result<Vec<RepositoryView>,
 pub async fn get_registry_status() -> Result<RegistryStatus, AppError> {
     let (state, p) = form::principal().await?;
     p.require_user()?;
-    crate::backend::access::check(crate::policy::can_administer(&p.actor()))?;
+    p.require_admin()?;
     Ok(RegistryStatus {
         runs: crate::backend::sync::recent_runs(&state).await?,
         inbox: crate::backend::events::stats(&state).await?,
@@ -141,7 +141,7 @@ pub async fn run_sync() -> Result<(), AppError> {
     let result = async {
         let (state, p) = form::principal().await?;
         p.require_writer()?;
-        crate::backend::access::check(crate::policy::can_administer(&p.actor()))?;
+        p.require_admin()?;
         match crate::backend::sync::reconcile(&state, "administrator").await? {
             Some(_) => Ok(()),
             None => Err(AppError::Conflict("A reconcile is already running.".into())),

@@ -15,6 +15,8 @@ pub struct NamespaceList {
     pub namespaces: Vec<NamespaceView>,
     /// Teams the viewer may create namespaces for (name, role).
     pub teams_for_new: Vec<(String, Option<TeamRole>)>,
+    /// Whether the viewer may make a new namespace other than private (for some team).
+    pub may_choose_visibility: bool,
 }
 
 /// Everything the namespace page shows.
@@ -44,7 +46,9 @@ pub async fn list_namespaces() -> Result<NamespaceList, AppError> {
             .collect(),
         None => Vec::new(),
     };
-    Ok(NamespaceList { namespaces: list, teams_for_new })
+    let may_choose_visibility =
+        teams_for_new.iter().any(|(_, role)| crate::policy::can_choose_visibility(&actor, *role, &s).is_ok());
+    Ok(NamespaceList { namespaces: list, teams_for_new, may_choose_visibility })
 }
 
 #[server(endpoint = "namespaces/get")]

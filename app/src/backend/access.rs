@@ -52,6 +52,26 @@ impl Principal {
         }
     }
 
+    /// An administrator, running the site. A restricted access token never carries its
+    /// owner's administrator powers: it is for pulling from some namespaces, not for reading
+    /// the user list or the activity log.
+    pub fn require_admin(&self) -> AppResult<()> {
+        check(crate::policy::can_administer(&self.actor()))?;
+        if self.token.as_ref().is_some_and(TokenScope::is_restricted) {
+            return Err(AppError::forbidden("this access token is restricted and may not administer the site"));
+        }
+        Ok(())
+    }
+
+    /// Whether the credential reaches a namespace (`None`: the global one) at all. A token
+    /// limited to some namespaces sees nothing of the others, in the API as in the registry.
+    pub fn reaches(&self, namespace_id: Option<i64>) -> bool {
+        match self.token.as_ref().and_then(|t| t.namespace_ids.as_ref()) {
+            None => true,
+            Some(ids) => namespace_id.is_some_and(|id| ids.contains(&id)),
+        }
+    }
+
     /// The signed-in user, or `Unauthorized`.
     pub fn require_user(&self) -> AppResult<&User> {
         self.user.as_ref().ok_or_else(|| AppError::unauthorized("Please sign in."))

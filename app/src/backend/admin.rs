@@ -1,13 +1,13 @@
 //! What administrators do to users and to the site's settings. Every operation checks the
 //! policy and records the change in the activity log.
 
-use super::access::{check, Principal};
+use super::access::Principal;
 use super::audit::{self, Target};
 use super::users::{self, NewUser, Origin, User};
 use super::AppState;
 use crate::error::{AppError, AppResult};
 use crate::model::{validate_password, validate_username, UserView};
-use crate::policy::{self, AccessSettings};
+use crate::policy::AccessSettings;
 
 /// An account an administrator (or the bootstrap) creates.
 #[derive(Default)]
@@ -68,7 +68,7 @@ pub async fn create_account(state: &AppState, req: AccountRequest, origin: Origi
 /// An administrator creates an account.
 pub async fn create_user(state: &AppState, p: &Principal, req: AccountRequest) -> AppResult<UserView> {
     let admin = p.require_writer()?;
-    check(policy::can_administer(&p.actor()))?;
+    p.require_admin()?;
     let user = create_account(state, req, Origin::Admin(admin)).await?;
     users::view(&state.db, user.id).await?.ok_or(AppError::Internal)
 }
@@ -85,7 +85,7 @@ pub async fn bootstrap(state: &AppState, mut req: AccountRequest) -> AppResult<U
 
 pub async fn list_users(state: &AppState, p: &Principal) -> AppResult<Vec<UserView>> {
     p.require_user()?;
-    check(policy::can_administer(&p.actor()))?;
+    p.require_admin()?;
     users::list(&state.db).await
 }
 
@@ -93,7 +93,7 @@ pub async fn list_users(state: &AppState, p: &Principal) -> AppResult<Vec<UserVi
 pub async fn get_user(state: &AppState, p: &Principal, id: i64) -> AppResult<UserView> {
     let me = p.require_user()?;
     if me.id != id {
-        check(policy::can_administer(&p.actor())).map_err(|_| AppError::not_found("No such user."))?;
+        p.require_admin().map_err(|_| AppError::not_found("No such user."))?;
     }
     users::view(&state.db, id).await?.ok_or_else(|| AppError::not_found("No such user."))
 }
@@ -115,7 +115,7 @@ pub async fn update_user(state: &AppState, p: &Principal, id: i64, change: UserC
     let admin_fields = change.is_admin.is_some_and(|a| a != target.is_admin)
         || change.is_enabled.is_some_and(|e| e != target.is_enabled);
     if admin_fields {
-        check(policy::can_administer(&p.actor()))?;
+        p.require_admin()?;
     }
     validate_email(change.email.as_deref())?;
     if change.display_name.as_deref().is_some_and(|d| d.chars().count() > 100) {
@@ -158,7 +158,7 @@ pub async fn update_user(state: &AppState, p: &Principal, id: i64, change: UserC
 /// Deletes a user with their personal namespace and tokens.
 pub async fn delete_user(state: &AppState, p: &Principal, id: i64) -> AppResult<()> {
     let me = p.require_writer()?;
-    check(policy::can_administer(&p.actor()))?;
+    p.require_admin()?;
     let target = get_user(state, p, id).await?;
     if id == me.id {
         return Err(AppError::Conflict("You cannot delete your own account.".into()));
@@ -180,7 +180,7 @@ pub async fn get_settings(state: &AppState, p: &Principal) -> AppResult<AccessSe
 
 pub async fn update_settings(state: &AppState, p: &Principal, s: AccessSettings) -> AppResult<AccessSettings> {
     let admin = p.require_writer()?;
-    check(policy::can_administer(&p.actor()))?;
+    p.require_admin()?;
     let before = state.access.set(&state.db, s).await?;
     if before != s {
         let details = serde_json::json!({ "from": before, "to": s });

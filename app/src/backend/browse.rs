@@ -69,6 +69,9 @@ async fn place(state: &AppState, p: &Principal, name: &str) -> AppResult<Placed>
     };
     let s = state.access.get(&state.db).await;
     policy::can_pull(&p.actor(), &facts, &s).map_err(|_| not_found())?;
+    if !p.reaches(row.namespace_id) {
+        return Err(not_found());
+    }
     Ok(Placed { id: row.repository_id, name: row.name, namespace_id: row.namespace_id, facts })
 }
 
@@ -377,9 +380,17 @@ pub async fn delete_repository(state: &AppState, p: &Principal, name: &str) -> A
     let r = place(state, p, name).await?;
     let s = state.access.get(&state.db).await;
     super::access::check(policy::can_delete(&p.actor(), &r.facts, &s))?;
-    let digests = sqlx::query_scalar!("select distinct digest from tag where repository_id = $1", r.id)
-        .fetch_all(&state.db)
-        .await?;
+    // Every manifest known here goes: tagged ones, untagged ones, and the per-platform images
+    // of multi-platform ones, which would otherwise stay pullable by digest.
+    let digests = sqlx::query_scalar!(
+        r#"select digest as "digest!" from tag where repository_id = $1
+           union select digest from manifest where repository_id = $1
+           union select p ->> 'digest' from manifest m, jsonb_array_elements(m.platforms) p
+                 where m.repository_id = $1 and p ? 'digest'"#,
+        r.id
+    )
+    .fetch_all(&state.db)
+    .await?;
     for d in &digests {
         state.registry.delete_manifest(state, &r.name, d).await?;
     }
@@ -439,8 +450,10 @@ async fn visible(state: &AppState, p: &Principal, candidates: Vec<(i64, Option<S
     Ok(candidates
         .into_iter()
         .filter(|(_, ns)| match ns {
-            None => policy::can_pull(&actor, &GLOBAL, &s).is_ok(),
-            Some(ns) => rows.iter().any(|r| &r.name == ns && policy::can_pull(&actor, &r.facts(), &s).is_ok()),
+            None => p.reaches(None) && policy::can_pull(&actor, &GLOBAL, &s).is_ok(),
+            Some(ns) => rows
+                .iter()
+                .any(|r| &r.name == ns && p.reaches(Some(r.id)) && policy::can_pull(&actor, &r.facts(), &s).is_ok()),
         })
         .map(|(id, _)| id)
         .collect())

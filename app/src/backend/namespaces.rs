@@ -39,7 +39,7 @@ pub async fn list(state: &AppState, p: &Principal) -> AppResult<Vec<NamespaceVie
     let rows = all_namespaces(&state.db, p.user.as_ref().map(|u| u.id)).await?;
     Ok(rows
         .into_iter()
-        .filter(|r| policy::can_pull(&actor, &r.facts(), &s).is_ok())
+        .filter(|r| p.reaches(Some(r.id)) && policy::can_pull(&actor, &r.facts(), &s).is_ok())
         .map(|r| view(r, &actor, &s))
         .collect())
 }
@@ -60,7 +60,7 @@ async fn find(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppResult<(
         NamespaceRef::Id(id) => all_namespaces(&state.db, viewer).await?.into_iter().find(|r| r.id == *id),
     };
     match row {
-        Some(r) if policy::can_pull(&p.actor(), &r.facts(), &s).is_ok() => Ok((r, s)),
+        Some(r) if p.reaches(Some(r.id)) && policy::can_pull(&p.actor(), &r.facts(), &s).is_ok() => Ok((r, s)),
         _ => Err(AppError::not_found("No such namespace.")),
     }
 }
@@ -93,6 +93,9 @@ pub async fn create(
     let t = teams::get(state, p, team).await.map_err(|_| AppError::invalid("team", "no such team"))?;
     let s = state.access.get(&state.db).await;
     check(policy::can_create_namespace(&p.actor(), t.role, &s))?;
+    if visibility != Visibility::Private {
+        check(policy::can_choose_visibility(&p.actor(), t.role, &s))?;
+    }
     let mut tx = state.db.begin().await?;
     let id = sqlx::query_scalar!(
         "insert into namespace (name, team_id, visibility, description) values ($1, $2, $3, $4)
@@ -160,6 +163,14 @@ pub async fn delete(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppRe
     let (n, _) = find(state, p, ns).await?;
     check(policy::can_delete_namespace(&p.actor(), &n.facts()))?;
     let mut tx = state.db.begin().await?;
+    // Its images would stay in the registry, and a later namespace of the same name would
+    // inherit them.
+    let held = sqlx::query_scalar!(r#"select count(*) as "n!" from repository where namespace_id = $1"#, n.id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if held > 0 {
+        return Err(AppError::Conflict(format!("This namespace still holds {held} repositories. Delete them first.")));
+    }
     sqlx::query!("delete from namespace where namespace_id = $1", n.id).execute(&mut *tx).await?;
     let details = serde_json::json!({ "team": n.team_name });
     audit::record(

@@ -497,8 +497,13 @@ pub async fn issue(state: &AppState, creds: Credentials, req: TokenRequest) -> R
     let signer = state.keys.current(&state.db).await;
     let token = signer.sign(&claims)?;
 
+    // A refresh token stands for the user's whole rights, so only a password earns one: an
+    // access token would otherwise shed its restrictions, its expiry and its revocation.
+    // Without a refresh token in the answer, clients keep using the access token itself.
     let refresh_token = match (&user, req.offline) {
-        (Some(u), true) => Some(create_refresh_token(state, u, service, req.client_id.as_deref().unwrap_or("")).await?),
+        (Some(u), true) if restriction.is_none() => {
+            Some(create_refresh_token(state, u, service, req.client_id.as_deref().unwrap_or("")).await?)
+        }
         _ => None,
     };
     Ok(Issued { token, expires_in, issued_at: now, refresh_token, access })

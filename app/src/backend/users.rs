@@ -112,6 +112,9 @@ pub async fn insert(db: &PgPool, new: NewUser<'_>, first_user_admin: bool, origi
         sqlx::Error::Database(d) if matches!(d.constraint(), Some("user_username_key" | "namespace_name_key")) => {
             AppError::invalid("username", "is already taken")
         }
+        sqlx::Error::Database(d) if d.constraint() == Some("user_email_key") => {
+            AppError::invalid("email", "is already used by another account")
+        }
         _ => e.into(),
     };
     let user = sqlx::query_as!(
@@ -267,8 +270,22 @@ pub async fn other_enabled_admins(conn: &mut PgConnection, id: i64) -> AppResult
     .await?)
 }
 
-/// Deletes a user with their personal team and namespace.
+/// Deletes a user with their personal team and namespace. Refused while that namespace holds
+/// repositories: the images stay in the registry, and a later account of the same name would
+/// inherit them.
 pub async fn delete(conn: &mut PgConnection, id: i64) -> AppResult<()> {
+    let held = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from repository r join namespace n using (namespace_id) join team t using (team_id)
+           where t.personal_user_id = $1"#,
+        id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if held > 0 {
+        return Err(AppError::Conflict(format!(
+            "Their personal namespace still holds {held} repositories. Delete those first, or disable the account instead."
+        )));
+    }
     sqlx::query!("delete from namespace where team_id in (select team_id from team where personal_user_id = $1)", id)
         .execute(&mut *conn)
         .await?;

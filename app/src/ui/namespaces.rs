@@ -44,7 +44,11 @@ pub fn NamespacesPage() -> impl IntoView {
                                                         {l.teams_for_new.iter().map(|(t, _)| view! { <option value=t.clone()>{t.clone()}</option> }).collect_view()}
                                                     </select>
                                                 </div>
-                                                <VisibilityChoice current=Visibility::Private/>
+                                                {if l.may_choose_visibility {
+                                                    view! { <VisibilityChoice current=Visibility::Private/> }.into_any()
+                                                } else {
+                                                    view! { <p class="text-sm text-slate-500">"New namespaces start private. Who may open them up is set by the site settings."</p> }.into_any()
+                                                }}
                                                 <Field label="Description" name="description" error/>
                                                 <Submit label="Create namespace" busy_label="Creating…" pending=create.pending()/>
                                             </ActionForm>

@@ -377,9 +377,9 @@ pub async fn activity_csv(
     ApiAuth(p): ApiAuth,
     axum::extract::Query(q): axum::extract::Query<ActivityQuery>,
 ) -> ApiResult<impl axum::response::IntoResponse> {
-    use app::backend::{access::check, audit};
+    use app::backend::audit;
     p.require_user()?;
-    check(app::policy::can_administer(&p.actor()))?;
+    p.require_admin()?;
     let filter = audit::Filter { actor: q.actor, action: q.action, target: q.target, namespace_id: None };
     let page = audit::list(&state.db, &filter, 1, 10_000).await?;
     let headers = [

@@ -332,11 +332,41 @@ pub struct TagView {
     pub signed: bool,
 }
 
+/// What an image runs, from its config (every field optional in an image).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImageConfig {
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub exposed_ports: Vec<String>,
+    pub stop_signal: Option<String>,
+    pub history: Vec<BuildStep>,
+}
+
+/// One step of an image's build history; the steps that made a layer carry its size.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BuildStep {
+    pub created: Option<String>,
+    pub created_by: Option<String>,
+    pub comment: Option<String>,
+    pub empty_layer: bool,
+    pub layer_size: Option<i64>,
+}
+
 /// Everything the tag page shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagDetail {
     pub repository: String,
     pub tag: TagView,
+    /// The manifest (or index) as the registry serves it, indented for reading.
+    pub manifest_json: Option<String>,
+    /// What the image runs; `None` for an index (see its platforms) or an image recorded
+    /// before configs were read.
+    pub config: Option<ImageConfig>,
     pub annotations: Vec<(String, String)>,
     /// `[{mediaType, digest, size}]` of an image; empty for an index.
     pub layers: Vec<(String, String, i64)>,

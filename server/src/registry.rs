@@ -39,9 +39,13 @@ async fn events_inbox(State(state): State<AppState>, headers: HeaderMap, body: B
     let events = match app::backend::events::parse_envelope(&body) {
         Ok(e) => e,
         Err(why) => {
-            // Not an envelope: refusing would only make the registry resend it forever.
-            tracing::warn!(target: "portcullis::events", %why, "unreadable notification acknowledged and dropped");
-            return StatusCode::ACCEPTED.into_response();
+            // Not an envelope: refusing would only make the registry resend it forever. It is
+            // recorded, with the reason, for the administrators' events list.
+            tracing::warn!(target: "portcullis::events", %why, "unreadable notification recorded and acknowledged");
+            return match app::backend::events::record_unreadable(&state, &body, &why).await {
+                Ok(()) => StatusCode::ACCEPTED.into_response(),
+                Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "could not be recorded; resend later"),
+            };
         }
     };
     match app::backend::events::store(&state, &events).await {

@@ -86,6 +86,26 @@ async fn pushes_show_up_with_labels_sizes_and_platforms(db: PgPool) {
     assert!(t["labels"].as_array().unwrap().contains(&json!(["org.example.team", "platform"])), "{t}");
     assert_eq!(t["created"], "2026-11-27T12:00:00Z");
     assert!(t["last_pulled_at"].is_null(), "the HEAD checks of a push are not pulls: {t}");
+    // The tag page has what the image runs, how it was built and the manifest itself.
+    let d = api(&w.app, "GET", &format!("/api/v1/tags/{}", t["id"]), Some(&w.alice), None).await.json();
+    let c = &d["config"];
+    assert_eq!(
+        (&c["cmd"], &c["env"], &c["exposed_ports"]),
+        (&json!(["cat", "/hello.txt"]), &json!(["GREETING=hello"]), &json!(["8080/tcp"]))
+    );
+    assert_eq!(c["history"][0]["layer_size"], t["size"], "the step that made the layer carries its size");
+    assert_eq!(c["history"][1]["empty_layer"], true);
+    let manifest: Value = serde_json::from_str(d["manifest_json"].as_str().unwrap()).unwrap();
+    assert_eq!(manifest["layers"][0]["size"], t["size"]);
+    let html = get(
+        &w.app,
+        &format!("/tags/{}", t["id"]),
+        Some(&log_in(&w.app, "alice", "alice password 1").await.session_cookie().unwrap()),
+    )
+    .await;
+    for want in ["Build history", "COPY hello.txt /", "GREETING=hello", "8080/tcp", "schemaVersion"] {
+        assert!(html.body.contains(want), "{want} missing from the tag page");
+    }
     w.stack.pull(ALICE, "alice/hello:1.0").await.expect_ok("pull it");
     w.stack
         .eventually("the pull being recorded", || async {
@@ -189,8 +209,38 @@ async fn the_inbox_needs_the_secret_and_ignores_replays(db: PgPool) {
             matches!(r, Some((Some(o), Some(_))) if o == "skipped")
         })
         .await;
-    // Garbage is acknowledged too (refusing it would stall the registry's queue).
-    assert_eq!(send(&w.app, post(Some(secret), "not json".into())).await.status, StatusCode::ACCEPTED);
+    // Garbage is acknowledged too (refusing it would stall the registry's queue), and
+    // recorded with the reason.
+    assert_eq!(send(&w.app, post(Some(secret.clone()), "not json".into())).await.status, StatusCode::ACCEPTED);
+    let reason: String = sqlx::query_scalar("select reason from registry_event where event_id like 'unreadable:%'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(reason.contains("not an event envelope"), "{reason}");
+
+    // A push whose manifest is gone from the registry cannot hold up the events after it,
+    // of its own repository or any other.
+    let push_then_pull = json!({"events": [
+        {"id": "gone-push", "action": "push", "timestamp": "2026-11-27T20:30:12Z",
+         "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "repository": "alice/gone",
+                    "digest": "sha256:1111111111111111111111111111111111111111111111111111111111111111", "tag": "1"},
+         "actor": {"name": "alice"}},
+        {"id": "after-it", "action": "pull", "timestamp": "2026-11-27T20:30:13Z",
+         "target": {"mediaType": "application/octet-stream", "digest": "sha256:00", "repository": "alice/other"},
+         "actor": {"name": "alice"}},
+    ]});
+    assert_eq!(send(&w.app, post(Some(secret), push_then_pull.to_string())).await.status, StatusCode::OK);
+    w.stack
+        .eventually("both events being processed", || async {
+            let n: i64 = sqlx::query_scalar(
+                "select count(*) from registry_event where event_id in ('gone-push', 'after-it') and processed_at is not null",
+            )
+            .fetch_one(&db)
+            .await
+            .unwrap();
+            n == 2
+        })
+        .await;
 }
 
 #[sqlx::test(migrations = false)]
@@ -214,6 +264,33 @@ async fn reconcile_finds_what_notifications_missed(db: PgPool) {
     let report = app::backend::sync::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
     assert_eq!(report.tags_removed, 2, "deleting the digest removed both tags: {report:?}");
     assert_eq!(w.tags(&w.alice, "alice/quiet", "").await["total"], 0);
+
+    // What an event applied while a run was under way (a tag pushed after the run started)
+    // is newer than anything the run read, so the run neither removes it nor its repository.
+    let repo: i64 = sqlx::query_scalar("select repository_id from repository where name = 'alice/quiet'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    sqlx::query("insert into repository (name, namespace_id) select 'alice/racing', namespace_id from repository where repository_id = $1")
+        .bind(repo)
+        .execute(&db)
+        .await
+        .unwrap();
+    for (r, tag) in [("alice/quiet", "3.0"), ("alice/racing", "1.0")] {
+        sqlx::query(
+            "insert into tag (repository_id, name, digest, pushed_at)
+             select repository_id, $2, 'sha256:00', now() + interval '1 hour' from repository where name = $1",
+        )
+        .bind(r)
+        .bind(tag)
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+    let report = app::backend::sync::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
+    assert_eq!((report.tags_removed, report.repositories_removed), (0, 0), "{report:?}");
+    assert_eq!(w.tags(&w.alice, "alice/quiet", "name=3.0").await["total"], 1);
+    assert!(w.repo_id(&w.alice, "alice/racing").await.is_some());
     // `portcullis sync` runs the same code; an administrator's button too.
     let cookie = log_in(&w.app, "root", "root password 1").await.session_cookie().unwrap();
     assert_eq!(call(&w.app, "/api/admin/sync", &[], Some(&cookie)).await.status, StatusCode::OK);

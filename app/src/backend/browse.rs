@@ -10,7 +10,7 @@ use super::images;
 use super::namespaces::{self, NamespaceRef};
 use super::AppState;
 use crate::error::{AppError, AppResult};
-use crate::model::{NamespaceView, Page, RepositoryView, TagDetail, TagView};
+use crate::model::{ImageConfig, NamespaceView, Page, RepositoryView, TagDetail, TagView};
 use crate::policy::{self, NamespaceFacts, GLOBAL};
 
 fn platform_names(platforms: &Value) -> Vec<String> {
@@ -289,6 +289,7 @@ pub async fn tag_detail(state: &AppState, p: &Principal, tag_id: i64) -> AppResu
     let r = place(state, p, &repo).await.map_err(|_| not_found())?;
     let row = sqlx::query!(
         r#"select t.name, t.digest, m.annotations as "annotations?", m.layers as "layers?", m.config_digest,
+                  m.manifest_json, m.config,
                   m.platforms as "platforms?", m.media_type as "media_type?"
            from tag t left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
            where t.tag_id = $1"#,
@@ -297,7 +298,7 @@ pub async fn tag_detail(state: &AppState, p: &Principal, tag_id: i64) -> AppResu
     .fetch_one(&state.db)
     .await?;
     let tag = tag_views(state, &[tag_id]).await?.pop().ok_or_else(not_found)?;
-    let layers = row
+    let layers: Vec<(String, String, i64)> = row
         .layers
         .as_ref()
         .and_then(Value::as_array)
@@ -328,10 +329,24 @@ pub async fn tag_detail(state: &AppState, p: &Principal, tag_id: i64) -> AppResu
     } else {
         Vec::new()
     };
+    let config = row.config.and_then(|c| serde_json::from_value::<ImageConfig>(c).ok()).map(|mut c| {
+        // The steps that made a layer, in order, are the layers in order.
+        let mut sizes = layers.iter().map(|l| l.2);
+        for step in c.history.iter_mut().filter(|s| !s.empty_layer) {
+            step.layer_size = sizes.next();
+        }
+        c
+    });
+    let manifest_json = row.manifest_json.map(|raw| match serde_json::from_str::<Value>(&raw) {
+        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or(raw),
+        Err(_) => raw,
+    });
     let s = state.access.get(&state.db).await;
     Ok(TagDetail {
         repository: r.name,
         tag,
+        manifest_json,
+        config,
         annotations: row.annotations.as_ref().map(pairs).unwrap_or_default(),
         layers,
         config_digest: row.config_digest,

@@ -52,6 +52,23 @@ pub fn parse_envelope(body: &[u8]) -> Result<Vec<Incoming>, String> {
         .collect())
 }
 
+/// Records a body that is not an event envelope as a skipped event with the reason, so that
+/// administrators see it. It is acknowledged all the same: the registry would resend it forever.
+pub async fn record_unreadable(state: &AppState, body: &[u8], why: &str) -> AppResult<()> {
+    let id = format!("unreadable:sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body)));
+    let text = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]).replace('\0', "");
+    sqlx::query!(
+        "insert into registry_event (event_id, raw, processed_at, outcome, reason)
+         values ($1, $2, now(), 'skipped', $3) on conflict (event_id) do nothing",
+        id,
+        serde_json::json!({ "unreadable_body": text }),
+        why
+    )
+    .execute(&state.db)
+    .await?;
+    Ok(())
+}
+
 /// Stores events; returns how many were new.
 pub async fn store(state: &AppState, events: &[Incoming]) -> AppResult<u64> {
     if events.is_empty() {
@@ -141,7 +158,7 @@ pub async fn apply(state: &AppState, client: &RegistryClient, raw: &Value) -> Ap
             };
             images::upsert_manifest(&mut tx, repo_id, &meta).await?;
             if let Some(tag) = &t.tag {
-                if images::upsert_tag(&mut tx, repo_id, tag, &t.digest, actor, at).await? {
+                if images::upsert_tag(&mut tx, repo_id, tag, &t.digest, actor, at, None).await? {
                     let details = serde_json::json!({ "tag": tag, "digest": t.digest });
                     let target = super::audit::Target { kind: "repository", name: &t.repository, namespace_id };
                     let who = match actor {
@@ -166,7 +183,7 @@ pub async fn apply(state: &AppState, client: &RegistryClient, raw: &Value) -> Ap
             };
             let removed = match (&t.tag, t.digest.is_empty()) {
                 (Some(tag), _) => {
-                    if images::remove_tag(&mut tx, r.repository_id, tag).await? {
+                    if images::remove_tag(&mut tx, r.repository_id, tag, None).await? {
                         vec![tag.clone()]
                     } else {
                         vec![]
@@ -225,17 +242,34 @@ pub async fn process_pending(state: &AppState, client: &RegistryClient) -> AppRe
         return Ok(None);
     }
     let result = drain(state, client).await;
-    sqlx::query_scalar!(r#"select pg_advisory_unlock(hashtext('portcullis.events')) as "unlocked!""#)
+    let unlocked = sqlx::query_scalar!(r#"select pg_advisory_unlock(hashtext('portcullis.events')) as "unlocked!""#)
         .fetch_one(&mut *lock)
-        .await?;
+        .await;
+    if unlocked.is_err() {
+        // Closing the session is what releases its lock for sure.
+        drop(lock.detach());
+    }
     result.map(Some)
 }
 
+/// An event that keeps failing for a reason that may pass (the registry unreachable) is
+/// retried at least this many times and for at least `RETRY_FOR` before it is recorded as
+/// failed; reconcile then brings its repository in step.
+const MAX_ATTEMPTS: i32 = 10;
+const RETRY_FOR: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+
 async fn drain(state: &AppState, client: &RegistryClient) -> AppResult<u64> {
     let mut done = 0;
+    // Repositories whose oldest pending event must wait: their later events wait behind it
+    // (order per repository), while other repositories go on.
+    let mut held: Vec<String> = Vec::new();
     loop {
         let batch = sqlx::query!(
-            "select registry_event_id, raw from registry_event where processed_at is null order by registry_event_id limit 100"
+            r#"select registry_event_id, repository, raw, attempts,
+                      received_at as "received_at: chrono::DateTime<chrono::Utc>"
+               from registry_event where processed_at is null and not (repository = any($1))
+               order by registry_event_id limit 100"#,
+            &held
         )
         .fetch_all(&state.db)
         .await?;
@@ -243,11 +277,28 @@ async fn drain(state: &AppState, client: &RegistryClient) -> AppResult<u64> {
             return Ok(done);
         }
         for ev in batch {
+            if held.contains(&ev.repository) {
+                continue;
+            }
             let (outcome, reason) = match apply(state, client, &ev.raw).await {
                 Ok(Outcome::Applied) => ("applied", None),
                 Ok(Outcome::Skipped(why)) => ("skipped", Some(why)),
-                // The registry unreachable (or the database gone): stop, and retry later.
-                Err(AppError::Transport(_)) | Err(AppError::Internal) => return Ok(done),
+                Err(e @ (AppError::Transport(_) | AppError::Internal)) => {
+                    let attempts = ev.attempts + 1;
+                    if attempts < MAX_ATTEMPTS || chrono::Utc::now() - ev.received_at < RETRY_FOR {
+                        sqlx::query!(
+                            "update registry_event set attempts = $2, last_error = $3 where registry_event_id = $1",
+                            ev.registry_event_id,
+                            attempts,
+                            e.to_string()
+                        )
+                        .execute(&state.db)
+                        .await?;
+                        held.push(ev.repository);
+                        continue;
+                    }
+                    ("failed", Some(format!("gave up after {attempts} attempts: {e}")))
+                }
                 Err(e) => ("failed", Some(e.to_string())),
             };
             sqlx::query!(
@@ -292,8 +343,11 @@ pub async fn stats(state: &AppState) -> AppResult<crate::model::InboxStats> {
     .fetch_one(&state.db)
     .await?;
     let skips = sqlx::query!(
-        r#"select received_at as "at: chrono::DateTime<chrono::Utc>", action, repository, coalesce(reason, '') as "reason!"
-           from registry_event where outcome in ('skipped', 'failed') order by registry_event_id desc limit 10"#
+        r#"select received_at as "at: chrono::DateTime<chrono::Utc>", action, repository,
+                  coalesce(reason, 'waiting to be retried (' || attempts || ' attempts): ' || last_error, '') as "reason!"
+           from registry_event
+           where outcome in ('skipped', 'failed') or (processed_at is null and last_error is not null)
+           order by registry_event_id desc limit 10"#
     )
     .fetch_all(&state.db)
     .await?;

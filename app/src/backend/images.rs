@@ -24,6 +24,10 @@ pub struct ImageMeta {
     pub annotations: Value,
     pub config_digest: Option<String>,
     pub layers: Value,
+    /// The manifest as the registry served it.
+    pub manifest_json: String,
+    /// What the image runs: see [`config_summary`]. `Null` for an index.
+    pub config: Value,
 }
 
 #[derive(Deserialize, Default)]
@@ -45,30 +49,73 @@ struct PlatformDoc {
     variant: Option<String>,
 }
 
+/// A manifest or index. Fields a client left out or wrote as `null` read as empty.
 #[derive(Deserialize)]
 struct ManifestDoc {
     config: Option<Descriptor>,
-    #[serde(default)]
-    layers: Vec<Descriptor>,
-    #[serde(default)]
-    manifests: Vec<Descriptor>,
-    #[serde(default)]
-    annotations: Map<String, Value>,
+    layers: Option<Vec<Descriptor>>,
+    manifests: Option<Vec<Descriptor>>,
+    annotations: Option<Map<String, Value>>,
 }
 
-#[derive(Deserialize, Default)]
-struct ConfigDoc {
-    created: Option<chrono::DateTime<chrono::Utc>>,
-    architecture: Option<String>,
-    os: Option<String>,
-    variant: Option<String>,
-    config: Option<ConfigInner>,
+fn text(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from)
 }
 
-#[derive(Deserialize, Default)]
-struct ConfigInner {
-    #[serde(rename = "Labels")]
-    labels: Option<Map<String, Value>>,
+/// Labels as strings (a label that is not a string is written as JSON).
+fn string_map(v: Option<&Value>) -> Value {
+    let Some(Value::Object(m)) = v else { return json!({}) };
+    Value::Object(
+        m.iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))))
+            .collect(),
+    )
+}
+
+/// What an image runs, from its config blob: `{entrypoint, cmd, env, user, working_dir,
+/// exposed_ports, stop_signal, history: [{created, created_by, empty_layer, comment}]}`, each
+/// present only when the image sets it. Read field by field, so one odd field loses nothing else.
+pub fn config_summary(config: &Value) -> Value {
+    let c = config.get("config").or_else(|| config.get("container_config")).cloned().unwrap_or(Value::Null);
+    let strings = |key: &str| match c.get(key) {
+        Some(Value::Array(a)) => {
+            let v: Vec<Value> = a.iter().filter_map(|s| s.as_str().map(|s| json!(s))).collect();
+            (!v.is_empty()).then_some(Value::Array(v))
+        }
+        Some(Value::String(s)) if !s.is_empty() => Some(json!([s])),
+        _ => None,
+    };
+    let mut out = Map::new();
+    for (key, name) in [("Entrypoint", "entrypoint"), ("Cmd", "cmd"), ("Env", "env")] {
+        if let Some(v) = strings(key) {
+            out.insert(name.into(), v);
+        }
+    }
+    for (key, name) in [("User", "user"), ("WorkingDir", "working_dir"), ("StopSignal", "stop_signal")] {
+        if let Some(v) = text(&c, key) {
+            out.insert(name.into(), json!(v));
+        }
+    }
+    if let Some(Value::Object(ports)) = c.get("ExposedPorts") {
+        out.insert("exposed_ports".into(), json!(ports.keys().collect::<Vec<_>>()));
+    }
+    if let Some(Value::Array(h)) = config.get("history") {
+        let steps: Vec<Value> = h
+            .iter()
+            .map(|s| {
+                json!({
+                    "created": text(s, "created"),
+                    "created_by": text(s, "created_by"),
+                    "comment": text(s, "comment"),
+                    "empty_layer": s.get("empty_layer").and_then(Value::as_bool).unwrap_or(false),
+                })
+            })
+            .collect();
+        if !steps.is_empty() {
+            out.insert("history".into(), Value::Array(steps));
+        }
+    }
+    Value::Object(out)
 }
 
 fn platform_json(os: &str, arch: &str, variant: Option<&str>) -> Value {
@@ -87,35 +134,42 @@ async fn describe_image(
     media_type: &str,
     doc: ManifestDoc,
 ) -> AppResult<ImageMeta> {
-    let size: i64 = doc.layers.iter().map(|l| l.size).sum();
+    let doc_layers = doc.layers.unwrap_or_default();
+    let size: i64 = doc_layers.iter().map(|l| l.size).sum();
     let layers = Value::Array(
-        doc.layers.iter().map(|l| json!({ "mediaType": l.media_type, "digest": l.digest, "size": l.size })).collect(),
+        doc_layers.iter().map(|l| json!({ "mediaType": l.media_type, "digest": l.digest, "size": l.size })).collect(),
     );
     let config_digest = doc.config.as_ref().map(|c| c.digest.clone());
-    let config: ConfigDoc = match &config_digest {
+    // A config blob that is missing or unreadable leaves the image without what it would say;
+    // the manifest's own facts are still recorded.
+    let config: Value = match &config_digest {
         Some(d) => match client.blob(state, repo, d).await? {
-            Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
-            None => ConfigDoc::default(),
+            Some(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            None => Value::Null,
         },
-        None => ConfigDoc::default(),
+        None => Value::Null,
     };
-    let labels = config.config.and_then(|c| c.labels).map(Value::Object).unwrap_or_else(|| json!({}));
-    let platforms = match (&config.os, &config.architecture) {
-        (Some(os), Some(arch)) => json!([platform_json(os, arch, config.variant.as_deref())]),
+    let created = text(&config, "created").and_then(|c| chrono::DateTime::parse_from_rfc3339(&c).ok());
+    let (os, architecture) = (text(&config, "os"), text(&config, "architecture"));
+    let platforms = match (&os, &architecture) {
+        (Some(os), Some(arch)) => json!([platform_json(os, arch, text(&config, "variant").as_deref())]),
         _ => json!([]),
     };
+    let inner = config.get("config").or_else(|| config.get("container_config"));
     Ok(ImageMeta {
         digest: digest.to_string(),
         media_type: media_type.to_string(),
         size,
-        created: config.created,
-        os: config.os,
-        architecture: config.architecture,
+        created: created.map(|c| c.with_timezone(&chrono::Utc)),
+        os,
+        architecture,
         platforms,
-        labels,
-        annotations: Value::Object(doc.annotations),
+        labels: string_map(inner.and_then(|c| c.get("Labels"))),
+        annotations: Value::Object(doc.annotations.unwrap_or_default()),
         config_digest,
         layers,
+        manifest_json: String::new(),
+        config: config_summary(&config),
     })
 }
 
@@ -128,15 +182,18 @@ pub async fn describe(
     repo: &str,
     fetched: &Fetched,
 ) -> AppResult<ImageMeta> {
+    // A manifest that is not JSON will not become readable by asking again: a bad request.
     let doc: ManifestDoc = serde_json::from_slice(&fetched.body)
-        .map_err(|e| crate::error::AppError::Transport(format!("unreadable manifest: {e}")))?;
+        .map_err(|e| crate::error::AppError::BadRequest(format!("unreadable manifest: {e}")))?;
+    let manifest_json = String::from_utf8_lossy(&fetched.body).into_owned();
     if !is_index(&fetched.media_type) {
-        return describe_image(state, client, repo, &fetched.digest, &fetched.media_type, doc).await;
+        let meta = describe_image(state, client, repo, &fetched.digest, &fetched.media_type, doc).await?;
+        return Ok(ImageMeta { manifest_json, ..meta });
     }
     let mut platforms = Vec::new();
     let mut size = 0;
     let mut first: Option<ImageMeta> = None;
-    for entry in &doc.manifests {
+    for entry in doc.manifests.iter().flatten() {
         let p = entry.platform.clone().unwrap_or_default();
         // Attestation manifests (buildx) carry platform unknown/unknown: not a platform.
         if p.os == "unknown" || p.os.is_empty() {
@@ -164,9 +221,11 @@ pub async fn describe(
         architecture: None,
         platforms: Value::Array(platforms),
         labels: first.labels,
-        annotations: Value::Object(doc.annotations),
+        annotations: Value::Object(doc.annotations.unwrap_or_default()),
         config_digest: None,
         layers: json!([]),
+        manifest_json,
+        config: Value::Null,
     })
 }
 
@@ -261,13 +320,14 @@ pub async fn repository(
 pub async fn upsert_manifest(conn: &mut PgConnection, repository_id: i64, m: &ImageMeta) -> AppResult<()> {
     sqlx::query!(
         "insert into manifest (repository_id, digest, media_type, size, created, os, architecture, platforms, labels,
-                               annotations, config_digest, layers, signed)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                               annotations, config_digest, layers, manifest_json, config, signed)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
                  exists(select 1 from tag where repository_id = $1 and name = replace($2, ':', '-') || '.sig'))
          on conflict (repository_id, digest) do update set
              media_type = excluded.media_type, size = excluded.size, created = excluded.created, os = excluded.os,
              architecture = excluded.architecture, platforms = excluded.platforms, labels = excluded.labels,
-             annotations = excluded.annotations, config_digest = excluded.config_digest, layers = excluded.layers",
+             annotations = excluded.annotations, config_digest = excluded.config_digest, layers = excluded.layers,
+             manifest_json = excluded.manifest_json, config = excluded.config",
         repository_id,
         m.digest,
         m.media_type,
@@ -279,7 +339,9 @@ pub async fn upsert_manifest(conn: &mut PgConnection, repository_id: i64, m: &Im
         m.labels,
         m.annotations,
         m.config_digest,
-        m.layers
+        m.layers,
+        m.manifest_json,
+        (!m.config.is_null()).then_some(&m.config)
     )
     .execute(conn)
     .await?;
@@ -292,7 +354,10 @@ pub fn signature_target(tag: &str) -> Option<String> {
     (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("sha256:{hex}"))
 }
 
-/// Points a tag at a digest. Returns whether anything changed.
+/// Points a tag at a digest. Returns whether anything changed. With `unless_since`, a tag
+/// pushed at or after that time is left alone (reconcile must not undo what an event applied
+/// while it ran). When the digest changes, the pusher is the one given (unknown to reconcile):
+/// whoever pushed the old digest did not push this one.
 pub async fn upsert_tag(
     conn: &mut PgConnection,
     repository_id: i64,
@@ -300,17 +365,23 @@ pub async fn upsert_tag(
     digest: &str,
     pushed_by: Option<&str>,
     pushed_at: chrono::DateTime<chrono::Utc>,
+    unless_since: Option<chrono::DateTime<chrono::Utc>>,
 ) -> AppResult<bool> {
     let changed = sqlx::query!(
         "insert into tag (repository_id, name, digest, pushed_by, pushed_at) values ($1, $2, $3, $4, $5)
          on conflict (repository_id, name) do update set digest = excluded.digest,
-             pushed_by = coalesce(excluded.pushed_by, tag.pushed_by), pushed_at = excluded.pushed_at
-         where tag.digest <> excluded.digest or (excluded.pushed_by is not null and tag.pushed_by is distinct from excluded.pushed_by)",
+             pushed_by = case when tag.digest <> excluded.digest then excluded.pushed_by
+                              else coalesce(excluded.pushed_by, tag.pushed_by) end,
+             pushed_at = excluded.pushed_at
+         where (tag.digest <> excluded.digest
+                or (excluded.pushed_by is not null and tag.pushed_by is distinct from excluded.pushed_by))
+           and ($6::timestamptz is null or tag.pushed_at < $6)",
         repository_id,
         tag,
         digest,
         pushed_by,
-        pushed_at as _
+        pushed_at as _,
+        unless_since as _
     )
     .execute(&mut *conn)
     .await?
@@ -345,13 +416,27 @@ pub async fn remove_digest(conn: &mut PgConnection, repository_id: i64, digest: 
     Ok(tags)
 }
 
-/// Removes one tag (its manifest stays while other tags point at it).
-pub async fn remove_tag(conn: &mut PgConnection, repository_id: i64, tag: &str) -> AppResult<bool> {
-    let gone = sqlx::query!("delete from tag where repository_id = $1 and name = $2", repository_id, tag)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected()
+/// Removes one tag (its manifest stays while other tags point at it). With `unless_since`,
+/// a tag pushed at or after that time stays (see [`upsert_tag`]).
+pub async fn remove_tag(
+    conn: &mut PgConnection,
+    repository_id: i64,
+    tag: &str,
+    unless_since: Option<chrono::DateTime<chrono::Utc>>,
+) -> AppResult<bool> {
+    let gone = sqlx::query!(
+        "delete from tag where repository_id = $1 and name = $2 and ($3::timestamptz is null or pushed_at < $3)",
+        repository_id,
+        tag,
+        unless_since as _
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
         > 0;
+    if !gone {
+        return Ok(false);
+    }
     unsign(conn, repository_id, &[tag.to_string()]).await?;
     Ok(gone)
 }
@@ -374,7 +459,9 @@ async fn unsign(conn: &mut PgConnection, repository_id: i64, tags: &[String]) ->
 /// Whether the manifest of `digest` is already recorded for the repository.
 pub async fn has_manifest(conn: &mut PgConnection, repository_id: i64, digest: &str) -> AppResult<bool> {
     Ok(sqlx::query_scalar!(
-        r#"select exists(select 1 from manifest where repository_id = $1 and digest = $2) as "e!""#,
+        // Rows from before the manifest itself was kept count as missing, so reconcile fills them in.
+        r#"select exists(select 1 from manifest where repository_id = $1 and digest = $2
+                         and manifest_json is not null) as "e!""#,
         repository_id,
         digest
     )
@@ -385,6 +472,31 @@ pub async fn has_manifest(conn: &mut PgConnection, repository_id: i64, digest: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_config_summary_reads_each_field_on_its_own() {
+        let config = json!({
+            "created": "not a time",
+            "config": {
+                "Entrypoint": ["/bin/app"], "Cmd": "serve", "Env": ["PATH=/bin", 5], "User": "1000",
+                "WorkingDir": "", "ExposedPorts": {"8080/tcp": {}}, "Labels": {"a": "b"}
+            },
+            "history": [{"created_by": "/bin/sh -c #(nop) ADD file", "empty_layer": false}, {"comment": "x", "empty_layer": true}]
+        });
+        assert_eq!(
+            config_summary(&config),
+            json!({
+                "entrypoint": ["/bin/app"], "cmd": ["serve"], "env": ["PATH=/bin"], "user": "1000",
+                "exposed_ports": ["8080/tcp"],
+                "history": [
+                    {"created": null, "created_by": "/bin/sh -c #(nop) ADD file", "comment": null, "empty_layer": false},
+                    {"created": null, "created_by": null, "comment": "x", "empty_layer": true},
+                ]
+            })
+        );
+        assert_eq!(config_summary(&Value::Null), json!({}));
+        assert_eq!(string_map(Some(&json!({"n": 5, "s": "t"}))), json!({"n": "5", "s": "t"}));
+    }
 
     #[test]
     fn cosign_signature_tags_name_their_digest() {

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use futures_util::{stream, StreamExt, TryStreamExt};
+use futures_util::{stream, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::images;
@@ -22,6 +22,8 @@ pub struct SyncReport {
     pub tags_updated: i32,
     pub tags_removed: i32,
     pub repositories_removed: i32,
+    /// Repositories that could not be read (the rest were reconciled).
+    pub error: Option<String>,
 }
 
 #[derive(Default)]
@@ -31,11 +33,13 @@ struct RepoReport {
     removed: i32,
 }
 
-/// Reconciles one repository with the registry.
-async fn repository(state: &AppState, name: &str) -> AppResult<RepoReport> {
+/// Reconciles one repository with the registry. Events keep arriving while it runs, so what
+/// it knows is read before what the registry lists, and a tag pushed since `started` (an
+/// event applied meanwhile) is newer than anything reconcile saw: it is neither moved nor
+/// removed.
+async fn repository(state: &AppState, name: &str, started: chrono::DateTime<chrono::Utc>) -> AppResult<RepoReport> {
     let client = &state.registry;
     let mut report = RepoReport::default();
-    let tags = client.tags(state, name).await?;
     let known: HashMap<String, String> = sqlx::query!(
         "select t.name, t.digest from tag t join repository r using (repository_id) where r.name = $1",
         name
@@ -45,6 +49,7 @@ async fn repository(state: &AppState, name: &str) -> AppResult<RepoReport> {
     .into_iter()
     .map(|r| (r.name, r.digest))
     .collect();
+    let tags = client.tags(state, name).await?;
     let mut repo_id: Option<i64> = None;
     let mut seen = HashSet::new();
     for tag in &tags {
@@ -61,7 +66,9 @@ async fn repository(state: &AppState, name: &str) -> AppResult<RepoReport> {
             let meta = images::describe(state, client, name, &fetched).await?;
             images::upsert_manifest(&mut conn, rid, &meta).await?;
         }
-        images::upsert_tag(&mut conn, rid, tag, &digest, None, chrono::Utc::now()).await?;
+        if !images::upsert_tag(&mut conn, rid, tag, &digest, None, chrono::Utc::now(), Some(started)).await? {
+            continue;
+        }
         if known.contains_key(tag) {
             report.updated += 1;
         } else {
@@ -80,8 +87,9 @@ async fn repository(state: &AppState, name: &str) -> AppResult<RepoReport> {
             }
         };
         for t in gone {
-            images::remove_tag(&mut conn, rid, t).await?;
-            report.removed += 1;
+            if images::remove_tag(&mut conn, rid, t, Some(started)).await? {
+                report.removed += 1;
+            }
         }
     }
     if tags.is_empty() && known.is_empty() {
@@ -102,8 +110,18 @@ async fn repository(state: &AppState, name: &str) -> AppResult<RepoReport> {
     Ok(report)
 }
 
-/// Runs a reconcile unless one is running elsewhere (then `None`).
+/// Runs a reconcile unless one is running elsewhere (then `None`). The run is a task of its
+/// own: a caller that goes away (a browser closing the page) neither cuts it short nor leaves
+/// the claim held.
 pub async fn reconcile(state: &AppState, trigger: &str) -> AppResult<Option<SyncReport>> {
+    let (state, trigger) = (state.clone(), trigger.to_string());
+    tokio::spawn(async move { claimed(&state, &trigger).await }).await.map_err(|e| {
+        tracing::error!(error = %e, "reconcile task failed");
+        crate::error::AppError::Internal
+    })?
+}
+
+async fn claimed(state: &AppState, trigger: &str) -> AppResult<Option<SyncReport>> {
     let mut lock = state.db.acquire().await?;
     let got = sqlx::query_scalar!(r#"select pg_try_advisory_lock(hashtext('portcullis.sync')) as "got!""#)
         .fetch_one(&mut *lock)
@@ -111,12 +129,30 @@ pub async fn reconcile(state: &AppState, trigger: &str) -> AppResult<Option<Sync
     if !got {
         return Ok(None);
     }
-    let run_id = sqlx::query_scalar!("insert into sync_run (trigger) values ($1) returning sync_run_id", trigger)
-        .fetch_one(&state.db)
-        .await?;
-    let result = run(state).await;
+    let result = recorded(state, trigger).await;
+    let unlocked = sqlx::query_scalar!(r#"select pg_advisory_unlock(hashtext('portcullis.sync')) as "unlocked!""#)
+        .fetch_one(&mut *lock)
+        .await;
+    if unlocked.is_err() {
+        // Closing the session is what releases its lock for sure.
+        drop(lock.detach());
+    }
+    result.map(Some)
+}
+
+/// One run, recorded in `sync_run`.
+async fn recorded(state: &AppState, trigger: &str) -> AppResult<SyncReport> {
+    let run = sqlx::query!(
+        r#"insert into sync_run (trigger) values ($1)
+           returning sync_run_id, started_at as "started_at: chrono::DateTime<chrono::Utc>""#,
+        trigger
+    )
+    .fetch_one(&state.db)
+    .await?;
+    let run_id = run.sync_run_id;
+    let result = self::run(state, run.started_at).await;
     let (report, error) = match &result {
-        Ok(r) => (r.clone(), None),
+        Ok(r) => (r.clone(), r.error.clone()),
         Err(e) => (SyncReport::default(), Some(e.to_string())),
     };
     sqlx::query!(
@@ -132,29 +168,51 @@ pub async fn reconcile(state: &AppState, trigger: &str) -> AppResult<Option<Sync
     )
     .execute(&state.db)
     .await?;
-    sqlx::query_scalar!(r#"select pg_advisory_unlock(hashtext('portcullis.sync')) as "unlocked!""#)
-        .fetch_one(&mut *lock)
-        .await?;
-    result.map(Some)
+    result
 }
 
-async fn run(state: &AppState) -> AppResult<SyncReport> {
+async fn run(state: &AppState, started: chrono::DateTime<chrono::Utc>) -> AppResult<SyncReport> {
     let catalog = state.registry.catalog(state).await?;
     let jobs = catalog.clone().into_iter().map(|name| {
         let state = state.clone();
-        async move { repository(&state, &name).await }
+        async move {
+            let result = repository(&state, &name, started).await;
+            (name, result)
+        }
     });
-    let reports: Vec<RepoReport> = stream::iter(jobs).buffer_unordered(CONCURRENCY).try_collect().await?;
+    let results: Vec<(String, AppResult<RepoReport>)> =
+        stream::iter(jobs).buffer_unordered(CONCURRENCY).collect().await;
     let mut report = SyncReport { repositories: catalog.len() as i32, ..Default::default() };
-    for r in reports {
-        report.tags_added += r.added;
-        report.tags_updated += r.updated;
-        report.tags_removed += r.removed;
+    // One repository the registry cannot serve does not stop the others.
+    let mut failed = Vec::new();
+    for (name, r) in results {
+        match r {
+            Ok(r) => {
+                report.tags_added += r.added;
+                report.tags_updated += r.updated;
+                report.tags_removed += r.removed;
+            }
+            Err(e) => {
+                tracing::warn!(repository = %name, error = %e, "reconcile of a repository failed");
+                failed.push(format!("{name}: {e}"));
+            }
+        }
     }
-    report.repositories_removed = sqlx::query!("delete from repository where not (name = any($1))", &catalog)
-        .execute(&state.db)
-        .await?
-        .rows_affected() as i32;
+    if !failed.is_empty() {
+        failed.sort();
+        let shown: Vec<&str> = failed.iter().take(3).map(String::as_str).collect();
+        report.error = Some(format!("{} repositories could not be read: {}", failed.len(), shown.join("; ")));
+    }
+    // A repository first pushed while this ran is not in the catalog it read, and stays.
+    report.repositories_removed = sqlx::query!(
+        "delete from repository r where not (r.name = any($1)) and r.created_at < $2
+           and not exists(select 1 from tag t where t.repository_id = r.repository_id and t.pushed_at >= $2)",
+        &catalog,
+        started as _
+    )
+    .execute(&state.db)
+    .await?
+    .rows_affected() as i32;
     Ok(report)
 }
 

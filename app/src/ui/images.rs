@@ -10,7 +10,7 @@ use super::{signed_in_or_visitor, urlencode};
 use crate::api::images::{
     explore, get_repository, get_tag, search, DeleteRepository, DeleteTag, RepositoryPageData, UpdateRepository,
 };
-use crate::model::{human_size, short_digest, RepositoryView, TagDetail, TagView};
+use crate::model::{human_size, short_digest, BuildStep, ImageConfig, RepositoryView, TagDetail, TagView};
 
 /// A list of repositories.
 #[component]
@@ -273,6 +273,7 @@ fn TagDetailView(d: TagDetail, delete: ServerAction<DeleteTag>) -> impl IntoView
                         {row("Other tags", view! { <span>{if t.shared_with.is_empty() { "none".to_string() } else { t.shared_with.join(", ") }}</span> }.into_any())}
                     </dl>
                 </Card>
+                {d.config.clone().map(|c| view! { <ConfigCard c/> })}
                 {(!d.index_entries.is_empty()).then(|| view! {
                     <Card title="Platforms of this index">
                         <Table head=vec!["Platform", "Digest", "Size"]>
@@ -299,6 +300,15 @@ fn TagDetailView(d: TagDetail, delete: ServerAction<DeleteTag>) -> impl IntoView
                             }).collect_view()}
                         </Table>
                         {d.config_digest.clone().map(|c| view! { <p class="mt-2 text-xs text-slate-500">"Config " <code>{c}</code></p> })}
+                    </Card>
+                })}
+                {d.config.as_ref().filter(|c| !c.history.is_empty()).map(|c| view! { <HistoryCard steps=c.history.clone()/> })}
+                {d.manifest_json.clone().map(|m| view! {
+                    <Card title="Manifest">
+                        <details>
+                            <summary class="cursor-pointer text-sm text-indigo-700">"Show the manifest as the registry serves it"</summary>
+                            <pre class="mt-3 max-h-96 overflow-auto rounded-md bg-slate-900 p-3 text-xs text-slate-100">{m}</pre>
+                        </details>
                     </Card>
                 })}
             </div>
@@ -339,6 +349,79 @@ fn TagDetailView(d: TagDetail, delete: ServerAction<DeleteTag>) -> impl IntoView
                 })}
             </div>
         </div>
+    }
+}
+
+/// What an image runs: entrypoint, command, user, ports, environment.
+#[component]
+fn ConfigCard(c: ImageConfig) -> impl IntoView {
+    let joined = |v: &[String]| (!v.is_empty()).then(|| v.join(" "));
+    let rows: Vec<(&'static str, Option<String>)> = vec![
+        ("Entrypoint", joined(&c.entrypoint)),
+        ("Command", joined(&c.cmd)),
+        ("User", c.user.clone()),
+        ("Working directory", c.working_dir.clone()),
+        ("Exposed ports", (!c.exposed_ports.is_empty()).then(|| c.exposed_ports.join(", "))),
+        ("Stop signal", c.stop_signal.clone()),
+    ];
+    let rows: Vec<_> = rows.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
+    view! {
+        <Card title="Runs">
+            {if rows.is_empty() && c.env.is_empty() {
+                view! { <p class="text-sm text-slate-500">"The image sets no entrypoint, command or environment."</p> }.into_any()
+            } else {
+                view! {
+                    <dl class="divide-y divide-slate-100">
+                        {rows.into_iter().map(|(k, v)| view! {
+                            <div class="grid grid-cols-3 gap-2 py-2 text-sm">
+                                <dt class="text-slate-500">{k}</dt>
+                                <dd class="col-span-2 min-w-0 break-all font-mono text-xs text-slate-900">{v}</dd>
+                            </div>
+                        }).collect_view()}
+                        {(!c.env.is_empty()).then(|| view! {
+                            <div class="grid grid-cols-3 gap-2 py-2 text-sm">
+                                <dt class="text-slate-500">"Environment"</dt>
+                                <dd class="col-span-2 min-w-0 space-y-1">
+                                    {c.env.iter().map(|e| view! { <code class="block break-all text-xs text-slate-900">{e.clone()}</code> }).collect_view()}
+                                </dd>
+                            </div>
+                        })}
+                    </dl>
+                }.into_any()
+            }}
+        </Card>
+    }
+}
+
+/// How the image was built, step by step, with the size of each layer.
+#[component]
+fn HistoryCard(steps: Vec<BuildStep>) -> impl IntoView {
+    view! {
+        <Card title="Build history">
+            <ol class="divide-y divide-slate-100">
+                {steps.into_iter().enumerate().map(|(i, s)| {
+                    let what = s.created_by.clone().or(s.comment.clone()).unwrap_or_else(|| "(no command recorded)".into());
+                    // Docker writes metadata steps as `/bin/sh -c #(nop) CMD …`: show the instruction.
+                    let what = match what.split_once("#(nop) ") {
+                        Some((_, rest)) => rest.trim().to_string(),
+                        None => what,
+                    };
+                    view! {
+                        <li class="flex items-start gap-3 py-2 text-sm">
+                            <span class="w-6 shrink-0 text-right text-xs text-slate-400">{i + 1}</span>
+                            <code class="min-w-0 flex-1 break-all text-xs text-slate-800">{what}</code>
+                            <span class="shrink-0 text-xs text-slate-500">
+                                {match (s.empty_layer, s.layer_size) {
+                                    (true, _) => "no layer".to_string(),
+                                    (false, Some(n)) => human_size(n),
+                                    (false, None) => String::new(),
+                                }}
+                            </span>
+                        </li>
+                    }
+                }).collect_view()}
+            </ol>
+        </Card>
     }
 }
 

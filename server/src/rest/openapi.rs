@@ -221,10 +221,25 @@ fn schemas() -> Value {
             "items": { "type": "array", "items": schema_ref("Tag") }, "page": s("integer"), "per_page": s("integer"), "total": s("integer") } },
         "TagDetail": { "type": "object", "properties": {
             "repository": s("string"), "tag": schema_ref("Tag"),
+            "manifest_json": { "type": "string", "nullable": true, "description": "The manifest, indented" },
+            "config": image_config(),
             "annotations": { "type": "array", "items": { "type": "array", "items": s("string") } },
             "layers": { "type": "array", "items": { "type": "array" } }, "config_digest": s("string"),
             "index_entries": { "type": "array", "items": { "type": "array" } }, "can_delete": s("boolean"), "registry_host": s("string") } }
     })
+}
+
+/// What an image runs (a schema of its own: one `json!` this deep exceeds the macro's limit).
+fn image_config() -> Value {
+    let s = |t: &str| json!({ "type": t });
+    let strings = || json!({ "type": "array", "items": s("string") });
+    let step = json!({ "type": "object", "properties": {
+        "created": s("string"), "created_by": s("string"), "comment": s("string"),
+        "empty_layer": s("boolean"), "layer_size": s("integer") } });
+    json!({ "type": "object", "nullable": true, "properties": {
+        "entrypoint": strings(), "cmd": strings(), "env": strings(), "user": s("string"),
+        "working_dir": s("string"), "exposed_ports": strings(), "stop_signal": s("string"),
+        "history": { "type": "array", "items": step } } })
 }
 
 pub async fn document() -> Json<Value> {

@@ -322,8 +322,15 @@ pub fn oci_image(dir: &Path, content: &str, labels: &[(&str, &str)]) -> PathBuf 
         "created": "2026-11-27T12:00:00Z",
         "architecture": "amd64",
         "os": "linux",
-        "config": { "Labels": labels },
+        "config": {
+            "Labels": labels, "Cmd": ["cat", "/hello.txt"], "Env": ["GREETING=hello"],
+            "ExposedPorts": { "8080/tcp": {} }, "WorkingDir": "/",
+        },
         "rootfs": { "type": "layers", "diff_ids": [layer_digest] },
+        "history": [
+            { "created": "2026-11-27T12:00:00Z", "created_by": "COPY hello.txt / # buildkit" },
+            { "created": "2026-11-27T12:00:00Z", "created_by": "CMD [\"cat\" \"/hello.txt\"]", "empty_layer": true },
+        ],
     });
     let (config_digest, config_size) = put(config.to_string().as_bytes());
     let manifest = serde_json::json!({

@@ -1,0 +1,10 @@
+-- The manifest as the registry served it, and a summary of the image config (entrypoint,
+-- command, environment, user, working directory, ports, build history) for the tag page.
+-- Rows written before this migration have neither; reconcile fills them in.
+alter table manifest add column manifest_json text;
+alter table manifest add column config jsonb;
+
+-- An event that failed for a reason that may pass (the registry unreachable) is retried;
+-- these say how often, and why it last failed.
+alter table registry_event add column attempts integer not null default 0;
+alter table registry_event add column last_error text;

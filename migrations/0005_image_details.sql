@@ -8,3 +8,7 @@ alter table manifest add column config jsonb;
 -- these say how often, and why it last failed.
 alter table registry_event add column attempts integer not null default 0;
 alter table registry_event add column last_error text;
+
+-- "Which multi-platform images include this digest" for the delete confirmation, per row of
+-- a tags page: a containment lookup, not a scan of the repository's manifests.
+create index manifest_platforms on manifest using gin (platforms jsonb_path_ops);

@@ -327,8 +327,13 @@ pub struct TagView {
     pub pushed_at: chrono::DateTime<chrono::Utc>,
     pub last_pulled_at: Option<chrono::DateTime<chrono::Utc>>,
     pub labels: Vec<(String, String)>,
-    /// Other tags of the repository pointing at the same digest.
+    /// Other tags of the repository pointing at the same digest (the first 20 by name).
     pub shared_with: Vec<String>,
+    /// How many other tags point at the same digest (all of them, not only those named).
+    pub shared_total: i64,
+    /// Tags of multi-platform images that include this image as one of their platforms:
+    /// deleting it breaks them.
+    pub in_indexes: Vec<String>,
     pub signed: bool,
 }
 

@@ -133,6 +133,27 @@ async fn pushes_show_up_with_labels_sizes_and_platforms(db: PgPool) {
     let tag_id = t["id"].as_i64().unwrap();
     let detail = api(&w.app, "GET", &format!("/api/v1/tags/{tag_id}"), Some(&w.alice), None).await.json();
     assert_eq!(detail["index_entries"].as_array().unwrap().len(), 2);
+    // One of its platforms tagged on its own knows it is part of the index, so deleting it
+    // says what it breaks.
+    let amd64 = detail["index_entries"][0][1].as_str().unwrap().to_string();
+    let (src, dst) = (w.stack.image_ref(&format!("alice/multi@{amd64}")), w.stack.image_ref("alice/multi:amd64"));
+    w.stack
+        .skopeo(&[
+            "copy",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            "--src-creds",
+            ALICE,
+            "--dest-creds",
+            ALICE,
+            &src,
+            &dst,
+        ])
+        .await
+        .expect_ok("tag one platform of the index");
+    w.wait_for_tag(&w.alice, "alice/multi", "amd64").await;
+    let t = &w.tags(&w.alice, "alice/multi", "name=amd64").await["items"][0];
+    assert_eq!(t["in_indexes"], json!(["1.0"]), "{t}");
 
     // The pages show the same.
     let cookie = log_in(&w.app, "alice", "alice password 1").await.session_cookie().unwrap();
@@ -343,7 +364,12 @@ async fn deletes_follow_the_policy_and_reach_the_registry(db: PgPool) {
         page.body.contains("Delete…") && page.body.contains("these tags go too: same"),
         "the owner sees what a delete removes"
     );
-    let r = api(&w.app, "DELETE", &format!("/api/v1/tags/{tag}"), Some(&w.alice), None).await;
+    // A delete of another image than the tag points at is refused: the tag moved meanwhile.
+    let stale = format!("/api/v1/tags/{tag}?digest=sha256:{}", "0".repeat(64));
+    assert_eq!(api(&w.app, "DELETE", &stale, Some(&w.alice), None).await.status, StatusCode::CONFLICT);
+    w.stack.inspect(Some(ALICE), "acme/app:1.0").await.expect_ok("still there after the refused delete");
+    let digest = w.tags(&w.alice, "acme/app", "name=1.0").await["items"][0]["digest"].as_str().unwrap().to_string();
+    let r = api(&w.app, "DELETE", &format!("/api/v1/tags/{tag}?digest={digest}"), Some(&w.alice), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let mut gone = r.json()["deleted_tags"].as_array().unwrap().clone();
     gone.sort_by_key(|v| v.as_str().unwrap().to_string());

@@ -74,10 +74,10 @@ pub async fn get_tag(id: i64) -> Result<TagDetail, AppError> {
 
 /// Deletes the tag's manifest, and so every tag sharing its digest.
 #[server(endpoint = "tags/delete")]
-pub async fn delete_tag(id: i64, repository: String) -> Result<Vec<String>, AppError> {
+pub async fn delete_tag(id: i64, repository: String, digest: Option<String>) -> Result<Vec<String>, AppError> {
     let result = async {
         let (state, p) = form::principal().await?;
-        browse::delete_tag(&state, &p, id).await
+        browse::delete_tag(&state, &p, id, digest.as_deref()).await
     }
     .await;
     form::respond(result, Some(&format!("/repositories/{repository}")))

@@ -147,7 +147,13 @@ async fn tag_views(state: &AppState, ids: &[i64]) -> AppResult<Vec<TagView>> {
                   m.media_type as "media_type?", m.size as "size?", m.platforms as "platforms?",
                   m.created as "created?: chrono::DateTime<chrono::Utc>", m.labels as "labels?", m.signed as "signed?",
                   array(select o.name from tag o where o.repository_id = t.repository_id and o.digest = t.digest
-                        and o.tag_id <> t.tag_id order by o.name limit 20) as "shared!"
+                        and o.tag_id <> t.tag_id order by o.name limit 20) as "shared!",
+                  (select count(*) from tag o where o.repository_id = t.repository_id and o.digest = t.digest
+                        and o.tag_id <> t.tag_id) as "shared_total!",
+                  array(select o.name from manifest i join tag o on o.repository_id = i.repository_id and o.digest = i.digest
+                        where i.repository_id = t.repository_id
+                          and i.platforms @> jsonb_build_array(jsonb_build_object('digest', t.digest))
+                        order by o.name limit 20) as "in_indexes!"
            from tag t left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
            where t.tag_id = any($1)"#,
         ids
@@ -169,6 +175,8 @@ async fn tag_views(state: &AppState, ids: &[i64]) -> AppResult<Vec<TagView>> {
             last_pulled_at: t.last_pulled_at,
             labels: t.labels.as_ref().map(pairs).unwrap_or_default(),
             shared_with: t.shared,
+            shared_total: t.shared_total,
+            in_indexes: t.in_indexes,
             signed: t.signed.unwrap_or(false),
         })
         .collect();
@@ -200,7 +208,7 @@ fn label_filter(label: &str) -> Option<Value> {
 pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &TagQuery) -> AppResult<RepositoryPage> {
     let r = place(state, p, name).await?;
     let per_page = q.per_page.clamp(1, 200);
-    let page = q.page.max(1);
+    let mut page = q.page.max(1);
     let label = label_filter(&q.label);
     // A label given as a bare key matches any value: `labels ? key`.
     let (label_json, label_key) = match &label {
@@ -226,6 +234,9 @@ pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &Ta
     } else {
         repository.tag_count
     };
+    // A page past the end (the tags went meanwhile) shows the last one.
+    let last = u32::try_from((total.max(1) + i64::from(per_page) - 1) / i64::from(per_page)).unwrap_or(u32::MAX);
+    page = page.min(last);
     // First the page's tag ids (an index walk in either order), then their details: the
     // per-tag work is done for one page, never for every tag of a large repository.
     let offset = i64::from(page - 1) * i64::from(per_page);
@@ -358,10 +369,16 @@ pub async fn tag_detail(state: &AppState, p: &Principal, tag_id: i64) -> AppResu
 
 /// Deletes a tag's manifest from the registry: every tag pointing at the same digest goes
 /// with it (the registry deletes by digest). Returns the names of the removed tags.
-pub async fn delete_tag(state: &AppState, p: &Principal, tag_id: i64) -> AppResult<Vec<String>> {
+pub async fn delete_tag(
+    state: &AppState,
+    p: &Principal,
+    tag_id: i64,
+    confirmed_digest: Option<&str>,
+) -> AppResult<Vec<String>> {
     let user = p.require_writer()?;
     let row = sqlx::query!(
-        "select t.digest, t.repository_id, r.name as repository from tag t join repository r using (repository_id) where t.tag_id = $1",
+        "select t.name, t.digest, t.repository_id, r.name as repository from tag t join repository r using (repository_id)
+         where t.tag_id = $1",
         tag_id
     )
     .fetch_optional(&state.db)
@@ -370,6 +387,16 @@ pub async fn delete_tag(state: &AppState, p: &Principal, tag_id: i64) -> AppResu
     let r = place(state, p, &row.repository).await?;
     let s = state.access.get(&state.db).await;
     super::access::check(policy::can_delete(&p.actor(), &r.facts, &s))?;
+    // What is deleted must be what was confirmed, and what the registry serves now: a push
+    // may have moved the tag since the page was shown, or since its event was applied.
+    let moved = || AppError::Conflict("This tag points at another image now. Look at it again before deleting.".into());
+    if confirmed_digest.is_some_and(|d| !d.is_empty() && d != row.digest) {
+        return Err(moved());
+    }
+    match state.registry.head_manifest(state, &r.name, &row.name).await? {
+        Some((served, _)) if served != row.digest => return Err(moved()),
+        _ => {}
+    }
     let tags = sqlx::query_scalar!(
         "select name from tag where repository_id = $1 and digest = $2 order by name",
         r.id,

@@ -172,14 +172,36 @@ fn RepositoryView(
     }
 }
 
+/// What deleting a tag does, said before it is done: the registry deletes by digest, so
+/// every tag of the same image goes, and multi-platform images that include it break.
+fn delete_question(what: &str, t: &TagView) -> String {
+    let mut q = format!("Delete {what}? Its image ({}) is deleted from the registry.", short_digest(&t.digest));
+    if t.shared_total > 0 {
+        let more = t.shared_total - t.shared_with.len() as i64;
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        q += &format!(" The registry deletes by digest, so these tags go too: {}{more}.", t.shared_with.join(", "));
+    }
+    if !t.in_indexes.is_empty() {
+        q += &format!(" It is a platform of {}, which will no longer pull completely.", t.in_indexes.join(", "));
+    }
+    q
+}
+
+/// The hidden fields of a tag's delete form: which tag, where to return, and the image the
+/// person saw (refused if the tag has moved since).
+fn delete_fields(t: &TagView, repo: &str) -> impl IntoView {
+    view! {
+        <input type="hidden" name="id" value=t.id/>
+        <input type="hidden" name="repository" value=repo.to_string()/>
+        <input type="hidden" name="digest" value=t.digest.clone()/>
+    }
+}
+
 fn tag_row(repo: &str, host: &str, t: TagView, can_delete: bool, delete_tag: ServerAction<DeleteTag>) -> impl IntoView {
     let pull = format!("docker pull {host}/{repo}:{}", t.name);
     let shared = t.shared_with.clone();
-    let question = if shared.is_empty() {
-        format!("Delete tag {}? Its image is deleted from the registry.", t.name)
-    } else {
-        format!("Delete tag {}? The registry deletes by digest, so these tags go too: {}.", t.name, shared.join(", "))
-    };
+    let question = delete_question(&format!("tag {}", t.name), &t);
+    let fields = delete_fields(&t, repo);
     let repo = repo.to_string();
     view! {
         <tr class="align-top hover:bg-slate-50" data-tag=t.name.clone()>
@@ -191,7 +213,8 @@ fn tag_row(repo: &str, host: &str, t: TagView, can_delete: bool, delete_tag: Ser
                     <p class="mt-1 text-xs text-amber-700">{format!("Same image as {}", shared.join(", "))}</p>
                 })}
             </td>
-            <td class=TD><code class="select-all text-xs" title=t.digest.clone()>{short_digest(&t.digest).to_string()}</code></td>
+            // The whole digest is in the cell (selected and copied whole), shown cut short.
+            <td class=TD><code class="block w-28 select-all truncate text-xs" title=t.digest.clone()>{t.digest.clone()}</code></td>
             <td class=TD>{t.size.map(human_size)}</td>
             <td class=TD>
                 <span class="flex flex-col gap-0.5 text-xs">{t.platforms.iter().map(|p| view! { <span>{p.clone()}</span> }).collect_view()}</span>
@@ -206,8 +229,7 @@ fn tag_row(repo: &str, host: &str, t: TagView, can_delete: bool, delete_tag: Ser
                 {can_delete.then(|| view! {
                     <Confirm label="Delete…" question=question.clone()>
                         <ActionForm action=delete_tag>
-                            <input type="hidden" name="id" value=t.id/>
-                            <input type="hidden" name="repository" value=repo.clone()/>
+                            {fields}
                             <button type="submit" class=BUTTON_DANGER>"Yes, delete"</button>
                         </ActionForm>
                     </Confirm>
@@ -242,11 +264,8 @@ fn TagDetailView(d: TagDetail, delete: ServerAction<DeleteTag>) -> impl IntoView
             </div>
         }
     };
-    let question = if t.shared_with.is_empty() {
-        format!("Delete {full}? Its image is deleted from the registry.")
-    } else {
-        format!("Delete {full}? The registry deletes by digest, so these tags go too: {}.", t.shared_with.join(", "))
-    };
+    let question = delete_question(&full, &t);
+    let fields = delete_fields(&t, &repo);
     view! {
         <Title text=full.clone()/>
         <PageHeader title=full.clone() subtitle=format!("in repository {repo}")>
@@ -340,8 +359,7 @@ fn TagDetailView(d: TagDetail, delete: ServerAction<DeleteTag>) -> impl IntoView
                         <FormError error/>
                         <Confirm label="Delete this tag…" question=question.clone()>
                             <ActionForm action=delete>
-                                <input type="hidden" name="id" value=t.id/>
-                                <input type="hidden" name="repository" value=repo.clone()/>
+                                {fields}
                                 <button type="submit" class=BUTTON_DANGER>"Yes, delete"</button>
                             </ActionForm>
                         </Confirm>

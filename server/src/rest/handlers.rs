@@ -479,12 +479,19 @@ pub async fn get_tag(
     Ok(Json(browse::tag_detail(&state, &p, id).await?))
 }
 
+#[derive(Deserialize, Default)]
+pub struct DeleteTagQuery {
+    /// The digest the caller means to delete: refused (409) when the tag points elsewhere.
+    digest: Option<String>,
+}
+
 /// Deletes the tag's manifest: every tag sharing its digest goes too (listed in the answer).
 pub async fn delete_tag(
     State(state): State<AppState>,
     ApiAuth(p): ApiAuth,
     ApiPath(id): ApiPath<i64>,
+    axum::extract::Query(q): axum::extract::Query<DeleteTagQuery>,
 ) -> ApiResult<Json<Value>> {
-    let removed = browse::delete_tag(&state, &p, id).await?;
+    let removed = browse::delete_tag(&state, &p, id, q.digest.as_deref()).await?;
     Ok(Json(json!({ "deleted_tags": removed })))
 }

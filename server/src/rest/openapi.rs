@@ -45,6 +45,16 @@ fn op(summary: &str, tag: &str, id_params: &[&str], request: Option<&str>, statu
     o
 }
 
+/// An operation with optional string query parameters `(name, description)` besides its own.
+fn with_query(mut o: Value, params: &[(&str, &str)]) -> Value {
+    let mut all = o["parameters"].as_array().cloned().unwrap_or_default();
+    all.extend(params.iter().map(|(name, description)| {
+        json!({ "name": name, "in": "query", "description": description, "schema": { "type": "string" } })
+    }));
+    o["parameters"] = json!(all);
+    o
+}
+
 fn list_of(name: &str) -> Value {
     json!({ "type": "array", "items": schema_ref(name) })
 }
@@ -140,7 +150,9 @@ pub fn spec() -> Value {
             },
             "/api/v1/tags/{id}": {
                 "get": op("Show a tag with its image's details", "repositories", &["id"], None, "200", ok("The tag", schema_ref("TagDetail"))),
-                "delete": op("Delete a tag's manifest from the registry (every tag sharing its digest goes too)", "repositories", &["id"], None, "200", ok("The deleted tags", json!({"type": "object", "properties": {"deleted_tags": {"type": "array", "items": {"type": "string"}}}})))
+                "delete": with_query(
+                    op("Delete a tag's manifest from the registry (every tag sharing its digest goes too); 409 when the tag points at another digest than `digest` or than the registry serves", "repositories", &["id"], None, "200", ok("The deleted tags", json!({"type": "object", "properties": {"deleted_tags": {"type": "array", "items": {"type": "string"}}}}))),
+                    &[("digest", "The digest the caller confirmed")])
             },
             "/api/v1/namespaces/{id}": {
                 "get": op("Show a namespace with what the caller may do in it", "namespaces", &["id"], None, "200", ns()),

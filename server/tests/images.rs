@@ -423,6 +423,19 @@ async fn private_images_never_show_to_outsiders(db: PgPool) {
     assert!(explore.as_array().unwrap().is_empty(), "{explore}");
     assert!(w.repositories(Some(&w.bob)).await.is_empty());
     assert_eq!(get(&w.app, "/repositories/alice/secret", None).await.status, StatusCode::NOT_FOUND);
+    // The dashboard's recent pushes: alice sees hers, bob (searching by uppercase too) not.
+    let recent = |user: &'static str| {
+        let app = w.app.clone();
+        async move {
+            let cookie = log_in(&app, user, &format!("{user} password 1")).await.session_cookie().unwrap();
+            call(&app, "/api/images/recent", &[], Some(&cookie)).await.json()
+        }
+    };
+    assert_eq!(recent("alice").await[0][0], "alice/secret");
+    assert_eq!(recent("bob").await, json!([]));
+    let cookie = log_in(&w.app, "alice", "alice password 1").await.session_cookie().unwrap();
+    let found = call(&w.app, "/api/images/search", &[("q", "ALICE")], Some(&cookie)).await.json();
+    assert_eq!(found["namespaces"][0]["name"], "alice", "{found}");
 
     // Made public, it is explored and found by anyone.
     let ns = api(&w.app, "GET", "/api/v1/namespaces", Some(&w.alice), None).await.json()[0]["id"].clone();

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::access::{namespaces_by_name, Principal};
+use super::access::{all_namespaces, namespaces_by_name, Principal};
 use super::audit::{self, Target};
 use super::images;
 use super::namespaces::{self, NamespaceRef};
@@ -481,43 +481,43 @@ pub async fn update_repository(
     repository_views(state, RepoFilter::Ids(&[r.id])).await?.pop().ok_or(AppError::Internal)
 }
 
-/// Repositories (by id) the principal may pull from, among `candidates`.
-async fn visible(state: &AppState, p: &Principal, candidates: Vec<(i64, Option<String>)>) -> AppResult<Vec<i64>> {
-    let mut names: Vec<String> = candidates.iter().filter_map(|(_, n)| n.clone()).collect();
-    names.sort();
-    names.dedup();
-    let rows = namespaces_by_name(&state.db, p.user.as_ref().map(|u| u.id), &names).await?;
+/// The namespaces the principal may pull from (ids), and whether the global namespace is
+/// one of them: decided by the policy, then handed to SQL so that a query filters before it
+/// limits (a busy site's newest pushes are mostly other people's).
+async fn pullable(state: &AppState, p: &Principal) -> AppResult<(Vec<i64>, bool)> {
+    let rows = all_namespaces(&state.db, p.user.as_ref().map(|u| u.id)).await?;
     let s = state.access.get(&state.db).await;
     let actor = p.actor();
-    Ok(candidates
-        .into_iter()
-        .filter(|(_, ns)| match ns {
-            None => p.reaches(None) && policy::can_pull(&actor, &GLOBAL, &s).is_ok(),
-            Some(ns) => rows
-                .iter()
-                .any(|r| &r.name == ns && p.reaches(Some(r.id)) && policy::can_pull(&actor, &r.facts(), &s).is_ok()),
-        })
-        .map(|(id, _)| id)
-        .collect())
+    let ids = rows
+        .iter()
+        .filter(|r| p.reaches(Some(r.id)) && policy::can_pull(&actor, &r.facts(), &s).is_ok())
+        .map(|r| r.id)
+        .collect();
+    Ok((ids, p.reaches(None) && policy::can_pull(&actor, &GLOBAL, &s).is_ok()))
+}
+
+/// Tags by id, in that order, each with its repository's name.
+async fn tags_with_repository(state: &AppState, rows: Vec<(i64, String)>) -> AppResult<Vec<(String, TagView)>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    // A tag deleted between the two queries is simply left out.
+    let views = tag_views(state, &ids).await?;
+    Ok(views.into_iter().filter_map(|t| rows.iter().find(|r| r.0 == t.id).map(|r| (r.1.clone(), t))).collect())
 }
 
 /// The most recent pushes the principal may see.
 pub async fn recent_pushes(state: &AppState, p: &Principal, limit: i64) -> AppResult<Vec<(String, TagView)>> {
+    let (namespaces, global) = pullable(state, p).await?;
     let rows = sqlx::query!(
-        r#"select t.tag_id, r.name as repository, n.name as "namespace?" from tag t
-           join repository r using (repository_id) left join namespace n on n.namespace_id = r.namespace_id
-           order by t.pushed_at desc, t.tag_id desc limit 500"#
+        r#"select t.tag_id, r.name as repository from tag t join repository r using (repository_id)
+           where r.namespace_id = any($1) or (r.namespace_id is null and $2)
+           order by t.pushed_at desc, t.tag_id desc limit $3"#,
+        &namespaces,
+        global,
+        limit
     )
     .fetch_all(&state.db)
     .await?;
-    let ok = visible(state, p, rows.iter().map(|r| (r.tag_id, r.namespace.clone())).collect()).await?;
-    let mut out = Vec::new();
-    for r in rows.into_iter().filter(|r| ok.contains(&r.tag_id)).take(limit as usize) {
-        if let Ok(d) = tag_detail(state, p, r.tag_id).await {
-            out.push((r.repository, d.tag));
-        }
-    }
-    Ok(out)
+    tags_with_repository(state, rows.into_iter().map(|r| (r.tag_id, r.repository)).collect()).await
 }
 
 /// Repositories anyone may pull: public namespaces and the global one.
@@ -541,41 +541,41 @@ pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<Searc
     if q.is_empty() {
         return Ok(SearchResults::default());
     }
+    let lower = q.to_lowercase();
     let namespaces: Vec<NamespaceView> = namespaces::list(state, p)
         .await?
         .into_iter()
-        .filter(|n| n.name.contains(q) || n.description.to_lowercase().contains(&q.to_lowercase()))
+        .filter(|n| n.name.contains(&lower) || n.description.to_lowercase().contains(&lower))
         .take(20)
         .collect();
-    let repos = sqlx::query!(
-        r#"select r.repository_id, n.name as "namespace?" from repository r left join namespace n on n.namespace_id = r.namespace_id
-           where r.name ilike '%' || $1 || '%' or r.description ilike '%' || $1 || '%' or similarity(r.name, $1) > 0.3
-           order by similarity(r.name, $1) desc, r.name limit 100"#,
-        q
+    let (visible_ns, global) = pullable(state, p).await?;
+    let ids = sqlx::query_scalar!(
+        r#"select r.repository_id from repository r
+           where (r.namespace_id = any($2) or (r.namespace_id is null and $3))
+             and (r.name ilike '%' || $1 || '%' or r.description ilike '%' || $1 || '%' or similarity(r.name, $1) > 0.3)
+           order by similarity(r.name, $1) desc, r.name limit 20"#,
+        q,
+        &visible_ns,
+        global
     )
     .fetch_all(&state.db)
     .await?;
-    let ids = visible(state, p, repos.into_iter().map(|r| (r.repository_id, r.namespace)).collect()).await?;
     let mut repositories = repository_views(state, RepoFilter::Ids(&ids)).await?;
-    repositories.truncate(20);
+    repositories.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
     let tags = sqlx::query!(
-        r#"select t.tag_id, n.name as "namespace?" from tag t join repository r using (repository_id)
-           left join namespace n on n.namespace_id = r.namespace_id
+        r#"select t.tag_id, r.name as repository from tag t join repository r using (repository_id)
            left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
-           where t.name ilike '%' || $1 || '%'
-              or exists(select 1 from jsonb_each_text(m.labels) l where l.key ilike '%' || $1 || '%' or l.value ilike '%' || $1 || '%')
-           order by t.pushed_at desc limit 200"#,
-        q
+           where (r.namespace_id = any($2) or (r.namespace_id is null and $3))
+             and (t.name ilike '%' || $1 || '%'
+                  or exists(select 1 from jsonb_each_text(m.labels) l where l.key ilike '%' || $1 || '%' or l.value ilike '%' || $1 || '%'))
+           order by t.pushed_at desc, t.tag_id desc limit 20"#,
+        q,
+        &visible_ns,
+        global
     )
     .fetch_all(&state.db)
     .await?;
-    let ok = visible(state, p, tags.iter().map(|t| (t.tag_id, t.namespace.clone())).collect()).await?;
-    let mut found = Vec::new();
-    for id in ok.into_iter().take(20) {
-        if let Ok(d) = tag_detail(state, p, id).await {
-            found.push((d.repository, d.tag));
-        }
-    }
+    let found = tags_with_repository(state, tags.into_iter().map(|t| (t.tag_id, t.repository)).collect()).await?;
     Ok(SearchResults { namespaces, repositories, tags: found })
 }
 
@@ -589,11 +589,13 @@ pub async fn name_of(state: &AppState, id: i64) -> AppResult<String> {
 
 /// Every repository the principal may pull from.
 pub async fn list_all(state: &AppState, p: &Principal) -> AppResult<Vec<RepositoryView>> {
-    let rows = sqlx::query!(
-        r#"select r.repository_id, n.name as "namespace?" from repository r left join namespace n on n.namespace_id = r.namespace_id"#
+    let (namespaces, global) = pullable(state, p).await?;
+    let ids = sqlx::query_scalar!(
+        "select repository_id from repository where namespace_id = any($1) or (namespace_id is null and $2)",
+        &namespaces,
+        global
     )
     .fetch_all(&state.db)
     .await?;
-    let ids = visible(state, p, rows.into_iter().map(|r| (r.repository_id, r.namespace)).collect()).await?;
     repository_views(state, RepoFilter::Ids(&ids)).await
 }

@@ -596,3 +596,102 @@ async fn signing_up_with_a_namespace_name_is_refused(db: PgPool) {
         sqlx::query_scalar(r#"select count(*) from "user" where username = 'shared'"#).fetch_one(&db).await.unwrap();
     assert_eq!(users, 0, "nothing half-created");
 }
+
+#[sqlx::test(migrations = false)]
+async fn every_change_is_refused_to_outsiders_and_logged_when_allowed(db: PgPool) {
+    let app = app(&db).await;
+    let (_, admin) = bootstrap(&app).await;
+    let (alice_id, alice) = user_with_token(&app, &admin, "alice").await;
+    let (bob_id, bob) = user_with_token(&app, &admin, "bob").await;
+    let team = api(&app, "POST", "/api/v1/teams", Some(&alice), Some(json!({"name": "acme"}))).await.json()["id"]
+        .as_i64()
+        .unwrap();
+    let team_path = format!("/api/v1/teams/{team}");
+    let members = format!("{team_path}/members");
+
+    // Outsiders may not read the team's members or namespaces, rename or delete it.
+    for path in [members.clone(), format!("{team_path}/namespaces")] {
+        assert_eq!(api(&app, "GET", &path, Some(&bob), None).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let rename = json!({"description": "Acme's images"});
+    assert_eq!(api(&app, "PUT", &team_path, Some(&bob), Some(rename.clone())).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(api(&app, "DELETE", &team_path, Some(&bob), None).await.status, StatusCode::NOT_FOUND);
+
+    // A viewer sees them but may not rename the team, delete it or create its namespaces.
+    api(&app, "POST", &members, Some(&alice), Some(json!({"username": "bob", "role": "viewer"}))).await;
+    assert_eq!(api(&app, "GET", &members, Some(&bob), None).await.status, StatusCode::OK);
+    assert_eq!(api(&app, "PUT", &team_path, Some(&bob), Some(rename.clone())).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(api(&app, "DELETE", &team_path, Some(&bob), None).await.status, StatusCode::FORBIDDEN);
+    let ns = json!({"name": "acme-apps", "team": "acme"});
+    assert_eq!(
+        api(&app, "POST", "/api/v1/namespaces", Some(&bob), Some(ns.clone())).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // The owner may do all of it.
+    assert_eq!(api(&app, "PUT", &team_path, Some(&alice), Some(rename)).await.status, StatusCode::OK);
+    let created = api(&app, "POST", "/api/v1/namespaces", Some(&alice), Some(ns)).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let listed = api(&app, "GET", &format!("{team_path}/namespaces"), Some(&bob), None).await.json();
+    assert_eq!(listed[0]["name"], "acme-apps");
+    let ns_path = format!("/api/v1/namespaces/{}", created.json()["id"]);
+    let public = json!({"visibility": "public"});
+    assert_eq!(api(&app, "PUT", &ns_path, Some(&bob), Some(public.clone())).await.status, StatusCode::FORBIDDEN);
+    // A change is applied whole or not at all: a bad description leaves visibility alone.
+    let half = json!({"visibility": "public", "description": "x".repeat(3000)});
+    assert_eq!(api(&app, "PUT", &ns_path, Some(&alice), Some(half)).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(api(&app, "GET", &ns_path, Some(&alice), None).await.json()["visibility"], "private");
+    assert_eq!(api(&app, "PUT", &ns_path, Some(&alice), Some(public)).await.status, StatusCode::OK);
+    let r = api(&app, "PUT", &format!("{members}/{bob_id}"), Some(&alice), Some(json!({"role": "contributor"}))).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        api(&app, "DELETE", &format!("{members}/{bob_id}"), Some(&alice), None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(api(&app, "DELETE", &ns_path, Some(&alice), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(api(&app, "DELETE", &team_path, Some(&alice), None).await.status, StatusCode::NO_CONTENT);
+
+    // Settings: an administrator's change is logged; anyone else is refused.
+    let settings = [("push_policy", "admin-only"), ("delete_enabled", "on")];
+    let cookie = |name: &'static str, pw: &'static str| {
+        let app = app.clone();
+        async move { log_in(&app, name, pw).await.session_cookie().unwrap() }
+    };
+    let bob_session = cookie("bob", "bob password 1").await;
+    let r = call(&app, "/api/admin/settings/update", &settings, Some(&bob_session)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let root = cookie("root", "root password 1").await;
+    assert_eq!(call(&app, "/api/admin/settings/update", &settings, Some(&root)).await.status, StatusCode::OK);
+    let _ = alice;
+
+    // Users: only administrators disable, promote or delete them (to others, another user is
+    // not even there).
+    let user = |id: i64| format!("/api/v1/users/{id}");
+    for change in [json!({"enabled": false}), json!({"admin": true})] {
+        assert_eq!(
+            api(&app, "PUT", &user(alice_id), Some(&bob), Some(change.clone())).await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(api(&app, "PUT", &user(alice_id), Some(&admin), Some(change)).await.status, StatusCode::OK);
+    }
+    assert_eq!(api(&app, "DELETE", &user(alice_id), Some(&bob), None).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(api(&app, "DELETE", &user(bob_id), Some(&admin), None).await.status, StatusCode::NO_CONTENT);
+
+    let actions: Vec<String> = sqlx::query_scalar("select action from audit_event").fetch_all(&db).await.unwrap();
+    for want in [
+        "team.update",
+        "team.member.add",
+        "team.member.role",
+        "team.member.remove",
+        "namespace.visibility",
+        "namespace.delete",
+        "team.delete",
+        "user.disable",
+        "user.promote",
+        "user.delete",
+        "settings.update",
+    ] {
+        assert!(actions.iter().any(|a| a == want), "{want} missing from {actions:?}");
+    }
+    assert!(!actions.iter().any(|a| a == "namespace.update"), "the refused half-change left no trace");
+}

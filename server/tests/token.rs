@@ -295,9 +295,22 @@ async fn a_remembered_password_is_forgotten_when_it_changes_or_the_user_is_disab
     .await;
     assert_eq!(token_get(&app, "", Some(&basic("alice", ALICE_PW))).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(token_get(&app, "", Some(&basic("alice", "new password 22"))).await.status, StatusCode::OK);
-    assert_eq!(token_get(&app, "", Some(&basic("alice", "new password 22"))).await.status, StatusCode::OK);
+    let r = token_get(&app, "offline_token=true", Some(&basic("alice", "new password 22"))).await;
+    let refresh = r.json()["refresh_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        token_post(&app, &format!("grant_type=refresh_token&refresh_token={refresh}")).await.status,
+        StatusCode::OK
+    );
     api(&app, "PUT", &format!("/api/v1/users/{alice_id}"), Some(&admin), Some(json!({"enabled": false}))).await;
     assert_eq!(token_get(&app, "", Some(&basic("alice", "new password 22"))).await.status, StatusCode::UNAUTHORIZED);
+    // Her refresh token stops working too, and stays void after she is enabled again.
+    let refreshed = |refresh: String| {
+        let app = app.clone();
+        async move { token_post(&app, &format!("grant_type=refresh_token&refresh_token={refresh}")).await.status }
+    };
+    assert_eq!(refreshed(refresh.clone()).await, StatusCode::UNAUTHORIZED);
+    api(&app, "PUT", &format!("/api/v1/users/{alice_id}"), Some(&admin), Some(json!({"enabled": true}))).await;
+    assert_eq!(refreshed(refresh).await, StatusCode::UNAUTHORIZED);
 }
 
 #[sqlx::test(migrations = false)]

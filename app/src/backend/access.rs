@@ -151,9 +151,13 @@ impl SettingsStore {
         }
     }
 
-    /// Stores new settings; returns the previous ones.
-    pub async fn set(&self, db: &PgPool, s: AccessSettings) -> AppResult<AccessSettings> {
-        let before = load(db).await?;
+    /// Stores new settings and, when they changed, records who changed what, in one
+    /// transaction. Returns the previous settings.
+    pub async fn set(&self, db: &PgPool, s: AccessSettings, by: &User) -> AppResult<AccessSettings> {
+        let mut tx = db.begin().await?;
+        // The row lock orders two administrators saving at once.
+        sqlx::query!("select 1 as one from access_setting for update").fetch_one(&mut *tx).await?;
+        let before = load(&mut *tx).await?;
         sqlx::query!(
             "update access_setting set push_policy = $1, delete_enabled = $2, contributors_may_delete = $3,
                  users_may_create_teams = $4, users_may_create_namespaces = $5,
@@ -165,14 +169,20 @@ impl SettingsStore {
             s.users_may_create_namespaces,
             s.users_may_change_visibility
         )
-        .execute(db)
+        .execute(&mut *tx)
         .await?;
+        if before != s {
+            let details = serde_json::json!({ "from": before, "to": s });
+            super::audit::record(&mut tx, Some(by), "settings.update", super::audit::Target::settings(), details)
+                .await?;
+        }
+        tx.commit().await?;
         *self.inner.write().expect("settings lock") = (s, Instant::now());
         Ok(before)
     }
 }
 
-async fn load(db: &PgPool) -> AppResult<AccessSettings> {
+async fn load<'e>(db: impl sqlx::PgExecutor<'e>) -> AppResult<AccessSettings> {
     let r = sqlx::query!("select * from access_setting").fetch_one(db).await?;
     Ok(AccessSettings {
         push_policy: r.push_policy.parse().map_err(|e: String| {

@@ -80,7 +80,7 @@ pub async fn bootstrap(state: &AppState, mut req: AccountRequest) -> AppResult<U
     }
     req.is_admin = true;
     req.is_bot = false;
-    create_account(state, req, Origin::System).await
+    create_account(state, req, Origin::Bootstrap).await
 }
 
 pub async fn list_users(state: &AppState, p: &Principal) -> AppResult<Vec<UserView>> {
@@ -181,11 +181,6 @@ pub async fn get_settings(state: &AppState, p: &Principal) -> AppResult<AccessSe
 pub async fn update_settings(state: &AppState, p: &Principal, s: AccessSettings) -> AppResult<AccessSettings> {
     let admin = p.require_writer()?;
     p.require_admin()?;
-    let before = state.access.set(&state.db, s).await?;
-    if before != s {
-        let details = serde_json::json!({ "from": before, "to": s });
-        let mut conn = state.db.acquire().await?;
-        audit::record(&mut conn, Some(admin), "settings.update", Target::settings(), details).await?;
-    }
+    state.access.set(&state.db, s, admin).await?;
     Ok(s)
 }

@@ -119,6 +119,36 @@ pub async fn create(
     get(state, p, &NamespaceRef::Id(id)).await
 }
 
+/// Changes visibility and description together (the REST API's update): everything is
+/// checked before anything changes, so a request is applied whole or refused whole.
+pub async fn change(
+    state: &AppState,
+    p: &Principal,
+    ns: &NamespaceRef,
+    visibility: Option<Visibility>,
+    description: Option<&str>,
+) -> AppResult<NamespaceView> {
+    let (n, s) = find(state, p, ns).await?;
+    if visibility.is_some() || description.is_some() {
+        p.require_writer()?;
+    }
+    if visibility.is_some() {
+        check(policy::can_change_visibility(&p.actor(), &n.facts(), &s))?;
+    }
+    if let Some(d) = description {
+        check(policy::can_edit_namespace(&p.actor(), &n.facts(), &s))?;
+        validate_description(d)?;
+    }
+    let ns = NamespaceRef::Id(n.id);
+    if let Some(v) = visibility {
+        set_visibility(state, p, &ns, v).await?;
+    }
+    if let Some(d) = description {
+        update(state, p, &ns, d).await?;
+    }
+    get(state, p, &ns).await
+}
+
 /// Changes who may pull from a namespace.
 pub async fn set_visibility(
     state: &AppState,

@@ -107,6 +107,10 @@ pub async fn insert(db: &PgPool, new: NewUser<'_>, first_user_admin: bool, origi
     sqlx::query!("select pg_advisory_xact_lock(hashtext('portcullis.user.insert'))").execute(&mut *tx).await?;
     let is_first =
         !sqlx::query_scalar!(r#"select exists(select 1 from "user") as "exists!""#).fetch_one(&mut *tx).await?;
+    if matches!(origin, Origin::Bootstrap) && !is_first {
+        // Checked under the lock: of two simultaneous bootstraps, one wins.
+        return Err(AppError::forbidden("Portcullis already has users; bootstrap is only for the first one."));
+    }
     let is_admin = new.is_admin || (first_user_admin && is_first);
     let taken = |e: sqlx::Error| match &e {
         sqlx::Error::Database(d) if matches!(d.constraint(), Some("user_username_key" | "namespace_name_key")) => {
@@ -146,7 +150,7 @@ pub async fn insert(db: &PgPool, new: NewUser<'_>, first_user_admin: bool, origi
     let (actor, action) = match origin {
         Origin::SignUp => (Some(&user), "user.signup"),
         Origin::Admin(admin) => (Some(admin), "user.create"),
-        Origin::System => (None, "user.create"),
+        Origin::System | Origin::Bootstrap => (None, "user.create"),
     };
     let details = serde_json::json!({ "admin": user.is_admin, "bot": user.is_bot });
     audit::record(&mut tx, actor, action, audit::Target::user(&user.username), details).await?;
@@ -163,6 +167,8 @@ pub enum Origin<'a> {
     Admin(&'a User),
     /// The command line.
     System,
+    /// The API's bootstrap: refused unless it is the very first account.
+    Bootstrap,
 }
 
 /// Whether any account exists yet.

@@ -340,14 +340,7 @@ pub async fn update_namespace(
     ApiJson(b): ApiJson<NamespaceChangeBody>,
 ) -> ApiResult<Json<NamespaceView>> {
     let ns = NamespaceRef::Id(id);
-    let mut view = namespaces::get(&state, &p, &ns).await?;
-    if let Some(visibility) = b.visibility {
-        view = namespaces::set_visibility(&state, &p, &ns, visibility).await?;
-    }
-    if let Some(description) = b.description {
-        view = namespaces::update(&state, &p, &ns, &description).await?;
-    }
-    Ok(Json(view))
+    Ok(Json(namespaces::change(&state, &p, &ns, b.visibility, b.description.as_deref()).await?))
 }
 
 pub async fn delete_namespace(

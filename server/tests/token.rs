@@ -369,3 +369,25 @@ async fn bot_users_have_no_password_but_tokens_work(db: PgPool) {
     assert_eq!(token_get(&app, "", Some(&basic("ci-bot", &secret))).await.status, StatusCode::OK);
     assert_eq!(token_get(&app, "", Some(&basic("ci-bot", ""))).await.status, StatusCode::UNAUTHORIZED);
 }
+
+#[sqlx::test(migrations = false)]
+async fn rs256_is_selectable_and_a_switch_takes_effect_at_the_next_start(db: PgPool) {
+    let app = app(&db).await;
+    let (_, _, alice) = setup(&app).await;
+    let jwt = |r: Reply| r.json()["token"].as_str().unwrap().to_string();
+    let before = jwt(token_get(&app, "", Some(&basic("alice", &alice))).await);
+    assert_eq!(jwt_header(&before)["alg"], "ES256");
+    // The next start with RS256 configured signs with a new RS256 key...
+    let app = app_with(&db, |c| c.token_algorithm = "RS256".parse().unwrap()).await;
+    let after = jwt(token_get(&app, "", Some(&basic("alice", &alice))).await);
+    assert_eq!(jwt_header(&after)["alg"], "RS256");
+    assert_ne!(jwt_header(&after)["kid"], jwt_header(&before)["kid"]);
+    // ...and the ES256 key stays published for the tokens it signed.
+    let published: i64 = sqlx::query_scalar(
+        "select count(*) from signing_key where kind = 'signing' and (retired_at is null or alg = 'ES256')",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(published, 2);
+}

@@ -174,8 +174,9 @@ async fn insert(conn: &mut sqlx::PgConnection, k: &NewKey) -> AppResult<()> {
     Ok(())
 }
 
-/// Makes sure a CA and a current signing key exist (generating them at the first start, or
-/// when the signing certificate is about to expire). Safe to call from several replicas.
+/// Makes sure a CA and a current signing key exist (generating them at the first start, when
+/// the signing certificate is about to expire, or when the configured algorithm changed: the
+/// old key stays published until its last token has expired). Safe to call from several replicas.
 pub async fn ensure(db: &PgPool, alg: KeyAlgorithm) -> AppResult<()> {
     let mut tx = db.begin().await?;
     sqlx::query!("select pg_advisory_xact_lock(hashtext('portcullis.keys'))").execute(&mut *tx).await?;
@@ -193,8 +194,9 @@ pub async fn ensure(db: &PgPool, alg: KeyAlgorithm) -> AppResult<()> {
         }
     };
     let fresh = sqlx::query_scalar!(
-        r#"select exists(select 1 from signing_key where kind = 'signing' and retired_at is null
-                         and not_after > now() + interval '30 days') as "fresh!""#
+        r#"select exists(select 1 from signing_key where kind = 'signing' and retired_at is null and alg = $1
+                         and not_after > now() + interval '30 days') as "fresh!""#,
+        alg.as_str()
     )
     .fetch_one(&mut *tx)
     .await?;

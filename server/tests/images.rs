@@ -278,8 +278,16 @@ async fn reconcile_finds_what_notifications_missed(db: PgPool) {
     let page = w.tags(&w.alice, "alice/quiet", "").await;
     assert_eq!(page["total"], 2);
     assert!(page["items"][0]["labels"].as_array().unwrap().contains(&json!(["org.example.kind", "quiet"])));
+    // Rows from before manifests were kept in full are filled in; tags stay as they are.
+    sqlx::query("update manifest set manifest_json = null, config = null").execute(&db).await.unwrap();
     let again = app::backend::sync::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
     assert_eq!((again.tags_added, again.tags_updated, again.tags_removed), (0, 0, 0), "a second run changes nothing");
+    let filled: i64 =
+        sqlx::query_scalar("select count(*) from manifest where manifest_json is not null and config is not null")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(filled, 1, "the one image of both tags is filled in");
 
     w.stack.delete(ALICE, "alice/quiet:1.0").await.expect_ok("delete without notifications");
     let report = app::backend::sync::reconcile(&w.stack.state, "test").await.unwrap().unwrap();

@@ -40,22 +40,27 @@ struct RepoReport {
 async fn repository(state: &AppState, name: &str, started: chrono::DateTime<chrono::Utc>) -> AppResult<RepoReport> {
     let client = &state.registry;
     let mut report = RepoReport::default();
-    let known: HashMap<String, String> = sqlx::query!(
-        "select t.name, t.digest from tag t join repository r using (repository_id) where r.name = $1",
+    // Each known tag's digest, and whether its manifest is recorded in full (rows from before
+    // the manifest itself was kept are not, and are filled in).
+    let rows = sqlx::query!(
+        r#"select t.name, t.digest, m.manifest_json is not null as "complete!"
+           from tag t join repository r using (repository_id)
+           left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
+           where r.name = $1"#,
         name
     )
     .fetch_all(&state.db)
-    .await?
-    .into_iter()
-    .map(|r| (r.name, r.digest))
-    .collect();
+    .await?;
+    let complete: HashSet<String> = rows.iter().filter(|r| r.complete).map(|r| r.name.clone()).collect();
+    let known: HashMap<String, String> = rows.into_iter().map(|r| (r.name, r.digest)).collect();
     let tags = client.tags(state, name).await?;
     let mut repo_id: Option<i64> = None;
     let mut seen = HashSet::new();
     for tag in &tags {
         seen.insert(tag.clone());
         let Some((digest, _)) = client.head_manifest(state, name, tag).await? else { continue };
-        if known.get(tag) == Some(&digest) {
+        let unchanged = known.get(tag) == Some(&digest);
+        if unchanged && complete.contains(tag) {
             continue;
         }
         let mut conn = state.db.acquire().await?;

@@ -12,3 +12,7 @@ alter table registry_event add column last_error text;
 -- "Which multi-platform images include this digest" for the delete confirmation, per row of
 -- a tags page: a containment lookup, not a scan of the repository's manifests.
 create index manifest_platforms on manifest using gin (platforms jsonb_path_ops);
+
+-- When Portcullis last wrote a tag, by the database's clock (pushed_at is the registry's):
+-- reconcile leaves alone what was written after it started.
+alter table tag add column updated_at timestamptz not null default now();

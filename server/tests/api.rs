@@ -410,6 +410,11 @@ async fn site_settings_govern_visibility_changes(db: PgPool) {
         api(&app, "PUT", &path, Some(&admin), Some(json!({"visibility": "public"}))).await.status,
         StatusCode::OK
     );
+    // The page's form, which then does not offer the choice, creates a private one.
+    let cookie = log_in(&app, "alice", "alice password 1").await.session_cookie().unwrap();
+    let r = call(&app, "/api/namespaces/create", &[("team", "acme"), ("name", "acme-form")], Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["visibility"], "private");
     // Nor may she create a namespace public from the start; private is fine.
     let public = json!({"name": "acme-open", "team": "acme", "visibility": "public"});
     assert_eq!(api(&app, "POST", "/api/v1/namespaces", Some(&alice), Some(public)).await.status, StatusCode::FORBIDDEN);
@@ -423,14 +428,17 @@ async fn a_restricted_token_cannot_change_anything_nor_see_beyond_its_namespaces
     let (admin_id, admin) = bootstrap(&app).await;
     let (alice_id, _) = user_with_token(&app, &admin, "alice").await;
     // An administrator's token limited to one namespace carries no administrator powers...
-    let admin_ci = token_for(&app, &admin, admin_id, json!({"name": "ci", "namespaces": ["alice"]})).await;
+    let admin_ci = token_for(&app, &admin, admin_id, json!({"name": "ci", "namespaces": ["root"]})).await;
     assert_eq!(api(&app, "GET", "/api/v1/users", Some(&admin_ci), None).await.status, StatusCode::FORBIDDEN);
     assert_eq!(api(&app, "GET", "/api/v1/users", Some(&admin), None).await.status, StatusCode::OK);
+    let tokens_of_alice = format!("/api/v1/users/{alice_id}/application_tokens");
+    assert_ne!(api(&app, "GET", &tokens_of_alice, Some(&admin_ci), None).await.status, StatusCode::OK);
+    assert_eq!(api(&app, "GET", &tokens_of_alice, Some(&admin), None).await.status, StatusCode::OK);
     // ...and sees only that namespace, where the unrestricted one sees them all.
     let names = |r: Reply| -> Vec<String> {
         r.json().as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap().to_string()).collect()
     };
-    assert_eq!(names(api(&app, "GET", "/api/v1/namespaces", Some(&admin_ci), None).await), ["alice"]);
+    assert_eq!(names(api(&app, "GET", "/api/v1/namespaces", Some(&admin_ci), None).await), ["root"]);
     assert_eq!(names(api(&app, "GET", "/api/v1/namespaces", Some(&admin), None).await), ["alice", "root"]);
     let other = api(&app, "GET", "/api/v1/namespaces", Some(&admin), None)
         .await
@@ -438,7 +446,7 @@ async fn a_restricted_token_cannot_change_anything_nor_see_beyond_its_namespaces
         .as_array()
         .unwrap()
         .iter()
-        .find(|n| n["name"] != "alice")
+        .find(|n| n["name"] != "root")
         .unwrap()["id"]
         .clone();
     assert_eq!(

@@ -294,8 +294,9 @@ async fn reconcile_finds_what_notifications_missed(db: PgPool) {
     assert_eq!(report.tags_removed, 2, "deleting the digest removed both tags: {report:?}");
     assert_eq!(w.tags(&w.alice, "alice/quiet", "").await["total"], 0);
 
-    // What an event applied while a run was under way (a tag pushed after the run started)
-    // is newer than anything the run read, so the run neither removes it nor its repository.
+    // What an event applied while a run was under way (a tag written after the run started,
+    // by the database's clock) is newer than anything the run read, so the run neither removes
+    // it nor its repository.
     let repo: i64 = sqlx::query_scalar("select repository_id from repository where name = 'alice/quiet'")
         .fetch_one(&db)
         .await
@@ -307,7 +308,7 @@ async fn reconcile_finds_what_notifications_missed(db: PgPool) {
         .unwrap();
     for (r, tag) in [("alice/quiet", "3.0"), ("alice/racing", "1.0")] {
         sqlx::query(
-            "insert into tag (repository_id, name, digest, pushed_at)
+            "insert into tag (repository_id, name, digest, updated_at)
              select repository_id, $2, 'sha256:00', now() + interval '1 hour' from repository where name = $1",
         )
         .bind(r)
@@ -365,6 +366,11 @@ async fn deletes_follow_the_policy_and_reach_the_registry(db: PgPool) {
     );
     w.stack.inspect(Some(BOB), "acme/app:1.0").await.expect_ok("still there after the refused delete");
 
+    // A namespace that still holds images is not deleted: a namespace of the same name made
+    // later would inherit them.
+    let ns_path = format!("/api/v1/namespaces/{ns}");
+    assert_eq!(api(&w.app, "DELETE", &ns_path, Some(&w.alice), None).await.status, StatusCode::CONFLICT);
+
     // The owner is offered it, sees which tags go with it, and deletes.
     let alice_cookie = log_in(&w.app, "alice", "alice password 1").await.session_cookie().unwrap();
     let page = get(&w.app, "/repositories/acme/app", Some(&alice_cookie)).await;
@@ -391,13 +397,22 @@ async fn deletes_follow_the_policy_and_reach_the_registry(db: PgPool) {
             .unwrap();
     assert!(logged >= 1);
 
-    // A namespace that still holds a repository is not deleted (a namespace of the same name
-    // made later would inherit its images); once the repository is gone, it is.
-    let ns_path = format!("/api/v1/namespaces/{ns}");
-    assert_eq!(api(&w.app, "DELETE", &ns_path, Some(&w.alice), None).await.status, StatusCode::CONFLICT);
-    let repo = w.repo_id(&w.alice, "acme/app").await.unwrap();
-    let r = api(&w.app, "DELETE", &format!("/api/v1/repositories/{repo}"), Some(&w.alice), None).await;
+    // A whole repository: refused to the viewer; for the owner every manifest goes, the
+    // per-platform images of a multi-platform one included.
+    let index = oci_index_image(w.stack.dir.path(), &[("linux", "amd64"), ("linux", "arm64")]);
+    w.stack.push_with(&index, ALICE, "acme/multi:1.0", &["--all"]).await.expect_ok("push an index");
+    w.wait_for_tag(&w.alice, "acme/multi", "1.0").await;
+    let t = &w.tags(&w.alice, "acme/multi", "").await["items"][0];
+    let detail = api(&w.app, "GET", &format!("/api/v1/tags/{}", t["id"]), Some(&w.alice), None).await.json();
+    let child = detail["index_entries"][0][1].as_str().unwrap().to_string();
+    let repo = format!("/api/v1/repositories/{}", w.repo_id(&w.alice, "acme/multi").await.unwrap());
+    assert_eq!(api(&w.app, "DELETE", &repo, Some(&w.bob), None).await.status, StatusCode::FORBIDDEN);
+    let r = api(&w.app, "DELETE", &repo, Some(&w.alice), None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    w.stack.inspect(Some(ALICE), "acme/multi:1.0").await.expect_missing("the index is gone");
+    w.stack.inspect(Some(ALICE), &format!("acme/multi@{child}")).await.expect_missing("its platforms too");
+
+    // Once its images are gone, the namespace may go (its empty repository with it).
     let r = api(&w.app, "DELETE", &ns_path, Some(&w.alice), None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
 }

@@ -92,11 +92,13 @@ pub async fn get_namespace(name: String) -> Result<NamespaceDetail, AppError> {
 pub async fn create_namespace(
     team: String,
     name: String,
-    visibility: Visibility,
+    // Left out when the form does not offer the choice: a new namespace is private.
+    visibility: Option<Visibility>,
     description: Option<String>,
 ) -> Result<NamespaceView, AppError> {
     let result = async {
         let (state, p) = form::principal().await?;
+        let visibility = visibility.unwrap_or(Visibility::Private);
         namespaces::create(&state, &p, &TeamRef::Name(team), &name, visibility, description.as_deref().unwrap_or(""))
             .await
     }

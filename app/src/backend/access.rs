@@ -45,22 +45,21 @@ impl Principal {
         Self { user: Some(user), token: None }
     }
 
+    /// The actor the policy judges. A restricted access token never carries its owner's
+    /// administrator powers: it is for pulling from some namespaces, not for reading the user
+    /// list, other people's tokens or every team. (The registry's grant is computed apart, in
+    /// the token service, and narrowed by the same restriction.)
     pub fn actor(&self) -> Actor {
+        let restricted = self.token.as_ref().is_some_and(TokenScope::is_restricted);
         match &self.user {
-            Some(u) => Actor::user(u.id, u.is_admin, u.is_enabled),
+            Some(u) => Actor::user(u.id, u.is_admin && !restricted, u.is_enabled),
             None => Actor::ANONYMOUS,
         }
     }
 
-    /// An administrator, running the site. A restricted access token never carries its
-    /// owner's administrator powers: it is for pulling from some namespaces, not for reading
-    /// the user list or the activity log.
+    /// An administrator, running the site.
     pub fn require_admin(&self) -> AppResult<()> {
-        check(crate::policy::can_administer(&self.actor()))?;
-        if self.token.as_ref().is_some_and(TokenScope::is_restricted) {
-            return Err(AppError::forbidden("this access token is restricted and may not administer the site"));
-        }
-        Ok(())
+        check(crate::policy::can_administer(&self.actor()))
     }
 
     /// Whether the credential reaches a namespace (`None`: the global one) at all. A token

@@ -90,7 +90,19 @@ pub async fn list(db: &PgPool, f: &Filter, page: u32, per_page: u32) -> AppResul
     )
     .fetch_one(db)
     .await?;
-    let items = sqlx::query_as!(
+    let items = entries(db, f, Some(i64::from(per_page)), offset).await?;
+    Ok(Page { items, page, per_page, total: total as u64 })
+}
+
+/// Every matching entry, newest first, read in one query (one consistent snapshot: the CSV
+/// export neither repeats nor skips entries written while it runs).
+pub async fn all(db: &PgPool, f: &Filter) -> AppResult<Vec<AuditEventView>> {
+    entries(db, f, None, 0).await
+}
+
+/// Matching entries, newest first; `limit` `None` means all of them.
+async fn entries(db: &PgPool, f: &Filter, limit: Option<i64>, offset: i64) -> AppResult<Vec<AuditEventView>> {
+    Ok(sqlx::query_as!(
         AuditEventView,
         r#"select e.audit_event_id as id, e.at as "at: _", e.actor_name as actor, e.action, e.target_kind, e.target_name,
                   n.name as "namespace?", e.details
@@ -103,12 +115,11 @@ pub async fn list(db: &PgPool, f: &Filter, page: u32, per_page: u32) -> AppResul
         f.action,
         f.target,
         f.namespace_id,
-        i64::from(per_page),
+        limit,
         offset
     )
     .fetch_all(db)
-    .await?;
-    Ok(Page { items, page, per_page, total: total as u64 })
+    .await?)
 }
 
 /// Renders entries as CSV (RFC 4180), newest first.

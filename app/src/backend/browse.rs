@@ -394,8 +394,9 @@ pub async fn delete_tag(
         return Err(moved());
     }
     match state.registry.head_manifest(state, &r.name, &row.name).await? {
-        Some((served, _)) if served != row.digest => return Err(moved()),
-        _ => {}
+        Some((served, _)) if served == row.digest => {}
+        // Moved, or gone from the registry already (its digest may live on under other tags).
+        _ => return Err(moved()),
     }
     let tags = sqlx::query_scalar!(
         "select name from tag where repository_id = $1 and digest = $2 order by name",

@@ -256,7 +256,7 @@ pub async fn process_pending(state: &AppState, client: &RegistryClient) -> AppRe
 /// retried at least this many times and for at least `RETRY_FOR` before it is recorded as
 /// failed; reconcile then brings its repository in step.
 const MAX_ATTEMPTS: i32 = 10;
-const RETRY_FOR: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+const RETRY_FOR: Duration = Duration::from_secs(15 * 60);
 
 async fn drain(state: &AppState, client: &RegistryClient) -> AppResult<u64> {
     let mut done = 0;
@@ -266,10 +266,11 @@ async fn drain(state: &AppState, client: &RegistryClient) -> AppResult<u64> {
     loop {
         let batch = sqlx::query!(
             r#"select registry_event_id, repository, raw, attempts,
-                      received_at as "received_at: chrono::DateTime<chrono::Utc>"
+                      now() - received_at > make_interval(secs => $2) as "retried_long_enough!"
                from registry_event where processed_at is null and not (repository = any($1))
                order by registry_event_id limit 100"#,
-            &held
+            &held,
+            RETRY_FOR.as_secs_f64()
         )
         .fetch_all(&state.db)
         .await?;
@@ -285,7 +286,7 @@ async fn drain(state: &AppState, client: &RegistryClient) -> AppResult<u64> {
                 Ok(Outcome::Skipped(why)) => ("skipped", Some(why)),
                 Err(e @ (AppError::Transport(_) | AppError::Internal)) => {
                     let attempts = ev.attempts + 1;
-                    if attempts < MAX_ATTEMPTS || chrono::Utc::now() - ev.received_at < RETRY_FOR {
+                    if attempts < MAX_ATTEMPTS || !ev.retried_long_enough {
                         sqlx::query!(
                             "update registry_event set attempts = $2, last_error = $3 where registry_event_id = $1",
                             ev.registry_event_id,

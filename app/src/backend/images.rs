@@ -58,6 +58,17 @@ struct ManifestDoc {
     annotations: Option<Map<String, Value>>,
 }
 
+/// The same JSON without NUL characters, which PostgreSQL's `jsonb` cannot hold (an image's
+/// labels and annotations are whatever its author wrote).
+fn scrub(v: Value) -> Value {
+    match v {
+        Value::String(s) if s.contains('\0') => Value::String(s.replace('\0', "")),
+        Value::Array(a) => Value::Array(a.into_iter().map(scrub).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k.replace('\0', ""), scrub(v))).collect()),
+        other => other,
+    }
+}
+
 fn text(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from)
 }
@@ -76,7 +87,8 @@ fn string_map(v: Option<&Value>) -> Value {
 /// exposed_ports, stop_signal, history: [{created, created_by, empty_layer, comment}]}`, each
 /// present only when the image sets it. Read field by field, so one odd field loses nothing else.
 pub fn config_summary(config: &Value) -> Value {
-    let c = config.get("config").or_else(|| config.get("container_config")).cloned().unwrap_or(Value::Null);
+    // `config` is what the image runs; `container_config` (Docker's) is the build container's.
+    let c = config.get("config").cloned().unwrap_or(Value::Null);
     let strings = |key: &str| match c.get(key) {
         Some(Value::Array(a)) => {
             let v: Vec<Value> = a.iter().filter_map(|s| s.as_str().map(|s| json!(s))).collect();
@@ -155,7 +167,7 @@ async fn describe_image(
         (Some(os), Some(arch)) => json!([platform_json(os, arch, text(&config, "variant").as_deref())]),
         _ => json!([]),
     };
-    let inner = config.get("config").or_else(|| config.get("container_config"));
+    let inner = config.get("config");
     Ok(ImageMeta {
         digest: digest.to_string(),
         media_type: media_type.to_string(),
@@ -163,13 +175,14 @@ async fn describe_image(
         created: created.map(|c| c.with_timezone(&chrono::Utc)),
         os,
         architecture,
-        platforms,
-        labels: string_map(inner.and_then(|c| c.get("Labels"))),
-        annotations: Value::Object(doc.annotations.unwrap_or_default()),
+        platforms: scrub(platforms),
+        labels: scrub(string_map(inner.and_then(|c| c.get("Labels")))),
+        annotations: scrub(Value::Object(doc.annotations.unwrap_or_default())),
         config_digest,
         layers,
         manifest_json: String::new(),
-        config: config_summary(&config),
+        // Unread (missing or unreadable) stays unknown, and reconcile tries again.
+        config: if config.is_null() { Value::Null } else { scrub(config_summary(&config)) },
     })
 }
 
@@ -219,9 +232,9 @@ pub async fn describe(
         created: first.created,
         os: None,
         architecture: None,
-        platforms: Value::Array(platforms),
+        platforms: scrub(Value::Array(platforms)),
         labels: first.labels,
-        annotations: Value::Object(doc.annotations.unwrap_or_default()),
+        annotations: scrub(Value::Object(doc.annotations.unwrap_or_default())),
         config_digest: None,
         layers: json!([]),
         manifest_json,
@@ -354,8 +367,8 @@ pub fn signature_target(tag: &str) -> Option<String> {
     (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("sha256:{hex}"))
 }
 
-/// Points a tag at a digest. Returns whether anything changed. With `unless_since`, a tag
-/// pushed at or after that time is left alone (reconcile must not undo what an event applied
+/// Points a tag at a digest. Returns whether anything changed. With `unless_since` (the
+/// database's clock), a tag written at or after that time is left alone (reconcile must not undo what an event applied
 /// while it ran). When the digest changes, the pusher is the one given (unknown to reconcile):
 /// whoever pushed the old digest did not push this one.
 pub async fn upsert_tag(
@@ -372,10 +385,10 @@ pub async fn upsert_tag(
          on conflict (repository_id, name) do update set digest = excluded.digest,
              pushed_by = case when tag.digest <> excluded.digest then excluded.pushed_by
                               else coalesce(excluded.pushed_by, tag.pushed_by) end,
-             pushed_at = excluded.pushed_at
+             pushed_at = excluded.pushed_at, updated_at = now()
          where (tag.digest <> excluded.digest
                 or (excluded.pushed_by is not null and tag.pushed_by is distinct from excluded.pushed_by))
-           and ($6::timestamptz is null or tag.pushed_at < $6)",
+           and ($6::timestamptz is null or tag.updated_at < $6)",
         repository_id,
         tag,
         digest,
@@ -417,7 +430,7 @@ pub async fn remove_digest(conn: &mut PgConnection, repository_id: i64, digest: 
 }
 
 /// Removes one tag (its manifest stays while other tags point at it). With `unless_since`,
-/// a tag pushed at or after that time stays (see [`upsert_tag`]).
+/// a tag written at or after that time stays (see [`upsert_tag`]).
 pub async fn remove_tag(
     conn: &mut PgConnection,
     repository_id: i64,
@@ -425,7 +438,7 @@ pub async fn remove_tag(
     unless_since: Option<chrono::DateTime<chrono::Utc>>,
 ) -> AppResult<bool> {
     let gone = sqlx::query!(
-        "delete from tag where repository_id = $1 and name = $2 and ($3::timestamptz is null or pushed_at < $3)",
+        "delete from tag where repository_id = $1 and name = $2 and ($3::timestamptz is null or updated_at < $3)",
         repository_id,
         tag,
         unless_since as _
@@ -461,7 +474,7 @@ pub async fn has_manifest(conn: &mut PgConnection, repository_id: i64, digest: &
     Ok(sqlx::query_scalar!(
         // Rows from before the manifest itself was kept count as missing, so reconcile fills them in.
         r#"select exists(select 1 from manifest where repository_id = $1 and digest = $2
-                         and manifest_json is not null) as "e!""#,
+                         and manifest_json is not null and (config is not null or config_digest is null)) as "e!""#,
         repository_id,
         digest
     )
@@ -496,6 +509,7 @@ mod tests {
         );
         assert_eq!(config_summary(&Value::Null), json!({}));
         assert_eq!(string_map(Some(&json!({"n": 5, "s": "t"}))), json!({"n": "5", "s": "t"}));
+        assert_eq!(scrub(json!({"a\u{0}": ["b\u{0}c", 1]})), json!({"a": ["bc", 1]}));
     }
 
     #[test]

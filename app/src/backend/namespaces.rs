@@ -195,9 +195,15 @@ pub async fn delete(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppRe
     let mut tx = state.db.begin().await?;
     // Its images would stay in the registry, and a later namespace of the same name would
     // inherit them.
-    let held = sqlx::query_scalar!(r#"select count(*) as "n!" from repository where namespace_id = $1"#, n.id)
-        .fetch_one(&mut *tx)
-        .await?;
+    // (A repository whose every image was deleted holds nothing; it goes with the namespace.)
+    let held = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from repository r where r.namespace_id = $1
+           and (exists(select 1 from tag t where t.repository_id = r.repository_id)
+                or exists(select 1 from manifest m where m.repository_id = r.repository_id))"#,
+        n.id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     if held > 0 {
         return Err(AppError::Conflict(format!("This namespace still holds {held} repositories. Delete them first.")));
     }

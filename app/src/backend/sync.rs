@@ -43,7 +43,9 @@ async fn repository(state: &AppState, name: &str, started: chrono::DateTime<chro
     // Each known tag's digest, and whether its manifest is recorded in full (rows from before
     // the manifest itself was kept are not, and are filled in).
     let rows = sqlx::query!(
-        r#"select t.name, t.digest, m.manifest_json is not null as "complete!"
+        r#"select t.name, t.digest,
+                  coalesce(m.manifest_json is not null and (m.config is not null or m.config_digest is null), false)
+                      as "complete!"
            from tag t join repository r using (repository_id)
            left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
            where r.name = $1"#,
@@ -68,8 +70,17 @@ async fn repository(state: &AppState, name: &str, started: chrono::DateTime<chro
         repo_id = Some(rid);
         if !images::has_manifest(&mut conn, rid, &digest).await? {
             let Some(fetched) = client.manifest(state, name, &digest).await? else { continue };
-            let meta = images::describe(state, client, name, &fetched).await?;
-            images::upsert_manifest(&mut conn, rid, &meta).await?;
+            // A manifest that cannot be read or stored is that tag's problem, not the
+            // repository's: the other tags are still reconciled.
+            let stored = match images::describe(state, client, name, &fetched).await {
+                Ok(meta) => images::upsert_manifest(&mut conn, rid, &meta).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e @ crate::error::AppError::BadRequest(_)) = stored {
+                tracing::warn!(repository = name, tag, error = %e, "a manifest reconcile cannot record");
+                continue;
+            }
+            stored?;
         }
         if !images::upsert_tag(&mut conn, rid, tag, &digest, None, chrono::Utc::now(), Some(started)).await? {
             continue;
@@ -211,7 +222,7 @@ async fn run(state: &AppState, started: chrono::DateTime<chrono::Utc>) -> AppRes
     // A repository first pushed while this ran is not in the catalog it read, and stays.
     report.repositories_removed = sqlx::query!(
         "delete from repository r where not (r.name = any($1)) and r.created_at < $2
-           and not exists(select 1 from tag t where t.repository_id = r.repository_id and t.pushed_at >= $2)",
+           and not exists(select 1 from tag t where t.repository_id = r.repository_id and t.updated_at >= $2)",
         &catalog,
         started as _
     )

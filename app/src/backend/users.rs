@@ -282,7 +282,9 @@ pub async fn other_enabled_admins(conn: &mut PgConnection, id: i64) -> AppResult
 pub async fn delete(conn: &mut PgConnection, id: i64) -> AppResult<()> {
     let held = sqlx::query_scalar!(
         r#"select count(*) as "n!" from repository r join namespace n using (namespace_id) join team t using (team_id)
-           where t.personal_user_id = $1"#,
+           where t.personal_user_id = $1
+             and (exists(select 1 from tag g where g.repository_id = r.repository_id)
+                  or exists(select 1 from manifest m where m.repository_id = r.repository_id))"#,
         id
     )
     .fetch_one(&mut *conn)

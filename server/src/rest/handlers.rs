@@ -374,16 +374,7 @@ pub async fn activity_csv(
     p.require_user()?;
     p.require_admin()?;
     let filter = audit::Filter { actor: q.actor, action: q.action, target: q.target, namespace_id: None };
-    // Every matching entry, read a page at a time.
-    let mut items = Vec::new();
-    for page in 1.. {
-        let chunk = audit::list(&state.db, &filter, page, 5_000).await?;
-        let last = chunk.items.len() < 5_000;
-        items.extend(chunk.items);
-        if last {
-            break;
-        }
-    }
+    let items = audit::all(&state.db, &filter).await?;
     let headers = [
         (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
         (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"portcullis-activity.csv\""),

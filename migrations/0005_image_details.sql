@@ -10,8 +10,11 @@ alter table registry_event add column attempts integer not null default 0;
 alter table registry_event add column last_error text;
 
 -- "Which multi-platform images include this digest" for the delete confirmation, per row of
--- a tags page: a containment lookup, not a scan of the repository's manifests.
-create index manifest_platforms on manifest using gin (platforms jsonb_path_ops);
+-- a tags page: only a repository's indexes are looked at, not all its manifests. (The
+-- predicate is repeated word for word by the query that uses it.)
+create index manifest_multi_platform on manifest (repository_id)
+    where media_type in ('application/vnd.oci.image.index.v1+json',
+                         'application/vnd.docker.distribution.manifest.list.v2+json');
 
 -- When Portcullis last wrote a tag, by the database's clock (pushed_at is the registry's):
 -- reconcile leaves alone what was written after it started.

@@ -152,6 +152,8 @@ async fn tag_views(state: &AppState, ids: &[i64]) -> AppResult<Vec<TagView>> {
                         and o.tag_id <> t.tag_id) as "shared_total!",
                   array(select o.name from manifest i join tag o on o.repository_id = i.repository_id and o.digest = i.digest
                         where i.repository_id = t.repository_id
+                          and i.media_type in ('application/vnd.oci.image.index.v1+json',
+                                               'application/vnd.docker.distribution.manifest.list.v2+json')
                           and i.platforms @> jsonb_build_array(jsonb_build_object('digest', t.digest))
                         order by o.name limit 20) as "in_indexes!"
            from tag t left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest

@@ -54,6 +54,16 @@ test("a pushed image is found by search, its tag opened and its pull line copied
 
   await page.getByRole("link", { name: /all tags of/ }).click();
   await expect(page.locator("tr[data-tag='2.1']")).toContainText("linux/amd64");
+
+  // At phone width the tags table keeps the tag, its pull line and a one-line summary, and
+  // the page does not scroll sideways.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const row = page.locator("tr[data-tag='2.1']");
+  await expect(row.getByText(/linux\/amd64 · pushed/)).toBeVisible();
+  await expect(page.getByRole("columnheader", { name: "Digest" })).toBeHidden();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await page.setViewportSize({ width: 1280, height: 800 });
   await logOut(page);
 });
 

@@ -260,7 +260,13 @@ pub fn role_badge(r: crate::model::TeamRole) -> impl IntoView {
 
 /// A table with the product's styling; `head` is the header row's cells.
 #[component]
-pub fn Table(head: Vec<&'static str>, children: Children) -> impl IntoView {
+pub fn Table(
+    head: Vec<&'static str>,
+    /// Columns (by index) shown only from medium width up; their cells carry [`WIDE_ONLY`].
+    #[prop(optional)]
+    wide_only: Vec<usize>,
+    children: Children,
+) -> impl IntoView {
     view! {
         <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
             <table class="min-w-full divide-y divide-slate-200 text-sm">
@@ -268,7 +274,11 @@ pub fn Table(head: Vec<&'static str>, children: Children) -> impl IntoView {
                     <tr>
                         {head
                             .into_iter()
-                            .map(|h| view! { <th scope="col" class="whitespace-nowrap px-4 py-3 text-left font-semibold text-slate-700">{h}</th> })
+                            .enumerate()
+                            .map(|(i, h)| {
+                                let hide = if wide_only.contains(&i) { WIDE_ONLY } else { "" };
+                                view! { <th scope="col" class=format!("whitespace-nowrap px-4 py-3 text-left font-semibold text-slate-700 {hide}")>{h}</th> }
+                            })
                             .collect_view()}
                     </tr>
                 </thead>
@@ -279,6 +289,8 @@ pub fn Table(head: Vec<&'static str>, children: Children) -> impl IntoView {
 }
 
 pub const TD: &str = "whitespace-nowrap px-4 py-3 text-slate-700";
+/// A table cell (or anything) shown only from medium width up.
+pub const WIDE_ONLY: &str = "hidden md:table-cell";
 pub const SELECT: &str = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm text-slate-900 shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30";
 pub const BUTTON_SMALL: &str = "inline-flex items-center rounded-md border border-slate-300 bg-white px-2.5 py-1.5 text-xs font-semibold text-slate-700 shadow-sm hover:bg-slate-50";
 pub const BUTTON_DANGER: &str = "inline-flex items-center justify-center rounded-md bg-red-600 px-3 py-2 text-sm font-semibold text-white shadow-sm hover:bg-red-500";

@@ -153,7 +153,7 @@ fn RepositoryView(
             }.into_any()
         } else {
             view! {
-                <Table head=vec!["Tag", "Digest", "Size", "Platforms", "Created", "Pushed", "Labels", ""]>{rows}</Table>
+                <Table head=vec!["Tag", "Digest", "Size", "Platforms", "Created", "Pushed", "Labels", ""] wide_only=vec![1, 2, 3, 4, 5, 6]>{rows}</Table>
                 <Pagination page pages total href/>
             }.into_any()
         }}
@@ -208,23 +208,32 @@ fn tag_row(repo: &str, host: &str, t: TagView, can_delete: bool, delete_tag: Ser
             <td class="px-4 py-3">
                 <a class=format!("font-mono {LINK}") href=format!("/tags/{}", t.id)>{t.name.clone()}</a>
                 {t.signed.then(|| view! { <span class="ml-2"><Badge text="signed" tone=Tone::Green/></span> })}
-                <div class="mt-1 w-72"><CopyLine command=pull/></div>
+                <div class="mt-1 w-56 sm:w-72"><CopyLine command=pull/></div>
+                // At phone width the other columns fold into one line here.
+                <p class="mt-1 text-xs text-slate-500 md:hidden">
+                    {[t.size.map(human_size), (!t.platforms.is_empty()).then(|| t.platforms.join(", "))]
+                        .into_iter()
+                        .flatten()
+                        .map(|s| s + " · ")
+                        .collect::<String>()}
+                    "pushed " {time_view(t.pushed_at)} {t.pushed_by.clone().map(|by| format!(" by {by}"))}
+                </p>
                 {(!shared.is_empty()).then(|| view! {
                     <p class="mt-1 text-xs text-amber-700">{format!("Same image as {}", shared.join(", "))}</p>
                 })}
             </td>
             // The whole digest is in the cell (selected and copied whole), shown cut short.
-            <td class=TD><code class="block w-28 select-all truncate text-xs" title=t.digest.clone()>{t.digest.clone()}</code></td>
-            <td class=TD>{t.size.map(human_size)}</td>
-            <td class=TD>
+            <td class=format!("{TD} {WIDE_ONLY}")><code class="block w-28 select-all truncate text-xs" title=t.digest.clone()>{t.digest.clone()}</code></td>
+            <td class=format!("{TD} {WIDE_ONLY}")>{t.size.map(human_size)}</td>
+            <td class=format!("{TD} {WIDE_ONLY}")>
                 <span class="flex flex-col gap-0.5 text-xs">{t.platforms.iter().map(|p| view! { <span>{p.clone()}</span> }).collect_view()}</span>
             </td>
-            <td class=TD>{t.created.map(time_view)}</td>
-            <td class=TD>
+            <td class=format!("{TD} {WIDE_ONLY}")>{t.created.map(time_view)}</td>
+            <td class=format!("{TD} {WIDE_ONLY}")>
                 {time_view(t.pushed_at)}
                 {t.pushed_by.clone().map(|by| view! { <p class="text-xs text-slate-500">{format!("by {by}")}</p> })}
             </td>
-            <td class="px-4 py-3">{label_chips(&repo, &t.labels, 3)}</td>
+            <td class=format!("px-4 py-3 {WIDE_ONLY}")>{label_chips(&repo, &t.labels, 3)}</td>
             <td class=format!("{TD} text-right")>
                 {can_delete.then(|| view! {
                     <Confirm label="Delete…" question=question.clone()>

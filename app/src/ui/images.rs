@@ -208,7 +208,7 @@ fn tag_row(repo: &str, host: &str, t: TagView, can_delete: bool, delete_tag: Ser
             <td class="px-4 py-3">
                 <a class=format!("font-mono {LINK}") href=format!("/tags/{}", t.id)>{t.name.clone()}</a>
                 {t.signed.then(|| view! { <span class="ml-2"><Badge text="signed" tone=Tone::Green/></span> })}
-                <div class="mt-1 w-56 sm:w-72"><CopyLine command=pull/></div>
+                <div class="mt-1 w-56"><CopyLine command=pull/></div>
                 // At phone width the other columns fold into one line here.
                 <p class="mt-1 text-xs text-slate-500 md:hidden">
                     {[t.size.map(human_size), (!t.platforms.is_empty()).then(|| t.platforms.join(", "))]

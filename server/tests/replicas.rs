@@ -1,0 +1,105 @@
+//! Two replicas on one database: the test's in-process router and a real `portcullis serve`
+//! process. What one changes, the other's caches forget at once (through PostgreSQL's
+//! NOTIFY), long before their 60-second backstop.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::stack::claims;
+use common::*;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+/// The other replica, stopped when the test ends however it ends.
+struct Replica {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_replica(db: &PgPool) -> Replica {
+    let o = db.connect_options();
+    let url =
+        format!("postgres://{}@{}:{}/{}", o.get_username(), o.get_host(), o.get_port(), o.get_database().unwrap());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .arg("serve")
+        .env("PORTCULLIS_DATABASE_URL", url)
+        .env("PORTCULLIS_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PORTCULLIS_PUBLIC_URL", &base)
+        // No registry: this replica only answers token requests.
+        .env("PORTCULLIS_REGISTRY_URL", "http://127.0.0.1:9")
+        .env("PORTCULLIS_SYNC_INTERVAL_SECS", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the portcullis binary starts");
+    let replica = Replica { child, base };
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.get(format!("{}/readyz", replica.base)).send().await.map(|r| !r.status().is_success()).unwrap_or(true)
+    {
+        assert!(Instant::now() < deadline, "the second replica did not become ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    replica
+}
+
+/// What an anonymous token from `replica` grants on `alice/app`.
+async fn anonymous_grant(replica: &Replica) -> Value {
+    let r =
+        reqwest::get(format!("{}/v2/token?service=portcullis-registry&scope=repository:alice/app:pull", replica.base))
+            .await
+            .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let body: Value = r.json().await.unwrap();
+    claims(body["token"].as_str().unwrap())["access"].clone()
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_change_on_one_replica_reaches_the_other_replicas_caches(db: PgPool) {
+    let app = app(&db).await;
+    let (_, admin) = bootstrap(&app).await;
+    user_with_token(&app, &admin, "alice").await;
+    let ns = api(&app, "GET", "/api/v1/namespaces", Some(&admin), None)
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "alice")
+        .unwrap()["id"]
+        .clone();
+    let ns_path = format!("/api/v1/namespaces/{ns}");
+    api(&app, "PUT", &ns_path, Some(&admin), Some(json!({"visibility": "public"}))).await;
+
+    let other = start_replica(&db).await;
+    let pull = json!([{"type": "repository", "name": "alice/app", "actions": ["pull"]}]);
+    // Asked twice, so the other replica has the namespace's facts cached.
+    for _ in 0..2 {
+        assert_eq!(anonymous_grant(&other).await, pull, "a public namespace: anyone pulls");
+    }
+
+    // Made private through this replica: the other stops granting within moments.
+    let r = api(&app, "PUT", &ns_path, Some(&admin), Some(json!({"visibility": "private"}))).await;
+    assert_eq!(r.status, axum::http::StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let access = anonymous_grant(&other).await;
+        if access == json!([]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the other replica still grants {access} after the change");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -19,3 +19,6 @@ create index manifest_multi_platform on manifest (repository_id)
 -- When Portcullis last wrote a tag, by the database's clock (pushed_at is the registry's):
 -- reconcile leaves alone what was written after it started.
 alter table tag add column updated_at timestamptz not null default now();
+
+-- Reconcile asks whether a repository saw a delete since it started.
+create index registry_event_deletes on registry_event (repository, processed_at) where action = 'delete';

@@ -368,7 +368,8 @@ pub fn signature_target(tag: &str) -> Option<String> {
 }
 
 /// Points a tag at a digest. Returns whether anything changed. With `unless_since` (the
-/// database's clock), a tag written at or after that time is left alone (reconcile must not undo what an event applied
+/// database's clock), a tag written at or after that time is left alone, and no tag is added
+/// to a repository that saw a delete since then (reconcile must not undo what an event applied
 /// while it ran). When the digest changes, the pusher is the one given (unknown to reconcile):
 /// whoever pushed the old digest did not push this one.
 pub async fn upsert_tag(
@@ -381,7 +382,13 @@ pub async fn upsert_tag(
     unless_since: Option<chrono::DateTime<chrono::Utc>>,
 ) -> AppResult<bool> {
     let changed = sqlx::query!(
-        "insert into tag (repository_id, name, digest, pushed_by, pushed_at) values ($1, $2, $3, $4, $5)
+        "insert into tag (repository_id, name, digest, pushed_by, pushed_at)
+         select $1, $2, $3, $4, $5
+         -- A delete applied since reconcile started may have removed this very tag after
+         -- reconcile saw it: adding it back is left to the next run, which will know.
+         where $6::timestamptz is null
+            or not exists(select 1 from registry_event e join repository r on r.name = e.repository
+                          where r.repository_id = $1 and e.action = 'delete' and e.processed_at >= $6)
          on conflict (repository_id, name) do update set digest = excluded.digest,
              pushed_by = case when tag.digest <> excluded.digest then excluded.pushed_by
                               else coalesce(excluded.pushed_by, tag.pushed_by) end,

@@ -245,6 +245,7 @@ pub async fn write_config(
     std::fs::write(&bundle_path, bundle)?;
     let mut secret = [0u8; 24];
     rand::rngs::OsRng.fill_bytes(&mut secret);
+    let base = config.public_url.trim_end_matches('/');
     let yaml = format!(
         r#"# Written by `portcullis registry-config`: token authentication against Portcullis.
 version: 0.1
@@ -284,11 +285,11 @@ notifications:
         storage = storage.display(),
         listen = layout.listen,
         secret = hex::encode(secret),
-        realm = format!("{}/v2/token", config.public_url.trim_end_matches('/')),
+        realm = format_args!("{base}/v2/token"),
         service = state.token.service,
         issuer = state.token.issuer,
         bundle = bundle_path.display(),
-        events = format!("{}/v2/webhooks/events", config.public_url.trim_end_matches('/')),
+        events = format_args!("{base}/v2/webhooks/events"),
         events_secret = state.events_secret,
     );
     std::fs::write(out.join("config.yml"), yaml)?;

@@ -290,7 +290,9 @@ mod parsed_keys {
         }
     }
 
-    static KEYS: Mutex<Option<HashMap<(Algorithm, Vec<u8>), Arc<Parsed>>>> = Mutex::new(None);
+    /// Parsed keys by algorithm and key bytes.
+    type ParsedKeys = HashMap<(Algorithm, Vec<u8>), Arc<Parsed>>;
+    static KEYS: Mutex<Option<ParsedKeys>> = Mutex::new(None);
 
     fn signer(alg: &Algorithm, key: &EncodingKey) -> jsonwebtoken::errors::Result<Box<dyn JwtSigner>> {
         if !matches!(alg, Algorithm::ES256 | Algorithm::RS256) {

@@ -547,9 +547,7 @@ async fn openapi_describes_every_route(db: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn the_cli_creates_users_and_tokens(db: PgPool) {
-    let o = db.connect_options();
-    let url =
-        format!("postgres://{}@{}:{}/{}", o.get_username(), o.get_host(), o.get_port(), o.get_database().unwrap());
+    let url = database_url(&db);
     let bin = env!("CARGO_BIN_EXE_portcullis");
     let run = |args: &[&str], stdin: &str| {
         use std::io::Write as _;

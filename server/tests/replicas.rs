@@ -26,14 +26,16 @@ impl Drop for Replica {
 }
 
 async fn start_replica(db: &PgPool) -> Replica {
-    let o = db.connect_options();
-    let url =
-        format!("postgres://{}@{}:{}/{}", o.get_username(), o.get_host(), o.get_port(), o.get_database().unwrap());
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    // Only what this test sets: none of the developer's own settings.
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PORTCULLIS_")) {
+        command.env_remove(key);
+    }
+    let child = command
         .arg("serve")
-        .env("PORTCULLIS_DATABASE_URL", url)
+        .env("PORTCULLIS_DATABASE_URL", database_url(db))
         .env("PORTCULLIS_LISTEN", format!("127.0.0.1:{port}"))
         .env("PORTCULLIS_PUBLIC_URL", &base)
         // No registry: this replica only answers token requests.
@@ -44,11 +46,14 @@ async fn start_replica(db: &PgPool) -> Replica {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("the portcullis binary starts");
-    let replica = Replica { child, base };
+    let mut replica = Replica { child, base };
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while client.get(format!("{}/readyz", replica.base)).send().await.map(|r| !r.status().is_success()).unwrap_or(true)
     {
+        if let Some(status) = replica.child.try_wait().unwrap() {
+            panic!("the second replica exited before it was ready: {status}");
+        }
         assert!(Instant::now() < deadline, "the second replica did not become ready");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -368,8 +368,8 @@ pub fn signature_target(tag: &str) -> Option<String> {
 }
 
 /// Points a tag at a digest. Returns whether anything changed. With `unless_since` (the
-/// database's clock), a tag written at or after that time is left alone, and no tag is added
-/// to a repository that saw a delete since then (reconcile must not undo what an event applied
+/// database's clock), a tag written at or after that time is left alone, and a repository
+/// that saw a delete since then (or has one pending) is not written at all: the next run does (reconcile must not undo what an event applied
 /// while it ran). When the digest changes, the pusher is the one given (unknown to reconcile):
 /// whoever pushed the old digest did not push this one.
 pub async fn upsert_tag(
@@ -388,7 +388,8 @@ pub async fn upsert_tag(
          -- reconcile saw it: adding it back is left to the next run, which will know.
          where $6::timestamptz is null
             or not exists(select 1 from registry_event e join repository r on r.name = e.repository
-                          where r.repository_id = $1 and e.action = 'delete' and e.processed_at >= $6)
+                          where r.repository_id = $1 and e.action = 'delete'
+                            and (e.processed_at is null or e.processed_at >= $6))
          on conflict (repository_id, name) do update set digest = excluded.digest,
              pushed_by = case when tag.digest <> excluded.digest then excluded.pushed_by
                               else coalesce(excluded.pushed_by, tag.pushed_by) end,
@@ -409,9 +410,11 @@ pub async fn upsert_tag(
         > 0;
     if let Some(signed) = signature_target(tag) {
         sqlx::query!(
-            "update manifest set signed = true where repository_id = $1 and digest = $2",
+            "update manifest set signed = true where repository_id = $1 and digest = $2
+               and exists(select 1 from tag where repository_id = $1 and name = $3)",
             repository_id,
-            signed
+            signed,
+            tag
         )
         .execute(&mut *conn)
         .await?;

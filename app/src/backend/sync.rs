@@ -118,6 +118,8 @@ async fn repository(state: &AppState, name: &str, started: chrono::DateTime<chro
          where m.repository_id = r.repository_id and r.name = $1
            and not exists(select 1 from tag t where t.repository_id = m.repository_id and t.digest = m.digest)
            and not exists(select 1 from manifest i where i.repository_id = m.repository_id
+                          and i.media_type in ('application/vnd.oci.image.index.v1+json',
+                                               'application/vnd.docker.distribution.manifest.list.v2+json')
                           and i.platforms @> jsonb_build_array(jsonb_build_object('digest', m.digest)))",
         name
     )

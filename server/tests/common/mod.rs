@@ -171,3 +171,20 @@ pub async fn token_for(app: &axum::Router, by: &str, id: i64, body: serde_json::
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     r.json()["secret"].as_str().unwrap().to_string()
 }
+
+/// The URL of the test's own database, for processes the test starts: `DATABASE_URL` (with
+/// whatever credentials and options it carries) with its database swapped for `db`'s.
+pub fn database_url(db: &PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").expect("the tests run with DATABASE_URL set");
+    let name = db.connect_options().get_database().expect("a test database has a name").to_string();
+    let (head, query) = match base.split_once('?') {
+        Some((h, q)) => (h.to_string(), format!("?{q}")),
+        None => (base.clone(), String::new()),
+    };
+    let after_scheme = head.find("://").map(|i| i + 3).unwrap_or(0);
+    let server = match head[after_scheme..].find('/') {
+        Some(i) => &head[..after_scheme + i],
+        None => head.as_str(),
+    };
+    format!("{server}/{name}{query}")
+}

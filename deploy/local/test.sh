@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test`: every test against real services. Unit and integration tests (each
-# integration test gets its own fresh database from #[sqlx::test]), then the browser tests
+# integration test makes its own fresh database, `pct_…`), then the browser tests
 # (cargo leptos end-to-end: builds the site, serves it on a fresh database, runs Playwright
 # with Debian's Chromium).
 set -euo pipefail
@@ -12,8 +12,13 @@ step "formatting"
 cargo fmt --all --check
 
 step "unit and integration tests"
+# The previous run's test databases go first.
+psql -qAt "$PG_SERVER_URL" -c "select datname from pg_database where datname like 'pct\_%'" |
+  while read -r db; do psql -q "$PG_SERVER_URL" -c "drop database if exists \"$db\" with (force)"; done
 # Same flags as the debug build cargo-leptos makes below, so both share compiled dependencies.
-DATABASE_URL="$PG_SERVER_URL" RUSTFLAGS="--cfg erase_components" cargo test --locked -p app -p server
+# One test at a time: as fast here (the tests wait on PostgreSQL, the registry and argon2, and
+# there are two cores), and a test never shares its process with another one's runtime.
+DATABASE_URL="$PG_SERVER_URL" RUSTFLAGS="--cfg erase_components" cargo test --locked -p app -p server -- --test-threads=1
 
 step "browser tests (Playwright + Chromium, with a registry)"
 export PORTCULLIS_DATABASE_URL="$(database_url portcullis_e2e fresh)"

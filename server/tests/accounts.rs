@@ -5,12 +5,12 @@ mod common;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use common::*;
-use sqlx::PgPool;
 
 const PW: &str = "a fine password";
 
-#[sqlx::test(migrations = false)]
-async fn first_sign_up_is_admin_and_second_is_not(db: PgPool) {
+#[tokio::test]
+async fn first_sign_up_is_admin_and_second_is_not() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let alice = sign_up(&app, "alice", PW).await;
     let bob = sign_up(&app, "bob", PW).await;
@@ -19,15 +19,17 @@ async fn first_sign_up_is_admin_and_second_is_not(db: PgPool) {
     assert_eq!(me(&app, &bob).await["username"], "bob");
 }
 
-#[sqlx::test(migrations = false)]
-async fn first_user_admin_can_be_turned_off(db: PgPool) {
+#[tokio::test]
+async fn first_user_admin_can_be_turned_off() {
+    let db = fresh_db().await;
     let app = app_with(&db, |c| c.first_user_admin = false).await;
     let alice = sign_up(&app, "alice", PW).await;
     assert_eq!(me(&app, &alice).await["is_admin"], false);
 }
 
-#[sqlx::test(migrations = false)]
-async fn wrong_password_and_unknown_user_get_the_same_answer(db: PgPool) {
+#[tokio::test]
+async fn wrong_password_and_unknown_user_get_the_same_answer() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     sign_up(&app, "alice", PW).await;
     let wrong = log_in(&app, "alice", "not the password").await;
@@ -40,8 +42,9 @@ async fn wrong_password_and_unknown_user_get_the_same_answer(db: PgPool) {
     assert_eq!(log_in(&app, "alice", PW).await.status, StatusCode::OK);
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_plain_form_error_goes_back_to_the_form(db: PgPool) {
+#[tokio::test]
+async fn a_plain_form_error_goes_back_to_the_form() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let r =
         post_form(&app, "/api/login", "/login?next=%2Faccount", &[("username", "x1"), ("password", "nope-nope")]).await;
@@ -50,8 +53,9 @@ async fn a_plain_form_error_goes_back_to_the_form(db: PgPool) {
     assert!(to.contains("/login?next=%2Faccount") && to.contains("__err="), "{to}");
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_plain_form_login_redirects_to_next(db: PgPool) {
+#[tokio::test]
+async fn a_plain_form_login_redirects_to_next() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     sign_up(&app, "alice", PW).await;
     let r =
@@ -70,8 +74,9 @@ async fn a_plain_form_login_redirects_to_next(db: PgPool) {
     assert_eq!(r.location(), Some("/"));
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_session_survives_a_server_restart(db: PgPool) {
+#[tokio::test]
+async fn a_session_survives_a_server_restart() {
+    let db = fresh_db().await;
     let first = app(&db).await;
     let cookie = sign_up(&first, "alice", PW).await;
     drop(first);
@@ -82,8 +87,9 @@ async fn a_session_survives_a_server_restart(db: PgPool) {
     assert_eq!(me(&second, &cookie).await["username"], "alice");
 }
 
-#[sqlx::test(migrations = false)]
-async fn logout_invalidates_the_session_on_the_server(db: PgPool) {
+#[tokio::test]
+async fn logout_invalidates_the_session_on_the_server() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let cookie = sign_up(&app, "alice", PW).await;
     let r = call(&app, "/api/logout", &[], Some(&cookie)).await;
@@ -94,8 +100,9 @@ async fn logout_invalidates_the_session_on_the_server(db: PgPool) {
     assert_eq!(rows, 0);
 }
 
-#[sqlx::test(migrations = false)]
-async fn login_cycles_the_session_id(db: PgPool) {
+#[tokio::test]
+async fn login_cycles_the_session_id() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let signed_up = sign_up(&app, "alice", PW).await;
     let r = call(&app, "/api/login", &[("username", "alice"), ("password", PW)], Some(&signed_up)).await;
@@ -103,8 +110,9 @@ async fn login_cycles_the_session_id(db: PgPool) {
     assert_ne!(after, signed_up);
 }
 
-#[sqlx::test(migrations = false)]
-async fn the_session_cookie_is_httponly_and_lax(db: PgPool) {
+#[tokio::test]
+async fn the_session_cookie_is_httponly_and_lax() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let r = call(&app, "/api/signup", &[("username", "alice"), ("password", PW), ("password_confirm", PW)], None).await;
     let set = r.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
@@ -118,8 +126,9 @@ async fn the_session_cookie_is_httponly_and_lax(db: PgPool) {
     assert!(set.contains("Secure"), "{set}");
 }
 
-#[sqlx::test(migrations = false)]
-async fn sign_up_can_be_disabled(db: PgPool) {
+#[tokio::test]
+async fn sign_up_can_be_disabled() {
+    let db = fresh_db().await;
     let app = app_with(&db, |c| c.signup_enabled = false).await;
     let r = call(&app, "/api/signup", &[("username", "alice"), ("password", PW), ("password_confirm", PW)], None).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
@@ -128,8 +137,9 @@ async fn sign_up_can_be_disabled(db: PgPool) {
     assert_eq!(users, 0);
 }
 
-#[sqlx::test(migrations = false)]
-async fn sign_up_validates_its_fields(db: PgPool) {
+#[tokio::test]
+async fn sign_up_validates_its_fields() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let bad_name =
         call(&app, "/api/signup", &[("username", "Alice!"), ("password", PW), ("password_confirm", PW)], None).await;
@@ -150,8 +160,9 @@ async fn sign_up_validates_its_fields(db: PgPool) {
     assert_eq!(taken.json()["Invalid"]["message"], "is already taken");
 }
 
-#[sqlx::test(migrations = false)]
-async fn repeated_failures_throttle_the_account_even_with_the_right_password(db: PgPool) {
+#[tokio::test]
+async fn repeated_failures_throttle_the_account_even_with_the_right_password() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     sign_up(&app, "alice", PW).await;
     for _ in 0..5 {
@@ -169,8 +180,9 @@ async fn repeated_failures_throttle_the_account_even_with_the_right_password(db:
     assert_eq!(log_in(&app, "ghost", "wrong password").await.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
-#[sqlx::test(migrations = false)]
-async fn changing_the_password_signs_out_other_sessions(db: PgPool) {
+#[tokio::test]
+async fn changing_the_password_signs_out_other_sessions() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let here = sign_up(&app, "alice", PW).await;
     let elsewhere = log_in(&app, "alice", PW).await.session_cookie().unwrap();
@@ -197,8 +209,9 @@ async fn changing_the_password_signs_out_other_sessions(db: PgPool) {
     assert_eq!(log_in(&app, "alice", "new password 2").await.status, StatusCode::OK);
 }
 
-#[sqlx::test(migrations = false)]
-async fn cross_site_posts_are_refused(db: PgPool) {
+#[tokio::test]
+async fn cross_site_posts_are_refused() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let req = Request::post("/api/signup")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -211,8 +224,9 @@ async fn cross_site_posts_are_refused(db: PgPool) {
     assert_eq!(users, 0);
 }
 
-#[sqlx::test(migrations = false)]
-async fn health_endpoints_answer_json(db: PgPool) {
+#[tokio::test]
+async fn health_endpoints_answer_json() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let live = get(&app, "/healthz", None).await;
     assert_eq!(live.status, StatusCode::OK);
@@ -225,8 +239,9 @@ async fn health_endpoints_answer_json(db: PgPool) {
     assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
 }
 
-#[sqlx::test(migrations = false)]
-async fn pages_render_on_the_server(db: PgPool) {
+#[tokio::test]
+async fn pages_render_on_the_server() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let login = get(&app, "/login", None).await;
     assert_eq!(login.status, StatusCode::OK);

@@ -7,10 +7,10 @@ use axum::http::{header, Request, StatusCode};
 use base64::Engine as _;
 use common::*;
 use serde_json::json;
-use sqlx::PgPool;
 
-#[sqlx::test(migrations = false)]
-async fn bootstrap_creates_the_first_admin_once(db: PgPool) {
+#[tokio::test]
+async fn bootstrap_creates_the_first_admin_once() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (_, admin) = bootstrap(&app).await;
     let r = api(&app, "GET", "/api/v1/users", Some(&admin), None).await;
@@ -28,8 +28,9 @@ async fn bootstrap_creates_the_first_admin_once(db: PgPool) {
     assert!(again.json()["message"].as_str().unwrap().contains("already"));
 }
 
-#[sqlx::test(migrations = false)]
-async fn only_admins_manage_users(db: PgPool) {
+#[tokio::test]
+async fn only_admins_manage_users() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (_, admin) = bootstrap(&app).await;
     let (alice_id, alice) = user_with_token(&app, &admin, "alice").await;
@@ -83,8 +84,9 @@ async fn only_admins_manage_users(db: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn the_last_admin_cannot_be_removed(db: PgPool) {
+#[tokio::test]
+async fn the_last_admin_cannot_be_removed() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (root_id, admin) = bootstrap(&app).await;
     let (alice_id, _) = user_with_token(&app, &admin, "alice").await;
@@ -96,8 +98,9 @@ async fn the_last_admin_cannot_be_removed(db: PgPool) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 
-#[sqlx::test(migrations = false)]
-async fn bad_input_gets_clear_errors(db: PgPool) {
+#[tokio::test]
+async fn bad_input_gets_clear_errors() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (_, admin) = bootstrap(&app).await;
     let bad_name = api(
@@ -160,8 +163,9 @@ async fn bad_input_gets_clear_errors(db: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn credentials_are_checked(db: PgPool) {
+#[tokio::test]
+async fn credentials_are_checked() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (_, admin) = bootstrap(&app).await;
     let (_, alice) = user_with_token(&app, &admin, "alice").await;
@@ -188,8 +192,9 @@ async fn credentials_are_checked(db: PgPool) {
     assert_eq!(send(&app, basic("alice", "alice password 1")).await.status, StatusCode::UNAUTHORIZED);
 }
 
-#[sqlx::test(migrations = false)]
-async fn tokens_belong_to_their_user(db: PgPool) {
+#[tokio::test]
+async fn tokens_belong_to_their_user() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (_, admin) = bootstrap(&app).await;
     let (alice_id, alice) = user_with_token(&app, &admin, "alice").await;
@@ -226,8 +231,9 @@ async fn tokens_belong_to_their_user(db: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn expired_tokens_and_disabled_users_are_refused(db: PgPool) {
+#[tokio::test]
+async fn expired_tokens_and_disabled_users_are_refused() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (_, admin) = bootstrap(&app).await;
     let (alice_id, alice) = user_with_token(&app, &admin, "alice").await;
@@ -258,8 +264,9 @@ async fn expired_tokens_and_disabled_users_are_refused(db: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn teams_are_managed_by_their_owners(db: PgPool) {
+#[tokio::test]
+async fn teams_are_managed_by_their_owners() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (_, admin) = bootstrap(&app).await;
     let (alice_id, alice) = user_with_token(&app, &admin, "alice").await;
@@ -317,8 +324,9 @@ async fn teams_are_managed_by_their_owners(db: PgPool) {
     assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-#[sqlx::test(migrations = false)]
-async fn namespaces_follow_visibility_and_roles(db: PgPool) {
+#[tokio::test]
+async fn namespaces_follow_visibility_and_roles() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (_, admin) = bootstrap(&app).await;
     let (_, alice) = user_with_token(&app, &admin, "alice").await;
@@ -391,8 +399,9 @@ async fn namespaces_follow_visibility_and_roles(db: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn site_settings_govern_visibility_changes(db: PgPool) {
+#[tokio::test]
+async fn site_settings_govern_visibility_changes() {
+    let db = fresh_db().await;
     let app = app_with(&db, |c| c.users_may_change_visibility = false).await;
     let (_, admin) = bootstrap(&app).await;
     let (_, alice) = user_with_token(&app, &admin, "alice").await;
@@ -422,8 +431,9 @@ async fn site_settings_govern_visibility_changes(db: PgPool) {
     assert_eq!(api(&app, "POST", "/api/v1/namespaces", Some(&alice), Some(private)).await.status, StatusCode::CREATED);
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_restricted_token_cannot_change_anything_nor_see_beyond_its_namespaces(db: PgPool) {
+#[tokio::test]
+async fn a_restricted_token_cannot_change_anything_nor_see_beyond_its_namespaces() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (admin_id, admin) = bootstrap(&app).await;
     let (alice_id, _) = user_with_token(&app, &admin, "alice").await;
@@ -478,8 +488,9 @@ async fn a_restricted_token_cannot_change_anything_nor_see_beyond_its_namespaces
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn changes_are_in_the_activity_log(db: PgPool) {
+#[tokio::test]
+async fn changes_are_in_the_activity_log() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (_, admin) = bootstrap(&app).await;
     let (_, alice) = user_with_token(&app, &admin, "alice").await;
@@ -511,8 +522,9 @@ async fn changes_are_in_the_activity_log(db: PgPool) {
     assert_eq!(api(&app, "GET", "/admin/activity.csv", Some(&alice), None).await.status, StatusCode::FORBIDDEN);
 }
 
-#[sqlx::test(migrations = false)]
-async fn openapi_describes_every_route(db: PgPool) {
+#[tokio::test]
+async fn openapi_describes_every_route() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let doc = get(&app, "/api/openapi.json", None).await.json();
     assert_eq!(doc["openapi"], "3.0.3");
@@ -545,8 +557,9 @@ async fn openapi_describes_every_route(db: PgPool) {
     assert_eq!(get(&app, "/api/v1/health", None).await.json()["status"], "ok");
 }
 
-#[sqlx::test(migrations = false)]
-async fn the_cli_creates_users_and_tokens(db: PgPool) {
+#[tokio::test]
+async fn the_cli_creates_users_and_tokens() {
+    let db = fresh_db().await;
     let url = database_url(&db);
     let bin = env!("CARGO_BIN_EXE_portcullis");
     let run = |args: &[&str], stdin: &str| {
@@ -584,8 +597,9 @@ async fn the_cli_creates_users_and_tokens(db: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn signing_up_with_a_namespace_name_is_refused(db: PgPool) {
+#[tokio::test]
+async fn signing_up_with_a_namespace_name_is_refused() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (_, admin) = bootstrap(&app).await;
     api(&app, "POST", "/api/v1/teams", Some(&admin), Some(json!({"name": "acme"}))).await;
@@ -603,8 +617,9 @@ async fn signing_up_with_a_namespace_name_is_refused(db: PgPool) {
     assert_eq!(users, 0, "nothing half-created");
 }
 
-#[sqlx::test(migrations = false)]
-async fn every_change_is_refused_to_outsiders_and_logged_when_allowed(db: PgPool) {
+#[tokio::test]
+async fn every_change_is_refused_to_outsiders_and_logged_when_allowed() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (_, admin) = bootstrap(&app).await;
     let (alice_id, alice) = user_with_token(&app, &admin, "alice").await;

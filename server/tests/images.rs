@@ -69,8 +69,9 @@ impl World {
     }
 }
 
-#[sqlx::test(migrations = false)]
-async fn pushes_show_up_with_labels_sizes_and_platforms(db: PgPool) {
+#[tokio::test]
+async fn pushes_show_up_with_labels_sizes_and_platforms() {
+    let db = fresh_db().await;
     let w = world(&db, Options::default()).await;
     let labels = [("org.opencontainers.image.title", "hello"), ("org.example.team", "platform")];
     let oci = oci_image(w.stack.dir.path(), "hello oci", &labels);
@@ -189,8 +190,9 @@ async fn pushes_show_up_with_labels_sizes_and_platforms(db: PgPool) {
     assert_eq!(w.tags(&w.alice, "alice/hello", "name=v2s2").await["items"][0]["signed"], false);
 }
 
-#[sqlx::test(migrations = false)]
-async fn the_inbox_needs_the_secret_and_ignores_replays(db: PgPool) {
+#[tokio::test]
+async fn the_inbox_needs_the_secret_and_ignores_replays() {
+    let db = fresh_db().await;
     let w = world(&db, Options::default()).await;
     let envelope = json!({"events": [{
         "id": "replayed-event-1", "timestamp": "2026-11-27T20:30:11Z", "action": "pull",
@@ -264,8 +266,9 @@ async fn the_inbox_needs_the_secret_and_ignores_replays(db: PgPool) {
         .await;
 }
 
-#[sqlx::test(migrations = false)]
-async fn reconcile_finds_what_notifications_missed(db: PgPool) {
+#[tokio::test]
+async fn reconcile_finds_what_notifications_missed() {
+    let db = fresh_db().await;
     let w = world(&db, Options { without_notifications: true }).await;
     let image = oci_image(w.stack.dir.path(), "quiet push", &[("org.example.kind", "quiet")]);
     w.stack.push(&image, ALICE, "alice/quiet:1.0").await.expect_ok("push without notifications");
@@ -348,8 +351,9 @@ async fn reconcile_finds_what_notifications_missed(db: PgPool) {
     assert_eq!(call(&w.app, "/api/admin/sync", &[], Some(&alice_cookie)).await.status, StatusCode::FORBIDDEN);
 }
 
-#[sqlx::test(migrations = false)]
-async fn deletes_follow_the_policy_and_reach_the_registry(db: PgPool) {
+#[tokio::test]
+async fn deletes_follow_the_policy_and_reach_the_registry() {
+    let db = fresh_db().await;
     let w = world(&db, Options::default()).await;
     let team = api(&w.app, "POST", "/api/v1/teams", Some(&w.alice), Some(json!({"name": "acme"}))).await.json()["id"]
         .as_i64()
@@ -437,8 +441,9 @@ async fn deletes_follow_the_policy_and_reach_the_registry(db: PgPool) {
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
 }
 
-#[sqlx::test(migrations = false)]
-async fn private_images_never_show_to_outsiders(db: PgPool) {
+#[tokio::test]
+async fn private_images_never_show_to_outsiders() {
+    let db = fresh_db().await;
     let w = world(&db, Options::default()).await;
     let image = oci_image(w.stack.dir.path(), "secret stuff", &[("org.example.codename", "bluebird")]);
     w.stack.push(&image, ALICE, "alice/secret:1.0").await.expect_ok("push");
@@ -490,8 +495,9 @@ async fn private_images_never_show_to_outsiders(db: PgPool) {
     let _ = &w.admin;
 }
 
-#[sqlx::test(migrations = false)]
-async fn an_admin_push_to_an_unknown_namespace_creates_it(db: PgPool) {
+#[tokio::test]
+async fn an_admin_push_to_an_unknown_namespace_creates_it() {
+    let db = fresh_db().await;
     let w = world(&db, Options::default()).await;
     let image = oci_image(w.stack.dir.path(), "new namespace", &[]);
     w.stack.push(&image, "root:root password 1", "brandnew/app:1.0").await.expect_ok("an admin pushes anywhere");

@@ -7,7 +7,6 @@ use base64::Engine as _;
 use common::stack::{claims, jwt_header, oci_image, Stack};
 use common::*;
 use serde_json::json;
-use sqlx::PgPool;
 
 const ALICE: &str = "alice:alice password 1";
 const BOB: &str = "bob:bob password 1";
@@ -34,8 +33,9 @@ async fn set_visibility(app: &axum::Router, token: &str, namespace: &str, visibi
     assert_eq!(r.status, axum::http::StatusCode::OK, "{}", r.body);
 }
 
-#[sqlx::test(migrations = false)]
-async fn personal_namespaces_follow_their_visibility(db: PgPool) {
+#[tokio::test]
+async fn personal_namespaces_follow_their_visibility() {
+    let db = fresh_db().await;
     let stack = Stack::start(&db).await;
     let (_, _, alice_token, _, _) = people(&stack).await;
     let image = oci_image(stack.dir.path(), "hello from alice", &[("org.opencontainers.image.title", "hello")]);
@@ -68,8 +68,9 @@ async fn personal_namespaces_follow_their_visibility(db: PgPool) {
     assert!(raw.stdout.contains("application/vnd.oci.image.manifest.v1+json"), "{}", raw.stdout);
 }
 
-#[sqlx::test(migrations = false)]
-async fn team_roles_decide_push_pull_and_delete(db: PgPool) {
+#[tokio::test]
+async fn team_roles_decide_push_pull_and_delete() {
+    let db = fresh_db().await;
     let stack = Stack::start(&db).await;
     let (admin, _, alice, _, _) = people(&stack).await;
     let app = rest(&stack).await;
@@ -126,8 +127,9 @@ async fn team_roles_decide_push_pull_and_delete(db: PgPool) {
     assert_eq!(r.status(), 401, "alice's token does not grant the catalog");
 }
 
-#[sqlx::test(migrations = false)]
-async fn contributors_delete_when_the_settings_say_so(db: PgPool) {
+#[tokio::test]
+async fn contributors_delete_when_the_settings_say_so() {
+    let db = fresh_db().await;
     let stack = Stack::start_with(&db, |c| c.contributors_may_delete = true).await;
     let (_, _, alice, _, _) = people(&stack).await;
     let app = rest(&stack).await;
@@ -148,8 +150,9 @@ async fn contributors_delete_when_the_settings_say_so(db: PgPool) {
     stack.delete(BOB, "acme/app:1.0").await.expect_ok("a contributor deletes when contributors may");
 }
 
-#[sqlx::test(migrations = false)]
-async fn access_tokens_and_disabled_users(db: PgPool) {
+#[tokio::test]
+async fn access_tokens_and_disabled_users() {
+    let db = fresh_db().await;
     let stack = Stack::start(&db).await;
     let (admin, alice_id, alice, _, _) = people(&stack).await;
     let app = rest(&stack).await;
@@ -188,8 +191,9 @@ async fn access_tokens_and_disabled_users(db: PgPool) {
     stack.inspect(Some(&full), "alice/app:1.0").await.expect_refused("a disabled user's token");
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_refresh_token_alone_is_enough(db: PgPool) {
+#[tokio::test]
+async fn a_refresh_token_alone_is_enough() {
+    let db = fresh_db().await;
     let stack = Stack::start(&db).await;
     people(&stack).await;
     let image = oci_image(stack.dir.path(), "refresh", &[]);
@@ -254,8 +258,9 @@ async fn a_refresh_token_alone_is_enough(db: PgPool) {
     assert!(!forged.ok, "a forged identity token must fail");
 }
 
-#[sqlx::test(migrations = false)]
-async fn key_rotation_keeps_old_tokens_valid_and_new_pushes_working(db: PgPool) {
+#[tokio::test]
+async fn key_rotation_keeps_old_tokens_valid_and_new_pushes_working() {
+    let db = fresh_db().await;
     let stack = Stack::start(&db).await;
     people(&stack).await;
     let image = oci_image(stack.dir.path(), "rotation", &[]);

@@ -71,8 +71,9 @@ async fn anonymous_grant(replica: &Replica) -> Value {
     claims(body["token"].as_str().unwrap())["access"].clone()
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_change_on_one_replica_reaches_the_other_replicas_caches(db: PgPool) {
+#[tokio::test]
+async fn a_change_on_one_replica_reaches_the_other_replicas_caches() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (_, admin) = bootstrap(&app).await;
     user_with_token(&app, &admin, "alice").await;

@@ -8,7 +8,6 @@ use base64::Engine as _;
 use common::stack::{claims, jwt_header};
 use common::*;
 use serde_json::json;
-use sqlx::PgPool;
 
 fn basic(user: &str, secret: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}")))
@@ -51,8 +50,9 @@ async fn setup(app: &axum::Router) -> (String, i64, String) {
 
 const ALICE_PW: &str = "alice password 1";
 
-#[sqlx::test(migrations = false)]
-async fn a_token_has_the_claims_the_registry_needs(db: PgPool) {
+#[tokio::test]
+async fn a_token_has_the_claims_the_registry_needs() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     setup(&app).await;
     let r = token_get(
@@ -91,8 +91,9 @@ async fn a_token_has_the_claims_the_registry_needs(db: PgPool) {
     assert_ne!(claims(again.json()["token"].as_str().unwrap())["jti"], c["jti"], "every token has its own jti");
 }
 
-#[sqlx::test(migrations = false)]
-async fn the_grant_is_what_was_asked_and_allowed(db: PgPool) {
+#[tokio::test]
+async fn the_grant_is_what_was_asked_and_allowed() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     setup(&app).await;
     let bob = basic("bob", "bob password 1");
@@ -119,8 +120,9 @@ async fn the_grant_is_what_was_asked_and_allowed(db: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn anonymous_gets_public_pulls_only(db: PgPool) {
+#[tokio::test]
+async fn anonymous_gets_public_pulls_only() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (_, _, alice) = setup(&app).await;
     let q = "scope=repository:acme/app:pull,push&scope=repository:hello:pull";
@@ -140,8 +142,9 @@ async fn anonymous_gets_public_pulls_only(db: PgPool) {
     assert_eq!(c["access"][0], json!({"type": "repository", "name": "acme/app", "actions": ["pull"]}));
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_dotted_namespace_is_judged_as_itself_not_as_a_registry_host(db: PgPool) {
+#[tokio::test]
+async fn a_dotted_namespace_is_judged_as_itself_not_as_a_registry_host() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (admin, _, alice) = setup(&app).await;
     user_with_token(&app, &admin, "john.doe").await;
@@ -162,8 +165,9 @@ async fn a_dotted_namespace_is_judged_as_itself_not_as_a_registry_host(db: PgPoo
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn only_admins_get_the_catalog(db: PgPool) {
+#[tokio::test]
+async fn only_admins_get_the_catalog() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     setup(&app).await;
     let admin = token_get(&app, "scope=registry:catalog:*", Some(&basic("root", "root password 1"))).await;
@@ -175,8 +179,9 @@ async fn only_admins_get_the_catalog(db: PgPool) {
     assert_eq!(claims(alice.json()["token"].as_str().unwrap())["access"], json!([]));
 }
 
-#[sqlx::test(migrations = false)]
-async fn bad_credentials_get_401_and_bad_requests_400(db: PgPool) {
+#[tokio::test]
+async fn bad_credentials_get_401_and_bad_requests_400() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     setup(&app).await;
     let wrong = token_get(&app, "scope=repository:alice/x:pull", Some(&basic("alice", "wrong"))).await;
@@ -206,8 +211,9 @@ async fn bad_credentials_get_401_and_bad_requests_400(db: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn the_account_parameter_must_be_the_authenticated_user(db: PgPool) {
+#[tokio::test]
+async fn the_account_parameter_must_be_the_authenticated_user() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     setup(&app).await;
     let ok = token_get(&app, "account=alice&service=portcullis-registry", Some(&basic("alice", ALICE_PW))).await;
@@ -218,8 +224,9 @@ async fn the_account_parameter_must_be_the_authenticated_user(db: PgPool) {
     assert_eq!(anon.status, StatusCode::UNAUTHORIZED);
 }
 
-#[sqlx::test(migrations = false)]
-async fn post_password_and_refresh_token_grants(db: PgPool) {
+#[tokio::test]
+async fn post_password_and_refresh_token_grants() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     setup(&app).await;
     let r = token_post(&app, &format!("grant_type=password&username=alice&password={}&access_type=offline&client_id=docker&service=portcullis-registry&scope=repository:alice/x:pull%20repository:bob/y:pull", app::ui::urlencode(ALICE_PW))).await;
@@ -273,8 +280,9 @@ async fn post_password_and_refresh_token_grants(db: PgPool) {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_remembered_password_is_forgotten_when_it_changes_or_the_user_is_disabled(db: PgPool) {
+#[tokio::test]
+async fn a_remembered_password_is_forgotten_when_it_changes_or_the_user_is_disabled() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (admin, alice_id, _) = setup(&app).await;
     // Twice: the second is served from the cache.
@@ -313,8 +321,9 @@ async fn a_remembered_password_is_forgotten_when_it_changes_or_the_user_is_disab
     assert_eq!(refreshed(refresh).await, StatusCode::UNAUTHORIZED);
 }
 
-#[sqlx::test(migrations = false)]
-async fn access_tokens_work_as_passwords_and_keep_their_restrictions(db: PgPool) {
+#[tokio::test]
+async fn access_tokens_work_as_passwords_and_keep_their_restrictions() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (admin, alice_id, alice) = setup(&app).await;
     let full = token_get(&app, "scope=repository:alice/x:pull,push", Some(&basic("alice", &alice))).await;
@@ -358,8 +367,9 @@ async fn access_tokens_work_as_passwords_and_keep_their_restrictions(db: PgPool)
     assert_eq!(token_get(&app, "", Some(&basic("alice", &pull_only))).await.status, StatusCode::UNAUTHORIZED);
 }
 
-#[sqlx::test(migrations = false)]
-async fn bot_users_have_no_password_but_tokens_work(db: PgPool) {
+#[tokio::test]
+async fn bot_users_have_no_password_but_tokens_work() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (admin, _, _) = setup(&app).await;
     let r = api(&app, "POST", "/api/v1/users", Some(&admin), Some(json!({"username": "ci-bot", "bot": true}))).await;
@@ -370,8 +380,9 @@ async fn bot_users_have_no_password_but_tokens_work(db: PgPool) {
     assert_eq!(token_get(&app, "", Some(&basic("ci-bot", ""))).await.status, StatusCode::UNAUTHORIZED);
 }
 
-#[sqlx::test(migrations = false)]
-async fn rs256_is_selectable_and_a_switch_takes_effect_at_the_next_start(db: PgPool) {
+#[tokio::test]
+async fn rs256_is_selectable_and_a_switch_takes_effect_at_the_next_start() {
+    let db = fresh_db().await;
     let app = app(&db).await;
     let (_, _, alice) = setup(&app).await;
     let jwt = |r: Reply| r.json()["token"].as_str().unwrap().to_string();

@@ -411,6 +411,7 @@ pub async fn delete_tag(
     // The registry's delete event (whose actor is Portcullis itself, so it logs nothing) may
     // have removed the rows already.
     let mut tx = state.db.begin().await?;
+    super::events::exclude_worker(&mut tx).await?;
     images::remove_digest(&mut tx, r.id, &row.digest).await?;
     let details = serde_json::json!({ "tags": tags, "digest": row.digest });
     let target = Target { kind: "repository", name: &r.name, namespace_id: r.namespace_id };
@@ -440,6 +441,7 @@ pub async fn delete_repository(state: &AppState, p: &Principal, name: &str) -> A
         state.registry.delete_manifest(state, &r.name, d).await?;
     }
     let mut tx = state.db.begin().await?;
+    super::events::exclude_worker(&mut tx).await?;
     sqlx::query!("delete from repository where repository_id = $1", r.id).execute(&mut *tx).await?;
     let details = serde_json::json!({ "manifests": digests.len() });
     audit::record(

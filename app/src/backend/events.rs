@@ -230,6 +230,15 @@ pub async fn apply(state: &AppState, client: &RegistryClient, raw: &Value) -> Ap
     }
 }
 
+/// Makes the transaction wait until the event worker is between batches, and keeps it from
+/// starting one until the transaction ends. Taken first (before any row is touched) by
+/// deletes that remove rows the worker may be removing too (the registry's own delete events
+/// for the same images): otherwise the two could deadlock on those rows.
+pub async fn exclude_worker(tx: &mut sqlx::PgConnection) -> AppResult<()> {
+    sqlx::query!("select pg_advisory_xact_lock(hashtext('portcullis.events'))").execute(tx).await?;
+    Ok(())
+}
+
 /// Applies pending events in order until none is left. Only one replica works at a time
 /// (an advisory lock), so events of a repository are applied in the order they arrived.
 /// Returns how many were processed; `None` when another replica holds the lock.

@@ -193,6 +193,7 @@ pub async fn delete(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppRe
     let (n, _) = find(state, p, ns).await?;
     check(policy::can_delete_namespace(&p.actor(), &n.facts()))?;
     let mut tx = state.db.begin().await?;
+    super::events::exclude_worker(&mut tx).await?;
     // Its images would stay in the registry, and a later namespace of the same name would
     // inherit them.
     // (A repository whose every image was deleted holds nothing; it goes with the namespace.)

@@ -280,6 +280,7 @@ pub async fn other_enabled_admins(conn: &mut PgConnection, id: i64) -> AppResult
 /// repositories: the images stay in the registry, and a later account of the same name would
 /// inherit them.
 pub async fn delete(conn: &mut PgConnection, id: i64) -> AppResult<()> {
+    super::events::exclude_worker(&mut *conn).await?;
     let held = sqlx::query_scalar!(
         r#"select count(*) as "n!" from repository r join namespace n using (namespace_id) join team t using (team_id)
            where t.personal_user_id = $1

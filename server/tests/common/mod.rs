@@ -10,7 +10,31 @@ use server::Config;
 use sqlx::PgPool;
 use tower::ServiceExt as _;
 
-/// Builds the router the way `serve` does, on a database `#[sqlx::test]` created.
+/// A fresh, empty database of its own for one test, on the server in `DATABASE_URL`.
+///
+/// Not `#[sqlx::test]`: its pools borrow connections from one master pool shared by every
+/// test of a process, and once in a while a test waited forever for one. These databases
+/// are named `pct_…`; `make test` drops the previous run's before it starts.
+pub async fn fresh_db() -> PgPool {
+    use sqlx::{Connection as _, Executor as _};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let url = std::env::var("DATABASE_URL").expect("the tests run with DATABASE_URL set");
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let name = format!("pct_{}_{stamp}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let mut admin = sqlx::PgConnection::connect(&url).await.expect("the test PostgreSQL is reachable");
+    admin.execute(format!("create database {name}").as_str()).await.expect("a test database is created");
+    let _ = admin.close().await;
+    let options: sqlx::postgres::PgConnectOptions = url.parse().expect("DATABASE_URL parses");
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(10)
+        .acquire_timeout(std::time::Duration::from_secs(30))
+        .connect_with(options.database(&name))
+        .await
+        .expect("the test database accepts connections")
+}
+
+/// Builds the router the way `serve` does, on a test's own database.
 pub async fn app_with(db: &PgPool, tweak: impl FnOnce(&mut Config)) -> axum::Router {
     server::init_tracing(server::config::LogFormat::Text);
     server::migrate(db).await.expect("migrations apply");

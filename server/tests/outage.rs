@@ -13,6 +13,25 @@ use common::stack::{oci_image, Options, Stack};
 use common::*;
 use sqlx::postgres::PgPoolOptions;
 
+/// Starts the test's own cluster. A start that fails is tried again, on a newly chosen port
+/// when `may_move` (a port taken between being chosen and being bound); the last failure shows
+/// the server log.
+fn start_pg(dir: &Path, may_move: bool) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/local/pg.sh");
+    for attempt in 1..=3 {
+        let out = Command::new(&script).arg("start").env("PORTCULLIS_PG_DIR", dir).output().expect("pg.sh runs");
+        if out.status.success() {
+            return;
+        }
+        let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+        assert!(attempt < 3, "pg.sh start: {}\n{log}", String::from_utf8_lossy(&out.stderr));
+        if may_move {
+            let _ = std::fs::remove_file(dir.join("port"));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 fn pg(dir: &Path, args: &[&str]) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/local/pg.sh");
     let out = Command::new(script).args(args).env("PORTCULLIS_PG_DIR", dir).output().expect("pg.sh runs");
@@ -57,7 +76,7 @@ async fn push_with_token(registry: &str, token: &str, layout: &Path, repo: &str,
 async fn events_sent_while_the_database_is_down_arrive_when_it_is_back() {
     let base = tempfile::tempdir().unwrap();
     let dir = base.path().join("pg");
-    pg(&dir, &["start"]);
+    start_pg(&dir, true);
     struct Stop<'a>(&'a Path);
     impl Drop for Stop<'_> {
         fn drop(&mut self) {
@@ -93,7 +112,7 @@ async fn events_sent_while_the_database_is_down_arrive_when_it_is_back() {
         push_with_token(&stack.registry, &token, &layout, "alice/app", &format!("during-{i}")).await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
-    pg(&dir, &["start"]);
+    start_pg(&dir, false);
 
     let check = || async {
         let tags: Vec<String> =

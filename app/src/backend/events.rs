@@ -235,7 +235,7 @@ pub async fn apply(state: &AppState, client: &RegistryClient, raw: &Value) -> Ap
 /// deletes that remove rows the worker may be removing too (the registry's own delete events
 /// for the same images): otherwise the two could deadlock on those rows.
 pub async fn exclude_worker(tx: &mut sqlx::PgConnection) -> AppResult<()> {
-    sqlx::query!("select pg_advisory_xact_lock(hashtext('portcullis.events'))").execute(tx).await?;
+    sqlx::query!("select pg_advisory_xact_lock(hashtext($1))", WORKER_LOCK).execute(tx).await?;
     Ok(())
 }
 
@@ -243,23 +243,11 @@ pub async fn exclude_worker(tx: &mut sqlx::PgConnection) -> AppResult<()> {
 /// (an advisory lock), so events of a repository are applied in the order they arrived.
 /// Returns how many were processed; `None` when another replica holds the lock.
 pub async fn process_pending(state: &AppState, client: &RegistryClient) -> AppResult<Option<u64>> {
-    let mut lock = state.db.acquire().await?;
-    let got = sqlx::query_scalar!(r#"select pg_try_advisory_lock(hashtext('portcullis.events')) as "got!""#)
-        .fetch_one(&mut *lock)
-        .await?;
-    if !got {
-        return Ok(None);
-    }
-    let result = drain(state, client).await;
-    let unlocked = sqlx::query_scalar!(r#"select pg_advisory_unlock(hashtext('portcullis.events')) as "unlocked!""#)
-        .fetch_one(&mut *lock)
-        .await;
-    if unlocked.is_err() {
-        // Closing the session is what releases its lock for sure.
-        drop(lock.detach());
-    }
-    result.map(Some)
+    super::exclusively(&state.db, WORKER_LOCK, drain(state, client)).await
 }
+
+/// The advisory lock the event worker holds while it applies events.
+const WORKER_LOCK: &str = "portcullis.events";
 
 /// An event that keeps failing for a reason that may pass (the registry unreachable) is
 /// retried at least this many times and for at least `RETRY_FOR` before it is recorded as

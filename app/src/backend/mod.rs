@@ -130,3 +130,29 @@ pub async fn secret(db: &PgPool, name: &str) -> Result<String, crate::error::App
     .fetch_one(db)
     .await?)
 }
+
+/// Runs `work` while this process holds the PostgreSQL advisory lock `name`, unless another
+/// session holds it (then `None`): how only one replica runs a singleton job (the event
+/// worker, reconcile). The lock is released afterwards; if releasing fails, the session is
+/// closed instead, which releases it for sure.
+pub async fn exclusively<T>(
+    db: &PgPool,
+    name: &str,
+    work: impl std::future::Future<Output = crate::error::AppResult<T>>,
+) -> crate::error::AppResult<Option<T>> {
+    let mut lock = db.acquire().await?;
+    let got = sqlx::query_scalar!(r#"select pg_try_advisory_lock(hashtext($1)) as "got!""#, name)
+        .fetch_one(&mut *lock)
+        .await?;
+    if !got {
+        return Ok(None);
+    }
+    let result = work.await;
+    let unlocked = sqlx::query_scalar!(r#"select pg_advisory_unlock(hashtext($1)) as "unlocked!""#, name)
+        .fetch_one(&mut *lock)
+        .await;
+    if unlocked.is_err() {
+        drop(lock.detach());
+    }
+    result.map(Some)
+}

@@ -140,22 +140,7 @@ pub async fn reconcile(state: &AppState, trigger: &str) -> AppResult<Option<Sync
 }
 
 async fn claimed(state: &AppState, trigger: &str) -> AppResult<Option<SyncReport>> {
-    let mut lock = state.db.acquire().await?;
-    let got = sqlx::query_scalar!(r#"select pg_try_advisory_lock(hashtext('portcullis.sync')) as "got!""#)
-        .fetch_one(&mut *lock)
-        .await?;
-    if !got {
-        return Ok(None);
-    }
-    let result = recorded(state, trigger).await;
-    let unlocked = sqlx::query_scalar!(r#"select pg_advisory_unlock(hashtext('portcullis.sync')) as "unlocked!""#)
-        .fetch_one(&mut *lock)
-        .await;
-    if unlocked.is_err() {
-        // Closing the session is what releases its lock for sure.
-        drop(lock.detach());
-    }
-    result.map(Some)
+    super::exclusively(&state.db, "portcullis.sync", recorded(state, trigger)).await
 }
 
 /// One run, recorded in `sync_run`.

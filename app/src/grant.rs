@@ -17,12 +17,28 @@ pub struct Access {
     pub actions: Vec<String>,
 }
 
-/// The restrictions of an access token.
+/// The restrictions of an access token: the one type for them, at every door.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Restriction {
     /// Only these namespaces (by id); `None` for all.
     pub namespace_ids: Option<Vec<i64>>,
     pub pull_only: bool,
+}
+
+impl Restriction {
+    /// Whether it restricts anything at all. A restricted credential is read-only outside the
+    /// registry and never acts as an administrator.
+    pub fn is_restricted(&self) -> bool {
+        self.pull_only || self.namespace_ids.is_some()
+    }
+
+    /// Whether a namespace (`None`: the global one) is within reach.
+    pub fn reaches(&self, namespace_id: Option<i64>) -> bool {
+        match &self.namespace_ids {
+            None => true,
+            Some(ids) => namespace_id.is_some_and(|id| ids.contains(&id)),
+        }
+    }
 }
 
 /// A namespace as the grant needs it: its id (for token restrictions) and the facts.
@@ -37,7 +53,9 @@ pub struct Known {
 const UNKNOWN: NamespaceFacts =
     NamespaceFacts { is_global: false, is_personal: false, visibility: Visibility::Private, role: None };
 
-/// Computes the grant. `lookup(namespace)` gives what is known of a namespace by name.
+/// Computes the grant for `actor` (from `access::Principal::actor`, which already took
+/// administrator powers away from a restricted credential). `lookup(namespace)` gives what is
+/// known of a namespace by name.
 pub fn grant(
     actor: &Actor,
     requested: &[Resource],
@@ -49,8 +67,8 @@ pub fn grant(
     for r in requested {
         match r {
             Resource::Catalog => {
-                // Listing every repository is for administrators with an unrestricted credential.
-                if policy::can_administer(actor).is_ok() && restriction.is_none_or(|r| r.namespace_ids.is_none()) {
+                // Listing every repository is for administrators (never a restricted credential).
+                if policy::can_administer(actor).is_ok() {
                     out.push(Access { kind: "registry".into(), name: "catalog".into(), actions: vec!["*".into()] });
                 }
             }
@@ -63,10 +81,8 @@ pub fn grant(
                         None => (None, UNKNOWN),
                     },
                 };
-                if let Some(allowed) = restriction.and_then(|r| r.namespace_ids.as_ref()) {
-                    if !id.is_some_and(|id| allowed.contains(&id)) {
-                        continue;
-                    }
+                if restriction.is_some_and(|r| !r.reaches(id)) {
+                    continue;
                 }
                 let pull_only = restriction.is_some_and(|r| r.pull_only);
                 let granted: Vec<String> = actions

@@ -13,7 +13,13 @@ pub enum NameError {
          and must start and end with a letter or digit"
     )]
     Grammar,
+    #[error("is reserved")]
+    Reserved,
 }
+
+/// Names Portcullis itself uses where a user's name would go: the subject of its own registry
+/// calls, the actor of changes no person made, and visitors. Nobody may take them.
+pub const RESERVED_NAMES: [&str; 3] = ["portcullis", "system", "anonymous"];
 
 /// The registry's path-component grammar: `[a-z0-9]+(?:[._-][a-z0-9]+)*`.
 pub fn is_path_component(s: &str) -> bool {
@@ -36,6 +42,9 @@ pub fn validate_username(name: &str) -> Result<(), NameError> {
     }
     if !is_path_component(name) {
         return Err(NameError::Grammar);
+    }
+    if RESERVED_NAMES.contains(&name) {
+        return Err(NameError::Reserved);
     }
     Ok(())
 }
@@ -378,6 +387,8 @@ pub struct TagDetail {
     pub config_digest: Option<String>,
     /// For an index: (platform, digest, size).
     pub index_entries: Vec<(String, String, Option<i64>)>,
+    /// Why part of this image's metadata was not read (over a size limit), if it was not.
+    pub incomplete_reason: Option<String>,
     pub can_delete: bool,
     pub registry_host: String,
 }
@@ -422,9 +433,14 @@ pub struct SyncRunView {
 /// The state of the registry-event inbox.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboxStats {
+    /// Stored and not yet applied.
     pub pending: i64,
+    /// Processed since the start, by outcome (the events themselves are pruned).
+    pub applied: i64,
     pub skipped: i64,
-    pub total: i64,
+    pub failed: i64,
+    /// Days processed events are kept.
+    pub retention_days: u32,
     /// (time, action, repository, reason) of the latest skipped or failed events.
     pub recent_skips: Vec<(chrono::DateTime<chrono::Utc>, String, String, String)>,
 }
@@ -442,6 +458,48 @@ pub struct AuditEventView {
     pub details: serde_json::Value,
 }
 
+/// The longest search text accepted (search, list filters).
+pub const MAX_QUERY_LEN: usize = 100;
+
+/// Which page of a list to show: 1-based, at most [`PageRequest::MAX_PER_PAGE`] items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRequest {
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self { page: 1, per_page: Self::DEFAULT_PER_PAGE }
+    }
+}
+
+impl PageRequest {
+    pub const DEFAULT_PER_PAGE: u32 = 50;
+    pub const MAX_PER_PAGE: u32 = 100;
+
+    /// The page asked for, within bounds: page 1 and the default size when not given.
+    pub fn new(page: Option<u32>, per_page: Option<u32>) -> Self {
+        Self {
+            page: page.unwrap_or(1).max(1),
+            per_page: per_page.unwrap_or(Self::DEFAULT_PER_PAGE).clamp(1, Self::MAX_PER_PAGE),
+        }
+    }
+
+    pub fn limit(&self) -> i64 {
+        i64::from(self.per_page)
+    }
+
+    pub fn offset(&self) -> i64 {
+        i64::from(self.page.saturating_sub(1)) * i64::from(self.per_page)
+    }
+
+    /// The page of `items` in a list of `total`.
+    pub fn of<T>(&self, items: Vec<T>, total: i64) -> Page<T> {
+        Page { items, page: self.page, per_page: self.per_page, total: total.max(0) as u64 }
+    }
+}
+
 /// A page of results and where it sits in the whole.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page<T> {
@@ -454,15 +512,6 @@ pub struct Page<T> {
 impl<T> Page<T> {
     pub fn pages(&self) -> u32 {
         (self.total.div_ceil(self.per_page.max(1) as u64)).max(1) as u32
-    }
-
-    /// Cuts one page out of a full list.
-    pub fn slice(all: Vec<T>, page: u32, per_page: u32) -> Self {
-        let per_page = per_page.clamp(1, 500);
-        let page = page.max(1);
-        let total = all.len() as u64;
-        let items = all.into_iter().skip(((page - 1) * per_page) as usize).take(per_page as usize).collect();
-        Self { items, page, per_page, total }
     }
 }
 
@@ -486,6 +535,9 @@ mod tests {
     #[test]
     fn username_length_is_bounded() {
         assert_eq!(validate_username("a"), Err(NameError::Length { min: 2, max: 64 }));
+        for reserved in RESERVED_NAMES {
+            assert_eq!(validate_username(reserved), Err(NameError::Reserved), "{reserved}");
+        }
         assert_eq!(validate_username(&"a".repeat(64)), Ok(()));
         assert_eq!(validate_username(&"a".repeat(65)), Err(NameError::Length { min: 2, max: 64 }));
     }

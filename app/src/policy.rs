@@ -318,3 +318,45 @@ pub fn namespace_abilities(actor: &Actor, ns: &NamespaceFacts, s: &AccessSetting
         delete_namespace: can_delete_namespace(actor, ns).is_ok(),
     }
 }
+
+/// Which namespaces an actor may pull from, in a form a database query applies before it
+/// sorts and pages: [`can_pull`] itself, asked once for every visibility as a member and as a
+/// stranger (the only facts it depends on), so that the query and the rule cannot disagree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullFilter {
+    /// Visibilities anyone in the actor's place may pull from, member or not.
+    pub anyone: Vec<Visibility>,
+    /// Visibilities the actor may pull from only as a member of the owning team.
+    pub members: Vec<Visibility>,
+    /// Whether the global namespace is pullable.
+    pub global: bool,
+}
+
+pub fn pull_filter(actor: &Actor, s: &AccessSettings) -> PullFilter {
+    let facts = |visibility, role| NamespaceFacts { is_global: false, is_personal: false, visibility, role };
+    let mut f = PullFilter { anyone: Vec::new(), members: Vec::new(), global: can_pull(actor, &GLOBAL, s).is_ok() };
+    for v in Visibility::ALL {
+        if can_pull(actor, &facts(v, None), s).is_ok() {
+            f.anyone.push(v);
+        } else if can_pull(actor, &facts(v, Some(TeamRole::Viewer)), s).is_ok() {
+            f.members.push(v);
+        }
+    }
+    f
+}
+
+impl PullFilter {
+    /// What the filter says of one namespace (the query's condition, in Rust).
+    pub fn admits(&self, ns: &NamespaceFacts) -> bool {
+        if ns.is_global {
+            return self.global;
+        }
+        self.anyone.contains(&ns.visibility) || (ns.role.is_some() && self.members.contains(&ns.visibility))
+    }
+}
+
+/// Whether an actor sees every team (`true`) or only those they belong to, in the same way:
+/// [`can_view_team`] asked for a stranger.
+pub fn sees_every_team(actor: &Actor) -> bool {
+    can_view_team(actor, None).is_ok()
+}

@@ -169,24 +169,47 @@ pub fn parse_scope(scope: &str) -> Option<Resource> {
     }
 }
 
+/// The most scopes one token request may carry. Real clients send one or two (a blob mount
+/// names two repositories); more is a malformed request, refused before any work is done.
+pub const MAX_SCOPES: usize = 64;
+
+/// A request carried more than [`MAX_SCOPES`] scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooManyScopes(pub usize);
+
+impl std::fmt::Display for TooManyScopes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "at most {} scopes may be asked for at once", self.0)
+    }
+}
+
 /// Parses every scope of a request: each value may hold several, separated by spaces.
-/// Requests for the same repository are merged.
-pub fn parse_scopes<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<Resource> {
+/// Requests for the same repository are merged. Linear in the input: each scope is looked at
+/// once, and more than `max` (well-formed or not) refuse the whole request.
+pub fn parse_scopes<'a>(values: impl IntoIterator<Item = &'a str>, max: usize) -> Result<Vec<Resource>, TooManyScopes> {
     let mut out: Vec<Resource> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut seen = 0;
     for scope in values.into_iter().flat_map(|v| v.split(' ')).filter(|s| !s.is_empty()) {
+        seen += 1;
+        if seen > max {
+            return Err(TooManyScopes(max));
+        }
         let Some(r) = parse_scope(scope) else { continue };
         match r {
-            Resource::Repository { name, actions } => {
-                if let Some(Resource::Repository { actions: existing, .. }) =
-                    out.iter_mut().find(|e| matches!(e, Resource::Repository { name: n, .. } if *n == name))
-                {
-                    existing.extend(actions);
-                    existing.sort();
-                    existing.dedup();
-                } else {
+            Resource::Repository { name, actions } => match index.get(&name) {
+                Some(&i) => {
+                    if let Resource::Repository { actions: existing, .. } = &mut out[i] {
+                        existing.extend(actions);
+                        existing.sort();
+                        existing.dedup();
+                    }
+                }
+                None => {
+                    index.insert(name.clone(), out.len());
                     out.push(Resource::Repository { name, actions });
                 }
-            }
+            },
             Resource::Catalog => {
                 if !out.contains(&Resource::Catalog) {
                     out.push(Resource::Catalog);
@@ -194,7 +217,7 @@ pub fn parse_scopes<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<Resour
             }
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -276,10 +299,11 @@ mod tests {
     #[test]
     fn several_scopes_merge_per_repository() {
         use Action::*;
-        let got = parse_scopes([
-            "repository:alice/copy:pull,push repository:alice/hello:pull",
-            "repository:alice/copy:delete",
-        ]);
+        let got = parse_scopes(
+            ["repository:alice/copy:pull,push repository:alice/hello:pull", "repository:alice/copy:delete"],
+            MAX_SCOPES,
+        )
+        .unwrap();
         assert_eq!(
             got,
             vec![
@@ -287,7 +311,21 @@ mod tests {
                 Resource::Repository { name: "alice/hello".into(), actions: vec![Pull] },
             ]
         );
-        assert_eq!(parse_scopes(["registry:catalog:* registry:catalog:*"]), vec![Resource::Catalog]);
+        assert_eq!(
+            parse_scopes(["registry:catalog:* registry:catalog:*"], MAX_SCOPES).unwrap(),
+            vec![Resource::Catalog]
+        );
+    }
+
+    #[test]
+    fn more_than_the_maximum_of_scopes_is_refused() {
+        let many: Vec<String> = (0..65).map(|i| format!("repository:a/r{i}:pull")).collect();
+        assert_eq!(parse_scopes(many.iter().map(String::as_str), MAX_SCOPES), Err(TooManyScopes(MAX_SCOPES)));
+        assert_eq!(parse_scopes(many[..64].iter().map(String::as_str), MAX_SCOPES).unwrap().len(), 64);
+        let one_value = many.join(" ");
+        assert!(parse_scopes([one_value.as_str()], MAX_SCOPES).is_err(), "space-separated scopes count too");
+        let junk = "x ".repeat(100);
+        assert!(parse_scopes([junk.as_str()], MAX_SCOPES).is_err(), "malformed scopes count too");
     }
 
     /// Fuzz-style: random input, including every special character, never panics, and
@@ -313,7 +351,53 @@ mod tests {
                     assert!(!actions.is_empty());
                 }
             }
-            let _ = parse_scopes(candidates.iter().map(String::as_str));
+            let _ = parse_scopes(candidates.iter().map(String::as_str), MAX_SCOPES);
         }
+    }
+}
+
+/// Property tests: whatever a client sends, parsing neither panics nor accepts something
+/// malformed, and costs time in proportion to the input.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_text_parses_without_panic(values in proptest::collection::vec(".{0,300}", 0..8)) {
+            if let Ok(resources) = parse_scopes(values.iter().map(String::as_str), MAX_SCOPES) {
+                for r in resources {
+                    if let Resource::Repository { name, actions } = r {
+                        prop_assert!(RepositoryName::parse(&name).is_some());
+                        prop_assert!(!actions.is_empty());
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn scope_shaped_text_parses_without_panic(
+            kind in "(repository|registry|plugin)(\\([a-z]{0,5}\\)?)?",
+            name in "[a-zA-Z0-9._:/-]{0,80}",
+            actions in "[a-z*,]{0,30}",
+        ) {
+            let scope = format!("{kind}:{name}:{actions}");
+            if let Some(Resource::Repository { name, .. }) = parse_scope(&scope) {
+                prop_assert!(RepositoryName::parse(&name).is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn a_huge_request_is_refused_quickly() {
+        // A megabyte of scopes (the body limit) is counted, not parsed and merged.
+        let many = "repository:a/b:pull ".repeat(50_000);
+        let started = std::time::Instant::now();
+        assert!(parse_scopes([many.as_str()], MAX_SCOPES).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 }

@@ -258,7 +258,8 @@ fn token_grants_follow_the_table() {
                 for r in &restrictions {
                     cases += 1;
                     let name = if ns == Ns::Global { "app".to_string() } else { "team/app".to_string() };
-                    let requested = parse_scopes([format!("repository:{name}:*").as_str()]);
+                    let requested =
+                        parse_scopes([format!("repository:{name}:*").as_str()], app::scope::MAX_SCOPES).unwrap();
                     let known = Known { id: 7, facts: facts(who, ns) };
                     let got = grant(&actor(who), &requested, |n| (n == "team").then_some(known), &s, r.as_ref());
                     let in_scope = match r.as_ref().and_then(|r| r.namespace_ids.as_ref()) {
@@ -290,10 +291,47 @@ fn token_grants_follow_the_table() {
 fn unknown_namespaces_are_for_administrators_only() {
     use app::grant::grant;
     use app::scope::parse_scopes;
-    let requested = parse_scopes(["repository:nowhere/app:pull,push"]);
+    let requested = parse_scopes(["repository:nowhere/app:pull,push"], app::scope::MAX_SCOPES).unwrap();
     let s = AccessSettings::default();
     assert!(grant(&actor(Who::Owner), &requested, |_| None, &s, None).is_empty());
     assert!(grant(&Actor::ANONYMOUS, &requested, |_| None, &s, None).is_empty());
     let admin = grant(&actor(Who::Admin), &requested, |_| None, &s, None);
     assert_eq!(admin[0].actions, vec!["pull", "push"]);
+}
+
+/// The filters lists apply in SQL agree with the rules, case by case.
+#[test]
+fn list_filters_agree_with_the_rules() {
+    use app::model::TeamRole;
+    use app::policy::{can_pull, can_view_team, pull_filter, sees_every_team};
+    let actors = [
+        Actor::ANONYMOUS,
+        Actor::user(1, false, true),
+        Actor::user(1, true, true),
+        Actor::user(1, false, false),
+        Actor::user(1, true, false),
+    ];
+    let mut cases = 0;
+    for a in actors {
+        for s in settings() {
+            let f = pull_filter(&a, &s);
+            for v in Visibility::ALL {
+                for role in [None, Some(TeamRole::Viewer), Some(TeamRole::Contributor), Some(TeamRole::Owner)] {
+                    for (is_global, is_personal) in [(false, false), (false, true), (true, false)] {
+                        let ns = NamespaceFacts { is_global, is_personal, visibility: v, role };
+                        assert_eq!(f.admits(&ns), can_pull(&a, &ns, &s).is_ok(), "{a:?} {ns:?} {s:?}");
+                        cases += 1;
+                    }
+                }
+            }
+            for role in [None, Some(TeamRole::Viewer), Some(TeamRole::Owner)] {
+                assert_eq!(
+                    sees_every_team(&a) || role.is_some() && a.is_enabled,
+                    can_view_team(&a, role).is_ok(),
+                    "{a:?} {role:?}"
+                );
+            }
+        }
+    }
+    println!("policy table: {cases} list filter cases checked");
 }

@@ -4,6 +4,7 @@
 #   pg.sh stop    stop it
 #   pg.sh url DB  print the connection URL for database DB (default: portcullis)
 #   pg.sh status  exit 0 when it is running
+# PORTCULLIS_PG_OPTIONS adds server options (tests use it to make crashes lose more).
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -45,7 +46,7 @@ case "${1:-}" in
       if [ -z "$port" ] || port_in_use "$port"; then port="$(choose_port)"; fi
       echo "$port" > "$port_file"
       as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 \
-        -o "-k $dir -p $port -c listen_addresses=127.0.0.1 -c max_connections=200 -c synchronous_commit=off" \
+        -o "-k $dir -p $port -c listen_addresses=127.0.0.1 -c max_connections=200 -c synchronous_commit=off ${PORTCULLIS_PG_OPTIONS:-}" \
         start >/dev/null
     fi
     ;;

@@ -65,3 +65,12 @@ if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package.json -nt 
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error)
   touch end2end/node_modules/.stamp
 fi
+
+# --- PyPI: schemathesis, which fuzzes the REST API against its OpenAPI document -------------
+tools="${XDG_CACHE_HOME:-$HOME/.cache}/portcullis/tools"
+if ! "$tools/venv/bin/schemathesis" --version 2>/dev/null | grep -q '4\.32\.5'; then
+  say "installing schemathesis 4.32.5 (a Python virtual environment in $tools)"
+  mkdir -p "$tools"
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5
+fi

@@ -18,6 +18,7 @@ psql -qAt "$PG_SERVER_URL" -c "select datname from pg_database where datname lik
 # Same flags as the debug build cargo-leptos makes below, so both share compiled dependencies.
 # One test at a time: as fast here (the tests wait on PostgreSQL, the registry and argon2, and
 # there are two cores), and a test never shares its process with another one's runtime.
+export SCHEMATHESIS="${XDG_CACHE_HOME:-$HOME/.cache}/portcullis/tools/venv/bin/schemathesis"
 DATABASE_URL="$PG_SERVER_URL" RUSTFLAGS="--cfg erase_components" cargo test --locked -p app -p server -- --test-threads=1
 
 step "browser tests (Playwright + Chromium, with a registry)"

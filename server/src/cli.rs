@@ -95,9 +95,21 @@ pub async fn admin(config: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
-    /// Sign new tokens with a new key. Tokens signed by the old one stay valid until they
-    /// expire; the registry needs no change (both keys chain to the same CA).
+    /// Sign new tokens with a new key now (it also happens by itself every key_rotation_hours).
+    /// Tokens signed by the old one stay valid until they expire; the registry needs no change
+    /// (both keys chain to the same CA).
     Rotate,
+    /// Replace the certificate authority the registry trusts, in two steps with a registry
+    /// restart between them: without --finish, a new CA is staged and published in the
+    /// bundle (write it with `registry-config` or `keys bundle`, restart the registry); with
+    /// --finish, the staged CA takes over and the old one is retired.
+    RotateCa {
+        /// The registry runs with the new bundle: switch to the staged CA.
+        #[arg(long)]
+        finish: bool,
+    },
+    /// Print the registry's rootcertbundle (the CA certificates it must trust).
+    Bundle,
 }
 
 async fn prepared(config: &Config) -> anyhow::Result<app::backend::AppState> {
@@ -110,10 +122,27 @@ pub async fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
     let state = prepared(config).await?;
     match cmd {
         KeysCommand::Rotate => {
-            let kid = app::backend::keys::rotate(&state.db, config.token_algorithm)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let kid = state.keys.rotate(&state.db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{kid}");
+        }
+        KeysCommand::RotateCa { finish } => {
+            use app::backend::keys::CaRotation;
+            match state.keys.rotate_ca(&state.db, finish).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+                CaRotation::Staged { kid } => {
+                    eprintln!(
+                        "New CA {kid} staged. Write the registry's bundle (`portcullis registry-config` or \
+                         `portcullis keys bundle`), restart the registry, then run `portcullis keys rotate-ca --finish`."
+                    );
+                    println!("{kid}");
+                }
+                CaRotation::Finished { kid } => {
+                    eprintln!("CA {kid} now certifies the signing keys; the old CA leaves the bundle once its tokens expired.");
+                    println!("{kid}");
+                }
+            }
+        }
+        KeysCommand::Bundle => {
+            print!("{}", state.keys.bundle(&state.db).await.map_err(|e| anyhow::anyhow!("{e}"))?);
         }
     }
     Ok(())

@@ -6,7 +6,6 @@
 //! environment variable and documentation (which becomes its `--help` text). The TOML file
 //! uses the same names in snake_case; the flags use them in kebab-case.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -15,34 +14,33 @@ use app::backend::keys::KeyAlgorithm;
 use app::model::PushPolicy;
 use serde::Deserialize;
 
-/// A configuration value that must never be printed: `Debug` and `Display` show `[redacted]`.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
+pub use app::backend::Secret;
 
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    /// The secret itself. Call it only where the value is used, never to log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
+/// Addresses and CIDR blocks of trusted reverse proxies: comma-separated in the environment
+/// and on the command line, a string or a list in the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyList(pub Vec<app::backend::ProxyNet>);
 
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "[redacted]" })
-    }
-}
-
-impl FromStr for Secret {
-    type Err = std::convert::Infallible;
+impl FromStr for ProxyList {
+    type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_string()))
+        s.split(',').filter(|p| !p.trim().is_empty()).map(str::parse).collect::<Result<_, _>>().map(Self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ProxyList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            One(String),
+            Many(Vec<String>),
+        }
+        let text = match Form::deserialize(d)? {
+            Form::One(s) => s,
+            Form::Many(v) => v.join(","),
+        };
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -162,6 +160,21 @@ config_keys! {
     registry_events_secret: Secret = "", "PORTCULLIS_REGISTRY_EVENTS_SECRET";
     /// Seconds between catalog reconciles (0: only at start and on demand).
     sync_interval_secs: u64 = "3600", "PORTCULLIS_SYNC_INTERVAL_SECS";
+    /// Days processed registry events are kept (then pruned).
+    events_retention_days: u32 = "14", "PORTCULLIS_EVENTS_RETENTION_DAYS";
+    /// Days after which a refresh token (docker's identity token) ends, however often used.
+    refresh_token_max_days: u32 = "90", "PORTCULLIS_REFRESH_TOKEN_MAX_DAYS";
+    /// Days without use after which a refresh token ends.
+    refresh_token_idle_days: u32 = "30", "PORTCULLIS_REFRESH_TOKEN_IDLE_DAYS";
+    /// Hours a signing key signs before a new one replaces it. Its certificate ends shortly
+    /// after (plus the token lifetime), so a retired key is worthless soon after.
+    key_rotation_hours: u64 = "24", "PORTCULLIS_KEY_ROTATION_HOURS";
+    /// Encrypts the private keys kept in PostgreSQL (AES-256-GCM, keyed by this secret).
+    /// Without it they are stored in clear, and Portcullis warns at start.
+    keys_encryption_key: Secret = "", "PORTCULLIS_KEYS_ENCRYPTION_KEY";
+    /// Reverse proxies and load balancers (addresses or CIDR blocks, comma-separated) whose
+    /// X-Forwarded-For header names the client. Others' headers are ignored.
+    trusted_proxies: ProxyList = "", "PORTCULLIS_TRUSTED_PROXIES";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -240,9 +253,15 @@ impl Config {
                 expires_in: self.token_expires_in.max(60),
             },
             key_algorithm: self.token_algorithm,
+            key_rotation: std::time::Duration::from_secs(self.key_rotation_hours.max(1) * 3600),
+            keys_encryption_key: Some(self.keys_encryption_key.clone()).filter(|s| !s.is_empty()),
             password_cache_secs: self.password_cache_secs,
             registry_url: self.registry_url.clone(),
-            events_secret: Some(self.registry_events_secret.expose().to_string()).filter(|s| !s.is_empty()),
+            events_secret: Some(self.registry_events_secret.clone()).filter(|s| !s.is_empty()),
+            events_retention_days: self.events_retention_days.max(1),
+            refresh_token_max_days: self.refresh_token_max_days.max(1),
+            refresh_token_idle_days: self.refresh_token_idle_days.max(1),
+            trusted_proxies: self.trusted_proxies.0.clone(),
         }
     }
 
@@ -295,6 +314,29 @@ mod tests {
         let from_flag = TestCli::try_parse_from(["t", "--registry-host", "flag.example"]).unwrap().args;
         assert_eq!(Config::layer(from_flag, file()).unwrap().registry_host, "flag.example");
         std::env::remove_var("PORTCULLIS_REGISTRY_HOST");
+    }
+
+    #[test]
+    fn trusted_proxies_read_from_a_string_or_a_list() {
+        let c = Config::layer(
+            ConfigArgs::default(),
+            Config::parse_file("trusted_proxies = [\"10.0.0.0/8\", \"::1\"]").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(c.trusted_proxies.0.len(), 2);
+        let args = TestCli::try_parse_from(["t", "--trusted-proxies", "10.0.0.0/8, 192.168.1.1"]).unwrap().args;
+        assert_eq!(Config::layer(args, FileConfig::default()).unwrap().trusted_proxies.0.len(), 2);
+        assert!(TestCli::try_parse_from(["t", "--trusted-proxies", "10.0.0.0/99"]).is_err());
+        assert!(Config::defaults().trusted_proxies.0.is_empty());
+    }
+
+    #[test]
+    fn settings_for_the_application_show_no_secret_in_debug() {
+        let mut c = Config::defaults();
+        c.registry_events_secret = Secret::new("event-secret-1");
+        c.keys_encryption_key = Secret::new("keys-secret-2");
+        let shown = format!("{:?}", c.app_settings());
+        assert!(!shown.contains("event-secret-1") && !shown.contains("keys-secret-2"), "{shown}");
     }
 
     #[test]

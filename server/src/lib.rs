@@ -9,6 +9,7 @@ pub mod registry;
 pub mod rest;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -93,7 +94,24 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .merge(registry::router(state))
         .layer(sessions)
         .layer(axum::middleware::from_fn(csrf::same_origin_only))
+        .layer(axum::middleware::from_fn_with_state(Arc::new(config.trusted_proxies.0.clone()), client_ip))
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+}
+
+/// Works out who the client is (see [`backend::client_ip`]) once, for every handler.
+async fn client_ip(
+    axum::extract::State(trusted): axum::extract::State<Arc<Vec<backend::ProxyNet>>>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let forwarded: Vec<&str> =
+        req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+    let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
+    if let Some(ip) = backend::client_ip(peer, forwarded.as_deref(), &trusted) {
+        req.extensions_mut().insert(backend::ClientIp(ip));
+    }
+    next.run(req).await
 }
 
 /// `serve`: connect, migrate, and serve until Ctrl-C or SIGTERM.
@@ -103,9 +121,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     spawn_session_cleanup(db.clone());
 
     let state = state(db, &config).await?;
+    if config.keys_encryption_key.is_empty() {
+        tracing::warn!(
+            "no keys_encryption_key (PORTCULLIS_KEYS_ENCRYPTION_KEY) is set: the token signing keys are stored in \
+             clear in PostgreSQL, and anyone who can read its tables or backups can sign registry tokens"
+        );
+    }
     app::backend::cache::spawn_listener(state.db.clone());
     app::backend::events::spawn_worker(state.clone(), state.registry.clone());
     app::backend::sync::spawn_periodic(state.clone(), std::time::Duration::from_secs(config.sync_interval_secs));
+    app::backend::maintenance::spawn(state.clone());
     let router = router(state, &config);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

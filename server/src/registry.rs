@@ -1,14 +1,14 @@
 //! The registry-facing side: the token endpoint (`/v2/token`) and the registry's
 //! configuration (`portcullis registry-config`).
 
-use std::net::SocketAddr;
 use std::path::Path;
 
 use app::backend::token_service::{self, Credentials, Issued, TokenError, TokenRequest};
-use app::backend::{keys, AppState};
+use app::backend::AppState;
 use axum::{
-    body::Bytes,
-    extract::{ConnectInfo, FromRequestParts, RawQuery, State},
+    body::{Body, Bytes},
+    extract::DefaultBodyLimit,
+    extract::{FromRequestParts, RawQuery, State},
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::get,
@@ -23,35 +23,71 @@ use crate::config::Config;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v2/token", get(token_get).post(token_post))
-        .route("/v2/webhooks/events", axum::routing::post(events_inbox))
+        // The inbox reads its body itself, within its own limit.
+        .route("/v2/webhooks/events", axum::routing::post(events_inbox).layer(DefaultBodyLimit::disable()))
         .with_state(state)
 }
 
+/// The largest envelope the inbox reads. Distribution refuses manifests over 4 MiB, and an
+/// envelope lists a manifest's descriptors (with their annotations) JSON-escaped, which can
+/// grow a text six-fold; a bigger body is recorded as skipped, never refused.
+pub const INBOX_LIMIT: usize = 32 * 1024 * 1024;
+
+/// Reads a body up to `limit` bytes; a longer one is read to its end (so that the sender sees
+/// its request answered) but only its first `limit` bytes are kept, and `false` says so.
+async fn read_body(body: Body, limit: usize) -> Result<(Vec<u8>, bool), axum::Error> {
+    use http_body_util::BodyExt as _;
+    let mut body = body;
+    let mut kept = Vec::new();
+    let mut whole = true;
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            let room = limit.saturating_sub(kept.len());
+            if data.len() > room {
+                whole = false;
+            }
+            kept.extend_from_slice(&data[..data.len().min(room)]);
+        }
+    }
+    Ok((kept, whole))
+}
+
 /// `POST /v2/webhooks/events`: the registry's notifications. The shared secret is required;
-/// events are stored (de-duplicated on their id) before the answer, applied afterwards.
-async fn events_inbox(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// events are stored durably (de-duplicated on their id) before the answer, applied
+/// afterwards. With the right secret, every body gets a 2xx: what cannot be used is recorded
+/// as skipped with the reason, since a refusal would make the registry resend it forever and
+/// hold every later event behind it. Only an unreachable database is a 503 (resend later).
+async fn events_inbox(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let expected = format!("Bearer {}", state.events_secret);
     let given = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()).unwrap_or_default();
     if !constant_time_eq(given, expected.as_bytes()) {
         tracing::warn!(target: "portcullis::events", "notification without the shared secret refused");
         return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "the notification secret is missing or wrong");
     }
-    let events = match app::backend::events::parse_envelope(&body) {
+    let unavailable = || error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "could not be recorded; resend later");
+    let (body, whole) = match read_body(body, INBOX_LIMIT).await {
+        Ok(b) => b,
+        // The connection broke: the registry did not get an answer either, and resends.
+        Err(_) => return unavailable(),
+    };
+    let parsed = if whole {
+        app::backend::events::parse_envelope(&body)
+    } else {
+        Err(format!("an envelope over {} MiB", INBOX_LIMIT >> 20))
+    };
+    let events = match parsed {
         Ok(e) => e,
         Err(why) => {
-            // Not an envelope: refusing would only make the registry resend it forever. It is
-            // recorded, with the reason, for the administrators' events list.
             tracing::warn!(target: "portcullis::events", %why, "unreadable notification recorded and acknowledged");
             return match app::backend::events::record_unreadable(&state, &body, &why).await {
                 Ok(()) => StatusCode::ACCEPTED.into_response(),
-                Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "could not be recorded; resend later"),
+                Err(_) => unavailable(),
             };
         }
     };
     match app::backend::events::store(&state, &events).await {
         Ok(_) => StatusCode::OK.into_response(),
-        // Not stored: the registry must resend it later.
-        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "events could not be stored; resend later"),
+        Err(_) => unavailable(),
     }
 }
 
@@ -60,14 +96,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The client's address, when the server runs with connection info (it does, except in
-/// tests that call the router directly).
+/// tests that call the router directly): the peer, or whom a trusted proxy forwarded for.
 pub struct ClientAddr(pub Option<std::net::IpAddr>);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())))
+        Ok(Self(parts.extensions.get::<app::backend::ClientIp>().map(|c| c.0)))
     }
 }
 
@@ -240,9 +276,9 @@ pub async fn write_config(
     std::fs::create_dir_all(layout.storage)?;
     let out = &std::fs::canonicalize(out)?;
     let storage = std::fs::canonicalize(layout.storage)?;
-    let bundle = keys::bundle_pem(&state.db, state.token.expires_in).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bundle = state.keys.bundle(&state.db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let bundle_path = out.join("rootcertbundle.pem");
-    std::fs::write(&bundle_path, bundle)?;
+    write_file(&bundle_path, bundle.as_bytes(), 0o644)?;
     let mut secret = [0u8; 24];
     rand::rngs::OsRng.fill_bytes(&mut secret);
     let base = config.public_url.trim_end_matches('/');
@@ -281,6 +317,9 @@ notifications:
       timeout: 2s
       threshold: 3
       backoff: 3s
+      # Blob uploads, pulls and mounts change no tag: only manifest events are sent.
+      ignoredmediatypes:
+        - application/octet-stream
 "#,
         storage = storage.display(),
         listen = layout.listen,
@@ -292,6 +331,24 @@ notifications:
         events = format_args!("{base}/v2/webhooks/events"),
         events_secret = state.events_secret,
     );
-    std::fs::write(out.join("config.yml"), yaml)?;
+    // It holds the registry's HTTP secret and the notification secret.
+    write_file(&out.join("config.yml"), yaml.as_bytes(), 0o600)?;
+    Ok(())
+}
+
+/// Writes a file with the given permissions (from its creation on, never wider).
+fn write_file(path: &Path, content: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write as _;
+    #[cfg(unix)]
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let _ = std::fs::remove_file(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(mode);
+    let mut file = options.open(path)?;
+    file.write_all(content)?;
+    #[cfg(unix)]
+    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
     Ok(())
 }

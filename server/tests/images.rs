@@ -468,7 +468,7 @@ async fn private_images_never_show_to_outsiders() {
     );
     assert!(search(None).await["tags"].as_array().unwrap().is_empty());
     let explore = call(&w.app, "/api/images/explore", &[], None).await.json();
-    assert!(explore.as_array().unwrap().is_empty(), "{explore}");
+    assert!(explore["items"].as_array().unwrap().is_empty(), "{explore}");
     assert!(w.repositories(Some(&w.bob)).await.is_empty());
     assert_eq!(get(&w.app, "/repositories/alice/secret", None).await.status, StatusCode::NOT_FOUND);
     // The dashboard's recent pushes: alice sees hers, bob (searching by uppercase too) not.
@@ -490,7 +490,7 @@ async fn private_images_never_show_to_outsiders() {
     api(&w.app, "PUT", &format!("/api/v1/namespaces/{ns}"), Some(&w.alice), Some(json!({"visibility": "public"})))
         .await;
     let explore = call(&w.app, "/api/images/explore", &[], None).await.json();
-    assert_eq!(explore[0]["name"], "alice/secret");
+    assert_eq!(explore["items"][0]["name"], "alice/secret");
     assert_eq!(search(None).await["tags"].as_array().unwrap().len(), 1);
     let _ = &w.admin;
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::stack::{oci_image, Options, Stack};
+use common::stack::{oci_image, push_layout, Options, Stack};
 use common::*;
 use sqlx::postgres::PgPoolOptions;
 
@@ -17,9 +17,18 @@ use sqlx::postgres::PgPoolOptions;
 /// when `may_move` (a port taken between being chosen and being bound); the last failure shows
 /// the server log.
 fn start_pg(dir: &Path, may_move: bool) {
+    start_pg_with(dir, may_move, "")
+}
+
+fn start_pg_with(dir: &Path, may_move: bool, options: &str) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/local/pg.sh");
     for attempt in 1..=3 {
-        let out = Command::new(&script).arg("start").env("PORTCULLIS_PG_DIR", dir).output().expect("pg.sh runs");
+        let out = Command::new(&script)
+            .arg("start")
+            .env("PORTCULLIS_PG_DIR", dir)
+            .env("PORTCULLIS_PG_OPTIONS", options)
+            .output()
+            .expect("pg.sh runs");
         if out.status.success() {
             return;
         }
@@ -37,39 +46,6 @@ fn pg(dir: &Path, args: &[&str]) -> String {
     let out = Command::new(script).args(args).env("PORTCULLIS_PG_DIR", dir).output().expect("pg.sh runs");
     assert!(out.status.success(), "pg.sh {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-/// Pushes an OCI layout's image with the registry HTTP API and a token obtained beforehand
-/// (while PostgreSQL is down, no new token can be had).
-async fn push_with_token(registry: &str, token: &str, layout: &Path, repo: &str, tag: &str) {
-    let http = reqwest::Client::new();
-    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap().to_string();
-    let blob = |d: &str| std::fs::read(layout.join("blobs/sha256").join(d.trim_start_matches("sha256:"))).unwrap();
-    let manifest_bytes = blob(&manifest_digest);
-    let manifest: serde_json::Value = serde_json::from_slice(&manifest_bytes).unwrap();
-    let mut blobs = vec![manifest["config"]["digest"].as_str().unwrap().to_string()];
-    blobs.extend(manifest["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap().to_string()));
-    for digest in blobs {
-        let start =
-            http.post(format!("http://{registry}/v2/{repo}/blobs/uploads/")).bearer_auth(token).send().await.unwrap();
-        assert_eq!(start.status(), 202, "starting an upload");
-        let location = start.headers()["location"].to_str().unwrap().to_string();
-        let url = if location.starts_with("http") { location } else { format!("http://{registry}{location}") };
-        let sep = if url.contains('?') { '&' } else { '?' };
-        let put =
-            http.put(format!("{url}{sep}digest={digest}")).bearer_auth(token).body(blob(&digest)).send().await.unwrap();
-        assert_eq!(put.status(), 201, "uploading {digest}");
-    }
-    let put = http
-        .put(format!("http://{registry}/v2/{repo}/manifests/{tag}"))
-        .bearer_auth(token)
-        .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
-        .body(manifest_bytes)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 201, "putting the manifest");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,7 +85,7 @@ async fn events_sent_while_the_database_is_down_arrive_when_it_is_back() {
     pg(&dir, &["stop"]);
     for i in 0..5 {
         let layout = oci_image(stack.dir.path(), &format!("during the outage {i}"), &[]);
-        push_with_token(&stack.registry, &token, &layout, "alice/app", &format!("during-{i}")).await;
+        push_layout(&stack.registry, &token, &layout, "alice/app", &format!("during-{i}")).await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     start_pg(&dir, false);
@@ -131,4 +107,74 @@ async fn events_sent_while_the_database_is_down_arrive_when_it_is_back() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     panic!("the pushes made during the outage never arrived; registry log:\n{}", stack.registry_log());
+}
+
+/// Kills every process of the cluster at once with SIGKILL: a crash, with no chance to write
+/// what is still in memory.
+fn crash_pg(dir: &Path) {
+    let pid = std::fs::read_to_string(dir.join("data/postmaster.pid")).unwrap();
+    let pid = pid.lines().next().unwrap().trim().to_string();
+    let children = Command::new("pgrep").args(["-P", &pid]).output().unwrap();
+    let mut pids: Vec<String> =
+        String::from_utf8_lossy(&children.stdout).split_whitespace().map(String::from).collect();
+    pids.push(pid);
+    let status = Command::new("kill").arg("-KILL").args(&pids).status().unwrap();
+    assert!(status.success(), "kill -KILL {pids:?}");
+    // Until the processes are gone (reaped), pg_ctl would take the cluster for running.
+    for _ in 0..200 {
+        if pids.iter().all(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the killed PostgreSQL processes {pids:?} did not go away");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_events_survive_a_crash_of_postgresql() {
+    let base = tempfile::tempdir().unwrap();
+    let dir = base.path().join("pg");
+    // The cluster runs as `make run` and `make test` run theirs (synchronous_commit=off), and
+    // writes its log of changes to disk as rarely as it can: what a commit left in memory is
+    // lost in a crash unless the commit itself waited for the disk.
+    let lazy = "-c wal_writer_delay=10000 -c wal_writer_flush_after=1000000 -c checkpoint_timeout=3600";
+    start_pg_with(&dir, true, lazy);
+    struct Stop<'a>(&'a Path);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/local/pg.sh"))
+                .arg("stop")
+                .env("PORTCULLIS_PG_DIR", self.0)
+                .output();
+        }
+    }
+    let _stop = Stop(&dir);
+    let url = pg(&dir, &["url", "portcullis"]);
+    let admin = PgPoolOptions::new().max_connections(1).connect(&pg(&dir, &["url", "postgres"])).await.unwrap();
+    sqlx::query("create database portcullis").execute(&admin).await.unwrap();
+    admin.close().await;
+    let db =
+        PgPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(2)).connect(&url).await.unwrap();
+    server::migrate(&db).await.unwrap();
+    // Only the inbox: no worker changes the events while they are counted.
+    let state = server::state(db.clone(), &server::Config::defaults()).await.unwrap();
+    let app = server::router(state.clone(), &server::Config::defaults());
+    for i in 0..40 {
+        let envelope = serde_json::json!({"events": [{"id": format!("durable-{i}"), "action": "pull",
+            "target": {"repository": "alice/app", "tag": "1"}, "request": {"method": "GET"}}]});
+        let req = axum::http::Request::post("/v2/webhooks/events")
+            .header("authorization", format!("Bearer {}", state.events_secret))
+            .body(axum::body::Body::from(envelope.to_string()))
+            .unwrap();
+        assert_eq!(send(&app, req).await.status, axum::http::StatusCode::OK, "event {i} acknowledged");
+    }
+    crash_pg(&dir);
+    drop((app, state, db));
+    start_pg_with(&dir, false, lazy);
+    let db = PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+    let kept: i64 = sqlx::query_scalar("select count(*) from registry_event where event_id like 'durable-%'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(kept, 40, "every acknowledged event is still there after the crash");
 }

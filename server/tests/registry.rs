@@ -192,6 +192,59 @@ async fn access_tokens_and_disabled_users() {
 }
 
 #[tokio::test]
+async fn an_administrators_restricted_tokens_carry_no_administrator_powers() {
+    let db = fresh_db().await;
+    let stack = Stack::start(&db).await;
+    let (admin, _, _, _, _) = people(&stack).await;
+    let app = rest(&stack).await;
+    let image = oci_image(stack.dir.path(), "admin tokens", &[]);
+    stack.push(&image, ALICE, "alice/private:1.0").await.expect_ok("alice pushes a private image");
+    let root_id = api(&app, "GET", "/api/v1/users", Some(&admin), None)
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "root")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let mint = |body: serde_json::Value| {
+        let (app, admin) = (app.clone(), admin.clone());
+        async move { format!("root:{}", token_for(&app, &admin, root_id, body).await) }
+    };
+    let full = format!("root:{admin}");
+    let pull_only = mint(json!({"name": "ro", "pull_only": true})).await;
+    let only_root = mint(json!({"name": "own", "namespaces": ["root"]})).await;
+
+    // The unrestricted token acts as the administrator...
+    stack.inspect(Some(&full), "alice/private:1.0").await.expect_ok("an administrator's full token pulls anything");
+    stack.push(&image, &full, "alice/private:by-root").await.expect_ok("and pushes anywhere");
+    // ...a restricted one never does: not in the registry, not in the catalog, not in the API.
+    stack.inspect(Some(&pull_only), "alice/private:1.0").await.expect_refused("a pull-only token of an administrator");
+    stack.inspect(Some(&only_root), "alice/private:1.0").await.expect_refused("a namespace token of an administrator");
+    stack.push(&image, &only_root, "alice/private:evil").await.expect_refused("a namespace token pushes elsewhere");
+    stack.push(&image, &only_root, "root/app:1.0").await.expect_ok("a namespace token pushes to its namespace");
+    stack.inspect(Some(&pull_only), "root/app:1.0").await.expect_ok("a pull-only token pulls its owner's own images");
+    for (who, creds, catalog) in
+        [("full", &full, true), ("pull-only", &pull_only, false), ("namespace", &only_root, false)]
+    {
+        let (user, secret) = creds.split_once(':').unwrap();
+        let r = stack.token(Some((user, secret)), &["registry:catalog:*"]).await;
+        let token = r.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+        assert_eq!(
+            claims(&token)["access"].as_array().is_some_and(|a| !a.is_empty()),
+            catalog,
+            "{who} token and the catalog"
+        );
+        let listed = stack.registry_get("/v2/_catalog", &token).await.status();
+        assert_eq!(listed == 200, catalog, "{who} token lists the registry's catalog: {listed}");
+        let users = api(&app, "GET", "/api/v1/users", Some(secret), None).await.status;
+        assert_eq!(users == axum::http::StatusCode::OK, catalog, "{who} token lists users: {users}");
+    }
+}
+
+#[tokio::test]
 async fn a_refresh_token_alone_is_enough() {
     let db = fresh_db().await;
     let stack = Stack::start(&db).await;
@@ -273,8 +326,7 @@ async fn key_rotation_keeps_old_tokens_valid_and_new_pushes_working() {
         .unwrap();
     let old = old["token"].as_str().unwrap().to_string();
 
-    let new_kid = app::backend::keys::rotate(&db, app::backend::keys::KeyAlgorithm::ES256).await.unwrap();
-    stack.state.keys.reload(&db).await.unwrap();
+    let new_kid = stack.state.keys.rotate(&db).await.unwrap();
     let new = stack
         .token(Some(("alice", "alice password 1")), &["repository:alice/app:pull"])
         .await

@@ -109,3 +109,50 @@ async fn a_change_on_one_replica_reaches_the_other_replicas_caches() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Whether `replica` issues a token for alice's access token.
+async fn token_works(replica: &Replica, token: &str) -> bool {
+    let r = reqwest::Client::new()
+        .get(format!("{}/v2/token?service=portcullis-registry&scope=repository:alice/app:pull", replica.base))
+        .basic_auth("alice", Some(token))
+        .send()
+        .await
+        .unwrap();
+    r.status().is_success()
+}
+
+#[tokio::test]
+async fn a_change_made_while_the_listener_was_cut_off_still_reaches_the_caches() {
+    let db = fresh_db().await;
+    let app = app(&db).await;
+    let (_, admin) = bootstrap(&app).await;
+    let (_, alice) = user_with_token(&app, &admin, "alice").await;
+    let other = start_replica(&db).await;
+    for _ in 0..2 {
+        assert!(token_works(&other, &alice).await, "alice's token works (and is remembered)");
+    }
+    // The listener's connection is cut, and the change notification sent meanwhile is lost:
+    // in one transaction, the listener's session is terminated, alice disabled and the change
+    // announced (the announcement reaches no one).
+    let mut tx = db.begin().await.unwrap();
+    let cut: i64 = sqlx::query_scalar(
+        "select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity
+                               where datname = current_database() and query like 'LISTEN%') t",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert!(cut >= 1, "the other replica listens");
+    sqlx::query(r#"update "user" set is_enabled = false, auth_epoch = auth_epoch + 1 where username = 'alice'"#)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("select pg_notify('portcullis_changes', 'user.disable')").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    // The other replica noticed the lost connection, so it forgot what it knew.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while token_works(&other, &alice).await {
+        assert!(Instant::now() < deadline, "the other replica still takes a disabled user's token");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

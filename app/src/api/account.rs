@@ -6,7 +6,7 @@ use crate::error::AppError;
 use crate::model::{CurrentUser, SiteInfo};
 
 #[cfg(feature = "ssr")]
-use crate::backend::{auth, form, session, users};
+use crate::backend::{auth, form, session, throttle, users};
 
 /// The signed-in user, or `None` for a visitor.
 #[server(endpoint = "me")]
@@ -52,6 +52,8 @@ pub async fn signup(username: String, password: String, password_confirm: String
         if password != password_confirm {
             return Err(AppError::invalid("password_confirm", "does not match the password"));
         }
+        // Counted before the costly hash, whether or not the name turns out to be free.
+        throttle::begin(&state.db, throttle::signup_attempt(form::client_addr())).await?.succeeded(&state.db).await?;
         let hash = state.hasher.hash(password).await?;
         let new = users::NewUser { username: &username, password_hash: Some(&hash), ..Default::default() };
         let user = users::insert(&state.db, new, state.settings.first_user_admin, users::Origin::SignUp).await?;
@@ -84,9 +86,14 @@ pub async fn change_password(
         let user = session::current_user(&state, &session)
             .await?
             .ok_or_else(|| AppError::unauthorized("Please sign in again."))?;
+        // Throttled like a sign-in: a session left open must not be a way to guess the password.
+        let attempt =
+            throttle::begin(&state.db, throttle::password_attempt(&user.username, form::client_addr())).await?;
         if !state.hasher.verify(current_password, user.password_hash.clone()).await? {
+            attempt.failed();
             return Err(AppError::invalid("current_password", "is not your current password"));
         }
+        attempt.succeeded(&state.db).await?;
         crate::model::validate_password(&new_password).map_err(|e| AppError::invalid("new_password", e))?;
         if new_password != new_password_confirm {
             return Err(AppError::invalid("new_password_confirm", "does not match the new password"));

@@ -10,9 +10,9 @@ use crate::policy::AccessSettings;
 use crate::backend::{admin, audit, form};
 
 #[server(endpoint = "admin/users")]
-pub async fn list_users() -> Result<Vec<UserView>, AppError> {
+pub async fn list_users(q: Option<String>, page: Option<u32>) -> Result<Page<UserView>, AppError> {
     let (state, p) = form::principal().await?;
-    admin::list_users(&state, &p).await
+    admin::list_users(&state, &p, q.as_deref().unwrap_or_default(), crate::model::PageRequest::new(page, None)).await
 }
 
 /// Checkbox values: a checked box sends its value, an unchecked one sends nothing.

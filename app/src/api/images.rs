@@ -90,9 +90,9 @@ pub async fn recent_pushes() -> Result<Vec<(String, TagView)>, AppError> {
 }
 
 #[server(endpoint = "images/explore")]
-pub async fn explore() -> Result<Vec<RepositoryView>, AppError> {
+pub async fn explore(page: Option<u32>) -> Result<Page<RepositoryView>, AppError> {
     let state = form::state()?;
-    browse::explore(&state).await
+    browse::explore(&state, crate::model::PageRequest::new(page, None)).await
 }
 
 #[server(endpoint = "images/search")]
@@ -108,13 +108,6 @@ pub struct SearchData {
     pub namespaces: Vec<crate::model::NamespaceView>,
     pub repositories: Vec<RepositoryView>,
     pub tags: Vec<(String, TagView)>,
-}
-
-/// The namespace's repositories.
-#[server(endpoint = "namespaces/repositories")]
-pub async fn namespace_repositories(name: String) -> Result<Vec<RepositoryView>, AppError> {
-    let (state, p) = form::principal().await?;
-    Ok(browse::repositories(&state, &p, &crate::backend::namespaces::NamespaceRef::Name(name)).await?.1)
 }
 
 #[server(endpoint = "admin/registry")]

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-use crate::model::{AuditEventView, NamespaceView, TeamRole, Visibility};
+use crate::model::{AuditEventView, NamespaceView, Page, TeamRole, Visibility};
 
 #[cfg(feature = "ssr")]
 use crate::backend::{audit, form, namespaces, namespaces::NamespaceRef, teams, teams::TeamRef};
@@ -12,7 +12,7 @@ use crate::backend::{audit, form, namespaces, namespaces::NamespaceRef, teams, t
 /// The namespaces the viewer may see, and the teams they may create namespaces for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamespaceList {
-    pub namespaces: Vec<NamespaceView>,
+    pub namespaces: Page<NamespaceView>,
     /// Teams the viewer may create namespaces for (name, role).
     pub teams_for_new: Vec<(String, Option<TeamRole>)>,
     /// Whether the viewer may make a new namespace other than private (for some team).
@@ -27,23 +27,31 @@ pub struct NamespaceDetail {
     pub activity: Vec<AuditEventView>,
     /// What each role may do here, for the "who may do what" table: (role, pull, push, delete).
     pub roles: Vec<(String, bool, bool, bool)>,
-    pub repositories: Vec<crate::model::RepositoryView>,
+    pub repositories: Page<crate::model::RepositoryView>,
     pub registry_host: String,
 }
 
 #[server(endpoint = "namespaces/list")]
-pub async fn list_namespaces() -> Result<NamespaceList, AppError> {
+pub async fn list_namespaces(q: Option<String>, page: Option<u32>) -> Result<NamespaceList, AppError> {
     let (state, p) = form::principal().await?;
-    let list = namespaces::list(&state, &p).await?;
+    let list =
+        namespaces::list(&state, &p, q.as_deref().unwrap_or_default(), crate::model::PageRequest::new(page, None))
+            .await?;
     let s = state.access.get(&state.db).await;
     let actor = p.actor();
+    // The form offers (at most) the first hundred teams the viewer may create namespaces for.
     let teams_for_new = match p.user {
-        Some(_) => teams::list(&state, &p)
-            .await?
-            .into_iter()
-            .filter(|t| crate::policy::can_create_namespace(&actor, t.role, &s).is_ok())
-            .map(|t| (t.name, t.role))
-            .collect(),
+        Some(_) => teams::list(
+            &state,
+            &p,
+            crate::model::PageRequest::new(Some(1), Some(crate::model::PageRequest::MAX_PER_PAGE)),
+        )
+        .await?
+        .items
+        .into_iter()
+        .filter(|t| crate::policy::can_create_namespace(&actor, t.role, &s).is_ok())
+        .map(|t| (t.name, t.role))
+        .collect(),
         None => Vec::new(),
     };
     let may_choose_visibility =
@@ -51,8 +59,15 @@ pub async fn list_namespaces() -> Result<NamespaceList, AppError> {
     Ok(NamespaceList { namespaces: list, teams_for_new, may_choose_visibility })
 }
 
+/// The first namespaces the viewer belongs to (through a team), for the dashboard.
+#[server(endpoint = "namespaces/mine")]
+pub async fn my_namespaces() -> Result<Page<NamespaceView>, AppError> {
+    let (state, p) = form::principal().await?;
+    namespaces::mine(&state, &p, crate::model::PageRequest::new(Some(1), Some(20))).await
+}
+
 #[server(endpoint = "namespaces/get")]
-pub async fn get_namespace(name: String) -> Result<NamespaceDetail, AppError> {
+pub async fn get_namespace(name: String, page: Option<u32>) -> Result<NamespaceDetail, AppError> {
     use crate::policy::{can_delete, can_pull, can_push, Actor, NamespaceFacts};
     let (state, p) = form::principal().await?;
     let ns = namespaces::get(&state, &p, &NamespaceRef::Name(name)).await?;
@@ -78,7 +93,14 @@ pub async fn get_namespace(name: String) -> Result<NamespaceDetail, AppError> {
     let f = facts(None);
     roles.push(("signed-in users".into(), can_pull(&member, &f, &s).is_ok(), can_push(&member, &f, &s).is_ok(), false));
     roles.push(("anonymous".into(), can_pull(&Actor::ANONYMOUS, &f, &s).is_ok(), false, false));
-    let repositories = crate::backend::browse::repositories(&state, &p, &NamespaceRef::Id(ns.id)).await?.1;
+    let repositories = crate::backend::browse::repositories(
+        &state,
+        &p,
+        &NamespaceRef::Id(ns.id),
+        crate::model::PageRequest::new(page, None),
+    )
+    .await?
+    .1;
     Ok(NamespaceDetail {
         namespace: ns,
         activity,

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-use crate::model::{NamespaceView, TeamMemberView, TeamRole, TeamView};
+use crate::model::{NamespaceView, Page, TeamMemberView, TeamRole, TeamView};
 
 #[cfg(feature = "ssr")]
 use crate::backend::{form, namespaces, teams, teams::TeamRef};
@@ -13,8 +13,8 @@ use crate::backend::{form, namespaces, teams, teams::TeamRef};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeamDetail {
     pub team: TeamView,
-    pub members: Vec<TeamMemberView>,
-    pub namespaces: Vec<NamespaceView>,
+    pub members: Page<TeamMemberView>,
+    pub namespaces: Page<NamespaceView>,
     /// Whether the viewer may add, remove and change members.
     pub can_manage: bool,
     /// Whether the viewer may create namespaces for this team.
@@ -24,25 +24,26 @@ pub struct TeamDetail {
 /// The team list and whether the viewer may create teams.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeamList {
-    pub teams: Vec<TeamView>,
+    pub teams: Page<TeamView>,
     pub can_create: bool,
 }
 
 #[server(endpoint = "teams/list")]
-pub async fn list_teams() -> Result<TeamList, AppError> {
+pub async fn list_teams(page: Option<u32>) -> Result<TeamList, AppError> {
     let (state, p) = form::principal().await?;
-    let teams = teams::list(&state, &p).await?;
+    let teams = teams::list(&state, &p, crate::model::PageRequest::new(page, None)).await?;
     let s = state.access.get(&state.db).await;
     Ok(TeamList { teams, can_create: crate::policy::can_create_team(&p.actor(), &s).is_ok() })
 }
 
 #[server(endpoint = "teams/get")]
-pub async fn get_team(name: String) -> Result<TeamDetail, AppError> {
+pub async fn get_team(name: String, page: Option<u32>, ns_page: Option<u32>) -> Result<TeamDetail, AppError> {
     let (state, p) = form::principal().await?;
     let team_ref = TeamRef::Name(name);
     let team = teams::get(&state, &p, &team_ref).await?;
-    let members = teams::members(&state, &p, &team_ref).await?;
-    let namespaces = namespaces::list_for_team(&state, &p, &team_ref).await?;
+    let members = teams::members(&state, &p, &team_ref, crate::model::PageRequest::new(page, None)).await?;
+    let namespaces =
+        namespaces::list_for_team(&state, &p, &team_ref, crate::model::PageRequest::new(ns_page, None)).await?;
     let s = state.access.get(&state.db).await;
     let actor = p.actor();
     Ok(TeamDetail {

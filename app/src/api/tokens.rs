@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{AccessTokenView, CreatedToken, RefreshTokenView};
+use crate::model::{AccessTokenView, CreatedToken, Page, RefreshTokenView};
 
 #[cfg(feature = "ssr")]
 use crate::backend::{form, tokens};
@@ -14,10 +14,10 @@ use crate::backend::{form, tokens};
 const NEW_SECRET: &str = "new_token";
 
 #[server(endpoint = "tokens/list")]
-pub async fn list_tokens() -> Result<Vec<AccessTokenView>, AppError> {
+pub async fn list_tokens(page: Option<u32>) -> Result<Page<AccessTokenView>, AppError> {
     let (state, p) = form::principal().await?;
     let me = p.require_user()?.id;
-    tokens::list(&state, &p, me).await
+    tokens::list(&state, &p, me, crate::model::PageRequest::new(page, None)).await
 }
 
 /// Takes (and forgets) the secret of a token created by a plain form post, if any.

@@ -8,10 +8,14 @@ use sqlx::PgPool;
 
 use super::users::User;
 use crate::error::{AppError, AppResult};
+use crate::grant::Restriction;
 use crate::model::{TeamRole, Visibility};
 use crate::policy::{AccessSettings, Actor, Decision, NamespaceFacts};
 
-/// Who is making a request: a user (through a session, a password or an access token), or nobody.
+/// Who is making a request: a user (through a session, a password, an access token or a
+/// refresh token), or nobody. Every door (pages and server functions, the REST API, the token
+/// endpoint) builds one and asks it for the policy's [`Actor`]: this is the one place where a
+/// credential's restriction is applied.
 #[derive(Debug, Clone, Default)]
 pub struct Principal {
     pub user: Option<User>,
@@ -19,21 +23,12 @@ pub struct Principal {
     pub token: Option<TokenScope>,
 }
 
-/// The restrictions of the access token a request authenticated with.
+/// The access token a request authenticated with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenScope {
     pub token_id: i64,
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// `None`: every namespace the user may use.
-    pub namespace_ids: Option<Vec<i64>>,
-    pub pull_only: bool,
-}
-
-impl TokenScope {
-    /// A restricted token is read-only outside the registry: it may not change anything.
-    pub fn is_restricted(&self) -> bool {
-        self.pull_only || self.namespace_ids.is_some()
-    }
+    pub restriction: Restriction,
 }
 
 impl Principal {
@@ -45,12 +40,16 @@ impl Principal {
         Self { user: Some(user), token: None }
     }
 
+    /// The restriction of the credential, if it has one.
+    pub fn restriction(&self) -> Option<&Restriction> {
+        self.token.as_ref().map(|t| &t.restriction).filter(|r| r.is_restricted())
+    }
+
     /// The actor the policy judges. A restricted access token never carries its owner's
-    /// administrator powers: it is for pulling from some namespaces, not for reading the user
-    /// list, other people's tokens or every team. (The registry's grant is computed apart, in
-    /// the token service, and narrowed by the same restriction.)
+    /// administrator powers, at any door: it is for pulling from some namespaces, not for
+    /// pulling from everyone's, listing the catalog, reading the user list or every team.
     pub fn actor(&self) -> Actor {
-        let restricted = self.token.as_ref().is_some_and(TokenScope::is_restricted);
+        let restricted = self.restriction().is_some();
         match &self.user {
             Some(u) => Actor::user(u.id, u.is_admin && !restricted, u.is_enabled),
             None => Actor::ANONYMOUS,
@@ -65,10 +64,7 @@ impl Principal {
     /// Whether the credential reaches a namespace (`None`: the global one) at all. A token
     /// limited to some namespaces sees nothing of the others, in the API as in the registry.
     pub fn reaches(&self, namespace_id: Option<i64>) -> bool {
-        match self.token.as_ref().and_then(|t| t.namespace_ids.as_ref()) {
-            None => true,
-            Some(ids) => namespace_id.is_some_and(|id| ids.contains(&id)),
-        }
+        self.restriction().is_none_or(|r| r.reaches(namespace_id))
     }
 
     /// The signed-in user, or `Unauthorized`.
@@ -79,7 +75,7 @@ impl Principal {
     /// The signed-in user, allowed to change things: a restricted token is refused.
     pub fn require_writer(&self) -> AppResult<&User> {
         let user = self.require_user()?;
-        if self.token.as_ref().is_some_and(TokenScope::is_restricted) {
+        if self.restriction().is_some() {
             return Err(AppError::forbidden("this access token is restricted and may not change anything"));
         }
         Ok(user)
@@ -216,9 +212,9 @@ impl NamespaceRow {
     }
 }
 
-/// Namespaces by name (every one, with `None`), with `user_id`'s role in each: one query.
-/// Callers filter them through the policy.
-async fn namespace_rows(db: &PgPool, user_id: Option<i64>, names: Option<&[String]>) -> AppResult<Vec<NamespaceRow>> {
+/// Namespaces by name, with `user_id`'s role in each: one query. Callers filter them
+/// through the policy.
+pub async fn namespaces_by_name(db: &PgPool, user_id: Option<i64>, names: &[String]) -> AppResult<Vec<NamespaceRow>> {
     Ok(sqlx::query_as!(
         NamespaceRow,
         r#"select n.namespace_id as id, n.name, n.description, n.visibility as "visibility: Visibility",
@@ -227,7 +223,7 @@ async fn namespace_rows(db: &PgPool, user_id: Option<i64>, names: Option<&[Strin
            from namespace n
            join team t on t.team_id = n.team_id
            left join team_member m on m.team_id = n.team_id and m.user_id = $1
-           where $2::text[] is null or n.name = any($2)
+           where n.name = any($2)
            order by n.name"#,
         user_id,
         names
@@ -236,12 +232,153 @@ async fn namespace_rows(db: &PgPool, user_id: Option<i64>, names: Option<&[Strin
     .await?)
 }
 
-/// Looks up namespaces by name for `user_id` (`None` for nobody).
-pub async fn namespaces_by_name(db: &PgPool, user_id: Option<i64>, names: &[String]) -> AppResult<Vec<NamespaceRow>> {
-    namespace_rows(db, user_id, Some(names)).await
+/// One namespace by id, with `user_id`'s role in it.
+pub async fn namespace_by_id(db: &PgPool, user_id: Option<i64>, id: i64) -> AppResult<Option<NamespaceRow>> {
+    Ok(sqlx::query_as!(
+        NamespaceRow,
+        r#"select n.namespace_id as id, n.name, n.description, n.visibility as "visibility: Visibility",
+                  n.team_id, t.name as team_name, (t.personal_user_id is not null) as "is_personal!",
+                  n.created_at as "created_at: _", m.role as "role?: TeamRole"
+           from namespace n
+           join team t on t.team_id = n.team_id
+           left join team_member m on m.team_id = n.team_id and m.user_id = $1
+           where n.namespace_id = $2"#,
+        user_id,
+        id
+    )
+    .fetch_optional(db)
+    .await?)
 }
 
-/// Every namespace, with `user_id`'s role in each.
-pub async fn all_namespaces(db: &PgPool, user_id: Option<i64>) -> AppResult<Vec<NamespaceRow>> {
-    namespace_rows(db, user_id, None).await
+/// Which namespaces a list shows: those the principal may pull from (the policy's
+/// [`crate::policy::pull_filter`], applied in the query), of one team or matching a text.
+#[derive(Debug, Clone, Default)]
+pub struct NamespaceQuery {
+    pub team_id: Option<i64>,
+    /// Part of the name or description; empty for all.
+    pub text: String,
+    /// Only namespaces whose team the principal belongs to.
+    pub member_only: bool,
+}
+
+/// The ids of every namespace the principal may pull from, and whether the global namespace
+/// is one of them: for queries of repositories and tags, which filter before they limit.
+pub async fn pullable_ids(state: &super::AppState, p: &Principal) -> AppResult<(Vec<i64>, bool)> {
+    let s = state.access.get(&state.db).await;
+    let f = crate::policy::pull_filter(&p.actor(), &s);
+    let ids = sqlx::query_scalar!(
+        r#"select n.namespace_id from namespace n
+           left join team_member m on m.team_id = n.team_id and m.user_id = $1
+           where (n.visibility::text = any($2) or (n.visibility::text = any($3) and m.role is not null))
+             and ($4::bigint[] is null or n.namespace_id = any($4))"#,
+        p.user.as_ref().map(|u| u.id),
+        &names(&f.anyone),
+        &names(&f.members),
+        p.restriction().and_then(|r| r.namespace_ids.as_deref())
+    )
+    .fetch_all(&state.db)
+    .await?;
+    Ok((ids, f.global && p.reaches(None)))
+}
+
+fn names(v: &[Visibility]) -> Vec<String> {
+    v.iter().map(|v| v.as_str().to_string()).collect()
+}
+
+/// A page of the namespaces the principal may pull from, by name.
+pub async fn visible_namespaces(
+    state: &super::AppState,
+    p: &Principal,
+    q: &NamespaceQuery,
+    req: crate::model::PageRequest,
+) -> AppResult<crate::model::Page<NamespaceRow>> {
+    let s = state.access.get(&state.db).await;
+    let f = crate::policy::pull_filter(&p.actor(), &s);
+    let (viewer, anyone, members) = (p.user.as_ref().map(|u| u.id), names(&f.anyone), names(&f.members));
+    let only = p.restriction().and_then(|r| r.namespace_ids.clone());
+    let total = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from namespace n
+           left join team_member m on m.team_id = n.team_id and m.user_id = $1
+           where (n.visibility::text = any($2) or (n.visibility::text = any($3) and m.role is not null))
+             and ($4::bigint[] is null or n.namespace_id = any($4)) and ($5::bigint is null or n.team_id = $5)
+             and ($6 = '' or n.name ilike '%' || $6 || '%' or n.description ilike '%' || $6 || '%')
+             and (not $7 or m.role is not null)"#,
+        viewer,
+        &anyone,
+        &members,
+        only.as_deref(),
+        q.team_id,
+        q.text,
+        q.member_only
+    )
+    .fetch_one(&state.db)
+    .await?;
+    let items = sqlx::query_as!(
+        NamespaceRow,
+        r#"select n.namespace_id as id, n.name, n.description, n.visibility as "visibility: Visibility",
+                  n.team_id, t.name as team_name, (t.personal_user_id is not null) as "is_personal!",
+                  n.created_at as "created_at: _", m.role as "role?: TeamRole"
+           from namespace n
+           join team t on t.team_id = n.team_id
+           left join team_member m on m.team_id = n.team_id and m.user_id = $1
+           where (n.visibility::text = any($2) or (n.visibility::text = any($3) and m.role is not null))
+             and ($4::bigint[] is null or n.namespace_id = any($4)) and ($5::bigint is null or n.team_id = $5)
+             and ($6 = '' or n.name ilike '%' || $6 || '%' or n.description ilike '%' || $6 || '%')
+             and (not $7 or m.role is not null)
+           order by n.name limit $8 offset $9"#,
+        viewer,
+        &anyone,
+        &members,
+        only.as_deref(),
+        q.team_id,
+        q.text,
+        q.member_only,
+        req.limit(),
+        req.offset()
+    )
+    .fetch_all(&state.db)
+    .await?;
+    Ok(req.of(items, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admin() -> User {
+        User {
+            id: 1,
+            username: "root".into(),
+            display_name: String::new(),
+            email: None,
+            password_hash: None,
+            is_admin: true,
+            is_enabled: true,
+            is_bot: false,
+            auth_epoch: 0,
+        }
+    }
+
+    fn with(restriction: Restriction) -> Principal {
+        Principal { user: Some(admin()), token: Some(TokenScope { token_id: 9, expires_at: None, restriction }) }
+    }
+
+    #[test]
+    fn a_restricted_credential_is_never_an_administrator() {
+        use crate::policy::can_administer;
+        assert!(can_administer(&Principal::user(admin()).actor()).is_ok());
+        assert!(can_administer(&with(Restriction::default()).actor()).is_ok(), "an unrestricted token is its owner");
+        for r in [
+            Restriction { namespace_ids: None, pull_only: true },
+            Restriction { namespace_ids: Some(vec![3]), pull_only: false },
+        ] {
+            let p = with(r.clone());
+            assert!(can_administer(&p.actor()).is_err(), "{r:?}");
+            assert!(p.require_writer().is_err(), "{r:?}");
+            assert_eq!(p.restriction(), Some(&r));
+        }
+        let limited = with(Restriction { namespace_ids: Some(vec![3]), pull_only: false });
+        assert!(limited.reaches(Some(3)) && !limited.reaches(Some(4)) && !limited.reaches(None));
+        assert!(with(Restriction::default()).reaches(None));
+    }
 }

@@ -6,7 +6,7 @@ use super::audit::{self, Target};
 use super::users::{self, NewUser, Origin, User};
 use super::AppState;
 use crate::error::{AppError, AppResult};
-use crate::model::{validate_password, validate_username, UserView};
+use crate::model::{validate_password, validate_username, Page, PageRequest, UserView};
 use crate::policy::AccessSettings;
 
 /// An account an administrator (or the bootstrap) creates.
@@ -83,10 +83,20 @@ pub async fn bootstrap(state: &AppState, mut req: AccountRequest) -> AppResult<U
     create_account(state, req, Origin::Bootstrap).await
 }
 
-pub async fn list_users(state: &AppState, p: &Principal) -> AppResult<Vec<UserView>> {
+pub async fn list_users(state: &AppState, p: &Principal, q: &str, req: PageRequest) -> AppResult<Page<UserView>> {
     p.require_user()?;
     p.require_admin()?;
-    users::list(&state.db).await
+    users::list(&state.db, &bounded_query("q", q)?, req).await
+}
+
+/// A search text (the parameter `field`), trimmed and at most [`crate::model::MAX_QUERY_LEN`]
+/// characters.
+pub fn bounded_query(field: &str, q: &str) -> AppResult<String> {
+    let q = q.trim();
+    if q.chars().count() > crate::model::MAX_QUERY_LEN {
+        return Err(AppError::invalid(field, format!("must be at most {} characters", crate::model::MAX_QUERY_LEN)));
+    }
+    Ok(q.to_string())
 }
 
 /// A user as seen by themself or an administrator.

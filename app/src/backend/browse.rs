@@ -4,13 +4,13 @@
 
 use serde_json::Value;
 
-use super::access::{all_namespaces, namespaces_by_name, Principal};
+use super::access::{namespaces_by_name, pullable_ids, Principal};
 use super::audit::{self, Target};
 use super::images;
 use super::namespaces::{self, NamespaceRef};
 use super::AppState;
 use crate::error::{AppError, AppResult};
-use crate::model::{ImageConfig, NamespaceView, Page, RepositoryView, TagDetail, TagView};
+use crate::model::{ImageConfig, NamespaceView, Page, PageRequest, RepositoryView, TagDetail, TagView};
 use crate::policy::{self, NamespaceFacts, GLOBAL};
 
 fn platform_names(platforms: &Value) -> Vec<String> {
@@ -75,13 +75,9 @@ async fn place(state: &AppState, p: &Principal, name: &str) -> AppResult<Placed>
     Ok(Placed { id: row.repository_id, name: row.name, namespace_id: row.namespace_id, facts })
 }
 
-async fn repository_views(state: &AppState, filter: RepoFilter<'_>) -> AppResult<Vec<RepositoryView>> {
-    let (namespace_id, global, ids) = match filter {
-        RepoFilter::Namespace(id) => (Some(id), false, None),
-        RepoFilter::Global => (None, true, None),
-        RepoFilter::Ids(ids) => (None, false, Some(ids)),
-    };
-    Ok(sqlx::query_as!(
+/// The repositories `ids` as lists show them, in the order of `ids`.
+async fn repository_views(state: &AppState, ids: &[i64]) -> AppResult<Vec<RepositoryView>> {
+    let mut views = sqlx::query_as!(
         RepositoryView,
         r#"select r.repository_id as id, r.name, n.name as "namespace?", r.description,
                   (select count(*) from tag t where t.repository_id = r.repository_id) as "tag_count!",
@@ -92,38 +88,36 @@ async fn repository_views(state: &AppState, filter: RepoFilter<'_>) -> AppResult
            left join namespace n on n.namespace_id = r.namespace_id
            left join lateral (select t.pushed_at, t.pushed_by, t.digest from tag t where t.repository_id = r.repository_id
                               order by t.pushed_at desc, t.tag_id desc limit 1) l on true
-           where ($1::bigint is not null and r.namespace_id = $1)
-              or ($2 and r.namespace_id is null)
-              or (r.repository_id = any($3::bigint[]))
-           order by r.name"#,
-        namespace_id,
-        global,
-        ids as Option<&[i64]>
+           where r.repository_id = any($1)"#,
+        ids
     )
     .fetch_all(&state.db)
-    .await?)
+    .await?;
+    views.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+    Ok(views)
 }
 
-enum RepoFilter<'a> {
-    Namespace(i64),
-    Global,
-    Ids(&'a [i64]),
-}
-
-/// The repositories of a namespace the principal may see.
+/// A page of the repositories of a namespace the principal may see, by name.
 pub async fn repositories(
     state: &AppState,
     p: &Principal,
     ns: &NamespaceRef,
-) -> AppResult<(NamespaceView, Vec<RepositoryView>)> {
+    req: PageRequest,
+) -> AppResult<(NamespaceView, Page<RepositoryView>)> {
     let n = namespaces::get(state, p, ns).await?;
-    let repos = repository_views(state, RepoFilter::Namespace(n.id)).await?;
-    Ok((n, repos))
-}
-
-/// The repositories of the global namespace (public to all).
-pub async fn global_repositories(state: &AppState) -> AppResult<Vec<RepositoryView>> {
-    repository_views(state, RepoFilter::Global).await
+    let total = sqlx::query_scalar!(r#"select count(*) as "n!" from repository where namespace_id = $1"#, n.id)
+        .fetch_one(&state.db)
+        .await?;
+    let ids = sqlx::query_scalar!(
+        "select repository_id from repository where namespace_id = $1 order by name limit $2 offset $3",
+        n.id,
+        req.limit(),
+        req.offset()
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let repos = repository_views(state, &ids).await?;
+    Ok((n, req.of(repos, total)))
 }
 
 /// Filters and order of a repository's tag list.
@@ -208,6 +202,8 @@ fn label_filter(label: &str) -> Option<Value> {
 }
 
 pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &TagQuery) -> AppResult<RepositoryPage> {
+    super::admin::bounded_query("name", &q.name)?;
+    super::admin::bounded_query("label", &q.label)?;
     let r = place(state, p, name).await?;
     let per_page = q.per_page.clamp(1, 200);
     let mut page = q.page.max(1);
@@ -217,7 +213,7 @@ pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &Ta
         Some(Value::Object(m)) if m.values().all(Value::is_null) => (None, m.keys().next().cloned()),
         other => (other.clone(), None),
     };
-    let repository = repository_views(state, RepoFilter::Ids(&[r.id])).await?.pop().ok_or(AppError::Internal)?;
+    let repository = repository_views(state, &[r.id]).await?.pop().ok_or(AppError::Internal)?;
     let filtered = !q.name.trim().is_empty() || label.is_some();
     let total = if filtered {
         sqlx::query_scalar!(
@@ -302,7 +298,7 @@ pub async fn tag_detail(state: &AppState, p: &Principal, tag_id: i64) -> AppResu
     let r = place(state, p, &repo).await.map_err(|_| not_found())?;
     let row = sqlx::query!(
         r#"select t.name, t.digest, m.annotations as "annotations?", m.layers as "layers?", m.config_digest,
-                  m.manifest_json, m.config,
+                  m.manifest_json, m.config, m.incomplete_reason,
                   m.platforms as "platforms?", m.media_type as "media_type?"
            from tag t left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
            where t.tag_id = $1"#,
@@ -364,6 +360,7 @@ pub async fn tag_detail(state: &AppState, p: &Principal, tag_id: i64) -> AppResu
         layers,
         config_digest: row.config_digest,
         index_entries,
+        incomplete_reason: row.incomplete_reason,
         can_delete: policy::can_delete(&p.actor(), &r.facts, &s).is_ok(),
         registry_host: state.settings.registry_host.clone(),
     })
@@ -483,22 +480,7 @@ pub async fn update_repository(
     )
     .await?;
     tx.commit().await?;
-    repository_views(state, RepoFilter::Ids(&[r.id])).await?.pop().ok_or(AppError::Internal)
-}
-
-/// The namespaces the principal may pull from (ids), and whether the global namespace is
-/// one of them: decided by the policy, then handed to SQL so that a query filters before it
-/// limits (a busy site's newest pushes are mostly other people's).
-async fn pullable(state: &AppState, p: &Principal) -> AppResult<(Vec<i64>, bool)> {
-    let rows = all_namespaces(&state.db, p.user.as_ref().map(|u| u.id)).await?;
-    let s = state.access.get(&state.db).await;
-    let actor = p.actor();
-    let ids = rows
-        .iter()
-        .filter(|r| p.reaches(Some(r.id)) && policy::can_pull(&actor, &r.facts(), &s).is_ok())
-        .map(|r| r.id)
-        .collect();
-    Ok((ids, p.reaches(None) && policy::can_pull(&actor, &GLOBAL, &s).is_ok()))
+    repository_views(state, &[r.id]).await?.pop().ok_or(AppError::Internal)
 }
 
 /// Tags by id, in that order, each with its repository's name.
@@ -511,7 +493,7 @@ async fn tags_with_repository(state: &AppState, rows: Vec<(i64, String)>) -> App
 
 /// The most recent pushes the principal may see.
 pub async fn recent_pushes(state: &AppState, p: &Principal, limit: i64) -> AppResult<Vec<(String, TagView)>> {
-    let (namespaces, global) = pullable(state, p).await?;
+    let (namespaces, global) = pullable_ids(state, p).await?;
     let rows = sqlx::query!(
         r#"select t.tag_id, r.name as repository from tag t join repository r using (repository_id)
            where r.namespace_id = any($1) or (r.namespace_id is null and $2)
@@ -525,9 +507,9 @@ pub async fn recent_pushes(state: &AppState, p: &Principal, limit: i64) -> AppRe
     tags_with_repository(state, rows.into_iter().map(|r| (r.tag_id, r.repository)).collect()).await
 }
 
-/// Repositories anyone may pull: public namespaces and the global one.
-pub async fn explore(state: &AppState) -> AppResult<Vec<RepositoryView>> {
-    list_all(state, &Principal::anonymous()).await
+/// A page of the repositories anyone may pull: public namespaces and the global one.
+pub async fn explore(state: &AppState, req: PageRequest) -> AppResult<Page<RepositoryView>> {
+    list_all(state, &Principal::anonymous(), req).await
 }
 
 /// What a search found.
@@ -542,18 +524,13 @@ pub struct SearchResults {
 /// Searches namespaces, repositories, tags and labels (trigram similarity and substrings),
 /// keeping only what the principal may see.
 pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<SearchResults> {
-    let q = q.trim();
+    let q = super::admin::bounded_query("q", q)?;
+    let q = q.as_str();
     if q.is_empty() {
         return Ok(SearchResults::default());
     }
-    let lower = q.to_lowercase();
-    let namespaces: Vec<NamespaceView> = namespaces::list(state, p)
-        .await?
-        .into_iter()
-        .filter(|n| n.name.contains(&lower) || n.description.to_lowercase().contains(&lower))
-        .take(20)
-        .collect();
-    let (visible_ns, global) = pullable(state, p).await?;
+    let namespaces = namespaces::list(state, p, q, PageRequest::new(Some(1), Some(20))).await?.items;
+    let (visible_ns, global) = pullable_ids(state, p).await?;
     let ids = sqlx::query_scalar!(
         r#"select r.repository_id from repository r
            where (r.namespace_id = any($2) or (r.namespace_id is null and $3))
@@ -565,8 +542,7 @@ pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<Searc
     )
     .fetch_all(&state.db)
     .await?;
-    let mut repositories = repository_views(state, RepoFilter::Ids(&ids)).await?;
-    repositories.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+    let repositories = repository_views(state, &ids).await?;
     let tags = sqlx::query!(
         r#"select t.tag_id, r.name as repository from tag t join repository r using (repository_id)
            left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
@@ -592,15 +568,25 @@ pub async fn name_of(state: &AppState, id: i64) -> AppResult<String> {
         .ok_or_else(|| AppError::not_found("No such repository."))
 }
 
-/// Every repository the principal may pull from.
-pub async fn list_all(state: &AppState, p: &Principal) -> AppResult<Vec<RepositoryView>> {
-    let (namespaces, global) = pullable(state, p).await?;
-    let ids = sqlx::query_scalar!(
-        "select repository_id from repository where namespace_id = any($1) or (namespace_id is null and $2)",
+/// A page of every repository the principal may pull from, by name.
+pub async fn list_all(state: &AppState, p: &Principal, req: PageRequest) -> AppResult<Page<RepositoryView>> {
+    let (namespaces, global) = pullable_ids(state, p).await?;
+    let total = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from repository where namespace_id = any($1) or (namespace_id is null and $2)"#,
         &namespaces,
         global
     )
+    .fetch_one(&state.db)
+    .await?;
+    let ids = sqlx::query_scalar!(
+        "select repository_id from repository where namespace_id = any($1) or (namespace_id is null and $2)
+         order by name limit $3 offset $4",
+        &namespaces,
+        global,
+        req.limit(),
+        req.offset()
+    )
     .fetch_all(&state.db)
     .await?;
-    repository_views(state, RepoFilter::Ids(&ids)).await
+    Ok(req.of(repository_views(state, &ids).await?, total))
 }

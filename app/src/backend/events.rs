@@ -31,53 +31,142 @@ struct Envelope {
     events: Vec<Value>,
 }
 
-/// Splits an envelope into events. An event without an id cannot be de-duplicated: it is
-/// given one from its content, so a resend still matches.
+/// The largest event stored as the registry sent it. A bigger one (a manifest whose
+/// descriptors carry megabytes of annotations, listed in `target.references`) is stored
+/// without what applying it does not read, and says so.
+pub const STORED_EVENT_LIMIT: usize = 64 * 1024;
+
+/// What of an event applying it reads (the manifest itself is fetched from the registry).
+fn slimmed(raw: &Value) -> Value {
+    let pick = |v: &Value, keys: &[&str]| -> Value {
+        let mut out = serde_json::Map::new();
+        for k in keys {
+            if let Some(x) = v.get(*k).filter(|x| x.to_string().len() <= 1024) {
+                out.insert((*k).to_string(), x.clone());
+            }
+        }
+        Value::Object(out)
+    };
+    serde_json::json!({
+        "id": raw.get("id").filter(|v| v.to_string().len() <= 1024),
+        "timestamp": raw.get("timestamp").filter(|v| v.is_string()),
+        "action": raw.get("action").filter(|v| v.to_string().len() <= 1024),
+        "target": pick(&raw["target"], &["mediaType", "digest", "size", "length", "repository", "fromRepository", "url", "tag"]),
+        "request": pick(&raw["request"], &["id", "addr", "host", "method", "useragent"]),
+        "actor": pick(&raw["actor"], &["name"]),
+        "source": pick(&raw["source"], &["addr", "instanceID"]),
+        "portcullis": { "truncated": true, "original_bytes": raw.to_string().len() },
+    })
+}
+
+/// An event as it can be stored: without NUL characters (which `jsonb` refuses) and within
+/// [`STORED_EVENT_LIMIT`].
+fn storable(raw: Value) -> Value {
+    let raw = super::without_nul(raw);
+    if raw.to_string().len() <= STORED_EVENT_LIMIT {
+        raw
+    } else {
+        slimmed(&raw)
+    }
+}
+
+fn content_id(raw: &Value) -> String {
+    format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(raw.to_string().as_bytes())))
+}
+
+/// Splits an envelope into events, each made storable. An event without an id cannot be
+/// de-duplicated: it is given one from its content, so a resend still matches.
 pub fn parse_envelope(body: &[u8]) -> Result<Vec<Incoming>, String> {
     let env: Envelope = serde_json::from_slice(body).map_err(|e| format!("not an event envelope: {e}"))?;
     Ok(env
         .events
         .into_iter()
         .map(|raw| {
-            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
             let id = match raw.get("id").and_then(Value::as_str) {
-                Some(id) if !id.is_empty() => id.to_string(),
-                _ => format!(
-                    "sha256:{}",
-                    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(raw.to_string().as_bytes()))
-                ),
+                Some(id) if !id.is_empty() && id.len() <= 256 => id.replace('\0', ""),
+                _ => content_id(&raw),
             };
+            let raw = storable(raw);
+            let text = |v: &Value| v.as_str().unwrap_or_default().chars().take(1024).collect::<String>();
             Incoming { id, action: text(&raw["action"]), repository: text(&raw["target"]["repository"]), raw }
         })
         .collect())
 }
 
-/// Records a body that is not an event envelope as a skipped event with the reason, so that
-/// administrators see it. It is acknowledged all the same: the registry would resend it forever.
+/// Records a body that is not an event envelope (or one that is too large to read) as a
+/// skipped event with the reason, so that administrators see it. It is acknowledged all the
+/// same: the registry would resend it forever.
 pub async fn record_unreadable(state: &AppState, body: &[u8], why: &str) -> AppResult<()> {
     let id = format!("unreadable:sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body)));
-    let text = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]).replace('\0', "");
+    let text = String::from_utf8_lossy(&body[..body.len().min(STORED_EVENT_LIMIT)]).replace('\0', "");
+    let mut tx = durable(state).await?;
     sqlx::query!(
         "insert into registry_event (event_id, raw, processed_at, outcome, reason)
          values ($1, $2, now(), 'skipped', $3) on conflict (event_id) do nothing",
         id,
         serde_json::json!({ "unreadable_body": text }),
-        why
+        why.replace('\0', "")
     )
-    .execute(&state.db)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 
-/// Stores events; returns how many were new.
+/// A transaction whose commit is on disk before it returns, whatever the server's
+/// `synchronous_commit`: what the inbox acknowledges must survive a crash of PostgreSQL.
+async fn durable(state: &AppState) -> AppResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let mut tx = state.db.begin().await?;
+    sqlx::query!("set local synchronous_commit = on").execute(&mut *tx).await?;
+    Ok(tx)
+}
+
+/// Stores events durably; returns how many were new. An event PostgreSQL refuses for what it
+/// holds (not for being unreachable) is recorded as skipped with the reason instead, so that
+/// one odd event never makes the registry resend the envelope forever.
 pub async fn store(state: &AppState, events: &[Incoming]) -> AppResult<u64> {
     if events.is_empty() {
         return Ok(0);
     }
+    let n = match insert(state, events).await {
+        Err(AppError::BadRequest(why)) => {
+            let mut n = 0;
+            for e in events {
+                n += match insert(state, std::slice::from_ref(e)).await {
+                    Err(AppError::BadRequest(_)) => {
+                        let mut tx = durable(state).await?;
+                        let done = sqlx::query!(
+                            "insert into registry_event (event_id, action, repository, raw, processed_at, outcome, reason)
+                             values ($1, $2, $3, $4, now(), 'skipped', $5) on conflict (event_id) do nothing",
+                            e.id,
+                            e.action,
+                            e.repository,
+                            serde_json::json!({ "unstorable": true }),
+                            format!("the event could not be stored: {why}")
+                        )
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        tx.commit().await?;
+                        done
+                    }
+                    other => other?,
+                };
+            }
+            n
+        }
+        other => other?,
+    };
+    state.events.notify_one();
+    Ok(n)
+}
+
+async fn insert(state: &AppState, events: &[Incoming]) -> AppResult<u64> {
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
     let repos: Vec<&str> = events.iter().map(|e| e.repository.as_str()).collect();
     let raws: Vec<Value> = events.iter().map(|e| e.raw.clone()).collect();
+    let mut tx = durable(state).await?;
     let n = sqlx::query!(
         "insert into registry_event (event_id, action, repository, raw)
          select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])
@@ -87,10 +176,10 @@ pub async fn store(state: &AppState, events: &[Incoming]) -> AppResult<u64> {
         &repos as &[&str],
         &raws
     )
-    .execute(&state.db)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
-    state.events.notify_one();
+    tx.commit().await?;
     Ok(n)
 }
 
@@ -150,9 +239,12 @@ pub async fn apply(state: &AppState, client: &RegistryClient, raw: &Value) -> Ap
             };
             let meta = images::describe(state, client, &t.repository, &fetched).await?;
             let mut tx = state.db.begin().await?;
-            let Some((repo_id, namespace_id)) = images::repository(&mut tx, &t.repository, actor).await? else {
+            let Some((repo_id, namespace_id)) =
+                images::repository(&mut tx, &t.repository, images::Recorder::Push(actor)).await?
+            else {
                 return Ok(Outcome::Skipped(format!(
-                    "repository name {:?} cannot be placed in a namespace",
+                    "{:?} cannot be placed in a namespace: the name is malformed, or its namespace does not \
+                     exist and the pusher is not an administrator (was the namespace deleted?)",
                     t.repository
                 )));
             };
@@ -239,15 +331,22 @@ pub async fn exclude_worker(tx: &mut sqlx::PgConnection) -> AppResult<()> {
     Ok(())
 }
 
-/// Applies pending events in order until none is left. Only one replica works at a time
-/// (an advisory lock), so events of a repository are applied in the order they arrived.
-/// Returns how many were processed; `None` when another replica holds the lock.
-pub async fn process_pending(state: &AppState, client: &RegistryClient) -> AppResult<Option<u64>> {
-    super::exclusively(&state.db, WORKER_LOCK, drain(state, client)).await
+/// Applies pending events in order until none is left, holding the worker's advisory lock on
+/// `lock` (a [`super::dedicated_connection`]). Only one replica works at a time, so events of
+/// a repository are applied in the order they arrived. Returns how many were processed; `None`
+/// when another replica holds the lock.
+pub async fn process_pending(
+    state: &AppState,
+    client: &RegistryClient,
+    lock: &mut sqlx::PgConnection,
+) -> AppResult<Option<u64>> {
+    super::exclusively(lock, WORKER_LOCK, drain(state, client)).await
 }
 
 /// The advisory lock the event worker holds while it applies events.
 const WORKER_LOCK: &str = "portcullis.events";
+/// How the worker's own connection is named in `pg_stat_activity`.
+pub const WORKER_CONNECTION: &str = "portcullis events worker";
 
 /// An event that keeps failing for a reason that may pass (the registry unreachable) is
 /// retried at least this many times and for at least `RETRY_FOR` before it is recorded as
@@ -255,7 +354,19 @@ const WORKER_LOCK: &str = "portcullis.events";
 const MAX_ATTEMPTS: i32 = 10;
 const RETRY_FOR: Duration = Duration::from_secs(15 * 60);
 
+static PANIC_NEXT_DRAIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Fault injection for the tests of the worker's supervision: the next drain panics while
+/// it holds the worker's lock.
+#[doc(hidden)]
+pub fn panic_next_drain() {
+    PANIC_NEXT_DRAIN.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 async fn drain(state: &AppState, client: &RegistryClient) -> AppResult<u64> {
+    if PANIC_NEXT_DRAIN.swap(false, std::sync::atomic::Ordering::SeqCst) {
+        panic!("fault injected into the event worker");
+    }
     let mut done = 0;
     // Repositories whose oldest pending event must wait: their later events wait behind it
     // (order per repository), while other repositories go on.
@@ -274,6 +385,7 @@ async fn drain(state: &AppState, client: &RegistryClient) -> AppResult<u64> {
         if batch.is_empty() {
             return Ok(done);
         }
+        let mut counts: [(&str, i64); 3] = [("applied", 0), ("skipped", 0), ("failed", 0)];
         for ev in batch {
             if held.contains(&ev.repository) {
                 continue;
@@ -307,39 +419,76 @@ async fn drain(state: &AppState, client: &RegistryClient) -> AppResult<u64> {
             )
             .execute(&state.db)
             .await?;
+            if let Some(c) = counts.iter_mut().find(|c| c.0 == outcome) {
+                c.1 += 1;
+            }
             done += 1;
         }
+        // Only this worker writes the counts, so the inbox never waits on these rows.
+        let (outcomes, ns): (Vec<&str>, Vec<i64>) = counts.iter().filter(|c| c.1 > 0).copied().unzip();
+        sqlx::query!(
+            "insert into registry_event_count (outcome, n) select * from unnest($1::text[], $2::bigint[])
+             on conflict (outcome) do update set n = registry_event_count.n + excluded.n",
+            &outcomes as &[&str],
+            &ns
+        )
+        .execute(&state.db)
+        .await?;
     }
 }
 
 /// Wakes the worker when the inbox stores events.
 pub type Wakeup = Arc<Notify>;
 
-/// Runs the event worker: on every new event, and every two seconds for events another
-/// replica stored.
+/// Runs the event worker, supervised: on every new event, and every two seconds for events
+/// another replica stored. A lost connection or a panic restarts it (with back-off), and its
+/// lock goes with its connection.
 pub fn spawn_worker(state: AppState, client: RegistryClient) {
-    tokio::spawn(async move {
-        while !state.db.is_closed() {
-            match process_pending(&state, &client).await {
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "processing registry events failed; will retry"),
-            }
-            tokio::select! {
-                _ = state.events.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-            }
-        }
-    });
+    let db = state.db.clone();
+    super::supervise("event worker", db, move || work(state.clone(), client.clone()));
 }
 
-/// Counts of the inbox and its latest skipped events.
+async fn work(state: AppState, client: RegistryClient) -> AppResult<()> {
+    let mut lock = super::dedicated_connection(&state.db, WORKER_CONNECTION).await?;
+    while !state.db.is_closed() {
+        process_pending(&state, &client, &mut lock).await?;
+        tokio::select! {
+            _ = state.events.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Deletes processed events older than `days`, a bounded batch at a time. Returns how many.
+pub async fn prune(state: &AppState, days: u32) -> AppResult<u64> {
+    let mut total = 0;
+    loop {
+        let n = sqlx::query!(
+            "delete from registry_event where registry_event_id in
+                 (select registry_event_id from registry_event
+                  where processed_at < now() - make_interval(days => $1) limit 5000)",
+            days as i32
+        )
+        .execute(&state.db)
+        .await?
+        .rows_affected();
+        total += n;
+        if n < 5000 {
+            return Ok(total);
+        }
+    }
+}
+
+/// Counts of the inbox and its latest skipped events. Nothing here scans the events table:
+/// pending events are read through their partial index, the others are counted as they are
+/// processed.
 pub async fn stats(state: &AppState) -> AppResult<crate::model::InboxStats> {
-    let counts = sqlx::query!(
-        r#"select count(*) filter (where processed_at is null) as "pending!",
-                  count(*) filter (where outcome = 'skipped') as "skipped!", count(*) as "total!" from registry_event"#
-    )
-    .fetch_one(&state.db)
-    .await?;
+    let pending = sqlx::query_scalar!(r#"select count(*) as "n!" from registry_event where processed_at is null"#)
+        .fetch_one(&state.db)
+        .await?;
+    let counts = sqlx::query!("select outcome, n from registry_event_count").fetch_all(&state.db).await?;
+    let count = |o: &str| counts.iter().find(|c| c.outcome == o).map(|c| c.n).unwrap_or(0);
     let skips = sqlx::query!(
         r#"select received_at as "at: chrono::DateTime<chrono::Utc>", action, repository,
                   coalesce(reason, 'waiting to be retried (' || attempts || ' attempts): ' || last_error, '') as "reason!"
@@ -350,9 +499,11 @@ pub async fn stats(state: &AppState) -> AppResult<crate::model::InboxStats> {
     .fetch_all(&state.db)
     .await?;
     Ok(crate::model::InboxStats {
-        pending: counts.pending,
-        skipped: counts.skipped,
-        total: counts.total,
+        pending,
+        applied: count("applied"),
+        skipped: count("skipped"),
+        failed: count("failed"),
+        retention_days: state.settings.events_retention_days,
         recent_skips: skips.into_iter().map(|s| (s.at, s.action, s.repository, s.reason)).collect(),
     })
 }
@@ -360,6 +511,35 @@ pub async fn stats(state: &AppState) -> AppResult<crate::model::InboxStats> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn portcullis_own_subject_is_a_name_nobody_can_take() {
+        assert!(crate::model::RESERVED_NAMES.contains(&super::super::registry::SELF_SUBJECT));
+    }
+
+    #[test]
+    fn events_are_stored_without_nul_and_within_the_limit() {
+        let body = serde_json::json!({"events": [
+            {"id": "a\u{0}b", "action": "push", "target": {"repository": "alice/x", "tag": "1\u{0}",
+              "references": [{"annotations": {"k": "v\u{0}"}}]}},
+            {"id": "big", "action": "push", "timestamp": "2026-11-27T20:30:12Z",
+             "target": {"repository": "alice/y", "digest": "sha256:abc", "mediaType": "m", "tag": "t",
+                        "references": [{"annotations": {"k": "x".repeat(1_500_000)}}]},
+             "actor": {"name": "alice"}, "request": {"method": "PUT"}},
+        ]});
+        let evs = parse_envelope(body.to_string().as_bytes()).unwrap();
+        assert_eq!(evs[0].id, "ab");
+        assert!(!evs[0].raw.to_string().contains("\\u0000"), "{}", evs[0].raw);
+        assert_eq!(evs[0].raw["target"]["tag"], "1");
+        assert!(evs[1].raw.to_string().len() < STORED_EVENT_LIMIT);
+        assert_eq!(evs[1].raw["portcullis"]["truncated"], true);
+        for key in ["repository", "digest", "mediaType", "tag"] {
+            assert_eq!(evs[1].raw["target"][key], body["events"][1]["target"][key], "{key} is kept");
+        }
+        assert_eq!(evs[1].raw["actor"]["name"], "alice");
+        assert_eq!(evs[1].raw["request"]["method"], "PUT");
+        assert_eq!(evs[1].raw["timestamp"], "2026-11-27T20:30:12Z");
+    }
 
     #[test]
     fn envelopes_split_into_events() {
@@ -371,5 +551,61 @@ mod tests {
         assert_eq!(parse_envelope(body).unwrap()[1].id, evs[1].id, "the same content, the same id");
         assert!(parse_envelope(b"not json").is_err());
         assert!(parse_envelope(b"{\"events\": 5}").is_err());
+    }
+}
+
+/// Property tests of the envelope parser: any bytes at all give events that can be stored,
+/// or a reason, never a panic.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn storable_everywhere(v: &Value) -> bool {
+        match v {
+            Value::String(s) => !s.contains('\0'),
+            Value::Array(a) => a.iter().all(storable_everywhere),
+            Value::Object(m) => m.iter().all(|(k, v)| !k.contains('\0') && storable_everywhere(v)),
+            _ => true,
+        }
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            ".{0,40}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map(".{0,12}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_bytes_are_events_or_a_reason(body in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = parse_envelope(&body);
+        }
+
+        #[test]
+        fn any_events_are_stored_clean(events in proptest::collection::vec(json_value(), 0..5)) {
+            let body = serde_json::json!({ "events": events }).to_string();
+            let parsed = parse_envelope(body.as_bytes()).unwrap();
+            prop_assert_eq!(parsed.len(), events.len());
+            for e in parsed {
+                prop_assert!(storable_everywhere(&e.raw));
+                prop_assert!(!e.id.is_empty() && !e.id.contains('\0') && e.id.len() <= 256 + 64);
+                prop_assert!(e.raw.to_string().len() <= STORED_EVENT_LIMIT);
+                prop_assert!(!e.action.contains('\0') && !e.repository.contains('\0'));
+            }
+        }
     }
 }

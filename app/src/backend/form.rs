@@ -30,10 +30,10 @@ pub async fn session() -> AppResult<tower_sessions::Session> {
     })
 }
 
-/// The client's IP address, when the server was started with connection info.
+/// The client's IP address (see [`super::client_ip`]), when the server was started with
+/// connection info.
 pub fn client_addr() -> Option<std::net::IpAddr> {
-    use_context::<Parts>()
-        .and_then(|p| p.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip()))
+    use_context::<Parts>().and_then(|p| p.extensions.get::<super::ClientIp>().map(|c| c.0))
 }
 
 /// Whether this request is a plain HTML form post (no JavaScript), answered by a redirect.

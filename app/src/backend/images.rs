@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sqlx::PgConnection;
 
-use super::registry::{is_index, Fetched, RegistryClient};
+use super::registry::{is_index, Blob, Fetched, RegistryClient, CONFIG_LIMIT};
 use super::AppState;
 use crate::error::AppResult;
 use crate::scope::RepositoryName;
@@ -28,7 +28,14 @@ pub struct ImageMeta {
     pub manifest_json: String,
     /// What the image runs: see [`config_summary`]. `Null` for an index.
     pub config: Value,
+    /// Why part of the metadata is missing on purpose (a config blob over the size limit, an
+    /// index with more entries than are read); `None` when nothing was left out.
+    pub incomplete_reason: Option<String>,
 }
+
+/// The most entries of an index whose images are read (each one is a manifest and a config
+/// fetched from the registry); the others are listed with their platform only.
+pub const INDEX_ENTRIES_READ: usize = 64;
 
 #[derive(Deserialize, Default)]
 struct Descriptor {
@@ -58,16 +65,7 @@ struct ManifestDoc {
     annotations: Option<Map<String, Value>>,
 }
 
-/// The same JSON without NUL characters, which PostgreSQL's `jsonb` cannot hold (an image's
-/// labels and annotations are whatever its author wrote).
-fn scrub(v: Value) -> Value {
-    match v {
-        Value::String(s) if s.contains('\0') => Value::String(s.replace('\0', "")),
-        Value::Array(a) => Value::Array(a.into_iter().map(scrub).collect()),
-        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k.replace('\0', ""), scrub(v))).collect()),
-        other => other,
-    }
-}
+use super::without_nul as scrub;
 
 fn text(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from)
@@ -153,11 +151,20 @@ async fn describe_image(
     );
     let config_digest = doc.config.as_ref().map(|c| c.digest.clone());
     // A config blob that is missing or unreadable leaves the image without what it would say;
-    // the manifest's own facts are still recorded.
-    let config: Value = match &config_digest {
-        Some(d) => match client.blob(state, repo, d).await? {
-            Some(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            None => Value::Null,
+    // the manifest's own facts are still recorded. One over the limit is not read at all (a
+    // pusher may point the config at a layer of gigabytes), and the image says why.
+    let mut incomplete_reason = None;
+    let config: Value = match &doc.config {
+        Some(c) => match client.blob(state, repo, &c.digest, c.size, CONFIG_LIMIT).await? {
+            Blob::Read(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            Blob::Missing => Value::Null,
+            Blob::TooLarge => {
+                incomplete_reason = Some(format!(
+                    "The image config is larger than {} MiB, so it was not read: no labels, creation time or run settings.",
+                    CONFIG_LIMIT >> 20
+                ));
+                Value::Null
+            }
         },
         None => Value::Null,
     };
@@ -183,6 +190,7 @@ async fn describe_image(
         manifest_json: String::new(),
         // Unread (missing or unreadable) stays unknown, and reconcile tries again.
         config: if config.is_null() { Value::Null } else { scrub(config_summary(&config)) },
+        incomplete_reason,
     })
 }
 
@@ -206,6 +214,8 @@ pub async fn describe(
     let mut platforms = Vec::new();
     let mut size = 0;
     let mut first: Option<ImageMeta> = None;
+    let mut read = 0;
+    let mut incomplete_reason = None;
     for entry in doc.manifests.iter().flatten() {
         let p = entry.platform.clone().unwrap_or_default();
         // Attestation manifests (buildx) carry platform unknown/unknown: not a platform.
@@ -213,7 +223,12 @@ pub async fn describe(
             continue;
         }
         let mut platform = platform_json(&p.os, &p.architecture, p.variant.as_deref());
-        if let Some(child) = client.manifest(state, repo, &entry.digest).await? {
+        read += 1;
+        if read > INDEX_ENTRIES_READ {
+            incomplete_reason = Some(format!(
+                "The index lists more than {INDEX_ENTRIES_READ} platforms; the sizes of the others were not read."
+            ));
+        } else if let Some(child) = client.manifest(state, repo, &entry.digest).await? {
             if let Ok(child_doc) = serde_json::from_slice::<ManifestDoc>(&child.body) {
                 let meta = describe_image(state, client, repo, &entry.digest, &child.media_type, child_doc).await?;
                 size += meta.size;
@@ -239,13 +254,26 @@ pub async fn describe(
         layers: json!([]),
         manifest_json,
         config: Value::Null,
+        incomplete_reason,
     })
 }
 
-/// The namespace a repository belongs in, created if it does not exist yet (only an
-/// administrator can have pushed there). An implicit namespace is private and belongs to the
-/// pusher's personal team; without a known pusher (reconcile), to the first administrator's.
-async fn namespace_for(conn: &mut PgConnection, ns: &str, pusher: Option<&str>) -> AppResult<Option<i64>> {
+/// Who is recording a repository whose namespace may not exist yet.
+#[derive(Debug, Clone, Copy)]
+pub enum Recorder<'a> {
+    /// A push event, with the verified actor (the token's subject), if any.
+    Push(Option<&'a str>),
+    /// Reconcile found the repository in the registry.
+    Reconcile,
+}
+
+/// The namespace a repository belongs in, created if it does not exist yet. Only an
+/// administrator can push to a namespace that does not exist, so a push event creates one only
+/// when its verified actor is an enabled administrator now (a push queued for a namespace
+/// that was deleted meanwhile does not bring it back for a member of its old team); it
+/// belongs to their personal team, private. Reconcile, which found images in the registry,
+/// gives it to the first administrator's.
+async fn namespace_for(conn: &mut PgConnection, ns: &str, by: Recorder<'_>) -> AppResult<Option<i64>> {
     if let Some(id) =
         sqlx::query_scalar!("select namespace_id from namespace where name = $1", ns).fetch_optional(&mut *conn).await?
     {
@@ -254,27 +282,20 @@ async fn namespace_for(conn: &mut PgConnection, ns: &str, pusher: Option<&str>) 
     if crate::model::validate_username(ns).is_err() {
         return Ok(None);
     }
+    let pusher = match by {
+        Recorder::Push(None) => return Ok(None),
+        Recorder::Push(Some(name)) => Some(name),
+        Recorder::Reconcile => None,
+    };
     let team = sqlx::query_scalar!(
         r#"select t.team_id from team t join "user" u on u.user_id = t.personal_user_id
-           where u.username = $1 or ($1::text is null and u.is_admin)
-           order by u.username = $1 desc nulls last, u.user_id limit 1"#,
+           where u.is_admin and u.is_enabled and ($1::text is null or u.username = $1)
+           order by u.user_id limit 1"#,
         pusher
     )
     .fetch_optional(&mut *conn)
     .await?;
-    let team = match team {
-        Some(t) => t,
-        None => match sqlx::query_scalar!(
-            r#"select t.team_id from team t join "user" u on u.user_id = t.personal_user_id
-               where u.is_admin order by u.user_id limit 1"#
-        )
-        .fetch_optional(&mut *conn)
-        .await?
-        {
-            Some(t) => t,
-            None => return Ok(None),
-        },
-    };
+    let Some(team) = team else { return Ok(None) };
     let id = sqlx::query_scalar!(
         "insert into namespace (name, team_id, description) values ($1, $2, 'Created by a push to a namespace that did not exist.')
          on conflict (name) do update set name = excluded.name returning namespace_id",
@@ -299,7 +320,7 @@ async fn namespace_for(conn: &mut PgConnection, ns: &str, pusher: Option<&str>) 
 pub async fn repository(
     conn: &mut PgConnection,
     name: &str,
-    pusher: Option<&str>,
+    by: Recorder<'_>,
 ) -> AppResult<Option<(i64, Option<i64>)>> {
     if let Some(r) = sqlx::query!("select repository_id, namespace_id from repository where name = $1", name)
         .fetch_optional(&mut *conn)
@@ -313,7 +334,7 @@ pub async fn repository(
     }
     let namespace_id = match parsed.namespace() {
         None => None,
-        Some(ns) => match namespace_for(conn, ns, pusher).await? {
+        Some(ns) => match namespace_for(conn, ns, by).await? {
             Some(id) => Some(id),
             None => return Ok(None),
         },
@@ -333,14 +354,15 @@ pub async fn repository(
 pub async fn upsert_manifest(conn: &mut PgConnection, repository_id: i64, m: &ImageMeta) -> AppResult<()> {
     sqlx::query!(
         "insert into manifest (repository_id, digest, media_type, size, created, os, architecture, platforms, labels,
-                               annotations, config_digest, layers, manifest_json, config, signed)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                               annotations, config_digest, layers, manifest_json, config, incomplete_reason, signed)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
                  exists(select 1 from tag where repository_id = $1 and name = replace($2, ':', '-') || '.sig'))
          on conflict (repository_id, digest) do update set
              media_type = excluded.media_type, size = excluded.size, created = excluded.created, os = excluded.os,
              architecture = excluded.architecture, platforms = excluded.platforms, labels = excluded.labels,
              annotations = excluded.annotations, config_digest = excluded.config_digest, layers = excluded.layers,
-             manifest_json = excluded.manifest_json, config = excluded.config",
+             manifest_json = excluded.manifest_json, config = excluded.config,
+             incomplete_reason = excluded.incomplete_reason",
         repository_id,
         m.digest,
         m.media_type,
@@ -354,7 +376,8 @@ pub async fn upsert_manifest(conn: &mut PgConnection, repository_id: i64, m: &Im
         m.config_digest,
         m.layers,
         m.manifest_json,
-        (!m.config.is_null()).then_some(&m.config)
+        (!m.config.is_null()).then_some(&m.config),
+        m.incomplete_reason
     )
     .execute(conn)
     .await?;
@@ -482,9 +505,11 @@ async fn unsign(conn: &mut PgConnection, repository_id: i64, tags: &[String]) ->
 /// Whether the manifest of `digest` is already recorded for the repository.
 pub async fn has_manifest(conn: &mut PgConnection, repository_id: i64, digest: &str) -> AppResult<bool> {
     Ok(sqlx::query_scalar!(
-        // Rows from before the manifest itself was kept count as missing, so reconcile fills them in.
+        // Rows from before the manifest itself was kept count as missing, so reconcile fills
+        // them in; one left incomplete on purpose (over a size limit) is as complete as it gets.
         r#"select exists(select 1 from manifest where repository_id = $1 and digest = $2
-                         and manifest_json is not null and (config is not null or config_digest is null)) as "e!""#,
+                         and manifest_json is not null
+                         and (config is not null or config_digest is null or incomplete_reason is not null)) as "e!""#,
         repository_id,
         digest
     )

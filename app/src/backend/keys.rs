@@ -2,10 +2,16 @@
 //!
 //! A private certificate authority (generated once) certifies each signing key. Tokens carry
 //! the signing key's libtrust `kid` and its certificate in `x5c`; the registry trusts the CA
-//! (its `rootcertbundle`), so rotating the signing key needs no change on the registry: the
-//! new certificate chains to the same root. The bundle also lists the signing certificates
-//! themselves (for registries that look keys up by `kid`), old ones until their last token
-//! has expired.
+//! (its `rootcertbundle`, which holds only CA certificates), so rotating the signing key needs
+//! no change on the registry: the new certificate chains to the same root.
+//!
+//! Signing keys are short-lived: each signs for `key_rotation` and its certificate ends a
+//! margin (the token lifetime and half an hour) later, so a retired key, even a stolen one,
+//! is worthless once its last token has expired. The registry checks the chain's dates on
+//! every token. Replacing the CA itself (`rotate-ca`) needs a registry restart: a staged CA is
+//! published first, then takes over.
+//!
+//! With a `keys_encryption_key`, private keys are stored encrypted (AES-256-GCM).
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -98,9 +104,6 @@ fn yesterday() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc() - time::Duration::days(1)
 }
 
-/// Validity of a signing certificate; a key is rotated automatically a month before it ends.
-const SIGNING_CERT_YEARS: i32 = 2;
-
 struct NewKey {
     kind: &'static str,
     alg: KeyAlgorithm,
@@ -131,7 +134,7 @@ fn to_chrono(t: time::OffsetDateTime) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp(t.unix_timestamp(), 0).unwrap_or_default()
 }
 
-fn generate_signing_key(ca_key_pem: &str, alg: KeyAlgorithm) -> AppResult<NewKey> {
+fn generate_signing_key(ca_key_pem: &str, alg: KeyAlgorithm, valid_for: Duration) -> AppResult<NewKey> {
     let ca_key = KeyPair::from_pem(ca_key_pem).map_err(pki_error)?;
     let issuer = Issuer::new(ca_params()?, ca_key);
     let key = match alg {
@@ -144,8 +147,10 @@ fn generate_signing_key(ca_key_pem: &str, alg: KeyAlgorithm) -> AppResult<NewKey
     params.distinguished_name.push(DnType::CommonName, format!("Portcullis token signer {kid}"));
     params.distinguished_name.push(DnType::OrganizationName, "Portcullis");
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.not_before = yesterday();
-    params.not_after = years_from_now(SIGNING_CERT_YEARS);
+    let now = time::OffsetDateTime::now_utc();
+    // An hour back for clocks that are a little behind.
+    params.not_before = now - time::Duration::hours(1);
+    params.not_after = now + time::Duration::seconds(i64::try_from(valid_for.as_secs()).unwrap_or(i64::MAX / 2));
     let not_after = to_chrono(params.not_after);
     let cert = params.signed_by(&key, &issuer).map_err(pki_error)?;
     Ok(NewKey {
@@ -158,89 +163,260 @@ fn generate_signing_key(ca_key_pem: &str, alg: KeyAlgorithm) -> AppResult<NewKey
     })
 }
 
-async fn insert(conn: &mut sqlx::PgConnection, k: &NewKey) -> AppResult<()> {
+/// How keys are kept: the algorithm of new signing keys, how long each signs, the token
+/// lifetime (a retired key's certificate outlives its last token), and the encryption of
+/// private keys at rest.
+#[derive(Clone)]
+pub struct KeyPolicy {
+    pub alg: KeyAlgorithm,
+    pub rotation: Duration,
+    pub token_lifetime: Duration,
+    pub crypt: KeyCrypt,
+}
+
+impl KeyPolicy {
+    /// What a certificate lasts beyond its key's turn: the last token it signed, and time
+    /// for the hourly check to replace it.
+    fn margin(&self) -> Duration {
+        self.token_lifetime + Duration::from_secs(30 * 60)
+    }
+}
+
+/// Encryption of private keys at rest: AES-256-GCM under a key derived from the configured
+/// secret. `None` stores them in clear.
+#[derive(Clone, Default)]
+pub struct KeyCrypt(Option<Arc<aws_lc_rs::aead::LessSafeKey>>);
+
+impl std::fmt::Debug for KeyCrypt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "KeyCrypt([redacted])" } else { "KeyCrypt(none)" })
+    }
+}
+
+const SEALED: &str = "aes256gcm:";
+
+impl KeyCrypt {
+    pub fn new(secret: Option<&str>) -> Self {
+        use aws_lc_rs::aead::{LessSafeKey, UnboundKey, AES_256_GCM};
+        Self(secret.filter(|s| !s.is_empty()).map(|s| {
+            let mut h = Sha256::new();
+            h.update(b"portcullis keys encryption v1\0");
+            h.update(s.as_bytes());
+            let key = UnboundKey::new(&AES_256_GCM, &h.finalize()).expect("a 32-byte key fits AES-256");
+            Arc::new(LessSafeKey::new(key))
+        }))
+    }
+
+    /// The form a private key is stored in.
+    fn seal(&self, pem: &str) -> AppResult<String> {
+        use aws_lc_rs::aead::{Aad, Nonce};
+        use rand::RngCore as _;
+        let Some(key) = &self.0 else { return Ok(pem.to_string()) };
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let mut data = pem.as_bytes().to_vec();
+        key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(SEALED), &mut data)
+            .map_err(pki_error)?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&data);
+        Ok(format!("{SEALED}{}", base64::engine::general_purpose::STANDARD.encode(out)))
+    }
+
+    /// A stored private key, in clear.
+    fn open(&self, stored: &str) -> AppResult<String> {
+        use aws_lc_rs::aead::{Aad, Nonce};
+        let Some(sealed) = stored.strip_prefix(SEALED) else { return Ok(stored.to_string()) };
+        let refuse = |why: &str| {
+            tracing::error!("cannot read the signing keys: {why}");
+            AppError::Internal
+        };
+        let Some(key) = &self.0 else {
+            return Err(refuse("they are encrypted and no keys_encryption_key is set"));
+        };
+        let data = base64::engine::general_purpose::STANDARD.decode(sealed).map_err(|_| refuse("damaged"))?;
+        if data.len() < 12 {
+            return Err(refuse("damaged"));
+        }
+        let (nonce, rest) = data.split_at(12);
+        let mut rest = rest.to_vec();
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| refuse("damaged"))?;
+        let plain = key
+            .open_in_place(nonce, Aad::from(SEALED), &mut rest)
+            .map_err(|_| refuse("the keys_encryption_key is not the one they were encrypted with"))?;
+        String::from_utf8(plain.to_vec()).map_err(|_| refuse("damaged"))
+    }
+}
+
+async fn insert(conn: &mut sqlx::PgConnection, k: &NewKey, crypt: &KeyCrypt, pending: bool) -> AppResult<()> {
     sqlx::query!(
-        "insert into signing_key (kind, alg, kid, private_key_pem, certificate_pem, not_after)
-         values ($1, $2, $3, $4, $5, $6)",
+        "insert into signing_key (kind, alg, kid, private_key_pem, certificate_pem, not_after, pending)
+         values ($1, $2, $3, $4, $5, $6, $7)",
         k.kind,
         k.alg.as_str(),
         k.kid,
-        k.private_key_pem,
+        crypt.seal(&k.private_key_pem)?,
         k.certificate_pem,
-        k.not_after as _
+        k.not_after as _,
+        pending
     )
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Makes sure a CA and a current signing key exist (generating them at the first start, when
-/// the signing certificate is about to expire, or when the configured algorithm changed: the
-/// old key stays published until its last token has expired). Safe to call from several replicas.
-pub async fn ensure(db: &PgPool, alg: KeyAlgorithm) -> AppResult<()> {
-    let mut tx = db.begin().await?;
-    sqlx::query!("select pg_advisory_xact_lock(hashtext('portcullis.keys'))").execute(&mut *tx).await?;
-    let ca = sqlx::query_scalar!(
-        "select private_key_pem from signing_key where kind = 'ca' order by signing_key_id desc limit 1"
+/// Serialises key changes across processes and replicas.
+async fn lock(tx: &mut sqlx::PgConnection) -> AppResult<()> {
+    sqlx::query!("select pg_advisory_xact_lock(hashtext('portcullis.keys'))").execute(tx).await?;
+    Ok(())
+}
+
+/// The private key of the CA in use (not a staged one), in clear.
+async fn active_ca_key(tx: &mut sqlx::PgConnection, crypt: &KeyCrypt) -> AppResult<Option<String>> {
+    let stored = sqlx::query_scalar!(
+        "select private_key_pem from signing_key where kind = 'ca' and not pending and retired_at is null
+         order by signing_key_id desc limit 1"
     )
     .fetch_optional(&mut *tx)
     .await?;
-    let ca_key = match ca {
+    stored.map(|k| crypt.open(&k)).transpose()
+}
+
+/// Makes sure a CA and a current signing key exist: at the first start, when the signing key
+/// has had its turn, or when the configured algorithm changed (the old key stays valid until
+/// its certificate ends). Private keys stored in clear are encrypted when a key is set. Safe
+/// to call from several replicas; the maintenance job calls it every few minutes.
+pub async fn ensure(db: &PgPool, policy: &KeyPolicy) -> AppResult<()> {
+    let mut tx = db.begin().await?;
+    lock(&mut tx).await?;
+    if policy.crypt.0.is_some() {
+        let clear = sqlx::query!(
+            "select signing_key_id, private_key_pem from signing_key where private_key_pem not like 'aes256gcm:%'"
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in clear {
+            sqlx::query!(
+                "update signing_key set private_key_pem = $2 where signing_key_id = $1",
+                row.signing_key_id,
+                policy.crypt.seal(&row.private_key_pem)?
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    let ca_key = match active_ca_key(&mut tx, &policy.crypt).await? {
         Some(k) => k,
         None => {
             let ca = tokio::task::spawn_blocking(generate_ca).await.map_err(pki_error)??;
-            insert(&mut tx, &ca).await?;
+            insert(&mut tx, &ca, &policy.crypt, false).await?;
             ca.private_key_pem
         }
     };
     let fresh = sqlx::query_scalar!(
         r#"select exists(select 1 from signing_key where kind = 'signing' and retired_at is null and alg = $1
-                         and not_after > now() + interval '30 days') as "fresh!""#,
-        alg.as_str()
+                         and not_after > now() + make_interval(secs => $2)) as "fresh!""#,
+        policy.alg.as_str(),
+        policy.margin().as_secs_f64()
     )
     .fetch_one(&mut *tx)
     .await?;
     if !fresh {
-        rotate_in(&mut tx, &ca_key, alg).await?;
+        rotate_in(&mut tx, &ca_key, policy).await?;
     }
     tx.commit().await?;
     Ok(())
 }
 
-async fn rotate_in(tx: &mut sqlx::PgConnection, ca_key: &str, alg: KeyAlgorithm) -> AppResult<String> {
+async fn rotate_in(tx: &mut sqlx::PgConnection, ca_key: &str, policy: &KeyPolicy) -> AppResult<String> {
     let ca_key = ca_key.to_string();
-    let key = tokio::task::spawn_blocking(move || generate_signing_key(&ca_key, alg)).await.map_err(pki_error)??;
+    let (alg, valid_for) = (policy.alg, policy.rotation + policy.margin());
+    let key = tokio::task::spawn_blocking(move || generate_signing_key(&ca_key, alg, valid_for))
+        .await
+        .map_err(pki_error)??;
     sqlx::query!("update signing_key set retired_at = now() where kind = 'signing' and retired_at is null")
         .execute(&mut *tx)
         .await?;
-    insert(tx, &key).await?;
+    insert(tx, &key, &policy.crypt, false).await?;
+    // Keys whose certificates have ended are of no use to anyone any more.
+    sqlx::query!("delete from signing_key where kind = 'signing' and retired_at is not null and not_after < now()")
+        .execute(&mut *tx)
+        .await?;
     Ok(key.kid)
 }
 
 /// Replaces the signing key. Tokens signed by the old one stay valid until they expire (its
 /// certificate still chains to the CA the registry trusts). Returns the new key id.
-pub async fn rotate(db: &PgPool, alg: KeyAlgorithm) -> AppResult<String> {
-    ensure(db, alg).await?;
+async fn rotate(db: &PgPool, policy: &KeyPolicy) -> AppResult<String> {
+    ensure(db, policy).await?;
     let mut tx = db.begin().await?;
-    sqlx::query!("select pg_advisory_xact_lock(hashtext('portcullis.keys'))").execute(&mut *tx).await?;
-    let ca_key = sqlx::query_scalar!(
-        "select private_key_pem from signing_key where kind = 'ca' order by signing_key_id desc limit 1"
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    let kid = rotate_in(&mut tx, &ca_key, alg).await?;
+    lock(&mut tx).await?;
+    let ca_key = active_ca_key(&mut tx, &policy.crypt).await?.ok_or(AppError::Internal)?;
+    let kid = rotate_in(&mut tx, &ca_key, policy).await?;
     tx.commit().await?;
     Ok(kid)
 }
 
-/// The certificates the registry must trust (its `rootcertbundle`): the CA, and the signing
-/// certificates still in use or retired less than `max_token_secs` (plus leeway) ago.
-pub async fn bundle_pem(db: &PgPool, max_token_secs: i64) -> AppResult<String> {
+/// What `rotate-ca` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaRotation {
+    /// A new CA is published (in the bundle) but not used yet: restart the registry with the
+    /// new bundle, then finish.
+    Staged { kid: String },
+    /// The staged CA signs from now on; the old one is retired.
+    Finished { kid: String },
+}
+
+/// Stages a new CA, or, with `finish`, makes the staged one the CA in use: the signing key is
+/// replaced by one it certifies, and the old CA is retired (it leaves the bundle once the
+/// tokens signed under it have expired).
+async fn rotate_ca(db: &PgPool, policy: &KeyPolicy, finish: bool) -> AppResult<CaRotation> {
+    ensure(db, policy).await?;
+    let mut tx = db.begin().await?;
+    lock(&mut tx).await?;
+    let staged = sqlx::query!(
+        "select signing_key_id, kid, private_key_pem from signing_key where kind = 'ca' and pending
+         order by signing_key_id desc limit 1"
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let result = match (staged, finish) {
+        (Some(ca), true) => {
+            sqlx::query!(
+                "update signing_key set retired_at = now() where kind = 'ca' and not pending and retired_at is null"
+            )
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query!("update signing_key set pending = false where signing_key_id = $1", ca.signing_key_id)
+                .execute(&mut *tx)
+                .await?;
+            let key = policy.crypt.open(&ca.private_key_pem)?;
+            rotate_in(&mut tx, &key, policy).await?;
+            CaRotation::Finished { kid: ca.kid }
+        }
+        (None, true) => {
+            return Err(AppError::Conflict("No CA is staged: run `portcullis keys rotate-ca` first.".into()));
+        }
+        (Some(ca), false) => CaRotation::Staged { kid: ca.kid },
+        (None, false) => {
+            let ca = tokio::task::spawn_blocking(generate_ca).await.map_err(pki_error)??;
+            insert(&mut tx, &ca, &policy.crypt, true).await?;
+            CaRotation::Staged { kid: ca.kid }
+        }
+    };
+    tx.commit().await?;
+    Ok(result)
+}
+
+/// The certificates the registry must trust (its `rootcertbundle`): the CA in use, a staged
+/// one, and a retired one until the tokens signed under it have expired. Only CAs: a signing
+/// key is trusted through its certificate (`x5c`), whose dates the registry checks, never by
+/// its `kid` alone, which would outlive the certificate.
+async fn bundle_pem(db: &PgPool, policy: &KeyPolicy) -> AppResult<String> {
     let certs = sqlx::query_scalar!(
         "select certificate_pem from signing_key
-         where kind = 'ca' or retired_at is null or retired_at > now() - make_interval(secs => $1)
-         order by kind, signing_key_id",
-        (max_token_secs + 120) as f64
+         where kind = 'ca' and (retired_at is null or retired_at > now() - make_interval(secs => $1))
+         order by signing_key_id",
+        policy.margin().as_secs_f64()
     )
     .fetch_all(db)
     .await?;
@@ -362,7 +538,7 @@ impl Signer {
     /// A signer with a fresh key and CA that exist only in memory (benchmarks, tests).
     pub fn ephemeral(alg: KeyAlgorithm) -> AppResult<Self> {
         let ca = generate_ca()?;
-        let k = generate_signing_key(&ca.private_key_pem, alg)?;
+        let k = generate_signing_key(&ca.private_key_pem, alg, Duration::from_secs(3600))?;
         let (alg, key) = match alg {
             KeyAlgorithm::RS256 => (Algorithm::RS256, EncodingKey::from_rsa_pem(k.private_key_pem.as_bytes())),
             KeyAlgorithm::ES256 => (Algorithm::ES256, EncodingKey::from_ec_pem(k.private_key_pem.as_bytes())),
@@ -379,7 +555,7 @@ fn pem_to_der_base64(pem: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(der)
 }
 
-async fn load_signer(db: &PgPool) -> AppResult<Signer> {
+async fn load_signer(db: &PgPool, crypt: &KeyCrypt) -> AppResult<Signer> {
     let row = sqlx::query!(
         "select alg, kid, private_key_pem, certificate_pem from signing_key
          where kind = 'signing' and retired_at is null order by signing_key_id desc limit 1"
@@ -390,9 +566,10 @@ async fn load_signer(db: &PgPool) -> AppResult<Signer> {
         tracing::error!("no signing key: keys::ensure was not called");
         AppError::Internal
     })?;
+    let pem = crypt.open(&row.private_key_pem)?;
     let (alg, key) = match row.alg.as_str() {
-        "RS256" => (Algorithm::RS256, EncodingKey::from_rsa_pem(row.private_key_pem.as_bytes())),
-        _ => (Algorithm::ES256, EncodingKey::from_ec_pem(row.private_key_pem.as_bytes())),
+        "RS256" => (Algorithm::RS256, EncodingKey::from_rsa_pem(pem.as_bytes())),
+        _ => (Algorithm::ES256, EncodingKey::from_ec_pem(pem.as_bytes())),
     };
     let key = key.map_err(pki_error)?;
     parsed_keys::install();
@@ -400,26 +577,53 @@ async fn load_signer(db: &PgPool) -> AppResult<Signer> {
 }
 
 /// The current signer, shared by requests and reloaded from PostgreSQL every few seconds, so
-/// a rotation made by another process (or replica) takes effect everywhere.
+/// a rotation made by another process (or replica) takes effect everywhere. It also carries
+/// the key policy, for the operations on keys.
 #[derive(Clone)]
 pub struct KeyRing {
     inner: Arc<RwLock<(Arc<Signer>, Instant)>>,
+    policy: KeyPolicy,
 }
 
 const RELOAD_EVERY: Duration = Duration::from_secs(10);
 
 impl KeyRing {
-    pub async fn load(db: &PgPool, alg: KeyAlgorithm) -> AppResult<Self> {
-        ensure(db, alg).await?;
-        let signer = load_signer(db).await?;
-        Ok(Self { inner: Arc::new(RwLock::new((Arc::new(signer), Instant::now()))) })
+    pub async fn load(db: &PgPool, policy: KeyPolicy) -> AppResult<Self> {
+        ensure(db, &policy).await?;
+        let signer = load_signer(db, &policy.crypt).await?;
+        Ok(Self { inner: Arc::new(RwLock::new((Arc::new(signer), Instant::now()))), policy })
     }
 
     /// Loads the current signer from PostgreSQL now (after a rotation in this process).
     pub async fn reload(&self, db: &PgPool) -> AppResult<()> {
-        let fresh = Arc::new(load_signer(db).await?);
+        let fresh = Arc::new(load_signer(db, &self.policy.crypt).await?);
         *self.inner.write().expect("key ring lock") = (fresh, Instant::now());
         Ok(())
+    }
+
+    /// Replaces the signing key when it has had its turn (see [`ensure`]).
+    pub async fn renew(&self, db: &PgPool) -> AppResult<()> {
+        ensure(db, &self.policy).await?;
+        self.reload(db).await
+    }
+
+    /// Replaces the signing key now; returns the new key id.
+    pub async fn rotate(&self, db: &PgPool) -> AppResult<String> {
+        let kid = rotate(db, &self.policy).await?;
+        self.reload(db).await?;
+        Ok(kid)
+    }
+
+    /// Stages a new CA, or finishes the change to the staged one (see `rotate_ca`).
+    pub async fn rotate_ca(&self, db: &PgPool, finish: bool) -> AppResult<CaRotation> {
+        let done = rotate_ca(db, &self.policy, finish).await?;
+        self.reload(db).await?;
+        Ok(done)
+    }
+
+    /// The registry's `rootcertbundle`.
+    pub async fn bundle(&self, db: &PgPool) -> AppResult<String> {
+        bundle_pem(db, &self.policy).await
     }
 
     /// The signer to use now.
@@ -433,7 +637,7 @@ impl KeyRing {
         }
         // Mark as fresh first so that only one request reloads.
         self.inner.write().expect("key ring lock").1 = Instant::now();
-        match load_signer(db).await {
+        match load_signer(db, &self.policy.crypt).await {
             Ok(fresh) if fresh.kid != signer.kid => {
                 let fresh = Arc::new(fresh);
                 self.inner.write().expect("key ring lock").0 = fresh.clone();
@@ -466,10 +670,24 @@ mod tests {
     }
 
     #[test]
+    fn private_keys_are_sealed_and_opened_with_the_same_secret_only() {
+        let crypt = KeyCrypt::new(Some("correct secret"));
+        let sealed = crypt.seal("-----BEGIN PRIVATE KEY-----\nabc\n").unwrap();
+        assert!(sealed.starts_with(SEALED) && !sealed.contains("abc"), "{sealed}");
+        assert_ne!(crypt.seal("same").unwrap(), crypt.seal("same").unwrap(), "a fresh nonce each time");
+        assert_eq!(crypt.open(&sealed).unwrap(), "-----BEGIN PRIVATE KEY-----\nabc\n");
+        assert!(KeyCrypt::new(Some("wrong secret")).open(&sealed).is_err());
+        assert!(KeyCrypt::new(None).open(&sealed).is_err(), "sealed keys need the secret");
+        assert_eq!(KeyCrypt::new(None).seal("clear").unwrap(), "clear");
+        assert_eq!(crypt.open("clear pem").unwrap(), "clear pem", "keys stored before encryption still read");
+        assert!(!format!("{crypt:?}").contains("secret"));
+    }
+
+    #[test]
     fn signing_keys_chain_to_the_ca() {
         for alg in [KeyAlgorithm::ES256, KeyAlgorithm::RS256] {
             let ca = generate_ca().unwrap();
-            let leaf = generate_signing_key(&ca.private_key_pem, alg).unwrap();
+            let leaf = generate_signing_key(&ca.private_key_pem, alg, Duration::from_secs(3600)).unwrap();
             assert!(leaf.certificate_pem.starts_with("-----BEGIN CERTIFICATE-----"));
             assert_ne!(leaf.kid, ca.kid);
             let key = match alg {

@@ -11,6 +11,7 @@ pub mod events;
 pub mod form;
 pub mod images;
 pub mod keys;
+pub mod maintenance;
 pub mod namespaces;
 pub mod password;
 pub mod registry;
@@ -26,8 +27,41 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use crate::error::AppResult;
+
+/// A configuration value that must never be printed: `Debug` and `Display` show `[redacted]`.
+#[derive(Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself. Call it only where the value is used, never to log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "[redacted]" })
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
+}
+
 /// Settings the domain code reads at run time. The server crate builds this from its
-/// layered configuration (file, environment, flags).
+/// layered configuration (file, environment, flags). `Debug` shows no secret.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Whether visitors may create accounts.
@@ -43,30 +77,100 @@ pub struct Settings {
     pub token: token_service::TokenSettings,
     /// Algorithm of new signing keys.
     pub key_algorithm: keys::KeyAlgorithm,
+    /// How long a signing key signs before it is replaced (its certificate ends soon after).
+    pub key_rotation: std::time::Duration,
+    /// Encrypts private keys at rest; `None` keeps them in clear (with a warning at start).
+    pub keys_encryption_key: Option<Secret>,
     /// How long a successful password check is remembered by the token service.
     pub password_cache_secs: u64,
     /// The registry's HTTP API, as Portcullis reaches it.
     pub registry_url: String,
     /// The shared secret of the registry's notifications; generated and kept in the
     /// database when not configured.
-    pub events_secret: Option<String>,
+    pub events_secret: Option<Secret>,
+    /// Days processed registry events are kept.
+    pub events_retention_days: u32,
+    /// Refresh tokens (docker's identity tokens) end this many days after they were issued...
+    pub refresh_token_max_days: u32,
+    /// ...or after this many days without use, whichever comes first.
+    pub refresh_token_idle_days: u32,
+    /// Peers whose `X-Forwarded-For` names the client (reverse proxies, load balancers).
+    pub trusted_proxies: Vec<ProxyNet>,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            signup_enabled: true,
-            first_user_admin: true,
-            registry_host: "127.0.0.1:5000".into(),
-            access_defaults: Default::default(),
-            token: Default::default(),
-            key_algorithm: keys::KeyAlgorithm::ES256,
-            password_cache_secs: 300,
-            registry_url: "http://127.0.0.1:5000".into(),
-            events_secret: None,
+/// An address or CIDR block of trusted reverse proxies (`10.0.0.0/8`, `::1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyNet {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl ProxyNet {
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr::{V4, V6};
+        let ip = match (self.addr, ip) {
+            (V4(_), V6(v6)) => v6.to_ipv4_mapped().map(V4).unwrap_or(V6(v6)),
+            _ => ip,
+        };
+        match (self.addr, ip) {
+            (V4(net), V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (V6(net), V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
         }
     }
 }
+
+impl std::str::FromStr for ProxyNet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: std::net::IpAddr = addr.parse().map_err(|_| format!("{s:?} is not an IP address or CIDR block"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| format!("{s:?}: bad prefix length"))?,
+        };
+        Ok(Self { addr, prefix })
+    }
+}
+
+/// The client's address: the TCP peer, or, when the peer is a trusted proxy, the last
+/// address in `X-Forwarded-For` that is not itself a trusted proxy. Proxies append the
+/// address they received from, so only the entries trusted proxies wrote can be believed.
+pub fn client_ip(
+    peer: Option<std::net::IpAddr>,
+    forwarded_for: Option<&str>,
+    trusted: &[ProxyNet],
+) -> Option<std::net::IpAddr> {
+    let peer = peer?;
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(peer) {
+        return Some(peer);
+    }
+    let mut client = peer;
+    for hop in forwarded_for.unwrap_or_default().rsplit(',') {
+        let Ok(ip) = hop.trim().parse::<std::net::IpAddr>() else { break };
+        client = ip;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    Some(client)
+}
+
+/// The client's address as the server computed it, kept in a request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub std::net::IpAddr);
 
 /// Everything a request handler needs, cheap to clone.
 #[derive(Clone)]
@@ -89,10 +193,16 @@ impl AppState {
     /// Builds the state over a migrated database.
     pub async fn init(db: PgPool, settings: Settings) -> Result<Self, crate::error::AppError> {
         let access = access::SettingsStore::init(&db, settings.access_defaults).await?;
-        let keys = keys::KeyRing::load(&db, settings.key_algorithm).await?;
+        let policy = keys::KeyPolicy {
+            alg: settings.key_algorithm,
+            rotation: settings.key_rotation,
+            token_lifetime: std::time::Duration::from_secs(settings.token.expires_in.max(60) as u64),
+            crypt: keys::KeyCrypt::new(settings.keys_encryption_key.as_ref().map(Secret::expose)),
+        };
+        let keys = keys::KeyRing::load(&db, policy).await?;
         let cache = token_service::AuthCache::new(std::time::Duration::from_secs(settings.password_cache_secs));
-        let events_secret = match settings.events_secret.clone().filter(|s| !s.is_empty()) {
-            Some(s) => s,
+        let events_secret = match settings.events_secret.as_ref().filter(|s| !s.is_empty()) {
+            Some(s) => s.expose().to_string(),
             None => secret(&db, "registry_events").await?,
         };
         Ok(Self {
@@ -131,16 +241,25 @@ pub async fn secret(db: &PgPool, name: &str) -> Result<String, crate::error::App
     .await?)
 }
 
-/// Runs `work` while this process holds the PostgreSQL advisory lock `name`, unless another
-/// session holds it (then `None`): how only one replica runs a singleton job (the event
-/// worker, reconcile). The lock is released afterwards; if releasing fails, the session is
-/// closed instead, which releases it for sure.
+/// A connection of its own, outside the pool, named `application_name` in
+/// `pg_stat_activity`: for a job that holds a session-level advisory lock. Such a connection
+/// is never handed to anyone else while it holds the lock, and when the job ends or panics it
+/// is dropped, which closes the session and releases whatever it held.
+pub async fn dedicated_connection(db: &PgPool, application_name: &str) -> AppResult<sqlx::PgConnection> {
+    use sqlx::Connection as _;
+    let options = db.connect_options().as_ref().clone().application_name(application_name);
+    Ok(sqlx::PgConnection::connect_with(&options).await?)
+}
+
+/// Runs `work` while `lock` (a [`dedicated_connection`]) holds the PostgreSQL advisory lock
+/// `name`, unless another session holds it (then `None`): how only one replica runs a
+/// singleton job (the event worker, reconcile). The lock is released afterwards; a release
+/// that fails is an error, and the caller drops the connection, which releases it for sure.
 pub async fn exclusively<T>(
-    db: &PgPool,
+    lock: &mut sqlx::PgConnection,
     name: &str,
-    work: impl std::future::Future<Output = crate::error::AppResult<T>>,
-) -> crate::error::AppResult<Option<T>> {
-    let mut lock = db.acquire().await?;
+    work: impl std::future::Future<Output = AppResult<T>>,
+) -> AppResult<Option<T>> {
     let got = sqlx::query_scalar!(r#"select pg_try_advisory_lock(hashtext($1)) as "got!""#, name)
         .fetch_one(&mut *lock)
         .await?;
@@ -148,11 +267,86 @@ pub async fn exclusively<T>(
         return Ok(None);
     }
     let result = work.await;
-    let unlocked = sqlx::query_scalar!(r#"select pg_advisory_unlock(hashtext($1)) as "unlocked!""#, name)
+    sqlx::query_scalar!(r#"select pg_advisory_unlock(hashtext($1)) as "unlocked!""#, name)
         .fetch_one(&mut *lock)
-        .await;
-    if unlocked.is_err() {
-        drop(lock.detach());
-    }
+        .await?;
     result.map(Some)
+}
+
+/// Keeps a background job running: `job` is started again, after a back-off that grows from
+/// one second to a minute, whenever it fails or panics (a lost database connection, a bug).
+/// A job that returns `Ok` is finished (the pool was closed) and is not restarted.
+pub fn supervise<F, Fut>(name: &'static str, db: PgPool, mut job: F)
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = AppResult<()>> + Send + 'static,
+{
+    use std::time::{Duration, Instant};
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_secs(1);
+        while !db.is_closed() {
+            let started = Instant::now();
+            match tokio::spawn(job()).await {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => tracing::warn!(job = name, error = %e, "background job failed; restarting it"),
+                Err(e) if e.is_panic() => tracing::error!(job = name, "background job panicked; restarting it"),
+                Err(_) => return,
+            }
+            if started.elapsed() > Duration::from_secs(300) {
+                backoff = Duration::from_secs(1);
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+        }
+    });
+}
+
+/// The same JSON without NUL characters, which PostgreSQL's `jsonb` cannot hold (labels,
+/// annotations and whatever a pusher wrote reach us in events and manifests).
+pub fn without_nul(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.contains('\0') => Value::String(s.replace('\0', "")),
+        Value::Array(a) => Value::Array(a.into_iter().map(without_nul).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k.replace('\0', ""), without_nul(v))).collect()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_is_the_peer_unless_a_trusted_proxy_forwarded_it() {
+        let trusted: Vec<ProxyNet> = vec!["10.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()];
+        let ip = |s: &str| Some(s.parse::<std::net::IpAddr>().unwrap());
+        // An untrusted peer's header is ignored: anyone can write one.
+        assert_eq!(client_ip(ip("203.0.113.9"), Some("1.2.3.4"), &trusted), ip("203.0.113.9"));
+        // A trusted proxy: the last address it did not write itself.
+        assert_eq!(client_ip(ip("10.1.2.3"), Some("1.2.3.4, 198.51.100.7"), &trusted), ip("198.51.100.7"));
+        assert_eq!(client_ip(ip("10.1.2.3"), Some("198.51.100.7, 10.9.9.9"), &trusted), ip("198.51.100.7"));
+        assert_eq!(client_ip(ip("::1"), Some("198.51.100.7"), &trusted), ip("198.51.100.7"));
+        // Garbage stops the walk at the last good address.
+        assert_eq!(client_ip(ip("10.1.2.3"), Some("junk, 10.2.2.2"), &trusted), ip("10.2.2.2"));
+        assert_eq!(client_ip(ip("10.1.2.3"), None, &trusted), ip("10.1.2.3"));
+        assert!("10.0.0.0/33".parse::<ProxyNet>().is_err());
+        assert!("nonsense".parse::<ProxyNet>().is_err());
+        let v4_mapped: std::net::IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert!(trusted[0].contains(v4_mapped));
+        assert!(!trusted[0].contains("11.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn nul_characters_are_removed_everywhere() {
+        let v = serde_json::json!({"a\u{0}": ["b\u{0}c", 1, {"k": "\u{0}"}]});
+        assert_eq!(without_nul(v), serde_json::json!({"a": ["bc", 1, {"k": ""}]}));
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "[redacted]");
+        assert_eq!(format!("{:?}", Secret::default()), "\"\"");
+    }
 }

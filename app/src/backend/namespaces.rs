@@ -1,12 +1,14 @@
 //! Namespaces: listing what the principal may see, creating, editing, changing visibility,
 //! deleting. Every operation asks the policy and records the change in the activity log.
 
-use super::access::{all_namespaces, check, namespaces_by_name, NamespaceRow, Principal};
+use super::access::{
+    check, namespace_by_id, namespaces_by_name, visible_namespaces, NamespaceQuery, NamespaceRow, Principal,
+};
 use super::audit::{self, Target};
 use super::teams::{self, TeamRef};
 use super::AppState;
 use crate::error::{AppError, AppResult};
-use crate::model::{validate_username, NamespaceView, Visibility};
+use crate::model::{validate_username, NamespaceView, Page, PageRequest, Visibility};
 use crate::policy::{self, AccessSettings, Actor};
 
 /// A namespace named by id (REST API) or by name (pages).
@@ -32,22 +34,43 @@ fn view(row: NamespaceRow, actor: &Actor, s: &AccessSettings) -> NamespaceView {
     }
 }
 
-/// Every namespace the principal may pull from (and so see), by name.
-pub async fn list(state: &AppState, p: &Principal) -> AppResult<Vec<NamespaceView>> {
-    let actor = p.actor();
-    let s = state.access.get(&state.db).await;
-    let rows = all_namespaces(&state.db, p.user.as_ref().map(|u| u.id)).await?;
-    Ok(rows
-        .into_iter()
-        .filter(|r| p.reaches(Some(r.id)) && policy::can_pull(&actor, &r.facts(), &s).is_ok())
-        .map(|r| view(r, &actor, &s))
-        .collect())
+/// A page of the namespaces the principal may pull from (and so see), by name; `text` keeps
+/// those whose name or description contains it.
+pub async fn list(state: &AppState, p: &Principal, text: &str, req: PageRequest) -> AppResult<Page<NamespaceView>> {
+    let q = NamespaceQuery { text: super::admin::bounded_query("q", text)?, ..Default::default() };
+    views(state, p, &q, req).await
 }
 
-/// The namespaces of one team the principal may see.
-pub async fn list_for_team(state: &AppState, p: &Principal, team: &TeamRef) -> AppResult<Vec<NamespaceView>> {
+/// A page of the namespaces the principal belongs to (through their teams), by name.
+pub async fn mine(state: &AppState, p: &Principal, req: PageRequest) -> AppResult<Page<NamespaceView>> {
+    views(state, p, &NamespaceQuery { member_only: true, ..Default::default() }, req).await
+}
+
+/// A page of the namespaces of one team the principal may see.
+pub async fn list_for_team(
+    state: &AppState,
+    p: &Principal,
+    team: &TeamRef,
+    req: PageRequest,
+) -> AppResult<Page<NamespaceView>> {
     let t = teams::get(state, p, team).await?;
-    Ok(list(state, p).await?.into_iter().filter(|n| n.team_id == t.id).collect())
+    views(state, p, &NamespaceQuery { team_id: Some(t.id), ..Default::default() }, req).await
+}
+
+async fn views(
+    state: &AppState,
+    p: &Principal,
+    q: &NamespaceQuery,
+    req: PageRequest,
+) -> AppResult<Page<NamespaceView>> {
+    let page = visible_namespaces(state, p, q, req).await?;
+    let (actor, s) = (p.actor(), state.access.get(&state.db).await);
+    Ok(Page {
+        items: page.items.into_iter().map(|r| view(r, &actor, &s)).collect(),
+        page: page.page,
+        per_page: page.per_page,
+        total: page.total,
+    })
 }
 
 /// One namespace with the settings it was judged under. One the principal may not see is
@@ -57,7 +80,7 @@ async fn find(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppResult<(
     let viewer = p.user.as_ref().map(|u| u.id);
     let row = match ns {
         NamespaceRef::Name(name) => namespaces_by_name(&state.db, viewer, std::slice::from_ref(name)).await?.pop(),
-        NamespaceRef::Id(id) => all_namespaces(&state.db, viewer).await?.into_iter().find(|r| r.id == *id),
+        NamespaceRef::Id(id) => namespace_by_id(&state.db, viewer, *id).await?,
     };
     match row {
         Some(r) if p.reaches(Some(r.id)) && policy::can_pull(&p.actor(), &r.facts(), &s).is_ok() => Ok((r, s)),

@@ -30,6 +30,48 @@ pub fn is_manifest(media_type: &str) -> bool {
     is_index(media_type) || media_type == OCI_MANIFEST || media_type == DOCKER_V2
 }
 
+/// The largest manifest Portcullis reads: Distribution's own limit for a manifest PUT.
+pub const MANIFEST_LIMIT: u64 = 4 * 1024 * 1024;
+/// The largest image config blob Portcullis reads. A config is a few kilobytes; a pusher may
+/// point `config.digest` at any blob, a layer of gigabytes included.
+pub const CONFIG_LIMIT: u64 = 8 * 1024 * 1024;
+/// The largest answer to `tags/list` or `_catalog` read (a million tags is about 20 MB).
+pub const LIST_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Reads a response body, but never more than `limit` bytes: `None` when it is longer (what
+/// was read so far is dropped, and the rest is never read).
+async fn read_capped(mut res: reqwest::Response, limit: u64) -> AppResult<Option<bytes::Bytes>> {
+    if res.content_length().is_some_and(|n| n > limit) {
+        return Ok(None);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = res.chunk().await.map_err(registry_error)? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body.freeze()))
+}
+
+/// Parses a JSON list answer read within [`LIST_LIMIT`].
+async fn read_json<T: serde::de::DeserializeOwned>(res: reqwest::Response, what: &str) -> AppResult<T> {
+    let body = read_capped(res, LIST_LIMIT)
+        .await?
+        .ok_or_else(|| registry_error(format!("{what}: the answer is over {} MiB", LIST_LIMIT >> 20)))?;
+    serde_json::from_slice(&body).map_err(registry_error)
+}
+
+/// What reading a blob came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Blob {
+    Read(bytes::Bytes),
+    /// The registry does not have it.
+    Missing,
+    /// Longer than the limit (declared or found while reading): left unread.
+    TooLarge,
+}
+
 /// The subject of the tokens Portcullis uses against the registry.
 pub const SELF_SUBJECT: &str = "portcullis";
 
@@ -121,7 +163,7 @@ impl RegistryClient {
             .headers()
             .get(reqwest::header::LINK)
             .is_some_and(|l| l.to_str().is_ok_and(|l| l.contains("rel=\"next\"")));
-        let body: Catalog = res.json().await.map_err(registry_error)?;
+        let body: Catalog = read_json(res, "catalog").await?;
         Ok((body.repositories, more))
     }
 
@@ -169,7 +211,7 @@ impl RegistryClient {
             tags: Option<Vec<String>>,
         }
         match self.pull_request(state, repo, reqwest::Method::GET, "tags/list", None).await? {
-            Some(res) => Ok(res.json::<Tags>().await.map_err(registry_error)?.tags.unwrap_or_default()),
+            Some(res) => Ok(read_json::<Tags>(res, "tags/list").await?.tags.unwrap_or_default()),
             None => Ok(Vec::new()),
         }
     }
@@ -192,6 +234,8 @@ impl RegistryClient {
         }
     }
 
+    /// A manifest or index by tag or digest; `None` when the registry does not have it. One
+    /// over [`MANIFEST_LIMIT`] is an error that will not pass by asking again.
     pub async fn manifest(&self, state: &AppState, repo: &str, reference: &str) -> AppResult<Option<Fetched>> {
         let path = format!("manifests/{reference}");
         let Some(res) = self.pull_request(state, repo, reqwest::Method::GET, &path, Some(MANIFEST_ACCEPT)).await?
@@ -200,14 +244,24 @@ impl RegistryClient {
         };
         let media_type = header(&res, "content-type").unwrap_or_default();
         let digest = header(&res, "docker-content-digest").unwrap_or_else(|| reference.to_string());
-        let body = res.bytes().await.map_err(registry_error)?;
+        let body = read_capped(res, MANIFEST_LIMIT).await?.ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "the manifest is over {} MiB, more than a registry accepts",
+                MANIFEST_LIMIT >> 20
+            ))
+        })?;
         Ok(Some(Fetched { media_type, digest, body }))
     }
 
-    pub async fn blob(&self, state: &AppState, repo: &str, digest: &str) -> AppResult<Option<bytes::Bytes>> {
+    /// A blob, read only if it is at most `limit` bytes: the size its descriptor declares is
+    /// checked first, then what the registry says, then what it sends.
+    pub async fn blob(&self, state: &AppState, repo: &str, digest: &str, declared: i64, limit: u64) -> AppResult<Blob> {
+        if u64::try_from(declared).is_ok_and(|d| d > limit) {
+            return Ok(Blob::TooLarge);
+        }
         match self.pull_request(state, repo, reqwest::Method::GET, &format!("blobs/{digest}"), None).await? {
-            Some(res) => Ok(Some(res.bytes().await.map_err(registry_error)?)),
-            None => Ok(None),
+            Some(res) => Ok(read_capped(res, limit).await?.map(Blob::Read).unwrap_or(Blob::TooLarge)),
+            None => Ok(Blob::Missing),
         }
     }
 

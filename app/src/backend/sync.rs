@@ -44,7 +44,8 @@ async fn repository(state: &AppState, name: &str, started: chrono::DateTime<chro
     // the manifest itself was kept are not, and are filled in).
     let rows = sqlx::query!(
         r#"select t.name, t.digest,
-                  coalesce(m.manifest_json is not null and (m.config is not null or m.config_digest is null), false)
+                  coalesce(m.manifest_json is not null
+                           and (m.config is not null or m.config_digest is null or m.incomplete_reason is not null), false)
                       as "complete!"
            from tag t join repository r using (repository_id)
            left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
@@ -66,7 +67,9 @@ async fn repository(state: &AppState, name: &str, started: chrono::DateTime<chro
             continue;
         }
         let mut conn = state.db.acquire().await?;
-        let Some((rid, _)) = images::repository(&mut conn, name, None).await? else { return Ok(report) };
+        let Some((rid, _)) = images::repository(&mut conn, name, images::Recorder::Reconcile).await? else {
+            return Ok(report);
+        };
         repo_id = Some(rid);
         if !images::has_manifest(&mut conn, rid, &digest).await? {
             let Some(fetched) = client.manifest(state, name, &digest).await? else { continue };
@@ -140,7 +143,8 @@ pub async fn reconcile(state: &AppState, trigger: &str) -> AppResult<Option<Sync
 }
 
 async fn claimed(state: &AppState, trigger: &str) -> AppResult<Option<SyncReport>> {
-    super::exclusively(&state.db, "portcullis.sync", recorded(state, trigger)).await
+    let mut lock = super::dedicated_connection(&state.db, "portcullis reconcile").await?;
+    super::exclusively(&mut lock, "portcullis.sync", recorded(state, trigger)).await
 }
 
 /// One run, recorded in `sync_run`.
@@ -219,19 +223,23 @@ async fn run(state: &AppState, started: chrono::DateTime<chrono::Utc>) -> AppRes
     Ok(report)
 }
 
-/// Runs reconcile at start and then every `every` (never, when zero).
+/// Runs reconcile at start and then every `every` (never, when zero), supervised: a run that
+/// fails is tried again after a back-off.
 pub fn spawn_periodic(state: AppState, every: std::time::Duration) {
-    tokio::spawn(async move {
-        loop {
-            match reconcile(&state, "schedule").await {
-                Ok(Some(r)) => tracing::info!(?r, "reconcile finished"),
-                Ok(None) => tracing::debug!("reconcile running elsewhere"),
-                Err(e) => tracing::warn!(error = %e, "reconcile failed; will retry"),
+    let db = state.db.clone();
+    super::supervise("reconcile", db, move || {
+        let state = state.clone();
+        async move {
+            loop {
+                match reconcile(&state, "schedule").await? {
+                    Some(r) => tracing::info!(?r, "reconcile finished"),
+                    None => tracing::debug!("reconcile running elsewhere"),
+                }
+                if every.is_zero() || state.db.is_closed() {
+                    return Ok(());
+                }
+                tokio::time::sleep(every).await;
             }
-            if every.is_zero() || state.db.is_closed() {
-                return;
-            }
-            tokio::time::sleep(every).await;
         }
     });
 }

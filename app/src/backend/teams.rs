@@ -10,7 +10,7 @@ use super::access::{check, Principal};
 use super::audit::{self, Target};
 use super::AppState;
 use crate::error::{AppError, AppResult};
-use crate::model::{validate_username, TeamMemberView, TeamRole, TeamView};
+use crate::model::{validate_username, Page, PageRequest, TeamMemberView, TeamRole, TeamView};
 use crate::policy;
 
 /// A team named by id (REST API) or by name (pages).
@@ -52,22 +52,42 @@ pub async fn get(state: &AppState, p: &Principal, team: &TeamRef) -> AppResult<T
     }
 }
 
-/// The teams the principal may see (an administrator sees all), by name.
-pub async fn list(state: &AppState, p: &Principal) -> AppResult<Vec<TeamView>> {
+/// A page of the teams the principal may see (an administrator sees all), by name. Which
+/// teams those are is the policy's answer (`sees_every_team`), applied in the query.
+pub async fn list(state: &AppState, p: &Principal, req: PageRequest) -> AppResult<Page<TeamView>> {
     let viewer = p.require_user()?;
     let actor = p.actor();
-    let all = sqlx::query_as!(
+    let every = policy::sees_every_team(&actor);
+    let as_member = policy::can_view_team(&actor, Some(TeamRole::Viewer)).is_ok();
+    let total = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from team t
+           where t.personal_user_id is null
+             and ($2 or ($3 and exists(select 1 from team_member m where m.team_id = t.team_id and m.user_id = $1)))"#,
+        viewer.id,
+        every,
+        as_member
+    )
+    .fetch_one(&state.db)
+    .await?;
+    let items = sqlx::query_as!(
         TeamView,
         r#"select t.team_id as id, t.name, t.description, t.created_at as "created_at: _",
                   (select count(*) from team_member m where m.team_id = t.team_id) as "member_count!",
                   (select count(*) from namespace n where n.team_id = t.team_id) as "namespace_count!",
                   (select role from team_member m where m.team_id = t.team_id and m.user_id = $1) as "role?: TeamRole"
-           from team t where t.personal_user_id is null order by t.name"#,
-        viewer.id
+           from team t
+           where t.personal_user_id is null
+             and ($2 or ($3 and exists(select 1 from team_member m where m.team_id = t.team_id and m.user_id = $1)))
+           order by t.name limit $4 offset $5"#,
+        viewer.id,
+        every,
+        as_member,
+        req.limit(),
+        req.offset()
     )
     .fetch_all(&state.db)
     .await?;
-    Ok(all.into_iter().filter(|t| policy::can_view_team(&actor, t.role).is_ok()).collect())
+    Ok(req.of(items, total))
 }
 
 fn validate_description(description: &str) -> AppResult<()> {
@@ -140,18 +160,40 @@ pub async fn delete(state: &AppState, p: &Principal, team: &TeamRef) -> AppResul
     Ok(())
 }
 
-/// The members of a team, owners first.
-pub async fn members(state: &AppState, p: &Principal, team: &TeamRef) -> AppResult<Vec<TeamMemberView>> {
+/// A page of the members of a team, owners first.
+pub async fn members(
+    state: &AppState,
+    p: &Principal,
+    team: &TeamRef,
+    req: PageRequest,
+) -> AppResult<Page<TeamMemberView>> {
     let t = get(state, p, team).await?;
-    Ok(sqlx::query_as!(
+    let items = sqlx::query_as!(
         TeamMemberView,
         r#"select u.user_id, u.username, u.display_name, u.is_bot, m.role as "role: TeamRole", m.created_at as "since: _"
            from team_member m join "user" u on u.user_id = m.user_id
-           where m.team_id = $1 order by m.role desc, u.username"#,
-        t.id
+           where m.team_id = $1 order by m.role desc, u.username limit $2 offset $3"#,
+        t.id,
+        req.limit(),
+        req.offset()
     )
     .fetch_all(&state.db)
-    .await?)
+    .await?;
+    Ok(req.of(items, t.member_count))
+}
+
+async fn member(db: &PgPool, team_id: i64, user_id: i64) -> AppResult<TeamMemberView> {
+    sqlx::query_as!(
+        TeamMemberView,
+        r#"select u.user_id, u.username, u.display_name, u.is_bot, m.role as "role: TeamRole", m.created_at as "since: _"
+           from team_member m join "user" u on u.user_id = m.user_id
+           where m.team_id = $1 and m.user_id = $2"#,
+        team_id,
+        user_id
+    )
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| AppError::not_found("This user is not a member of the team."))
 }
 
 /// Adds a user to a team with a role.
@@ -187,11 +229,14 @@ pub async fn add_member(
     let details = serde_json::json!({ "member": member.username, "role": role.as_str() });
     audit::record(&mut tx, Some(actor), "team.member.add", Target::team(&t.name), details).await?;
     tx.commit().await?;
-    members(state, p, &TeamRef::Id(t.id)).await?.into_iter().find(|m| m.user_id == member.id).ok_or(AppError::Internal)
+    self::member(&state.db, t.id, member.id).await
 }
 
-/// Fails when the change would leave the team without an owner.
+/// Fails when the change would leave the team without an owner. The team's row is locked
+/// until the transaction ends, so two requests that each remove one of the last two owners
+/// are decided one after the other.
 async fn keep_an_owner(tx: &mut sqlx::PgConnection, team_id: i64, user_id: i64) -> AppResult<()> {
+    sqlx::query!("select team_id from team where team_id = $1 for update", team_id).fetch_optional(&mut *tx).await?;
     let other_owners = sqlx::query_scalar!(
         r#"select count(*) as "n!" from team_member where team_id = $1 and role = 'owner' and user_id <> $2"#,
         team_id,

@@ -19,11 +19,11 @@ use rand::RngCore as _;
 use serde::Serialize;
 use sha2::Sha256;
 
-use super::access::namespaces_by_name;
+use super::access::{namespaces_by_name, Principal};
 use super::users::User;
 use super::{auth, tokens, AppState};
 use crate::error::AppError;
-use crate::grant::{self, Access, Known, Restriction};
+use crate::grant::{self, Access, Known};
 use crate::model::RefreshTokenView;
 use crate::scope::{self, RepositoryName, Resource};
 
@@ -142,55 +142,43 @@ struct Claims<'a> {
 }
 
 /// What the token service remembers between requests, so that a repeated credential costs
-/// no argon2 and no query: principals by credential (a keyed HMAC of username and password,
-/// or the SHA-256 of a token) and namespace facts by user. Entries are dropped when their
-/// generation is old (any change to access anywhere, see `cache`), and after a time anyway.
+/// no argon2 and few queries: principals by credential (a keyed HMAC of username and
+/// password, or the SHA-256 of a token) and namespace facts by user. Entries are dropped when
+/// their generation is old (any change to access anywhere, see `cache`), and after a time anyway.
 pub struct AuthCache {
     key: [u8; 32],
-    principals: Mutex<HashMap<[u8; 32], Principal>>,
+    principals: Mutex<HashMap<[u8; 32], Remembered>>,
     facts: Mutex<HashMap<(i64, String), Facts>>,
     password_ttl: Duration,
 }
 
+/// A credential's principal, as of a cache generation.
 #[derive(Clone)]
-struct Principal {
-    user: User,
-    restriction: Option<Restriction>,
-    /// When the access token used expires.
-    expires_at: Option<DateTime<Utc>>,
-    /// The access token, to record its use.
-    token_id: Option<i64>,
+struct Remembered {
+    principal: Principal,
     generation: u64,
     until: Instant,
     touched: Instant,
 }
 
-/// What a credential was found to stand for.
-struct Found {
-    user: User,
-    restriction: Option<Restriction>,
-    expires_at: Option<DateTime<Utc>>,
-    token_id: Option<i64>,
-}
-
-impl Found {
-    fn user(user: &User) -> Self {
-        Self { user: user.clone(), restriction: None, expires_at: None, token_id: None }
-    }
-}
-
 #[derive(Clone, Copy)]
 struct Facts {
-    known: Option<Known>,
+    known: Known,
     generation: u64,
     until: Instant,
 }
 
+/// Entries per map; past it, stale entries go first.
 const CACHE_MAX: usize = 100_000;
 /// How long any entry may live, however quiet the change channel.
 const BACKSTOP: Duration = Duration::from_secs(60);
 
-fn bounded<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) {
+/// Makes room for one more entry: entries of an old generation or past their time go first,
+/// and only if that is not enough (the map holds that many live entries) everything goes.
+fn make_room<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, live: impl Fn(&V) -> bool) {
+    if map.len() >= CACHE_MAX {
+        map.retain(|_, v| live(v));
+    }
     if map.len() >= CACHE_MAX {
         map.clear();
     }
@@ -225,32 +213,33 @@ impl AuthCache {
         let entries = self.principals.lock().expect("auth cache lock");
         entries
             .get(slot)
-            .filter(|p| p.generation == super::cache::generation() && p.until > now)
-            .filter(|p| p.expires_at.is_none_or(|e| e > Utc::now()))
-            .cloned()
+            .filter(|r| r.generation == super::cache::generation() && r.until > now)
+            .filter(|r| r.principal.token.as_ref().and_then(|t| t.expires_at).is_none_or(|e| e > Utc::now()))
+            .map(|r| r.principal.clone())
+    }
+
+    fn forget(&self, slot: &[u8; 32]) {
+        self.principals.lock().expect("auth cache lock").remove(slot);
     }
 
     /// Remembers what a credential stood for, as of `generation` (read before the lookup).
-    fn remember(&self, slot: [u8; 32], found: Found, ttl: Duration, generation: u64) {
+    fn remember(&self, slot: [u8; 32], principal: Principal, ttl: Duration, generation: u64) {
         if ttl.is_zero() {
             return;
         }
         let mut entries = self.principals.lock().expect("auth cache lock");
-        bounded(&mut entries);
         let now = Instant::now();
-        let Found { user, restriction, expires_at, token_id } = found;
-        entries.insert(
-            slot,
-            Principal { user, restriction, expires_at, token_id, generation, until: now + ttl, touched: now },
-        );
+        let current = super::cache::generation();
+        make_room(&mut entries, |r| r.generation == current && r.until > now);
+        entries.insert(slot, Remembered { principal, generation, until: now + ttl, touched: now });
     }
 
     /// Whether an access token's last use should be written again (at most once a minute).
     fn needs_touch(&self, slot: &[u8; 32]) -> bool {
         let mut entries = self.principals.lock().expect("auth cache lock");
         match entries.get_mut(slot) {
-            Some(p) if p.touched.elapsed() > Duration::from_secs(60) => {
-                p.touched = Instant::now();
+            Some(r) if r.touched.elapsed() > Duration::from_secs(60) => {
+                r.touched = Instant::now();
                 true
             }
             _ => false,
@@ -271,7 +260,10 @@ fn looks_like_refresh_token(s: &str) -> bool {
     s.starts_with(REFRESH_PREFIX) && s.len() == REFRESH_PREFIX.len() + 43
 }
 
-/// The user behind a password, through the cache when possible.
+/// The user behind a password, through the cache when possible. A remembered password is
+/// trusted only while the user's auth epoch and enabled flag are what they were (one indexed
+/// read): a password change or a disable made through another replica ends it at once, even
+/// if that replica's change notification was lost.
 async fn by_password(
     state: &AppState,
     username: &str,
@@ -281,25 +273,49 @@ async fn by_password(
     let username = username.to_ascii_lowercase();
     let cache = &state.auth_cache;
     let slot = cache.password_slot(&username, &password);
-    if let Some(hit) = cache.principal(&slot) {
-        return Ok(hit.user);
+    if let Some(hit) = cache.principal(&slot).and_then(|p| p.user) {
+        // One read: the user as they are now, and the throttle's counts for this attempt (a
+        // throttled client gets no answer from memory either).
+        let keys = super::throttle::password_attempt(&username, addr);
+        let names: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+        let rows = sqlx::query!(
+            r#"select u.auth_epoch, u.is_enabled, now() as "now!: DateTime<Utc>",
+                      f.key as "key?", f.failures as "failures?", f.window_start as "window_start?: DateTime<Utc>",
+                      f.last_at as "last_at?: DateTime<Utc>"
+               from "user" u left join login_failure f on f.key = any($2)
+               where u.user_id = $1"#,
+            hit.id,
+            &names
+        )
+        .fetch_all(&state.db)
+        .await
+        .map_err(AppError::from)?;
+        if let Some(first) = rows.first() {
+            let counts: Vec<super::throttle::Row> =
+                rows.iter().filter_map(|r| Some((r.key.clone()?, r.failures?, r.window_start?, r.last_at?))).collect();
+            super::throttle::check(&keys, &counts, first.now)?;
+            if first.is_enabled && first.auth_epoch == hit.auth_epoch {
+                return Ok(hit);
+            }
+        }
+        cache.forget(&slot);
     }
     let generation = super::cache::generation();
     let user = auth::login_with_password(state, &username, password, addr).await.map_err(|e| match e {
         AppError::Unauthorized(_) => TokenError::Unauthorized(BAD_CREDENTIALS.into()),
         other => other.into(),
     })?;
-    cache.remember(slot, Found::user(&user), cache.password_ttl, generation);
+    cache.remember(slot, Principal::user(user.clone()), cache.password_ttl, generation);
     Ok(user)
 }
 
-/// The user and restrictions behind an access token, through the cache when possible.
-async fn by_access_token(state: &AppState, secret: &str) -> Result<(User, Restriction), TokenError> {
+/// The principal behind an access token (with its restriction), through the cache when possible.
+async fn by_access_token(state: &AppState, secret: &str) -> Result<Principal, TokenError> {
     let cache = &state.auth_cache;
     let slot = AuthCache::token_slot("access", secret);
     if let Some(hit) = cache.principal(&slot) {
         if cache.needs_touch(&slot) {
-            if let Some(id) = hit.token_id {
+            if let Some(id) = hit.token.as_ref().map(|t| t.token_id) {
                 let db = state.db.clone();
                 tokio::spawn(async move {
                     let _ = sqlx::query!("update access_token set last_used_at = now() where access_token_id = $1", id)
@@ -308,32 +324,26 @@ async fn by_access_token(state: &AppState, secret: &str) -> Result<(User, Restri
                 });
             }
         }
-        return Ok((hit.user, hit.restriction.unwrap_or_default()));
+        return Ok(hit);
     }
     let generation = super::cache::generation();
     let (user, scope) = tokens::authenticate(&state.db, secret)
         .await?
         .ok_or_else(|| TokenError::Unauthorized(BAD_CREDENTIALS.into()))?;
-    let restriction = Restriction { namespace_ids: scope.namespace_ids.clone(), pull_only: scope.pull_only };
-    let found = Found {
-        user: user.clone(),
-        restriction: Some(restriction.clone()),
-        expires_at: scope.expires_at,
-        token_id: Some(scope.token_id),
-    };
-    cache.remember(slot, found, BACKSTOP, generation);
-    Ok((user, restriction))
+    let principal = Principal { user: Some(user), token: Some(scope) };
+    cache.remember(slot, principal.clone(), BACKSTOP, generation);
+    Ok(principal)
 }
 
 /// The user behind a refresh token issued for `service`, through the cache when possible.
 async fn by_refresh_token(state: &AppState, token: &str, service: &str) -> Result<User, TokenError> {
     let slot = AuthCache::token_slot(service, token);
-    if let Some(hit) = state.auth_cache.principal(&slot) {
-        return Ok(hit.user);
+    if let Some(user) = state.auth_cache.principal(&slot).and_then(|p| p.user) {
+        return Ok(user);
     }
     let generation = super::cache::generation();
     let user = refresh_token_user(state, token, service).await?;
-    state.auth_cache.remember(slot, Found::user(&user), BACKSTOP, generation);
+    state.auth_cache.remember(slot, Principal::user(user.clone()), BACKSTOP, generation);
     Ok(user)
 }
 
@@ -348,9 +358,13 @@ async fn refresh_token_user(state: &AppState, token: &str, service: &str) -> Res
                   u.is_bot, u.auth_epoch
            from refresh_token r join "user" u on u.user_id = r.user_id
            where r.token_hash = $1 and r.revoked_at is null and r.service = $2
-             and u.is_enabled and u.auth_epoch = r.auth_epoch"#,
+             and u.is_enabled and u.auth_epoch = r.auth_epoch
+             and r.created_at > now() - make_interval(days => $3)
+             and coalesce(r.last_used_at, r.created_at) > now() - make_interval(days => $4)"#,
         tokens::hash(token),
-        service
+        service,
+        state.settings.refresh_token_max_days as i32,
+        state.settings.refresh_token_idle_days as i32
     )
     .fetch_optional(&state.db)
     .await
@@ -365,33 +379,32 @@ async fn refresh_token_user(state: &AppState, token: &str, service: &str) -> Res
     Ok(crate::user_from_row!(row))
 }
 
-/// Who is asking, and the restrictions of the token they used.
+/// Who is asking: the principal behind the credentials (with the restriction of the access
+/// token they used, if any).
 async fn authenticate(
     state: &AppState,
     creds: Credentials,
     service: &str,
     addr: Option<IpAddr>,
-) -> Result<(Option<User>, Option<Restriction>), TokenError> {
+) -> Result<Principal, TokenError> {
+    let bad = || TokenError::Unauthorized(BAD_CREDENTIALS.into());
     match creds {
-        Credentials::Anonymous => Ok((None, None)),
-        Credentials::Refresh { token } => Ok((Some(by_refresh_token(state, &token, service).await?), None)),
+        Credentials::Anonymous => Ok(Principal::anonymous()),
+        Credentials::Refresh { token } => Ok(Principal::user(by_refresh_token(state, &token, service).await?)),
         Credentials::Basic { username, secret } => {
             let username = username.trim().to_ascii_lowercase();
-            if tokens::looks_like_token(&secret) {
-                let (user, restriction) = by_access_token(state, &secret).await?;
-                if user.username != username {
-                    return Err(TokenError::Unauthorized(BAD_CREDENTIALS.into()));
-                }
-                Ok((Some(user), Some(restriction)))
+            let principal = if tokens::looks_like_token(&secret) {
+                by_access_token(state, &secret).await?
             } else if looks_like_refresh_token(&secret) {
-                let user = by_refresh_token(state, &secret, service).await?;
-                if user.username != username {
-                    return Err(TokenError::Unauthorized(BAD_CREDENTIALS.into()));
-                }
-                Ok((Some(user), None))
+                Principal::user(by_refresh_token(state, &secret, service).await?)
             } else {
-                Ok((Some(by_password(state, &username, secret, addr).await?), None))
+                return Ok(Principal::user(by_password(state, &username, secret, addr).await?));
+            };
+            // A token belongs to one user: the name given with it must be theirs.
+            if principal.user.as_ref().is_none_or(|u| u.username != username) {
+                return Err(bad());
             }
+            Ok(principal)
         }
     }
 }
@@ -421,9 +434,7 @@ async fn lookup_namespaces(
         for name in names {
             match cached.get(&(viewer, name.clone())) {
                 Some(f) if f.generation == generation && f.until > now => {
-                    if let Some(k) = f.known {
-                        known.insert(name, k);
-                    }
+                    known.insert(name, f.known);
                 }
                 _ => missing.push(name),
             }
@@ -434,14 +445,15 @@ async fn lookup_namespaces(
     }
     let rows = namespaces_by_name(&state.db, user.map(|u| u.id), &missing).await?;
     let mut cached = state.auth_cache.facts.lock().expect("auth cache lock");
-    bounded(&mut cached);
-    let until = Instant::now() + BACKSTOP;
-    for name in missing {
-        let found = rows.iter().find(|r| r.name == name).map(|r| Known { id: r.id, facts: r.facts() });
-        cached.insert((viewer, name.clone()), Facts { known: found, generation, until });
-        if let Some(k) = found {
-            known.insert(name, k);
-        }
+    let now = Instant::now();
+    let until = now + BACKSTOP;
+    // Only namespaces that exist are remembered: names made up by a client (at most
+    // MAX_SCOPES a request) cost a query each time, and can never crowd out real entries.
+    for row in rows {
+        let k = Known { id: row.id, facts: row.facts() };
+        make_room(&mut cached, |f| f.generation == generation && f.until > now);
+        cached.insert((viewer, row.name.clone()), Facts { known: k, generation, until });
+        known.insert(row.name, k);
     }
     Ok(known)
 }
@@ -454,27 +466,26 @@ pub async fn issue(state: &AppState, creds: Credentials, req: TokenRequest) -> R
         Some(s) if s == cfg.service => s,
         Some(s) => return Err(TokenError::BadRequest(format!("unknown service {s:?}"))),
     };
-    let anonymous = matches!(creds, Credentials::Anonymous);
-    let (user, restriction) = authenticate(state, creds, service, req.client_addr).await?;
+    // Checked before anything costs: a request may not ask for more than MAX_SCOPES.
+    let requested = scope::parse_scopes(req.scopes.iter().map(String::as_str), scope::MAX_SCOPES)
+        .map_err(|e| TokenError::BadRequest(e.to_string()))?;
+    let principal = authenticate(state, creds, service, req.client_addr).await?;
+    let user = principal.user.as_ref();
     if let Some(account) = req.account.as_deref().filter(|a| !a.is_empty()) {
         // The subject is who authenticated, never who the request claims to be.
-        if anonymous || user.as_ref().is_none_or(|u| !u.username.eq_ignore_ascii_case(account)) {
+        if user.is_none_or(|u| !u.username.eq_ignore_ascii_case(account)) {
             return Err(TokenError::Unauthorized("the account parameter does not match the credentials".into()));
         }
     }
 
-    let requested = scope::parse_scopes(req.scopes.iter().map(String::as_str));
-    let known = lookup_namespaces(state, user.as_ref(), &requested).await?;
-    let actor = match &user {
-        Some(u) => crate::policy::Actor::user(u.id, u.is_admin, u.is_enabled),
-        None => crate::policy::Actor::ANONYMOUS,
-    };
+    let known = lookup_namespaces(state, user, &requested).await?;
     let settings = state.access.get(&state.db).await;
-    let access = grant::grant(&actor, &requested, |ns| known.get(ns).copied(), &settings, restriction.as_ref());
+    let restriction = principal.restriction();
+    let access = grant::grant(&principal.actor(), &requested, |ns| known.get(ns).copied(), &settings, restriction);
 
     tracing::debug!(
         target: "portcullis::token",
-        sub = user.as_ref().map(|u| u.username.as_str()).unwrap_or(""),
+        sub = user.map(|u| u.username.as_str()).unwrap_or(""),
         requested = ?req.scopes,
         granted = ?access,
         "token issued"
@@ -486,7 +497,7 @@ pub async fn issue(state: &AppState, creds: Credentials, req: TokenRequest) -> R
     rand::rngs::OsRng.fill_bytes(&mut jti);
     let claims = Claims {
         iss: &cfg.issuer,
-        sub: user.as_ref().map(|u| u.username.as_str()).unwrap_or(""),
+        sub: user.map(|u| u.username.as_str()).unwrap_or(""),
         aud: service,
         exp: iat + expires_in,
         nbf: iat,
@@ -500,8 +511,8 @@ pub async fn issue(state: &AppState, creds: Credentials, req: TokenRequest) -> R
     // A refresh token stands for the user's whole rights, so only a password earns one: an
     // access token would otherwise shed its restrictions, its expiry and its revocation.
     // Without a refresh token in the answer, clients keep using the access token itself.
-    let refresh_token = match (&user, req.offline) {
-        (Some(u), true) if restriction.is_none() => {
+    let refresh_token = match (user, req.offline) {
+        (Some(u), true) if principal.token.is_none() => {
             Some(create_refresh_token(state, u, service, req.client_id.as_deref().unwrap_or("")).await?)
         }
         _ => None,
@@ -529,7 +540,46 @@ async fn create_refresh_token(
     .execute(&state.db)
     .await
     .map_err(AppError::from)?;
+    // Each `docker login` makes one: a client keeps its newest few, a user a bounded number.
+    sqlx::query!(
+        "delete from refresh_token where refresh_token_id in (
+             select refresh_token_id from refresh_token where user_id = $1 and service = $2 and client_id = $3
+             order by created_at desc, refresh_token_id desc offset $4)
+           or refresh_token_id in (
+             select refresh_token_id from refresh_token where user_id = $1
+             order by created_at desc, refresh_token_id desc offset $5)",
+        user.id,
+        service,
+        client_id.chars().take(100).collect::<String>(),
+        REFRESH_TOKENS_PER_CLIENT,
+        REFRESH_TOKENS_PER_USER
+    )
+    .execute(&state.db)
+    .await
+    .map_err(AppError::from)?;
     Ok(secret)
+}
+
+/// Refresh tokens kept per user, service and client (older ones end), and per user.
+const REFRESH_TOKENS_PER_CLIENT: i64 = 5;
+const REFRESH_TOKENS_PER_USER: i64 = 50;
+
+/// Deletes refresh tokens that have ended (too old, unused too long, revoked or voided by a
+/// password change a while ago). Returns how many.
+pub async fn prune_refresh_tokens(state: &AppState) -> Result<u64, AppError> {
+    Ok(sqlx::query!(
+        r#"delete from refresh_token r using "user" u
+           where u.user_id = r.user_id
+             and (r.created_at < now() - make_interval(days => $1)
+                  or coalesce(r.last_used_at, r.created_at) < now() - make_interval(days => $2)
+                  or r.revoked_at < now() - interval '7 days'
+                  or (r.auth_epoch <> u.auth_epoch and r.created_at < now() - interval '7 days'))"#,
+        state.settings.refresh_token_max_days as i32,
+        state.settings.refresh_token_idle_days as i32
+    )
+    .execute(&state.db)
+    .await?
+    .rows_affected())
 }
 
 pub async fn list_refresh_tokens(state: &AppState, user: &User) -> Result<Vec<RefreshTokenView>, AppError> {
@@ -537,10 +587,14 @@ pub async fn list_refresh_tokens(state: &AppState, user: &User) -> Result<Vec<Re
         RefreshTokenView,
         r#"select r.refresh_token_id as id, r.client_id, r.display_prefix as prefix,
                   r.created_at as "created_at: _", r.last_used_at as "last_used_at: _",
-                  (r.revoked_at is null and r.auth_epoch = u.auth_epoch) as "active!"
+                  (r.revoked_at is null and r.auth_epoch = u.auth_epoch
+                   and r.created_at > now() - make_interval(days => $2)
+                   and coalesce(r.last_used_at, r.created_at) > now() - make_interval(days => $3)) as "active!"
            from refresh_token r join "user" u on u.user_id = r.user_id
            where r.user_id = $1 order by r.created_at desc limit 100"#,
-        user.id
+        user.id,
+        state.settings.refresh_token_max_days as i32,
+        state.settings.refresh_token_idle_days as i32
     )
     .fetch_all(&state.db)
     .await?)
@@ -569,4 +623,20 @@ pub async fn revoke_refresh_token(state: &AppState, user: &User, id: i64) -> Res
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_cache_drops_stale_entries_before_live_ones() {
+        let mut map: HashMap<u32, bool> = (0..CACHE_MAX as u32).map(|i| (i, i % 2 == 0)).collect();
+        make_room(&mut map, |live| *live);
+        assert_eq!(map.len(), CACHE_MAX / 2, "only the stale half went");
+        assert!(map.values().all(|live| *live));
+        let mut full: HashMap<u32, bool> = (0..CACHE_MAX as u32).map(|i| (i, true)).collect();
+        make_room(&mut full, |live| *live);
+        assert!(full.is_empty(), "a cache full of live entries starts over");
+    }
 }

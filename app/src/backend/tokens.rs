@@ -15,7 +15,7 @@ use super::audit::{self, Target};
 use super::users::{self, User};
 use super::AppState;
 use crate::error::{AppError, AppResult};
-use crate::model::{AccessTokenView, CreatedToken};
+use crate::model::{AccessTokenView, CreatedToken, Page, PageRequest};
 use crate::policy;
 
 /// Every access token starts with this.
@@ -48,7 +48,7 @@ pub struct NewToken {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-async fn views(db: &PgPool, user_id: i64, token_id: Option<i64>) -> AppResult<Vec<AccessTokenView>> {
+async fn views(db: &PgPool, user_id: i64, token_id: Option<i64>, req: PageRequest) -> AppResult<Vec<AccessTokenView>> {
     Ok(sqlx::query_as!(
         AccessTokenView,
         r#"select t.access_token_id as id, t.user_id, t.name, t.display_prefix as prefix,
@@ -58,9 +58,11 @@ async fn views(db: &PgPool, user_id: i64, token_id: Option<i64>) -> AppResult<Ve
                   t.created_at as "created_at: _", t.revoked_at as "revoked_at: _"
            from access_token t
            where t.user_id = $1 and ($2::bigint is null or t.access_token_id = $2)
-           order by t.revoked_at is not null, t.created_at desc"#,
+           order by t.revoked_at is not null, t.created_at desc, t.access_token_id desc limit $3 offset $4"#,
         user_id,
-        token_id
+        token_id,
+        req.limit(),
+        req.offset()
     )
     .fetch_all(db)
     .await?)
@@ -75,10 +77,13 @@ async fn owner(state: &AppState, p: &Principal, user_id: i64) -> AppResult<User>
     users::find_by_id(&state.db, user_id).await?.ok_or_else(|| AppError::not_found("No such user."))
 }
 
-/// The tokens of a user (theirs, or any user's for an administrator), active first.
-pub async fn list(state: &AppState, p: &Principal, user_id: i64) -> AppResult<Vec<AccessTokenView>> {
+/// A page of the tokens of a user (theirs, or any user's for an administrator), active first.
+pub async fn list(state: &AppState, p: &Principal, user_id: i64, req: PageRequest) -> AppResult<Page<AccessTokenView>> {
     let owner = owner(state, p, user_id).await?;
-    views(&state.db, owner.id, None).await
+    let total = sqlx::query_scalar!(r#"select count(*) as "n!" from access_token where user_id = $1"#, owner.id)
+        .fetch_one(&state.db)
+        .await?;
+    Ok(req.of(views(&state.db, owner.id, None, req).await?, total))
 }
 
 /// Creates a token and returns its secret, which is never stored or shown again.
@@ -141,7 +146,7 @@ pub async fn issue(
     });
     audit::record(&mut tx, actor, "token.create", Target::token(name), details).await?;
     tx.commit().await?;
-    let token = views(db, owner.id, Some(id)).await?.pop().ok_or(AppError::Internal)?;
+    let token = views(db, owner.id, Some(id), PageRequest::default()).await?.pop().ok_or(AppError::Internal)?;
     Ok(CreatedToken { token, secret })
 }
 
@@ -166,7 +171,7 @@ pub async fn revoke(state: &AppState, p: &Principal, token_id: i64) -> AppResult
         audit::record(&mut tx, Some(actor), "token.revoke", Target::token(&row.name), serde_json::json!({})).await?;
     }
     tx.commit().await?;
-    views(&state.db, row.user_id, Some(token_id)).await?.pop().ok_or(AppError::Internal)
+    views(&state.db, row.user_id, Some(token_id), PageRequest::default()).await?.pop().ok_or(AppError::Internal)
 }
 
 /// The user and restrictions behind a token secret, if it is valid: known, not revoked, not
@@ -197,8 +202,7 @@ pub async fn authenticate(db: &PgPool, secret: &str) -> AppResult<Option<(User, 
     let scope = TokenScope {
         token_id: row.access_token_id,
         expires_at: row.expires_at,
-        namespace_ids: row.namespace_ids,
-        pull_only: row.pull_only,
+        restriction: crate::grant::Restriction { namespace_ids: row.namespace_ids, pull_only: row.pull_only },
     };
     Ok(Some((user, scope)))
 }

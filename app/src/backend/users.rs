@@ -4,7 +4,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::audit;
 use crate::error::{AppError, AppResult};
-use crate::model::{CurrentUser, UserView};
+use crate::model::{CurrentUser, Page, PageRequest, UserView};
 
 /// A user row as the backend needs it. Not `Serialize`: it carries the password hash.
 #[derive(Clone)]
@@ -209,14 +209,29 @@ impl User {
     }
 }
 
-pub async fn list(db: &PgPool) -> AppResult<Vec<UserView>> {
-    Ok(sqlx::query_as!(
+/// A page of users by name; `q` (when not empty) keeps those whose name, display name or
+/// email contains it.
+pub async fn list(db: &PgPool, q: &str, req: PageRequest) -> AppResult<Page<UserView>> {
+    let total = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from "user"
+           where $1 = '' or username ilike '%' || $1 || '%' or display_name ilike '%' || $1 || '%' or email ilike '%' || $1 || '%'"#,
+        q
+    )
+    .fetch_one(db)
+    .await?;
+    let items = sqlx::query_as!(
         UserView,
         r#"select user_id as id, username, display_name, email, is_admin, is_enabled, is_bot, created_at as "created_at: _"
-           from "user" order by username"#
+           from "user"
+           where $1 = '' or username ilike '%' || $1 || '%' or display_name ilike '%' || $1 || '%' or email ilike '%' || $1 || '%'
+           order by username limit $2 offset $3"#,
+        q,
+        req.limit(),
+        req.offset()
     )
     .fetch_all(db)
-    .await?)
+    .await?;
+    Ok(req.of(items, total))
 }
 
 pub async fn view(db: &PgPool, id: i64) -> AppResult<Option<UserView>> {
@@ -267,13 +282,14 @@ pub async fn update_profile(
 }
 
 /// How many enabled administrators there are besides `id`: the last one may not be removed.
+/// Every administrator's row is locked until the transaction ends, so two requests that
+/// each remove a different one of the last two are decided one after the other.
 pub async fn other_enabled_admins(conn: &mut PgConnection, id: i64) -> AppResult<i64> {
-    Ok(sqlx::query_scalar!(
-        r#"select count(*) as "n!" from "user" where is_admin and is_enabled and user_id <> $1"#,
-        id
-    )
-    .fetch_one(conn)
-    .await?)
+    let admins =
+        sqlx::query_scalar!(r#"select user_id from "user" where is_admin and is_enabled order by user_id for update"#)
+            .fetch_all(conn)
+            .await?;
+    Ok(admins.iter().filter(|a| **a != id).count() as i64)
 }
 
 /// Deletes a user with their personal team and namespace. Refused while that namespace holds

@@ -15,7 +15,7 @@ use crate::api::tokens::{
     list_refresh_tokens, list_tokens, take_new_secret, CreateToken, RevokeRefreshToken, RevokeToken,
 };
 use crate::error::AppError;
-use crate::model::{AccessTokenView, CreatedToken, RefreshTokenView, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
+use crate::model::{AccessTokenView, CreatedToken, Page, RefreshTokenView, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
 
 /// A narrow centred card for the sign-in and sign-up forms.
 #[component]
@@ -123,7 +123,11 @@ pub fn AccountPage() -> impl IntoView {
     let saved = move |what: &'static str| query.read().get("saved").as_deref() == Some(what);
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
-    let tokens = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_tokens());
+    let token_page = Memo::new(move |_| page_number(&query.read(), "page"));
+    let tokens = Resource::new(
+        move || (token_page.get(), create.version().get(), revoke.version().get()),
+        |(page, ..)| list_tokens(Some(page)),
+    );
     // After a plain form post the secret waits in the session for this one page load. The
     // resource lives here, outside the reactive closures, so it is fetched exactly once.
     let flashed = Resource::new(|| (), |_| take_new_secret());
@@ -178,7 +182,7 @@ pub fn AccountPage() -> impl IntoView {
 fn Tokens(
     create: ServerAction<CreateToken>,
     revoke: ServerAction<RevokeToken>,
-    tokens: Resource<Result<Vec<AccessTokenView>, AppError>>,
+    tokens: Resource<Result<Page<AccessTokenView>, AppError>>,
     flashed: Resource<Result<Option<CreatedToken>, AppError>>,
 ) -> impl IntoView {
     let create_error = action_error(create);
@@ -208,14 +212,15 @@ fn Tokens(
                         {move || Suspend::new(async move {
                             match tokens.await {
                                 Err(e) => view! { <Alert kind=AlertKind::Error message=e.message()/> }.into_any(),
-                                Ok(list) if list.is_empty() => view! {
+                                Ok(list) if list.items.is_empty() => view! {
                                     <EmptyState title="No access tokens yet"><p>"Create one for each machine that pulls or pushes, so you can revoke them one by one."</p></EmptyState>
                                 }.into_any(),
                                 Ok(list) => {
                                     let now = chrono::Utc::now();
+                                    let pager = pager(&list, |p| format!("/account?page={p}#tokens"));
                                     view! {
                                         <Table head=vec!["Name", "Scope", "Last used", "Expires", ""]>
-                                            {list.into_iter().map(|t| {
+                                            {list.items.into_iter().map(|t| {
                                                 let active = t.is_active(now);
                                                 let scope = match (t.namespaces.is_empty(), t.pull_only) {
                                                     (true, false) => "everything you may do".to_string(),
@@ -251,6 +256,7 @@ fn Tokens(
                                                 }
                                             }).collect_view()}
                                         </Table>
+                                        {pager}
                                     }.into_any()
                                 }
                             }

@@ -59,9 +59,11 @@ pub fn UsersPage() -> impl IntoView {
     let row_error = Signal::derive(move || action_error(update).get().or_else(|| action_error(delete).get()));
     let mint = ServerAction::<CreateTokenFor>::new();
     let mint_error = action_error(mint);
+    let query = use_query_map();
+    let params = Memo::new(move |_| (query.read().get("q").unwrap_or_default(), page_number(&query.read(), "page")));
     let users = Resource::new(
-        move || (create.version().get(), update.version().get(), delete.version().get()),
-        |_| list_users(),
+        move || (params.get(), create.version().get(), update.version().get(), delete.version().get()),
+        |((q, page), ..)| list_users(Some(q), Some(page)),
     );
     // After a plain form post the new secret waits in the session for this one page load.
     let flashed = Resource::new(|| (), |_| take_new_secret());
@@ -76,15 +78,26 @@ pub fn UsersPage() -> impl IntoView {
                     <div class="mb-3"><FormError error=row_error/></div>
                     <div class="mb-3"><FormError error=mint_error/></div>
                     <NewSecret secret/>
+                    <form method="get" action="/admin/users" class="mb-4 flex flex-wrap items-end gap-3" role="search">
+                        <label class="text-sm"><span class="sr-only">"Find users"</span>
+                            <input name="q" value=move || params.get().0 class=INPUT placeholder="name or email contains…" maxlength="100"/></label>
+                        <button type="submit" class=BUTTON_SECONDARY>"Find"</button>
+                    </form>
                     <Transition fallback=Loading>
                         {move || {
                             let me = me.clone();
                             Suspend::new(async move {
                                 match users.await {
                                     Err(e) => view! { <ErrorPage error=e/> }.into_any(),
-                                    Ok(list) => view! {
+                                    Ok(list) if list.items.is_empty() => view! {
+                                        <EmptyState title="No users match"><p>"Try another part of a name or an email address."</p></EmptyState>
+                                    }.into_any(),
+                                    Ok(list) => {
+                                    let q = params.get_untracked().0;
+                                    let pager = pager(&list, move |p| format!("/admin/users?q={}&page={p}", urlencode(&q)));
+                                    view! {
                                         <Table head=vec!["User", "Role", "Status", "Created", ""]>
-                                            {list.into_iter().map(|u| {
+                                            {list.items.into_iter().map(|u| {
                                                 let myself = u.id == me.id;
                                                 view! {
                                                     <tr data-user=u.username.clone()>
@@ -136,7 +149,9 @@ pub fn UsersPage() -> impl IntoView {
                                                 }
                                             }).collect_view()}
                                         </Table>
-                                    }.into_any(),
+                                        {pager}
+                                    }.into_any()
+                                    }
                                 }
                             })
                         }}
@@ -356,7 +371,10 @@ pub fn RegistryPage() -> impl IntoView {
                                     </section>
                                     <section>
                                         <h2 class="mb-3 text-base font-semibold">"Event inbox"</h2>
-                                        <p class="mb-3 text-sm text-slate-600">{format!("{} events received, {} waiting, {} skipped.", s.inbox.total, s.inbox.pending, s.inbox.skipped)}</p>
+                                        <p class="mb-3 text-sm text-slate-600">{format!(
+                                            "{} events waiting. Since the start: {} applied, {} skipped (blob uploads, HEAD checks and the like), {} failed. Processed events are kept {} days.",
+                                            s.inbox.pending, s.inbox.applied, s.inbox.skipped, s.inbox.failed, s.inbox.retention_days,
+                                        )}</p>
                                         {(!s.inbox.recent_skips.is_empty()).then(|| view! {
                                             <Table head=vec!["Received", "Action", "Repository", "Why skipped"]>
                                                 {s.inbox.recent_skips.into_iter().map(|(at, action, repo, reason)| view! {

@@ -433,3 +433,14 @@ pub fn NewSecret(secret: Signal<Option<crate::model::CreatedToken>>) -> impl Int
         </Transition>
     }
 }
+
+/// A positive number from the query string (`page=3`), 1 when missing or malformed.
+pub fn page_number(query: &leptos_router::params::ParamsMap, key: &str) -> u32 {
+    query.get(key).and_then(|p| p.parse::<u32>().ok()).unwrap_or(1).max(1)
+}
+
+/// Pagination under a list, shown only when there is more than one page.
+pub fn pager<T>(page: &crate::model::Page<T>, href: impl Fn(u32) -> String + Send + Sync + 'static) -> impl IntoView {
+    let (n, pages, total) = (page.page, page.pages(), page.total);
+    (pages > 1).then(move || view! { <Pagination page=n pages total href/> })
+}

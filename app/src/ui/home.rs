@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use super::components::*;
 use super::use_session;
 use crate::api::images::recent_pushes;
-use crate::api::namespaces::list_namespaces;
+use crate::api::namespaces::my_namespaces;
 use crate::api::teams::list_teams;
 use crate::model::CurrentUser;
 use crate::model::{human_size, short_digest, TagView};
@@ -31,9 +31,9 @@ pub fn HomePage() -> impl IntoView {
 
 #[component]
 fn Dashboard(user: CurrentUser, registry: String) -> impl IntoView {
-    let namespaces = Resource::new(|| (), |_| list_namespaces());
+    let namespaces = Resource::new(|| (), |_| my_namespaces());
     let recent = Resource::new(|| (), |_| recent_pushes());
-    let teams = Resource::new(|| (), |_| list_teams());
+    let teams = Resource::new(|| (), |_| list_teams(None));
     let ns = user.username.clone();
     view! {
         <Title text="Dashboard"/>
@@ -58,7 +58,7 @@ fn Dashboard(user: CurrentUser, registry: String) -> impl IntoView {
                 <Card title="Your namespaces">
                     <Transition fallback=Loading>
                         {move || Suspend::new(async move {
-                            let mine: Vec<_> = namespaces.await.map(|l| l.namespaces).unwrap_or_default().into_iter().filter(|n| n.role.is_some()).collect();
+                            let mine: Vec<_> = namespaces.await.map(|p| p.items).unwrap_or_default();
                             view! {
                                 <ul class="divide-y divide-slate-100 text-sm">
                                     {mine.into_iter().map(|n| view! {
@@ -76,7 +76,7 @@ fn Dashboard(user: CurrentUser, registry: String) -> impl IntoView {
                 <Card title="Your teams">
                     <Transition fallback=Loading>
                         {move || Suspend::new(async move {
-                            let list = teams.await.map(|l| l.teams).unwrap_or_default();
+                            let list = teams.await.map(|l| l.teams.items).unwrap_or_default();
                             if list.is_empty() {
                                 return view! { <p class="text-sm text-slate-600">"No teams yet. " <a class=LINK href="/teams">"Create or join one"</a></p> }.into_any();
                             }

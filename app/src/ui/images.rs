@@ -281,6 +281,9 @@ fn TagDetailView(d: TagDetail, delete: ServerAction<DeleteTag>) -> impl IntoView
             {t.signed.then(|| view! { <Badge text="signed" tone=Tone::Green/> })}
         </PageHeader>
         <p class="-mt-4 mb-6 text-sm"><a class=LINK href=format!("/repositories/{repo}")>"← all tags of " {repo.clone()}</a></p>
+        {d.incomplete_reason.clone().map(|why| view! {
+            <p class="mb-6 rounded-md border border-amber-200 bg-amber-50 px-4 py-3 text-sm text-amber-900" role="note">{why}</p>
+        })}
         <div class="grid gap-6 lg:grid-cols-3">
             <div class="space-y-6 lg:col-span-2">
                 <Card title="Pull">
@@ -455,7 +458,9 @@ fn HistoryCard(steps: Vec<BuildStep>) -> impl IntoView {
 /// Public images, for everyone including visitors.
 #[component]
 pub fn ExplorePage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| explore());
+    let query = leptos_router::hooks::use_query_map();
+    let page = Memo::new(move |_| page_number(&query.read(), "page"));
+    let data = Resource::new(move || page.get(), |page| explore(Some(page)));
     view! {
         <Title text="Explore"/>
         <PageHeader title="Explore" subtitle="Public images: anyone may pull them, even without an account."/>
@@ -463,11 +468,15 @@ pub fn ExplorePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Err(e) => view! { <ErrorPage error=e/> }.into_any(),
-                    Ok(list) => view! {
-                        <RepositoryTable repositories=list empty_title="No public images yet">
-                            <p>"Repositories in public namespaces (and the global namespace) appear here."</p>
-                        </RepositoryTable>
-                    }.into_any(),
+                    Ok(list) => {
+                        let pager = pager(&list, |p| format!("/explore?page={p}"));
+                        view! {
+                            <RepositoryTable repositories=list.items empty_title="No public images yet">
+                                <p>"Repositories in public namespaces (and the global namespace) appear here."</p>
+                            </RepositoryTable>
+                            {pager}
+                        }.into_any()
+                    }
                 }
             })}
         </Transition>

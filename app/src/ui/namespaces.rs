@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::components::*;
 use super::signed_in_or_visitor;
@@ -15,7 +15,12 @@ use crate::model::{NamespaceView, Visibility};
 pub fn NamespacesPage() -> impl IntoView {
     let create = ServerAction::<CreateNamespace>::new();
     let error = action_error(create);
-    let list = Resource::new(move || create.version().get(), |_| list_namespaces());
+    let query = use_query_map();
+    let params = Memo::new(move |_| (query.read().get("q").unwrap_or_default(), page_number(&query.read(), "page")));
+    let list = Resource::new(
+        move || (params.get(), create.version().get()),
+        |((q, page), _)| list_namespaces(Some(q), Some(page)),
+    );
     signed_in_or_visitor(move |user| {
         view! {
             <Title text="Namespaces"/>
@@ -28,10 +33,21 @@ pub fn NamespacesPage() -> impl IntoView {
                         Err(e) => view! { <ErrorPage error=e/> }.into_any(),
                         Ok(l) => {
                             let can_create = signed_in && !l.teams_for_new.is_empty();
+                            let q = params.get_untracked().0;
+                            let pager = {
+                                let q = q.clone();
+                                pager(&l.namespaces, move |p| format!("/namespaces?q={}&page={p}", super::urlencode(&q)))
+                            };
                             view! {
                                 <div class="grid gap-6 lg:grid-cols-3">
                                     <div class="lg:col-span-2">
-                                        <NamespaceTable namespaces=l.namespaces/>
+                                        <form method="get" action="/namespaces" class="mb-4 flex flex-wrap items-end gap-3" role="search">
+                                            <label class="text-sm"><span class="sr-only">"Filter namespaces"</span>
+                                                <input name="q" value=q.clone() class=INPUT placeholder="name or description contains…" maxlength="100"/></label>
+                                            <button type="submit" class=BUTTON_SECONDARY>"Filter"</button>
+                                        </form>
+                                        <NamespaceTable namespaces=l.namespaces.items/>
+                                        {pager}
                                     </div>
                                     {can_create.then(|| view! {
                                         <Card title="New namespace">
@@ -128,9 +144,11 @@ pub fn NamespacePage() -> impl IntoView {
     let visibility = ServerAction::<SetVisibility>::new();
     let update = ServerAction::<UpdateNamespace>::new();
     let delete = ServerAction::<DeleteNamespace>::new();
+    let query = use_query_map();
+    let page = Memo::new(move |_| page_number(&query.read(), "page"));
     let detail = Resource::new(
-        move || (name.get(), visibility.version().get(), update.version().get()),
-        |(n, _, _)| get_namespace(n),
+        move || (name.get(), page.get(), visibility.version().get(), update.version().get()),
+        |(n, page, ..)| get_namespace(n, Some(page)),
     );
     signed_in_or_visitor(move |_| loaded(detail, move |d| view! { <NamespaceDetailView d visibility update delete/> }))
 }
@@ -154,6 +172,10 @@ fn NamespaceDetailView(
     };
     let (name0, name1, name2, name3, name4) =
         (n.name.clone(), n.name.clone(), n.name.clone(), n.name.clone(), n.name.clone());
+    let pager = {
+        let name = n.name.clone();
+        pager(&d.repositories, move |p| format!("/namespaces/{name}?page={p}"))
+    };
     view! {
         <Title text=n.name.clone()/>
         <PageHeader title=n.name.clone() subtitle=n.description.clone()>
@@ -164,9 +186,10 @@ fn NamespaceDetailView(
             <div class="space-y-6 lg:col-span-2">
                 <section>
                     <h2 class="mb-3 text-base font-semibold text-slate-900">"Repositories"</h2>
-                    <super::images::RepositoryTable repositories=d.repositories empty_title="No repositories yet">
+                    <super::images::RepositoryTable repositories=d.repositories.items empty_title="No repositories yet">
                         <p>{format!("Push an image to {}/{}/<name>:<tag> and it appears here.", d.registry_host, name0)}</p>
                     </super::images::RepositoryTable>
+                    {pager}
                 </section>
                 <Card title="Who may do what">
                     <Table head=vec!["Who", "Pull", "Push", "Delete"]>

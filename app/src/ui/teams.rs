@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::components::*;
 use super::signed_in;
@@ -15,7 +15,9 @@ use crate::model::TeamRole;
 pub fn TeamsPage() -> impl IntoView {
     let create = ServerAction::<CreateTeam>::new();
     let error = action_error(create);
-    let list = Resource::new(move || create.version().get(), |_| list_teams());
+    let query = use_query_map();
+    let page = Memo::new(move |_| page_number(&query.read(), "page"));
+    let list = Resource::new(move || (page.get(), create.version().get()), |(page, _)| list_teams(Some(page)));
     signed_in(move |_| {
         view! {
             <Title text="Teams"/>
@@ -27,16 +29,17 @@ pub fn TeamsPage() -> impl IntoView {
                         Ok(l) => view! {
                             <div class="grid gap-6 lg:grid-cols-3">
                                 <div class="lg:col-span-2">
-                                    {if l.teams.is_empty() {
+                                    {if l.teams.items.is_empty() {
                                         view! {
                                             <EmptyState title="You are not in any team yet">
                                                 <p>"Create a team to share namespaces with others, or ask a team owner to add you."</p>
                                             </EmptyState>
                                         }.into_any()
                                     } else {
+                                        let pager = pager(&l.teams, |p| format!("/teams?page={p}"));
                                         view! {
                                             <Table head=vec!["Team", "Members", "Namespaces", "Your role"]>
-                                                {l.teams.into_iter().map(|t| view! {
+                                                {l.teams.items.into_iter().map(|t| view! {
                                                     <tr class="hover:bg-slate-50">
                                                         <td class=TD>
                                                             <a class=LINK href=format!("/teams/{}", t.name)>{t.name.clone()}</a>
@@ -48,6 +51,7 @@ pub fn TeamsPage() -> impl IntoView {
                                                     </tr>
                                                 }).collect_view()}
                                             </Table>
+                                            {pager}
                                         }.into_any()
                                     }}
                                 </div>
@@ -78,9 +82,11 @@ pub fn TeamPage() -> impl IntoView {
     let role = ServerAction::<SetMemberRole>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let delete = ServerAction::<DeleteTeam>::new();
+    let query = use_query_map();
+    let pages = Memo::new(move |_| (page_number(&query.read(), "page"), page_number(&query.read(), "ns_page")));
     let detail = Resource::new(
-        move || (name.get(), add.version().get(), role.version().get(), remove.version().get()),
-        |(n, ..)| get_team(n),
+        move || (name.get(), pages.get(), add.version().get(), role.version().get(), remove.version().get()),
+        |(n, (page, ns_page), ..)| get_team(n, Some(page), Some(ns_page)),
     );
     signed_in(move |_| loaded(detail, move |d| view! { <TeamDetailView d add role remove delete/> }))
 }
@@ -99,8 +105,18 @@ fn TeamDetailView(
     let member_error = Signal::derive(move || action_error(role).get().or_else(|| action_error(remove).get()));
     let delete_error = action_error(delete);
     let manage = d.can_manage;
+    let (members_page, ns_page) = (d.members.page, d.namespaces.page);
+    let member_pager = {
+        let team = team.clone();
+        pager(&d.members, move |p| format!("/teams/{team}?page={p}&ns_page={ns_page}"))
+    };
+    let ns_pager = {
+        let team = team.clone();
+        pager(&d.namespaces, move |p| format!("/teams/{team}?page={members_page}&ns_page={p}"))
+    };
     let members = d
         .members
+        .items
         .into_iter()
         .map(|m| {
             let (team, team2) = (team.clone(), team.clone());
@@ -146,7 +162,7 @@ fn TeamDetailView(
             }
         })
         .collect_view();
-    let namespaces = d.namespaces;
+    let namespaces = d.namespaces.items;
     let (team_add, team_del, team_q) = (team.clone(), team.clone(), team.clone());
     view! {
         <Title text=t.name.clone()/>
@@ -159,6 +175,7 @@ fn TeamDetailView(
                     <h2 class="mb-3 text-base font-semibold text-slate-900">"Members"</h2>
                     <div class="mb-3"><FormError error=member_error/></div>
                     <Table head=vec!["User", "Role", "Member since", ""]>{members}</Table>
+                    {member_pager}
                 </section>
                 <section>
                     <div class="mb-3 flex items-center justify-between">
@@ -181,6 +198,7 @@ fn TeamDetailView(
                                     </tr>
                                 }).collect_view()}
                             </Table>
+                            {ns_pager}
                         }.into_any()
                     }}
                 </section>

@@ -13,12 +13,16 @@ use app::model::{
     AccessTokenView, CreatedToken, NamespaceView, Page, RepositoryView, TagDetail, TagView, TeamMemberView, TeamRole,
     TeamView, UserView, Visibility,
 };
-use axum::{extract::State, http::StatusCode, Json};
+use axum::{
+    extract::State,
+    http::{StatusCode, Uri},
+    Json,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{ApiAuth, ApiJson, ApiPath, ApiResult};
+use super::{ApiAuth, ApiJson, ApiPath, ApiQuery, ApiResult, PageQuery, Paged};
 
 type Created<T> = (StatusCode, Json<T>);
 
@@ -81,8 +85,20 @@ pub async fn bootstrap(
     Ok(created(Bootstrapped { user: view, token }))
 }
 
-pub async fn list_users(State(state): State<AppState>, ApiAuth(p): ApiAuth) -> ApiResult<Json<Vec<UserView>>> {
-    Ok(Json(admin::list_users(&state, &p).await?))
+#[derive(Deserialize, Default)]
+pub struct TextQuery {
+    #[serde(default)]
+    q: String,
+}
+
+pub async fn list_users(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiQuery(page): ApiQuery<PageQuery>,
+    ApiQuery(text): ApiQuery<TextQuery>,
+    uri: Uri,
+) -> ApiResult<Paged<UserView>> {
+    Ok(Paged { page: admin::list_users(&state, &p, &text.q, page.request()?).await?, uri })
 }
 
 pub async fn create_user(
@@ -135,8 +151,10 @@ pub async fn list_tokens(
     State(state): State<AppState>,
     ApiAuth(p): ApiAuth,
     ApiPath(user_id): ApiPath<i64>,
-) -> ApiResult<Json<Vec<AccessTokenView>>> {
-    Ok(Json(tokens::list(&state, &p, user_id).await?))
+    ApiQuery(page): ApiQuery<PageQuery>,
+    uri: Uri,
+) -> ApiResult<Paged<AccessTokenView>> {
+    Ok(Paged { page: tokens::list(&state, &p, user_id, page.request()?).await?, uri })
 }
 
 #[derive(Deserialize)]
@@ -170,8 +188,13 @@ pub async fn revoke_token(
 
 // --- teams -----------------------------------------------------------------------------------
 
-pub async fn list_teams(State(state): State<AppState>, ApiAuth(p): ApiAuth) -> ApiResult<Json<Vec<TeamView>>> {
-    Ok(Json(teams::list(&state, &p).await?))
+pub async fn list_teams(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiQuery(page): ApiQuery<PageQuery>,
+    uri: Uri,
+) -> ApiResult<Paged<TeamView>> {
+    Ok(Paged { page: teams::list(&state, &p, page.request()?).await?, uri })
 }
 
 #[derive(Deserialize)]
@@ -226,8 +249,10 @@ pub async fn list_members(
     State(state): State<AppState>,
     ApiAuth(p): ApiAuth,
     ApiPath(id): ApiPath<i64>,
-) -> ApiResult<Json<Vec<TeamMemberView>>> {
-    Ok(Json(teams::members(&state, &p, &TeamRef::Id(id)).await?))
+    ApiQuery(page): ApiQuery<PageQuery>,
+    uri: Uri,
+) -> ApiResult<Paged<TeamMemberView>> {
+    Ok(Paged { page: teams::members(&state, &p, &TeamRef::Id(id), page.request()?).await?, uri })
 }
 
 #[derive(Deserialize)]
@@ -275,8 +300,10 @@ pub async fn team_namespaces(
     State(state): State<AppState>,
     ApiAuth(p): ApiAuth,
     ApiPath(id): ApiPath<i64>,
-) -> ApiResult<Json<Vec<NamespaceView>>> {
-    Ok(Json(namespaces::list_for_team(&state, &p, &TeamRef::Id(id)).await?))
+    ApiQuery(page): ApiQuery<PageQuery>,
+    uri: Uri,
+) -> ApiResult<Paged<NamespaceView>> {
+    Ok(Paged { page: namespaces::list_for_team(&state, &p, &TeamRef::Id(id), page.request()?).await?, uri })
 }
 
 // --- namespaces ------------------------------------------------------------------------------
@@ -284,8 +311,11 @@ pub async fn team_namespaces(
 pub async fn list_namespaces(
     State(state): State<AppState>,
     ApiAuth(p): ApiAuth,
-) -> ApiResult<Json<Vec<NamespaceView>>> {
-    Ok(Json(namespaces::list(&state, &p).await?))
+    ApiQuery(page): ApiQuery<PageQuery>,
+    ApiQuery(text): ApiQuery<TextQuery>,
+    uri: Uri,
+) -> ApiResult<Paged<NamespaceView>> {
+    Ok(Paged { page: namespaces::list(&state, &p, &text.q, page.request()?).await?, uri })
 }
 
 #[derive(Deserialize)]
@@ -368,7 +398,7 @@ pub struct ActivityQuery {
 pub async fn activity_csv(
     State(state): State<AppState>,
     ApiAuth(p): ApiAuth,
-    axum::extract::Query(q): axum::extract::Query<ActivityQuery>,
+    ApiQuery(q): ApiQuery<ActivityQuery>,
 ) -> ApiResult<impl axum::response::IntoResponse> {
     use app::backend::audit;
     p.require_user()?;
@@ -388,15 +418,19 @@ pub async fn namespace_repositories(
     State(state): State<AppState>,
     ApiAuth(p): ApiAuth,
     ApiPath(id): ApiPath<i64>,
-) -> ApiResult<Json<Vec<RepositoryView>>> {
-    Ok(Json(browse::repositories(&state, &p, &NamespaceRef::Id(id)).await?.1))
+    ApiQuery(page): ApiQuery<PageQuery>,
+    uri: Uri,
+) -> ApiResult<Paged<RepositoryView>> {
+    Ok(Paged { page: browse::repositories(&state, &p, &NamespaceRef::Id(id), page.request()?).await?.1, uri })
 }
 
 pub async fn list_repositories(
     State(state): State<AppState>,
     ApiAuth(p): ApiAuth,
-) -> ApiResult<Json<Vec<RepositoryView>>> {
-    Ok(Json(browse::list_all(&state, &p).await?))
+    ApiQuery(page): ApiQuery<PageQuery>,
+    uri: Uri,
+) -> ApiResult<Paged<RepositoryView>> {
+    Ok(Paged { page: browse::list_all(&state, &p, page.request()?).await?, uri })
 }
 
 pub async fn get_repository(
@@ -451,8 +485,12 @@ pub async fn list_tags(
     State(state): State<AppState>,
     ApiAuth(p): ApiAuth,
     ApiPath(id): ApiPath<i64>,
-    axum::extract::Query(q): axum::extract::Query<TagListQuery>,
+    ApiQuery(q): ApiQuery<TagListQuery>,
 ) -> ApiResult<Json<Page<TagView>>> {
+    PageQuery { page: q.page, per_page: q.per_page }.request()?;
+    if !["", "pushed", "name"].contains(&q.sort.as_str()) {
+        return Err(AppError::BadRequest("sort must be pushed or name".into()).into());
+    }
     let name = browse::name_of(&state, id).await?;
     let q = TagQuery {
         name: q.name,
@@ -483,7 +521,7 @@ pub async fn delete_tag(
     State(state): State<AppState>,
     ApiAuth(p): ApiAuth,
     ApiPath(id): ApiPath<i64>,
-    axum::extract::Query(q): axum::extract::Query<DeleteTagQuery>,
+    ApiQuery(q): ApiQuery<DeleteTagQuery>,
 ) -> ApiResult<Json<Value>> {
     let removed = browse::delete_tag(&state, &p, id, q.digest.as_deref()).await?;
     Ok(Json(json!({ "deleted_tags": removed })))

@@ -13,6 +13,7 @@ pub mod openapi;
 
 use app::backend::AppState;
 use app::error::AppError;
+use app::model::{Page, PageRequest};
 use axum::{
     extract::{rejection::JsonRejection, rejection::PathRejection, FromRequest, FromRequestParts, Request},
     http::{header, request::Parts, StatusCode},
@@ -98,18 +99,25 @@ fn bad_request(status: StatusCode, message: String) -> ApiError {
     })
 }
 
-/// `Json` whose rejections are API errors: 400 for broken JSON, 422 for the wrong shape,
-/// 415 without a JSON content type.
+/// `Json` whose rejections are API errors: 400 for broken JSON, 422 for the wrong shape (a
+/// body that is not a JSON object included: serde would read a struct from an array), 415
+/// without a JSON content type.
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Self(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        let value = match Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(Json(v)) => v,
+            Err(rejection) => return Err(json_rejection(rejection)),
+        };
+        if !value.is_object() {
+            return Err(ApiError(AppError::invalid("body", "must be a JSON object")).into_response());
         }
+        serde_json::from_value(value)
+            .map(Self)
+            .map_err(|e| ApiError(AppError::invalid("body", e.to_string())).into_response())
     }
 }
 
@@ -121,6 +129,80 @@ fn json_rejection(r: JsonRejection) -> Response {
         return (status, body).into_response();
     }
     bad_request(status, message).into_response()
+}
+
+/// Query parameters whose parse failure is a 400 API error.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(|e| ApiError(AppError::BadRequest(format!("bad query parameter: {}", e.body_text()))))
+    }
+}
+
+/// `page` and `per_page` of a list (1-based; at most 100 a page, 50 when not given).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct PageQuery {
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+impl PageQuery {
+    /// The page asked for: 400 for a page or page size below 1; a size over 100 is 100.
+    pub fn request(&self) -> Result<PageRequest, ApiError> {
+        for (name, v) in [("page", self.page), ("per_page", self.per_page)] {
+            if v == Some(0) {
+                return Err(ApiError(AppError::BadRequest(format!("{name} must be at least 1"))));
+            }
+        }
+        Ok(PageRequest::new(self.page, self.per_page))
+    }
+}
+
+/// A page of a list as the API answers it, in the manner of GitHub's and Harbor's APIs: the
+/// items as a JSON array, the total in `X-Total-Count`, and `Link` (RFC 8288) to the first,
+/// previous, next and last pages.
+pub struct Paged<T> {
+    pub page: Page<T>,
+    pub uri: axum::http::Uri,
+}
+
+impl<T: serde::Serialize> IntoResponse for Paged<T> {
+    fn into_response(self) -> Response {
+        let Paged { page, uri } = self;
+        let keep: Vec<(String, String)> = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .filter(|(k, _)| k != "page" && k != "per_page")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let link = |n: u32, rel: &str| {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            q.extend_pairs(keep.iter());
+            q.append_pair("page", &n.to_string());
+            q.append_pair("per_page", &page.per_page.to_string());
+            format!("<{}?{}>; rel=\"{rel}\"", uri.path(), q.finish())
+        };
+        let last = page.pages();
+        let mut links = vec![link(1, "first")];
+        if page.page > 1 {
+            links.push(link((page.page - 1).min(last), "prev"));
+        }
+        if page.page < last {
+            links.push(link(page.page + 1, "next"));
+        }
+        links.push(link(last, "last"));
+        let mut res = Json(&page.items).into_response();
+        let headers = res.headers_mut();
+        headers.insert("x-total-count", header::HeaderValue::from(page.total));
+        if let Ok(v) = header::HeaderValue::from_str(&links.join(", ")) {
+            headers.insert(header::LINK, v);
+        }
+        res
+    }
 }
 
 /// A path parameter whose parse failure is a 400 API error.

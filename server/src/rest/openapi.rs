@@ -16,20 +16,27 @@ fn body(schema: &str) -> Value {
     json!({ "required": true, "content": { "application/json": { "schema": schema_ref(schema) } } })
 }
 
-fn errors() -> Value {
+/// The errors an operation can answer. Every operation may meet 400 (a malformed path or
+/// query) and 401 (a credential that is present but wrong); the others depend on what it does.
+fn errors(body: bool) -> Value {
     let e = |d: &str| ok(d, schema_ref("Error"));
-    json!({
-        "400": e("Malformed request"),
+    let mut all = json!({
+        "400": e("Malformed request: a path or query parameter, or the body"),
         "401": e("Not authenticated, or invalid credentials"),
         "403": e("Refused by the access policy"),
         "404": e("No such resource (or not visible to the caller)"),
         "409": e("Conflicts with the current state"),
         "422": e("Invalid input; `field` names the offending field"),
-    })
+    });
+    if body {
+        all["413"] = e("The body is larger than 1 MiB");
+        all["415"] = e("The body is not JSON (Content-Type: application/json)");
+    }
+    all
 }
 
 fn op(summary: &str, tag: &str, id_params: &[&str], request: Option<&str>, status: &str, response: Value) -> Value {
-    let mut responses = errors();
+    let mut responses = errors(request.is_some());
     responses[status] = response;
     let params: Vec<Value> = id_params
         .iter()
@@ -49,9 +56,59 @@ fn op(summary: &str, tag: &str, id_params: &[&str], request: Option<&str>, statu
 fn with_query(mut o: Value, params: &[(&str, &str)]) -> Value {
     let mut all = o["parameters"].as_array().cloned().unwrap_or_default();
     all.extend(params.iter().map(|(name, description)| {
-        json!({ "name": name, "in": "query", "description": description, "schema": { "type": "string" } })
+        json!({ "name": name, "in": "query", "description": description, "schema": { "type": "string", "maxLength": 100 } })
     }));
     o["parameters"] = json!(all);
+    o
+}
+
+/// A list: `page` and `per_page` parameters, the total in `X-Total-Count`, links in `Link`.
+fn paged(summary: &str, tag: &str, id_params: &[&str], item: &str) -> Value {
+    let response = json!({
+        "description": "One page of the list, sorted",
+        "headers": {
+            "X-Total-Count": { "description": "How many there are in all", "schema": { "type": "integer" } },
+            "Link": { "description": "RFC 8288 links to the first, previous, next and last pages", "schema": { "type": "string" } },
+        },
+        "content": { "application/json": { "schema": list_of(item) } },
+    });
+    let mut o = op(summary, tag, id_params, None, "200", response);
+    let mut all = o["parameters"].as_array().cloned().unwrap_or_default();
+    all.push(json!({ "name": "page", "in": "query", "description": "1-based page number", "schema": { "type": "integer", "minimum": 1, "maximum": 4294967295u64, "default": 1 } }));
+    all.push(json!({ "name": "per_page", "in": "query", "description": "Items a page (at most 100)", "schema": { "type": "integer", "minimum": 1, "maximum": 4294967295u64, "default": 50 } }));
+    o["parameters"] = json!(all);
+    o
+}
+
+/// The health check: no authentication, 503 when the database cannot be reached.
+fn health() -> Value {
+    let state =
+        json!({ "type": "object", "properties": { "status": { "type": "string" }, "database": { "type": "string" } } });
+    json!({
+        "summary": "Health of the server and its database", "tags": ["health"], "security": [],
+        "responses": { "200": ok("Healthy", state.clone()), "503": ok("The database cannot be reached", state) },
+    })
+}
+
+/// A page of a repository's tags: filters and sort besides the page.
+fn tags() -> Value {
+    let mut o = op(
+        "A page of a repository's tags, filtered and sorted in the database",
+        "repositories",
+        &["id"],
+        None,
+        "200",
+        ok("A page of tags", schema_ref("TagPage")),
+    );
+    let mut params = o["parameters"].as_array().cloned().unwrap_or_default();
+    params.extend([
+        json!({ "name": "name", "in": "query", "description": "Part of the tag name", "schema": { "type": "string", "maxLength": 100 } }),
+        json!({ "name": "label", "in": "query", "description": "key=value, or key", "schema": { "type": "string", "maxLength": 100 } }),
+        json!({ "name": "sort", "in": "query", "description": "pushed (newest first, the default) or name", "schema": { "type": "string", "enum": ["pushed", "name"] } }),
+        json!({ "name": "page", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 4294967295u64 } }),
+        json!({ "name": "per_page", "in": "query", "description": "At most 200", "schema": { "type": "integer", "minimum": 1, "maximum": 4294967295u64 } }),
+    ]);
+    o["parameters"] = json!(params);
     o
 }
 
@@ -77,10 +134,10 @@ pub fn spec() -> Value {
         "servers": [{ "url": "/" }],
         "security": [{ "bearer": [] }, { "basic": [] }, {}],
         "paths": {
-            "/api/v1/health": { "get": op("Health of the server and its database", "health", &[], None, "200", ok("Healthy", json!({"type": "object"}))) },
+            "/api/v1/health": { "get": health() },
             "/api/v1/users/bootstrap": { "post": op("Create the first administrator and a token for them (only while no user exists)", "users", &[], Some("NewUser"), "201", ok("The administrator and a token, shown once", schema_ref("Bootstrapped"))) },
             "/api/v1/users": {
-                "get": op("List users (administrators)", "users", &[], None, "200", ok("Users", list_of("User"))),
+                "get": with_query(paged("List users by name (administrators)", "users", &[], "User"), &[("q", "Part of the name, display name or email")]),
                 "post": op("Create a user or bot user (administrators)", "users", &[], Some("NewUser"), "201", user())
             },
             "/api/v1/users/{id}": {
@@ -90,14 +147,14 @@ pub fn spec() -> Value {
                 "delete": op("Delete a user and their personal namespace (administrators)", "users", &["id"], None, "204", no_content())
             },
             "/api/v1/users/{id}/application_tokens": {
-                "get": op("List a user's access tokens (themself or administrators)", "tokens", &["id"], None, "200", ok("Tokens", list_of("AccessToken"))),
+                "get": paged("List a user's access tokens, active first (themself or administrators)", "tokens", &["id"], "AccessToken"),
                 "post": op("Create an access token; the secret is in the answer and nowhere else", "tokens", &["id"], Some("NewToken"), "201", ok("The token and its secret", schema_ref("CreatedToken")))
             },
             "/api/v1/users/application_tokens/{id}": {
                 "delete": op("Revoke an access token", "tokens", &["id"], None, "200", ok("The revoked token", schema_ref("AccessToken")))
             },
             "/api/v1/teams": {
-                "get": op("List the teams the caller may see", "teams", &[], None, "200", ok("Teams", list_of("Team"))),
+                "get": paged("List the teams the caller may see, by name", "teams", &[], "Team"),
                 "post": op("Create a team owned by the caller", "teams", &[], Some("NewTeam"), "201", team())
             },
             "/api/v1/teams/{id}": {
@@ -107,7 +164,7 @@ pub fn spec() -> Value {
                 "delete": op("Delete a team that owns no namespaces (owners)", "teams", &["id"], None, "204", no_content())
             },
             "/api/v1/teams/{id}/members": {
-                "get": op("List a team's members", "teams", &["id"], None, "200", ok("Members", list_of("TeamMember"))),
+                "get": paged("List a team's members, owners first", "teams", &["id"], "TeamMember"),
                 "post": op("Add a member (owners)", "teams", &["id"], Some("NewMember"), "201", ok("The member", schema_ref("TeamMember")))
             },
             "/api/v1/teams/{id}/members/{user_id}": {
@@ -115,17 +172,17 @@ pub fn spec() -> Value {
                 "delete": op("Remove a member (owners)", "teams", &["id", "user_id"], None, "204", no_content())
             },
             "/api/v1/teams/{id}/namespaces": {
-                "get": op("List a team's namespaces", "teams", &["id"], None, "200", ok("Namespaces", list_of("Namespace")))
+                "get": paged("List a team's namespaces, by name", "teams", &["id"], "Namespace")
             },
             "/api/v1/namespaces": {
-                "get": op("List the namespaces the caller may pull from", "namespaces", &[], None, "200", ok("Namespaces", list_of("Namespace"))),
+                "get": with_query(paged("List the namespaces the caller may pull from, by name", "namespaces", &[], "Namespace"), &[("q", "Part of the name or description")]),
                 "post": op("Create a namespace for a team", "namespaces", &[], Some("NewNamespace"), "201", ns())
             },
             "/api/v1/namespaces/{id}/repositories": {
-                "get": op("List a namespace's repositories", "repositories", &["id"], None, "200", ok("Repositories", list_of("Repository")))
+                "get": paged("List a namespace's repositories, by name", "repositories", &["id"], "Repository")
             },
             "/api/v1/repositories": {
-                "get": op("List the repositories the caller may pull from", "repositories", &[], None, "200", ok("Repositories", list_of("Repository")))
+                "get": paged("List the repositories the caller may pull from, by name", "repositories", &[], "Repository")
             },
             "/api/v1/repositories/{id}": {
                 "get": op("Show a repository", "repositories", &["id"], None, "200", ok("The repository", schema_ref("Repository"))),
@@ -133,21 +190,7 @@ pub fn spec() -> Value {
                 "patch": op("Same as PUT", "repositories", &["id"], Some("RepositoryChange"), "200", ok("The repository", schema_ref("Repository"))),
                 "delete": op("Delete every manifest of a repository from the registry", "repositories", &["id"], None, "204", no_content())
             },
-            "/api/v1/repositories/{id}/tags": {
-                "get": {
-                    "summary": "A page of a repository's tags; query: name (substring), label (key=value or key), sort (pushed|name), page, per_page",
-                    "tags": ["repositories"],
-                    "parameters": [
-                        { "name": "id", "in": "path", "required": true, "schema": { "type": "integer", "format": "int64" } },
-                        { "name": "name", "in": "query", "schema": { "type": "string" } },
-                        { "name": "label", "in": "query", "schema": { "type": "string" } },
-                        { "name": "sort", "in": "query", "schema": { "type": "string", "enum": ["pushed", "name"] } },
-                        { "name": "page", "in": "query", "schema": { "type": "integer" } },
-                        { "name": "per_page", "in": "query", "schema": { "type": "integer" } }
-                    ],
-                    "responses": { "200": ok("A page of tags", schema_ref("TagPage")), "404": ok("No such repository", schema_ref("Error")) }
-                }
-            },
+            "/api/v1/repositories/{id}/tags": { "get": tags() },
             "/api/v1/tags/{id}": {
                 "get": op("Show a tag with its image's details", "repositories", &["id"], None, "200", ok("The tag", schema_ref("TagDetail"))),
                 "delete": with_query(
@@ -171,7 +214,56 @@ pub fn spec() -> Value {
     })
 }
 
+/// Request bodies are read strictly: a field the API does not know is a 422, not ignored
+/// (a misspelt `visibilty` must not silently do nothing), and the schemas say so.
+const REQUEST_SCHEMAS: [&str; 10] = [
+    "NewUser",
+    "UserChange",
+    "NewToken",
+    "NewTeam",
+    "TeamChange",
+    "NewMember",
+    "RoleChange",
+    "NewNamespace",
+    "NamespaceChange",
+    "RepositoryChange",
+];
+
+/// Fields of request bodies that may be `null`, meaning "not given" (left as it is, or the
+/// default).
+const NULLABLE_FIELDS: [(&str, &str); 10] = [
+    ("NewUser", "password"),
+    ("NewUser", "email"),
+    ("NewUser", "display_name"),
+    ("UserChange", "display_name"),
+    ("UserChange", "email"),
+    ("UserChange", "admin"),
+    ("UserChange", "enabled"),
+    ("NewToken", "expires_at"),
+    ("NamespaceChange", "description"),
+    ("NamespaceChange", "visibility"),
+];
+
 fn schemas() -> Value {
+    let mut all = response_and_request_schemas();
+    for name in REQUEST_SCHEMAS {
+        all[name]["additionalProperties"] = json!(false);
+    }
+    for (schema, field) in NULLABLE_FIELDS {
+        let f = &mut all[schema]["properties"][field];
+        f["nullable"] = json!(true);
+        // OpenAPI 3.0: a nullable enum lists null among its values.
+        if let Some(values) = f.get_mut("enum").and_then(Value::as_array_mut) {
+            values.push(Value::Null);
+        }
+    }
+    for field in ["team_id", "team"] {
+        all["NewNamespace"]["properties"][field]["nullable"] = json!(true);
+    }
+    all
+}
+
+fn response_and_request_schemas() -> Value {
     let s = |t: &str| json!({ "type": t });
     let time = || json!({ "type": "string", "format": "date-time" });
     let opt_time = || json!({ "type": "string", "format": "date-time", "nullable": true });
@@ -237,7 +329,9 @@ fn schemas() -> Value {
             "config": image_config(),
             "annotations": { "type": "array", "items": { "type": "array", "items": s("string") } },
             "layers": { "type": "array", "items": { "type": "array" } }, "config_digest": s("string"),
-            "index_entries": { "type": "array", "items": { "type": "array" } }, "can_delete": s("boolean"), "registry_host": s("string") } }
+            "index_entries": { "type": "array", "items": { "type": "array" } },
+            "incomplete_reason": { "type": "string", "nullable": true, "description": "Why part of the metadata was not read (over a size limit)" },
+            "can_delete": s("boolean"), "registry_host": s("string") } }
     })
 }
 

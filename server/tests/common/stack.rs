@@ -97,6 +97,24 @@ impl Stack {
         stack
     }
 
+    /// Stops the registry and starts it again with the bundle Portcullis publishes now (the
+    /// registry reads its rootcertbundle only at start).
+    pub async fn restart_registry(&mut self) {
+        let _ = self.registry_process.kill().await;
+        let bundle = self.state.keys.bundle(&self.state.db).await.unwrap();
+        std::fs::write(self.dir.path().join("registry/rootcertbundle.pem"), bundle).unwrap();
+        let log = std::fs::OpenOptions::new().append(true).open(self.dir.path().join("registry.log")).unwrap();
+        self.registry_process = tokio::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(self.dir.path().join("registry/config.yml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        self.wait_for_registry().await;
+    }
+
     async fn wait_for_registry(&self) {
         let client = reqwest::Client::new();
         for _ in 0..100 {
@@ -216,6 +234,55 @@ impl Stack {
             .await
             .unwrap()
     }
+}
+
+/// Pushes an OCI layout's image with the registry's HTTP API and a bearer token (while
+/// PostgreSQL is down no new token can be had, so this does not go through a login).
+pub async fn push_layout(registry: &str, token: &str, layout: &Path, repo: &str, tag: &str) {
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap().to_string();
+    let blob = |d: &str| std::fs::read(layout.join("blobs/sha256").join(d.trim_start_matches("sha256:"))).unwrap();
+    let manifest_bytes = blob(&manifest_digest);
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest_bytes).unwrap();
+    let mut blobs = vec![blob(manifest["config"]["digest"].as_str().unwrap())];
+    blobs.extend(manifest["layers"].as_array().unwrap().iter().map(|l| blob(l["digest"].as_str().unwrap())));
+    push_raw(registry, token, repo, tag, &blobs, &manifest_bytes).await;
+}
+
+/// Uploads blobs and puts a manifest, byte for byte, with the registry's HTTP API.
+pub async fn push_raw(registry: &str, token: &str, repo: &str, tag: &str, blobs: &[Vec<u8>], manifest: &[u8]) {
+    let http = reqwest::Client::new();
+    for bytes in blobs {
+        let digest = format!("sha256:{}", sha256(bytes));
+        let start =
+            http.post(format!("http://{registry}/v2/{repo}/blobs/uploads/")).bearer_auth(token).send().await.unwrap();
+        assert_eq!(start.status(), 202, "starting an upload");
+        let location = start.headers()["location"].to_str().unwrap().to_string();
+        let url = if location.starts_with("http") { location } else { format!("http://{registry}{location}") };
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let put =
+            http.put(format!("{url}{sep}digest={digest}")).bearer_auth(token).body(bytes.clone()).send().await.unwrap();
+        assert_eq!(put.status(), 201, "uploading {digest}");
+    }
+    let put = http
+        .put(format!("http://{registry}/v2/{repo}/manifests/{tag}"))
+        .bearer_auth(token)
+        .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201, "putting the manifest: {}", put.text().await.unwrap_or_default());
+}
+
+/// The digest of some bytes, as the registry names blobs.
+pub fn digest_of(bytes: &[u8]) -> String {
+    format!("sha256:{}", sha256(bytes))
+}
+
+/// A one-file layer (an uncompressed tar), for images built by hand.
+pub fn layer(content: &str) -> Vec<u8> {
+    tar_with("hello.txt", content.as_bytes())
 }
 
 fn rand_suffix() -> String {

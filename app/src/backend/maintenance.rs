@@ -1,0 +1,56 @@
+//! Housekeeping, every few minutes on one replica at a time: the signing key is replaced when
+//! it has had its turn, and the tables that grow with use are kept bounded (processed
+//! registry events, refresh tokens that ended, old throttle counts, reconcile runs).
+
+use std::time::Duration;
+
+use super::{events, throttle, token_service, AppState};
+use crate::error::AppResult;
+
+/// How often the housekeeping runs.
+const EVERY: Duration = Duration::from_secs(5 * 60);
+
+/// What one run removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub events: u64,
+    pub refresh_tokens: u64,
+    pub throttles: u64,
+    pub sync_runs: u64,
+}
+
+/// Runs the housekeeping now and then, supervised.
+pub fn spawn(state: AppState) {
+    let db = state.db.clone();
+    super::supervise("maintenance", db, move || {
+        let state = state.clone();
+        async move {
+            let mut lock = super::dedicated_connection(&state.db, "portcullis maintenance").await?;
+            while !state.db.is_closed() {
+                if let Some(r) = super::exclusively(&mut lock, "portcullis.maintenance", run(&state)).await? {
+                    if r != Report::default() {
+                        tracing::info!(?r, "housekeeping removed what had ended");
+                    }
+                }
+                tokio::time::sleep(EVERY).await;
+            }
+            Ok(())
+        }
+    });
+}
+
+/// One run (the caller holds the maintenance lock, or is a test).
+pub async fn run(state: &AppState) -> AppResult<Report> {
+    state.keys.renew(&state.db).await?;
+    let events = events::prune(state, state.settings.events_retention_days).await?;
+    let refresh_tokens = token_service::prune_refresh_tokens(state).await?;
+    let throttles = throttle::prune(&state.db).await?;
+    let sync_runs = sqlx::query!(
+        "delete from sync_run where sync_run_id < (select min(sync_run_id) from
+             (select sync_run_id from sync_run order by sync_run_id desc limit 1000) newest)"
+    )
+    .execute(&state.db)
+    .await?
+    .rows_affected();
+    Ok(Report { events, refresh_tokens, throttles, sync_runs })
+}

@@ -1,0 +1,336 @@
+//! The events pipeline under hostile input and failure: manifests a pusher crafted (NUL
+//! characters, megabytes of annotations, a config that is a huge blob), a namespace deleted
+//! while its events waited, a worker that panics or loses its connection, and the history
+//! of processed events kept bounded. Against the real registry.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use common::stack::{digest_of, layer, oci_image, push_raw, Options, Stack};
+use common::*;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+const ALICE: &str = "alice:alice password 1";
+
+struct World {
+    stack: Stack,
+    app: axum::Router,
+    admin: String,
+    alice: String,
+}
+
+async fn world(db: &PgPool, options: Options) -> World {
+    let stack = Stack::start_full(db, |_| {}, options).await;
+    let app = server::router(stack.state.clone(), &server::Config::defaults());
+    let (_, admin) = bootstrap(&app).await;
+    let (_, alice) = user_with_token(&app, &admin, "alice").await;
+    World { stack, app, admin, alice }
+}
+
+impl World {
+    /// A registry token for `scope`, as `user` with `password`.
+    async fn registry_token(&self, user: &str, password: &str, scope: &str) -> String {
+        let r = self.stack.token(Some((user, password)), &[scope]).await;
+        r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+    }
+
+    /// The tag `repo:tag` as the API shows it, once it has arrived (within 15 s).
+    async fn tag(&self, token: &str, repo: &str, tag: &str) -> Value {
+        for _ in 0..150 {
+            let repos = api(&self.app, "GET", "/api/v1/repositories", Some(token), None).await.json();
+            if let Some(id) = repos.as_array().unwrap().iter().find(|r| r["name"] == repo).map(|r| r["id"].clone()) {
+                let path = format!("/api/v1/repositories/{id}/tags?name={tag}");
+                let page = api(&self.app, "GET", &path, Some(token), None).await.json();
+                if let Some(t) = page["items"].as_array().and_then(|a| a.iter().find(|t| t["name"] == tag)) {
+                    return t.clone();
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("{repo}:{tag} never appeared; registry log:\n{}", self.stack.registry_log());
+    }
+
+    async fn post_events(&self, envelope: &Value) -> StatusCode {
+        let req = Request::post("/v2/webhooks/events")
+            .header(header::CONTENT_TYPE, "application/vnd.docker.distribution.events.v1+json")
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.stack.state.events_secret))
+            .body(Body::from(envelope.to_string()))
+            .unwrap();
+        send(&self.app, req).await.status
+    }
+
+    async fn outcome(&self, event_id: &str) -> Option<(String, String)> {
+        let db = &self.stack.state.db;
+        self.stack
+            .eventually(&format!("event {event_id} being processed"), || async {
+                sqlx::query_scalar::<_, i64>(
+                    "select count(*) from registry_event where event_id = $1 and processed_at is not null",
+                )
+                .bind(event_id)
+                .fetch_one(db)
+                .await
+                .unwrap()
+                    == 1
+            })
+            .await;
+        sqlx::query_as("select outcome, coalesce(reason, '') from registry_event where event_id = $1")
+            .bind(event_id)
+            .fetch_optional(db)
+            .await
+            .unwrap()
+    }
+}
+
+/// An OCI manifest of one layer, with whatever annotations the layer descriptor carries and
+/// a config blob of the caller's (its size as declared, when given).
+fn manifest(config: &[u8], declared_config_size: Option<usize>, layer_bytes: &[u8], annotations: Value) -> Vec<u8> {
+    json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest_of(config),
+                    "size": declared_config_size.unwrap_or(config.len()) },
+        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest_of(layer_bytes),
+                     "size": layer_bytes.len(), "annotations": annotations }],
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn config(label: &str) -> Vec<u8> {
+    json!({ "architecture": "amd64", "os": "linux", "created": "2026-11-27T12:00:00Z",
+            "config": { "Labels": { "org.example.case": label } },
+            "rootfs": { "type": "layers", "diff_ids": [] } })
+    .to_string()
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn hostile_manifests_never_stall_the_events_behind_them() {
+    let db = fresh_db().await;
+    let w = world(&db, Options::default()).await;
+    let token = w.registry_token("alice", "alice password 1", "repository:alice/odd:pull,push").await;
+    let registry = w.stack.registry.clone();
+
+    // A layer annotation with a NUL character: PostgreSQL's jsonb refuses "\u0000".
+    let (c, l) = (config("nul"), layer("nul"));
+    let m = manifest(&c, None, &l, json!({ "org.example.note": "before\u{0}after" }));
+    assert!(String::from_utf8_lossy(&m).contains("\\u0000"));
+    push_raw(&registry, &token, "alice/odd", "nul", &[c, l], &m).await;
+    // An annotation of 1.5 MB: the registry's envelope is far over the server's 1 MiB limit.
+    let (c, l) = (config("huge"), layer("huge"));
+    let m = manifest(&c, None, &l, json!({ "org.example.blob": "x".repeat(1_500_000) }));
+    push_raw(&registry, &token, "alice/odd", "huge", &[c, l], &m).await;
+    // And an ordinary push after both: it must not wait behind them.
+    let image = oci_image(w.stack.dir.path(), "after the odd ones", &[]);
+    w.stack.push(&image, ALICE, "alice/odd:after").await.expect_ok("an ordinary push");
+
+    for tag in ["nul", "huge", "after"] {
+        w.tag(&w.alice, "alice/odd", tag).await;
+    }
+    let t = w.tag(&w.alice, "alice/odd", "nul").await;
+    assert!(t["labels"].as_array().unwrap().contains(&json!(["org.example.case", "nul"])), "{t}");
+    // Every event the registry sent was taken the first time: nothing waits, nothing failed.
+    let (pending, failed): (i64, i64) = sqlx::query_as(
+        "select count(*) filter (where processed_at is null), count(*) filter (where outcome = 'failed') from registry_event",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!((pending, failed), (0, 0));
+    let truncated: i64 =
+        sqlx::query_scalar("select count(*) from registry_event where raw -> 'portcullis' ->> 'truncated' = 'true'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert!(truncated >= 1, "the 1.5 MB event is stored without its references");
+    assert!(!w.stack.registry_log().contains("retrying"), "the registry never had to resend");
+
+    // The registry sends manifest events only: blob uploads and pulls stay out of the inbox.
+    let blobs: i64 = sqlx::query_scalar(
+        "select count(*) from registry_event where raw -> 'target' ->> 'mediaType' = 'application/octet-stream'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(blobs, 0, "blob events are not sent (ignoredmediatypes)");
+
+    // A config that is a 9 MiB blob, declared as such, is not read; nor is one whose
+    // descriptor lies about its size. The images are recorded, saying what is missing.
+    let big: Vec<u8> = (0..9 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let l = layer("big config");
+    let honest = manifest(&big, None, &l, json!({}));
+    push_raw(&registry, &token, "alice/odd", "bigconfig", &[big.clone(), l.clone()], &honest).await;
+    let liar = manifest(&big, Some(120), &l, json!({ "org.example.variant": "liar" }));
+    push_raw(&registry, &token, "alice/odd", "liar", &[], &liar).await;
+    for tag in ["bigconfig", "liar"] {
+        let t = w.tag(&w.alice, "alice/odd", tag).await;
+        let d = api(&w.app, "GET", &format!("/api/v1/tags/{}", t["id"]), Some(&w.alice), None).await.json();
+        let why = d["incomplete_reason"].as_str().unwrap_or_default();
+        assert!(why.contains("larger than 8 MiB"), "{tag}: {d}");
+        assert!(d["config"].is_null() && t["size"].as_i64() == Some(l.len() as i64), "{tag}: {d}");
+    }
+    // Reconcile takes them as they are: it does not fetch them again and again.
+    let report = app::backend::sync::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
+    assert_eq!((report.tags_added, report.tags_updated, report.tags_removed), (0, 0, 0), "{report:?}");
+    assert!(report.error.is_none(), "{report:?}");
+}
+
+#[tokio::test]
+async fn the_inbox_acknowledges_every_body_once_the_secret_is_right() {
+    let db = fresh_db().await;
+    let w = world(&db, Options::default()).await;
+    // Events it can store only after cleaning them, events too big for a row, bodies too big
+    // for the server's usual limit: all 2xx, all recorded.
+    let nul = json!({"events": [{"id": "nul\u{0}id", "action": "pull", "target": {"repository": "alice/x\u{0}"},
+                                 "request": {"method": "GET"}, "actor": {"name": "alice"}}]});
+    assert_eq!(w.post_events(&nul).await, StatusCode::OK);
+    let big = json!({"events": [{"id": "big-one", "action": "pull",
+                                 "target": {"repository": "alice/x", "references": [{"annotations": {"k": "y".repeat(3_000_000)}}]}}]});
+    assert_eq!(w.post_events(&big).await, StatusCode::OK);
+    assert_eq!(w.outcome("nulid").await.unwrap().0, "skipped");
+    assert_eq!(w.outcome("big-one").await.unwrap().0, "skipped");
+    let stored: i64 =
+        sqlx::query_scalar("select octet_length(raw::text)::bigint from registry_event where event_id = 'big-one'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert!(stored < 70_000, "stored {stored} bytes");
+    // A body over the inbox's own limit is recorded as unreadable, not refused.
+    let huge = format!("{{\"events\": [{{\"id\": \"{}\"}}]}}", "z".repeat(33 * 1024 * 1024));
+    let req = Request::post("/v2/webhooks/events")
+        .header(header::AUTHORIZATION, format!("Bearer {}", w.stack.state.events_secret))
+        .body(Body::from(huge))
+        .unwrap();
+    assert_eq!(send(&w.app, req).await.status, StatusCode::ACCEPTED);
+    let why: String = sqlx::query_scalar("select reason from registry_event where event_id like 'unreadable:%'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(why.contains("over 32 MiB"), "{why}");
+    // Only the secret is ever refused.
+    let req = Request::post("/v2/webhooks/events").body(Body::from(nul.to_string())).unwrap();
+    assert_eq!(send(&w.app, req).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_late_push_does_not_bring_back_a_deleted_namespace() {
+    let db = fresh_db().await;
+    let w = world(&db, Options { without_notifications: true }).await;
+    let (_, bob) = user_with_token(&w.app, &w.admin, "bob").await;
+    let team =
+        api(&w.app, "POST", "/api/v1/teams", Some(&w.alice), Some(json!({"name": "acme"}))).await.json()["id"].clone();
+    let r = api(
+        &w.app,
+        "POST",
+        &format!("/api/v1/teams/{team}/members"),
+        Some(&w.alice),
+        Some(json!({"username": "bob", "role": "contributor"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let ns = api(&w.app, "POST", "/api/v1/namespaces", Some(&w.alice), Some(json!({"name": "acme", "team": "acme"})))
+        .await
+        .json()["id"]
+        .clone();
+    // Bob pushes; its event has not been applied when alice deletes the (empty) namespace.
+    let image = oci_image(w.stack.dir.path(), "late", &[]);
+    w.stack.push(&image, "bob:bob password 1", "acme/app:1.0").await.expect_ok("bob pushes to acme");
+    let r = api(&w.app, "DELETE", &format!("/api/v1/namespaces/{ns}"), Some(&w.alice), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let digest = {
+        let token = w.registry_token("root", "root password 1", "repository:acme/app:pull").await;
+        let r = w.stack.registry_get("/v2/acme/app/manifests/1.0", &token).await;
+        r.headers()["docker-content-digest"].to_str().unwrap().to_string()
+    };
+    let event = |id: &str, actor: &str| {
+        json!({"events": [{"id": id, "action": "push", "timestamp": "2026-11-27T20:30:12Z",
+            "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "repository": "acme/app",
+                       "digest": digest, "tag": "1.0"},
+            "actor": {"name": actor}, "request": {"method": "PUT"}}]})
+    };
+    assert_eq!(w.post_events(&event("late-push", "bob")).await, StatusCode::OK);
+    let (outcome, why) = w.outcome("late-push").await.unwrap();
+    assert_eq!(outcome, "skipped", "{why}");
+    assert!(why.contains("not an administrator"), "{why}");
+    let names =
+        |v: Value| v.as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert!(
+        !names(api(&w.app, "GET", "/api/v1/namespaces", Some(&w.admin), None).await.json()).contains(&"acme".into())
+    );
+    let _ = bob;
+    // Its twin: the same push by an administrator creates the namespace, theirs and private.
+    assert_eq!(w.post_events(&event("admin-push", "root")).await, StatusCode::OK);
+    assert_eq!(w.outcome("admin-push").await.unwrap().0, "applied");
+    let all = api(&w.app, "GET", "/api/v1/namespaces", Some(&w.admin), None).await.json();
+    let acme = all.as_array().unwrap().iter().find(|n| n["name"] == "acme").expect("created").clone();
+    assert_eq!((acme["team_name"].as_str(), acme["visibility"].as_str()), (Some("root"), Some("private")));
+}
+
+#[tokio::test]
+async fn the_event_worker_survives_a_panic_and_a_lost_connection() {
+    let db = fresh_db().await;
+    let w = world(&db, Options::default()).await;
+    let image = oci_image(w.stack.dir.path(), "survivor", &[]);
+    w.stack.push(&image, ALICE, "alice/app:1").await.expect_ok("push");
+    w.tag(&w.alice, "alice/app", "1").await;
+
+    // A panic while it holds its lock: it is restarted, and the lock went with its connection.
+    app::backend::events::panic_next_drain();
+    w.stack.push(&image, ALICE, "alice/app:2").await.expect_ok("push");
+    w.tag(&w.alice, "alice/app", "2").await;
+    let holders: Vec<String> = sqlx::query_scalar(
+        "select coalesce(a.application_name, '') from pg_locks l join pg_stat_activity a using (pid)
+         where l.locktype = 'advisory' and l.objid = hashtext('portcullis.events')::oid",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert!(holders.iter().all(|h| h == app::backend::events::WORKER_CONNECTION), "lock held by {holders:?}");
+
+    // Its connection killed under it: it reconnects.
+    let killed: i64 = sqlx::query_scalar(
+        "select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1) k",
+    )
+    .bind(app::backend::events::WORKER_CONNECTION)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(killed, 1, "the worker has a connection of its own");
+    w.stack.push(&image, ALICE, "alice/app:3").await.expect_ok("push");
+    w.tag(&w.alice, "alice/app", "3").await;
+}
+
+#[tokio::test]
+async fn processed_events_are_pruned_and_counted_without_a_scan() {
+    let db = fresh_db().await;
+    let w = world(&db, Options::default()).await;
+    for (id, age_days, processed) in [("old", 20, true), ("recent", 2, true), ("waiting", 20, false)] {
+        sqlx::query(
+            "insert into registry_event (event_id, action, repository, raw, received_at, processed_at, outcome)
+             values ($1, 'pull', 'alice/none', '{}', now() - make_interval(days => $2),
+                     case when $3 then now() - make_interval(days => $2) end, case when $3 then 'skipped' end)",
+        )
+        .bind(id)
+        .bind(age_days)
+        .bind(processed)
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+    let report = app::backend::maintenance::run(&w.stack.state).await.unwrap();
+    assert_eq!(report.events, 1, "{report:?}");
+    let left: Vec<String> =
+        sqlx::query_scalar("select event_id from registry_event order by event_id").fetch_all(&db).await.unwrap();
+    assert!(left.contains(&"recent".into()) && !left.contains(&"old".into()), "{left:?}");
+    // The "waiting" event is not the worker's to prune; it is applied (skipped) meanwhile.
+    let image = oci_image(w.stack.dir.path(), "counted", &[]);
+    w.stack.push(&image, ALICE, "alice/app:1").await.expect_ok("push");
+    w.tag(&w.alice, "alice/app", "1").await;
+    let cookie = log_in(&w.app, "root", "root password 1").await.session_cookie().unwrap();
+    let status = call(&w.app, "/api/admin/registry", &[], Some(&cookie)).await.json();
+    let inbox = &status["inbox"];
+    assert!(inbox["applied"].as_i64().unwrap() >= 1, "{inbox}");
+    assert_eq!(inbox["retention_days"], 14);
+}

@@ -70,6 +70,12 @@ test("an admin manages users and sees the activity log", async ({ page }) => {
   await bot.getByPlaceholder("ci").fill("deploy");
   await bot.getByRole("button", { name: "Create token" }).click();
   await expect(page.getByTestId("new-token").locator("code")).toHaveText(/^pcat_/);
+  // The user list is searched in the database, and the search is a plain form.
+  await page.getByLabel("Find users").fill("ci-b");
+  await page.getByRole("button", { name: "Find" }).click();
+  await expect(page).toHaveURL(/\/admin\/users\?q=ci-b/);
+  await expect(page.locator("tr[data-user='ci-bot']")).toBeVisible();
+  await expect(page.locator("tr[data-user='alice']")).toHaveCount(0);
 
   await page.getByRole("link", { name: "Activity" }).click();
   await expect(page.getByText("team.member.add")).toBeVisible();

@@ -42,7 +42,7 @@ pub fn NamespacesPage() -> impl IntoView {
                                 <div class="grid gap-6 lg:grid-cols-3">
                                     <div class="lg:col-span-2">
                                         <form method="get" action="/namespaces" class="mb-4 flex flex-wrap items-end gap-3" role="search">
-                                            <label class="text-sm"><span class="sr-only">"Filter namespaces"</span>
+                                            <label class="text-sm"><span class="sr-only">"Filter the list"</span>
                                                 <input name="q" value=q.clone() class=INPUT placeholder="name or description contains…" maxlength="100"/></label>
                                             <button type="submit" class=BUTTON_SECONDARY>"Filter"</button>
                                         </form>

@@ -41,6 +41,32 @@ fn start_pg_with(dir: &Path, may_move: bool, options: &str) {
     }
 }
 
+/// The test's own cluster, with a `portcullis` database; stopped when this goes.
+struct Cluster<'a> {
+    dir: &'a Path,
+    url: String,
+}
+
+impl<'a> Cluster<'a> {
+    async fn start(dir: &'a Path, options: &str) -> Cluster<'a> {
+        start_pg_with(dir, true, options);
+        let cluster = Cluster { dir, url: pg(dir, &["url", "portcullis"]) };
+        let admin = PgPoolOptions::new().max_connections(1).connect(&pg(dir, &["url", "postgres"])).await.unwrap();
+        sqlx::query("create database portcullis").execute(&admin).await.unwrap();
+        admin.close().await;
+        cluster
+    }
+}
+
+impl Drop for Cluster<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/local/pg.sh"))
+            .arg("stop")
+            .env("PORTCULLIS_PG_DIR", self.dir)
+            .output();
+    }
+}
+
 fn pg(dir: &Path, args: &[&str]) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/local/pg.sh");
     let out = Command::new(script).args(args).env("PORTCULLIS_PG_DIR", dir).output().expect("pg.sh runs");
@@ -52,22 +78,8 @@ fn pg(dir: &Path, args: &[&str]) -> String {
 async fn events_sent_while_the_database_is_down_arrive_when_it_is_back() {
     let base = tempfile::tempdir().unwrap();
     let dir = base.path().join("pg");
-    start_pg(&dir, true);
-    struct Stop<'a>(&'a Path);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            let _ = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/local/pg.sh"))
-                .arg("stop")
-                .env("PORTCULLIS_PG_DIR", self.0)
-                .output();
-        }
-    }
-    let _stop = Stop(&dir);
-    let url = pg(&dir, &["url", "portcullis"]);
-    let admin_url = pg(&dir, &["url", "postgres"]);
-    let admin = PgPoolOptions::new().max_connections(1).connect(&admin_url).await.unwrap();
-    sqlx::query("create database portcullis").execute(&admin).await.unwrap();
-    admin.close().await;
+    let cluster = Cluster::start(&dir, "").await;
+    let url = cluster.url.clone();
     let db =
         PgPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(2)).connect(&url).await.unwrap();
 
@@ -138,21 +150,8 @@ async fn acknowledged_events_survive_a_crash_of_postgresql() {
     // writes its log of changes to disk as rarely as it can: what a commit left in memory is
     // lost in a crash unless the commit itself waited for the disk.
     let lazy = "-c wal_writer_delay=10000 -c wal_writer_flush_after=1000000 -c checkpoint_timeout=3600";
-    start_pg_with(&dir, true, lazy);
-    struct Stop<'a>(&'a Path);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            let _ = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/local/pg.sh"))
-                .arg("stop")
-                .env("PORTCULLIS_PG_DIR", self.0)
-                .output();
-        }
-    }
-    let _stop = Stop(&dir);
-    let url = pg(&dir, &["url", "portcullis"]);
-    let admin = PgPoolOptions::new().max_connections(1).connect(&pg(&dir, &["url", "postgres"])).await.unwrap();
-    sqlx::query("create database portcullis").execute(&admin).await.unwrap();
-    admin.close().await;
+    let cluster = Cluster::start(&dir, lazy).await;
+    let url = cluster.url.clone();
     let db =
         PgPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(2)).connect(&url).await.unwrap();
     server::migrate(&db).await.unwrap();

@@ -212,9 +212,14 @@ impl NamespaceRow {
     }
 }
 
-/// Namespaces by name, with `user_id`'s role in each: one query. Callers filter them
-/// through the policy.
-pub async fn namespaces_by_name(db: &PgPool, user_id: Option<i64>, names: &[String]) -> AppResult<Vec<NamespaceRow>> {
+/// Namespaces by id or by name, with `user_id`'s role in each: one query. Callers filter
+/// them through the policy.
+async fn namespace_rows(
+    db: &PgPool,
+    user_id: Option<i64>,
+    id: Option<i64>,
+    names: Option<&[String]>,
+) -> AppResult<Vec<NamespaceRow>> {
     Ok(sqlx::query_as!(
         NamespaceRow,
         r#"select n.namespace_id as id, n.name, n.description, n.visibility as "visibility: Visibility",
@@ -223,31 +228,24 @@ pub async fn namespaces_by_name(db: &PgPool, user_id: Option<i64>, names: &[Stri
            from namespace n
            join team t on t.team_id = n.team_id
            left join team_member m on m.team_id = n.team_id and m.user_id = $1
-           where n.name = any($2)
+           where ($2::bigint is null or n.namespace_id = $2) and ($3::text[] is null or n.name = any($3))
            order by n.name"#,
         user_id,
+        id,
         names
     )
     .fetch_all(db)
     .await?)
 }
 
+/// Namespaces by name, with `user_id`'s role in each.
+pub async fn namespaces_by_name(db: &PgPool, user_id: Option<i64>, names: &[String]) -> AppResult<Vec<NamespaceRow>> {
+    namespace_rows(db, user_id, None, Some(names)).await
+}
+
 /// One namespace by id, with `user_id`'s role in it.
 pub async fn namespace_by_id(db: &PgPool, user_id: Option<i64>, id: i64) -> AppResult<Option<NamespaceRow>> {
-    Ok(sqlx::query_as!(
-        NamespaceRow,
-        r#"select n.namespace_id as id, n.name, n.description, n.visibility as "visibility: Visibility",
-                  n.team_id, t.name as team_name, (t.personal_user_id is not null) as "is_personal!",
-                  n.created_at as "created_at: _", m.role as "role?: TeamRole"
-           from namespace n
-           join team t on t.team_id = n.team_id
-           left join team_member m on m.team_id = n.team_id and m.user_id = $1
-           where n.namespace_id = $2"#,
-        user_id,
-        id
-    )
-    .fetch_optional(db)
-    .await?)
+    Ok(namespace_rows(db, user_id, Some(id), None).await?.pop())
 }
 
 /// Which namespaces a list shows: those the principal may pull from (the policy's

@@ -104,3 +104,27 @@ impl From<sqlx::Error> for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// Unique keys as field errors, in the manner of realworld-axum-sqlx's `on_constraint`.
+#[cfg(feature = "ssr")]
+pub trait OnConstraint<T> {
+    /// A violation of one of the named constraints becomes its error; any other database
+    /// error becomes what `AppError::from` makes of it.
+    fn on_constraint(self, errors: &[(&str, AppError)]) -> AppResult<T>;
+}
+
+#[cfg(feature = "ssr")]
+impl<T> OnConstraint<T> for Result<T, sqlx::Error> {
+    fn on_constraint(self, errors: &[(&str, AppError)]) -> AppResult<T> {
+        self.map_err(|e| {
+            let violated = match &e {
+                sqlx::Error::Database(d) => d.constraint().map(str::to_string),
+                _ => None,
+            };
+            match errors.iter().find(|(name, _)| violated.as_deref() == Some(*name)) {
+                Some((_, error)) => error.clone(),
+                None => e.into(),
+            }
+        })
+    }
+}

@@ -151,6 +151,18 @@ impl std::str::FromStr for Visibility {
     }
 }
 
+/// What the viewer may do in a namespace (the policy's answers), for pages to decide what to
+/// offer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceAbilities {
+    pub pull: bool,
+    pub push: bool,
+    pub delete: bool,
+    pub change_visibility: bool,
+    pub edit: bool,
+    pub delete_namespace: bool,
+}
+
 /// Who may push, site-wide (Portus's `push_policy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -253,7 +265,7 @@ pub struct NamespaceView {
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// The viewer's role in the owning team, if a member.
     pub role: Option<TeamRole>,
-    pub abilities: crate::policy::NamespaceAbilities,
+    pub abilities: NamespaceAbilities,
 }
 
 /// An access token as listed: never the secret.

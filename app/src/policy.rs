@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{PushPolicy, TeamRole, Visibility};
+use crate::model::{NamespaceAbilities, PushPolicy, TeamRole, Visibility};
 
 /// The outcome of a check: allowed, or refused with a reason a user can read.
 pub type Decision = Result<(), Denied>;
@@ -298,16 +298,6 @@ pub fn can_manage_tokens_of(actor: &Actor, owner_id: i64) -> Decision {
 }
 
 /// What the actor may do in a namespace, for pages to decide what to offer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NamespaceAbilities {
-    pub pull: bool,
-    pub push: bool,
-    pub delete: bool,
-    pub change_visibility: bool,
-    pub edit: bool,
-    pub delete_namespace: bool,
-}
-
 pub fn namespace_abilities(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings) -> NamespaceAbilities {
     NamespaceAbilities {
         pull: can_pull(actor, ns, s).is_ok(),

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use app::backend::registry::{RegistryClient, MANIFEST_ACCEPT};
+use app::backend::registry::client::{RegistryClient, MANIFEST_ACCEPT};
 use app::backend::AppState;
 use clap::Parser;
 use futures_util::{stream, StreamExt};
@@ -126,14 +126,14 @@ async fn main() -> anyhow::Result<()> {
     let state = server::state(db.clone(), &config).await?;
     let http = reqwest::Client::new();
     // Reconcile places new namespaces with an administrator's team: make sure one exists.
-    if !app::backend::users::any_exist(&db).await.map_err(|e| anyhow::anyhow!("{e}"))? {
-        let root = app::backend::admin::AccountRequest {
+    if !app::backend::access::users::any_exist(&db).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+        let root = app::backend::access::accounts::AccountRequest {
             username: "root".into(),
             password: Some("root password 1".into()),
             is_admin: true,
             ..Default::default()
         };
-        app::backend::admin::create_account(&state, root, app::backend::users::Origin::System)
+        app::backend::access::accounts::create_account(&state, root, app::backend::access::users::Origin::System)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
@@ -158,7 +158,7 @@ async fn main() -> anyhow::Result<()> {
 
     sqlx::query("truncate repository cascade").execute(&db).await?;
     let t = Instant::now();
-    let report = app::backend::sync::reconcile(&state, "benchmark")
+    let report = app::backend::images::reconcile::reconcile(&state, "benchmark")
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .expect("no other reconcile");

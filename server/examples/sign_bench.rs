@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use app::backend::keys::{KeyAlgorithm, Signer};
+use app::backend::registry::keys::{KeyAlgorithm, Signer};
 
 fn main() {
     let mut args = std::env::args().skip(1);

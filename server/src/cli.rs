@@ -2,9 +2,9 @@
 
 use std::io::BufRead as _;
 
-use app::backend::{
-    admin::{self, AccountRequest},
-    tokens::{self, NewToken},
+use app::backend::access::{
+    access_tokens::{self as tokens, NewToken},
+    accounts::{self as admin, AccountRequest},
     users::{self, Origin},
 };
 use chrono::{Duration, Utc};
@@ -72,10 +72,13 @@ pub async fn admin(config: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("no user named {username}"))?;
             let mut ids = Vec::new();
             for ns in &namespaces {
-                let rows =
-                    app::backend::access::namespaces_by_name(&state.db, Some(owner.id), std::slice::from_ref(ns))
-                        .await
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let rows = app::backend::directory::namespaces::namespaces_by_name(
+                    &state.db,
+                    Some(owner.id),
+                    std::slice::from_ref(ns),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
                 ids.push(rows.first().ok_or_else(|| anyhow::anyhow!("no namespace named {ns}"))?.id);
             }
             let new = NewToken {
@@ -86,7 +89,7 @@ pub async fn admin(config: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
             };
             let ids = (!ids.is_empty()).then_some(ids);
             let created =
-                tokens::issue(&state.db, &owner, None, &name, ids, &new).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                tokens::insert(&state.db, &owner, None, &name, ids, &new).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", created.secret);
         }
     }
@@ -126,7 +129,7 @@ pub async fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
             println!("{kid}");
         }
         KeysCommand::RotateCa { finish } => {
-            use app::backend::keys::CaRotation;
+            use app::backend::registry::keys::CaRotation;
             match state.keys.rotate_ca(&state.db, finish).await.map_err(|e| anyhow::anyhow!("{e}"))? {
                 CaRotation::Staged { kid } => {
                     eprintln!(
@@ -155,15 +158,18 @@ pub async fn registry_config(
 ) -> anyhow::Result<()> {
     let state = prepared(config).await?;
     let storage = storage.unwrap_or_else(|| out.join("data"));
-    let layout = crate::registry::RegistryLayout { listen: &config.registry_listen, storage: &storage };
-    crate::registry::write_config(&state, config, out, layout).await?;
+    let layout = crate::registry_config::RegistryLayout { listen: &config.registry_listen, storage: &storage };
+    crate::registry_config::write_config(&state, config, out, layout).await?;
     println!("{}", out.join("config.yml").display());
     Ok(())
 }
 
 pub async fn sync(config: &Config) -> anyhow::Result<()> {
     let state = prepared(config).await?;
-    match app::backend::sync::reconcile(&state, "command line").await.map_err(|e| anyhow::anyhow!("{e}"))? {
+    match app::backend::images::reconcile::reconcile(&state, "command line")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
         Some(r) => println!("{}", serde_json::to_string_pretty(&r)?),
         None => anyhow::bail!("a reconcile is already running (on another replica?)"),
     }

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use app::backend::keys::KeyAlgorithm;
+use app::backend::registry::keys::KeyAlgorithm;
 use app::model::PushPolicy;
 use serde::Deserialize;
 
@@ -247,7 +247,7 @@ impl Config {
                 users_may_create_namespaces: self.users_may_create_namespaces,
                 users_may_change_visibility: self.users_may_change_visibility,
             },
-            token: app::backend::token_service::TokenSettings {
+            token: app::backend::registry::token_service::TokenSettings {
                 service: self.token_service.clone(),
                 issuer: self.token_issuer.clone(),
                 expires_in: self.token_expires_in.max(60),

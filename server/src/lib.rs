@@ -4,9 +4,11 @@
 pub mod cli;
 pub mod config;
 pub mod csrf;
+pub mod events;
 pub mod health;
-pub mod registry;
+pub mod registry_config;
 pub mod rest;
+pub mod token;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -91,7 +93,8 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .with_state(options)
         .merge(health::router(state.clone()))
         .merge(rest::router(state.clone()))
-        .merge(registry::router(state))
+        .merge(token::router(state.clone()))
+        .merge(events::router(state))
         .layer(sessions)
         .layer(axum::middleware::from_fn(csrf::same_origin_only))
         .layer(axum::middleware::from_fn_with_state(Arc::new(config.trusted_proxies.0.clone()), client_ip))
@@ -127,9 +130,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
              clear in PostgreSQL, and anyone who can read its tables or backups can sign registry tokens"
         );
     }
-    app::backend::cache::spawn_listener(state.db.clone());
-    app::backend::events::spawn_worker(state.clone(), state.registry.clone());
-    app::backend::sync::spawn_periodic(state.clone(), std::time::Duration::from_secs(config.sync_interval_secs));
+    app::backend::registry::cache::spawn_listener(state.db.clone());
+    app::backend::images::events::spawn_worker(state.clone(), state.registry.clone());
+    app::backend::images::reconcile::spawn_periodic(
+        state.clone(),
+        std::time::Duration::from_secs(config.sync_interval_secs),
+    );
     app::backend::maintenance::spawn(state.clone());
     let router = router(state, &config);
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -172,7 +172,7 @@ async fn hostile_manifests_never_stall_the_events_behind_them() {
         assert!(d["config"].is_null() && t["size"].as_i64() == Some(l.len() as i64), "{tag}: {d}");
     }
     // Reconcile takes them as they are: it does not fetch them again and again.
-    let report = app::backend::sync::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
+    let report = app::backend::images::reconcile::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
     assert_eq!((report.tags_added, report.tags_updated, report.tags_removed), (0, 0, 0), "{report:?}");
     assert!(report.error.is_none(), "{report:?}");
 }
@@ -277,7 +277,7 @@ async fn the_event_worker_survives_a_panic_and_a_lost_connection() {
     w.tag(&w.alice, "alice/app", "1").await;
 
     // A panic while it holds its lock: it is restarted, and the lock went with its connection.
-    app::backend::events::panic_next_drain();
+    app::backend::images::events::panic_next_drain();
     w.stack.push(&image, ALICE, "alice/app:2").await.expect_ok("push");
     w.tag(&w.alice, "alice/app", "2").await;
     let holders: Vec<String> = sqlx::query_scalar(
@@ -287,13 +287,13 @@ async fn the_event_worker_survives_a_panic_and_a_lost_connection() {
     .fetch_all(&db)
     .await
     .unwrap();
-    assert!(holders.iter().all(|h| h == app::backend::events::WORKER_CONNECTION), "lock held by {holders:?}");
+    assert!(holders.iter().all(|h| h == app::backend::images::events::WORKER_CONNECTION), "lock held by {holders:?}");
 
     // Its connection killed under it: it reconnects.
     let killed: i64 = sqlx::query_scalar(
         "select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1) k",
     )
-    .bind(app::backend::events::WORKER_CONNECTION)
+    .bind(app::backend::images::events::WORKER_CONNECTION)
     .fetch_one(&db)
     .await
     .unwrap();

@@ -276,14 +276,14 @@ async fn reconcile_finds_what_notifications_missed() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert!(w.repo_id(&w.alice, "alice/quiet").await.is_none(), "nothing known before reconcile");
 
-    let report = app::backend::sync::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
+    let report = app::backend::images::reconcile::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
     assert_eq!((report.repositories, report.tags_added), (1, 2), "{report:?}");
     let page = w.tags(&w.alice, "alice/quiet", "").await;
     assert_eq!(page["total"], 2);
     assert!(page["items"][0]["labels"].as_array().unwrap().contains(&json!(["org.example.kind", "quiet"])));
     // Rows from before manifests were kept in full are filled in; tags stay as they are.
     sqlx::query("update manifest set manifest_json = null, config = null").execute(&db).await.unwrap();
-    let again = app::backend::sync::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
+    let again = app::backend::images::reconcile::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
     assert_eq!((again.tags_added, again.tags_updated, again.tags_removed), (0, 0, 0), "a second run changes nothing");
     let filled: i64 =
         sqlx::query_scalar("select count(*) from manifest where manifest_json is not null and config is not null")
@@ -293,7 +293,7 @@ async fn reconcile_finds_what_notifications_missed() {
     assert_eq!(filled, 1, "the one image of both tags is filled in");
 
     w.stack.delete(ALICE, "alice/quiet:1.0").await.expect_ok("delete without notifications");
-    let report = app::backend::sync::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
+    let report = app::backend::images::reconcile::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
     assert_eq!(report.tags_removed, 2, "deleting the digest removed both tags: {report:?}");
     assert_eq!(w.tags(&w.alice, "alice/quiet", "").await["total"], 0);
 
@@ -320,7 +320,7 @@ async fn reconcile_finds_what_notifications_missed() {
         .await
         .unwrap();
     }
-    let report = app::backend::sync::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
+    let report = app::backend::images::reconcile::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
     assert_eq!((report.tags_removed, report.repositories_removed), (0, 0), "{report:?}");
     assert_eq!(w.tags(&w.alice, "alice/quiet", "name=3.0").await["total"], 1);
     assert!(w.repo_id(&w.alice, "alice/racing").await.is_some());
@@ -334,7 +334,7 @@ async fn reconcile_finds_what_notifications_missed() {
     .execute(&db)
     .await
     .unwrap();
-    app::backend::sync::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
+    app::backend::images::reconcile::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
     assert_eq!(w.tags(&w.alice, "alice/quiet", "name=4.0").await["total"], 0);
     sqlx::query(
         "update registry_event set processed_at = now() - interval '1 hour' where event_id = 'a-delete-meanwhile'",
@@ -342,7 +342,7 @@ async fn reconcile_finds_what_notifications_missed() {
     .execute(&db)
     .await
     .unwrap();
-    let report = app::backend::sync::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
+    let report = app::backend::images::reconcile::reconcile(&w.stack.state, "test").await.unwrap().unwrap();
     assert_eq!(report.tags_added, 1, "{report:?}");
     // `portcullis sync` runs the same code; an administrator's button too.
     let cookie = log_in(&w.app, "root", "root password 1").await.session_cookie().unwrap();

@@ -104,7 +104,7 @@ async fn a_ca_is_replaced_around_a_registry_restart() {
     people(&stack).await;
     let image = oci_image(stack.dir.path(), "new ca", &[]);
     stack.push(&image, ALICE, "alice/app:1.0").await.expect_ok("push under the first CA");
-    use app::backend::keys::CaRotation;
+    use app::backend::registry::keys::CaRotation;
     let CaRotation::Staged { kid } = stack.state.keys.rotate_ca(&db, false).await.unwrap() else {
         panic!("staged first")
     };

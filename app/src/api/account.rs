@@ -6,7 +6,9 @@ use crate::error::AppError;
 use crate::model::{CurrentUser, SiteInfo};
 
 #[cfg(feature = "ssr")]
-use crate::backend::{auth, form, session, throttle, users};
+use crate::api::form;
+#[cfg(feature = "ssr")]
+use crate::backend::access::{login as auth, session, throttle, users};
 
 /// The signed-in user, or `None` for a visitor.
 #[server(endpoint = "me")]
@@ -109,16 +111,14 @@ pub async fn change_password(
 
 #[server(endpoint = "account/profile")]
 pub async fn update_profile(display_name: String, email: String) -> Result<crate::model::UserView, AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
+    form::answer(Some("/account?saved=profile"), |state, p| async move {
         let me = p.require_user()?.id;
-        let change = crate::backend::admin::UserChange {
+        let change = crate::backend::access::accounts::UserChange {
             display_name: Some(display_name),
             email: Some(email),
             ..Default::default()
         };
-        crate::backend::admin::update_user(&state, &p, me, change).await
-    }
-    .await;
-    form::respond(result, Some("/account?saved=profile"))
+        crate::backend::access::accounts::update_user(&state, &p, me, change).await
+    })
+    .await
 }

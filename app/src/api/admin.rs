@@ -7,7 +7,9 @@ use crate::model::{AuditEventView, Page, PushPolicy, UserView};
 use crate::policy::AccessSettings;
 
 #[cfg(feature = "ssr")]
-use crate::backend::{admin, audit, form};
+use crate::api::form;
+#[cfg(feature = "ssr")]
+use crate::backend::{access::accounts as admin, audit, directory::settings};
 
 #[server(endpoint = "admin/users")]
 pub async fn list_users(q: Option<String>, page: Option<u32>) -> Result<Page<UserView>, AppError> {
@@ -29,8 +31,7 @@ pub async fn create_user(
     admin: Option<String>,
     bot: Option<String>,
 ) -> Result<UserView, AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
+    form::answer(None, |state, p| async move {
         let is_bot = checked(&bot);
         let req = admin::AccountRequest {
             username,
@@ -41,36 +42,28 @@ pub async fn create_user(
             is_bot,
         };
         admin::create_user(&state, &p, req).await
-    }
-    .await;
-    form::respond(result, None)
+    })
+    .await
 }
 
 #[server(endpoint = "admin/users/update")]
 pub async fn update_user(id: i64, admin: Option<bool>, enabled: Option<bool>) -> Result<UserView, AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
+    form::answer(None, |state, p| async move {
         let change = admin::UserChange { is_admin: admin, is_enabled: enabled, ..Default::default() };
         admin::update_user(&state, &p, id, change).await
-    }
-    .await;
-    form::respond(result, None)
+    })
+    .await
 }
 
 #[server(endpoint = "admin/users/delete")]
 pub async fn delete_user(id: i64) -> Result<(), AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
-        admin::delete_user(&state, &p, id).await
-    }
-    .await;
-    form::respond(result, None)
+    form::answer(None, |state, p| async move { admin::delete_user(&state, &p, id).await }).await
 }
 
 #[server(endpoint = "admin/settings")]
 pub async fn get_settings() -> Result<AccessSettings, AppError> {
     let (state, p) = form::principal().await?;
-    admin::get_settings(&state, &p).await
+    settings::get_settings(&state, &p).await
 }
 
 #[server(endpoint = "admin/settings/update")]
@@ -82,8 +75,7 @@ pub async fn update_settings(
     users_may_create_namespaces: Option<String>,
     users_may_change_visibility: Option<String>,
 ) -> Result<AccessSettings, AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
+    form::answer(Some("/admin/settings?saved=1"), |state, p| async move {
         let s = AccessSettings {
             push_policy,
             delete_enabled: checked(&delete_enabled),
@@ -92,10 +84,9 @@ pub async fn update_settings(
             users_may_create_namespaces: checked(&users_may_create_namespaces),
             users_may_change_visibility: checked(&users_may_change_visibility),
         };
-        admin::update_settings(&state, &p, s).await
-    }
-    .await;
-    form::respond(result, Some("/admin/settings?saved=1"))
+        settings::update_settings(&state, &p, s).await
+    })
+    .await
 }
 
 /// A page of the activity log (administrators).

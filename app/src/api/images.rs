@@ -6,7 +6,9 @@ use crate::error::AppError;
 use crate::model::{RepositoryView, SyncRunView, TagDetail, TagView};
 
 #[cfg(feature = "ssr")]
-use crate::backend::{browse, form};
+use crate::api::form;
+#[cfg(feature = "ssr")]
+use crate::backend::images::browse;
 
 pub use crate::model::Page;
 
@@ -44,12 +46,7 @@ pub async fn get_repository(
 
 #[server(endpoint = "repositories/update")]
 pub async fn update_repository(name: String, description: String) -> Result<RepositoryView, AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
-        browse::update_repository(&state, &p, &name, &description).await
-    }
-    .await;
-    form::respond(result, None)
+    form::answer(None, |state, p| async move { browse::update_repository(&state, &p, &name, &description).await }).await
 }
 
 #[server(endpoint = "repositories/delete")]
@@ -58,12 +55,7 @@ pub async fn delete_repository(name: String) -> Result<(), AppError> {
         Some((ns, _)) => format!("/namespaces/{ns}"),
         None => "/explore".to_string(),
     };
-    let result = async {
-        let (state, p) = form::principal().await?;
-        browse::delete_repository(&state, &p, &name).await
-    }
-    .await;
-    form::respond(result, Some(&to))
+    form::answer(Some(&to), |state, p| async move { browse::delete_repository(&state, &p, &name).await }).await
 }
 
 #[server(endpoint = "tags/get")]
@@ -75,12 +67,10 @@ pub async fn get_tag(id: i64) -> Result<TagDetail, AppError> {
 /// Deletes the tag's manifest, and so every tag sharing its digest.
 #[server(endpoint = "tags/delete")]
 pub async fn delete_tag(id: i64, repository: String, digest: Option<String>) -> Result<Vec<String>, AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
+    form::answer(Some(&format!("/repositories/{repository}")), |state, p| async move {
         browse::delete_tag(&state, &p, id, digest.as_deref()).await
-    }
-    .await;
-    form::respond(result, Some(&format!("/repositories/{repository}")))
+    })
+    .await
 }
 
 #[server(endpoint = "images/recent")]
@@ -116,8 +106,8 @@ pub async fn get_registry_status() -> Result<RegistryStatus, AppError> {
     p.require_user()?;
     p.require_admin()?;
     Ok(RegistryStatus {
-        runs: crate::backend::sync::recent_runs(&state).await?,
-        inbox: crate::backend::events::stats(&state).await?,
+        runs: crate::backend::images::reconcile::recent_runs(&state).await?,
+        inbox: crate::backend::images::events::stats(&state).await?,
     })
 }
 
@@ -131,15 +121,13 @@ pub struct RegistryStatus {
 /// Reconciles with the registry now (administrators).
 #[server(endpoint = "admin/sync")]
 pub async fn run_sync() -> Result<(), AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
+    form::answer(None, |state, p| async move {
         p.require_writer()?;
         p.require_admin()?;
-        match crate::backend::sync::reconcile(&state, "administrator").await? {
+        match crate::backend::images::reconcile::reconcile(&state, "administrator").await? {
             Some(_) => Ok(()),
             None => Err(AppError::Conflict("A reconcile is already running.".into())),
         }
-    }
-    .await;
-    form::respond(result, None)
+    })
+    .await
 }

@@ -4,6 +4,8 @@
 
 pub mod account;
 pub mod admin;
+#[cfg(feature = "ssr")]
+pub mod form;
 pub mod images;
 pub mod namespaces;
 pub mod teams;

@@ -7,7 +7,11 @@ use crate::error::AppError;
 use crate::model::{AuditEventView, NamespaceView, Page, TeamRole, Visibility};
 
 #[cfg(feature = "ssr")]
-use crate::backend::{audit, form, namespaces, namespaces::NamespaceRef, teams, teams::TeamRef};
+use crate::api::form;
+#[cfg(feature = "ssr")]
+use crate::backend::audit;
+#[cfg(feature = "ssr")]
+use crate::backend::directory::{namespaces, namespaces::NamespaceRef, teams, teams::TeamRef};
 
 /// The namespaces the viewer may see, and the teams they may create namespaces for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,7 +97,7 @@ pub async fn get_namespace(name: String, page: Option<u32>) -> Result<NamespaceD
     let f = facts(None);
     roles.push(("signed-in users".into(), can_pull(&member, &f, &s).is_ok(), can_push(&member, &f, &s).is_ok(), false));
     roles.push(("anonymous".into(), can_pull(&Actor::ANONYMOUS, &f, &s).is_ok(), false, false));
-    let repositories = crate::backend::browse::repositories(
+    let repositories = crate::backend::images::browse::repositories(
         &state,
         &p,
         &NamespaceRef::Id(ns.id),
@@ -131,30 +135,24 @@ pub async fn create_namespace(
 
 #[server(endpoint = "namespaces/visibility")]
 pub async fn set_visibility(namespace: String, visibility: Visibility) -> Result<NamespaceView, AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
+    form::answer(None, |state, p| async move {
         namespaces::set_visibility(&state, &p, &NamespaceRef::Name(namespace), visibility).await
-    }
-    .await;
-    form::respond(result, None)
+    })
+    .await
 }
 
 #[server(endpoint = "namespaces/update")]
 pub async fn update_namespace(namespace: String, description: String) -> Result<NamespaceView, AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
+    form::answer(None, |state, p| async move {
         namespaces::update(&state, &p, &NamespaceRef::Name(namespace), &description).await
-    }
-    .await;
-    form::respond(result, None)
+    })
+    .await
 }
 
 #[server(endpoint = "namespaces/delete")]
 pub async fn delete_namespace(namespace: String) -> Result<(), AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
+    form::answer(Some("/namespaces"), |state, p| async move {
         namespaces::delete(&state, &p, &NamespaceRef::Name(namespace)).await
-    }
-    .await;
-    form::respond(result, Some("/namespaces"))
+    })
+    .await
 }

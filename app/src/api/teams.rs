@@ -7,7 +7,9 @@ use crate::error::AppError;
 use crate::model::{NamespaceView, Page, TeamMemberView, TeamRole, TeamView};
 
 #[cfg(feature = "ssr")]
-use crate::backend::{form, namespaces, teams, teams::TeamRef};
+use crate::api::form;
+#[cfg(feature = "ssr")]
+use crate::backend::directory::{namespaces, teams, teams::TeamRef};
 
 /// Everything the team page shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,50 +70,32 @@ pub async fn create_team(name: String, description: Option<String>) -> Result<Te
 
 #[server(endpoint = "teams/update")]
 pub async fn update_team(team: String, description: String) -> Result<TeamView, AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
-        teams::update(&state, &p, &TeamRef::Name(team), &description).await
-    }
-    .await;
-    form::respond(result, None)
+    form::answer(None, |state, p| async move { teams::update(&state, &p, &TeamRef::Name(team), &description).await })
+        .await
 }
 
 #[server(endpoint = "teams/delete")]
 pub async fn delete_team(team: String) -> Result<(), AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
-        teams::delete(&state, &p, &TeamRef::Name(team)).await
-    }
-    .await;
-    form::respond(result, Some("/teams"))
+    form::answer(Some("/teams"), |state, p| async move { teams::delete(&state, &p, &TeamRef::Name(team)).await }).await
 }
 
 #[server(endpoint = "teams/members/add")]
 pub async fn add_member(team: String, username: String, role: TeamRole) -> Result<TeamMemberView, AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
-        teams::add_member(&state, &p, &TeamRef::Name(team), &username, role).await
-    }
-    .await;
-    form::respond(result, None)
+    form::answer(
+        None,
+        |state, p| async move { teams::add_member(&state, &p, &TeamRef::Name(team), &username, role).await },
+    )
+    .await
 }
 
 #[server(endpoint = "teams/members/role")]
 pub async fn set_member_role(team: String, user_id: i64, role: TeamRole) -> Result<(), AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
-        teams::set_role(&state, &p, &TeamRef::Name(team), user_id, role).await
-    }
-    .await;
-    form::respond(result, None)
+    form::answer(None, |state, p| async move { teams::set_role(&state, &p, &TeamRef::Name(team), user_id, role).await })
+        .await
 }
 
 #[server(endpoint = "teams/members/remove")]
 pub async fn remove_member(team: String, user_id: i64) -> Result<(), AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
-        teams::remove_member(&state, &p, &TeamRef::Name(team), user_id).await
-    }
-    .await;
-    form::respond(result, None)
+    form::answer(None, |state, p| async move { teams::remove_member(&state, &p, &TeamRef::Name(team), user_id).await })
+        .await
 }

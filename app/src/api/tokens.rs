@@ -6,7 +6,9 @@ use crate::error::AppError;
 use crate::model::{AccessTokenView, CreatedToken, Page, RefreshTokenView};
 
 #[cfg(feature = "ssr")]
-use crate::backend::{form, tokens};
+use crate::api::form;
+#[cfg(feature = "ssr")]
+use crate::backend::access::access_tokens as tokens;
 
 /// Session key of a just-created secret, kept for the one page load that shows it after a
 /// plain (no-JavaScript) form post, then deleted.
@@ -42,15 +44,13 @@ async fn flash_for_plain_post(created: &CreatedToken) -> Result<(), AppError> {
 /// An administrator creates an access token for a user (a bot user, typically).
 #[server(endpoint = "admin/users/token")]
 pub async fn create_token_for(user_id: i64, name: String, pull_only: Option<String>) -> Result<CreatedToken, AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
+    form::answer(None, |state, p| async move {
         let new = tokens::NewToken { name, pull_only: pull_only.is_some_and(|v| !v.is_empty()), ..Default::default() };
         let created = tokens::create(&state, &p, user_id, new).await?;
         flash_for_plain_post(&created).await?;
         Ok(created)
-    }
-    .await;
-    form::respond(result, None)
+    })
+    .await
 }
 
 #[server(endpoint = "tokens/create")]
@@ -60,8 +60,7 @@ pub async fn create_token(
     pull_only: Option<String>,
     expires_days: Option<String>,
 ) -> Result<CreatedToken, AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
+    form::answer(Some("/account#tokens"), |state, p| async move {
         let me = p.require_user()?.id;
         let expires_at = match expires_days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
             None => None,
@@ -89,19 +88,13 @@ pub async fn create_token(
         let created = tokens::create(&state, &p, me, new).await?;
         flash_for_plain_post(&created).await?;
         Ok(created)
-    }
-    .await;
-    form::respond(result, Some("/account#tokens"))
+    })
+    .await
 }
 
 #[server(endpoint = "tokens/revoke")]
 pub async fn revoke_token(id: i64) -> Result<AccessTokenView, AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
-        tokens::revoke(&state, &p, id).await
-    }
-    .await;
-    form::respond(result, None)
+    form::answer(None, |state, p| async move { tokens::revoke(&state, &p, id).await }).await
 }
 
 /// The clients that logged in with `docker login` (refresh tokens), newest first.
@@ -109,16 +102,14 @@ pub async fn revoke_token(id: i64) -> Result<AccessTokenView, AppError> {
 pub async fn list_refresh_tokens() -> Result<Vec<RefreshTokenView>, AppError> {
     let (state, p) = form::principal().await?;
     let me = p.require_user()?;
-    crate::backend::token_service::list_refresh_tokens(&state, me).await
+    crate::backend::registry::token_service::list_refresh_tokens(&state, me).await
 }
 
 #[server(endpoint = "tokens/refresh/revoke")]
 pub async fn revoke_refresh_token(id: i64) -> Result<(), AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
+    form::answer(None, |state, p| async move {
         let me = p.require_writer()?;
-        crate::backend::token_service::revoke_refresh_token(&state, me, id).await
-    }
-    .await;
-    form::respond(result, None)
+        crate::backend::registry::token_service::revoke_refresh_token(&state, me, id).await
+    })
+    .await
 }

@@ -4,7 +4,7 @@
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
-use super::users::User;
+use super::access::users::User;
 use crate::error::AppResult;
 use crate::model::{AuditEventView, Page};
 
@@ -57,8 +57,8 @@ pub async fn record(
     .await?;
     // Access may have changed: tell every replica's caches (images do not change access).
     if !action.starts_with("image.") && !action.starts_with("repository.") {
-        sqlx::query!("select pg_notify($1, $2)", super::cache::CHANNEL, action).execute(&mut *conn).await?;
-        super::cache::invalidate();
+        sqlx::query!("select pg_notify($1, $2)", super::registry::cache::CHANNEL, action).execute(&mut *conn).await?;
+        super::registry::cache::invalidate();
     }
     tracing::info!(target: "portcullis::audit", actor = actor_name, action, kind = target.kind, name = target.name);
     Ok(())

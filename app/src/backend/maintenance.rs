@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use super::{events, throttle, token_service, AppState};
+use super::access::throttle;
+use super::images::events;
+use super::registry::token_service;
+use super::AppState;
 use crate::error::AppResult;
 
 /// How often the housekeeping runs.
@@ -22,12 +25,12 @@ pub struct Report {
 /// Runs the housekeeping now and then, supervised.
 pub fn spawn(state: AppState) {
     let db = state.db.clone();
-    super::supervise("maintenance", db, move || {
+    super::jobs::supervise("maintenance", db, move || {
         let state = state.clone();
         async move {
-            let mut lock = super::dedicated_connection(&state.db, "portcullis maintenance").await?;
+            let mut lock = super::jobs::dedicated_connection(&state.db, "portcullis maintenance").await?;
             while !state.db.is_closed() {
-                if let Some(r) = super::exclusively(&mut lock, "portcullis.maintenance", run(&state)).await? {
+                if let Some(r) = super::jobs::exclusively(&mut lock, "portcullis.maintenance", run(&state)).await? {
                     if r != Report::default() {
                         tracing::info!(?r, "housekeeping removed what had ended");
                     }

@@ -2,32 +2,18 @@
 //! Compiled only with the `ssr` feature; server functions and HTTP handlers call into it.
 
 pub mod access;
-pub mod admin;
 pub mod audit;
-pub mod auth;
-pub mod browse;
-pub mod cache;
-pub mod events;
-pub mod form;
+pub mod directory;
 pub mod images;
-pub mod keys;
+pub mod jobs;
 pub mod maintenance;
-pub mod namespaces;
-pub mod password;
 pub mod registry;
-pub mod session;
-pub mod sync;
-pub mod teams;
-pub mod throttle;
-pub mod token_service;
-pub mod tokens;
-pub mod users;
 
 use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// A configuration value that must never be printed: `Debug` and `Display` show `[redacted]`.
 #[derive(Clone, Default, PartialEq, Eq, serde::Deserialize)]
@@ -74,9 +60,9 @@ pub struct Settings {
     /// them afterwards on the settings page).
     pub access_defaults: crate::policy::AccessSettings,
     /// The token service: service name, issuer, lifetime.
-    pub token: token_service::TokenSettings,
+    pub token: registry::token_service::TokenSettings,
     /// Algorithm of new signing keys.
-    pub key_algorithm: keys::KeyAlgorithm,
+    pub key_algorithm: registry::keys::KeyAlgorithm,
     /// How long a signing key signs before it is replaced (its certificate ends soon after).
     pub key_rotation: std::time::Duration,
     /// Encrypts private keys at rest; `None` keeps them in clear (with a warning at start).
@@ -177,14 +163,13 @@ pub struct ClientIp(pub std::net::IpAddr);
 pub struct AppState {
     pub db: PgPool,
     pub settings: Arc<Settings>,
-    pub hasher: password::Hasher,
-    pub access: access::SettingsStore,
-    pub token: Arc<token_service::TokenSettings>,
-    pub keys: keys::KeyRing,
-    pub auth_cache: Arc<token_service::AuthCache>,
-    pub registry: registry::RegistryClient,
+    pub hasher: access::password::Hasher,
+    pub access: directory::settings::SettingsStore,
+    pub keys: registry::keys::KeyRing,
+    pub auth_cache: Arc<registry::token_service::AuthCache>,
+    pub registry: registry::client::RegistryClient,
     /// Wakes the event worker when the inbox stores events.
-    pub events: events::Wakeup,
+    pub events: images::events::Wakeup,
     /// The secret the registry sends with its notifications.
     pub events_secret: Arc<str>,
 }
@@ -192,27 +177,27 @@ pub struct AppState {
 impl AppState {
     /// Builds the state over a migrated database.
     pub async fn init(db: PgPool, settings: Settings) -> Result<Self, crate::error::AppError> {
-        let access = access::SettingsStore::init(&db, settings.access_defaults).await?;
-        let policy = keys::KeyPolicy {
+        let access = directory::settings::SettingsStore::init(&db, settings.access_defaults).await?;
+        let policy = registry::keys::KeyPolicy {
             alg: settings.key_algorithm,
             rotation: settings.key_rotation,
-            token_lifetime: std::time::Duration::from_secs(settings.token.expires_in.max(60) as u64),
-            crypt: keys::KeyCrypt::new(settings.keys_encryption_key.as_ref().map(Secret::expose)),
+            token_lifetime: std::time::Duration::from_secs(settings.token.expires_in.unsigned_abs()),
+            crypt: registry::keys::KeyCrypt::new(settings.keys_encryption_key.as_ref().map(Secret::expose)),
         };
-        let keys = keys::KeyRing::load(&db, policy).await?;
-        let cache = token_service::AuthCache::new(std::time::Duration::from_secs(settings.password_cache_secs));
+        let keys = registry::keys::KeyRing::load(&db, policy).await?;
+        let cache =
+            registry::token_service::AuthCache::new(std::time::Duration::from_secs(settings.password_cache_secs));
         let events_secret = match settings.events_secret.as_ref().filter(|s| !s.is_empty()) {
             Some(s) => s.expose().to_string(),
             None => secret(&db, "registry_events").await?,
         };
         Ok(Self {
-            registry: registry::RegistryClient::new(&settings.registry_url),
+            registry: registry::client::RegistryClient::new(&settings.registry_url),
             events: Default::default(),
             events_secret: events_secret.into(),
             db,
-            token: Arc::new(settings.token.clone()),
             settings: Arc::new(settings),
-            hasher: password::Hasher::new(password::default_concurrency()),
+            hasher: access::password::Hasher::new(access::password::default_concurrency()),
             access,
             keys,
             auth_cache: Arc::new(cache),
@@ -241,64 +226,25 @@ pub async fn secret(db: &PgPool, name: &str) -> Result<String, crate::error::App
     .await?)
 }
 
-/// A connection of its own, outside the pool, named `application_name` in
-/// `pg_stat_activity`: for a job that holds a session-level advisory lock. Such a connection
-/// is never handed to anyone else while it holds the lock, and when the job ends or panics it
-/// is dropped, which closes the session and releases whatever it held.
-pub async fn dedicated_connection(db: &PgPool, application_name: &str) -> AppResult<sqlx::PgConnection> {
-    use sqlx::Connection as _;
-    let options = db.connect_options().as_ref().clone().application_name(application_name);
-    Ok(sqlx::PgConnection::connect_with(&options).await?)
-}
-
-/// Runs `work` while `lock` (a [`dedicated_connection`]) holds the PostgreSQL advisory lock
-/// `name`, unless another session holds it (then `None`): how only one replica runs a
-/// singleton job (the event worker, reconcile). The lock is released afterwards; a release
-/// that fails is an error, and the caller drops the connection, which releases it for sure.
-pub async fn exclusively<T>(
-    lock: &mut sqlx::PgConnection,
-    name: &str,
-    work: impl std::future::Future<Output = AppResult<T>>,
-) -> AppResult<Option<T>> {
-    let got = sqlx::query_scalar!(r#"select pg_try_advisory_lock(hashtext($1)) as "got!""#, name)
-        .fetch_one(&mut *lock)
-        .await?;
-    if !got {
-        return Ok(None);
+/// A search text (the parameter `field`), trimmed and at most [`crate::model::MAX_QUERY_LEN`]
+/// characters.
+pub fn bounded_query(field: &str, q: &str) -> AppResult<String> {
+    let q = q.trim();
+    if q.chars().count() > crate::model::MAX_QUERY_LEN {
+        return Err(AppError::invalid(field, format!("must be at most {} characters", crate::model::MAX_QUERY_LEN)));
     }
-    let result = work.await;
-    sqlx::query_scalar!(r#"select pg_advisory_unlock(hashtext($1)) as "unlocked!""#, name)
-        .fetch_one(&mut *lock)
-        .await?;
-    result.map(Some)
+    Ok(q.to_string())
 }
 
-/// Keeps a background job running: `job` is started again, after a back-off that grows from
-/// one second to a minute, whenever it fails or panics (a lost database connection, a bug).
-/// A job that returns `Ok` is finished (the pool was closed) and is not restarted.
-pub fn supervise<F, Fut>(name: &'static str, db: PgPool, mut job: F)
-where
-    F: FnMut() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = AppResult<()>> + Send + 'static,
-{
-    use std::time::{Duration, Instant};
-    tokio::spawn(async move {
-        let mut backoff = Duration::from_secs(1);
-        while !db.is_closed() {
-            let started = Instant::now();
-            match tokio::spawn(job()).await {
-                Ok(Ok(())) => return,
-                Ok(Err(e)) => tracing::warn!(job = name, error = %e, "background job failed; restarting it"),
-                Err(e) if e.is_panic() => tracing::error!(job = name, "background job panicked; restarting it"),
-                Err(_) => return,
-            }
-            if started.elapsed() > Duration::from_secs(300) {
-                backoff = Duration::from_secs(1);
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(60));
-        }
-    });
+/// The longest description of a team, namespace or repository.
+pub const MAX_DESCRIPTION_LEN: usize = 2000;
+
+/// Checks a description of a team, namespace or repository.
+pub fn validate_description(description: &str) -> AppResult<()> {
+    if description.chars().count() > MAX_DESCRIPTION_LEN {
+        return Err(AppError::invalid("description", format!("must be at most {MAX_DESCRIPTION_LEN} characters")));
+    }
+    Ok(())
 }
 
 /// The same JSON without NUL characters, which PostgreSQL's `jsonb` cannot hold (labels,

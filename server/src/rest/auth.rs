@@ -1,12 +1,12 @@
 //! Who is calling the API.
 
-use app::backend::{access::Principal, session, tokens, AppState};
+use app::backend::access::{access_tokens as tokens, login, principal::Principal, session};
+use app::backend::AppState;
 use app::error::AppError;
 use axum::{
     extract::FromRequestParts,
     http::{header, request::Parts},
 };
-use base64::Engine as _;
 
 use super::ApiError;
 
@@ -35,19 +35,9 @@ fn invalid() -> ApiError {
 }
 
 async fn from_authorization(state: &AppState, value: &str) -> Result<Principal, ApiError> {
-    let (scheme, rest) = value.split_once(' ').ok_or_else(invalid)?;
-    let (username, secret) = match scheme.to_ascii_lowercase().as_str() {
-        "bearer" => (None, rest.trim().to_string()),
-        "basic" => {
-            let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).map_err(|_| invalid())?;
-            let decoded = String::from_utf8(decoded).map_err(|_| invalid())?;
-            let (user, secret) = decoded.split_once(':').ok_or_else(invalid)?;
-            (Some(user.to_ascii_lowercase()), secret.to_string())
-        }
-        _ => return Err(invalid()),
-    };
+    let (username, secret) = login::parse_authorization(value).ok_or_else(invalid)?;
     let (user, scope) = tokens::authenticate(&state.db, &secret).await?.ok_or_else(invalid)?;
-    if username.is_some_and(|u| u != user.username) {
+    if username.is_some_and(|u| !u.eq_ignore_ascii_case(&user.username)) {
         return Err(invalid());
     }
     Ok(Principal { user: Some(user), token: Some(scope) })

@@ -1,13 +1,15 @@
 //! The REST API v1 handlers, one per operation, each a thin call into `app::backend`.
 
-use app::backend::browse::{self, TagQuery};
-use app::backend::{
-    admin::{self, AccountRequest, UserChange},
+use app::backend::access::{
+    access_tokens::{self as tokens, NewToken},
+    accounts::{self as admin, AccountRequest, UserChange},
+};
+use app::backend::directory::{
     namespaces::{self, NamespaceRef},
     teams::{self, TeamRef},
-    tokens::{self, NewToken},
-    AppState,
 };
+use app::backend::images::browse::{self, TagQuery};
+use app::backend::AppState;
 use app::error::AppError;
 use app::model::{
     AccessTokenView, CreatedToken, NamespaceView, Page, RepositoryView, TagDetail, TagView, TeamMemberView, TeamRole,
@@ -80,8 +82,8 @@ pub async fn bootstrap(
 ) -> ApiResult<Created<Bootstrapped>> {
     let user = admin::bootstrap(&state, body.into()).await?;
     let new = NewToken { name: "bootstrap".into(), ..Default::default() };
-    let token = tokens::issue(&state.db, &user, Some(&user), "bootstrap", None, &new).await?;
-    let view = app::backend::users::view(&state.db, user.id).await?.ok_or(AppError::Internal)?;
+    let token = tokens::insert(&state.db, &user, Some(&user), "bootstrap", None, &new).await?;
+    let view = app::backend::access::users::view(&state.db, user.id).await?.ok_or(AppError::Internal)?;
     Ok(created(Bootstrapped { user: view, token }))
 }
 

@@ -60,17 +60,19 @@ impl Stack {
 
         config.registry_url = format!("http://{}", config.registry_listen);
         let state = server::state(db.clone(), &config).await.unwrap();
-        app::backend::cache::spawn_listener(state.db.clone());
-        app::backend::events::spawn_worker(state.clone(), state.registry.clone());
+        app::backend::registry::cache::spawn_listener(state.db.clone());
+        app::backend::images::events::spawn_worker(state.clone(), state.registry.clone());
         let app = server::router(state.clone(), &config);
         tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
         });
 
         let dir = tempfile::tempdir().unwrap();
-        let layout =
-            server::registry::RegistryLayout { listen: &config.registry_listen, storage: &dir.path().join("data") };
-        server::registry::write_config(&state, &config, &dir.path().join("registry"), layout).await.unwrap();
+        let layout = server::registry_config::RegistryLayout {
+            listen: &config.registry_listen,
+            storage: &dir.path().join("data"),
+        };
+        server::registry_config::write_config(&state, &config, &dir.path().join("registry"), layout).await.unwrap();
         if options.without_notifications {
             let path = dir.path().join("registry/config.yml");
             let yaml = std::fs::read_to_string(&path).unwrap();

@@ -1,13 +1,13 @@
 //! What administrators do to users and to the site's settings. Every operation checks the
 //! policy and records the change in the activity log.
 
-use super::access::Principal;
-use super::audit::{self, Target};
 use super::users::{self, NewUser, Origin, User};
-use super::AppState;
+use crate::backend::access::principal::Principal;
+use crate::backend::audit::{self, Target};
+use crate::backend::images::store::Holder;
+use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
 use crate::model::{validate_password, validate_username, Page, PageRequest, UserView};
-use crate::policy::AccessSettings;
 
 /// An account an administrator (or the bootstrap) creates.
 #[derive(Default)]
@@ -86,17 +86,7 @@ pub async fn bootstrap(state: &AppState, mut req: AccountRequest) -> AppResult<U
 pub async fn list_users(state: &AppState, p: &Principal, q: &str, req: PageRequest) -> AppResult<Page<UserView>> {
     p.require_user()?;
     p.require_admin()?;
-    users::list(&state.db, &bounded_query("q", q)?, req).await
-}
-
-/// A search text (the parameter `field`), trimmed and at most [`crate::model::MAX_QUERY_LEN`]
-/// characters.
-pub fn bounded_query(field: &str, q: &str) -> AppResult<String> {
-    let q = q.trim();
-    if q.chars().count() > crate::model::MAX_QUERY_LEN {
-        return Err(AppError::invalid(field, format!("must be at most {} characters", crate::model::MAX_QUERY_LEN)));
-    }
-    Ok(q.to_string())
+    users::list(&state.db, &crate::backend::bounded_query("q", q)?, req).await
 }
 
 /// A user as seen by themself or an administrator.
@@ -177,20 +167,16 @@ pub async fn delete_user(state: &AppState, p: &Principal, id: i64) -> AppResult<
     if target.is_admin && target.is_enabled && users::other_enabled_admins(&mut tx, id).await? == 0 {
         return Err(AppError::Conflict("This is the last enabled administrator.".into()));
     }
+    // Their images would stay in the registry, and a later account of the same name would
+    // inherit them.
+    let held = crate::backend::images::store::before_removing(&mut tx, Holder::PersonalOf(id)).await?;
+    if held > 0 {
+        return Err(AppError::Conflict(format!(
+            "Their personal namespace still holds {held} repositories. Delete those first, or disable the account instead."
+        )));
+    }
     users::delete(&mut tx, id).await?;
     audit::record(&mut tx, Some(me), "user.delete", Target::user(&target.username), serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(())
-}
-
-pub async fn get_settings(state: &AppState, p: &Principal) -> AppResult<AccessSettings> {
-    p.require_user()?;
-    Ok(state.access.get(&state.db).await)
-}
-
-pub async fn update_settings(state: &AppState, p: &Principal, s: AccessSettings) -> AppResult<AccessSettings> {
-    let admin = p.require_writer()?;
-    p.require_admin()?;
-    state.access.set(&state.db, s, admin).await?;
-    Ok(s)
 }

@@ -11,7 +11,7 @@ use axum::http::{header, request::Parts, StatusCode};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
-use super::AppState;
+use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
 
 /// The shared state, provided to every server function by the router.
@@ -33,7 +33,7 @@ pub async fn session() -> AppResult<tower_sessions::Session> {
 /// The client's IP address (see [`super::client_ip`]), when the server was started with
 /// connection info.
 pub fn client_addr() -> Option<std::net::IpAddr> {
-    use_context::<Parts>().and_then(|p| p.extensions.get::<super::ClientIp>().map(|c| c.0))
+    use_context::<Parts>().and_then(|p| p.extensions.get::<crate::backend::ClientIp>().map(|c| c.0))
 }
 
 /// Whether this request is a plain HTML form post (no JavaScript), answered by a redirect.
@@ -63,10 +63,25 @@ pub fn respond<T>(result: AppResult<T>, success: Option<&str>) -> AppResult<T> {
     result
 }
 
+/// Runs a form's server function: the state and principal of the request, then `work`, then
+/// the answer [`respond`] gives (Post/Redirect/Get for a plain form, the `Result` for a
+/// hydrated call), going on to `success` when it worked.
+pub async fn answer<T, F, Fut>(success: Option<&str>, work: F) -> AppResult<T>
+where
+    F: FnOnce(AppState, crate::backend::access::principal::Principal) -> Fut,
+    Fut: std::future::Future<Output = AppResult<T>>,
+{
+    let result = match principal().await {
+        Ok((state, p)) => work(state, p).await,
+        Err(e) => Err(e),
+    };
+    respond(result, success)
+}
+
 /// The state and the principal of this request (the session's user, or anonymous).
-pub async fn principal() -> AppResult<(AppState, super::access::Principal)> {
+pub async fn principal() -> AppResult<(AppState, crate::backend::access::principal::Principal)> {
     let state = state()?;
     let session = session().await?;
-    let user = super::session::current_user(&state, &session).await?;
-    Ok((state, user.map(super::access::Principal::user).unwrap_or_default()))
+    let user = crate::backend::access::session::current_user(&state, &session).await?;
+    Ok((state, user.map(crate::backend::access::principal::Principal::user).unwrap_or_default()))
 }

@@ -12,17 +12,18 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use rand::RngCore as _;
 use serde::Serialize;
 use sha2::Sha256;
 
-use super::access::{namespaces_by_name, Principal};
-use super::users::User;
-use super::{auth, tokens, AppState};
-use crate::error::AppError;
+use crate::backend::access::principal::Principal;
+use crate::backend::access::users::User;
+use crate::backend::access::{access_tokens as tokens, login as auth};
+use crate::backend::directory::namespaces::namespaces_by_name;
+use crate::backend::AppState;
+use crate::error::{AppError, AppResult};
 use crate::grant::{self, Access, Known};
 use crate::model::RefreshTokenView;
 use crate::scope::{self, RepositoryName, Resource};
@@ -213,7 +214,7 @@ impl AuthCache {
         let entries = self.principals.lock().expect("auth cache lock");
         entries
             .get(slot)
-            .filter(|r| r.generation == super::cache::generation() && r.until > now)
+            .filter(|r| r.generation == crate::backend::registry::cache::generation() && r.until > now)
             .filter(|r| r.principal.token.as_ref().and_then(|t| t.expires_at).is_none_or(|e| e > Utc::now()))
             .map(|r| r.principal.clone())
     }
@@ -229,7 +230,7 @@ impl AuthCache {
         }
         let mut entries = self.principals.lock().expect("auth cache lock");
         let now = Instant::now();
-        let current = super::cache::generation();
+        let current = crate::backend::registry::cache::generation();
         make_room(&mut entries, |r| r.generation == current && r.until > now);
         entries.insert(slot, Remembered { principal, generation, until: now + ttl, touched: now });
     }
@@ -249,12 +250,6 @@ impl AuthCache {
 
 /// Refresh tokens start with this.
 pub const REFRESH_PREFIX: &str = "pcrt_";
-
-fn random_secret(prefix: &str) -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
-}
 
 fn looks_like_refresh_token(s: &str) -> bool {
     s.starts_with(REFRESH_PREFIX) && s.len() == REFRESH_PREFIX.len() + 43
@@ -276,7 +271,7 @@ async fn by_password(
     if let Some(hit) = cache.principal(&slot).and_then(|p| p.user) {
         // One read: the user as they are now, and the throttle's counts for this attempt (a
         // throttled client gets no answer from memory either).
-        let keys = super::throttle::password_attempt(&username, addr);
+        let keys = crate::backend::access::throttle::password_attempt(&username, addr);
         let names: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
         let rows = sqlx::query!(
             r#"select u.auth_epoch, u.is_enabled, now() as "now!: DateTime<Utc>",
@@ -291,16 +286,16 @@ async fn by_password(
         .await
         .map_err(AppError::from)?;
         if let Some(first) = rows.first() {
-            let counts: Vec<super::throttle::Row> =
+            let counts: Vec<crate::backend::access::throttle::Row> =
                 rows.iter().filter_map(|r| Some((r.key.clone()?, r.failures?, r.window_start?, r.last_at?))).collect();
-            super::throttle::check(&keys, &counts, first.now)?;
+            crate::backend::access::throttle::check(&keys, &counts, first.now)?;
             if first.is_enabled && first.auth_epoch == hit.auth_epoch {
                 return Ok(hit);
             }
         }
         cache.forget(&slot);
     }
-    let generation = super::cache::generation();
+    let generation = crate::backend::registry::cache::generation();
     let user = auth::login_with_password(state, &username, password, addr).await.map_err(|e| match e {
         AppError::Unauthorized(_) => TokenError::Unauthorized(BAD_CREDENTIALS.into()),
         other => other.into(),
@@ -326,7 +321,7 @@ async fn by_access_token(state: &AppState, secret: &str) -> Result<Principal, To
         }
         return Ok(hit);
     }
-    let generation = super::cache::generation();
+    let generation = crate::backend::registry::cache::generation();
     let (user, scope) = tokens::authenticate(&state.db, secret)
         .await?
         .ok_or_else(|| TokenError::Unauthorized(BAD_CREDENTIALS.into()))?;
@@ -341,7 +336,7 @@ async fn by_refresh_token(state: &AppState, token: &str, service: &str) -> Resul
     if let Some(user) = state.auth_cache.principal(&slot).and_then(|p| p.user) {
         return Ok(user);
     }
-    let generation = super::cache::generation();
+    let generation = crate::backend::registry::cache::generation();
     let user = refresh_token_user(state, token, service).await?;
     state.auth_cache.remember(slot, Principal::user(user.clone()), BACKSTOP, generation);
     Ok(user)
@@ -425,7 +420,7 @@ async fn lookup_namespaces(
     names.sort();
     names.dedup();
     let viewer = user.map(|u| u.id).unwrap_or(0);
-    let generation = super::cache::generation();
+    let generation = crate::backend::registry::cache::generation();
     let mut known = HashMap::new();
     let mut missing = Vec::new();
     {
@@ -458,9 +453,30 @@ async fn lookup_namespaces(
     Ok(known)
 }
 
+/// A registry token for `subject` granting `access`, issued `now`, with the configured issuer,
+/// service (audience) and lifetime: the one place the claims are written, for clients' tokens
+/// and for Portcullis's own calls to the registry.
+pub async fn sign(state: &AppState, subject: &str, access: &[Access], now: DateTime<Utc>) -> AppResult<String> {
+    let cfg = &state.settings.token;
+    let iat = now.timestamp();
+    let mut jti = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut jti);
+    let claims = Claims {
+        iss: &cfg.issuer,
+        sub: subject,
+        aud: &cfg.service,
+        exp: iat + cfg.expires_in,
+        nbf: iat,
+        iat,
+        jti: hex::encode(jti),
+        access,
+    };
+    state.keys.current(&state.db).await.sign(&claims)
+}
+
 /// Handles one token request end to end.
 pub async fn issue(state: &AppState, creds: Credentials, req: TokenRequest) -> Result<Issued, TokenError> {
-    let cfg = &state.token;
+    let cfg = &state.settings.token;
     let service = match req.service.as_deref().filter(|s| !s.is_empty()) {
         None => cfg.service.as_str(),
         Some(s) if s == cfg.service => s,
@@ -491,22 +507,8 @@ pub async fn issue(state: &AppState, creds: Credentials, req: TokenRequest) -> R
         "token issued"
     );
     let now = Utc::now();
-    let expires_in = cfg.expires_in.max(60);
-    let iat = now.timestamp();
-    let mut jti = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut jti);
-    let claims = Claims {
-        iss: &cfg.issuer,
-        sub: user.map(|u| u.username.as_str()).unwrap_or(""),
-        aud: service,
-        exp: iat + expires_in,
-        nbf: iat,
-        iat,
-        jti: hex::encode(jti),
-        access: &access,
-    };
-    let signer = state.keys.current(&state.db).await;
-    let token = signer.sign(&claims)?;
+    let expires_in = cfg.expires_in;
+    let token = sign(state, user.map(|u| u.username.as_str()).unwrap_or(""), &access, now).await?;
 
     // A refresh token stands for the user's whole rights, so only a password earns one: an
     // access token would otherwise shed its restrictions, its expiry and its revocation.
@@ -526,7 +528,7 @@ async fn create_refresh_token(
     service: &str,
     client_id: &str,
 ) -> Result<String, TokenError> {
-    let secret = random_secret(REFRESH_PREFIX);
+    let secret = tokens::new_secret(REFRESH_PREFIX);
     sqlx::query!(
         "insert into refresh_token (user_id, service, client_id, token_hash, display_prefix, auth_epoch)
          values ($1, $2, $3, $4, $5, $6)",
@@ -613,11 +615,11 @@ pub async fn revoke_refresh_token(state: &AppState, user: &User, id: i64) -> Res
     if done == 0 {
         return Err(AppError::not_found("No such refresh token."));
     }
-    super::audit::record(
+    crate::backend::audit::record(
         &mut tx,
         Some(user),
         "token.revoke",
-        super::audit::Target::token("refresh token"),
+        crate::backend::audit::Target::token("refresh token"),
         serde_json::json!({}),
     )
     .await?;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::AppState;
+use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
 use crate::grant::Access;
 
@@ -114,25 +114,9 @@ impl RegistryClient {
         Self { http, base: base.trim_end_matches('/').to_string() }
     }
 
-    fn token(state: &AppState, signer: &super::keys::Signer, access: Vec<Access>) -> AppResult<String> {
-        let now = chrono::Utc::now().timestamp();
-        let claims = serde_json::json!({
-            "iss": state.token.issuer,
-            "sub": SELF_SUBJECT,
-            "aud": state.token.service,
-            "exp": now + 300,
-            "nbf": now - 5,
-            "iat": now,
-            "jti": format!("portcullis-{now}-{}", rand::random::<u64>()),
-            "access": access,
-        });
-        signer.sign(&claims)
-    }
-
     /// A token for Portcullis's own calls to the registry, granting `access`.
     pub async fn bearer(&self, state: &AppState, access: Vec<Access>) -> AppResult<String> {
-        let signer = state.keys.current(&state.db).await;
-        Self::token(state, &signer, access)
+        crate::backend::registry::token_service::sign(state, SELF_SUBJECT, &access, chrono::Utc::now()).await
     }
 
     pub fn repo_access(name: &str, actions: &[&str]) -> Vec<Access> {

@@ -10,10 +10,10 @@ use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-use super::access::{check, Principal, TokenScope};
-use super::audit::{self, Target};
+use super::principal::{check, Principal, TokenScope};
 use super::users::{self, User};
-use super::AppState;
+use crate::backend::audit::{self, Target};
+use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
 use crate::model::{AccessTokenView, CreatedToken, Page, PageRequest};
 use crate::policy;
@@ -27,10 +27,16 @@ pub fn hash(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
-fn generate() -> String {
+/// A new credential: `prefix` and 43 characters of base64url (32 random bytes), so secret
+/// scanners can recognise it. Access and refresh tokens are made this way.
+pub fn new_secret(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("{PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn generate() -> String {
+    new_secret(PREFIX)
 }
 
 /// Whether a password-like string is shaped like one of our tokens (then it is never tried as a password).
@@ -103,20 +109,23 @@ pub async fn create(state: &AppState, p: &Principal, user_id: i64, new: NewToken
         let owner_principal = Principal::user(owner.clone());
         let mut ids = Vec::new();
         for name in &new.namespaces {
-            let ns =
-                super::namespaces::get(state, &owner_principal, &super::namespaces::NamespaceRef::Name(name.clone()))
-                    .await
-                    .map_err(|_| AppError::invalid("namespaces", format!("{name}: no such namespace")))?;
+            let ns = crate::backend::directory::namespaces::get(
+                state,
+                &owner_principal,
+                &crate::backend::directory::namespaces::NamespaceRef::Name(name.clone()),
+            )
+            .await
+            .map_err(|_| AppError::invalid("namespaces", format!("{name}: no such namespace")))?;
             ids.push(ns.id);
         }
         Some(ids)
     };
-    issue(&state.db, &owner, Some(actor), name, namespace_ids, &new).await
+    insert(&state.db, &owner, Some(actor), name, namespace_ids, &new).await
 }
 
 /// Stores a new token for `owner` (checks done by the caller) and returns its secret.
 /// `actor` is `None` when the command line creates it.
-pub async fn issue(
+pub async fn insert(
     db: &PgPool,
     owner: &User,
     actor: Option<&User>,

@@ -2,8 +2,10 @@
 
 use sqlx::{PgConnection, PgPool};
 
-use super::audit;
-use crate::error::{AppError, AppResult};
+use crate::backend::audit;
+use crate::error::{AppError, AppResult, OnConstraint as _};
+
+const EMAIL_TAKEN: &str = "is already used by another account";
 use crate::model::{CurrentUser, Page, PageRequest, UserView};
 
 /// A user row as the backend needs it. Not `Serialize`: it carries the password hash.
@@ -39,7 +41,7 @@ impl std::fmt::Debug for User {
 #[macro_export]
 macro_rules! user_from_row {
     ($row:expr) => {
-        $crate::backend::users::User {
+        $crate::backend::access::users::User {
             id: $row.user_id,
             username: $row.username,
             display_name: $row.display_name,
@@ -112,15 +114,11 @@ pub async fn insert(db: &PgPool, new: NewUser<'_>, first_user_admin: bool, origi
         return Err(AppError::forbidden("Portcullis already has users; bootstrap is only for the first one."));
     }
     let is_admin = new.is_admin || (first_user_admin && is_first);
-    let taken = |e: sqlx::Error| match &e {
-        sqlx::Error::Database(d) if matches!(d.constraint(), Some("user_username_key" | "namespace_name_key")) => {
-            AppError::invalid("username", "is already taken")
-        }
-        sqlx::Error::Database(d) if d.constraint() == Some("user_email_key") => {
-            AppError::invalid("email", "is already used by another account")
-        }
-        _ => e.into(),
-    };
+    let taken = [
+        ("user_username_key", AppError::invalid("username", "is already taken")),
+        ("namespace_name_key", AppError::invalid("username", "is already taken")),
+        ("user_email_key", AppError::invalid("email", EMAIL_TAKEN)),
+    ];
     let user = sqlx::query_as!(
         User,
         r#"insert into "user" (username, password_hash, is_admin, is_bot, display_name, email)
@@ -136,7 +134,7 @@ pub async fn insert(db: &PgPool, new: NewUser<'_>, first_user_admin: bool, origi
     )
     .fetch_one(&mut *tx)
     .await
-    .map_err(taken)?;
+    .on_constraint(&taken)?;
     sqlx::query!(
         "with t as (insert into team (name, personal_user_id) values ($1, $2) returning team_id),
               m as (insert into team_member (team_id, user_id, role) select team_id, $2, 'owner' from t)
@@ -146,7 +144,7 @@ pub async fn insert(db: &PgPool, new: NewUser<'_>, first_user_admin: bool, origi
     )
     .execute(&mut *tx)
     .await
-    .map_err(taken)?;
+    .on_constraint(&taken)?;
     let (actor, action) = match origin {
         Origin::SignUp => (Some(&user), "user.signup"),
         Origin::Admin(admin) => (Some(admin), "user.create"),
@@ -192,21 +190,6 @@ pub async fn update_password(db: &PgPool, user: &User, password_hash: &str) -> A
         .await?;
     tx.commit().await?;
     Ok(epoch)
-}
-
-impl User {
-    pub fn to_view(&self, created_at: chrono::DateTime<chrono::Utc>) -> UserView {
-        UserView {
-            id: self.id,
-            username: self.username.clone(),
-            display_name: self.display_name.clone(),
-            email: self.email.clone(),
-            is_admin: self.is_admin,
-            is_enabled: self.is_enabled,
-            is_bot: self.is_bot,
-            created_at,
-        }
-    }
 }
 
 /// A page of users by name; `q` (when not empty) keeps those whose name, display name or
@@ -272,12 +255,7 @@ pub async fn update_profile(
     sqlx::query!(r#"update "user" set display_name = $2, email = $3 where user_id = $1"#, id, display_name, email)
         .execute(conn)
         .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.constraint() == Some("user_email_key") => {
-                AppError::invalid("email", "is already used by another account")
-            }
-            _ => e.into(),
-        })?;
+        .on_constraint(&[("user_email_key", AppError::invalid("email", EMAIL_TAKEN))])?;
     Ok(())
 }
 
@@ -292,25 +270,9 @@ pub async fn other_enabled_admins(conn: &mut PgConnection, id: i64) -> AppResult
     Ok(admins.iter().filter(|a| **a != id).count() as i64)
 }
 
-/// Deletes a user with their personal team and namespace. Refused while that namespace holds
-/// repositories: the images stay in the registry, and a later account of the same name would
-/// inherit them.
+/// Deletes a user with their personal team and namespace (the caller checked that it holds no
+/// images).
 pub async fn delete(conn: &mut PgConnection, id: i64) -> AppResult<()> {
-    super::events::exclude_worker(&mut *conn).await?;
-    let held = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from repository r join namespace n using (namespace_id) join team t using (team_id)
-           where t.personal_user_id = $1
-             and (exists(select 1 from tag g where g.repository_id = r.repository_id)
-                  or exists(select 1 from manifest m where m.repository_id = r.repository_id))"#,
-        id
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    if held > 0 {
-        return Err(AppError::Conflict(format!(
-            "Their personal namespace still holds {held} repositories. Delete those first, or disable the account instead."
-        )));
-    }
     sqlx::query!("delete from namespace where team_id in (select team_id from team where personal_user_id = $1)", id)
         .execute(&mut *conn)
         .await?;

@@ -5,8 +5,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sqlx::PgConnection;
 
-use super::registry::{is_index, Blob, Fetched, RegistryClient, CONFIG_LIMIT};
-use super::AppState;
+use crate::backend::registry::client::{is_index, Blob, Fetched, RegistryClient, CONFIG_LIMIT};
+use crate::backend::AppState;
 use crate::error::AppResult;
 use crate::scope::RepositoryName;
 
@@ -65,7 +65,7 @@ struct ManifestDoc {
     annotations: Option<Map<String, Value>>,
 }
 
-use super::without_nul as scrub;
+use crate::backend::without_nul as scrub;
 
 fn text(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from)
@@ -304,11 +304,11 @@ async fn namespace_for(conn: &mut PgConnection, ns: &str, by: Recorder<'_>) -> A
     )
     .fetch_one(&mut *conn)
     .await?;
-    super::audit::record(
+    crate::backend::audit::record(
         conn,
         None,
         "namespace.create",
-        super::audit::Target::namespace(ns, id),
+        crate::backend::audit::Target::namespace(ns, id),
         json!({ "implicit": true, "pusher": pusher }),
     )
     .await?;
@@ -317,7 +317,7 @@ async fn namespace_for(conn: &mut PgConnection, ns: &str, by: Recorder<'_>) -> A
 
 /// The repository row for `name`, created (with its namespace) when missing.
 /// `None` when the name cannot be placed (a malformed name, no namespace possible).
-pub async fn repository(
+pub async fn find_or_create_repository(
     conn: &mut PgConnection,
     name: &str,
     by: Recorder<'_>,
@@ -500,6 +500,37 @@ async fn unsign(conn: &mut PgConnection, repository_id: i64, tags: &[String]) ->
         }
     }
     Ok(())
+}
+
+/// Whose repositories a removal takes with it.
+#[derive(Debug, Clone, Copy)]
+pub enum Holder {
+    Namespace(i64),
+    /// A user's personal namespace.
+    PersonalOf(i64),
+}
+
+/// Prepares the removal of a namespace (or a user with theirs) in `tx`: waits until the event
+/// worker is between batches and keeps it out until the transaction ends (its own deletes of
+/// the same tags and manifests would deadlock with the cascade), then counts the repositories
+/// that still hold images. Such a removal must be refused: the images stay in the registry. A
+/// repository whose every image was deleted holds nothing; it goes with the namespace.
+pub async fn before_removing(tx: &mut PgConnection, holder: Holder) -> AppResult<i64> {
+    crate::backend::images::events::exclude_worker(&mut *tx).await?;
+    let (namespace_id, personal_of) = match holder {
+        Holder::Namespace(id) => (Some(id), None),
+        Holder::PersonalOf(user_id) => (None, Some(user_id)),
+    };
+    Ok(sqlx::query_scalar!(
+        r#"select count(*) as "n!" from repository r join namespace n using (namespace_id) join team t using (team_id)
+           where ($1::bigint is null or r.namespace_id = $1) and ($2::bigint is null or t.personal_user_id = $2)
+             and (exists(select 1 from tag g where g.repository_id = r.repository_id)
+                  or exists(select 1 from manifest m where m.repository_id = r.repository_id))"#,
+        namespace_id,
+        personal_of
+    )
+    .fetch_one(tx)
+    .await?)
 }
 
 /// Whether the manifest of `digest` is already recorded for the repository.

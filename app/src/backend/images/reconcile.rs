@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use futures_util::{stream, StreamExt};
 use serde::{Deserialize, Serialize};
 
-use super::images;
-use super::AppState;
+use crate::backend::images::store;
+use crate::backend::AppState;
 use crate::error::AppResult;
 
 /// How many repositories are reconciled at once.
@@ -67,16 +67,17 @@ async fn repository(state: &AppState, name: &str, started: chrono::DateTime<chro
             continue;
         }
         let mut conn = state.db.acquire().await?;
-        let Some((rid, _)) = images::repository(&mut conn, name, images::Recorder::Reconcile).await? else {
+        let Some((rid, _)) = store::find_or_create_repository(&mut conn, name, store::Recorder::Reconcile).await?
+        else {
             return Ok(report);
         };
         repo_id = Some(rid);
-        if !images::has_manifest(&mut conn, rid, &digest).await? {
+        if !store::has_manifest(&mut conn, rid, &digest).await? {
             let Some(fetched) = client.manifest(state, name, &digest).await? else { continue };
             // A manifest that cannot be read or stored is that tag's problem, not the
             // repository's: the other tags are still reconciled.
-            let stored = match images::describe(state, client, name, &fetched).await {
-                Ok(meta) => images::upsert_manifest(&mut conn, rid, &meta).await,
+            let stored = match store::describe(state, client, name, &fetched).await {
+                Ok(meta) => store::upsert_manifest(&mut conn, rid, &meta).await,
                 Err(e) => Err(e),
             };
             if let Err(e @ crate::error::AppError::BadRequest(_)) = stored {
@@ -85,7 +86,7 @@ async fn repository(state: &AppState, name: &str, started: chrono::DateTime<chro
             }
             stored?;
         }
-        if !images::upsert_tag(&mut conn, rid, tag, &digest, None, chrono::Utc::now(), Some(started)).await? {
+        if !store::upsert_tag(&mut conn, rid, tag, &digest, None, chrono::Utc::now(), Some(started)).await? {
             continue;
         }
         if known.contains_key(tag) {
@@ -106,7 +107,7 @@ async fn repository(state: &AppState, name: &str, started: chrono::DateTime<chro
             }
         };
         for t in gone {
-            if images::remove_tag(&mut conn, rid, t, Some(started)).await? {
+            if store::remove_tag(&mut conn, rid, t, Some(started)).await? {
                 report.removed += 1;
             }
         }
@@ -143,8 +144,8 @@ pub async fn reconcile(state: &AppState, trigger: &str) -> AppResult<Option<Sync
 }
 
 async fn claimed(state: &AppState, trigger: &str) -> AppResult<Option<SyncReport>> {
-    let mut lock = super::dedicated_connection(&state.db, "portcullis reconcile").await?;
-    super::exclusively(&mut lock, "portcullis.sync", recorded(state, trigger)).await
+    let mut lock = crate::backend::jobs::dedicated_connection(&state.db, "portcullis reconcile").await?;
+    crate::backend::jobs::exclusively(&mut lock, "portcullis.sync", recorded(state, trigger)).await
 }
 
 /// One run, recorded in `sync_run`.
@@ -227,7 +228,7 @@ async fn run(state: &AppState, started: chrono::DateTime<chrono::Utc>) -> AppRes
 /// fails is tried again after a back-off.
 pub fn spawn_periodic(state: AppState, every: std::time::Duration) {
     let db = state.db.clone();
-    super::supervise("reconcile", db, move || {
+    crate::backend::jobs::supervise("reconcile", db, move || {
         let state = state.clone();
         async move {
             loop {

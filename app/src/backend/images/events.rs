@@ -12,9 +12,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use super::images;
-use super::registry::{is_manifest, RegistryClient};
-use super::AppState;
+use crate::backend::images::store;
+use crate::backend::registry::client::{is_manifest, RegistryClient};
+use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
 
 /// One event of an envelope, as much as the inbox needs to store it.
@@ -62,7 +62,7 @@ fn slimmed(raw: &Value) -> Value {
 /// An event as it can be stored: without NUL characters (which `jsonb` refuses) and within
 /// [`STORED_EVENT_LIMIT`].
 fn storable(raw: Value) -> Value {
-    let raw = super::without_nul(raw);
+    let raw = crate::backend::without_nul(raw);
     if raw.to_string().len() <= STORED_EVENT_LIMIT {
         raw
     } else {
@@ -231,16 +231,17 @@ pub async fn apply(state: &AppState, client: &RegistryClient, raw: &Value) -> Ap
         return Ok(Outcome::Skipped("no target repository".into()));
     }
     let at = ev.timestamp.unwrap_or_else(chrono::Utc::now);
-    let actor = Some(ev.actor.name.as_str()).filter(|n| !n.is_empty() && *n != super::registry::SELF_SUBJECT);
+    let actor =
+        Some(ev.actor.name.as_str()).filter(|n| !n.is_empty() && *n != crate::backend::registry::client::SELF_SUBJECT);
     match ev.action.as_str() {
         "push" if is_manifest(&t.media_type) => {
             let Some(fetched) = client.manifest(state, &t.repository, &t.digest).await? else {
                 return Ok(Outcome::Skipped("the manifest is no longer in the registry".into()));
             };
-            let meta = images::describe(state, client, &t.repository, &fetched).await?;
+            let meta = store::describe(state, client, &t.repository, &fetched).await?;
             let mut tx = state.db.begin().await?;
             let Some((repo_id, namespace_id)) =
-                images::repository(&mut tx, &t.repository, images::Recorder::Push(actor)).await?
+                store::find_or_create_repository(&mut tx, &t.repository, store::Recorder::Push(actor)).await?
             else {
                 return Ok(Outcome::Skipped(format!(
                     "{:?} cannot be placed in a namespace: the name is malformed, or its namespace does not \
@@ -248,16 +249,17 @@ pub async fn apply(state: &AppState, client: &RegistryClient, raw: &Value) -> Ap
                     t.repository
                 )));
             };
-            images::upsert_manifest(&mut tx, repo_id, &meta).await?;
+            store::upsert_manifest(&mut tx, repo_id, &meta).await?;
             if let Some(tag) = &t.tag {
-                if images::upsert_tag(&mut tx, repo_id, tag, &t.digest, actor, at, None).await? {
+                if store::upsert_tag(&mut tx, repo_id, tag, &t.digest, actor, at, None).await? {
                     let details = serde_json::json!({ "tag": tag, "digest": t.digest });
-                    let target = super::audit::Target { kind: "repository", name: &t.repository, namespace_id };
+                    let target =
+                        crate::backend::audit::Target { kind: "repository", name: &t.repository, namespace_id };
                     let who = match actor {
-                        Some(name) => super::users::find_by_username(&state.db, name).await?,
+                        Some(name) => crate::backend::access::users::find_by_username(&state.db, name).await?,
                         None => None,
                     };
-                    super::audit::record(&mut tx, who.as_ref(), "image.push", target, details).await?;
+                    crate::backend::audit::record(&mut tx, who.as_ref(), "image.push", target, details).await?;
                 }
             }
             tx.commit().await?;
@@ -275,21 +277,24 @@ pub async fn apply(state: &AppState, client: &RegistryClient, raw: &Value) -> Ap
             };
             let removed = match (&t.tag, t.digest.is_empty()) {
                 (Some(tag), _) => {
-                    if images::remove_tag(&mut tx, r.repository_id, tag, None).await? {
+                    if store::remove_tag(&mut tx, r.repository_id, tag, None).await? {
                         vec![tag.clone()]
                     } else {
                         vec![]
                     }
                 }
-                (None, false) => images::remove_digest(&mut tx, r.repository_id, &t.digest).await?,
+                (None, false) => store::remove_digest(&mut tx, r.repository_id, &t.digest).await?,
                 (None, true) => return Ok(Outcome::Skipped("a delete without tag or digest".into())),
             };
             if !removed.is_empty() && actor.is_some() {
-                let who = super::users::find_by_username(&state.db, actor.unwrap_or_default()).await?;
-                let target =
-                    super::audit::Target { kind: "repository", name: &t.repository, namespace_id: r.namespace_id };
+                let who = crate::backend::access::users::find_by_username(&state.db, actor.unwrap_or_default()).await?;
+                let target = crate::backend::audit::Target {
+                    kind: "repository",
+                    name: &t.repository,
+                    namespace_id: r.namespace_id,
+                };
                 let details = serde_json::json!({ "tags": removed, "digest": t.digest });
-                super::audit::record(&mut tx, who.as_ref(), "image.delete", target, details).await?;
+                crate::backend::audit::record(&mut tx, who.as_ref(), "image.delete", target, details).await?;
             }
             tx.commit().await?;
             Ok(Outcome::Applied)
@@ -299,7 +304,7 @@ pub async fn apply(state: &AppState, client: &RegistryClient, raw: &Value) -> Ap
         "pull" if raw["request"]["method"].as_str().is_some_and(|m| m != "GET") => {
             Ok(Outcome::Skipped("a HEAD request is not a pull".into()))
         }
-        "pull" if ev.actor.name == super::registry::SELF_SUBJECT => {
+        "pull" if ev.actor.name == crate::backend::registry::client::SELF_SUBJECT => {
             Ok(Outcome::Skipped("Portcullis reading the manifest is not a pull".into()))
         }
         "pull" if is_manifest(&t.media_type) || t.tag.is_some() => {
@@ -332,7 +337,7 @@ pub async fn exclude_worker(tx: &mut sqlx::PgConnection) -> AppResult<()> {
 }
 
 /// Applies pending events in order until none is left, holding the worker's advisory lock on
-/// `lock` (a [`super::dedicated_connection`]). Only one replica works at a time, so events of
+/// `lock` (a [`crate::backend::jobs::dedicated_connection`]). Only one replica works at a time, so events of
 /// a repository are applied in the order they arrived. Returns how many were processed; `None`
 /// when another replica holds the lock.
 pub async fn process_pending(
@@ -340,7 +345,7 @@ pub async fn process_pending(
     client: &RegistryClient,
     lock: &mut sqlx::PgConnection,
 ) -> AppResult<Option<u64>> {
-    super::exclusively(lock, WORKER_LOCK, drain(state, client)).await
+    crate::backend::jobs::exclusively(lock, WORKER_LOCK, drain(state, client)).await
 }
 
 /// The advisory lock the event worker holds while it applies events.
@@ -445,11 +450,11 @@ pub type Wakeup = Arc<Notify>;
 /// lock goes with its connection.
 pub fn spawn_worker(state: AppState, client: RegistryClient) {
     let db = state.db.clone();
-    super::supervise("event worker", db, move || work(state.clone(), client.clone()));
+    crate::backend::jobs::supervise("event worker", db, move || work(state.clone(), client.clone()));
 }
 
 async fn work(state: AppState, client: RegistryClient) -> AppResult<()> {
-    let mut lock = super::dedicated_connection(&state.db, WORKER_CONNECTION).await?;
+    let mut lock = crate::backend::jobs::dedicated_connection(&state.db, WORKER_CONNECTION).await?;
     while !state.db.is_closed() {
         process_pending(&state, &client, &mut lock).await?;
         tokio::select! {
@@ -514,7 +519,7 @@ mod tests {
 
     #[test]
     fn portcullis_own_subject_is_a_name_nobody_can_take() {
-        assert!(crate::model::RESERVED_NAMES.contains(&super::super::registry::SELF_SUBJECT));
+        assert!(crate::model::RESERVED_NAMES.contains(&crate::backend::registry::client::SELF_SUBJECT));
     }
 
     #[test]

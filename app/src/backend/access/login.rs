@@ -4,7 +4,8 @@
 use std::net::IpAddr;
 
 use super::users::{self, User};
-use super::{throttle, AppState};
+use crate::backend::access::throttle;
+use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
 
 /// The one answer for every failed login: unknown user, wrong password, disabled, bot.
@@ -34,6 +35,37 @@ pub async fn login_with_password(
             attempt.failed();
             tracing::info!(target: "portcullis::auth", %username, ?addr, "login refused");
             Err(AppError::unauthorized(BAD_CREDENTIALS))
+        }
+    }
+}
+
+/// The credentials an `Authorization` header carries: `Basic` (a username and a secret, split
+/// at the first `:`) or `Bearer` (a secret alone). `None` for anything else or a header that
+/// does not decode.
+pub fn parse_authorization(value: &str) -> Option<(Option<String>, String)> {
+    use base64::Engine as _;
+    let (scheme, rest) = value.split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some((None, rest.trim().to_string()));
+    }
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+    let (user, secret) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    Some((Some(user.to_string()), secret.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorization_headers_parse_or_do_not() {
+        assert_eq!(parse_authorization("Basic YWxpY2U6czNjcjp0"), Some((Some("alice".into()), "s3cr:t".into())));
+        assert_eq!(parse_authorization("bearer  pcat_x "), Some((None, "pcat_x".into())));
+        for bad in ["Basic", "Basic !!!", "Basic YWxpY2U=", "Digest abc", "", "Basic //8="] {
+            assert_eq!(parse_authorization(bad), None, "{bad}");
         }
     }
 }

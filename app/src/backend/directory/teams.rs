@@ -6,10 +6,10 @@
 
 use sqlx::PgPool;
 
-use super::access::{check, Principal};
-use super::audit::{self, Target};
-use super::AppState;
-use crate::error::{AppError, AppResult};
+use crate::backend::access::principal::{check, Principal};
+use crate::backend::audit::{self, Target};
+use crate::backend::AppState;
+use crate::error::{AppError, AppResult, OnConstraint as _};
 use crate::model::{validate_username, Page, PageRequest, TeamMemberView, TeamRole, TeamView};
 use crate::policy;
 
@@ -90,13 +90,6 @@ pub async fn list(state: &AppState, p: &Principal, req: PageRequest) -> AppResul
     Ok(req.of(items, total))
 }
 
-fn validate_description(description: &str) -> AppResult<()> {
-    if description.chars().count() > 1000 {
-        return Err(AppError::invalid("description", "must be at most 1000 characters"));
-    }
-    Ok(())
-}
-
 /// Creates a team owned by the principal.
 pub async fn create(state: &AppState, p: &Principal, name: &str, description: &str) -> AppResult<TeamView> {
     let user = p.require_writer()?;
@@ -104,7 +97,7 @@ pub async fn create(state: &AppState, p: &Principal, name: &str, description: &s
     check(policy::can_create_team(&p.actor(), &settings))?;
     let name = name.trim();
     validate_username(name).map_err(|e| AppError::invalid("name", e))?;
-    validate_description(description)?;
+    crate::backend::validate_description(description)?;
     let mut tx = state.db.begin().await?;
     let id = sqlx::query_scalar!(
         "insert into team (name, description) values ($1, $2) returning team_id",
@@ -113,12 +106,7 @@ pub async fn create(state: &AppState, p: &Principal, name: &str, description: &s
     )
     .fetch_one(&mut *tx)
     .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(d) if d.constraint() == Some("team_name_key") => {
-            AppError::invalid("name", "is already taken by another team")
-        }
-        _ => e.into(),
-    })?;
+    .on_constraint(&[("team_name_key", AppError::invalid("name", "is already taken by another team"))])?;
     sqlx::query!("insert into team_member (team_id, user_id, role) values ($1, $2, 'owner')", id, user.id)
         .execute(&mut *tx)
         .await?;
@@ -132,7 +120,7 @@ pub async fn update(state: &AppState, p: &Principal, team: &TeamRef, description
     let user = p.require_writer()?;
     let t = get(state, p, team).await?;
     check(policy::can_manage_team(&p.actor(), t.role))?;
-    validate_description(description)?;
+    crate::backend::validate_description(description)?;
     let mut tx = state.db.begin().await?;
     sqlx::query!("update team set description = $2 where team_id = $1", t.id, description.trim())
         .execute(&mut *tx)
@@ -208,7 +196,7 @@ pub async fn add_member(
     let t = get(state, p, team).await?;
     check(policy::can_manage_team(&p.actor(), t.role))?;
     let username = username.trim().to_ascii_lowercase();
-    let member = super::users::find_by_username(&state.db, &username)
+    let member = crate::backend::access::users::find_by_username(&state.db, &username)
         .await?
         .ok_or_else(|| AppError::invalid("username", "no user has this name"))?;
     let mut tx = state.db.begin().await?;
@@ -220,12 +208,7 @@ pub async fn add_member(
     )
     .execute(&mut *tx)
     .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(d) if d.constraint() == Some("team_member_pkey") => {
-            AppError::invalid("username", "is already a member of this team")
-        }
-        _ => e.into(),
-    })?;
+    .on_constraint(&[("team_member_pkey", AppError::invalid("username", "is already a member of this team"))])?;
     let details = serde_json::json!({ "member": member.username, "role": role.as_str() });
     audit::record(&mut tx, Some(actor), "team.member.add", Target::team(&t.name), details).await?;
     tx.commit().await?;

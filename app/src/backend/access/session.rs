@@ -6,7 +6,7 @@
 use tower_sessions::Session;
 
 use super::users::{self, User};
-use super::AppState;
+use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
 
 const USER_ID: &str = "uid";

@@ -4,11 +4,12 @@
 
 use serde_json::Value;
 
-use super::access::{namespaces_by_name, pullable_ids, Principal};
-use super::audit::{self, Target};
-use super::images;
-use super::namespaces::{self, NamespaceRef};
-use super::AppState;
+use crate::backend::access::principal::Principal;
+use crate::backend::audit::{self, Target};
+use crate::backend::directory::namespaces::{self, NamespaceRef};
+use crate::backend::directory::namespaces::{namespaces_by_name, pullable_ids};
+use crate::backend::images::store;
+use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
 use crate::model::{ImageConfig, NamespaceView, Page, PageRequest, RepositoryView, TagDetail, TagView};
 use crate::policy::{self, NamespaceFacts, GLOBAL};
@@ -42,14 +43,14 @@ fn pairs(v: &Value) -> Vec<(String, String)> {
 }
 
 /// What a repository is to the principal: its facts, for the policy.
-struct Placed {
+struct VisibleRepository {
     id: i64,
     name: String,
     namespace_id: Option<i64>,
     facts: NamespaceFacts,
 }
 
-async fn place(state: &AppState, p: &Principal, name: &str) -> AppResult<Placed> {
+async fn visible_repository(state: &AppState, p: &Principal, name: &str) -> AppResult<VisibleRepository> {
     let not_found = || AppError::not_found("No such repository.");
     let row = sqlx::query!(
         "select r.repository_id, r.name, r.namespace_id, n.name as \"namespace?\" from repository r
@@ -72,7 +73,7 @@ async fn place(state: &AppState, p: &Principal, name: &str) -> AppResult<Placed>
     if !p.reaches(row.namespace_id) {
         return Err(not_found());
     }
-    Ok(Placed { id: row.repository_id, name: row.name, namespace_id: row.namespace_id, facts })
+    Ok(VisibleRepository { id: row.repository_id, name: row.name, namespace_id: row.namespace_id, facts })
 }
 
 /// The repositories `ids` as lists show them, in the order of `ids`.
@@ -202,9 +203,9 @@ fn label_filter(label: &str) -> Option<Value> {
 }
 
 pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &TagQuery) -> AppResult<RepositoryPage> {
-    super::admin::bounded_query("name", &q.name)?;
-    super::admin::bounded_query("label", &q.label)?;
-    let r = place(state, p, name).await?;
+    crate::backend::bounded_query("name", &q.name)?;
+    crate::backend::bounded_query("label", &q.label)?;
+    let r = visible_repository(state, p, name).await?;
     let per_page = q.per_page.clamp(1, 200);
     let mut page = q.page.max(1);
     let label = label_filter(&q.label);
@@ -295,7 +296,7 @@ pub async fn tag_detail(state: &AppState, p: &Principal, tag_id: i64) -> AppResu
     .fetch_optional(&state.db)
     .await?
     .ok_or_else(not_found)?;
-    let r = place(state, p, &repo).await.map_err(|_| not_found())?;
+    let r = visible_repository(state, p, &repo).await.map_err(|_| not_found())?;
     let row = sqlx::query!(
         r#"select t.name, t.digest, m.annotations as "annotations?", m.layers as "layers?", m.config_digest,
                   m.manifest_json, m.config, m.incomplete_reason,
@@ -323,7 +324,7 @@ pub async fn tag_detail(state: &AppState, p: &Principal, tag_id: i64) -> AppResu
                 .collect()
         })
         .unwrap_or_default();
-    let is_index = row.media_type.as_deref().is_some_and(super::registry::is_index);
+    let is_index = row.media_type.as_deref().is_some_and(crate::backend::registry::client::is_index);
     let index_entries = if is_index {
         row.platforms
             .as_ref()
@@ -383,9 +384,9 @@ pub async fn delete_tag(
     .fetch_optional(&state.db)
     .await?
     .ok_or_else(|| AppError::not_found("No such tag."))?;
-    let r = place(state, p, &row.repository).await?;
+    let r = visible_repository(state, p, &row.repository).await?;
     let s = state.access.get(&state.db).await;
-    super::access::check(policy::can_delete(&p.actor(), &r.facts, &s))?;
+    crate::backend::access::principal::check(policy::can_delete(&p.actor(), &r.facts, &s))?;
     // What is deleted must be what was confirmed, and what the registry serves now: a push
     // may have moved the tag since the page was shown, or since its event was applied.
     let moved = || AppError::Conflict("This tag points at another image now. Look at it again before deleting.".into());
@@ -408,8 +409,8 @@ pub async fn delete_tag(
     // The registry's delete event (whose actor is Portcullis itself, so it logs nothing) may
     // have removed the rows already.
     let mut tx = state.db.begin().await?;
-    super::events::exclude_worker(&mut tx).await?;
-    images::remove_digest(&mut tx, r.id, &row.digest).await?;
+    crate::backend::images::events::exclude_worker(&mut tx).await?;
+    store::remove_digest(&mut tx, r.id, &row.digest).await?;
     let details = serde_json::json!({ "tags": tags, "digest": row.digest });
     let target = Target { kind: "repository", name: &r.name, namespace_id: r.namespace_id };
     audit::record(&mut tx, Some(user), "image.delete", target, details).await?;
@@ -420,9 +421,9 @@ pub async fn delete_tag(
 /// Deletes every manifest of a repository from the registry, and the repository here.
 pub async fn delete_repository(state: &AppState, p: &Principal, name: &str) -> AppResult<()> {
     let user = p.require_writer()?;
-    let r = place(state, p, name).await?;
+    let r = visible_repository(state, p, name).await?;
     let s = state.access.get(&state.db).await;
-    super::access::check(policy::can_delete(&p.actor(), &r.facts, &s))?;
+    crate::backend::access::principal::check(policy::can_delete(&p.actor(), &r.facts, &s))?;
     // Every manifest known here goes: tagged ones, untagged ones, and the per-platform images
     // of multi-platform ones, which would otherwise stay pullable by digest.
     let digests = sqlx::query_scalar!(
@@ -438,7 +439,7 @@ pub async fn delete_repository(state: &AppState, p: &Principal, name: &str) -> A
         state.registry.delete_manifest(state, &r.name, d).await?;
     }
     let mut tx = state.db.begin().await?;
-    super::events::exclude_worker(&mut tx).await?;
+    crate::backend::images::events::exclude_worker(&mut tx).await?;
     sqlx::query!("delete from repository where repository_id = $1", r.id).execute(&mut *tx).await?;
     let details = serde_json::json!({ "manifests": digests.len() });
     audit::record(
@@ -461,12 +462,10 @@ pub async fn update_repository(
     description: &str,
 ) -> AppResult<RepositoryView> {
     let user = p.require_writer()?;
-    let r = place(state, p, name).await?;
+    let r = visible_repository(state, p, name).await?;
     let s = state.access.get(&state.db).await;
-    super::access::check(policy::can_edit_namespace(&p.actor(), &r.facts, &s))?;
-    if description.chars().count() > 2000 {
-        return Err(AppError::invalid("description", "must be at most 2000 characters"));
-    }
+    crate::backend::access::principal::check(policy::can_edit_namespace(&p.actor(), &r.facts, &s))?;
+    crate::backend::validate_description(description)?;
     let mut tx = state.db.begin().await?;
     sqlx::query!("update repository set description = $2 where repository_id = $1", r.id, description.trim())
         .execute(&mut *tx)
@@ -524,7 +523,7 @@ pub struct SearchResults {
 /// Searches namespaces, repositories, tags and labels (trigram similarity and substrings),
 /// keeping only what the principal may see.
 pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<SearchResults> {
-    let q = super::admin::bounded_query("q", q)?;
+    let q = crate::backend::bounded_query("q", q)?;
     let q = q.as_str();
     if q.is_empty() {
         return Ok(SearchResults::default());

@@ -1,15 +1,163 @@
 //! Namespaces: listing what the principal may see, creating, editing, changing visibility,
 //! deleting. Every operation asks the policy and records the change in the activity log.
 
-use super::access::{
-    check, namespace_by_id, namespaces_by_name, visible_namespaces, NamespaceQuery, NamespaceRow, Principal,
-};
-use super::audit::{self, Target};
 use super::teams::{self, TeamRef};
-use super::AppState;
-use crate::error::{AppError, AppResult};
-use crate::model::{validate_username, NamespaceView, Page, PageRequest, Visibility};
-use crate::policy::{self, AccessSettings, Actor};
+use crate::backend::access::principal::{check, Principal};
+use crate::backend::audit::{self, Target};
+use crate::backend::images::store::Holder;
+use crate::backend::AppState;
+use crate::error::{AppError, AppResult, OnConstraint as _};
+use sqlx::PgPool;
+
+use crate::model::{validate_username, NamespaceView, Page, PageRequest, TeamRole, Visibility};
+use crate::policy::{self, AccessSettings, Actor, NamespaceFacts};
+
+/// A namespace row with the facts about it from one user's point of view.
+#[derive(Debug, Clone)]
+pub struct NamespaceRow {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub visibility: Visibility,
+    pub team_id: i64,
+    pub team_name: String,
+    pub is_personal: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub role: Option<TeamRole>,
+}
+
+impl NamespaceRow {
+    pub fn facts(&self) -> NamespaceFacts {
+        NamespaceFacts { is_global: false, is_personal: self.is_personal, visibility: self.visibility, role: self.role }
+    }
+}
+
+/// Namespaces by id or by name, with `user_id`'s role in each: one query. Callers filter
+/// them through the policy.
+async fn namespace_rows(
+    db: &PgPool,
+    user_id: Option<i64>,
+    id: Option<i64>,
+    names: Option<&[String]>,
+) -> AppResult<Vec<NamespaceRow>> {
+    Ok(sqlx::query_as!(
+        NamespaceRow,
+        r#"select n.namespace_id as id, n.name, n.description, n.visibility as "visibility: Visibility",
+                  n.team_id, t.name as team_name, (t.personal_user_id is not null) as "is_personal!",
+                  n.created_at as "created_at: _", m.role as "role?: TeamRole"
+           from namespace n
+           join team t on t.team_id = n.team_id
+           left join team_member m on m.team_id = n.team_id and m.user_id = $1
+           where ($2::bigint is null or n.namespace_id = $2) and ($3::text[] is null or n.name = any($3))
+           order by n.name"#,
+        user_id,
+        id,
+        names
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// Namespaces by name, with `user_id`'s role in each.
+pub async fn namespaces_by_name(db: &PgPool, user_id: Option<i64>, names: &[String]) -> AppResult<Vec<NamespaceRow>> {
+    namespace_rows(db, user_id, None, Some(names)).await
+}
+
+/// One namespace by id, with `user_id`'s role in it.
+pub async fn namespace_by_id(db: &PgPool, user_id: Option<i64>, id: i64) -> AppResult<Option<NamespaceRow>> {
+    Ok(namespace_rows(db, user_id, Some(id), None).await?.pop())
+}
+
+/// Which namespaces a list shows: those the principal may pull from (the policy's
+/// [`crate::policy::pull_filter`], applied in the query), of one team or matching a text.
+#[derive(Debug, Clone, Default)]
+pub struct NamespaceQuery {
+    pub team_id: Option<i64>,
+    /// Part of the name or description; empty for all.
+    pub text: String,
+    /// Only namespaces whose team the principal belongs to.
+    pub member_only: bool,
+}
+
+/// The ids of every namespace the principal may pull from, and whether the global namespace
+/// is one of them: for queries of repositories and tags, which filter before they limit.
+pub async fn pullable_ids(state: &AppState, p: &Principal) -> AppResult<(Vec<i64>, bool)> {
+    let s = state.access.get(&state.db).await;
+    let f = crate::policy::pull_filter(&p.actor(), &s);
+    let ids = sqlx::query_scalar!(
+        r#"select n.namespace_id from namespace n
+           left join team_member m on m.team_id = n.team_id and m.user_id = $1
+           where (n.visibility::text = any($2) or (n.visibility::text = any($3) and m.role is not null))
+             and ($4::bigint[] is null or n.namespace_id = any($4))"#,
+        p.user.as_ref().map(|u| u.id),
+        &names(&f.anyone),
+        &names(&f.members),
+        p.restriction().and_then(|r| r.namespace_ids.as_deref())
+    )
+    .fetch_all(&state.db)
+    .await?;
+    Ok((ids, f.global && p.reaches(None)))
+}
+
+fn names(v: &[Visibility]) -> Vec<String> {
+    v.iter().map(|v| v.as_str().to_string()).collect()
+}
+
+/// A page of the namespaces the principal may pull from, by name.
+pub async fn visible_namespaces(
+    state: &AppState,
+    p: &Principal,
+    q: &NamespaceQuery,
+    req: crate::model::PageRequest,
+) -> AppResult<crate::model::Page<NamespaceRow>> {
+    let s = state.access.get(&state.db).await;
+    let f = crate::policy::pull_filter(&p.actor(), &s);
+    let (viewer, anyone, members) = (p.user.as_ref().map(|u| u.id), names(&f.anyone), names(&f.members));
+    let only = p.restriction().and_then(|r| r.namespace_ids.clone());
+    let total = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from namespace n
+           left join team_member m on m.team_id = n.team_id and m.user_id = $1
+           where (n.visibility::text = any($2) or (n.visibility::text = any($3) and m.role is not null))
+             and ($4::bigint[] is null or n.namespace_id = any($4)) and ($5::bigint is null or n.team_id = $5)
+             and ($6 = '' or n.name ilike '%' || $6 || '%' or n.description ilike '%' || $6 || '%')
+             and (not $7 or m.role is not null)"#,
+        viewer,
+        &anyone,
+        &members,
+        only.as_deref(),
+        q.team_id,
+        q.text,
+        q.member_only
+    )
+    .fetch_one(&state.db)
+    .await?;
+    let items = sqlx::query_as!(
+        NamespaceRow,
+        r#"select n.namespace_id as id, n.name, n.description, n.visibility as "visibility: Visibility",
+                  n.team_id, t.name as team_name, (t.personal_user_id is not null) as "is_personal!",
+                  n.created_at as "created_at: _", m.role as "role?: TeamRole"
+           from namespace n
+           join team t on t.team_id = n.team_id
+           left join team_member m on m.team_id = n.team_id and m.user_id = $1
+           where (n.visibility::text = any($2) or (n.visibility::text = any($3) and m.role is not null))
+             and ($4::bigint[] is null or n.namespace_id = any($4)) and ($5::bigint is null or n.team_id = $5)
+             and ($6 = '' or n.name ilike '%' || $6 || '%' or n.description ilike '%' || $6 || '%')
+             and (not $7 or m.role is not null)
+           order by n.name limit $8 offset $9"#,
+        viewer,
+        &anyone,
+        &members,
+        only.as_deref(),
+        q.team_id,
+        q.text,
+        q.member_only,
+        req.limit(),
+        req.offset()
+    )
+    .fetch_all(&state.db)
+    .await?;
+    Ok(req.of(items, total))
+}
 
 /// A namespace named by id (REST API) or by name (pages).
 #[derive(Debug, Clone)]
@@ -37,7 +185,7 @@ fn view(row: NamespaceRow, actor: &Actor, s: &AccessSettings) -> NamespaceView {
 /// A page of the namespaces the principal may pull from (and so see), by name; `text` keeps
 /// those whose name or description contains it.
 pub async fn list(state: &AppState, p: &Principal, text: &str, req: PageRequest) -> AppResult<Page<NamespaceView>> {
-    let q = NamespaceQuery { text: super::admin::bounded_query("q", text)?, ..Default::default() };
+    let q = NamespaceQuery { text: crate::backend::bounded_query("q", text)?, ..Default::default() };
     views(state, p, &q, req).await
 }
 
@@ -93,13 +241,6 @@ pub async fn get(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppResul
     Ok(view(row, &p.actor(), &s))
 }
 
-fn validate_description(description: &str) -> AppResult<()> {
-    if description.chars().count() > 2000 {
-        return Err(AppError::invalid("description", "must be at most 2000 characters"));
-    }
-    Ok(())
-}
-
 /// Creates a namespace owned by `team`.
 pub async fn create(
     state: &AppState,
@@ -112,7 +253,7 @@ pub async fn create(
     let user = p.require_writer()?;
     let name = name.trim().to_string();
     validate_username(&name).map_err(|e| AppError::invalid("name", e))?;
-    validate_description(description)?;
+    crate::backend::validate_description(description)?;
     let t = teams::get(state, p, team).await.map_err(|_| AppError::invalid("team", "no such team"))?;
     let s = state.access.get(&state.db).await;
     check(policy::can_create_namespace(&p.actor(), t.role, &s))?;
@@ -130,12 +271,7 @@ pub async fn create(
     )
     .fetch_one(&mut *tx)
     .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(d) if d.constraint() == Some("namespace_name_key") => {
-            AppError::invalid("name", "is already taken")
-        }
-        _ => e.into(),
-    })?;
+    .on_constraint(&[("namespace_name_key", AppError::invalid("name", "is already taken"))])?;
     let details = serde_json::json!({ "team": t.name, "visibility": visibility.as_str() });
     audit::record(&mut tx, Some(user), "namespace.create", Target::namespace(&name, id), details).await?;
     tx.commit().await?;
@@ -160,7 +296,7 @@ pub async fn change(
     }
     if let Some(d) = description {
         check(policy::can_edit_namespace(&p.actor(), &n.facts(), &s))?;
-        validate_description(d)?;
+        crate::backend::validate_description(d)?;
     }
     let ns = NamespaceRef::Id(n.id);
     if let Some(v) = visibility {
@@ -199,7 +335,7 @@ pub async fn update(state: &AppState, p: &Principal, ns: &NamespaceRef, descript
     let user = p.require_writer()?;
     let (n, s) = find(state, p, ns).await?;
     check(policy::can_edit_namespace(&p.actor(), &n.facts(), &s))?;
-    validate_description(description)?;
+    crate::backend::validate_description(description)?;
     let mut tx = state.db.begin().await?;
     sqlx::query!("update namespace set description = $2 where namespace_id = $1", n.id, description.trim())
         .execute(&mut *tx)
@@ -216,18 +352,9 @@ pub async fn delete(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppRe
     let (n, _) = find(state, p, ns).await?;
     check(policy::can_delete_namespace(&p.actor(), &n.facts()))?;
     let mut tx = state.db.begin().await?;
-    super::events::exclude_worker(&mut tx).await?;
     // Its images would stay in the registry, and a later namespace of the same name would
     // inherit them.
-    // (A repository whose every image was deleted holds nothing; it goes with the namespace.)
-    let held = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from repository r where r.namespace_id = $1
-           and (exists(select 1 from tag t where t.repository_id = r.repository_id)
-                or exists(select 1 from manifest m where m.repository_id = r.repository_id))"#,
-        n.id
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    let held = crate::backend::images::store::before_removing(&mut tx, Holder::Namespace(n.id)).await?;
     if held > 0 {
         return Err(AppError::Conflict(format!("This namespace still holds {held} repositories. Delete them first.")));
     }

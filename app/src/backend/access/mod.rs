@@ -1,0 +1,15 @@
+//! Who is asking, and whether they may: the principal every door builds (sessions, passwords,
+//! access and refresh tokens all end as one [`principal::Principal`], whose `actor()` is what
+//! the policy judges), sign-in with its throttle, password hashing, and the tables of people
+//! and their credentials (`user`, `access_token`, `login_failure`).
+//!
+//! May call: `directory` (a token's namespaces by name), `audit`. Never `images` or `registry`.
+
+pub mod access_tokens;
+pub mod accounts;
+pub mod login;
+pub mod password;
+pub mod principal;
+pub mod session;
+pub mod throttle;
+pub mod users;

@@ -1,0 +1,136 @@
+//! Gathering the facts the policy decides on: who is asking, the site's access settings, and
+//! what a namespace is to the actor. The decisions themselves live in `crate::policy`.
+
+use crate::backend::access::users::User;
+use crate::error::{AppError, AppResult};
+use crate::grant::Restriction;
+use crate::policy::{Actor, Decision};
+
+/// Who is making a request: a user (through a session, a password, an access token or a
+/// refresh token), or nobody. Every door (pages and server functions, the REST API, the token
+/// endpoint) builds one and asks it for the policy's [`Actor`]: this is the one place where a
+/// credential's restriction is applied.
+#[derive(Debug, Clone, Default)]
+pub struct Principal {
+    pub user: Option<User>,
+    /// Set when the user authenticated with an access token.
+    pub token: Option<TokenScope>,
+}
+
+/// The access token a request authenticated with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenScope {
+    pub token_id: i64,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub restriction: Restriction,
+}
+
+impl Principal {
+    pub fn anonymous() -> Self {
+        Self::default()
+    }
+
+    pub fn user(user: User) -> Self {
+        Self { user: Some(user), token: None }
+    }
+
+    /// The restriction of the credential, if it has one.
+    pub fn restriction(&self) -> Option<&Restriction> {
+        self.token.as_ref().map(|t| &t.restriction).filter(|r| r.is_restricted())
+    }
+
+    /// The actor the policy judges. A restricted access token never carries its owner's
+    /// administrator powers, at any door: it is for pulling from some namespaces, not for
+    /// pulling from everyone's, listing the catalog, reading the user list or every team.
+    pub fn actor(&self) -> Actor {
+        let restricted = self.restriction().is_some();
+        match &self.user {
+            Some(u) => Actor::user(u.id, u.is_admin && !restricted, u.is_enabled),
+            None => Actor::ANONYMOUS,
+        }
+    }
+
+    /// An administrator, running the site.
+    pub fn require_admin(&self) -> AppResult<()> {
+        check(crate::policy::can_administer(&self.actor()))
+    }
+
+    /// Whether the credential reaches a namespace (`None`: the global one) at all. A token
+    /// limited to some namespaces sees nothing of the others, in the API as in the registry.
+    pub fn reaches(&self, namespace_id: Option<i64>) -> bool {
+        self.restriction().is_none_or(|r| r.reaches(namespace_id))
+    }
+
+    /// The signed-in user, or `Unauthorized`.
+    pub fn require_user(&self) -> AppResult<&User> {
+        self.user.as_ref().ok_or_else(|| AppError::unauthorized("Please sign in."))
+    }
+
+    /// The signed-in user, allowed to change things: a restricted token is refused.
+    pub fn require_writer(&self) -> AppResult<&User> {
+        let user = self.require_user()?;
+        if self.restriction().is_some() {
+            return Err(AppError::forbidden("this access token is restricted and may not change anything"));
+        }
+        Ok(user)
+    }
+
+    pub fn name(&self) -> &str {
+        self.user.as_ref().map(|u| u.username.as_str()).unwrap_or("anonymous")
+    }
+}
+
+/// Turns a policy refusal into the error the caller sees.
+pub fn check(decision: Decision) -> AppResult<()> {
+    decision.map_err(|d| AppError::forbidden(capitalise(d.0)))
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect::<String>() + ".",
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admin() -> User {
+        User {
+            id: 1,
+            username: "root".into(),
+            display_name: String::new(),
+            email: None,
+            password_hash: None,
+            is_admin: true,
+            is_enabled: true,
+            is_bot: false,
+            auth_epoch: 0,
+        }
+    }
+
+    fn with(restriction: Restriction) -> Principal {
+        Principal { user: Some(admin()), token: Some(TokenScope { token_id: 9, expires_at: None, restriction }) }
+    }
+
+    #[test]
+    fn a_restricted_credential_is_never_an_administrator() {
+        use crate::policy::can_administer;
+        assert!(can_administer(&Principal::user(admin()).actor()).is_ok());
+        assert!(can_administer(&with(Restriction::default()).actor()).is_ok(), "an unrestricted token is its owner");
+        for r in [
+            Restriction { namespace_ids: None, pull_only: true },
+            Restriction { namespace_ids: Some(vec![3]), pull_only: false },
+        ] {
+            let p = with(r.clone());
+            assert!(can_administer(&p.actor()).is_err(), "{r:?}");
+            assert!(p.require_writer().is_err(), "{r:?}");
+            assert_eq!(p.restriction(), Some(&r));
+        }
+        let limited = with(Restriction { namespace_ids: Some(vec![3]), pull_only: false });
+        assert!(limited.reaches(Some(3)) && !limited.reaches(Some(4)) && !limited.reaches(None));
+        assert!(with(Restriction::default()).reaches(None));
+    }
+}

@@ -1,0 +1,10 @@
+//! What is in the registry: the image store (repositories, manifests, tags), browsing it, the
+//! registry's notifications and reconcile. Owns the `repository`, `manifest`, `tag`,
+//! `registry_event` and `sync_run` tables.
+//!
+//! May call: `access`, `directory`, `registry` (the client), `audit`.
+
+pub mod browse;
+pub mod events;
+pub mod reconcile;
+pub mod store;

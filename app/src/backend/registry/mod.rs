@@ -1,0 +1,13 @@
+//! Portcullis and the registry: the token endpoint's service (credentials to a signed JWT),
+//! the signing keys and their CA, the in-memory caches that keep the token endpoint fast and
+//! their invalidation across replicas, and the HTTP client Portcullis uses to read the registry.
+//!
+//! A `docker login` runs: `server/src/token.rs` (the route) → [`token_service::issue`]
+//! (credentials, grant) → [`keys::Signer::sign`].
+//!
+//! May call: `access`, `directory`.
+
+pub mod cache;
+pub mod client;
+pub mod keys;
+pub mod token_service;

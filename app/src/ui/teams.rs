@@ -22,11 +22,7 @@ pub fn TeamsPage() -> impl IntoView {
         view! {
             <Title text="Teams"/>
             <PageHeader title="Teams" subtitle="People who share namespaces. Owners manage the team; contributors push; viewers pull."/>
-            <Transition fallback=Loading>
-                {move || Suspend::new(async move {
-                    match list.await {
-                        Err(e) => view! { <ErrorPage error=e/> }.into_any(),
-                        Ok(l) => view! {
+            {loaded(list, move |l| view! {
                             <div class="grid gap-6 lg:grid-cols-3">
                                 <div class="lg:col-span-2">
                                     {if l.teams.items.is_empty() {
@@ -66,10 +62,7 @@ pub fn TeamsPage() -> impl IntoView {
                                     </Card>
                                 })}
                             </div>
-                        }.into_any(),
-                    }
-                })}
-            </Transition>
+            })}
         }
     })
 }

@@ -67,8 +67,7 @@ pub async fn create_account(state: &AppState, req: AccountRequest, origin: Origi
 
 /// An administrator creates an account.
 pub async fn create_user(state: &AppState, p: &Principal, req: AccountRequest) -> AppResult<UserView> {
-    let admin = p.require_writer()?;
-    p.require_admin()?;
+    let admin = p.allowed(crate::policy::can_administer)?.user();
     let user = create_account(state, req, Origin::Admin(admin)).await?;
     users::view(&state.db, user.id).await?.ok_or(AppError::Internal)
 }
@@ -157,8 +156,7 @@ pub async fn update_user(state: &AppState, p: &Principal, id: i64, change: UserC
 
 /// Deletes a user with their personal namespace and tokens.
 pub async fn delete_user(state: &AppState, p: &Principal, id: i64) -> AppResult<()> {
-    let me = p.require_writer()?;
-    p.require_admin()?;
+    let me = p.allowed(crate::policy::can_administer)?.user();
     let target = get_user(state, p, id).await?;
     if id == me.id {
         return Err(AppError::Conflict("You cannot delete your own account.".into()));

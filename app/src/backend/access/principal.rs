@@ -61,9 +61,31 @@ impl Principal {
         self.restriction().is_none_or(|r| r.reaches(namespace_id))
     }
 
+    /// Whether the principal may see a namespace (`None`: the global one) and what is in it:
+    /// its credential reaches it and the policy lets them pull from it. Everything they may
+    /// not see is "not found" to them.
+    pub fn may_see(
+        &self,
+        namespace_id: Option<i64>,
+        facts: &crate::policy::NamespaceFacts,
+        s: &crate::policy::AccessSettings,
+    ) -> bool {
+        self.reaches(namespace_id) && crate::policy::can_pull(&self.actor(), facts, s).is_ok()
+    }
+
     /// The signed-in user, or `Unauthorized`.
     pub fn require_user(&self) -> AppResult<&User> {
         self.user.as_ref().ok_or_else(|| AppError::unauthorized("Please sign in."))
+    }
+
+    /// The one gate for a change: the signed-in user, with a credential that may change things
+    /// (a restricted token may not), whom `rule` (a `policy::can_*` question about the
+    /// principal's actor) allows. What it hands back, [`Allowed`], is made nowhere else, so an
+    /// operation that needs one cannot have skipped the check.
+    pub fn allowed(&self, rule: impl FnOnce(&Actor) -> Decision) -> AppResult<Allowed<'_>> {
+        let user = self.require_writer()?;
+        check(rule(&self.actor()))?;
+        Ok(Allowed { user })
     }
 
     /// The signed-in user, allowed to change things: a restricted token is refused.
@@ -77,6 +99,19 @@ impl Principal {
 
     pub fn name(&self) -> &str {
         self.user.as_ref().map(|u| u.username.as_str()).unwrap_or("anonymous")
+    }
+}
+
+/// A change the policy allowed, and who makes it: see [`Principal::allowed`].
+#[derive(Debug, Clone, Copy)]
+pub struct Allowed<'a> {
+    user: &'a User,
+}
+
+impl<'a> Allowed<'a> {
+    /// Who makes the change (for the activity log).
+    pub fn user(&self) -> &'a User {
+        self.user
     }
 }
 

@@ -2,7 +2,7 @@
 //! deleting. Every operation asks the policy and records the change in the activity log.
 
 use super::teams::{self, TeamRef};
-use crate::backend::access::principal::{check, Principal};
+use crate::backend::access::principal::Principal;
 use crate::backend::audit::{self, Target};
 use crate::backend::images::store::Holder;
 use crate::backend::AppState;
@@ -231,7 +231,7 @@ async fn find(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppResult<(
         NamespaceRef::Id(id) => namespace_by_id(&state.db, viewer, *id).await?,
     };
     match row {
-        Some(r) if p.reaches(Some(r.id)) && policy::can_pull(&p.actor(), &r.facts(), &s).is_ok() => Ok((r, s)),
+        Some(r) if p.may_see(Some(r.id), &r.facts(), &s) => Ok((r, s)),
         _ => Err(AppError::not_found("No such namespace.")),
     }
 }
@@ -250,15 +250,15 @@ pub async fn create(
     visibility: Visibility,
     description: &str,
 ) -> AppResult<NamespaceView> {
-    let user = p.require_writer()?;
+    p.require_writer()?;
     let name = name.trim().to_string();
     validate_username(&name).map_err(|e| AppError::invalid("name", e))?;
     crate::backend::validate_description(description)?;
     let t = teams::get(state, p, team).await.map_err(|_| AppError::invalid("team", "no such team"))?;
     let s = state.access.get(&state.db).await;
-    check(policy::can_create_namespace(&p.actor(), t.role, &s))?;
+    let user = p.allowed(|a| policy::can_create_namespace(a, t.role, &s))?.user();
     if visibility != Visibility::Private {
-        check(policy::can_choose_visibility(&p.actor(), t.role, &s))?;
+        p.allowed(|a| policy::can_choose_visibility(a, t.role, &s))?;
     }
     let mut tx = state.db.begin().await?;
     let id = sqlx::query_scalar!(
@@ -288,14 +288,11 @@ pub async fn change(
     description: Option<&str>,
 ) -> AppResult<NamespaceView> {
     let (n, s) = find(state, p, ns).await?;
-    if visibility.is_some() || description.is_some() {
-        p.require_writer()?;
-    }
     if visibility.is_some() {
-        check(policy::can_change_visibility(&p.actor(), &n.facts(), &s))?;
+        p.allowed(|a| policy::can_change_visibility(a, &n.facts(), &s))?;
     }
     if let Some(d) = description {
-        check(policy::can_edit_namespace(&p.actor(), &n.facts(), &s))?;
+        p.allowed(|a| policy::can_edit_namespace(a, &n.facts(), &s))?;
         crate::backend::validate_description(d)?;
     }
     let ns = NamespaceRef::Id(n.id);
@@ -315,9 +312,8 @@ pub async fn set_visibility(
     ns: &NamespaceRef,
     visibility: Visibility,
 ) -> AppResult<NamespaceView> {
-    let user = p.require_writer()?;
     let (n, s) = find(state, p, ns).await?;
-    check(policy::can_change_visibility(&p.actor(), &n.facts(), &s))?;
+    let user = p.allowed(|a| policy::can_change_visibility(a, &n.facts(), &s))?.user();
     if n.visibility != visibility {
         let mut tx = state.db.begin().await?;
         sqlx::query!("update namespace set visibility = $2 where namespace_id = $1", n.id, visibility as Visibility)
@@ -332,9 +328,8 @@ pub async fn set_visibility(
 
 /// Changes a namespace's description.
 pub async fn update(state: &AppState, p: &Principal, ns: &NamespaceRef, description: &str) -> AppResult<NamespaceView> {
-    let user = p.require_writer()?;
     let (n, s) = find(state, p, ns).await?;
-    check(policy::can_edit_namespace(&p.actor(), &n.facts(), &s))?;
+    let user = p.allowed(|a| policy::can_edit_namespace(a, &n.facts(), &s))?.user();
     crate::backend::validate_description(description)?;
     let mut tx = state.db.begin().await?;
     sqlx::query!("update namespace set description = $2 where namespace_id = $1", n.id, description.trim())
@@ -348,9 +343,8 @@ pub async fn update(state: &AppState, p: &Principal, ns: &NamespaceRef, descript
 
 /// Deletes a namespace (not a personal one).
 pub async fn delete(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppResult<()> {
-    let user = p.require_writer()?;
     let (n, _) = find(state, p, ns).await?;
-    check(policy::can_delete_namespace(&p.actor(), &n.facts()))?;
+    let user = p.allowed(|a| policy::can_delete_namespace(a, &n.facts()))?.user();
     let mut tx = state.db.begin().await?;
     // Its images would stay in the registry, and a later namespace of the same name would
     // inherit them.

@@ -117,8 +117,7 @@ pub async fn get_settings(state: &AppState, p: &Principal) -> AppResult<AccessSe
 }
 
 pub async fn update_settings(state: &AppState, p: &Principal, s: AccessSettings) -> AppResult<AccessSettings> {
-    let admin = p.require_writer()?;
-    p.require_admin()?;
+    let admin = p.allowed(crate::policy::can_administer)?.user();
     state.access.set(&state.db, s, admin).await?;
     Ok(s)
 }

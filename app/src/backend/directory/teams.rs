@@ -6,7 +6,7 @@
 
 use sqlx::PgPool;
 
-use crate::backend::access::principal::{check, Principal};
+use crate::backend::access::principal::Principal;
 use crate::backend::audit::{self, Target};
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult, OnConstraint as _};
@@ -92,9 +92,8 @@ pub async fn list(state: &AppState, p: &Principal, req: PageRequest) -> AppResul
 
 /// Creates a team owned by the principal.
 pub async fn create(state: &AppState, p: &Principal, name: &str, description: &str) -> AppResult<TeamView> {
-    let user = p.require_writer()?;
     let settings = state.access.get(&state.db).await;
-    check(policy::can_create_team(&p.actor(), &settings))?;
+    let user = p.allowed(|a| policy::can_create_team(a, &settings))?.user();
     let name = name.trim();
     validate_username(name).map_err(|e| AppError::invalid("name", e))?;
     crate::backend::validate_description(description)?;
@@ -117,9 +116,8 @@ pub async fn create(state: &AppState, p: &Principal, name: &str, description: &s
 
 /// Changes a team's description.
 pub async fn update(state: &AppState, p: &Principal, team: &TeamRef, description: &str) -> AppResult<TeamView> {
-    let user = p.require_writer()?;
     let t = get(state, p, team).await?;
-    check(policy::can_manage_team(&p.actor(), t.role))?;
+    let user = p.allowed(|a| policy::can_manage_team(a, t.role))?.user();
     crate::backend::validate_description(description)?;
     let mut tx = state.db.begin().await?;
     sqlx::query!("update team set description = $2 where team_id = $1", t.id, description.trim())
@@ -132,9 +130,8 @@ pub async fn update(state: &AppState, p: &Principal, team: &TeamRef, description
 
 /// Deletes a team that owns no namespaces.
 pub async fn delete(state: &AppState, p: &Principal, team: &TeamRef) -> AppResult<()> {
-    let user = p.require_writer()?;
     let t = get(state, p, team).await?;
-    check(policy::can_manage_team(&p.actor(), t.role))?;
+    let user = p.allowed(|a| policy::can_manage_team(a, t.role))?.user();
     if t.namespace_count > 0 {
         return Err(AppError::Conflict(format!(
             "Team {} still owns {} namespace(s). Move or delete them first.",
@@ -192,9 +189,8 @@ pub async fn add_member(
     username: &str,
     role: TeamRole,
 ) -> AppResult<TeamMemberView> {
-    let actor = p.require_writer()?;
     let t = get(state, p, team).await?;
-    check(policy::can_manage_team(&p.actor(), t.role))?;
+    let actor = p.allowed(|a| policy::can_manage_team(a, t.role))?.user();
     let username = username.trim().to_ascii_lowercase();
     let member = crate::backend::access::users::find_by_username(&state.db, &username)
         .await?
@@ -248,9 +244,8 @@ async fn current_role(db: &PgPool, team_id: i64, user_id: i64) -> AppResult<(Str
 
 /// Changes a member's role.
 pub async fn set_role(state: &AppState, p: &Principal, team: &TeamRef, user_id: i64, role: TeamRole) -> AppResult<()> {
-    let actor = p.require_writer()?;
     let t = get(state, p, team).await?;
-    check(policy::can_manage_team(&p.actor(), t.role))?;
+    let actor = p.allowed(|a| policy::can_manage_team(a, t.role))?.user();
     let (username, before) = current_role(&state.db, t.id, user_id).await?;
     let mut tx = state.db.begin().await?;
     if before == TeamRole::Owner && role != TeamRole::Owner {
@@ -272,9 +267,8 @@ pub async fn set_role(state: &AppState, p: &Principal, team: &TeamRef, user_id: 
 
 /// Removes a member from a team.
 pub async fn remove_member(state: &AppState, p: &Principal, team: &TeamRef, user_id: i64) -> AppResult<()> {
-    let actor = p.require_writer()?;
     let t = get(state, p, team).await?;
-    check(policy::can_manage_team(&p.actor(), t.role))?;
+    let actor = p.allowed(|a| policy::can_manage_team(a, t.role))?.user();
     let (username, before) = current_role(&state.db, t.id, user_id).await?;
     let mut tx = state.db.begin().await?;
     if before == TeamRole::Owner {

@@ -69,8 +69,7 @@ async fn visible_repository(state: &AppState, p: &Principal, name: &str) -> AppR
             .ok_or_else(not_found)?,
     };
     let s = state.access.get(&state.db).await;
-    policy::can_pull(&p.actor(), &facts, &s).map_err(|_| not_found())?;
-    if !p.reaches(row.namespace_id) {
+    if !p.may_see(row.namespace_id, &facts, &s) {
         return Err(not_found());
     }
     Ok(VisibleRepository { id: row.repository_id, name: row.name, namespace_id: row.namespace_id, facts })
@@ -375,7 +374,7 @@ pub async fn delete_tag(
     tag_id: i64,
     confirmed_digest: Option<&str>,
 ) -> AppResult<Vec<String>> {
-    let user = p.require_writer()?;
+    p.require_writer()?;
     let row = sqlx::query!(
         "select t.name, t.digest, t.repository_id, r.name as repository from tag t join repository r using (repository_id)
          where t.tag_id = $1",
@@ -386,7 +385,7 @@ pub async fn delete_tag(
     .ok_or_else(|| AppError::not_found("No such tag."))?;
     let r = visible_repository(state, p, &row.repository).await?;
     let s = state.access.get(&state.db).await;
-    crate::backend::access::principal::check(policy::can_delete(&p.actor(), &r.facts, &s))?;
+    let user = p.allowed(|a| policy::can_delete(a, &r.facts, &s))?.user();
     // What is deleted must be what was confirmed, and what the registry serves now: a push
     // may have moved the tag since the page was shown, or since its event was applied.
     let moved = || AppError::Conflict("This tag points at another image now. Look at it again before deleting.".into());
@@ -420,10 +419,10 @@ pub async fn delete_tag(
 
 /// Deletes every manifest of a repository from the registry, and the repository here.
 pub async fn delete_repository(state: &AppState, p: &Principal, name: &str) -> AppResult<()> {
-    let user = p.require_writer()?;
+    p.require_writer()?;
     let r = visible_repository(state, p, name).await?;
     let s = state.access.get(&state.db).await;
-    crate::backend::access::principal::check(policy::can_delete(&p.actor(), &r.facts, &s))?;
+    let user = p.allowed(|a| policy::can_delete(a, &r.facts, &s))?.user();
     // Every manifest known here goes: tagged ones, untagged ones, and the per-platform images
     // of multi-platform ones, which would otherwise stay pullable by digest.
     let digests = sqlx::query_scalar!(
@@ -461,10 +460,10 @@ pub async fn update_repository(
     name: &str,
     description: &str,
 ) -> AppResult<RepositoryView> {
-    let user = p.require_writer()?;
+    p.require_writer()?;
     let r = visible_repository(state, p, name).await?;
     let s = state.access.get(&state.db).await;
-    crate::backend::access::principal::check(policy::can_edit_namespace(&p.actor(), &r.facts, &s))?;
+    let user = p.allowed(|a| policy::can_edit_namespace(a, &r.facts, &s))?.user();
     crate::backend::validate_description(description)?;
     let mut tx = state.db.begin().await?;
     sqlx::query!("update repository set description = $2 where repository_id = $1", r.id, description.trim())

@@ -12,8 +12,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Notify;
 
+use crate::backend::audit;
 use crate::backend::images::store;
-use crate::backend::registry::client::{is_manifest, RegistryClient};
+use crate::backend::registry::client::{is_manifest, RegistryClient, SELF_SUBJECT};
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
 
@@ -231,100 +232,96 @@ pub async fn apply(state: &AppState, client: &RegistryClient, raw: &Value) -> Ap
         return Ok(Outcome::Skipped("no target repository".into()));
     }
     let at = ev.timestamp.unwrap_or_else(chrono::Utc::now);
-    let actor =
-        Some(ev.actor.name.as_str()).filter(|n| !n.is_empty() && *n != crate::backend::registry::client::SELF_SUBJECT);
+    // Portcullis's own reads and deletes are nobody's.
+    let actor = Some(ev.actor.name.as_str()).filter(|n| !n.is_empty() && *n != SELF_SUBJECT);
     match ev.action.as_str() {
-        "push" if is_manifest(&t.media_type) => {
-            let Some(fetched) = client.manifest(state, &t.repository, &t.digest).await? else {
-                return Ok(Outcome::Skipped("the manifest is no longer in the registry".into()));
-            };
-            let meta = store::describe(state, client, &t.repository, &fetched).await?;
-            let mut tx = state.db.begin().await?;
-            let Some((repo_id, namespace_id)) =
-                store::find_or_create_repository(&mut tx, &t.repository, store::Recorder::Push(actor)).await?
-            else {
-                return Ok(Outcome::Skipped(format!(
-                    "{:?} cannot be placed in a namespace: the name is malformed, or its namespace does not \
-                     exist and the pusher is not an administrator (was the namespace deleted?)",
-                    t.repository
-                )));
-            };
-            store::upsert_manifest(&mut tx, repo_id, &meta).await?;
-            if let Some(tag) = &t.tag {
-                if store::upsert_tag(&mut tx, repo_id, tag, &t.digest, actor, at, None).await? {
-                    let details = serde_json::json!({ "tag": tag, "digest": t.digest });
-                    let target =
-                        crate::backend::audit::Target { kind: "repository", name: &t.repository, namespace_id };
-                    let who = match actor {
-                        Some(name) => crate::backend::access::users::find_by_username(&state.db, name).await?,
-                        None => None,
-                    };
-                    crate::backend::audit::record(&mut tx, who.as_ref(), "image.push", target, details).await?;
-                }
-            }
-            tx.commit().await?;
-            Ok(Outcome::Applied)
-        }
+        "push" if is_manifest(&t.media_type) => apply_push(state, client, t, actor, at).await,
         "push" => Ok(Outcome::Skipped(format!("a blob push ({}) changes no tag", t.media_type))),
-        "delete" => {
-            let mut tx = state.db.begin().await?;
-            let Some(r) =
-                sqlx::query!("select repository_id, namespace_id from repository where name = $1", t.repository)
-                    .fetch_optional(&mut *tx)
-                    .await?
-            else {
-                return Ok(Outcome::Skipped("unknown repository".into()));
-            };
-            let removed = match (&t.tag, t.digest.is_empty()) {
-                (Some(tag), _) => {
-                    if store::remove_tag(&mut tx, r.repository_id, tag, None).await? {
-                        vec![tag.clone()]
-                    } else {
-                        vec![]
-                    }
-                }
-                (None, false) => store::remove_digest(&mut tx, r.repository_id, &t.digest).await?,
-                (None, true) => return Ok(Outcome::Skipped("a delete without tag or digest".into())),
-            };
-            if !removed.is_empty() && actor.is_some() {
-                let who = crate::backend::access::users::find_by_username(&state.db, actor.unwrap_or_default()).await?;
-                let target = crate::backend::audit::Target {
-                    kind: "repository",
-                    name: &t.repository,
-                    namespace_id: r.namespace_id,
-                };
-                let details = serde_json::json!({ "tags": removed, "digest": t.digest });
-                crate::backend::audit::record(&mut tx, who.as_ref(), "image.delete", target, details).await?;
-            }
-            tx.commit().await?;
-            Ok(Outcome::Applied)
-        }
+        "delete" => apply_delete(state, t, actor).await,
         // A client checks with HEAD whether a manifest exists (pushes do it too): only a GET
         // is a pull.
         "pull" if raw["request"]["method"].as_str().is_some_and(|m| m != "GET") => {
             Ok(Outcome::Skipped("a HEAD request is not a pull".into()))
         }
-        "pull" if ev.actor.name == crate::backend::registry::client::SELF_SUBJECT => {
+        "pull" if ev.actor.name == SELF_SUBJECT => {
             Ok(Outcome::Skipped("Portcullis reading the manifest is not a pull".into()))
         }
         "pull" if is_manifest(&t.media_type) || t.tag.is_some() => {
-            sqlx::query!(
-                "update tag set last_pulled_at = greatest(last_pulled_at, $3)
-                 where repository_id = (select repository_id from repository where name = $1)
-                   and (digest = $2 or name = $4)",
-                t.repository,
-                t.digest,
-                at as _,
-                t.tag
-            )
-            .execute(&state.db)
-            .await?;
+            store::record_pull(&state.db, &t.repository, &t.digest, t.tag.as_deref(), at).await?;
             Ok(Outcome::Applied)
         }
         "pull" => Ok(Outcome::Skipped("a blob pull".into())),
         "mount" => Ok(Outcome::Skipped("a blob mount changes no tag".into())),
         other => Ok(Outcome::Skipped(format!("unknown action {other:?}"))),
     }
+}
+
+/// The user an event names, for the activity log.
+async fn who(state: &AppState, actor: Option<&str>) -> AppResult<Option<crate::backend::access::users::User>> {
+    match actor {
+        Some(name) => crate::backend::access::users::find_by_username(&state.db, name).await,
+        None => Ok(None),
+    }
+}
+
+/// A manifest pushed: its metadata recorded, its tag moved, the push logged.
+async fn apply_push(
+    state: &AppState,
+    client: &RegistryClient,
+    t: &Target,
+    actor: Option<&str>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<Outcome> {
+    let Some(fetched) = client.manifest(state, &t.repository, &t.digest).await? else {
+        return Ok(Outcome::Skipped("the manifest is no longer in the registry".into()));
+    };
+    let meta = store::describe(state, client, &t.repository, &fetched).await?;
+    let mut tx = state.db.begin().await?;
+    let Some((repo_id, namespace_id)) =
+        store::find_or_create_repository(&mut tx, &t.repository, store::Recorder::Push(actor)).await?
+    else {
+        return Ok(Outcome::Skipped(format!(
+            "{:?} cannot be placed in a namespace: the name is malformed, or its namespace does not \
+             exist and the pusher is not an administrator (was the namespace deleted?)",
+            t.repository
+        )));
+    };
+    store::upsert_manifest(&mut tx, repo_id, &meta).await?;
+    if let Some(tag) = &t.tag {
+        if store::upsert_tag(&mut tx, repo_id, tag, &t.digest, actor, at, None).await? {
+            let details = serde_json::json!({ "tag": tag, "digest": t.digest });
+            let target = audit::Target { kind: "repository", name: &t.repository, namespace_id };
+            audit::record(&mut tx, who(state, actor).await?.as_ref(), "image.push", target, details).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(Outcome::Applied)
+}
+
+/// A tag or a digest deleted in the registry: removed here too, the delete logged.
+async fn apply_delete(state: &AppState, t: &Target, actor: Option<&str>) -> AppResult<Outcome> {
+    let mut tx = state.db.begin().await?;
+    let Some((repo_id, namespace_id)) = store::repository_by_name(&mut tx, &t.repository).await? else {
+        return Ok(Outcome::Skipped("unknown repository".into()));
+    };
+    let removed = match (&t.tag, t.digest.is_empty()) {
+        (Some(tag), _) => {
+            if store::remove_tag(&mut tx, repo_id, tag, None).await? {
+                vec![tag.clone()]
+            } else {
+                vec![]
+            }
+        }
+        (None, false) => store::remove_digest(&mut tx, repo_id, &t.digest).await?,
+        (None, true) => return Ok(Outcome::Skipped("a delete without tag or digest".into())),
+    };
+    if !removed.is_empty() && actor.is_some() {
+        let target = audit::Target { kind: "repository", name: &t.repository, namespace_id };
+        let details = serde_json::json!({ "tags": removed, "digest": t.digest });
+        audit::record(&mut tx, who(state, actor).await?.as_ref(), "image.delete", target, details).await?;
+    }
+    tx.commit().await?;
+    Ok(Outcome::Applied)
 }
 
 /// Makes the transaction wait until the event worker is between batches, and keeps it from

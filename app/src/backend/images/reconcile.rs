@@ -2,7 +2,7 @@
 //! step: what is missing is added, what is gone is removed. Idempotent and resumable (a run
 //! cut short leaves correct rows behind; the next finishes the work). One replica at a time.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use futures_util::{stream, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -38,32 +38,14 @@ struct RepoReport {
 /// event applied meanwhile) is newer than anything reconcile saw: it is neither moved nor
 /// removed.
 async fn repository(state: &AppState, name: &str, started: chrono::DateTime<chrono::Utc>) -> AppResult<RepoReport> {
-    let client = &state.registry;
     let mut report = RepoReport::default();
-    // Each known tag's digest, and whether its manifest is recorded in full (rows from before
-    // the manifest itself was kept are not, and are filled in).
-    let rows = sqlx::query!(
-        r#"select t.name, t.digest,
-                  coalesce(m.manifest_json is not null
-                           and (m.config is not null or m.config_digest is null or m.incomplete_reason is not null), false)
-                      as "complete!"
-           from tag t join repository r using (repository_id)
-           left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
-           where r.name = $1"#,
-        name
-    )
-    .fetch_all(&state.db)
-    .await?;
-    let complete: HashSet<String> = rows.iter().filter(|r| r.complete).map(|r| r.name.clone()).collect();
-    let known: HashMap<String, String> = rows.into_iter().map(|r| (r.name, r.digest)).collect();
-    let tags = client.tags(state, name).await?;
+    let known = store::known_tags(&state.db, name).await?;
+    let tags = state.registry.tags(state, name).await?;
     let mut repo_id: Option<i64> = None;
-    let mut seen = HashSet::new();
     for tag in &tags {
-        seen.insert(tag.clone());
-        let Some((digest, _)) = client.head_manifest(state, name, tag).await? else { continue };
-        let unchanged = known.get(tag) == Some(&digest);
-        if unchanged && complete.contains(tag) {
+        let Some((digest, _)) = state.registry.head_manifest(state, name, tag).await? else { continue };
+        let was = known.get(tag);
+        if was.is_some_and(|k| k.digest == digest && k.complete) {
             continue;
         }
         let mut conn = state.db.acquire().await?;
@@ -72,43 +54,31 @@ async fn repository(state: &AppState, name: &str, started: chrono::DateTime<chro
             return Ok(report);
         };
         repo_id = Some(rid);
-        if !store::has_manifest(&mut conn, rid, &digest).await? {
-            let Some(fetched) = client.manifest(state, name, &digest).await? else { continue };
-            // A manifest that cannot be read or stored is that tag's problem, not the
-            // repository's: the other tags are still reconciled.
-            let stored = match store::describe(state, client, name, &fetched).await {
-                Ok(meta) => store::upsert_manifest(&mut conn, rid, &meta).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e @ crate::error::AppError::BadRequest(_)) = stored {
-                tracing::warn!(repository = name, tag, error = %e, "a manifest reconcile cannot record");
-                continue;
-            }
-            stored?;
+        if !record_manifest(state, &mut conn, rid, name, tag, &digest).await? {
+            continue;
         }
         if !store::upsert_tag(&mut conn, rid, tag, &digest, None, chrono::Utc::now(), Some(started)).await? {
             continue;
         }
-        if known.contains_key(tag) {
+        if was.is_some() {
             report.updated += 1;
         } else {
             report.added += 1;
         }
     }
-    let gone: Vec<&String> = known.keys().filter(|t| !seen.contains(*t)).collect();
+    let listed: HashSet<&String> = tags.iter().collect();
+    let gone: Vec<&String> = known.keys().filter(|t| !listed.contains(t)).collect();
     if !gone.is_empty() {
         let mut conn = state.db.acquire().await?;
         let rid = match repo_id {
-            Some(r) => r,
-            None => {
-                sqlx::query_scalar!("select repository_id from repository where name = $1", name)
-                    .fetch_one(&mut *conn)
-                    .await?
-            }
+            Some(r) => Some(r),
+            None => store::repository_by_name(&mut conn, name).await?.map(|(id, _)| id),
         };
-        for t in gone {
-            if store::remove_tag(&mut conn, rid, t, Some(started)).await? {
-                report.removed += 1;
+        if let Some(rid) = rid {
+            for t in gone {
+                if store::remove_tag(&mut conn, rid, t, Some(started)).await? {
+                    report.removed += 1;
+                }
             }
         }
     }
@@ -116,20 +86,36 @@ async fn repository(state: &AppState, name: &str, started: chrono::DateTime<chro
         // Listed in the catalog but empty (its last manifest was deleted): nothing to show.
         return Ok(report);
     }
-    // Manifests no tag points at any more (and no index refers to) are forgotten.
-    sqlx::query!(
-        "delete from manifest m using repository r
-         where m.repository_id = r.repository_id and r.name = $1
-           and not exists(select 1 from tag t where t.repository_id = m.repository_id and t.digest = m.digest)
-           and not exists(select 1 from manifest i where i.repository_id = m.repository_id
-                          and i.media_type in ('application/vnd.oci.image.index.v1+json',
-                                               'application/vnd.docker.distribution.manifest.list.v2+json')
-                          and i.platforms @> jsonb_build_array(jsonb_build_object('digest', m.digest)))",
-        name
-    )
-    .execute(&state.db)
-    .await?;
+    store::forget_orphan_manifests(&state.db, name).await?;
     Ok(report)
+}
+
+/// Records the manifest of `digest` unless it is recorded in full already. `false` when the
+/// tag is to be left alone: the manifest is gone, or cannot be read or stored (that tag's
+/// problem, not the repository's: the other tags are still reconciled).
+async fn record_manifest(
+    state: &AppState,
+    conn: &mut sqlx::PgConnection,
+    repository_id: i64,
+    name: &str,
+    tag: &str,
+    digest: &str,
+) -> AppResult<bool> {
+    if store::has_manifest(conn, repository_id, digest).await? {
+        return Ok(true);
+    }
+    let Some(fetched) = state.registry.manifest(state, name, digest).await? else { return Ok(false) };
+    let stored = match store::describe(state, &state.registry, name, &fetched).await {
+        Ok(meta) => store::upsert_manifest(conn, repository_id, &meta).await,
+        Err(e) => Err(e),
+    };
+    match stored {
+        Err(e @ crate::error::AppError::BadRequest(_)) => {
+            tracing::warn!(repository = name, tag, error = %e, "a manifest reconcile cannot record");
+            Ok(false)
+        }
+        other => other.map(|()| true),
+    }
 }
 
 /// Runs a reconcile unless one is running elsewhere (then `None`). The run is a task of its

@@ -322,11 +322,8 @@ pub async fn find_or_create_repository(
     name: &str,
     by: Recorder<'_>,
 ) -> AppResult<Option<(i64, Option<i64>)>> {
-    if let Some(r) = sqlx::query!("select repository_id, namespace_id from repository where name = $1", name)
-        .fetch_optional(&mut *conn)
-        .await?
-    {
-        return Ok(Some((r.repository_id, r.namespace_id)));
+    if let Some(found) = repository_by_name(conn, name).await? {
+        return Ok(Some(found));
     }
     let Some(parsed) = RepositoryName::parse(name) else { return Ok(None) };
     if parsed.host.is_some() {
@@ -348,6 +345,36 @@ pub async fn find_or_create_repository(
     .fetch_one(&mut *conn)
     .await?;
     Ok(Some((id, namespace_id)))
+}
+
+/// The repository named `name` (its id and namespace), if it is recorded.
+pub async fn repository_by_name(conn: &mut PgConnection, name: &str) -> AppResult<Option<(i64, Option<i64>)>> {
+    Ok(sqlx::query!("select repository_id, namespace_id from repository where name = $1", name)
+        .fetch_optional(conn)
+        .await?
+        .map(|r| (r.repository_id, r.namespace_id)))
+}
+
+/// Records a pull of `repository` (by digest, or by tag) at `at`.
+pub async fn record_pull(
+    db: &sqlx::PgPool,
+    repository: &str,
+    digest: &str,
+    tag: Option<&str>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    sqlx::query!(
+        "update tag set last_pulled_at = greatest(last_pulled_at, $3)
+         where repository_id = (select repository_id from repository where name = $1)
+           and (digest = $2 or name = $4)",
+        repository,
+        digest,
+        at as _,
+        tag
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Records (or refreshes) a manifest's metadata.
@@ -499,6 +526,50 @@ async fn unsign(conn: &mut PgConnection, repository_id: i64, tags: &[String]) ->
             .await?;
         }
     }
+    Ok(())
+}
+
+/// What is recorded of a tag, for reconcile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownTag {
+    pub digest: String,
+    /// Whether its manifest is recorded in full (rows from before the manifest itself was
+    /// kept are not, and are filled in; one left incomplete on purpose counts as full).
+    pub complete: bool,
+}
+
+/// The tags recorded for the repository `name`, by tag name.
+pub async fn known_tags(db: &sqlx::PgPool, name: &str) -> AppResult<std::collections::HashMap<String, KnownTag>> {
+    let rows = sqlx::query!(
+        r#"select t.name, t.digest,
+                  coalesce(m.manifest_json is not null
+                           and (m.config is not null or m.config_digest is null or m.incomplete_reason is not null), false)
+                      as "complete!"
+           from tag t join repository r using (repository_id)
+           left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
+           where r.name = $1"#,
+        name
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.name, KnownTag { digest: r.digest, complete: r.complete })).collect())
+}
+
+/// Forgets the manifests of the repository `name` that no tag points at any more and no
+/// index refers to.
+pub async fn forget_orphan_manifests(db: &sqlx::PgPool, name: &str) -> AppResult<()> {
+    sqlx::query!(
+        "delete from manifest m using repository r
+         where m.repository_id = r.repository_id and r.name = $1
+           and not exists(select 1 from tag t where t.repository_id = m.repository_id and t.digest = m.digest)
+           and not exists(select 1 from manifest i where i.repository_id = m.repository_id
+                          and i.media_type in ('application/vnd.oci.image.index.v1+json',
+                                               'application/vnd.docker.distribution.manifest.list.v2+json')
+                          and i.platforms @> jsonb_build_array(jsonb_build_object('digest', m.digest)))",
+        name
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 

@@ -1,0 +1,87 @@
+//! Finding images: explore (public images, for visitors too) and search.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use super::super::components::*;
+use super::{label_chips, RepositoryTable};
+use crate::model::short_digest;
+use crate::api::images::{explore, search};
+
+/// Public images, for everyone including visitors.
+#[component]
+pub fn ExplorePage() -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    let page = Memo::new(move |_| page_number(&query.read(), "page"));
+    let data = Resource::new(move || page.get(), |page| explore(Some(page)));
+    view! {
+        <Title text="Explore"/>
+        <PageHeader title="Explore" subtitle="Public images: anyone may pull them, even without an account."/>
+        {loaded(data, |list| {
+            let pager = pager(&list, |p| format!("/explore?page={p}"));
+            view! {
+                <RepositoryTable repositories=list.items empty_title="No public images yet">
+                    <p>"Repositories in public namespaces (and the global namespace) appear here."</p>
+                </RepositoryTable>
+                {pager}
+            }
+        })}
+    }
+}
+
+#[component]
+pub fn SearchPage() -> impl IntoView {
+    let query = use_query_map();
+    let q = Memo::new(move |_| query.read().get("q").unwrap_or_default());
+    let results = Resource::new(move || q.get(), search);
+    view! {
+        <Title text="Search"/>
+        <PageHeader title="Search" subtitle="Namespaces, repositories, tags and labels you may see."/>
+        <form method="get" action="/search" class="mb-6 flex max-w-xl gap-2" role="search">
+            <input name="q" value=move || q.get() class=INPUT placeholder="Search images…" aria-label="Search"/>
+            <button type="submit" class=BUTTON>"Search"</button>
+        </form>
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                let term = q.get_untracked();
+                match results.await {
+                    Err(e) => view! { <ErrorPage error=e/> }.into_any(),
+                    Ok(_) if term.trim().is_empty() => view! { <p class="text-sm text-slate-500">"Type a name, a tag or a label value."</p> }.into_any(),
+                    Ok(r) if r.namespaces.is_empty() && r.repositories.is_empty() && r.tags.is_empty() => view! {
+                        <EmptyState title="Nothing found"><p>{format!("Nothing you may see matches “{term}”.")}</p></EmptyState>
+                    }.into_any(),
+                    Ok(r) => view! {
+                        <div class="space-y-8">
+                            {(!r.repositories.is_empty()).then(|| view! {
+                                <section><h2 class="mb-3 text-base font-semibold">"Repositories"</h2>
+                                    <RepositoryTable repositories=r.repositories.clone() empty_title="">""</RepositoryTable></section>
+                            })}
+                            {(!r.tags.is_empty()).then(|| view! {
+                                <section><h2 class="mb-3 text-base font-semibold">"Tags"</h2>
+                                    <Table head=vec!["Tag", "Digest", "Pushed", "Labels"]>
+                                        {r.tags.iter().map(|(repo, t)| view! {
+                                            <tr>
+                                                <td class=TD><a class=LINK href=format!("/tags/{}", t.id)>{format!("{repo}:{}", t.name)}</a></td>
+                                                <td class=TD><code class="text-xs">{short_digest(&t.digest).to_string()}</code></td>
+                                                <td class=TD>{time_view(t.pushed_at)}</td>
+                                                <td class="px-4 py-3">{label_chips(repo, &t.labels, 3)}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </Table></section>
+                            })}
+                            {(!r.namespaces.is_empty()).then(|| view! {
+                                <section><h2 class="mb-3 text-base font-semibold">"Namespaces"</h2>
+                                    <ul class="space-y-1 text-sm">
+                                        {r.namespaces.iter().map(|n| view! {
+                                            <li><a class=LINK href=format!("/namespaces/{}", n.name)>{n.name.clone()}</a> " " {visibility_badge(n.visibility)}</li>
+                                        }).collect_view()}
+                                    </ul></section>
+                            })}
+                        </div>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

@@ -32,13 +32,46 @@ impl NamespaceRow {
     }
 }
 
-/// Namespaces by id or by name, with `user_id`'s role in each: one query. Callers filter
-/// them through the policy.
+/// Which namespace rows a query returns. Every field narrows; the default (every visibility
+/// admitted) narrows nothing.
+struct RowFilter<'a> {
+    id: Option<i64>,
+    names: Option<&'a [String]>,
+    /// Visibilities admitted for anyone, and for members of the owning team only (the
+    /// policy's pull filter).
+    anyone: Vec<String>,
+    members: Vec<String>,
+    /// A credential's namespaces.
+    only: Option<Vec<i64>>,
+    team_id: Option<i64>,
+    text: &'a str,
+    member_only: bool,
+}
+
+impl Default for RowFilter<'_> {
+    fn default() -> Self {
+        Self {
+            id: None,
+            names: None,
+            anyone: names(&Visibility::ALL),
+            members: Vec::new(),
+            only: None,
+            team_id: None,
+            text: "",
+            member_only: false,
+        }
+    }
+}
+
+/// Namespace rows with `user_id`'s role in each, by name: one query for every reader of the
+/// `namespace` table's rows (lookups by id or name are then judged by the policy; lists are
+/// filtered by it here).
 async fn namespace_rows(
     db: &PgPool,
     user_id: Option<i64>,
-    id: Option<i64>,
-    names: Option<&[String]>,
+    f: &RowFilter<'_>,
+    limit: Option<i64>,
+    offset: i64,
 ) -> AppResult<Vec<NamespaceRow>> {
     Ok(sqlx::query_as!(
         NamespaceRow,
@@ -49,10 +82,22 @@ async fn namespace_rows(
            join team t on t.team_id = n.team_id
            left join team_member m on m.team_id = n.team_id and m.user_id = $1
            where ($2::bigint is null or n.namespace_id = $2) and ($3::text[] is null or n.name = any($3))
-           order by n.name"#,
+             and (n.visibility::text = any($4) or (n.visibility::text = any($5) and m.role is not null))
+             and ($6::bigint[] is null or n.namespace_id = any($6)) and ($7::bigint is null or n.team_id = $7)
+             and ($8 = '' or n.name ilike '%' || $8 || '%' or n.description ilike '%' || $8 || '%')
+             and (not $9 or m.role is not null)
+           order by n.name limit $10 offset $11"#,
         user_id,
-        id,
-        names
+        f.id,
+        f.names,
+        &f.anyone,
+        &f.members,
+        f.only.as_deref(),
+        f.team_id,
+        f.text,
+        f.member_only,
+        limit,
+        offset
     )
     .fetch_all(db)
     .await?)
@@ -60,12 +105,12 @@ async fn namespace_rows(
 
 /// Namespaces by name, with `user_id`'s role in each.
 pub async fn namespaces_by_name(db: &PgPool, user_id: Option<i64>, names: &[String]) -> AppResult<Vec<NamespaceRow>> {
-    namespace_rows(db, user_id, None, Some(names)).await
+    namespace_rows(db, user_id, &RowFilter { names: Some(names), ..Default::default() }, None, 0).await
 }
 
 /// One namespace by id, with `user_id`'s role in it.
 pub async fn namespace_by_id(db: &PgPool, user_id: Option<i64>, id: i64) -> AppResult<Option<NamespaceRow>> {
-    Ok(namespace_rows(db, user_id, Some(id), None).await?.pop())
+    Ok(namespace_rows(db, user_id, &RowFilter { id: Some(id), ..Default::default() }, None, 0).await?.pop())
 }
 
 /// Which namespaces a list shows: those the principal may pull from (the policy's
@@ -112,8 +157,16 @@ pub async fn visible_namespaces(
 ) -> AppResult<crate::model::Page<NamespaceRow>> {
     let s = state.access.get(&state.db).await;
     let f = crate::policy::pull_filter(&p.actor(), &s);
-    let (viewer, anyone, members) = (p.user.as_ref().map(|u| u.id), names(&f.anyone), names(&f.members));
-    let only = p.restriction().and_then(|r| r.namespace_ids.clone());
+    let viewer = p.user.as_ref().map(|u| u.id);
+    let filter = RowFilter {
+        anyone: names(&f.anyone),
+        members: names(&f.members),
+        only: p.restriction().and_then(|r| r.namespace_ids.clone()),
+        team_id: q.team_id,
+        text: &q.text,
+        member_only: q.member_only,
+        ..Default::default()
+    };
     let total = sqlx::query_scalar!(
         r#"select count(*) as "n!" from namespace n
            left join team_member m on m.team_id = n.team_id and m.user_id = $1
@@ -122,40 +175,16 @@ pub async fn visible_namespaces(
              and ($6 = '' or n.name ilike '%' || $6 || '%' or n.description ilike '%' || $6 || '%')
              and (not $7 or m.role is not null)"#,
         viewer,
-        &anyone,
-        &members,
-        only.as_deref(),
-        q.team_id,
-        q.text,
-        q.member_only
+        &filter.anyone,
+        &filter.members,
+        filter.only.as_deref(),
+        filter.team_id,
+        filter.text,
+        filter.member_only
     )
     .fetch_one(&state.db)
     .await?;
-    let items = sqlx::query_as!(
-        NamespaceRow,
-        r#"select n.namespace_id as id, n.name, n.description, n.visibility as "visibility: Visibility",
-                  n.team_id, t.name as team_name, (t.personal_user_id is not null) as "is_personal!",
-                  n.created_at as "created_at: _", m.role as "role?: TeamRole"
-           from namespace n
-           join team t on t.team_id = n.team_id
-           left join team_member m on m.team_id = n.team_id and m.user_id = $1
-           where (n.visibility::text = any($2) or (n.visibility::text = any($3) and m.role is not null))
-             and ($4::bigint[] is null or n.namespace_id = any($4)) and ($5::bigint is null or n.team_id = $5)
-             and ($6 = '' or n.name ilike '%' || $6 || '%' or n.description ilike '%' || $6 || '%')
-             and (not $7 or m.role is not null)
-           order by n.name limit $8 offset $9"#,
-        viewer,
-        &anyone,
-        &members,
-        only.as_deref(),
-        q.team_id,
-        q.text,
-        q.member_only,
-        req.limit(),
-        req.offset()
-    )
-    .fetch_all(&state.db)
-    .await?;
+    let items = namespace_rows(&state.db, viewer, &filter, Some(req.limit()), req.offset()).await?;
     Ok(req.of(items, total))
 }
 

@@ -20,24 +20,42 @@ pub enum TeamRef {
     Name(String),
 }
 
-async fn load(db: &PgPool, team: &TeamRef, viewer: Option<i64>) -> AppResult<Option<TeamView>> {
+/// Teams (never personal ones) as `viewer` sees them, by name: one of them (`team`), or those
+/// the policy's team filter admits (`every`, or `as_member` of), a page at a time.
+async fn team_rows(
+    db: &PgPool,
+    viewer: i64,
+    team: Option<&TeamRef>,
+    every: bool,
+    as_member: bool,
+    limit: Option<i64>,
+    offset: i64,
+) -> AppResult<Vec<TeamView>> {
     let (id, name) = match team {
-        TeamRef::Id(id) => (Some(*id), None),
-        TeamRef::Name(n) => (None, Some(n.as_str())),
+        Some(TeamRef::Id(id)) => (Some(*id), None),
+        Some(TeamRef::Name(n)) => (None, Some(n.as_str())),
+        None => (None, None),
     };
     Ok(sqlx::query_as!(
         TeamView,
         r#"select t.team_id as id, t.name, t.description, t.created_at as "created_at: _",
                   (select count(*) from team_member m where m.team_id = t.team_id) as "member_count!",
                   (select count(*) from namespace n where n.team_id = t.team_id) as "namespace_count!",
-                  (select role from team_member m where m.team_id = t.team_id and m.user_id = $3) as "role?: TeamRole"
+                  (select role from team_member m where m.team_id = t.team_id and m.user_id = $1) as "role?: TeamRole"
            from team t
-           where t.personal_user_id is null and (t.team_id = $1 or t.name = $2)"#,
+           where t.personal_user_id is null
+             and ($2::bigint is null or t.team_id = $2) and ($3::text is null or t.name = $3)
+             and ($4 or ($5 and exists(select 1 from team_member m where m.team_id = t.team_id and m.user_id = $1)))
+           order by t.name limit $6 offset $7"#,
+        viewer,
         id,
         name,
-        viewer
+        every,
+        as_member,
+        limit,
+        offset
     )
-    .fetch_optional(db)
+    .fetch_all(db)
     .await?)
 }
 
@@ -45,7 +63,7 @@ async fn load(db: &PgPool, team: &TeamRef, viewer: Option<i64>) -> AppResult<Opt
 /// team names are not revealed to outsiders.
 pub async fn get(state: &AppState, p: &Principal, team: &TeamRef) -> AppResult<TeamView> {
     let viewer = p.require_user()?;
-    let found = load(&state.db, team, Some(viewer.id)).await?;
+    let found = team_rows(&state.db, viewer.id, Some(team), true, true, None, 0).await?.pop();
     match found {
         Some(t) if policy::can_view_team(&p.actor(), t.role).is_ok() => Ok(t),
         _ => Err(AppError::not_found("No such team.")),
@@ -69,24 +87,7 @@ pub async fn list(state: &AppState, p: &Principal, req: PageRequest) -> AppResul
     )
     .fetch_one(&state.db)
     .await?;
-    let items = sqlx::query_as!(
-        TeamView,
-        r#"select t.team_id as id, t.name, t.description, t.created_at as "created_at: _",
-                  (select count(*) from team_member m where m.team_id = t.team_id) as "member_count!",
-                  (select count(*) from namespace n where n.team_id = t.team_id) as "namespace_count!",
-                  (select role from team_member m where m.team_id = t.team_id and m.user_id = $1) as "role?: TeamRole"
-           from team t
-           where t.personal_user_id is null
-             and ($2 or ($3 and exists(select 1 from team_member m where m.team_id = t.team_id and m.user_id = $1)))
-           order by t.name limit $4 offset $5"#,
-        viewer.id,
-        every,
-        as_member,
-        req.limit(),
-        req.offset()
-    )
-    .fetch_all(&state.db)
-    .await?;
+    let items = team_rows(&state.db, viewer.id, None, every, as_member, Some(req.limit()), req.offset()).await?;
     Ok(req.of(items, total))
 }
 

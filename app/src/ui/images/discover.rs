@@ -6,8 +6,8 @@ use leptos_router::hooks::use_query_map;
 
 use super::super::components::*;
 use super::{label_chips, RepositoryTable};
-use crate::model::short_digest;
 use crate::api::images::{explore, search};
+use crate::model::short_digest;
 
 /// Public images, for everyone including visitors.
 #[component]

@@ -83,79 +83,22 @@ pub fn UsersPage() -> impl IntoView {
                             <input name="q" value=move || params.get().0 class=INPUT placeholder="name or email contains…" maxlength="100"/></label>
                         <button type="submit" class=BUTTON_SECONDARY>"Find"</button>
                     </form>
-                    <Transition fallback=Loading>
-                        {move || {
-                            let me = me.clone();
-                            Suspend::new(async move {
-                                match users.await {
-                                    Err(e) => view! { <ErrorPage error=e/> }.into_any(),
-                                    Ok(list) if list.items.is_empty() => view! {
-                                        <EmptyState title="No users match"><p>"Try another part of a name or an email address."</p></EmptyState>
-                                    }.into_any(),
-                                    Ok(list) => {
-                                    let q = params.get_untracked().0;
-                                    let pager = pager(&list, move |p| format!("/admin/users?q={}&page={p}", urlencode(&q)));
-                                    view! {
-                                        <Table head=vec!["User", "Role", "Status", "Created", ""]>
-                                            {list.items.into_iter().map(|u| {
-                                                let myself = u.id == me.id;
-                                                view! {
-                                                    <tr data-user=u.username.clone()>
-                                                        <td class=TD>
-                                                            <span class="font-medium text-slate-900">{u.username.clone()}</span>
-                                                            {u.is_bot.then(|| view! { <span class="ml-2"><Badge text="bot" tone=Tone::Amber/></span> })}
-                                                            <p class="text-xs text-slate-500">{u.email.clone().unwrap_or_default()}</p>
-                                                        </td>
-                                                        <td class=TD>{if u.is_admin { view! { <Badge text="admin" tone=Tone::Indigo/> }.into_any() } else { view! { <span>"user"</span> }.into_any() }}</td>
-                                                        <td class=TD>{if u.is_enabled { view! { <Badge text="enabled" tone=Tone::Green/> } } else { view! { <Badge text="disabled" tone=Tone::Red/> } }}</td>
-                                                        <td class=TD>{time_view(u.created_at)}</td>
-                                                        <td class=format!("{TD} text-right")>
-                                                            {(!myself).then(|| view! {
-                                                                <div class="flex justify-end gap-2">
-                                                                    <ActionForm action=update>
-                                                                        <input type="hidden" name="id" value=u.id/>
-                                                                        <input type="hidden" name="admin" value=(!u.is_admin).to_string()/>
-                                                                        <button type="submit" class=BUTTON_SMALL>{if u.is_admin { "Demote" } else { "Make admin" }}</button>
-                                                                    </ActionForm>
-                                                                    <ActionForm action=update>
-                                                                        <input type="hidden" name="id" value=u.id/>
-                                                                        <input type="hidden" name="enabled" value=(!u.is_enabled).to_string()/>
-                                                                        <button type="submit" class=BUTTON_SMALL>{if u.is_enabled { "Disable" } else { "Enable" }}</button>
-                                                                    </ActionForm>
-                                                                    {u.is_bot.then(|| view! {
-                                                                        <details class="relative inline-block">
-                                                                            <summary class=format!("{BUTTON_SMALL} cursor-pointer list-none")>"Token…"</summary>
-                                                                            <div class="absolute right-0 z-20 mt-2 w-72 rounded-md border border-slate-200 bg-white p-4 text-left shadow-lg">
-                                                                                <ActionForm action=mint attr:class="space-y-3">
-                                                                                    <input type="hidden" name="user_id" value=u.id/>
-                                                                                    <label class="block text-sm"><span class="mb-1 block font-medium">"Token name"</span>
-                                                                                        <input name="name" required class=INPUT placeholder="ci"/></label>
-                                                                                    <label class="flex items-center gap-2 text-sm"><input type="checkbox" name="pull_only" value="true"/>"Pull only"</label>
-                                                                                    <button type="submit" class=BUTTON>"Create token"</button>
-                                                                                </ActionForm>
-                                                                            </div>
-                                                                        </details>
-                                                                    })}
-                                                                    <Confirm label="Delete…" question=format!("Delete {} with their personal namespace and tokens? This cannot be undone.", u.username)>
-                                                                        <ActionForm action=delete>
-                                                                            <input type="hidden" name="id" value=u.id/>
-                                                                            <button type="submit" class=BUTTON_DANGER>"Yes, delete"</button>
-                                                                        </ActionForm>
-                                                                    </Confirm>
-                                                                </div>
-                                                            })}
-                                                        </td>
-                                                    </tr>
-                                                }
-                                            }).collect_view()}
-                                        </Table>
-                                        {pager}
-                                    }.into_any()
-                                    }
-                                }
-                            })
-                        }}
-                    </Transition>
+                    {loaded(users, move |list| {
+                        if list.items.is_empty() {
+                            return view! {
+                                <EmptyState title="No users match"><p>"Try another part of a name or an email address."</p></EmptyState>
+                            }.into_any();
+                        }
+                        let q = params.get_untracked().0;
+                        let pager = pager(&list, move |p| format!("/admin/users?q={}&page={p}", urlencode(&q)));
+                        let me = me.id;
+                        view! {
+                            <Table head=vec!["User", "Role", "Status", "Created", ""]>
+                                {list.items.into_iter().map(|u| view! { <UserRow u me update delete mint/> }).collect_view()}
+                            </Table>
+                            {pager}
+                        }.into_any()
+                    })}
                 </div>
                 <Card title="New user">
                     <ActionForm action=create attr:class="space-y-4">
@@ -172,6 +115,67 @@ pub fn UsersPage() -> impl IntoView {
             </div>
         }
     })
+}
+
+/// One user in the administrators' list, with what may be done to them.
+#[component]
+fn UserRow(
+    u: crate::model::UserView,
+    /// The administrator looking (not offered actions on themself).
+    me: i64,
+    update: ServerAction<UpdateUser>,
+    delete: ServerAction<DeleteUser>,
+    mint: ServerAction<CreateTokenFor>,
+) -> impl IntoView {
+    let myself = u.id == me;
+    view! {
+        <tr data-user=u.username.clone()>
+            <td class=TD>
+                <span class="font-medium text-slate-900">{u.username.clone()}</span>
+                {u.is_bot.then(|| view! { <span class="ml-2"><Badge text="bot" tone=Tone::Amber/></span> })}
+                <p class="text-xs text-slate-500">{u.email.clone().unwrap_or_default()}</p>
+            </td>
+            <td class=TD>{if u.is_admin { view! { <Badge text="admin" tone=Tone::Indigo/> }.into_any() } else { view! { <span>"user"</span> }.into_any() }}</td>
+            <td class=TD>{if u.is_enabled { view! { <Badge text="enabled" tone=Tone::Green/> } } else { view! { <Badge text="disabled" tone=Tone::Red/> } }}</td>
+            <td class=TD>{time_view(u.created_at)}</td>
+            <td class=format!("{TD} text-right")>
+                {(!myself).then(|| view! {
+                    <div class="flex justify-end gap-2">
+                        <ActionForm action=update>
+                            <input type="hidden" name="id" value=u.id/>
+                            <input type="hidden" name="admin" value=(!u.is_admin).to_string()/>
+                            <button type="submit" class=BUTTON_SMALL>{if u.is_admin { "Demote" } else { "Make admin" }}</button>
+                        </ActionForm>
+                        <ActionForm action=update>
+                            <input type="hidden" name="id" value=u.id/>
+                            <input type="hidden" name="enabled" value=(!u.is_enabled).to_string()/>
+                            <button type="submit" class=BUTTON_SMALL>{if u.is_enabled { "Disable" } else { "Enable" }}</button>
+                        </ActionForm>
+                        {u.is_bot.then(|| view! {
+                            <details class="relative inline-block">
+                                <summary class=format!("{BUTTON_SMALL} cursor-pointer list-none")>"Token…"</summary>
+                                <div class="absolute right-0 z-20 mt-2 w-72 rounded-md border border-slate-200 bg-white p-4 text-left shadow-lg">
+                                    <ActionForm action=mint attr:class="space-y-3">
+                                        <input type="hidden" name="user_id" value=u.id/>
+                                        <label class="block text-sm"><span class="mb-1 block font-medium">"Token name"</span>
+                                            <input name="name" required class=INPUT placeholder="ci"/></label>
+                                        <label class="flex items-center gap-2 text-sm"><input type="checkbox" name="pull_only" value="true"/>"Pull only"</label>
+                                        <button type="submit" class=BUTTON>"Create token"</button>
+                                    </ActionForm>
+                                </div>
+                            </details>
+                        })}
+                        <Confirm label="Delete…" question=format!("Delete {} with their personal namespace and tokens? This cannot be undone.", u.username)>
+                            <ActionForm action=delete>
+                                <input type="hidden" name="id" value=u.id/>
+                                <button type="submit" class=BUTTON_DANGER>"Yes, delete"</button>
+                            </ActionForm>
+                        </Confirm>
+                    </div>
+                })}
+            </td>
+        </tr>
+    }
 }
 
 /// Activity entries as a table (the admin page and each namespace page).
@@ -235,25 +239,20 @@ pub fn ActivityPage() -> impl IntoView {
                 <button type="submit" class=BUTTON_SECONDARY>"Filter"</button>
                 <a href=csv class=BUTTON_SECONDARY download="activity.csv">"Export CSV"</a>
             </form>
-            <Transition fallback=Loading>
-                {move || Suspend::new(async move {
-                    match events.await {
-                        Err(e) => view! { <ErrorPage error=e/> }.into_any(),
-                        Ok(page) if page.items.is_empty() => view! {
-                            <EmptyState title="No activity matches"><p>"Changes to users, teams, namespaces, tokens and settings are recorded here."</p></EmptyState>
-                        }.into_any(),
-                        Ok(page) => {
-                            let (actor, action, target, _) = filters.get_untracked();
-                            let href = move |p: u32| format!("/admin/activity?actor={}&action={}&target={}&page={p}", urlencode(&actor), urlencode(&action), urlencode(&target));
-                            let (n, pages, total) = (page.page, page.pages(), page.total);
-                            view! {
-                                <ActivityTable events=page.items/>
-                                <Pagination page=n pages total href/>
-                            }.into_any()
-                        }
-                    }
-                })}
-            </Transition>
+            {loaded(events, move |page| {
+                if page.items.is_empty() {
+                    return view! {
+                        <EmptyState title="No activity matches"><p>"Changes to users, teams, namespaces, tokens and settings are recorded here."</p></EmptyState>
+                    }.into_any();
+                }
+                let (actor, action, target, _) = filters.get_untracked();
+                let href = move |p: u32| format!("/admin/activity?actor={}&action={}&target={}&page={p}", urlencode(&actor), urlencode(&action), urlencode(&target));
+                let (n, pages, total) = (page.page, page.pages(), page.total);
+                view! {
+                    <ActivityTable events=page.items/>
+                    <Pagination page=n pages total href/>
+                }.into_any()
+            })}
         }
     })
 }

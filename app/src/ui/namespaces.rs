@@ -25,13 +25,8 @@ pub fn NamespacesPage() -> impl IntoView {
         view! {
             <Title text="Namespaces"/>
             <PageHeader title="Namespaces" subtitle="Where repositories live. A namespace belongs to one team; its visibility decides who may pull."/>
-            <Transition fallback=Loading>
-                {move || {
-                    let signed_in = user.is_some();
-                    Suspend::new(async move {
-                    match list.await {
-                        Err(e) => view! { <ErrorPage error=e/> }.into_any(),
-                        Ok(l) => {
+            {loaded(list, move |l| {
+                            let signed_in = user.is_some();
                             let can_create = signed_in && !l.teams_for_new.is_empty();
                             let q = params.get_untracked().0;
                             let pager = {
@@ -72,11 +67,7 @@ pub fn NamespacesPage() -> impl IntoView {
                                     })}
                                 </div>
                             }
-                            .into_any()
-                        }
-                    }
-                })}}
-            </Transition>
+            })}
         }
     })
 }

@@ -111,49 +111,7 @@ fn TeamDetailView(
         .members
         .items
         .into_iter()
-        .map(|m| {
-            let (team, team2) = (team.clone(), team.clone());
-            let label = format!("Role of {}", m.username);
-            let question = format!("Remove {} from {}?", m.username, team);
-            view! {
-                <tr>
-                    <td class=TD>
-                        <span class="font-medium text-slate-900">{m.username.clone()}</span>
-                        {m.is_bot.then(|| view! { <span class="ml-2"><Badge text="bot" tone=Tone::Amber/></span> })}
-                    </td>
-                    <td class=TD>
-                        {if manage {
-                            view! {
-                                <ActionForm action=role attr:class="flex items-center gap-2">
-                                    <input type="hidden" name="team" value=team.clone()/>
-                                    <input type="hidden" name="user_id" value=m.user_id/>
-                                    <select name="role" class=SELECT aria-label=label.clone()>
-                                        {TeamRole::ALL.iter().rev().map(|r| view! {
-                                            <option value=r.as_str() selected=*r == m.role>{r.as_str()}</option>
-                                        }).collect_view()}
-                                    </select>
-                                    <button type="submit" class=BUTTON_SMALL>"Change"</button>
-                                </ActionForm>
-                            }.into_any()
-                        } else {
-                            role_badge(m.role).into_any()
-                        }}
-                    </td>
-                    <td class=TD>{time_view(m.since)}</td>
-                    <td class=format!("{TD} text-right")>
-                        {manage.then(|| view! {
-                            <Confirm label="Remove" question=question.clone()>
-                                <ActionForm action=remove>
-                                    <input type="hidden" name="team" value=team2.clone()/>
-                                    <input type="hidden" name="user_id" value=m.user_id/>
-                                    <button type="submit" class=BUTTON_DANGER>"Yes, remove"</button>
-                                </ActionForm>
-                            </Confirm>
-                        })}
-                    </td>
-                </tr>
-            }
-        })
+        .map(|m| view! { <MemberRow m team=team.clone() manage role remove/> })
         .collect_view();
     let namespaces = d.namespaces.items;
     let (team_add, team_del, team_q) = (team.clone(), team.clone(), team.clone());
@@ -226,5 +184,57 @@ fn TeamDetailView(
                 })}
             </div>
         </div>
+    }
+}
+
+/// One member of a team, with the role control and the remove button for those who manage it.
+#[component]
+fn MemberRow(
+    m: crate::model::TeamMemberView,
+    team: String,
+    manage: bool,
+    role: ServerAction<SetMemberRole>,
+    remove: ServerAction<RemoveMember>,
+) -> impl IntoView {
+    let team2 = team.clone();
+    let label = format!("Role of {}", m.username);
+    let question = format!("Remove {} from {}?", m.username, team);
+    view! {
+        <tr>
+            <td class=TD>
+                <span class="font-medium text-slate-900">{m.username.clone()}</span>
+                {m.is_bot.then(|| view! { <span class="ml-2"><Badge text="bot" tone=Tone::Amber/></span> })}
+            </td>
+            <td class=TD>
+                {if manage {
+                    view! {
+                        <ActionForm action=role attr:class="flex items-center gap-2">
+                            <input type="hidden" name="team" value=team.clone()/>
+                            <input type="hidden" name="user_id" value=m.user_id/>
+                            <select name="role" class=SELECT aria-label=label.clone()>
+                                {TeamRole::ALL.iter().rev().map(|r| view! {
+                                    <option value=r.as_str() selected=*r == m.role>{r.as_str()}</option>
+                                }).collect_view()}
+                            </select>
+                            <button type="submit" class=BUTTON_SMALL>"Change"</button>
+                        </ActionForm>
+                    }.into_any()
+                } else {
+                    role_badge(m.role).into_any()
+                }}
+            </td>
+            <td class=TD>{time_view(m.since)}</td>
+            <td class=format!("{TD} text-right")>
+                {manage.then(|| view! {
+                    <Confirm label="Remove" question=question.clone()>
+                        <ActionForm action=remove>
+                            <input type="hidden" name="team" value=team2.clone()/>
+                            <input type="hidden" name="user_id" value=m.user_id/>
+                            <button type="submit" class=BUTTON_DANGER>"Yes, remove"</button>
+                        </ActionForm>
+                    </Confirm>
+                })}
+            </td>
+        </tr>
     }
 }

@@ -68,34 +68,8 @@ fn TagDetailView(d: TagDetail, delete: ServerAction<DeleteTag>) -> impl IntoView
                     </dl>
                 </Card>
                 {d.config.clone().map(|c| view! { <ConfigCard c/> })}
-                {(!d.index_entries.is_empty()).then(|| view! {
-                    <Card title="Platforms of this index">
-                        <Table head=vec!["Platform", "Digest", "Size"]>
-                            {d.index_entries.iter().map(|(p, digest, size)| view! {
-                                <tr>
-                                    <td class=TD>{p.clone()}</td>
-                                    <td class=TD><code class="select-all text-xs" title=digest.clone()>{short_digest(digest).to_string()}</code></td>
-                                    <td class=TD>{size.map(human_size)}</td>
-                                </tr>
-                            }).collect_view()}
-                        </Table>
-                    </Card>
-                })}
-                {(!d.layers.is_empty()).then(|| view! {
-                    <Card title="Layers">
-                        <Table head=vec!["#", "Digest", "Size", "Media type"]>
-                            {d.layers.iter().enumerate().map(|(i, (mt, digest, size))| view! {
-                                <tr>
-                                    <td class=TD>{i + 1}</td>
-                                    <td class=TD><code class="select-all text-xs" title=digest.clone()>{short_digest(digest).to_string()}</code></td>
-                                    <td class=TD>{human_size(*size)}</td>
-                                    <td class=TD><code class="text-xs">{mt.clone()}</code></td>
-                                </tr>
-                            }).collect_view()}
-                        </Table>
-                        {d.config_digest.clone().map(|c| view! { <p class="mt-2 text-xs text-slate-500">"Config " <code>{c}</code></p> })}
-                    </Card>
-                })}
+                {(!d.index_entries.is_empty()).then(|| view! { <IndexCard entries=d.index_entries.clone()/> })}
+                {(!d.layers.is_empty()).then(|| view! { <LayersCard layers=d.layers.clone() config_digest=d.config_digest.clone()/> })}
                 {d.config.as_ref().filter(|c| !c.history.is_empty()).map(|c| view! { <HistoryCard steps=c.history.clone()/> })}
                 {d.manifest_json.clone().map(|m| view! {
                     <Card title="Manifest">
@@ -214,6 +188,44 @@ fn HistoryCard(steps: Vec<BuildStep>) -> impl IntoView {
                     }
                 }).collect_view()}
             </ol>
+        </Card>
+    }
+}
+
+/// The platforms an index lists, each with its image's digest and size.
+#[component]
+fn IndexCard(entries: Vec<(String, String, Option<i64>)>) -> impl IntoView {
+    view! {
+        <Card title="Platforms of this index">
+            <Table head=vec!["Platform", "Digest", "Size"]>
+                {entries.into_iter().map(|(p, digest, size)| view! {
+                    <tr>
+                        <td class=TD>{p}</td>
+                        <td class=TD><code class="select-all text-xs" title=digest.clone()>{short_digest(&digest).to_string()}</code></td>
+                        <td class=TD>{size.map(human_size)}</td>
+                    </tr>
+                }).collect_view()}
+            </Table>
+        </Card>
+    }
+}
+
+/// An image's layers in order, and its config blob.
+#[component]
+fn LayersCard(layers: Vec<(String, String, i64)>, config_digest: Option<String>) -> impl IntoView {
+    view! {
+        <Card title="Layers">
+            <Table head=vec!["#", "Digest", "Size", "Media type"]>
+                {layers.into_iter().enumerate().map(|(i, (mt, digest, size))| view! {
+                    <tr>
+                        <td class=TD>{i + 1}</td>
+                        <td class=TD><code class="select-all text-xs" title=digest.clone()>{short_digest(&digest).to_string()}</code></td>
+                        <td class=TD>{human_size(size)}</td>
+                        <td class=TD><code class="text-xs">{mt}</code></td>
+                    </tr>
+                }).collect_view()}
+            </Table>
+            {config_digest.map(|c| view! { <p class="mt-2 text-xs text-slate-500">"Config " <code>{c}</code></p> })}
         </Card>
     }
 }

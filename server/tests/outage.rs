@@ -23,10 +23,15 @@ fn start_pg(dir: &Path, may_move: bool) {
 fn start_pg_with(dir: &Path, may_move: bool, options: &str) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/local/pg.sh");
     for attempt in 1..=3 {
+        // A port below Linux's ephemeral range (32768 and up), different at each attempt:
+        // there, an outgoing connection of another test can hold a port that looks free.
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let port = 20_000 + (nanos / 1_000 + std::process::id() * 7 + attempt * 1_013) % 10_000;
         let out = Command::new(&script)
             .arg("start")
             .env("PORTCULLIS_PG_DIR", dir)
             .env("PORTCULLIS_PG_OPTIONS", options)
+            .env("PORTCULLIS_PG_PORT", port.to_string())
             .output()
             .expect("pg.sh runs");
         if out.status.success() {

@@ -100,18 +100,32 @@ pub fn parse_envelope(body: &[u8]) -> Result<Vec<Incoming>, String> {
 pub async fn record_unreadable(state: &AppState, body: &[u8], why: &str) -> AppResult<()> {
     let id = format!("unreadable:sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body)));
     let text = String::from_utf8_lossy(&body[..body.len().min(STORED_EVENT_LIMIT)]).replace('\0', "");
-    let mut tx = durable(state).await?;
-    sqlx::query!(
-        "insert into registry_event (event_id, raw, processed_at, outcome, reason)
-         values ($1, $2, now(), 'skipped', $3) on conflict (event_id) do nothing",
+    let skipped = Incoming {
         id,
-        serde_json::json!({ "unreadable_body": text }),
+        action: String::new(),
+        repository: String::new(),
+        raw: serde_json::json!({ "unreadable_body": text }),
+    };
+    record_skipped(state, &skipped, why).await.map(|_| ())
+}
+
+/// Records an event as skipped with the reason, durably; returns whether it was new.
+async fn record_skipped(state: &AppState, e: &Incoming, why: &str) -> AppResult<u64> {
+    let mut tx = durable(state).await?;
+    let n = sqlx::query!(
+        "insert into registry_event (event_id, action, repository, raw, processed_at, outcome, reason)
+         values ($1, $2, $3, $4, now(), 'skipped', $5) on conflict (event_id) do nothing",
+        e.id,
+        e.action,
+        e.repository,
+        e.raw,
         why.replace('\0', "")
     )
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected();
     tx.commit().await?;
-    Ok(())
+    Ok(n)
 }
 
 /// A transaction whose commit is on disk before it returns, whatever the server's
@@ -131,25 +145,13 @@ pub async fn store(state: &AppState, events: &[Incoming]) -> AppResult<u64> {
     }
     let n = match insert(state, events).await {
         Err(AppError::BadRequest(why)) => {
+            // One at a time, to find the one PostgreSQL refuses.
             let mut n = 0;
             for e in events {
                 n += match insert(state, std::slice::from_ref(e)).await {
                     Err(AppError::BadRequest(_)) => {
-                        let mut tx = durable(state).await?;
-                        let done = sqlx::query!(
-                            "insert into registry_event (event_id, action, repository, raw, processed_at, outcome, reason)
-                             values ($1, $2, $3, $4, now(), 'skipped', $5) on conflict (event_id) do nothing",
-                            e.id,
-                            e.action,
-                            e.repository,
-                            serde_json::json!({ "unstorable": true }),
-                            format!("the event could not be stored: {why}")
-                        )
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                        tx.commit().await?;
-                        done
+                        let unstorable = Incoming { raw: serde_json::json!({ "unstorable": true }), ..e.clone() };
+                        record_skipped(state, &unstorable, &format!("the event could not be stored: {why}")).await?
                     }
                     other => other?,
                 };

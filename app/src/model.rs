@@ -251,9 +251,9 @@ pub struct TeamMemberView {
     pub since: chrono::DateTime<chrono::Utc>,
 }
 
-/// A namespace, with what the viewer may do in it.
+/// A namespace as stored, with the viewer's role in its owning team.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NamespaceView {
+pub struct Namespace {
     pub id: i64,
     pub name: String,
     pub description: String,
@@ -265,6 +265,13 @@ pub struct NamespaceView {
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// The viewer's role in the owning team, if a member.
     pub role: Option<TeamRole>,
+}
+
+/// A namespace, with what the viewer may do in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceView {
+    #[serde(flatten)]
+    pub namespace: Namespace,
     pub abilities: NamespaceAbilities,
 }
 
@@ -427,19 +434,28 @@ pub fn short_digest(digest: &str) -> &str {
     &hex[..hex.len().min(12)]
 }
 
-/// One run of the catalog reconcile.
+/// What one run of the catalog reconcile did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    pub repositories: i32,
+    pub tags_added: i32,
+    pub tags_updated: i32,
+    pub tags_removed: i32,
+    pub repositories_removed: i32,
+    /// Repositories that could not be read (the rest were reconciled), or why the run failed.
+    pub error: Option<String>,
+}
+
+/// One recorded run of the catalog reconcile: when, why, and its report (all zeros while it
+/// is still running).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncRunView {
     pub id: i64,
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     pub trigger: String,
-    pub repositories: i32,
-    pub tags_added: i32,
-    pub tags_updated: i32,
-    pub tags_removed: i32,
-    pub repositories_removed: i32,
-    pub error: Option<String>,
+    #[serde(flatten)]
+    pub report: SyncReport,
 }
 
 /// The state of the registry-event inbox.

@@ -58,6 +58,13 @@ pub struct NamespaceFacts {
     pub role: Option<TeamRole>,
 }
 
+impl crate::model::Namespace {
+    /// What the policy needs to know about this (never the global) namespace.
+    pub fn facts(&self) -> NamespaceFacts {
+        NamespaceFacts { is_global: false, is_personal: self.is_personal, visibility: self.visibility, role: self.role }
+    }
+}
+
 /// Site-wide switches, as in Portus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessSettings {

@@ -247,7 +247,7 @@ impl Config {
                 users_may_create_namespaces: self.users_may_create_namespaces,
                 users_may_change_visibility: self.users_may_change_visibility,
             },
-            token: app::backend::registry::token_service::TokenSettings {
+            token: app::backend::registry::jwt::TokenSettings {
                 service: self.token_service.clone(),
                 issuer: self.token_issuer.clone(),
                 expires_in: self.token_expires_in.max(60),

@@ -280,6 +280,20 @@ async fn the_event_worker_survives_a_panic_and_a_lost_connection() {
     app::backend::images::events::panic_next_drain();
     w.stack.push(&image, ALICE, "alice/app:2").await.expect_ok("push");
     w.tag(&w.alice, "alice/app", "2").await;
+    // A drain that began before the fault was set may have applied :2; the fault then hits
+    // the next one. Either way the worker comes back with a connection of its own.
+    let worker_connections = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from pg_stat_activity where application_name = $1")
+            .bind(app::backend::images::events::WORKER_CONNECTION)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+    };
+    w.stack
+        .eventually("the worker's restart", || async {
+            !app::backend::images::events::panic_pending() && worker_connections().await == 1
+        })
+        .await;
     let holders: Vec<String> = sqlx::query_scalar(
         "select coalesce(a.application_name, '') from pg_locks l join pg_stat_activity a using (pid)
          where l.locktype = 'advisory' and l.objid = hashtext('portcullis.events')::oid",

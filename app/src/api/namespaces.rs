@@ -75,12 +75,11 @@ pub async fn get_namespace(name: String, page: Option<u32>) -> Result<NamespaceD
     use crate::policy::{can_delete, can_pull, can_push, Actor, NamespaceFacts};
     let (state, p) = form::principal().await?;
     let ns = namespaces::get(&state, &p, &NamespaceRef::Name(name)).await?;
-    let filter = audit::Filter { namespace_id: Some(ns.id), ..Default::default() };
+    let filter = audit::Filter { namespace_id: Some(ns.namespace.id), ..Default::default() };
     let activity = if p.user.is_some() { audit::list(&state.db, &filter, 1, 20).await?.items } else { Vec::new() };
     let s = state.access.get(&state.db).await;
     let member = Actor::user(0, false, true);
-    let facts =
-        |role| NamespaceFacts { is_global: false, is_personal: ns.is_personal, visibility: ns.visibility, role };
+    let facts = |role| NamespaceFacts { role, ..ns.namespace.facts() };
     let mut roles: Vec<(String, bool, bool, bool)> = TeamRole::ALL
         .iter()
         .rev()
@@ -100,7 +99,7 @@ pub async fn get_namespace(name: String, page: Option<u32>) -> Result<NamespaceD
     let repositories = crate::backend::images::browse::repositories(
         &state,
         &p,
-        &NamespaceRef::Id(ns.id),
+        &NamespaceRef::Id(ns.namespace.id),
         crate::model::PageRequest::new(page, None),
     )
     .await?
@@ -129,7 +128,7 @@ pub async fn create_namespace(
             .await
     }
     .await;
-    let to = result.as_ref().map(|n| format!("/namespaces/{}", n.name)).ok();
+    let to = result.as_ref().map(|n| format!("/namespaces/{}", n.namespace.name)).ok();
     form::respond(result, to.as_deref())
 }
 

@@ -60,7 +60,7 @@ pub struct Settings {
     /// them afterwards on the settings page).
     pub access_defaults: crate::policy::AccessSettings,
     /// The token service: service name, issuer, lifetime.
-    pub token: registry::token_service::TokenSettings,
+    pub token: registry::jwt::TokenSettings,
     /// Algorithm of new signing keys.
     pub key_algorithm: registry::keys::KeyAlgorithm,
     /// How long a signing key signs before it is replaced (its certificate ends soon after).

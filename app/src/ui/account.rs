@@ -208,60 +208,55 @@ fn Tokens(
                 </ActionForm>
                 <div class="lg:col-span-2">
                     <div class="mb-3"><FormError error=revoke_error/></div>
-                    <Transition fallback=Loading>
-                        {move || Suspend::new(async move {
-                            match tokens.await {
-                                Err(e) => view! { <Alert kind=AlertKind::Error message=e.message()/> }.into_any(),
-                                Ok(list) if list.items.is_empty() => view! {
-                                    <EmptyState title="No access tokens yet"><p>"Create one for each machine that pulls or pushes, so you can revoke them one by one."</p></EmptyState>
-                                }.into_any(),
-                                Ok(list) => {
-                                    let now = chrono::Utc::now();
-                                    let pager = pager(&list, |p| format!("/account?page={p}#tokens"));
+                    {loaded_part(tokens, move |list| {
+                        if list.items.is_empty() {
+                            return view! {
+                                <EmptyState title="No access tokens yet"><p>"Create one for each machine that pulls or pushes, so you can revoke them one by one."</p></EmptyState>
+                            }.into_any();
+                        }
+                        let now = chrono::Utc::now();
+                        let pager = pager(&list, |p| format!("/account?page={p}#tokens"));
+                        view! {
+                            <Table head=vec!["Name", "Scope", "Last used", "Expires", ""]>
+                                {list.items.into_iter().map(|t| {
+                                    let active = t.is_active(now);
+                                    let scope = match (t.namespaces.is_empty(), t.pull_only) {
+                                        (true, false) => "everything you may do".to_string(),
+                                        (true, true) => "pull only".to_string(),
+                                        (false, pull) => format!("{}{}", t.namespaces.join(", "), if pull { " (pull only)" } else { "" }),
+                                    };
                                     view! {
-                                        <Table head=vec!["Name", "Scope", "Last used", "Expires", ""]>
-                                            {list.items.into_iter().map(|t| {
-                                                let active = t.is_active(now);
-                                                let scope = match (t.namespaces.is_empty(), t.pull_only) {
-                                                    (true, false) => "everything you may do".to_string(),
-                                                    (true, true) => "pull only".to_string(),
-                                                    (false, pull) => format!("{}{}", t.namespaces.join(", "), if pull { " (pull only)" } else { "" }),
-                                                };
-                                                view! {
-                                                    <tr class=(!active).then_some("opacity-60")>
-                                                        <td class=TD>
-                                                            <span class="font-medium text-slate-900">{t.name.clone()}</span>
-                                                            <p class="font-mono text-xs text-slate-500">{format!("{}…", t.prefix)}</p>
-                                                        </td>
-                                                        <td class=TD>{scope}</td>
-                                                        <td class=TD>{t.last_used_at.map(|u| time_view(u).into_any()).unwrap_or_else(|| view! { <span>"never"</span> }.into_any())}</td>
-                                                        <td class=TD>{t.expires_at.map(|e| e.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "never".into())}</td>
-                                                        <td class=format!("{TD} text-right")>
-                                                            {if t.revoked_at.is_some() {
-                                                                view! { <Badge text="revoked" tone=Tone::Red/> }.into_any()
-                                                            } else if !active {
-                                                                view! { <Badge text="expired" tone=Tone::Gray/> }.into_any()
-                                                            } else {
-                                                                view! {
-                                                                    <Confirm label="Revoke…" question=format!("Revoke {}? Anything using it stops working at once.", t.name)>
-                                                                        <ActionForm action=revoke>
-                                                                            <input type="hidden" name="id" value=t.id/>
-                                                                            <button type="submit" class=BUTTON_DANGER>"Yes, revoke"</button>
-                                                                        </ActionForm>
-                                                                    </Confirm>
-                                                                }.into_any()
-                                                            }}
-                                                        </td>
-                                                    </tr>
-                                                }
-                                            }).collect_view()}
-                                        </Table>
-                                        {pager}
-                                    }.into_any()
-                                }
-                            }
-                        })}
-                    </Transition>
+                                        <tr class=(!active).then_some("opacity-60")>
+                                            <td class=TD>
+                                                <span class="font-medium text-slate-900">{t.name.clone()}</span>
+                                                <p class="font-mono text-xs text-slate-500">{format!("{}…", t.prefix)}</p>
+                                            </td>
+                                            <td class=TD>{scope}</td>
+                                            <td class=TD>{t.last_used_at.map(|u| time_view(u).into_any()).unwrap_or_else(|| view! { <span>"never"</span> }.into_any())}</td>
+                                            <td class=TD>{t.expires_at.map(|e| e.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "never".into())}</td>
+                                            <td class=format!("{TD} text-right")>
+                                                {if t.revoked_at.is_some() {
+                                                    view! { <Badge text="revoked" tone=Tone::Red/> }.into_any()
+                                                } else if !active {
+                                                    view! { <Badge text="expired" tone=Tone::Gray/> }.into_any()
+                                                } else {
+                                                    view! {
+                                                        <Confirm label="Revoke…" question=format!("Revoke {}? Anything using it stops working at once.", t.name)>
+                                                            <ActionForm action=revoke>
+                                                                <input type="hidden" name="id" value=t.id/>
+                                                                <button type="submit" class=BUTTON_DANGER>"Yes, revoke"</button>
+                                                            </ActionForm>
+                                                        </Confirm>
+                                                    }.into_any()
+                                                }}
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </Table>
+                            {pager}
+                        }.into_any()
+                    })}
                 </div>
             </div>
         </section>
@@ -283,42 +278,37 @@ fn Clients(
                 ". Changing your password signs them all out."
             </p>
             <div class="mb-3"><FormError error/></div>
-            <Transition fallback=Loading>
-                {move || Suspend::new(async move {
-                    match clients.await {
-                        Err(e) => view! { <Alert kind=AlertKind::Error message=e.message()/> }.into_any(),
-                        Ok(list) if list.is_empty() => view! {
-                            <p class="text-sm text-slate-500">"No client keeps a refresh token."</p>
-                        }.into_any(),
-                        Ok(list) => view! {
-                            <Table head=vec!["Client", "Signed in", "Last used", ""]>
-                                {list.into_iter().map(|c| view! {
-                                    <tr class=(!c.active).then_some("opacity-60")>
-                                        <td class=TD>
-                                            <span class="font-medium text-slate-900">{if c.client_id.is_empty() { "unknown client".to_string() } else { c.client_id.clone() }}</span>
-                                            <p class="font-mono text-xs text-slate-500">{format!("{}…", c.prefix)}</p>
-                                        </td>
-                                        <td class=TD>{time_view(c.created_at)}</td>
-                                        <td class=TD>{c.last_used_at.map(|u| time_view(u).into_any()).unwrap_or_else(|| view! { <span>"never"</span> }.into_any())}</td>
-                                        <td class=format!("{TD} text-right")>
-                                            {if c.active {
-                                                view! {
-                                                    <ActionForm action=revoke>
-                                                        <input type="hidden" name="id" value=c.id/>
-                                                        <button type="submit" class=BUTTON_SMALL>"Sign out"</button>
-                                                    </ActionForm>
-                                                }.into_any()
-                                            } else {
-                                                view! { <Badge text="signed out" tone=Tone::Gray/> }.into_any()
-                                            }}
-                                        </td>
-                                    </tr>
-                                }).collect_view()}
-                            </Table>
-                        }.into_any(),
-                    }
-                })}
-            </Transition>
+            {loaded_part(clients, move |list| {
+                if list.is_empty() {
+                    return view! { <p class="text-sm text-slate-500">"No client keeps a refresh token."</p> }.into_any();
+                }
+                view! {
+                    <Table head=vec!["Client", "Signed in", "Last used", ""]>
+                        {list.into_iter().map(|c| view! {
+                            <tr class=(!c.active).then_some("opacity-60")>
+                                <td class=TD>
+                                    <span class="font-medium text-slate-900">{if c.client_id.is_empty() { "unknown client".to_string() } else { c.client_id.clone() }}</span>
+                                    <p class="font-mono text-xs text-slate-500">{format!("{}…", c.prefix)}</p>
+                                </td>
+                                <td class=TD>{time_view(c.created_at)}</td>
+                                <td class=TD>{c.last_used_at.map(|u| time_view(u).into_any()).unwrap_or_else(|| view! { <span>"never"</span> }.into_any())}</td>
+                                <td class=format!("{TD} text-right")>
+                                    {if c.active {
+                                        view! {
+                                            <ActionForm action=revoke>
+                                                <input type="hidden" name="id" value=c.id/>
+                                                <button type="submit" class=BUTTON_SMALL>"Sign out"</button>
+                                            </ActionForm>
+                                        }.into_any()
+                                    } else {
+                                        view! { <Badge text="signed out" tone=Tone::Gray/> }.into_any()
+                                    }}
+                                </td>
+                            </tr>
+                        }).collect_view()}
+                    </Table>
+                }.into_any()
+            })}
         </section>
     }
 }

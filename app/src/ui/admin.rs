@@ -270,58 +270,51 @@ pub fn SettingsPage() -> impl IntoView {
             <Title text="Settings"/>
             <PageHeader title="Administration" subtitle="Users, the activity log and the site's access settings."/>
             <AdminTabs current="/admin/settings"/>
-            <Transition fallback=Loading>
-                {move || Suspend::new(async move {
-                    match settings.await {
-                        Err(e) => view! { <ErrorPage error=e/> }.into_any(),
-                        Ok(s) => {
-                            let check = |name: &'static str, label: &'static str, on: bool| view! {
-                                <label class="flex items-start gap-2 text-sm">
-                                    <input type="checkbox" name=name value="true" checked=on class="mt-0.5"/>
-                                    <span>{label}</span>
-                                </label>
-                            };
-                            view! {
-                                <Card title="Access settings">
-                                    <ActionForm action=save attr:class="max-w-xl space-y-5">
-                                        {move || saved.get().then(|| view! { <Alert kind=AlertKind::Success message="Settings saved."/> })}
-                                        <FormError error/>
-                                        <fieldset>
-                                            <legend class="mb-2 text-sm font-medium text-slate-700">"Who may push"</legend>
-                                            {PushPolicy::ALL.into_iter().map(|p| {
-                                                let text = match p {
-                                                    PushPolicy::AllowTeams => "Owners and contributors of a namespace's team",
-                                                    PushPolicy::AllowPersonal => "Users only to their personal namespace",
-                                                    PushPolicy::AdminOnly => "Administrators only",
-                                                };
-                                                view! {
-                                                    <label class="flex items-start gap-2 text-sm">
-                                                        <input type="radio" name="push_policy" value=p.as_str() checked=p == s.push_policy class="mt-0.5"/>
-                                                        <span>{text}</span>
-                                                    </label>
-                                                }
-                                            }).collect_view()}
-                                            <p class="mt-1 text-xs text-slate-500">"Administrators may always push."</p>
-                                        </fieldset>
-                                        <fieldset class="space-y-2">
-                                            <legend class="mb-2 text-sm font-medium text-slate-700">"Deleting images"</legend>
-                                            {check("delete_enabled", "Images may be deleted (by team owners and administrators)", s.delete_enabled)}
-                                            {check("contributors_may_delete", "Contributors may delete too", s.contributors_may_delete)}
-                                        </fieldset>
-                                        <fieldset class="space-y-2">
-                                            <legend class="mb-2 text-sm font-medium text-slate-700">"What users may do"</legend>
-                                            {check("users_may_create_teams", "Create teams", s.users_may_create_teams)}
-                                            {check("users_may_create_namespaces", "Create namespaces for their teams", s.users_may_create_namespaces)}
-                                            {check("users_may_change_visibility", "Change the visibility of their teams' namespaces (owners)", s.users_may_change_visibility)}
-                                        </fieldset>
-                                        <Submit label="Save settings" busy_label="Saving…" pending=save.pending()/>
-                                    </ActionForm>
-                                </Card>
-                            }.into_any()
-                        }
-                    }
-                })}
-            </Transition>
+            {loaded(settings, move |s| {
+                let check = |name: &'static str, label: &'static str, on: bool| view! {
+                    <label class="flex items-start gap-2 text-sm">
+                        <input type="checkbox" name=name value="true" checked=on class="mt-0.5"/>
+                        <span>{label}</span>
+                    </label>
+                };
+                view! {
+                    <Card title="Access settings">
+                        <ActionForm action=save attr:class="max-w-xl space-y-5">
+                            {move || saved.get().then(|| view! { <Alert kind=AlertKind::Success message="Settings saved."/> })}
+                            <FormError error/>
+                            <fieldset>
+                                <legend class="mb-2 text-sm font-medium text-slate-700">"Who may push"</legend>
+                                {PushPolicy::ALL.into_iter().map(|p| {
+                                    let text = match p {
+                                        PushPolicy::AllowTeams => "Owners and contributors of a namespace's team",
+                                        PushPolicy::AllowPersonal => "Users only to their personal namespace",
+                                        PushPolicy::AdminOnly => "Administrators only",
+                                    };
+                                    view! {
+                                        <label class="flex items-start gap-2 text-sm">
+                                            <input type="radio" name="push_policy" value=p.as_str() checked=p == s.push_policy class="mt-0.5"/>
+                                            <span>{text}</span>
+                                        </label>
+                                    }
+                                }).collect_view()}
+                                <p class="mt-1 text-xs text-slate-500">"Administrators may always push."</p>
+                            </fieldset>
+                            <fieldset class="space-y-2">
+                                <legend class="mb-2 text-sm font-medium text-slate-700">"Deleting images"</legend>
+                                {check("delete_enabled", "Images may be deleted (by team owners and administrators)", s.delete_enabled)}
+                                {check("contributors_may_delete", "Contributors may delete too", s.contributors_may_delete)}
+                            </fieldset>
+                            <fieldset class="space-y-2">
+                                <legend class="mb-2 text-sm font-medium text-slate-700">"What users may do"</legend>
+                                {check("users_may_create_teams", "Create teams", s.users_may_create_teams)}
+                                {check("users_may_create_namespaces", "Create namespaces for their teams", s.users_may_create_namespaces)}
+                                {check("users_may_change_visibility", "Change the visibility of their teams' namespaces (owners)", s.users_may_change_visibility)}
+                            </fieldset>
+                            <Submit label="Save settings" busy_label="Saving…" pending=save.pending()/>
+                        </ActionForm>
+                    </Card>
+                }
+            })}
         }
     })
 }
@@ -339,58 +332,51 @@ pub fn RegistryPage() -> impl IntoView {
             <AdminTabs current="/admin/registry"/>
             <div class="grid gap-6 lg:grid-cols-3">
                 <div class="space-y-6 lg:col-span-2">
-                    <Transition fallback=Loading>
-                        {move || Suspend::new(async move {
-                            match status.await {
-                                Err(e) => view! { <ErrorPage error=e/> }.into_any(),
-                                Ok(s) => view! {
-                                    <section>
-                                        <h2 class="mb-3 text-base font-semibold">"Reconcile runs"</h2>
-                                        {if s.runs.is_empty() {
-                                            view! { <p class="text-sm text-slate-500">"No reconcile has run yet."</p> }.into_any()
-                                        } else {
-                                            view! {
-                                                <Table head=vec!["Started", "Trigger", "Repositories", "Tags +/~/−", "Result"]>
-                                                    {s.runs.into_iter().map(|r| view! {
-                                                        <tr>
-                                                            <td class=TD>{time_view(r.started_at)}</td>
-                                                            <td class=TD>{r.trigger}</td>
-                                                            <td class=TD>{r.repositories}</td>
-                                                            <td class=TD>{format!("{} / {} / {}", r.tags_added, r.tags_updated, r.tags_removed)}</td>
-                                                            <td class=TD>{match (r.finished_at, r.error) {
-                                                                (_, Some(e)) => view! { <span class="text-red-700" title=e.clone()>"failed"</span> }.into_any(),
-                                                                (Some(_), None) => view! { <Badge text="done" tone=Tone::Green/> }.into_any(),
-                                                                (None, None) => view! { <span>"running…"</span> }.into_any(),
-                                                            }}</td>
-                                                        </tr>
-                                                    }).collect_view()}
-                                                </Table>
-                                            }.into_any()
-                                        }}
-                                    </section>
-                                    <section>
-                                        <h2 class="mb-3 text-base font-semibold">"Event inbox"</h2>
-                                        <p class="mb-3 text-sm text-slate-600">{format!(
-                                            "{} events waiting. Since the start: {} applied, {} skipped (blob uploads, HEAD checks and the like), {} failed. Processed events are kept {} days.",
-                                            s.inbox.pending, s.inbox.applied, s.inbox.skipped, s.inbox.failed, s.inbox.retention_days,
-                                        )}</p>
-                                        {(!s.inbox.recent_skips.is_empty()).then(|| view! {
-                                            <Table head=vec!["Received", "Action", "Repository", "Why skipped"]>
-                                                {s.inbox.recent_skips.into_iter().map(|(at, action, repo, reason)| view! {
-                                                    <tr>
-                                                        <td class=TD>{time_view(at)}</td>
-                                                        <td class=TD>{action}</td>
-                                                        <td class=TD>{repo}</td>
-                                                        <td class="px-4 py-3 text-xs text-slate-600">{reason}</td>
-                                                    </tr>
-                                                }).collect_view()}
-                                            </Table>
-                                        })}
-                                    </section>
-                                }.into_any(),
-                            }
-                        })}
-                    </Transition>
+                    {loaded(status, |s| view! {
+                        <section>
+                            <h2 class="mb-3 text-base font-semibold">"Reconcile runs"</h2>
+                            {if s.runs.is_empty() {
+                                view! { <p class="text-sm text-slate-500">"No reconcile has run yet."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <Table head=vec!["Started", "Trigger", "Repositories", "Tags +/~/−", "Result"]>
+                                        {s.runs.into_iter().map(|r| view! {
+                                            <tr>
+                                                <td class=TD>{time_view(r.started_at)}</td>
+                                                <td class=TD>{r.trigger}</td>
+                                                <td class=TD>{r.report.repositories}</td>
+                                                <td class=TD>{format!("{} / {} / {}", r.report.tags_added, r.report.tags_updated, r.report.tags_removed)}</td>
+                                                <td class=TD>{match (r.finished_at, r.report.error) {
+                                                    (_, Some(e)) => view! { <span class="text-red-700" title=e.clone()>"failed"</span> }.into_any(),
+                                                    (Some(_), None) => view! { <Badge text="done" tone=Tone::Green/> }.into_any(),
+                                                    (None, None) => view! { <span>"running…"</span> }.into_any(),
+                                                }}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </Table>
+                                }.into_any()
+                            }}
+                        </section>
+                        <section>
+                            <h2 class="mb-3 text-base font-semibold">"Event inbox"</h2>
+                            <p class="mb-3 text-sm text-slate-600">{format!(
+                                "{} events waiting. Since the start: {} applied, {} skipped (blob uploads, HEAD checks and the like), {} failed. Processed events are kept {} days.",
+                                s.inbox.pending, s.inbox.applied, s.inbox.skipped, s.inbox.failed, s.inbox.retention_days,
+                            )}</p>
+                            {(!s.inbox.recent_skips.is_empty()).then(|| view! {
+                                <Table head=vec!["Received", "Action", "Repository", "Why skipped"]>
+                                    {s.inbox.recent_skips.into_iter().map(|(at, action, repo, reason)| view! {
+                                        <tr>
+                                            <td class=TD>{time_view(at)}</td>
+                                            <td class=TD>{action}</td>
+                                            <td class=TD>{repo}</td>
+                                            <td class="px-4 py-3 text-xs text-slate-600">{reason}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </Table>
+                            })}
+                        </section>
+                    })}
                 </div>
                 <Card title="Reconcile now">
                     <p class="mb-4 text-sm text-slate-600">

@@ -383,13 +383,33 @@ where
     F: Fn(T) -> V + Clone + Send + Sync + 'static,
     V: IntoView + 'static,
 {
+    awaited(resource, page, |e| view! { <ErrorPage error=e/> }.into_any())
+}
+
+/// The same for one part of a page (a card, a section): an error is an alert in its place,
+/// and the rest of the page stays.
+pub fn loaded_part<T, V, F>(resource: Resource<Result<T, AppError>>, part: F) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    F: Fn(T) -> V + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    awaited(resource, part, |e| view! { <Alert kind=AlertKind::Error message=e.message()/> }.into_any())
+}
+
+fn awaited<T, V, F>(resource: Resource<Result<T, AppError>>, page: F, failed: fn(AppError) -> AnyView) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    F: Fn(T) -> V + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
     view! {
         <Transition fallback=Loading>
             {move || {
                 let page = page.clone();
                 Suspend::new(async move {
                     match resource.await {
-                        Err(e) => view! { <ErrorPage error=e/> }.into_any(),
+                        Err(e) => failed(e),
                         Ok(value) => page(value).into_any(),
                     }
                 })

@@ -40,43 +40,32 @@ fn Dashboard(user: CurrentUser, registry: String) -> impl IntoView {
         <PageHeader title=format!("Welcome, {}", user.username) subtitle="Your images, namespaces and teams."/>
         <div class="grid gap-6 lg:grid-cols-3">
             <div class="space-y-6 lg:col-span-2">
-                <Transition fallback=Loading>
-                    {move || {
-                        let (registry, ns, username) = (registry.clone(), ns.clone(), user.username.clone());
-                        Suspend::new(async move {
-                            let pushes = recent.await.unwrap_or_default();
-                            if pushes.is_empty() {
-                                view! { <FirstPush registry ns username/> }.into_any()
-                            } else {
-                                view! { <RecentPushes pushes/> }.into_any()
-                            }
-                        })
-                    }}
-                </Transition>
+                {loaded_part(recent, move |pushes| {
+                    let (registry, ns, username) = (registry.clone(), ns.clone(), user.username.clone());
+                    if pushes.is_empty() {
+                        view! { <FirstPush registry ns username/> }.into_any()
+                    } else {
+                        view! { <RecentPushes pushes/> }.into_any()
+                    }
+                })}
             </div>
             <div class="space-y-6">
                 <Card title="Your namespaces">
-                    <Transition fallback=Loading>
-                        {move || Suspend::new(async move {
-                            let mine: Vec<_> = namespaces.await.map(|p| p.items).unwrap_or_default();
-                            view! {
-                                <ul class="divide-y divide-slate-100 text-sm">
-                                    {mine.into_iter().map(|n| view! {
-                                        <li class="flex items-center justify-between py-2">
-                                            <a class=LINK href=format!("/namespaces/{}", n.name)>{n.name.clone()}</a>
-                                            {visibility_badge(n.visibility)}
-                                        </li>
-                                    }).collect_view()}
-                                </ul>
-                                <a class=format!("mt-3 inline-block text-sm {LINK}") href="/namespaces">"All namespaces →"</a>
-                            }
-                        })}
-                    </Transition>
+                    {loaded_part(namespaces, |mine| view! {
+                        <ul class="divide-y divide-slate-100 text-sm">
+                            {mine.items.into_iter().map(|n| n.namespace).map(|n| view! {
+                                <li class="flex items-center justify-between py-2">
+                                    <a class=LINK href=format!("/namespaces/{}", n.name)>{n.name.clone()}</a>
+                                    {visibility_badge(n.visibility)}
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                        <a class=format!("mt-3 inline-block text-sm {LINK}") href="/namespaces">"All namespaces →"</a>
+                    })}
                 </Card>
                 <Card title="Your teams">
-                    <Transition fallback=Loading>
-                        {move || Suspend::new(async move {
-                            let list = teams.await.map(|l| l.teams.items).unwrap_or_default();
+                    {loaded_part(teams, |l| {
+                            let list = l.teams.items;
                             if list.is_empty() {
                                 return view! { <p class="text-sm text-slate-600">"No teams yet. " <a class=LINK href="/teams">"Create or join one"</a></p> }.into_any();
                             }
@@ -90,8 +79,7 @@ fn Dashboard(user: CurrentUser, registry: String) -> impl IntoView {
                                     }).collect_view()}
                                 </ul>
                             }.into_any()
-                        })}
-                    </Transition>
+                    })}
                 </Card>
             </div>
         </div>

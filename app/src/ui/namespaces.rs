@@ -86,6 +86,7 @@ fn NamespaceTable(namespaces: Vec<NamespaceView>) -> impl IntoView {
         <Table head=vec!["Namespace", "Team", "Visibility", "Your role"]>
             {namespaces
                 .into_iter()
+                .map(|n| n.namespace)
                 .map(|n| {
                     let team = if n.is_personal { "personal".to_string() } else { n.team_name.clone() };
                     view! {
@@ -151,7 +152,7 @@ fn NamespaceDetailView(
     update: ServerAction<UpdateNamespace>,
     delete: ServerAction<DeleteNamespace>,
 ) -> impl IntoView {
-    let n = d.namespace;
+    let (abilities, n) = (d.namespace.abilities, d.namespace.namespace);
     let vis_error = action_error(visibility);
     let upd_error = action_error(update);
     let del_error = action_error(delete);
@@ -210,7 +211,7 @@ fn NamespaceDetailView(
                 </Card>
             </div>
             <div class="space-y-6">
-                {n.abilities.change_visibility.then(|| view! {
+                {abilities.change_visibility.then(|| view! {
                     <Card title="Visibility">
                         <ActionForm action=visibility attr:class="space-y-4" attr:data-testid="visibility-form">
                             <FormError error=vis_error/>
@@ -220,7 +221,7 @@ fn NamespaceDetailView(
                         </ActionForm>
                     </Card>
                 })}
-                {n.abilities.edit.then(|| view! {
+                {abilities.edit.then(|| view! {
                     <Card title="Description">
                         <ActionForm action=update attr:class="space-y-4">
                             <FormError error=upd_error/>
@@ -230,7 +231,7 @@ fn NamespaceDetailView(
                         </ActionForm>
                     </Card>
                 })}
-                {n.abilities.delete_namespace.then(|| view! {
+                {abilities.delete_namespace.then(|| view! {
                     <Card title="Danger zone">
                         <FormError error=del_error/>
                         <Confirm label="Delete namespace…" question=format!("Delete namespace {}? This cannot be undone.", name3)>

@@ -142,7 +142,7 @@ fn TeamDetailView(
                     } else {
                         view! {
                             <Table head=vec!["Namespace", "Visibility"]>
-                                {namespaces.into_iter().map(|n| view! {
+                                {namespaces.into_iter().map(|n| n.namespace).map(|n| view! {
                                     <tr>
                                         <td class=TD><a class=LINK href=format!("/namespaces/{}", n.name)>{n.name.clone()}</a></td>
                                         <td class=TD>{visibility_badge(n.visibility)}</td>

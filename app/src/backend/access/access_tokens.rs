@@ -116,7 +116,7 @@ pub async fn create(state: &AppState, p: &Principal, user_id: i64, new: NewToken
             )
             .await
             .map_err(|_| AppError::invalid("namespaces", format!("{name}: no such namespace")))?;
-            ids.push(ns.id);
+            ids.push(ns.namespace.id);
         }
         Some(ids)
     };

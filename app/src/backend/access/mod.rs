@@ -3,7 +3,8 @@
 //! the policy judges), sign-in with its throttle, password hashing, and the tables of people
 //! and their credentials (`user`, `access_token`, `login_failure`).
 //!
-//! May call: `directory` (a token's namespaces by name), `images::store::before_removing` (a
+//! May call: `directory` (a token's namespaces by name; `directory::store` for a user's
+//! personal team and namespace), `images::store::before_removing` (a
 //! user's removal, which must not leave images behind), `audit`. Never `registry`.
 
 pub mod access_tokens;

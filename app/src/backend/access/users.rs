@@ -135,16 +135,7 @@ pub async fn insert(db: &PgPool, new: NewUser<'_>, first_user_admin: bool, origi
     .fetch_one(&mut *tx)
     .await
     .on_constraint(&taken)?;
-    sqlx::query!(
-        "with t as (insert into team (name, personal_user_id) values ($1, $2) returning team_id),
-              m as (insert into team_member (team_id, user_id, role) select team_id, $2, 'owner' from t)
-         insert into namespace (name, team_id) select $1, team_id from t",
-        user.username,
-        user.id
-    )
-    .execute(&mut *tx)
-    .await
-    .on_constraint(&taken)?;
+    crate::backend::directory::store::create_personal(&mut tx, user.id, &user.username).await.on_constraint(&taken)?;
     let (actor, action) = match origin {
         Origin::SignUp => (Some(&user), "user.signup"),
         Origin::Admin(admin) => (Some(admin), "user.create"),
@@ -273,9 +264,7 @@ pub async fn other_enabled_admins(conn: &mut PgConnection, id: i64) -> AppResult
 /// Deletes a user with their personal team and namespace (the caller checked that it holds no
 /// images).
 pub async fn delete(conn: &mut PgConnection, id: i64) -> AppResult<()> {
-    sqlx::query!("delete from namespace where team_id in (select team_id from team where personal_user_id = $1)", id)
-        .execute(&mut *conn)
-        .await?;
+    crate::backend::directory::store::delete_personal(&mut *conn, id).await?;
     sqlx::query!(r#"delete from "user" where user_id = $1"#, id).execute(&mut *conn).await?;
     Ok(())
 }

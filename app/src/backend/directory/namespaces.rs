@@ -9,28 +9,8 @@ use crate::backend::AppState;
 use crate::error::{AppError, AppResult, OnConstraint as _};
 use sqlx::PgPool;
 
-use crate::model::{validate_username, NamespaceView, Page, PageRequest, TeamRole, Visibility};
-use crate::policy::{self, AccessSettings, Actor, NamespaceFacts};
-
-/// A namespace row with the facts about it from one user's point of view.
-#[derive(Debug, Clone)]
-pub struct NamespaceRow {
-    pub id: i64,
-    pub name: String,
-    pub description: String,
-    pub visibility: Visibility,
-    pub team_id: i64,
-    pub team_name: String,
-    pub is_personal: bool,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub role: Option<TeamRole>,
-}
-
-impl NamespaceRow {
-    pub fn facts(&self) -> NamespaceFacts {
-        NamespaceFacts { is_global: false, is_personal: self.is_personal, visibility: self.visibility, role: self.role }
-    }
-}
+use crate::model::{validate_username, Namespace, NamespaceView, Page, PageRequest, TeamRole, Visibility};
+use crate::policy::{self, AccessSettings, Actor};
 
 /// Which namespace rows a query returns. Every field narrows; the default (every visibility
 /// admitted) narrows nothing.
@@ -72,9 +52,9 @@ async fn namespace_rows(
     f: &RowFilter<'_>,
     limit: Option<i64>,
     offset: i64,
-) -> AppResult<Vec<NamespaceRow>> {
+) -> AppResult<Vec<Namespace>> {
     Ok(sqlx::query_as!(
-        NamespaceRow,
+        Namespace,
         r#"select n.namespace_id as id, n.name, n.description, n.visibility as "visibility: Visibility",
                   n.team_id, t.name as team_name, (t.personal_user_id is not null) as "is_personal!",
                   n.created_at as "created_at: _", m.role as "role?: TeamRole"
@@ -104,12 +84,12 @@ async fn namespace_rows(
 }
 
 /// Namespaces by name, with `user_id`'s role in each.
-pub async fn namespaces_by_name(db: &PgPool, user_id: Option<i64>, names: &[String]) -> AppResult<Vec<NamespaceRow>> {
+pub async fn namespaces_by_name(db: &PgPool, user_id: Option<i64>, names: &[String]) -> AppResult<Vec<Namespace>> {
     namespace_rows(db, user_id, &RowFilter { names: Some(names), ..Default::default() }, None, 0).await
 }
 
 /// One namespace by id, with `user_id`'s role in it.
-pub async fn namespace_by_id(db: &PgPool, user_id: Option<i64>, id: i64) -> AppResult<Option<NamespaceRow>> {
+pub async fn namespace_by_id(db: &PgPool, user_id: Option<i64>, id: i64) -> AppResult<Option<Namespace>> {
     Ok(namespace_rows(db, user_id, &RowFilter { id: Some(id), ..Default::default() }, None, 0).await?.pop())
 }
 
@@ -154,7 +134,7 @@ pub async fn visible_namespaces(
     p: &Principal,
     q: &NamespaceQuery,
     req: crate::model::PageRequest,
-) -> AppResult<crate::model::Page<NamespaceRow>> {
+) -> AppResult<crate::model::Page<Namespace>> {
     let s = state.access.get(&state.db).await;
     let f = crate::policy::pull_filter(&p.actor(), &s);
     let viewer = p.user.as_ref().map(|u| u.id);
@@ -195,20 +175,8 @@ pub enum NamespaceRef {
     Name(String),
 }
 
-fn view(row: NamespaceRow, actor: &Actor, s: &AccessSettings) -> NamespaceView {
-    let abilities = policy::namespace_abilities(actor, &row.facts(), s);
-    NamespaceView {
-        id: row.id,
-        name: row.name,
-        description: row.description,
-        visibility: row.visibility,
-        team_id: row.team_id,
-        team_name: row.team_name,
-        is_personal: row.is_personal,
-        created_at: row.created_at,
-        role: row.role,
-        abilities,
-    }
+fn view(namespace: Namespace, actor: &Actor, s: &AccessSettings) -> NamespaceView {
+    NamespaceView { abilities: policy::namespace_abilities(actor, &namespace.facts(), s), namespace }
 }
 
 /// A page of the namespaces the principal may pull from (and so see), by name; `text` keeps
@@ -252,7 +220,7 @@ async fn views(
 
 /// One namespace with the settings it was judged under. One the principal may not see is
 /// "not found", revealing nothing.
-async fn find(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppResult<(NamespaceRow, AccessSettings)> {
+async fn find(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppResult<(Namespace, AccessSettings)> {
     let s = state.access.get(&state.db).await;
     let viewer = p.user.as_ref().map(|u| u.id);
     let row = match ns {

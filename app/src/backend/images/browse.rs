@@ -105,12 +105,13 @@ pub async fn repositories(
     req: PageRequest,
 ) -> AppResult<(NamespaceView, Page<RepositoryView>)> {
     let n = namespaces::get(state, p, ns).await?;
-    let total = sqlx::query_scalar!(r#"select count(*) as "n!" from repository where namespace_id = $1"#, n.id)
+    let id = n.namespace.id;
+    let total = sqlx::query_scalar!(r#"select count(*) as "n!" from repository where namespace_id = $1"#, id)
         .fetch_one(&state.db)
         .await?;
     let ids = sqlx::query_scalar!(
         "select repository_id from repository where namespace_id = $1 order by name limit $2 offset $3",
-        n.id,
+        id,
         req.limit(),
         req.offset()
     )
@@ -408,7 +409,7 @@ pub async fn delete_tag(
     // The registry's delete event (whose actor is Portcullis itself, so it logs nothing) may
     // have removed the rows already.
     let mut tx = state.db.begin().await?;
-    crate::backend::images::events::exclude_worker(&mut tx).await?;
+    crate::backend::images::store::exclude_worker(&mut tx).await?;
     store::remove_digest(&mut tx, r.id, &row.digest).await?;
     let details = serde_json::json!({ "tags": tags, "digest": row.digest });
     let target = Target { kind: "repository", name: &r.name, namespace_id: r.namespace_id };
@@ -438,7 +439,7 @@ pub async fn delete_repository(state: &AppState, p: &Principal, name: &str) -> A
         state.registry.delete_manifest(state, &r.name, d).await?;
     }
     let mut tx = state.db.begin().await?;
-    crate::backend::images::events::exclude_worker(&mut tx).await?;
+    crate::backend::images::store::exclude_worker(&mut tx).await?;
     sqlx::query!("delete from repository where repository_id = $1", r.id).execute(&mut *tx).await?;
     let details = serde_json::json!({ "manifests": digests.len() });
     audit::record(

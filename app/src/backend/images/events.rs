@@ -326,15 +326,6 @@ async fn apply_delete(state: &AppState, t: &Target, actor: Option<&str>) -> AppR
     Ok(Outcome::Applied)
 }
 
-/// Makes the transaction wait until the event worker is between batches, and keeps it from
-/// starting one until the transaction ends. Taken first (before any row is touched) by
-/// deletes that remove rows the worker may be removing too (the registry's own delete events
-/// for the same images): otherwise the two could deadlock on those rows.
-pub async fn exclude_worker(tx: &mut sqlx::PgConnection) -> AppResult<()> {
-    sqlx::query!("select pg_advisory_xact_lock(hashtext($1))", WORKER_LOCK).execute(tx).await?;
-    Ok(())
-}
-
 /// Applies pending events in order until none is left, holding the worker's advisory lock on
 /// `lock` (a [`crate::backend::jobs::dedicated_connection`]). Only one replica works at a time, so events of
 /// a repository are applied in the order they arrived. Returns how many were processed; `None`
@@ -344,11 +335,9 @@ pub async fn process_pending(
     client: &RegistryClient,
     lock: &mut sqlx::PgConnection,
 ) -> AppResult<Option<u64>> {
-    crate::backend::jobs::exclusively(lock, WORKER_LOCK, drain(state, client)).await
+    crate::backend::jobs::exclusively(lock, store::WORKER_LOCK, drain(state, client)).await
 }
 
-/// The advisory lock the event worker holds while it applies events.
-const WORKER_LOCK: &str = "portcullis.events";
 /// How the worker's own connection is named in `pg_stat_activity`.
 pub const WORKER_CONNECTION: &str = "portcullis events worker";
 
@@ -365,6 +354,13 @@ static PANIC_NEXT_DRAIN: std::sync::atomic::AtomicBool = std::sync::atomic::Atom
 #[doc(hidden)]
 pub fn panic_next_drain() {
     PANIC_NEXT_DRAIN.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether the injected fault still waits for a drain (a drain already under way when it
+/// was set goes on without it).
+#[doc(hidden)]
+pub fn panic_pending() -> bool {
+    PANIC_NEXT_DRAIN.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 async fn drain(state: &AppState, client: &RegistryClient) -> AppResult<u64> {

@@ -2,7 +2,8 @@
 //! registry's notifications and reconcile. Owns the `repository`, `manifest`, `tag`,
 //! `registry_event` and `sync_run` tables.
 //!
-//! May call: `access`, `directory`, `registry` (the client), `audit`.
+//! May call: `access`, `directory` (`directory::store` for the namespace an image arrives
+//! in), `registry` (the client), `audit`.
 
 pub mod browse;
 pub mod events;

@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 
 use futures_util::{stream, StreamExt};
-use serde::{Deserialize, Serialize};
 
 use crate::backend::images::store;
 use crate::backend::AppState;
@@ -14,17 +13,7 @@ use crate::error::AppResult;
 /// How many repositories are reconciled at once.
 const CONCURRENCY: usize = 8;
 
-/// What one run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncReport {
-    pub repositories: i32,
-    pub tags_added: i32,
-    pub tags_updated: i32,
-    pub tags_removed: i32,
-    pub repositories_removed: i32,
-    /// Repositories that could not be read (the rest were reconciled).
-    pub error: Option<String>,
-}
+pub use crate::model::SyncReport;
 
 #[derive(Default)]
 struct RepoReport {
@@ -233,12 +222,29 @@ pub fn spawn_periodic(state: AppState, every: std::time::Duration) {
 
 /// The latest runs, newest first.
 pub async fn recent_runs(state: &AppState) -> AppResult<Vec<crate::model::SyncRunView>> {
-    Ok(sqlx::query_as!(
-        crate::model::SyncRunView,
-        r#"select sync_run_id as id, started_at as "started_at: _", finished_at as "finished_at: _", trigger,
+    let rows = sqlx::query!(
+        r#"select sync_run_id, started_at as "started_at: chrono::DateTime<chrono::Utc>",
+                  finished_at as "finished_at: chrono::DateTime<chrono::Utc>", trigger,
                   repositories, tags_added, tags_updated, tags_removed, repositories_removed, error
            from sync_run order by sync_run_id desc limit 10"#
     )
     .fetch_all(&state.db)
-    .await?)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| crate::model::SyncRunView {
+            id: r.sync_run_id,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            trigger: r.trigger,
+            report: SyncReport {
+                repositories: r.repositories,
+                tags_added: r.tags_added,
+                tags_updated: r.tags_updated,
+                tags_removed: r.tags_removed,
+                repositories_removed: r.repositories_removed,
+                error: r.error,
+            },
+        })
+        .collect())
 }

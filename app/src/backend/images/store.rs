@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sqlx::PgConnection;
 
+use crate::backend::directory::store as directory;
 use crate::backend::registry::client::{is_index, Blob, Fetched, RegistryClient, CONFIG_LIMIT};
 use crate::backend::AppState;
 use crate::error::AppResult;
@@ -274,45 +275,17 @@ pub enum Recorder<'a> {
 /// belongs to their personal team, private. Reconcile, which found images in the registry,
 /// gives it to the first administrator's.
 async fn namespace_for(conn: &mut PgConnection, ns: &str, by: Recorder<'_>) -> AppResult<Option<i64>> {
-    if let Some(id) =
-        sqlx::query_scalar!("select namespace_id from namespace where name = $1", ns).fetch_optional(&mut *conn).await?
-    {
+    if let Some(id) = directory::namespace_id(conn, ns).await? {
         return Ok(Some(id));
     }
     if crate::model::validate_username(ns).is_err() {
         return Ok(None);
     }
-    let pusher = match by {
-        Recorder::Push(None) => return Ok(None),
-        Recorder::Push(Some(name)) => Some(name),
-        Recorder::Reconcile => None,
-    };
-    let team = sqlx::query_scalar!(
-        r#"select t.team_id from team t join "user" u on u.user_id = t.personal_user_id
-           where u.is_admin and u.is_enabled and ($1::text is null or u.username = $1)
-           order by u.user_id limit 1"#,
-        pusher
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(team) = team else { return Ok(None) };
-    let id = sqlx::query_scalar!(
-        "insert into namespace (name, team_id, description) values ($1, $2, 'Created by a push to a namespace that did not exist.')
-         on conflict (name) do update set name = excluded.name returning namespace_id",
-        ns,
-        team
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    crate::backend::audit::record(
-        conn,
-        None,
-        "namespace.create",
-        crate::backend::audit::Target::namespace(ns, id),
-        json!({ "implicit": true, "pusher": pusher }),
-    )
-    .await?;
-    Ok(Some(id))
+    match by {
+        Recorder::Push(None) => Ok(None),
+        Recorder::Push(Some(pusher)) => directory::create_implicit_namespace(conn, ns, Some(pusher)).await,
+        Recorder::Reconcile => directory::create_implicit_namespace(conn, ns, None).await,
+    }
 }
 
 /// The repository row for `name`, created (with its namespace) when missing.
@@ -573,6 +546,18 @@ pub async fn forget_orphan_manifests(db: &sqlx::PgPool, name: &str) -> AppResult
     Ok(())
 }
 
+/// The advisory lock the event worker holds while it applies events to the store.
+pub const WORKER_LOCK: &str = "portcullis.events";
+
+/// Makes the transaction wait until the event worker is between batches, and keeps it from
+/// starting one until the transaction ends. Taken first (before any row is touched) by
+/// deletes that remove rows the worker may be removing too (the registry's own delete events
+/// for the same images): otherwise the two could deadlock on those rows.
+pub async fn exclude_worker(tx: &mut sqlx::PgConnection) -> AppResult<()> {
+    sqlx::query!("select pg_advisory_xact_lock(hashtext($1))", WORKER_LOCK).execute(tx).await?;
+    Ok(())
+}
+
 /// Whose repositories a removal takes with it.
 #[derive(Debug, Clone, Copy)]
 pub enum Holder {
@@ -587,7 +572,7 @@ pub enum Holder {
 /// that still hold images. Such a removal must be refused: the images stay in the registry. A
 /// repository whose every image was deleted holds nothing; it goes with the namespace.
 pub async fn before_removing(tx: &mut PgConnection, holder: Holder) -> AppResult<i64> {
-    crate::backend::images::events::exclude_worker(&mut *tx).await?;
+    exclude_worker(&mut *tx).await?;
     let (namespace_id, personal_of) = match holder {
         Holder::Namespace(id) => (Some(id), None),
         Holder::PersonalOf(user_id) => (None, Some(user_id)),

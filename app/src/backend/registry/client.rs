@@ -116,7 +116,7 @@ impl RegistryClient {
 
     /// A token for Portcullis's own calls to the registry, granting `access`.
     pub async fn bearer(&self, state: &AppState, access: Vec<Access>) -> AppResult<String> {
-        crate::backend::registry::token_service::sign(state, SELF_SUBJECT, &access, chrono::Utc::now()).await
+        crate::backend::registry::jwt::sign(state, SELF_SUBJECT, &access, chrono::Utc::now()).await
     }
 
     pub fn repo_access(name: &str, actions: &[&str]) -> Vec<Access> {

@@ -3,11 +3,12 @@
 //! their invalidation across replicas, and the HTTP client Portcullis uses to read the registry.
 //!
 //! A `docker login` runs: `server/src/token.rs` (the route) → [`token_service::issue`]
-//! (credentials, grant) → [`keys::Signer::sign`].
+//! (credentials, grant) → [`jwt::sign`] (the claims) → [`keys::Signer::sign`].
 //!
 //! May call: `access`, `directory`.
 
 pub mod cache;
 pub mod client;
+pub mod jwt;
 pub mod keys;
 pub mod token_service;

@@ -22,28 +22,12 @@ use crate::backend::access::principal::Principal;
 use crate::backend::access::users::User;
 use crate::backend::access::{access_tokens as tokens, login as auth};
 use crate::backend::directory::namespaces::namespaces_by_name;
+use crate::backend::registry::jwt::sign;
 use crate::backend::AppState;
-use crate::error::{AppError, AppResult};
+use crate::error::AppError;
 use crate::grant::{self, Access, Known};
 use crate::model::RefreshTokenView;
 use crate::scope::{self, RepositoryName, Resource};
-
-/// Token service settings.
-#[derive(Debug, Clone)]
-pub struct TokenSettings {
-    /// The registry's service name: the JWT `aud`.
-    pub service: String,
-    /// The JWT `iss`.
-    pub issuer: String,
-    /// Token lifetime in seconds (never below 60).
-    pub expires_in: i64,
-}
-
-impl Default for TokenSettings {
-    fn default() -> Self {
-        Self { service: "portcullis-registry".into(), issuer: "portcullis".into(), expires_in: 300 }
-    }
-}
 
 /// Why a token request failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,18 +112,6 @@ impl Issued {
             .collect::<Vec<_>>()
             .join(" ")
     }
-}
-
-#[derive(Serialize)]
-struct Claims<'a> {
-    iss: &'a str,
-    sub: &'a str,
-    aud: &'a str,
-    exp: i64,
-    nbf: i64,
-    iat: i64,
-    jti: String,
-    access: &'a [Access],
 }
 
 /// What the token service remembers between requests, so that a repeated credential costs
@@ -451,27 +423,6 @@ async fn lookup_namespaces(
         known.insert(row.name, k);
     }
     Ok(known)
-}
-
-/// A registry token for `subject` granting `access`, issued `now`, with the configured issuer,
-/// service (audience) and lifetime: the one place the claims are written, for clients' tokens
-/// and for Portcullis's own calls to the registry.
-pub async fn sign(state: &AppState, subject: &str, access: &[Access], now: DateTime<Utc>) -> AppResult<String> {
-    let cfg = &state.settings.token;
-    let iat = now.timestamp();
-    let mut jti = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut jti);
-    let claims = Claims {
-        iss: &cfg.issuer,
-        sub: subject,
-        aud: &cfg.service,
-        exp: iat + cfg.expires_in,
-        nbf: iat,
-        iat,
-        jti: hex::encode(jti),
-        access,
-    };
-    state.keys.current(&state.db).await.sign(&claims)
 }
 
 /// Handles one token request end to end.

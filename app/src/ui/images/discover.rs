@@ -42,46 +42,43 @@ pub fn SearchPage() -> impl IntoView {
             <input name="q" value=move || q.get() class=INPUT placeholder="Search images…" aria-label="Search"/>
             <button type="submit" class=BUTTON>"Search"</button>
         </form>
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                let term = q.get_untracked();
-                match results.await {
-                    Err(e) => view! { <ErrorPage error=e/> }.into_any(),
-                    Ok(_) if term.trim().is_empty() => view! { <p class="text-sm text-slate-500">"Type a name, a tag or a label value."</p> }.into_any(),
-                    Ok(r) if r.namespaces.is_empty() && r.repositories.is_empty() && r.tags.is_empty() => view! {
-                        <EmptyState title="Nothing found"><p>{format!("Nothing you may see matches “{term}”.")}</p></EmptyState>
-                    }.into_any(),
-                    Ok(r) => view! {
-                        <div class="space-y-8">
-                            {(!r.repositories.is_empty()).then(|| view! {
-                                <section><h2 class="mb-3 text-base font-semibold">"Repositories"</h2>
-                                    <RepositoryTable repositories=r.repositories.clone() empty_title="">""</RepositoryTable></section>
-                            })}
-                            {(!r.tags.is_empty()).then(|| view! {
-                                <section><h2 class="mb-3 text-base font-semibold">"Tags"</h2>
-                                    <Table head=vec!["Tag", "Digest", "Pushed", "Labels"]>
-                                        {r.tags.iter().map(|(repo, t)| view! {
-                                            <tr>
-                                                <td class=TD><a class=LINK href=format!("/tags/{}", t.id)>{format!("{repo}:{}", t.name)}</a></td>
-                                                <td class=TD><code class="text-xs">{short_digest(&t.digest).to_string()}</code></td>
-                                                <td class=TD>{time_view(t.pushed_at)}</td>
-                                                <td class="px-4 py-3">{label_chips(repo, &t.labels, 3)}</td>
-                                            </tr>
-                                        }).collect_view()}
-                                    </Table></section>
-                            })}
-                            {(!r.namespaces.is_empty()).then(|| view! {
-                                <section><h2 class="mb-3 text-base font-semibold">"Namespaces"</h2>
-                                    <ul class="space-y-1 text-sm">
-                                        {r.namespaces.iter().map(|n| view! {
-                                            <li><a class=LINK href=format!("/namespaces/{}", n.name)>{n.name.clone()}</a> " " {visibility_badge(n.visibility)}</li>
-                                        }).collect_view()}
-                                    </ul></section>
-                            })}
-                        </div>
-                    }.into_any(),
-                }
-            })}
-        </Transition>
+        {loaded(results, move |r| {
+            let term = q.get_untracked();
+            match r {
+                _ if term.trim().is_empty() => view! { <p class="text-sm text-slate-500">"Type a name, a tag or a label value."</p> }.into_any(),
+                r if r.namespaces.is_empty() && r.repositories.is_empty() && r.tags.is_empty() => view! {
+                    <EmptyState title="Nothing found"><p>{format!("Nothing you may see matches “{term}”.")}</p></EmptyState>
+                }.into_any(),
+                r => view! {
+                    <div class="space-y-8">
+                        {(!r.repositories.is_empty()).then(|| view! {
+                            <section><h2 class="mb-3 text-base font-semibold">"Repositories"</h2>
+                                <RepositoryTable repositories=r.repositories.clone() empty_title="">""</RepositoryTable></section>
+                        })}
+                        {(!r.tags.is_empty()).then(|| view! {
+                            <section><h2 class="mb-3 text-base font-semibold">"Tags"</h2>
+                                <Table head=vec!["Tag", "Digest", "Pushed", "Labels"]>
+                                    {r.tags.iter().map(|(repo, t)| view! {
+                                        <tr>
+                                            <td class=TD><a class=LINK href=format!("/tags/{}", t.id)>{format!("{repo}:{}", t.name)}</a></td>
+                                            <td class=TD><code class="text-xs">{short_digest(&t.digest).to_string()}</code></td>
+                                            <td class=TD>{time_view(t.pushed_at)}</td>
+                                            <td class="px-4 py-3">{label_chips(repo, &t.labels, 3)}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </Table></section>
+                        })}
+                        {(!r.namespaces.is_empty()).then(|| view! {
+                            <section><h2 class="mb-3 text-base font-semibold">"Namespaces"</h2>
+                                <ul class="space-y-1 text-sm">
+                                    {r.namespaces.iter().map(|n| &n.namespace).map(|n| view! {
+                                        <li><a class=LINK href=format!("/namespaces/{}", n.name)>{n.name.clone()}</a> " " {visibility_badge(n.visibility)}</li>
+                                    }).collect_view()}
+                                </ul></section>
+                        })}
+                    </div>
+                }.into_any(),
+            }
+        })}
     }
 }

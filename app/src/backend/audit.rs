@@ -4,7 +4,7 @@
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
-use super::access::users::User;
+use super::access::principal::User;
 use crate::error::AppResult;
 use crate::model::{AuditEventView, Page};
 

@@ -10,8 +10,9 @@ use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
+use super::principal::User;
 use super::principal::{check, Principal, TokenScope};
-use super::users::{self, User};
+use super::users;
 use crate::backend::audit::{self, Target};
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};

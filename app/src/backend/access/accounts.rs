@@ -1,7 +1,8 @@
 //! What administrators do to users and to the site's settings. Every operation checks the
 //! policy and records the change in the activity log.
 
-use super::users::{self, NewUser, Origin, User};
+use super::principal::User;
+use super::users::{self, NewUser, Origin};
 use crate::backend::access::principal::Principal;
 use crate::backend::audit::{self, Target};
 use crate::backend::images::store::Holder;

@@ -3,7 +3,8 @@
 
 use std::net::IpAddr;
 
-use super::users::{self, User};
+use super::principal::User;
+use super::users;
 use crate::backend::access::throttle;
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};

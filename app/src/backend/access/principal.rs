@@ -1,10 +1,56 @@
 //! Gathering the facts the policy decides on: who is asking, the site's access settings, and
 //! what a namespace is to the actor. The decisions themselves live in `crate::policy`.
 
-use crate::backend::access::users::User;
 use crate::error::{AppError, AppResult};
 use crate::grant::Restriction;
 use crate::policy::{Actor, Decision};
+
+/// A user row as the backend needs it. Not `Serialize`: it carries the password hash.
+#[derive(Clone)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub password_hash: Option<String>,
+    pub is_admin: bool,
+    pub is_enabled: bool,
+    pub is_bot: bool,
+    pub auth_epoch: i32,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("is_admin", &self.is_admin)
+            .field("is_enabled", &self.is_enabled)
+            .field("is_bot", &self.is_bot)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`User`] from a query row that selected the user's columns under their usual
+/// names (`user_id, username, display_name, email, password_hash, is_admin, is_enabled,
+/// is_bot, auth_epoch`), for queries that join the user to something else.
+#[macro_export]
+macro_rules! user_from_row {
+    ($row:expr) => {
+        $crate::backend::access::principal::User {
+            id: $row.user_id,
+            username: $row.username,
+            display_name: $row.display_name,
+            email: $row.email,
+            password_hash: $row.password_hash,
+            is_admin: $row.is_admin,
+            is_enabled: $row.is_enabled,
+            is_bot: $row.is_bot,
+            auth_epoch: $row.auth_epoch,
+        }
+    };
+}
 
 /// Who is making a request: a user (through a session, a password, an access token or a
 /// refresh token), or nobody. Every door (pages and server functions, the REST API, the token

@@ -5,7 +5,8 @@
 
 use tower_sessions::Session;
 
-use super::users::{self, User};
+use super::principal::User;
+use super::users;
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
 

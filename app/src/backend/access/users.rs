@@ -2,58 +2,12 @@
 
 use sqlx::{PgConnection, PgPool};
 
+use crate::backend::access::principal::User;
 use crate::backend::audit;
 use crate::error::{AppError, AppResult, OnConstraint as _};
 
 const EMAIL_TAKEN: &str = "is already used by another account";
 use crate::model::{CurrentUser, Page, PageRequest, UserView};
-
-/// A user row as the backend needs it. Not `Serialize`: it carries the password hash.
-#[derive(Clone)]
-pub struct User {
-    pub id: i64,
-    pub username: String,
-    pub display_name: String,
-    pub email: Option<String>,
-    pub password_hash: Option<String>,
-    pub is_admin: bool,
-    pub is_enabled: bool,
-    pub is_bot: bool,
-    pub auth_epoch: i32,
-}
-
-impl std::fmt::Debug for User {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("User")
-            .field("id", &self.id)
-            .field("username", &self.username)
-            .field("is_admin", &self.is_admin)
-            .field("is_enabled", &self.is_enabled)
-            .field("is_bot", &self.is_bot)
-            .field("password_hash", &self.password_hash.as_ref().map(|_| "[redacted]"))
-            .finish_non_exhaustive()
-    }
-}
-
-/// Builds a [`User`] from a query row that selected the user's columns under their usual
-/// names (`user_id, username, display_name, email, password_hash, is_admin, is_enabled,
-/// is_bot, auth_epoch`), for queries that join the user to something else.
-#[macro_export]
-macro_rules! user_from_row {
-    ($row:expr) => {
-        $crate::backend::access::users::User {
-            id: $row.user_id,
-            username: $row.username,
-            display_name: $row.display_name,
-            email: $row.email,
-            password_hash: $row.password_hash,
-            is_admin: $row.is_admin,
-            is_enabled: $row.is_enabled,
-            is_bot: $row.is_bot,
-            auth_epoch: $row.auth_epoch,
-        }
-    };
-}
 
 impl User {
     pub fn to_current(&self) -> CurrentUser {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 
 use crate::backend::access::principal::Principal;
-use crate::backend::access::users::User;
+use crate::backend::access::principal::User;
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
 use crate::policy::AccessSettings;

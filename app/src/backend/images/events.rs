@@ -259,7 +259,7 @@ pub async fn apply(state: &AppState, client: &RegistryClient, raw: &Value) -> Ap
 }
 
 /// The user an event names, for the activity log.
-async fn who(state: &AppState, actor: Option<&str>) -> AppResult<Option<crate::backend::access::users::User>> {
+async fn who(state: &AppState, actor: Option<&str>) -> AppResult<Option<crate::backend::access::principal::User>> {
     match actor {
         Some(name) => crate::backend::access::users::find_by_username(&state.db, name).await,
         None => Ok(None),

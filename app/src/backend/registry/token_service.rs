@@ -19,7 +19,7 @@ use serde::Serialize;
 use sha2::Sha256;
 
 use crate::backend::access::principal::Principal;
-use crate::backend::access::users::User;
+use crate::backend::access::principal::User;
 use crate::backend::access::{access_tokens as tokens, login as auth};
 use crate::backend::directory::namespaces::namespaces_by_name;
 use crate::backend::registry::jwt::sign;

@@ -241,12 +241,9 @@ fn Tokens(
                                                     view! { <Badge text="expired" tone=Tone::Gray/> }.into_any()
                                                 } else {
                                                     view! {
-                                                        <Confirm label="Revoke…" question=format!("Revoke {}? Anything using it stops working at once.", t.name)>
-                                                            <ActionForm action=revoke>
-                                                                <input type="hidden" name="id" value=t.id/>
-                                                                <button type="submit" class=BUTTON_DANGER>"Yes, revoke"</button>
-                                                            </ActionForm>
-                                                        </Confirm>
+                                                        <ConfirmAction action=revoke label="Revoke…" question=format!("Revoke {}? Anything using it stops working at once.", t.name) yes="Yes, revoke">
+                                                            <input type="hidden" name="id" value=t.id/>
+                                                        </ConfirmAction>
                                                     }.into_any()
                                                 }}
                                             </td>

@@ -165,12 +165,9 @@ fn UserRow(
                                 </div>
                             </details>
                         })}
-                        <Confirm label="Delete…" question=format!("Delete {} with their personal namespace and tokens? This cannot be undone.", u.username)>
-                            <ActionForm action=delete>
-                                <input type="hidden" name="id" value=u.id/>
-                                <button type="submit" class=BUTTON_DANGER>"Yes, delete"</button>
-                            </ActionForm>
-                        </Confirm>
+                        <ConfirmAction action=delete label="Delete…" question=format!("Delete {} with their personal namespace and tokens? This cannot be undone.", u.username) yes="Yes, delete">
+                            <input type="hidden" name="id" value=u.id/>
+                        </ConfirmAction>
                     </div>
                 })}
             </td>

@@ -2,6 +2,7 @@
 //! error, alerts, empty states and copyable commands.
 
 use leptos::prelude::*;
+use leptos::server_fn::{client::Client, codec::PostUrl, request::ClientReq, Http, ServerFn};
 
 use crate::error::AppError;
 
@@ -309,6 +310,33 @@ pub fn Confirm(#[prop(into)] label: String, #[prop(into)] question: String, chil
                 {children()}
             </div>
         </details>
+    }
+}
+
+/// A destructive action behind [`Confirm`]: `label` opens `question`, and `yes` posts
+/// `action` with the form's hidden `children`.
+#[component]
+pub fn ConfirmAction<S, O: 'static>(
+    action: ServerAction<S>,
+    #[prop(into)] label: String,
+    #[prop(into)] question: String,
+    yes: &'static str,
+    children: Children,
+) -> impl IntoView
+where
+    S: serde::de::DeserializeOwned + ServerFn<Protocol = Http<PostUrl, O>> + Clone + Send + Sync + 'static,
+    <<S::Client as Client<S::Error>>::Request as ClientReq<S::Error>>::FormData: From<leptos::web_sys::FormData>,
+    S::Output: Send + Sync + 'static,
+    S::Error: Send + Sync + 'static,
+    S::Client: Client<S::Error>,
+{
+    view! {
+        <Confirm label question>
+            <ActionForm action>
+                {children()}
+                <button type="submit" class=BUTTON_DANGER>{yes}</button>
+            </ActionForm>
+        </Confirm>
     }
 }
 

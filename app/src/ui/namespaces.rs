@@ -234,12 +234,9 @@ fn NamespaceDetailView(
                 {abilities.delete_namespace.then(|| view! {
                     <Card title="Danger zone">
                         <FormError error=del_error/>
-                        <Confirm label="Delete namespace…" question=format!("Delete namespace {}? This cannot be undone.", name3)>
-                            <ActionForm action=delete>
-                                <input type="hidden" name="namespace" value=name4.clone()/>
-                                <button type="submit" class=BUTTON_DANGER>"Yes, delete it"</button>
-                            </ActionForm>
-                        </Confirm>
+                        <ConfirmAction action=delete label="Delete namespace…" question=format!("Delete namespace {}? This cannot be undone.", name3) yes="Yes, delete it">
+                            <input type="hidden" name="namespace" value=name4.clone()/>
+                        </ConfirmAction>
                     </Card>
                 })}
             </div>

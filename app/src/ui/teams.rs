@@ -174,12 +174,9 @@ fn TeamDetailView(
                     </Card>
                     <Card title="Danger zone">
                         <FormError error=delete_error/>
-                        <Confirm label="Delete team…" question=format!("Delete team {}? Its namespaces must be moved or deleted first.", team_q)>
-                            <ActionForm action=delete>
-                                <input type="hidden" name="team" value=team_del.clone()/>
-                                <button type="submit" class=BUTTON_DANGER>"Yes, delete the team"</button>
-                            </ActionForm>
-                        </Confirm>
+                        <ConfirmAction action=delete label="Delete team…" question=format!("Delete team {}? Its namespaces must be moved or deleted first.", team_q) yes="Yes, delete the team">
+                            <input type="hidden" name="team" value=team_del.clone()/>
+                        </ConfirmAction>
                     </Card>
                 })}
             </div>
@@ -226,13 +223,10 @@ fn MemberRow(
             <td class=TD>{time_view(m.since)}</td>
             <td class=format!("{TD} text-right")>
                 {manage.then(|| view! {
-                    <Confirm label="Remove" question=question.clone()>
-                        <ActionForm action=remove>
-                            <input type="hidden" name="team" value=team2.clone()/>
-                            <input type="hidden" name="user_id" value=m.user_id/>
-                            <button type="submit" class=BUTTON_DANGER>"Yes, remove"</button>
-                        </ActionForm>
-                    </Confirm>
+                    <ConfirmAction action=remove label="Remove" question=question.clone() yes="Yes, remove">
+                        <input type="hidden" name="team" value=team2.clone()/>
+                        <input type="hidden" name="user_id" value=m.user_id/>
+                    </ConfirmAction>
                 })}
             </td>
         </tr>

@@ -69,12 +69,9 @@ fn RepositoryView(
         <Title text=name.clone()/>
         <PageHeader title=name.clone() subtitle=r.description.clone()>
             {d.can_delete.then(|| view! {
-                <Confirm label="Delete repository…" question=format!("Delete {} and all its {} tag(s) from the registry? This cannot be undone.", n1, r.tag_count)>
-                    <ActionForm action=delete_repo>
-                        <input type="hidden" name="name" value=n2.clone()/>
-                        <button type="submit" class=BUTTON_DANGER>"Yes, delete everything"</button>
-                    </ActionForm>
-                </Confirm>
+                <ConfirmAction action=delete_repo label="Delete repository…" question=format!("Delete {} and all its {} tag(s) from the registry? This cannot be undone.", n1, r.tag_count) yes="Yes, delete everything">
+                    <input type="hidden" name="name" value=n2.clone()/>
+                </ConfirmAction>
             })}
         </PageHeader>
         <p class="-mt-4 mb-4 text-sm text-slate-600">{namespace_link} {format!(" · {} tag(s)", r.tag_count)}</p>
@@ -159,12 +156,9 @@ fn tag_row(repo: &str, host: &str, t: TagView, can_delete: bool, delete_tag: Ser
             <td class=format!("px-4 py-3 {WIDE_ONLY}")>{label_chips(&repo, &t.labels, 3)}</td>
             <td class=format!("{TD} text-right")>
                 {can_delete.then(|| view! {
-                    <Confirm label="Delete…" question=question.clone()>
-                        <ActionForm action=delete_tag>
-                            {fields}
-                            <button type="submit" class=BUTTON_DANGER>"Yes, delete"</button>
-                        </ActionForm>
-                    </Confirm>
+                    <ConfirmAction action=delete_tag label="Delete…" question=question.clone() yes="Yes, delete">
+                        {fields}
+                    </ConfirmAction>
                 })}
             </td>
         </tr>

@@ -106,12 +106,9 @@ fn TagDetailView(d: TagDetail, delete: ServerAction<DeleteTag>) -> impl IntoView
                 {d.can_delete.then(|| view! {
                     <Card title="Danger zone">
                         <FormError error/>
-                        <Confirm label="Delete this tag…" question=question.clone()>
-                            <ActionForm action=delete>
-                                {fields}
-                                <button type="submit" class=BUTTON_DANGER>"Yes, delete"</button>
-                            </ActionForm>
-                        </Confirm>
+                        <ConfirmAction action=delete label="Delete this tag…" question=question.clone() yes="Yes, delete">
+                            {fields}
+                        </ConfirmAction>
                     </Card>
                 })}
             </div>

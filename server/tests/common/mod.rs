@@ -1,11 +1,28 @@
 //! Helpers for tests that drive the real router against a real PostgreSQL database.
+//!
+//! The fixture is a [`World`]: a fresh database, the router over it and its people, made on
+//! demand by name. A [`Person`] has a password (`"<name> password 1"`) and an access token,
+//! and calls the REST API as themself:
+//!
+//! ```ignore
+//! let world = World::new().await;
+//! let (root, alice) = (world.root().await, world.person("alice").await);
+//! let team: TeamView = alice.post("/api/v1/teams", json!({"name": "acme"})).await.parse();
+//! assert_eq!(root.get(&format!("/api/v1/teams/{}", team.id)).await.status, StatusCode::OK);
+//! ```
 #![allow(dead_code)]
 
 pub mod stack;
 
+use std::collections::HashMap;
+
+use app::model::{CreatedToken, NamespaceView, TeamMemberView, TeamRole, TeamView, UserView, Visibility};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt as _;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use server::Config;
 use sqlx::PgPool;
 use tower::ServiceExt as _;
@@ -56,6 +73,17 @@ pub struct Reply {
 impl Reply {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+    /// The body as a `T` (a model type, mostly); panics with the status and body when it is not.
+    #[track_caller]
+    pub fn parse<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not a {} ({e}): {} {}", std::any::type_name::<T>(), self.status, self.body))
+    }
+    /// The body as the API's error object.
+    #[track_caller]
+    pub fn problem(&self) -> Problem {
+        self.parse()
     }
     /// The `name=value` pair of the session cookie this reply set, if any.
     pub fn session_cookie(&self) -> Option<String> {
@@ -140,7 +168,7 @@ pub async fn me(app: &axum::Router, cookie: &str) -> serde_json::Value {
     r.json()
 }
 
-/// A JSON API call with an optional bearer token.
+/// A JSON API call with an optional bearer token (what [`Client`] sends).
 pub async fn api(
     app: &axum::Router,
     method: &str,
@@ -157,6 +185,12 @@ pub async fn api(
         None => req.body(Body::empty()),
     };
     send(app, req.unwrap()).await
+}
+
+/// An `Authorization: Basic` value for `user` and `secret` (a password or a token).
+pub fn basic(user: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}")))
 }
 
 /// The first administrator (through the bootstrap endpoint) and their token.
@@ -211,4 +245,266 @@ pub fn database_url(db: &PgPool) -> String {
         None => head.as_str(),
     };
     format!("{server}/{name}{query}")
+}
+
+/// The REST API's error object (`{"message", "field"?}`), which has no type in `app::model`.
+#[derive(Debug, Deserialize)]
+pub struct Problem {
+    pub message: String,
+    pub field: Option<String>,
+}
+
+/// What `POST /api/v1/users/bootstrap` answers (the server's type serializes only).
+#[derive(Deserialize)]
+pub struct Bootstrapped {
+    pub user: UserView,
+    pub token: CreatedToken,
+}
+
+/// The password the fixture gives `name`.
+pub fn password_of(name: &str) -> String {
+    format!("{name} password 1")
+}
+
+/// Calls the REST API with a bearer token, or anonymously.
+#[derive(Clone)]
+pub struct Client {
+    app: axum::Router,
+    token: Option<String>,
+}
+
+impl Client {
+    pub fn new(app: &axum::Router, token: Option<&str>) -> Client {
+        Client { app: app.clone(), token: token.map(str::to_string) }
+    }
+
+    /// Any method, with a JSON body or none.
+    pub async fn request(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> Reply {
+        api(&self.app, method, path, self.token.as_deref(), body).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.request("GET", path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: impl Serialize) -> Reply {
+        self.request("POST", path, Some(to_json(body))).await
+    }
+
+    pub async fn put(&self, path: &str, body: impl Serialize) -> Reply {
+        self.request("PUT", path, Some(to_json(body))).await
+    }
+
+    pub async fn patch(&self, path: &str, body: impl Serialize) -> Reply {
+        self.request("PATCH", path, Some(to_json(body))).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.request("DELETE", path, None).await
+    }
+}
+
+fn to_json(body: impl Serialize) -> serde_json::Value {
+    serde_json::to_value(body).expect("a request body serializes")
+}
+
+/// Someone with an account: their id, name, password and an access token of theirs (named
+/// "test"), calling the REST API with it (`alice.put(path, body)`, through [`Client`]).
+#[derive(Clone)]
+pub struct Person {
+    pub id: i64,
+    pub name: String,
+    pub password: String,
+    pub token: String,
+    client: Client,
+}
+
+impl std::ops::Deref for Person {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Person {
+    fn new(app: &axum::Router, id: i64, name: &str, token: String) -> Person {
+        let client = Client::new(app, Some(&token));
+        Person { id, name: name.to_string(), password: password_of(name), token, client }
+    }
+
+    /// The same person calling with another of their tokens.
+    pub fn using(&self, secret: &str) -> Person {
+        Person { token: secret.to_string(), client: Client::new(&self.client.app, Some(secret)), ..self.clone() }
+    }
+
+    /// Their client alone, for a list of callers of different kinds.
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// `name:password`, as skopeo's `--creds` takes them.
+    pub fn creds(&self) -> String {
+        format!("{}:{}", self.name, self.password)
+    }
+
+    /// `name:secret` (a token of theirs, mostly), as skopeo's `--creds` takes them.
+    pub fn creds_with(&self, secret: &str) -> String {
+        format!("{}:{secret}", self.name)
+    }
+
+    /// `Authorization: Basic` with their name and password.
+    pub fn basic(&self) -> String {
+        basic(&self.name, &self.password)
+    }
+
+    /// `Authorization: Basic` with their name and `secret` (a token, a refresh token...).
+    pub fn basic_with(&self, secret: &str) -> String {
+        basic(&self.name, secret)
+    }
+
+    /// A new token of their own, made by themself with `body` (`{"name", "pull_only", ...}`).
+    pub async fn mint(&self, body: impl Serialize) -> String {
+        self.mint_for(self.id, body).await
+    }
+
+    /// A new token for user `id`, made by this person (who must be allowed to).
+    pub async fn mint_for(&self, id: i64, body: impl Serialize) -> String {
+        let r = self.post(&format!("/api/v1/users/{id}/application_tokens"), body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.parse::<CreatedToken>().secret
+    }
+
+    /// Logs in with their password and returns the session cookie.
+    pub async fn session(&self) -> String {
+        let r = log_in(&self.client.app, &self.name, &self.password).await;
+        assert_eq!(r.status, StatusCode::OK, "{} logs in: {}", self.name, r.body);
+        r.session_cookie().expect("a login sets a session cookie")
+    }
+
+    /// Creates a team, of which they are then the owner.
+    pub async fn create_team(&self, name: &str) -> TeamView {
+        let r = self.post("/api/v1/teams", json!({ "name": name })).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.parse()
+    }
+
+    /// Creates namespace `name` of team `team` (by name), private unless said otherwise.
+    pub async fn create_namespace(&self, name: &str, team: &str) -> NamespaceView {
+        let r = self.post("/api/v1/namespaces", json!({ "name": name, "team": team })).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.parse()
+    }
+
+    /// Adds `username` to team `team` (by id) with `role`.
+    pub async fn add_member(&self, team: i64, username: &str, role: TeamRole) -> TeamMemberView {
+        let r =
+            self.post(&format!("/api/v1/teams/{team}/members"), json!({ "username": username, "role": role })).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.parse()
+    }
+
+    /// The namespaces they see, as the API lists them.
+    pub async fn namespaces(&self) -> Vec<NamespaceView> {
+        let r = self.get("/api/v1/namespaces").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.parse()
+    }
+
+    /// The namespace `name`, as they see it in their list.
+    pub async fn namespace(&self, name: &str) -> NamespaceView {
+        let all = self.namespaces().await;
+        all.into_iter()
+            .find(|n| n.name == name)
+            .unwrap_or_else(|| panic!("{} does not see namespace {name}", self.name))
+    }
+
+    /// Sets the visibility of namespace `name`.
+    pub async fn set_visibility(&self, name: &str, visibility: Visibility) -> NamespaceView {
+        let id = self.namespace(name).await.id;
+        let r = self.put(&format!("/api/v1/namespaces/{id}"), json!({ "visibility": visibility })).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.parse()
+    }
+}
+
+/// A test's database, the router over it and the people in it, each made on first use: the
+/// first administrator `root` through the bootstrap endpoint, anyone else by `root` through
+/// the API (with a password and a token).
+pub struct World {
+    pub db: PgPool,
+    pub app: axum::Router,
+    people: tokio::sync::Mutex<HashMap<String, Person>>,
+}
+
+impl World {
+    /// A fresh database and the router over it, configured as `serve` is by default.
+    pub async fn new() -> World {
+        Self::with(|_| {}).await
+    }
+
+    /// A fresh database and the router over it, configured with `tweak`.
+    pub async fn with(tweak: impl FnOnce(&mut Config)) -> World {
+        let db = fresh_db().await;
+        let app = app_with(&db, tweak).await;
+        World::on(db, app)
+    }
+
+    /// People for a router made otherwise (a stack's, one started after the CLI ran).
+    pub fn on(db: PgPool, app: axum::Router) -> World {
+        World { db, app, people: Default::default() }
+    }
+
+    /// The first administrator, `root`.
+    pub async fn root(&self) -> Person {
+        self.person("root").await
+    }
+
+    /// `name`: the same person every time (a user created by `root` on first use).
+    pub async fn person(&self, name: &str) -> Person {
+        let mut people = self.people.lock().await;
+        if let Some(p) = people.get(name) {
+            return p.clone();
+        }
+        let root = match people.get("root") {
+            Some(root) => root.clone(),
+            None => {
+                let root = self.bootstrap().await;
+                people.insert(root.name.clone(), root.clone());
+                root
+            }
+        };
+        if name == "root" {
+            return root;
+        }
+        let r = root.post("/api/v1/users", json!({ "username": name, "password": password_of(name) })).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id = r.parse::<UserView>().id;
+        let token = root.mint_for(id, json!({ "name": "test" })).await;
+        let person = Person::new(&self.app, id, name, token);
+        people.insert(name.to_string(), person.clone());
+        person
+    }
+
+    async fn bootstrap(&self) -> Person {
+        let body = json!({ "username": "root", "password": password_of("root") });
+        let r = self.anonymous().post("/api/v1/users/bootstrap", body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let b: Bootstrapped = r.parse();
+        Person::new(&self.app, b.user.id, &b.user.username, b.token.secret)
+    }
+
+    /// Calls without credentials.
+    pub fn anonymous(&self) -> Client {
+        Client::new(&self.app, None)
+    }
+
+    /// Calls with `secret` as the bearer token.
+    pub fn bearer(&self, secret: &str) -> Client {
+        Client::new(&self.app, Some(secret))
+    }
+
+    /// The actions of the activity log, oldest first.
+    pub async fn actions(&self) -> Vec<String> {
+        sqlx::query_scalar("select action from audit_event order by audit_event_id").fetch_all(&self.db).await.unwrap()
+    }
 }

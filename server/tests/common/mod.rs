@@ -161,11 +161,11 @@ pub async fn log_in(app: &axum::Router, username: &str, password: &str) -> Reply
     call(app, "/api/login", &[("username", username), ("password", password)], None).await
 }
 
-/// The user the session belongs to, as `/api/me` reports it (JSON null for none).
-pub async fn me(app: &axum::Router, cookie: &str) -> serde_json::Value {
+/// The user the session belongs to, as `/api/me` reports it (`None` for none).
+pub async fn me(app: &axum::Router, cookie: &str) -> Option<app::model::CurrentUser> {
     let r = call(app, "/api/me", &[], Some(cookie)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    r.json()
+    r.parse()
 }
 
 /// A JSON API call with an optional bearer token (what [`Client`] sends).

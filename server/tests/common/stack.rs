@@ -132,6 +132,25 @@ impl Stack {
         );
     }
 
+    /// The people of this stack, calling the API through a router over the stack's own state.
+    pub fn world(&self) -> super::World {
+        super::World::on(self.state.db.clone(), server::router(self.state.clone(), &server::Config::defaults()))
+    }
+
+    /// The people of this stack, calling the API through a router over a state of its own on
+    /// the stack's database, as another replica would.
+    pub async fn replica_world(&self) -> super::World {
+        let app = server::app(self.state.db.clone(), &server::Config::defaults()).await.unwrap();
+        super::World::on(self.state.db.clone(), app)
+    }
+
+    /// A registry token for `scopes`, as `who` with their password.
+    pub async fn registry_token(&self, who: &super::Person, scopes: &[&str]) -> String {
+        let r = self.token(Some((&who.name, &who.password)), scopes).await;
+        assert_eq!(r.status(), 200, "a registry token for {}", who.name);
+        r.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+    }
+
     pub fn registry_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
     }

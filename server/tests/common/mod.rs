@@ -16,7 +16,10 @@ pub mod stack;
 
 use std::collections::HashMap;
 
-use app::model::{CreatedToken, NamespaceView, TeamMemberView, TeamRole, TeamView, UserView, Visibility};
+use app::model::{
+    CreatedToken, NamespaceView, Page, RepositoryView, TagDetail, TagView, TeamMemberView, TeamRole, TeamView,
+    UserView, Visibility,
+};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt as _;
@@ -416,6 +419,45 @@ impl Person {
         all.into_iter()
             .find(|n| n.name == name)
             .unwrap_or_else(|| panic!("{} does not see namespace {name}", self.name))
+    }
+
+    /// The repositories they see.
+    pub async fn repositories(&self) -> Vec<RepositoryView> {
+        let r = self.get("/api/v1/repositories").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.parse()
+    }
+
+    /// The repository `name`, if they see it.
+    pub async fn repository(&self, name: &str) -> Option<RepositoryView> {
+        self.repositories().await.into_iter().find(|r| r.name == name)
+    }
+
+    /// A page of the tags of repository `repo` (which they must see) for `query` (`name=1.0`,
+    /// `sort=name`, `label=k%3Dv`...).
+    pub async fn tags(&self, repo: &str, query: &str) -> Page<TagView> {
+        let id = self.repository(repo).await.unwrap_or_else(|| panic!("{repo} is not listed to {}", self.name)).id;
+        let r = self.get(&format!("/api/v1/repositories/{id}/tags?{query}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.parse()
+    }
+
+    /// The tag `repo:tag`, if it is there (and they see it).
+    pub async fn find_tag(&self, repo: &str, tag: &str) -> Option<TagView> {
+        self.repository(repo).await?;
+        self.tags(repo, &format!("name={tag}")).await.items.into_iter().find(|t| t.name == tag)
+    }
+
+    /// The tag `repo:tag`, which must be there.
+    pub async fn tag(&self, repo: &str, tag: &str) -> TagView {
+        self.find_tag(repo, tag).await.unwrap_or_else(|| panic!("{repo}:{tag} is not there for {}", self.name))
+    }
+
+    /// Everything the tag page shows of tag `id`.
+    pub async fn tag_detail(&self, id: i64) -> TagDetail {
+        let r = self.get(&format!("/api/v1/tags/{id}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.parse()
     }
 
     /// Sets the visibility of namespace `name`.

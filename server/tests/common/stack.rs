@@ -208,6 +208,18 @@ impl Stack {
         panic!("{what} never happened; registry log:\n{}", self.registry_log());
     }
 
+    /// The tag `repo:tag` as `who` sees it through the API, once it has arrived (the
+    /// registry's event was applied; within 15 s).
+    pub async fn wait_for_tag(&self, who: &super::Person, repo: &str, tag: &str) -> app::model::TagView {
+        for _ in 0..150 {
+            if let Some(t) = who.find_tag(repo, tag).await {
+                return t;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{repo}:{tag} never appeared; registry log:\n{}", self.registry_log());
+    }
+
     /// Reads an image's manifest (needs pull), with `creds` or anonymously (`None`).
     pub async fn inspect(&self, creds: Option<&str>, repo_tag: &str) -> Skopeo {
         let r = self.image_ref(repo_tag);

@@ -196,43 +196,6 @@ pub fn basic(user: &str, secret: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}")))
 }
 
-/// The first administrator (through the bootstrap endpoint) and their token.
-pub async fn bootstrap(app: &axum::Router) -> (i64, String) {
-    let r = api(
-        app,
-        "POST",
-        "/api/v1/users/bootstrap",
-        None,
-        Some(serde_json::json!({"username": "root", "password": "root password 1"})),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let v = r.json();
-    (v["user"]["id"].as_i64().unwrap(), v["token"]["secret"].as_str().unwrap().to_string())
-}
-
-/// A user created by the administrator, with an access token of their own.
-pub async fn user_with_token(app: &axum::Router, admin: &str, name: &str) -> (i64, String) {
-    let r = api(
-        app,
-        "POST",
-        "/api/v1/users",
-        Some(admin),
-        Some(serde_json::json!({"username": name, "password": format!("{name} password 1")})),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let id = r.json()["id"].as_i64().unwrap();
-    (id, token_for(app, admin, id, serde_json::json!({"name": "test"})).await)
-}
-
-/// A token minted for user `id` by `by`.
-pub async fn token_for(app: &axum::Router, by: &str, id: i64, body: serde_json::Value) -> String {
-    let r = api(app, "POST", &format!("/api/v1/users/{id}/application_tokens"), Some(by), Some(body)).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    r.json()["secret"].as_str().unwrap().to_string()
-}
-
 /// The URL of the test's own database, for processes the test starts: `DATABASE_URL` (with
 /// whatever credentials and options it carries) with its database swapped for `db`'s.
 pub fn database_url(db: &PgPool) -> String {

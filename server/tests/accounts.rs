@@ -2,125 +2,137 @@
 
 mod common;
 
+use app::error::AppError;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use common::*;
 
 const PW: &str = "a fine password";
 
+/// The `(field, message)` of a server function's refusal of a form field.
+#[track_caller]
+fn invalid(r: &Reply) -> (String, String) {
+    match r.parse::<AppError>() {
+        AppError::Invalid { field, message } => (field, message),
+        other => panic!("not a refused field: {other:?}"),
+    }
+}
+
+/// A sign-up through the server function, whatever its outcome.
+async fn try_sign_up(world: &World, username: &str, password: &str, confirm: &str) -> Reply {
+    let pairs = [("username", username), ("password", password), ("password_confirm", confirm)];
+    call(&world.app, "/api/signup", &pairs, None).await
+}
+
+async fn users(world: &World) -> i64 {
+    sqlx::query_scalar(r#"select count(*) from "user""#).fetch_one(&world.db).await.unwrap()
+}
+
 #[tokio::test]
 async fn first_sign_up_is_admin_and_second_is_not() {
-    let db = fresh_db().await;
-    let app = app(&db).await;
-    let alice = sign_up(&app, "alice", PW).await;
-    let bob = sign_up(&app, "bob", PW).await;
-    assert_eq!(me(&app, &alice).await["is_admin"], true);
-    assert_eq!(me(&app, &bob).await["is_admin"], false);
-    assert_eq!(me(&app, &bob).await["username"], "bob");
+    let world = World::new().await;
+    let alice = sign_up(&world.app, "alice", PW).await;
+    let bob = sign_up(&world.app, "bob", PW).await;
+    assert!(me(&world.app, &alice).await.unwrap().is_admin);
+    let bob = me(&world.app, &bob).await.unwrap();
+    assert!(!bob.is_admin);
+    assert_eq!(bob.username, "bob");
 }
 
 #[tokio::test]
 async fn first_user_admin_can_be_turned_off() {
-    let db = fresh_db().await;
-    let app = app_with(&db, |c| c.first_user_admin = false).await;
-    let alice = sign_up(&app, "alice", PW).await;
-    assert_eq!(me(&app, &alice).await["is_admin"], false);
+    let world = World::with(|c| c.first_user_admin = false).await;
+    let alice = sign_up(&world.app, "alice", PW).await;
+    assert!(!me(&world.app, &alice).await.unwrap().is_admin);
 }
 
 #[tokio::test]
 async fn wrong_password_and_unknown_user_get_the_same_answer() {
-    let db = fresh_db().await;
-    let app = app(&db).await;
-    sign_up(&app, "alice", PW).await;
-    let wrong = log_in(&app, "alice", "not the password").await;
-    let unknown = log_in(&app, "mallory", "not the password").await;
+    let world = World::new().await;
+    sign_up(&world.app, "alice", PW).await;
+    let wrong = log_in(&world.app, "alice", "not the password").await;
+    let unknown = log_in(&world.app, "mallory", "not the password").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(unknown.status, wrong.status);
     assert_eq!(unknown.body, wrong.body);
     assert!(wrong.body.contains("Invalid username or password."), "{}", wrong.body);
     assert!(wrong.session_cookie().is_none() && unknown.session_cookie().is_none());
-    assert_eq!(log_in(&app, "alice", PW).await.status, StatusCode::OK);
+    assert_eq!(log_in(&world.app, "alice", PW).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn a_plain_form_error_goes_back_to_the_form() {
-    let db = fresh_db().await;
-    let app = app(&db).await;
-    let r =
-        post_form(&app, "/api/login", "/login?next=%2Faccount", &[("username", "x1"), ("password", "nope-nope")]).await;
+    let world = World::new().await;
+    let pairs = [("username", "x1"), ("password", "nope-nope")];
+    let r = post_form(&world.app, "/api/login", "/login?next=%2Faccount", &pairs).await;
     assert_eq!(r.status, StatusCode::FOUND);
     let to = r.location().unwrap();
     assert!(to.contains("/login?next=%2Faccount") && to.contains("__err="), "{to}");
 }
 
 #[tokio::test]
-async fn a_plain_form_login_redirects_to_next() {
-    let db = fresh_db().await;
-    let app = app(&db).await;
-    sign_up(&app, "alice", PW).await;
-    let r =
-        post_form(&app, "/api/login", "/login", &[("username", "alice"), ("password", PW), ("next", "/account")]).await;
+async fn a_plain_form_login_redirects_to_next_on_this_site_only() {
+    let world = World::new().await;
+    sign_up(&world.app, "alice", PW).await;
+    let login = |next: &'static str| {
+        let app = world.app.clone();
+        async move {
+            post_form(&app, "/api/login", "/login", &[("username", "alice"), ("password", PW), ("next", next)]).await
+        }
+    };
+    let r = login("/account").await;
     assert_eq!(r.status, StatusCode::FOUND);
     assert_eq!(r.location(), Some("/account"));
     assert!(r.session_cookie().is_some());
     // An off-site `next` is ignored.
-    let r = post_form(
-        &app,
-        "/api/login",
-        "/login",
-        &[("username", "alice"), ("password", PW), ("next", "//evil.example/")],
-    )
-    .await;
-    assert_eq!(r.location(), Some("/"));
+    assert_eq!(login("//evil.example/").await.location(), Some("/"));
 }
 
 #[tokio::test]
 async fn a_session_survives_a_server_restart() {
-    let db = fresh_db().await;
-    let first = app(&db).await;
-    let cookie = sign_up(&first, "alice", PW).await;
+    let world = World::new().await;
+    let cookie = sign_up(&world.app, "alice", PW).await;
+    let World { db, app: first, .. } = world;
     drop(first);
     // A new router (as after a restart) with its own pool, on the same database.
     let options = db.connect_options();
     let pool = sqlx::postgres::PgPoolOptions::new().connect_with((*options).clone()).await.unwrap();
     let second = app(&pool).await;
-    assert_eq!(me(&second, &cookie).await["username"], "alice");
+    assert_eq!(me(&second, &cookie).await.unwrap().username, "alice");
 }
 
 #[tokio::test]
 async fn logout_invalidates_the_session_on_the_server() {
-    let db = fresh_db().await;
-    let app = app(&db).await;
-    let cookie = sign_up(&app, "alice", PW).await;
-    let r = call(&app, "/api/logout", &[], Some(&cookie)).await;
+    let world = World::new().await;
+    let cookie = sign_up(&world.app, "alice", PW).await;
+    let r = call(&world.app, "/api/logout", &[], Some(&cookie)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // Replaying the old cookie finds no session.
-    assert!(me(&app, &cookie).await.is_null());
-    let rows: i64 = sqlx::query_scalar("select count(*) from tower_sessions.session").fetch_one(&db).await.unwrap();
+    assert!(me(&world.app, &cookie).await.is_none());
+    let rows: i64 =
+        sqlx::query_scalar("select count(*) from tower_sessions.session").fetch_one(&world.db).await.unwrap();
     assert_eq!(rows, 0);
 }
 
 #[tokio::test]
 async fn login_cycles_the_session_id() {
-    let db = fresh_db().await;
-    let app = app(&db).await;
-    let signed_up = sign_up(&app, "alice", PW).await;
-    let r = call(&app, "/api/login", &[("username", "alice"), ("password", PW)], Some(&signed_up)).await;
+    let world = World::new().await;
+    let signed_up = sign_up(&world.app, "alice", PW).await;
+    let r = call(&world.app, "/api/login", &[("username", "alice"), ("password", PW)], Some(&signed_up)).await;
     let after = r.session_cookie().expect("login sets a cookie");
     assert_ne!(after, signed_up);
 }
 
 #[tokio::test]
-async fn the_session_cookie_is_httponly_and_lax() {
-    let db = fresh_db().await;
-    let app = app(&db).await;
-    let r = call(&app, "/api/signup", &[("username", "alice"), ("password", PW), ("password_confirm", PW)], None).await;
+async fn the_session_cookie_is_httponly_and_lax_and_secure_over_https_only() {
+    let world = World::new().await;
+    let r = try_sign_up(&world, "alice", PW, PW).await;
     let set = r.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
     assert!(set.contains("HttpOnly"), "{set}");
     assert!(set.contains("SameSite=Lax"), "{set}");
     assert!(!set.contains("Secure"), "plain http must not set Secure: {set}");
 
-    let https = app_with(&db, |c| c.public_url = "https://portcullis.example".into()).await;
+    let https = app_with(&world.db, |c| c.public_url = "https://portcullis.example".into()).await;
     let r = log_in(&https, "alice", PW).await;
     let set = r.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
     assert!(set.contains("Secure"), "{set}");
@@ -128,135 +140,143 @@ async fn the_session_cookie_is_httponly_and_lax() {
 
 #[tokio::test]
 async fn sign_up_can_be_disabled() {
-    let db = fresh_db().await;
-    let app = app_with(&db, |c| c.signup_enabled = false).await;
-    let r = call(&app, "/api/signup", &[("username", "alice"), ("password", PW), ("password_confirm", PW)], None).await;
+    let world = World::with(|c| c.signup_enabled = false).await;
+    let r = try_sign_up(&world, "alice", PW, PW).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert!(r.session_cookie().is_none());
-    let users: i64 = sqlx::query_scalar(r#"select count(*) from "user""#).fetch_one(&db).await.unwrap();
-    assert_eq!(users, 0);
+    assert_eq!(users(&world).await, 0);
 }
 
 #[tokio::test]
-async fn sign_up_validates_its_fields() {
-    let db = fresh_db().await;
-    let app = app(&db).await;
-    let bad_name =
-        call(&app, "/api/signup", &[("username", "Alice!"), ("password", PW), ("password_confirm", PW)], None).await;
+async fn sign_up_refuses_an_invalid_username() {
+    let world = World::new().await;
+    let bad_name = try_sign_up(&world, "Alice!", PW, PW).await;
     assert_eq!(bad_name.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(bad_name.json()["Invalid"]["field"], "username");
-    let short =
-        call(&app, "/api/signup", &[("username", "alice"), ("password", "short"), ("password_confirm", "short")], None)
-            .await;
-    assert_eq!(short.json()["Invalid"]["field"], "password");
-    let mismatch =
-        call(&app, "/api/signup", &[("username", "alice"), ("password", PW), ("password_confirm", "other one")], None)
-            .await;
-    assert_eq!(mismatch.json()["Invalid"]["field"], "password_confirm");
-    sign_up(&app, "alice", PW).await;
-    let taken =
-        call(&app, "/api/signup", &[("username", "alice"), ("password", PW), ("password_confirm", PW)], None).await;
+    assert_eq!(invalid(&bad_name).0, "username");
+}
+
+#[tokio::test]
+async fn sign_up_refuses_a_short_or_unconfirmed_password() {
+    let world = World::new().await;
+    let short = try_sign_up(&world, "alice", "short", "short").await;
+    assert_eq!(invalid(&short).0, "password");
+    let mismatch = try_sign_up(&world, "alice", PW, "other one").await;
+    assert_eq!(invalid(&mismatch).0, "password_confirm");
+}
+
+#[tokio::test]
+async fn sign_up_refuses_a_taken_username() {
+    let world = World::new().await;
+    sign_up(&world.app, "alice", PW).await;
+    let taken = try_sign_up(&world, "alice", PW, PW).await;
     assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(taken.json()["Invalid"]["message"], "is already taken");
+    assert_eq!(invalid(&taken).1, "is already taken");
 }
 
 #[tokio::test]
 async fn repeated_failures_throttle_the_account_even_with_the_right_password() {
-    let db = fresh_db().await;
-    let app = app(&db).await;
-    sign_up(&app, "alice", PW).await;
+    let world = World::new().await;
+    sign_up(&world.app, "alice", PW).await;
     for _ in 0..5 {
-        assert_eq!(log_in(&app, "alice", "wrong password").await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(log_in(&world.app, "alice", "wrong password").await.status, StatusCode::UNAUTHORIZED);
     }
-    let r = log_in(&app, "alice", PW).await;
+    let r = log_in(&world.app, "alice", PW).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
     // Another account is unaffected.
-    sign_up(&app, "bob", PW).await;
-    assert_eq!(log_in(&app, "bob", PW).await.status, StatusCode::OK);
-    // Unknown accounts are throttled the same way, so the throttle reveals nothing.
-    for _ in 0..5 {
-        log_in(&app, "ghost", "wrong password").await;
-    }
-    assert_eq!(log_in(&app, "ghost", "wrong password").await.status, StatusCode::TOO_MANY_REQUESTS);
+    sign_up(&world.app, "bob", PW).await;
+    assert_eq!(log_in(&world.app, "bob", PW).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
-async fn changing_the_password_signs_out_other_sessions() {
-    let db = fresh_db().await;
-    let app = app(&db).await;
-    let here = sign_up(&app, "alice", PW).await;
-    let elsewhere = log_in(&app, "alice", PW).await.session_cookie().unwrap();
-    let wrong = call(
-        &app,
-        "/api/account/password",
-        &[("current_password", "nope"), ("new_password", "new password 2"), ("new_password_confirm", "new password 2")],
-        Some(&here),
-    )
-    .await;
+async fn unknown_accounts_are_throttled_the_same_way() {
+    let world = World::new().await;
+    // So the throttle reveals nothing.
+    for _ in 0..5 {
+        log_in(&world.app, "ghost", "wrong password").await;
+    }
+    assert_eq!(log_in(&world.app, "ghost", "wrong password").await.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn changing_the_password_needs_the_current_one_and_signs_out_other_sessions() {
+    let world = World::new().await;
+    let here = sign_up(&world.app, "alice", PW).await;
+    let elsewhere = log_in(&world.app, "alice", PW).await.session_cookie().unwrap();
+    let change = |current: &'static str, cookie: String| {
+        let app = world.app.clone();
+        async move {
+            let pairs = [
+                ("current_password", current),
+                ("new_password", "new password 2"),
+                ("new_password_confirm", "new password 2"),
+            ];
+            call(&app, "/api/account/password", &pairs, Some(&cookie)).await
+        }
+    };
+    let wrong = change("nope", here.clone()).await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let r = call(
-        &app,
-        "/api/account/password",
-        &[("current_password", PW), ("new_password", "new password 2"), ("new_password_confirm", "new password 2")],
-        Some(&here),
-    )
-    .await;
+    let r = change(PW, here.clone()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let here = r.session_cookie().unwrap_or(here);
-    assert_eq!(me(&app, &here).await["username"], "alice");
-    assert!(me(&app, &elsewhere).await.is_null());
-    assert_eq!(log_in(&app, "alice", PW).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(log_in(&app, "alice", "new password 2").await.status, StatusCode::OK);
+    assert_eq!(me(&world.app, &here).await.unwrap().username, "alice");
+    assert!(me(&world.app, &elsewhere).await.is_none());
+    assert_eq!(log_in(&world.app, "alice", PW).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(log_in(&world.app, "alice", "new password 2").await.status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn cross_site_posts_are_refused() {
-    let db = fresh_db().await;
-    let app = app(&db).await;
+    let world = World::new().await;
     let req = Request::post("/api/signup")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ORIGIN, "http://evil.example")
         .header(header::HOST, "127.0.0.1:3000")
         .body(Body::from(form(&[("username", "alice"), ("password", PW), ("password_confirm", PW)])))
         .unwrap();
-    assert_eq!(send(&app, req).await.status, StatusCode::FORBIDDEN);
-    let users: i64 = sqlx::query_scalar(r#"select count(*) from "user""#).fetch_one(&db).await.unwrap();
-    assert_eq!(users, 0);
+    assert_eq!(send(&world.app, req).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(users(&world).await, 0);
 }
 
 #[tokio::test]
 async fn health_endpoints_answer_json() {
-    let db = fresh_db().await;
-    let app = app(&db).await;
-    let live = get(&app, "/healthz", None).await;
+    let world = World::new().await;
+    let live = get(&world.app, "/healthz", None).await;
     assert_eq!(live.status, StatusCode::OK);
     assert_eq!(live.json()["status"], "ok");
-    let ready = get(&app, "/readyz", None).await;
+    let ready = get(&world.app, "/readyz", None).await;
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(ready.json()["database"], "ok");
-    db.close().await;
-    let down = get(&app, "/readyz", None).await;
+    world.db.close().await;
+    let down = get(&world.app, "/readyz", None).await;
     assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
 }
 
 #[tokio::test]
-async fn pages_render_on_the_server() {
-    let db = fresh_db().await;
-    let app = app(&db).await;
-    let login = get(&app, "/login", None).await;
+async fn the_login_page_renders_on_the_server() {
+    let world = World::new().await;
+    let login = get(&world.app, "/login", None).await;
     assert_eq!(login.status, StatusCode::OK);
     assert!(login.body.contains("<form method=\"post\" action=\"/api/login\""), "{}", login.body);
-    let missing = get(&app, "/definitely/not/here", None).await;
+}
+
+#[tokio::test]
+async fn the_404_page_knows_who_is_signed_in() {
+    let world = World::new().await;
+    let missing = get(&world.app, "/definitely/not/here", None).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    // The 404 page still knows who is signed in.
-    let cookie = sign_up(&app, "alice", PW).await;
-    let missing = get(&app, "/definitely/not/here", Some(&cookie)).await;
+    let cookie = sign_up(&world.app, "alice", PW).await;
+    let missing = get(&world.app, "/definitely/not/here", Some(&cookie)).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert!(missing.body.contains("Signed in as"), "{}", missing.body);
-    // A visitor asking for the account page is sent to log in.
-    let account = get(&app, "/account", Some(&cookie)).await;
+}
+
+#[tokio::test]
+async fn a_visitor_asking_for_the_account_page_is_sent_to_log_in() {
+    let world = World::new().await;
+    let cookie = sign_up(&world.app, "alice", PW).await;
+    let account = get(&world.app, "/account", Some(&cookie)).await;
     assert_eq!(account.status, StatusCode::OK);
-    let account = get(&app, "/account", None).await;
+    let account = get(&world.app, "/account", None).await;
     assert_eq!(account.status, StatusCode::FOUND, "{}", account.body);
     assert_eq!(account.location(), Some("/login?next=%2Faccount"));
 }

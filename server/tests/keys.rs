@@ -10,12 +10,12 @@ use common::*;
 use rcgen::{CertificateParams, DnType, Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256};
 use serde_json::json;
 
-const ALICE: &str = "alice:alice password 1";
-
-async fn people(stack: &Stack) {
-    let app = server::router(stack.state.clone(), &server::Config::defaults());
-    let (_, admin) = bootstrap(&app).await;
-    user_with_token(&app, &admin, "alice").await;
+/// Alice, with an image pushed as `alice/app:1.0`, and that image.
+async fn alice_with_an_image(stack: &Stack, content: &str, what: &str) -> (Person, std::path::PathBuf) {
+    let alice = stack.world().person("alice").await;
+    let image = oci_image(stack.dir.path(), content, &[]);
+    stack.push(&image, &alice.creds(), "alice/app:1.0").await.expect_ok(what);
+    (alice, image)
 }
 
 /// A token for alice's repository signed by `key`, with `x5c` when a certificate is given.
@@ -58,9 +58,7 @@ fn certified_key(ca_key_pem: &str, from: i64, until: i64) -> (String, Vec<u8>) {
 async fn the_registry_takes_only_tokens_whose_certificate_is_current() {
     let db = fresh_db().await;
     let stack = Stack::start(&db).await;
-    people(&stack).await;
-    let image = oci_image(stack.dir.path(), "keys", &[]);
-    stack.push(&image, ALICE, "alice/app:1.0").await.expect_ok("push");
+    alice_with_an_image(&stack, "keys", "push").await;
     // The bundle holds the CA only: no key is trusted by its id alone.
     let bundle = std::fs::read_to_string(stack.dir.path().join("registry/rootcertbundle.pem")).unwrap();
     assert_eq!(bundle.matches("BEGIN CERTIFICATE").count(), 1);
@@ -77,11 +75,20 @@ async fn the_registry_takes_only_tokens_whose_certificate_is_current() {
     assert_eq!(tags(forge(&key, "whatever", None)).await, 401);
     let (old_key, old_cert) = certified_key(&ca_key, -7200, -600);
     assert_eq!(tags(forge(&old_key, "whatever", Some(&old_cert))).await, 401);
+}
 
+#[tokio::test]
+async fn a_retired_signing_key_signs_nothing_the_registry_takes_by_its_kid_alone() {
+    let db = fresh_db().await;
+    let stack = Stack::start(&db).await;
+    let (alice, _) = alice_with_an_image(&stack, "keys", "push").await;
+    let tags = |token: String| {
+        let stack = &stack;
+        async move { stack.registry_get("/v2/alice/app/tags/list", &token).await.status().as_u16() }
+    };
     // Portcullis's own signing key, once retired, signs nothing the registry takes without
     // its certificate, and its certificate ends shortly after its turn.
-    let before = stack.token(Some(("alice", "alice password 1")), &["repository:alice/app:pull"]).await;
-    let before = before.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    let before = stack.registry_token(&alice, &["repository:alice/app:pull"]).await;
     let old: (String, String, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
         "select kid, private_key_pem, not_after from signing_key where kind = 'signing' and retired_at is null",
     )
@@ -101,21 +108,21 @@ async fn the_registry_takes_only_tokens_whose_certificate_is_current() {
 async fn a_ca_is_replaced_around_a_registry_restart() {
     let db = fresh_db().await;
     let mut stack = Stack::start(&db).await;
-    people(&stack).await;
-    let image = oci_image(stack.dir.path(), "new ca", &[]);
-    stack.push(&image, ALICE, "alice/app:1.0").await.expect_ok("push under the first CA");
+    let (alice, image) = alice_with_an_image(&stack, "new ca", "push under the first CA").await;
     use app::backend::registry::keys::CaRotation;
     let CaRotation::Staged { kid } = stack.state.keys.rotate_ca(&db, false).await.unwrap() else {
         panic!("staged first")
     };
     assert_eq!(stack.state.keys.bundle(&db).await.unwrap().matches("BEGIN CERTIFICATE").count(), 2);
-    stack.push(&image, ALICE, "alice/app:staged").await.expect_ok("the old CA still signs while one is staged");
-    let before = stack.token(Some(("alice", "alice password 1")), &["repository:alice/app:pull"]).await;
-    let before = before.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    stack
+        .push(&image, &alice.creds(), "alice/app:staged")
+        .await
+        .expect_ok("the old CA still signs while one is staged");
+    let before = stack.registry_token(&alice, &["repository:alice/app:pull"]).await;
     stack.restart_registry().await;
     let finished = stack.state.keys.rotate_ca(&db, true).await.unwrap();
     assert_eq!(finished, CaRotation::Finished { kid });
-    stack.push(&image, ALICE, "alice/app:2.0").await.expect_ok("push under the new CA");
+    stack.push(&image, &alice.creds(), "alice/app:2.0").await.expect_ok("push under the new CA");
     assert_eq!(
         stack.registry_get("/v2/alice/app/tags/list", &before).await.status(),
         200,

@@ -89,15 +89,12 @@ async fn events_sent_while_the_database_is_down_arrive_when_it_is_back() {
         PgPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(2)).connect(&url).await.unwrap();
 
     let stack = Stack::start_full(&db, |_| {}, Options::default()).await;
-    let app = server::router(stack.state.clone(), &server::Config::defaults());
-    let (_, admin_token) = bootstrap(&app).await;
-    user_with_token(&app, &admin_token, "alice").await;
+    let alice = stack.world().person("alice").await;
     let image = oci_image(stack.dir.path(), "before the outage", &[]);
-    stack.push(&image, "alice:alice password 1", "alice/app:before").await.expect_ok("push before the outage");
+    stack.push(&image, &alice.creds(), "alice/app:before").await.expect_ok("push before the outage");
 
     // A token for the pushes during the outage, taken while the database is up.
-    let token = stack.token(Some(("alice", "alice password 1")), &["repository:alice/app:pull,push"]).await;
-    let token = token.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    let token = stack.registry_token(&alice, &["repository:alice/app:pull,push"]).await;
 
     pg(&dir, &["stop"]);
     for i in 0..5 {

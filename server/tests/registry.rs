@@ -3,127 +3,157 @@
 
 mod common;
 
+use app::model::{AccessTokenView, TeamRole, Visibility};
 use base64::Engine as _;
 use common::stack::{claims, jwt_header, oci_image, Stack};
 use common::*;
 use serde_json::json;
 
-const ALICE: &str = "alice:alice password 1";
-const BOB: &str = "bob:bob password 1";
-const ROOT: &str = "root:root password 1";
-
-/// root (admin), alice and bob, through the API of the running server.
-async fn people(stack: &Stack) -> (String, i64, String, i64, String) {
-    let app = server::app(stack.state.db.clone(), &server::Config::defaults()).await.unwrap();
-    let (_, admin) = bootstrap(&app).await;
-    let (alice_id, alice) = user_with_token(&app, &admin, "alice").await;
-    let (bob_id, bob) = user_with_token(&app, &admin, "bob").await;
-    (admin, alice_id, alice, bob_id, bob)
-}
-
-async fn rest(stack: &Stack) -> axum::Router {
-    server::app(stack.state.db.clone(), &server::Config::defaults()).await.unwrap()
-}
-
-async fn set_visibility(app: &axum::Router, token: &str, namespace: &str, visibility: &str) {
-    let list = api(app, "GET", "/api/v1/namespaces", Some(token), None).await.json();
-    let id = list.as_array().unwrap().iter().find(|n| n["name"] == namespace).unwrap()["id"].clone();
-    let r = api(app, "PUT", &format!("/api/v1/namespaces/{id}"), Some(token), Some(json!({"visibility": visibility})))
-        .await;
-    assert_eq!(r.status, axum::http::StatusCode::OK, "{}", r.body);
+/// The people of `stack`, whose API calls go through a router of their own over the stack's
+/// database (as through another replica): what they change reaches the served registry's
+/// token service through the database.
+async fn world(stack: &Stack) -> World {
+    stack.replica_world().await
 }
 
 #[tokio::test]
-async fn personal_namespaces_follow_their_visibility() {
+async fn skopeo_logs_in_with_the_right_password_only() {
     let db = fresh_db().await;
     let stack = Stack::start(&db).await;
-    let (_, _, alice_token, _, _) = people(&stack).await;
-    let image = oci_image(stack.dir.path(), "hello from alice", &[("org.opencontainers.image.title", "hello")]);
-
+    let alice = world(&stack).await.person("alice").await;
     let login =
-        stack.skopeo(&["login", "--tls-verify=false", "-u", "alice", "-p", "alice password 1", &stack.registry]).await;
+        stack.skopeo(&["login", "--tls-verify=false", "-u", "alice", "-p", &alice.password, &stack.registry]).await;
     login.expect_ok("skopeo login as alice");
     let bad = stack.skopeo(&["login", "--tls-verify=false", "-u", "alice", "-p", "wrong", &stack.registry]).await;
     assert!(!bad.ok, "login with a wrong password must fail");
-
-    stack.push(&image, ALICE, "alice/hello:1.0").await.expect_ok("alice pushes to her namespace");
-    stack.pull(ALICE, "alice/hello:1.0").await.expect_ok("alice pulls her image");
-    let tags = stack.list_tags(ALICE, "alice/hello").await;
-    tags.expect_ok("alice lists her tags");
-    assert!(tags.stdout.contains("\"1.0\""), "{}", tags.stdout);
-
-    stack.push(&image, BOB, "alice/hello:evil").await.expect_refused("bob pushes to alice's namespace");
-    stack.inspect(Some(BOB), "alice/hello:1.0").await.expect_refused("bob pulls alice's private image");
-    stack.inspect(None, "alice/hello:1.0").await.expect_refused("anonymous pulls alice's private image");
-
-    let app = rest(&stack).await;
-    set_visibility(&app, &alice_token, "alice", "protected").await;
-    stack.inspect(Some(BOB), "alice/hello:1.0").await.expect_ok("bob pulls a protected image");
-    stack.inspect(None, "alice/hello:1.0").await.expect_refused("anonymous pulls a protected image");
-    stack.push(&image, BOB, "alice/hello:evil").await.expect_refused("bob still cannot push");
-
-    set_visibility(&app, &alice_token, "alice", "public").await;
-    stack.inspect(None, "alice/hello:1.0").await.expect_ok("anyone pulls a public image");
-    let raw = stack.inspect(Some(BOB), "alice/hello:1.0").await;
-    assert!(raw.stdout.contains("application/vnd.oci.image.manifest.v1+json"), "{}", raw.stdout);
 }
 
 #[tokio::test]
-async fn team_roles_decide_push_pull_and_delete() {
+async fn a_personal_namespace_is_its_owners_alone_while_private() {
     let db = fresh_db().await;
     let stack = Stack::start(&db).await;
-    let (admin, _, alice, _, _) = people(&stack).await;
-    let app = rest(&stack).await;
-    let (_, carol) = user_with_token(&app, &admin, "carol").await;
-    let team = api(&app, "POST", "/api/v1/teams", Some(&alice), Some(json!({"name": "acme"}))).await.json()["id"]
-        .as_i64()
-        .unwrap();
-    api(&app, "POST", "/api/v1/namespaces", Some(&alice), Some(json!({"name": "acme", "team": "acme"}))).await;
-    let members = format!("/api/v1/teams/{team}/members");
-    api(&app, "POST", &members, Some(&alice), Some(json!({"username": "bob", "role": "contributor"}))).await;
-    api(&app, "POST", &members, Some(&alice), Some(json!({"username": "carol", "role": "viewer"}))).await;
-    let _ = carol;
-    const CAROL: &str = "carol:carol password 1";
+    let world = world(&stack).await;
+    let (alice, bob) = (world.person("alice").await, world.person("bob").await);
+    let image = oci_image(stack.dir.path(), "hello from alice", &[("org.opencontainers.image.title", "hello")]);
+
+    stack.push(&image, &alice.creds(), "alice/hello:1.0").await.expect_ok("alice pushes to her namespace");
+    stack.pull(&alice.creds(), "alice/hello:1.0").await.expect_ok("alice pulls her image");
+    let tags = stack.list_tags(&alice.creds(), "alice/hello").await;
+    tags.expect_ok("alice lists her tags");
+    assert!(tags.stdout.contains("\"1.0\""), "{}", tags.stdout);
+
+    stack.push(&image, &bob.creds(), "alice/hello:evil").await.expect_refused("bob pushes to alice's namespace");
+    stack.inspect(Some(&bob.creds()), "alice/hello:1.0").await.expect_refused("bob pulls alice's private image");
+    stack.inspect(None, "alice/hello:1.0").await.expect_refused("anonymous pulls alice's private image");
+}
+
+#[tokio::test]
+async fn visibility_opens_a_namespace_to_pulls_never_to_pushes() {
+    let db = fresh_db().await;
+    let stack = Stack::start(&db).await;
+    let world = world(&stack).await;
+    let (alice, bob) = (world.person("alice").await, world.person("bob").await);
+    let image = oci_image(stack.dir.path(), "hello from alice", &[("org.opencontainers.image.title", "hello")]);
+    stack.push(&image, &alice.creds(), "alice/hello:1.0").await.expect_ok("alice pushes to her namespace");
+
+    alice.set_visibility("alice", Visibility::Protected).await;
+    stack.inspect(Some(&bob.creds()), "alice/hello:1.0").await.expect_ok("bob pulls a protected image");
+    stack.inspect(None, "alice/hello:1.0").await.expect_refused("anonymous pulls a protected image");
+    stack.push(&image, &bob.creds(), "alice/hello:evil").await.expect_refused("bob still cannot push");
+
+    alice.set_visibility("alice", Visibility::Public).await;
+    stack.inspect(None, "alice/hello:1.0").await.expect_ok("anyone pulls a public image");
+    let raw = stack.inspect(Some(&bob.creds()), "alice/hello:1.0").await;
+    assert!(raw.stdout.contains("application/vnd.oci.image.manifest.v1+json"), "{}", raw.stdout);
+    stack.push(&image, &bob.creds(), "alice/hello:evil").await.expect_refused("bob cannot push to a public one");
+}
+
+/// Root; alice, owner of team `acme` and its namespace `acme`; bob, a contributor; carol, a
+/// viewer.
+struct Acme {
+    root: Person,
+    alice: Person,
+    bob: Person,
+    carol: Person,
+}
+
+async fn acme(world: &World) -> Acme {
+    let root = world.root().await;
+    let (alice, bob, carol) = (world.person("alice").await, world.person("bob").await, world.person("carol").await);
+    let team = alice.create_team("acme").await;
+    alice.create_namespace("acme", "acme").await;
+    alice.add_member(team.id, "bob", TeamRole::Contributor).await;
+    alice.add_member(team.id, "carol", TeamRole::Viewer).await;
+    Acme { root, alice, bob, carol }
+}
+
+#[tokio::test]
+async fn team_roles_decide_push_and_pull() {
+    let db = fresh_db().await;
+    let stack = Stack::start(&db).await;
+    let Acme { root, bob, carol, .. } = acme(&world(&stack).await).await;
     let image = oci_image(stack.dir.path(), "acme app", &[]);
+    stack.push(&image, &bob.creds(), "acme/app:1.0").await.expect_ok("a contributor pushes");
+    stack.inspect(Some(&carol.creds()), "acme/app:1.0").await.expect_ok("a viewer pulls");
+    stack.push(&image, &carol.creds(), "acme/app:2.0").await.expect_refused("a viewer pushes");
+    stack.inspect(Some(&root.creds()), "acme/app:1.0").await.expect_ok("an admin pulls anything");
+}
 
-    stack.push(&image, BOB, "acme/app:1.0").await.expect_ok("a contributor pushes");
-    stack.inspect(Some(CAROL), "acme/app:1.0").await.expect_ok("a viewer pulls");
-    stack.push(&image, CAROL, "acme/app:2.0").await.expect_refused("a viewer pushes");
-    stack.inspect(Some(ROOT), "acme/app:1.0").await.expect_ok("an admin pulls anything");
-
+#[tokio::test]
+async fn only_owners_delete_by_default() {
+    let db = fresh_db().await;
+    let stack = Stack::start(&db).await;
+    let Acme { alice, bob, carol, .. } = acme(&world(&stack).await).await;
+    let image = oci_image(stack.dir.path(), "acme app", &[]);
+    stack.push(&image, &bob.creds(), "acme/app:1.0").await.expect_ok("a contributor pushes");
     // Deletes: owners yes, contributors not (the default), viewers never.
-    stack.push(&image, ALICE, "acme/app:2.0").await.expect_ok("the owner pushes");
-    stack.delete(CAROL, "acme/app:2.0").await.expect_refused("a viewer deletes");
-    stack.delete(BOB, "acme/app:2.0").await.expect_refused("a contributor deletes");
-    stack.delete(ALICE, "acme/app:2.0").await.expect_ok("the owner deletes");
-    stack.inspect(Some(ALICE), "acme/app:1.0").await.expect_missing("the deleted manifest (1.0 pointed at it too)");
+    stack.push(&image, &alice.creds(), "acme/app:2.0").await.expect_ok("the owner pushes");
+    stack.delete(&carol.creds(), "acme/app:2.0").await.expect_refused("a viewer deletes");
+    stack.delete(&bob.creds(), "acme/app:2.0").await.expect_refused("a contributor deletes");
+    stack.delete(&alice.creds(), "acme/app:2.0").await.expect_ok("the owner deletes");
+    stack
+        .inspect(Some(&alice.creds()), "acme/app:1.0")
+        .await
+        .expect_missing("the deleted manifest (1.0 pointed at it too)");
+}
 
-    // Only administrators push to the global namespace; everyone pulls from it.
-    stack.push(&image, ALICE, "library-app:1.0").await.expect_refused("a user pushes to the global namespace");
-    stack.push(&image, ROOT, "library-app:1.0").await.expect_ok("an admin pushes to the global namespace");
+#[tokio::test]
+async fn only_administrators_push_to_the_global_namespace_and_everyone_pulls_from_it() {
+    let db = fresh_db().await;
+    let stack = Stack::start(&db).await;
+    let world = world(&stack).await;
+    let (root, alice) = (world.root().await, world.person("alice").await);
+    let image = oci_image(stack.dir.path(), "acme app", &[]);
+    stack.push(&image, &alice.creds(), "library-app:1.0").await.expect_refused("a user pushes to the global namespace");
+    stack.push(&image, &root.creds(), "library-app:1.0").await.expect_ok("an admin pushes to the global namespace");
     stack.inspect(None, "library-app:1.0").await.expect_ok("anyone pulls from the global namespace");
+}
 
-    // A namespace that does not exist: nobody but an admin.
-    stack.push(&image, ALICE, "nowhere/app:1.0").await.expect_refused("a user pushes to an unknown namespace");
+#[tokio::test]
+async fn only_administrators_push_to_a_namespace_that_does_not_exist() {
+    let db = fresh_db().await;
+    let stack = Stack::start(&db).await;
+    let world = world(&stack).await;
+    let (root, alice) = (world.root().await, world.person("alice").await);
+    let image = oci_image(stack.dir.path(), "acme app", &[]);
+    stack.push(&image, &alice.creds(), "nowhere/app:1.0").await.expect_refused("a user pushes to an unknown namespace");
+    stack.push(&image, &root.creds(), "nowhere/app:1.0").await.expect_ok("an admin pushes to an unknown namespace");
+}
 
-    // Only administrators list the catalog.
-    let admin_token = stack
-        .token(Some(("root", "root password 1")), &["registry:catalog:*"])
-        .await
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
-    let r = stack.registry_get("/v2/_catalog", admin_token["token"].as_str().unwrap()).await;
+#[tokio::test]
+async fn only_administrators_list_the_catalog() {
+    let db = fresh_db().await;
+    let stack = Stack::start(&db).await;
+    let Acme { root, alice, bob, .. } = acme(&world(&stack).await).await;
+    let image = oci_image(stack.dir.path(), "acme app", &[]);
+    stack.push(&image, &bob.creds(), "acme/app:1.0").await.expect_ok("a contributor pushes");
+    let admin_token = stack.registry_token(&root, &["registry:catalog:*"]).await;
+    let r = stack.registry_get("/v2/_catalog", &admin_token).await;
     assert_eq!(r.status(), 200);
     let catalog: serde_json::Value = r.json().await.unwrap();
     assert!(catalog["repositories"].as_array().unwrap().iter().any(|r| r == "acme/app"), "{catalog}");
-    let alice_token = stack
-        .token(Some(("alice", "alice password 1")), &["registry:catalog:*"])
-        .await
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
-    let r = stack.registry_get("/v2/_catalog", alice_token["token"].as_str().unwrap()).await;
+    let alice_token = stack.registry_token(&alice, &["registry:catalog:*"]).await;
+    let r = stack.registry_get("/v2/_catalog", &alice_token).await;
     assert_eq!(r.status(), 401, "alice's token does not grant the catalog");
 }
 
@@ -131,63 +161,81 @@ async fn team_roles_decide_push_pull_and_delete() {
 async fn contributors_delete_when_the_settings_say_so() {
     let db = fresh_db().await;
     let stack = Stack::start_with(&db, |c| c.contributors_may_delete = true).await;
-    let (_, _, alice, _, _) = people(&stack).await;
-    let app = rest(&stack).await;
-    let team = api(&app, "POST", "/api/v1/teams", Some(&alice), Some(json!({"name": "acme"}))).await.json()["id"]
-        .as_i64()
-        .unwrap();
-    api(&app, "POST", "/api/v1/namespaces", Some(&alice), Some(json!({"name": "acme", "team": "acme"}))).await;
-    api(
-        &app,
-        "POST",
-        &format!("/api/v1/teams/{team}/members"),
-        Some(&alice),
-        Some(json!({"username": "bob", "role": "contributor"})),
-    )
-    .await;
+    let world = world(&stack).await;
+    let (alice, bob) = (world.person("alice").await, world.person("bob").await);
+    let team = alice.create_team("acme").await;
+    alice.create_namespace("acme", "acme").await;
+    alice.add_member(team.id, "bob", TeamRole::Contributor).await;
     let image = oci_image(stack.dir.path(), "acme app", &[]);
-    stack.push(&image, BOB, "acme/app:1.0").await.expect_ok("a contributor pushes");
-    stack.delete(BOB, "acme/app:1.0").await.expect_ok("a contributor deletes when contributors may");
+    stack.push(&image, &bob.creds(), "acme/app:1.0").await.expect_ok("a contributor pushes");
+    stack.delete(&bob.creds(), "acme/app:1.0").await.expect_ok("a contributor deletes when contributors may");
+}
+
+/// Root and alice, who has pushed `alice/app:1.0` with her (full access) token; the image.
+async fn alice_with_an_image(stack: &Stack) -> (Person, Person, std::path::PathBuf) {
+    let world = world(stack).await;
+    let (root, alice) = (world.root().await, world.person("alice").await);
+    let image = oci_image(stack.dir.path(), "tokens", &[]);
+    stack.push(&image, &alice.creds_with(&alice.token), "alice/app:1.0").await.expect_ok("a full access token pushes");
+    (root, alice, image)
 }
 
 #[tokio::test]
-async fn access_tokens_and_disabled_users() {
+async fn a_pull_only_token_pulls_but_does_not_push() {
     let db = fresh_db().await;
     let stack = Stack::start(&db).await;
-    let (admin, alice_id, alice, _, _) = people(&stack).await;
-    let app = rest(&stack).await;
-    let image = oci_image(stack.dir.path(), "tokens", &[]);
-    let full = format!("alice:{alice}");
-    stack.push(&image, &full, "alice/app:1.0").await.expect_ok("a full access token pushes");
-
-    let pull_only = token_for(&app, &admin, alice_id, json!({"name": "ro", "pull_only": true})).await;
-    let pull_only = format!("alice:{pull_only}");
+    let (root, alice, image) = alice_with_an_image(&stack).await;
+    let pull_only = alice.creds_with(&root.mint_for(alice.id, json!({"name": "ro", "pull_only": true})).await);
     stack.inspect(Some(&pull_only), "alice/app:1.0").await.expect_ok("a pull-only token pulls");
     stack.push(&image, &pull_only, "alice/app:2.0").await.expect_refused("a pull-only token pushes");
+}
 
-    api(&app, "POST", "/api/v1/teams", Some(&alice), Some(json!({"name": "acme"}))).await;
-    api(&app, "POST", "/api/v1/namespaces", Some(&alice), Some(json!({"name": "acme", "team": "acme"}))).await;
-    let only_acme = token_for(&app, &alice, alice_id, json!({"name": "acme-ci", "namespaces": ["acme"]})).await;
-    let only_acme = format!("alice:{only_acme}");
+#[tokio::test]
+async fn a_namespace_token_works_in_its_namespace_only() {
+    let db = fresh_db().await;
+    let stack = Stack::start(&db).await;
+    let (_, alice, image) = alice_with_an_image(&stack).await;
+    alice.create_team("acme").await;
+    alice.create_namespace("acme", "acme").await;
+    let only_acme = alice.creds_with(&alice.mint(json!({"name": "acme-ci", "namespaces": ["acme"]})).await);
     stack.push(&image, &only_acme, "acme/app:1.0").await.expect_ok("a namespace token pushes to its namespace");
     stack.inspect(Some(&only_acme), "alice/app:1.0").await.expect_refused("a namespace token pulls elsewhere");
+}
 
+#[tokio::test]
+async fn an_expired_token_is_refused_even_one_the_cache_knows() {
+    let db = fresh_db().await;
+    let stack = Stack::start(&db).await;
+    let (_, alice, _) = alice_with_an_image(&stack).await;
     let soon = (chrono::Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
-    let expiring = token_for(&app, &alice, alice_id, json!({"name": "soon", "expires_at": soon})).await;
-    let expiring = format!("alice:{expiring}");
+    let expiring = alice.creds_with(&alice.mint(json!({"name": "soon", "expires_at": soon})).await);
     stack.inspect(Some(&expiring), "alice/app:1.0").await.expect_ok("a token before it expires");
     tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
     stack.inspect(Some(&expiring), "alice/app:1.0").await.expect_refused("an expired token (even one the cache knows)");
+}
 
-    let tokens =
-        api(&app, "GET", &format!("/api/v1/users/{alice_id}/application_tokens"), Some(&alice), None).await.json();
-    let ro_id = tokens.as_array().unwrap().iter().find(|t| t["name"] == "ro").unwrap()["id"].as_i64().unwrap();
-    api(&app, "DELETE", &format!("/api/v1/users/application_tokens/{ro_id}"), Some(&alice), None).await;
+#[tokio::test]
+async fn a_revoked_token_is_refused() {
+    let db = fresh_db().await;
+    let stack = Stack::start(&db).await;
+    let (root, alice, _) = alice_with_an_image(&stack).await;
+    let pull_only = alice.creds_with(&root.mint_for(alice.id, json!({"name": "ro", "pull_only": true})).await);
+    stack.inspect(Some(&pull_only), "alice/app:1.0").await.expect_ok("a pull-only token pulls");
+    let tokens = alice.get(&format!("/api/v1/users/{}/application_tokens", alice.id)).await;
+    let ro_id = tokens.parse::<Vec<AccessTokenView>>().into_iter().find(|t| t.name == "ro").unwrap().id;
+    alice.delete(&format!("/api/v1/users/application_tokens/{ro_id}")).await;
     stack.inspect(Some(&pull_only), "alice/app:1.0").await.expect_refused("a revoked token");
+}
 
-    stack.inspect(Some(ALICE), "alice/app:1.0").await.expect_ok("alice before she is disabled");
-    api(&app, "PUT", &format!("/api/v1/users/{alice_id}"), Some(&admin), Some(json!({"enabled": false}))).await;
-    stack.inspect(Some(ALICE), "alice/app:1.0").await.expect_refused("a disabled user's password");
+#[tokio::test]
+async fn a_disabled_users_password_and_tokens_are_refused() {
+    let db = fresh_db().await;
+    let stack = Stack::start(&db).await;
+    let (root, alice, _) = alice_with_an_image(&stack).await;
+    stack.inspect(Some(&alice.creds()), "alice/app:1.0").await.expect_ok("alice before she is disabled");
+    root.put(&format!("/api/v1/users/{}", alice.id), json!({"enabled": false})).await;
+    stack.inspect(Some(&alice.creds()), "alice/app:1.0").await.expect_refused("a disabled user's password");
+    let full = alice.creds_with(&alice.token);
     stack.inspect(Some(&full), "alice/app:1.0").await.expect_refused("a disabled user's token");
 }
 
@@ -195,27 +243,13 @@ async fn access_tokens_and_disabled_users() {
 async fn an_administrators_restricted_tokens_carry_no_administrator_powers() {
     let db = fresh_db().await;
     let stack = Stack::start(&db).await;
-    let (admin, _, _, _, _) = people(&stack).await;
-    let app = rest(&stack).await;
+    let world = world(&stack).await;
+    let (root, alice) = (world.root().await, world.person("alice").await);
     let image = oci_image(stack.dir.path(), "admin tokens", &[]);
-    stack.push(&image, ALICE, "alice/private:1.0").await.expect_ok("alice pushes a private image");
-    let root_id = api(&app, "GET", "/api/v1/users", Some(&admin), None)
-        .await
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "root")
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
-    let mint = |body: serde_json::Value| {
-        let (app, admin) = (app.clone(), admin.clone());
-        async move { format!("root:{}", token_for(&app, &admin, root_id, body).await) }
-    };
-    let full = format!("root:{admin}");
-    let pull_only = mint(json!({"name": "ro", "pull_only": true})).await;
-    let only_root = mint(json!({"name": "own", "namespaces": ["root"]})).await;
+    stack.push(&image, &alice.creds(), "alice/private:1.0").await.expect_ok("alice pushes a private image");
+    let full = root.creds_with(&root.token);
+    let pull_only = root.creds_with(&root.mint(json!({"name": "ro", "pull_only": true})).await);
+    let only_root = root.creds_with(&root.mint(json!({"name": "own", "namespaces": ["root"]})).await);
 
     // The unrestricted token acts as the administrator...
     stack.inspect(Some(&full), "alice/private:1.0").await.expect_ok("an administrator's full token pulls anything");
@@ -239,7 +273,7 @@ async fn an_administrators_restricted_tokens_carry_no_administrator_powers() {
         );
         let listed = stack.registry_get("/v2/_catalog", &token).await.status();
         assert_eq!(listed == 200, catalog, "{who} token lists the registry's catalog: {listed}");
-        let users = api(&app, "GET", "/api/v1/users", Some(secret), None).await.status;
+        let users = world.bearer(secret).get("/api/v1/users").await.status;
         assert_eq!(users == axum::http::StatusCode::OK, catalog, "{who} token lists users: {users}");
     }
 }
@@ -248,7 +282,7 @@ async fn an_administrators_restricted_tokens_carry_no_administrator_powers() {
 async fn a_refresh_token_alone_is_enough() {
     let db = fresh_db().await;
     let stack = Stack::start(&db).await;
-    people(&stack).await;
+    let alice = world(&stack).await.person("alice").await;
     let image = oci_image(stack.dir.path(), "refresh", &[]);
     // Log in the way docker does: offline_token=true returns the identity token.
     let r = reqwest::Client::new()
@@ -256,7 +290,7 @@ async fn a_refresh_token_alone_is_enough() {
             "{}/v2/token?account=alice&client_id=docker&offline_token=true&service=portcullis-registry",
             stack.url
         ))
-        .basic_auth("alice", Some("alice password 1"))
+        .basic_auth(&alice.name, Some(&alice.password))
         .send()
         .await
         .unwrap();
@@ -315,25 +349,13 @@ async fn a_refresh_token_alone_is_enough() {
 async fn key_rotation_keeps_old_tokens_valid_and_new_pushes_working() {
     let db = fresh_db().await;
     let stack = Stack::start(&db).await;
-    people(&stack).await;
+    let alice = world(&stack).await.person("alice").await;
     let image = oci_image(stack.dir.path(), "rotation", &[]);
-    stack.push(&image, ALICE, "alice/app:1.0").await.expect_ok("push before rotation");
-    let old = stack
-        .token(Some(("alice", "alice password 1")), &["repository:alice/app:pull"])
-        .await
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
-    let old = old["token"].as_str().unwrap().to_string();
+    stack.push(&image, &alice.creds(), "alice/app:1.0").await.expect_ok("push before rotation");
+    let old = stack.registry_token(&alice, &["repository:alice/app:pull"]).await;
 
     let new_kid = stack.state.keys.rotate(&db).await.unwrap();
-    let new = stack
-        .token(Some(("alice", "alice password 1")), &["repository:alice/app:pull"])
-        .await
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
-    let new = new["token"].as_str().unwrap().to_string();
+    let new = stack.registry_token(&alice, &["repository:alice/app:pull"]).await;
     assert_eq!(jwt_header(&new)["kid"], new_kid);
     assert_ne!(jwt_header(&old)["kid"], jwt_header(&new)["kid"]);
     assert_eq!(claims(&old)["sub"], "alice");
@@ -342,6 +364,6 @@ async fn key_rotation_keeps_old_tokens_valid_and_new_pushes_working() {
         let r = stack.registry_get("/v2/alice/app/tags/list", token).await;
         assert_eq!(r.status(), 200, "the {which} key's token: {}", stack.registry_log());
     }
-    stack.push(&image, ALICE, "alice/app:2.0").await.expect_ok("push after rotation");
-    stack.inspect(Some(ALICE), "alice/app:2.0").await.expect_ok("pull after rotation");
+    stack.push(&image, &alice.creds(), "alice/app:2.0").await.expect_ok("push after rotation");
+    stack.inspect(Some(&alice.creds()), "alice/app:2.0").await.expect_ok("pull after rotation");
 }

@@ -7,6 +7,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use app::model::Visibility;
 use common::stack::claims;
 use common::*;
 use serde_json::{json, Value};
@@ -73,23 +74,12 @@ async fn anonymous_grant(replica: &Replica) -> Value {
 
 #[tokio::test]
 async fn a_change_on_one_replica_reaches_the_other_replicas_caches() {
-    let db = fresh_db().await;
-    let app = app(&db).await;
-    let (_, admin) = bootstrap(&app).await;
-    user_with_token(&app, &admin, "alice").await;
-    let ns = api(&app, "GET", "/api/v1/namespaces", Some(&admin), None)
-        .await
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["name"] == "alice")
-        .unwrap()["id"]
-        .clone();
-    let ns_path = format!("/api/v1/namespaces/{ns}");
-    api(&app, "PUT", &ns_path, Some(&admin), Some(json!({"visibility": "public"}))).await;
+    let world = World::new().await;
+    let root = world.root().await;
+    world.person("alice").await;
+    let ns_path = format!("/api/v1/namespaces/{}", root.set_visibility("alice", Visibility::Public).await.namespace.id);
 
-    let other = start_replica(&db).await;
+    let other = start_replica(&world.db).await;
     let pull = json!([{"type": "repository", "name": "alice/app", "actions": ["pull"]}]);
     // Asked twice, so the other replica has the namespace's facts cached.
     for _ in 0..2 {
@@ -97,7 +87,7 @@ async fn a_change_on_one_replica_reaches_the_other_replicas_caches() {
     }
 
     // Made private through this replica: the other stops granting within moments.
-    let r = api(&app, "PUT", &ns_path, Some(&admin), Some(json!({"visibility": "private"}))).await;
+    let r = root.put(&ns_path, json!({"visibility": "private"})).await;
     assert_eq!(r.status, axum::http::StatusCode::OK);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -123,18 +113,16 @@ async fn token_works(replica: &Replica, token: &str) -> bool {
 
 #[tokio::test]
 async fn a_change_made_while_the_listener_was_cut_off_still_reaches_the_caches() {
-    let db = fresh_db().await;
-    let app = app(&db).await;
-    let (_, admin) = bootstrap(&app).await;
-    let (_, alice) = user_with_token(&app, &admin, "alice").await;
-    let other = start_replica(&db).await;
+    let world = World::new().await;
+    let alice = world.person("alice").await;
+    let other = start_replica(&world.db).await;
     for _ in 0..2 {
-        assert!(token_works(&other, &alice).await, "alice's token works (and is remembered)");
+        assert!(token_works(&other, &alice.token).await, "alice's token works (and is remembered)");
     }
     // The listener's connection is cut, and the change notification sent meanwhile is lost:
     // in one transaction, the listener's session is terminated, alice disabled and the change
     // announced (the announcement reaches no one).
-    let mut tx = db.begin().await.unwrap();
+    let mut tx = world.db.begin().await.unwrap();
     let cut: i64 = sqlx::query_scalar(
         "select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity
                                where datname = current_database() and query like 'LISTEN%') t",
@@ -151,7 +139,7 @@ async fn a_change_made_while_the_listener_was_cut_off_still_reaches_the_caches()
     tx.commit().await.unwrap();
     // The other replica noticed the lost connection, so it forgot what it knew.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while token_works(&other, &alice).await {
+    while token_works(&other, &alice.token).await {
         assert!(Instant::now() < deadline, "the other replica still takes a disabled user's token");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -25,18 +25,17 @@ fn schemathesis() -> std::path::PathBuf {
 async fn the_api_keeps_to_its_document_under_fuzzing() {
     let db = fresh_db().await;
     let stack = Stack::start(&db).await;
-    let app = server::router(stack.state.clone(), &server::Config::defaults());
-    let (_, admin) = bootstrap(&app).await;
+    let world = stack.world();
+    let root = world.root().await;
     // Something for the operations to find: a user with a token, a team, a namespace.
-    let (_, alice) = user_with_token(&app, &admin, "alice").await;
-    api(&app, "POST", "/api/v1/teams", Some(&alice), Some(serde_json::json!({"name": "acme"}))).await;
-    api(&app, "POST", "/api/v1/namespaces", Some(&alice), Some(serde_json::json!({"name": "acme", "team": "acme"})))
-        .await;
+    let alice = world.person("alice").await;
+    alice.create_team("acme").await;
+    alice.create_namespace("acme", "acme").await;
     let report = stack.dir.path().join("schemathesis");
     let out = tokio::process::Command::new(schemathesis())
         .arg("run")
         .arg(format!("{}/api/openapi.json", stack.url))
-        .args(["--header", &format!("Authorization: Bearer {admin}")])
+        .args(["--header", &format!("Authorization: Bearer {}", root.token)])
         // The token it authenticates with must survive its own fuzzing.
         .args(["--exclude-path", "/api/v1/users/application_tokens/{id}"])
         .args([

@@ -132,6 +132,25 @@ impl Stack {
         );
     }
 
+    /// The people of this stack, calling the API through a router over the stack's own state.
+    pub fn world(&self) -> super::World {
+        super::World::on(self.state.db.clone(), server::router(self.state.clone(), &server::Config::defaults()))
+    }
+
+    /// The people of this stack, calling the API through a router over a state of its own on
+    /// the stack's database, as another replica would.
+    pub async fn replica_world(&self) -> super::World {
+        let app = server::app(self.state.db.clone(), &server::Config::defaults()).await.unwrap();
+        super::World::on(self.state.db.clone(), app)
+    }
+
+    /// A registry token for `scopes`, as `who` with their password.
+    pub async fn registry_token(&self, who: &super::Person, scopes: &[&str]) -> String {
+        let r = self.token(Some((&who.name, &who.password)), scopes).await;
+        assert_eq!(r.status(), 200, "a registry token for {}", who.name);
+        r.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+    }
+
     pub fn registry_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
     }
@@ -187,6 +206,18 @@ impl Stack {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("{what} never happened; registry log:\n{}", self.registry_log());
+    }
+
+    /// The tag `repo:tag` as `who` sees it through the API, once it has arrived (the
+    /// registry's event was applied; within 15 s).
+    pub async fn wait_for_tag(&self, who: &super::Person, repo: &str, tag: &str) -> app::model::TagView {
+        for _ in 0..150 {
+            if let Some(t) = who.find_tag(repo, tag).await {
+                return t;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{repo}:{tag} never appeared; registry log:\n{}", self.registry_log());
     }
 
     /// Reads an image's manifest (needs pull), with `creds` or anonymously (`None`).

@@ -13,15 +13,24 @@ sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- Debian packages -------------------------------------------------------------------------
 # postgresql: the database; docker-registry: CNCF Distribution; skopeo + umoci: registry
-# clients for the tests; chromium: the browser for Playwright; wrk: the load benchmark.
+# clients for the tests; chromium: the browser for Playwright; wrk: the load benchmark;
+# nginx: the TLS proxy of the production test (deploy/nginx). Nothing is started as a service:
+# the tests start what they need on 127.0.0.1 and stop it.
 need_pkgs=()
-for pkg in postgresql docker-registry skopeo umoci chromium wrk; do
+for pkg in postgresql docker-registry skopeo umoci chromium wrk nginx; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   say "installing Debian packages: ${need_pkgs[*]}"
   sudo_ apt-get update -qq
+  # Packages must not start their services (nginx would take port 80): policy-rc.d says no.
+  no_start=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    no_start=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | sudo_ tee "$no_start" >/dev/null && sudo_ chmod +x "$no_start"
+  fi
   sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
+  [ -z "$no_start" ] || sudo_ rm -f "$no_start"
 fi
 if dpkg-query -W -f='${Status}' binaryen 2>/dev/null | grep -q 'install ok installed'; then
   echo "warning: Debian's binaryen (wasm-opt 108) is installed; it breaks hydration in release builds." >&2

@@ -110,6 +110,9 @@ config_keys! {
     /// The URL users and the registry reach Portcullis at. With https, session cookies are
     /// marked Secure.
     public_url: String = "http://127.0.0.1:3000", "PORTCULLIS_PUBLIC_URL";
+    /// The URL the registry reaches Portcullis at for its notifications, when that is not
+    /// public_url (behind a TLS proxy, the address inside the network). When empty, public_url.
+    internal_url: String = "", "PORTCULLIS_INTERNAL_URL";
     /// PostgreSQL connection URL. When empty, DATABASE_URL is used.
     database_url: Secret = "", "PORTCULLIS_DATABASE_URL";
     /// Maximum number of PostgreSQL connections in the pool.
@@ -231,6 +234,21 @@ impl Config {
     /// Whether cookies must be `Secure`.
     pub fn is_https(&self) -> bool {
         self.public_url.starts_with("https://")
+    }
+
+    /// The origin (`scheme://host[:port]`) browsers send for pages of `public_url`.
+    pub fn public_origin(&self) -> String {
+        let url = self.public_url.trim_end_matches('/');
+        match url.split_once("://") {
+            Some((scheme, rest)) => format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest)),
+            None => url.to_string(),
+        }
+    }
+
+    /// Where the registry posts its notifications.
+    pub fn events_url(&self) -> String {
+        let base = if self.internal_url.is_empty() { &self.public_url } else { &self.internal_url };
+        format!("{}/v2/webhooks/events", base.trim_end_matches('/'))
     }
 
     /// The settings the application code reads.

@@ -96,7 +96,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .merge(token::router(state.clone()))
         .merge(events::router(state))
         .layer(sessions)
-        .layer(axum::middleware::from_fn(csrf::same_origin_only))
+        .layer(axum::middleware::from_fn_with_state(Arc::new(config.public_origin()), csrf::same_origin_only))
         .layer(axum::middleware::from_fn_with_state(Arc::new(config.trusted_proxies.0.clone()), client_ip))
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
 }

@@ -78,7 +78,7 @@ notifications:
         service = state.settings.token.service,
         issuer = state.settings.token.issuer,
         bundle = bundle_path.display(),
-        events = format_args!("{base}/v2/webhooks/events"),
+        events = config.events_url(),
         events_secret = state.events_secret,
     );
     // It holds the registry's HTTP secret and the notification secret.

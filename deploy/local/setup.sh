@@ -14,10 +14,11 @@ sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # --- Debian packages -------------------------------------------------------------------------
 # postgresql: the database; docker-registry: CNCF Distribution; skopeo + umoci: registry
 # clients for the tests; chromium: the browser for Playwright; wrk: the load benchmark;
-# nginx: the TLS proxy of the production test (deploy/nginx). Nothing is started as a service:
-# the tests start what they need on 127.0.0.1 and stop it.
+# nginx: the TLS proxy of the production test (deploy/nginx); musl-tools, buildah, podman and
+# runc: the container image (make image) and its test. Nothing is started as a service: the
+# tests start what they need on 127.0.0.1 and stop it.
 need_pkgs=()
-for pkg in postgresql docker-registry skopeo umoci chromium wrk nginx; do
+for pkg in postgresql docker-registry skopeo umoci chromium wrk nginx musl-tools buildah podman runc; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -75,11 +76,17 @@ if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package.json -nt 
   touch end2end/node_modules/.stamp
 fi
 
-# --- PyPI: schemathesis, which fuzzes the REST API against its OpenAPI document -------------
+# --- PyPI: schemathesis (fuzzes the REST API), check-jsonschema (the compose file) ------------
 tools="${XDG_CACHE_HOME:-$HOME/.cache}/portcullis/tools"
 if ! "$tools/venv/bin/schemathesis" --version 2>/dev/null | grep -q '4\.32\.5'; then
   say "installing schemathesis 4.32.5 (a Python virtual environment in $tools)"
   mkdir -p "$tools"
   python3 -m venv "$tools/venv"
   "$tools/venv/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5
+fi
+# check-jsonschema: validates deploy/compose against the compose-spec schema it carries
+# (there is no Docker engine here to run `docker compose config`).
+if ! "$tools/venv/bin/check-jsonschema" --version 2>/dev/null | grep -q '0\.39\.0'; then
+  say "installing check-jsonschema 0.39.0"
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check check-jsonschema==0.39.0
 fi

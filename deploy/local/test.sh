@@ -11,6 +11,9 @@ step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
 step "formatting"
 cargo fmt --all --check
 
+step "deployment files (compose, Kubernetes)"
+"${XDG_CACHE_HOME:-$HOME/.cache}/portcullis/tools/venv/bin/python" deploy/check.py
+
 step "unit and integration tests"
 # The previous run's test databases go first.
 psql -qAt "$PG_SERVER_URL" -c "select datname from pg_database where datname like 'pct\_%'" |

@@ -175,3 +175,15 @@ pub async fn sync(config: &Config) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Whether the server at `url` (default: this configuration's listen port on 127.0.0.1) is
+/// ready: its `/readyz` answers 200 within three seconds.
+pub async fn health(config: &Config, url: Option<String>) -> anyhow::Result<()> {
+    let base = url.unwrap_or_else(|| format!("http://127.0.0.1:{}", config.listen.port()));
+    let ready = format!("{}/readyz", base.trim_end_matches('/'));
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build()?;
+    let status = client.get(&ready).send().await.map_err(|e| anyhow::anyhow!("{ready}: {e}"))?.status();
+    anyhow::ensure!(status.is_success(), "{ready} answered {status}");
+    println!("{ready}: ready");
+    Ok(())
+}

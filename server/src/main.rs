@@ -41,6 +41,13 @@ enum Command {
     Keys(server::cli::KeysCommand),
     /// Reconcile with the registry now: add what is missing, remove what is gone.
     Sync,
+    /// Exit 0 when the server answers `/readyz` (it reaches PostgreSQL), 1 otherwise: the
+    /// container's health check, since the image has no shell or curl.
+    Health {
+        /// The server's base URL [default: http://127.0.0.1:<the port of listen>].
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -60,5 +67,6 @@ async fn main() -> anyhow::Result<()> {
         Command::RegistryConfig { out, storage } => server::cli::registry_config(&config, &out, storage).await,
         Command::Keys(cmd) => server::cli::keys(&config, cmd).await,
         Command::Sync => server::cli::sync(&config).await,
+        Command::Health { url } => server::cli::health(&config, url).await,
     }
 }

@@ -144,3 +144,23 @@ async fn a_change_made_while_the_listener_was_cut_off_still_reaches_the_caches()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `portcullis health`, the image's health check, run against `base`.
+fn health(base: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["health", "--url", base])
+        .env_remove("PORTCULLIS_CONFIG")
+        .output()
+        .expect("the portcullis binary runs")
+}
+
+#[tokio::test]
+async fn the_health_command_passes_a_ready_replica_and_fails_where_none_answers() {
+    let world = World::new().await;
+    let replica = start_replica(&world.db).await;
+    let ready = health(&replica.base);
+    assert!(ready.status.success(), "{}", String::from_utf8_lossy(&ready.stderr));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let nobody = health(&format!("http://127.0.0.1:{closed}"));
+    assert!(!nobody.status.success(), "no server, no health");
+}

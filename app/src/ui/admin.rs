@@ -10,16 +10,19 @@ use crate::api::admin::{get_settings, list_activity, list_users, CreateUser, Del
 use crate::api::tokens::{take_new_secret, CreateTokenFor};
 use crate::model::{AuditEventView, CurrentUser, PushPolicy};
 
-/// Tabs across the admin pages.
+/// The top of every admin page: its title, the heading and the tabs across the admin pages.
 #[component]
-fn AdminTabs(current: &'static str) -> impl IntoView {
+fn AdminHeader(current: &'static str) -> impl IntoView {
     let tabs = [
         ("/admin/users", "Users"),
         ("/admin/activity", "Activity"),
         ("/admin/registry", "Registry"),
         ("/admin/settings", "Settings"),
     ];
+    let title = tabs.iter().find(|(href, _)| *href == current).map_or("Administration", |(_, label)| label);
     view! {
+        <Title text=title/>
+        <PageHeader title="Administration" subtitle="Users, the activity log, the registry and the site's access settings."/>
         <nav class="mb-6 flex gap-1 overflow-x-auto border-b border-slate-200" aria-label="Administration">
             {tabs.into_iter().map(|(href, label)| {
                 let active = href == current;
@@ -70,9 +73,7 @@ pub fn UsersPage() -> impl IntoView {
     let secret = new_secret(mint, flashed);
     admin_only(move |me| {
         view! {
-            <Title text="Users"/>
-            <PageHeader title="Administration" subtitle="Users, the activity log and the site's access settings."/>
-            <AdminTabs current="/admin/users"/>
+            <AdminHeader current="/admin/users"/>
             <div class="grid gap-6 lg:grid-cols-3">
                 <div class="lg:col-span-2">
                     <div class="mb-3"><FormError error=row_error/></div>
@@ -219,9 +220,7 @@ pub fn ActivityPage() -> impl IntoView {
             urlencode(&target)
         );
         view! {
-            <Title text="Activity"/>
-            <PageHeader title="Administration" subtitle="Users, the activity log and the site's access settings."/>
-            <AdminTabs current="/admin/activity"/>
+            <AdminHeader current="/admin/activity"/>
             <form method="get" action="/admin/activity" class="mb-4 flex flex-wrap items-end gap-3">
                 <label class="text-sm"><span class="mb-1 block font-medium text-slate-700">"Who"</span>
                     <input name="actor" value=actor class=INPUT placeholder="username"/></label>
@@ -264,9 +263,7 @@ pub fn SettingsPage() -> impl IntoView {
     let settings = Resource::new(move || save.version().get(), |_| get_settings());
     admin_only(move |_| {
         view! {
-            <Title text="Settings"/>
-            <PageHeader title="Administration" subtitle="Users, the activity log and the site's access settings."/>
-            <AdminTabs current="/admin/settings"/>
+            <AdminHeader current="/admin/settings"/>
             {loaded(settings, move |s| {
                 let check = |name: &'static str, label: &'static str, on: bool| view! {
                     <label class="flex items-start gap-2 text-sm">
@@ -324,9 +321,7 @@ pub fn RegistryPage() -> impl IntoView {
     let status = Resource::new(move || sync.version().get(), |_| crate::api::images::get_registry_status());
     admin_only(move |_| {
         view! {
-            <Title text="Registry"/>
-            <PageHeader title="Administration" subtitle="Users, the activity log and the site's access settings."/>
-            <AdminTabs current="/admin/registry"/>
+            <AdminHeader current="/admin/registry"/>
             <div class="grid gap-6 lg:grid-cols-3">
                 <div class="space-y-6 lg:col-span-2">
                     {loaded(status, |s| view! {

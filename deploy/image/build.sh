@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `make image`: the container image. Builds the static server (x86_64 musl, release; Debian's
+# musl-tools compiles the C parts), the release site, then the Containerfile, which only
+# copies them. With buildah (vfs storage, as on machines without a container engine) unless
+# docker is there to build it.
+#   IMAGE=registry.example.com/platform/portcullis:0.1.0 make image
+set -euo pipefail
+source "$(dirname "$0")/../local/env.sh"
+image="${IMAGE:-localhost/portcullis:latest}"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+musl=x86_64-unknown-linux-musl
+
+rustup target list --installed | grep -qx "$musl" || rustup target add "$musl"
+echo "==> the static server ($musl, release)"
+CC_x86_64_unknown_linux_musl=musl-gcc CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_LINKER=musl-gcc \
+  cargo build --release --locked --target "$musl" -p server --bin portcullis
+echo "==> the site (release wasm, css)"
+CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" cargo leptos build --release --frontend-only
+
+rm -rf target/image && mkdir -p target/image
+objcopy --strip-all "$target_dir/$musl/release/portcullis" target/image/portcullis
+cp -r target/site target/image/site
+file target/image/portcullis | grep -q 'statically linked' || { echo "the server is not static" >&2; exit 1; }
+
+echo "==> $image"
+if command -v buildah >/dev/null; then
+  buildah --storage-driver vfs bud --isolation chroot --format docker --layers=false -q -t "$image" -f Containerfile .
+  buildah --storage-driver vfs images --format '{{.Name}}:{{.Tag}} {{.Size}}' "$image"
+else
+  docker build -t "$image" -f Containerfile .
+fi

@@ -43,6 +43,11 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
 fi
+# The container image's server is static (musl); make image and make test build it.
+if ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
+  say "adding the x86_64-unknown-linux-musl target"
+  rustup target add x86_64-unknown-linux-musl
+fi
 
 # cargo-leptos: `--locked` needs rustc 1.96+ for one dependency, so build it with nightly
 # when stable is older; the resulting binary runs fine with stable.

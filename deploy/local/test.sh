@@ -14,6 +14,10 @@ cargo fmt --all --check
 step "deployment files (compose, Kubernetes)"
 "${XDG_CACHE_HOME:-$HOME/.cache}/portcullis/tools/venv/bin/python" deploy/check.py
 
+step "the container image (Containerfile, debug build; server/tests/image.rs runs it)"
+export PORTCULLIS_TEST_IMAGE=localhost/portcullis:test
+IMAGE="$PORTCULLIS_TEST_IMAGE" PROFILE=debug deploy/image/build.sh
+
 step "unit and integration tests"
 # The previous run's test databases go first.
 psql -qAt "$PG_SERVER_URL" -c "select datname from pg_database where datname like 'pct\_%'" |

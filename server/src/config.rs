@@ -117,6 +117,14 @@ config_keys! {
     database_url: Secret = "", "PORTCULLIS_DATABASE_URL";
     /// Maximum number of PostgreSQL connections in the pool.
     database_max_connections: u32 = "16", "PORTCULLIS_DATABASE_MAX_CONNECTIONS";
+    /// Seconds a request waits for a free PostgreSQL connection before it fails.
+    database_acquire_timeout_secs: u64 = "5", "PORTCULLIS_DATABASE_ACQUIRE_TIMEOUT_SECS";
+    /// PostgreSQL's statement_timeout for Portcullis's sessions, in seconds (0: the server's).
+    database_statement_timeout_secs: u64 = "0", "PORTCULLIS_DATABASE_STATEMENT_TIMEOUT_SECS";
+    /// PEM file of the CA that signed PostgreSQL's certificate, for `sslmode=verify-ca` or
+    /// `verify-full` in the database URL (managed databases publish theirs). TLS itself is
+    /// chosen by the URL's `sslmode` (`require`, `verify-ca`, `verify-full`).
+    database_ca_file: String = "", "PORTCULLIS_DATABASE_CA_FILE";
     /// Whether visitors may create their own accounts.
     signup_enabled: bool = "true", "PORTCULLIS_SIGNUP_ENABLED";
     /// Whether the first account created becomes an administrator.

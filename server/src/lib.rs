@@ -31,12 +31,29 @@ pub const SESSION_COOKIE: &str = "portcullis_session";
 /// Opens the connection pool.
 pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
     let url = config.require_database_url()?;
+    let mut options: sqlx::postgres::PgConnectOptions =
+        url.parse().context("the database URL is not a PostgreSQL URL (postgres://user:password@host/database)")?;
+    if !config.database_ca_file.is_empty() {
+        options = options.ssl_root_cert(config.database_ca_file.as_str());
+    }
+    if config.database_statement_timeout_secs > 0 {
+        let timeout = format!("{}s", config.database_statement_timeout_secs);
+        options = options.options([("statement_timeout", timeout.as_str())]);
+    }
+    let (host, port, database) =
+        (options.get_host().to_string(), options.get_port(), options.get_database().unwrap_or("").to_string());
     PgPoolOptions::new()
         .max_connections(config.database_max_connections)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(url)
+        .acquire_timeout(Duration::from_secs(config.database_acquire_timeout_secs))
+        .connect_with(options)
         .await
-        .context("cannot connect to PostgreSQL (is it running, and is the database URL right?)")
+        .with_context(|| {
+            format!(
+                "cannot connect to PostgreSQL at {host}:{port}/{database} (is it running, is the database URL \
+                 right, and with sslmode=verify-ca or verify-full, does database_ca_file name the CA that \
+                 signed its certificate?)"
+            )
+        })
 }
 
 /// Brings the schema up to date: our migrations, then the session store's table.

@@ -6,13 +6,11 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::stack::{oci_image, Options, Stack};
 use common::*;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
 
 /// The stack behind nginx.
 struct Proxied {
@@ -44,22 +42,6 @@ impl Proxied {
             .skopeo(&["copy", "--dest-cert-dir", &certs, "--dest-creds", &who.creds(), &src, &self.image(repo_tag)])
             .await
     }
-}
-
-/// A CA, and a certificate it signs for 127.0.0.1 and localhost: (CA PEM, chain PEM, key PEM).
-fn test_pki() -> (String, String, String) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.distinguished_name.push(DnType::CommonName, "Portcullis TLS test CA");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca.clone().self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    leaf.subject_alt_names.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-    leaf.distinguished_name.push(DnType::CommonName, "127.0.0.1");
-    let cert = leaf.signed_by(&key, &issuer).unwrap();
-    (ca_cert.pem(), cert.pem(), key.serialize_pem())
 }
 
 fn nginx_binary() -> PathBuf {
@@ -112,7 +94,7 @@ async fn start() -> Proxied {
     let dir = stack.dir.path().join("nginx");
     let certs = dir.join("certs");
     std::fs::create_dir_all(&certs).unwrap();
-    let (ca, chain, key) = test_pki();
+    let (ca, chain, key) = common::pki::test_pki();
     std::fs::write(certs.join("ca.crt"), &ca).unwrap();
     std::fs::write(dir.join("server.crt"), chain).unwrap();
     std::fs::write(dir.join("server.key"), key).unwrap();

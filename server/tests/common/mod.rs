@@ -12,6 +12,8 @@
 //! ```
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod pki;
 pub mod stack;
 
 use std::collections::HashMap;

@@ -116,6 +116,35 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .layer(axum::middleware::from_fn_with_state(Arc::new(config.public_origin()), csrf::same_origin_only))
         .layer(axum::middleware::from_fn_with_state(Arc::new(config.trusted_proxies.0.clone()), client_ip))
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+        .layer(axum::middleware::from_fn(request_id))
+}
+
+/// The header that names a request, in the logs and in the response.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Gives every request an id: the one a proxy in front sent (when it is short and plain), or a
+/// new one. Every log line written while the request is handled carries it (a `request` span),
+/// and the response names it, so that a user's report can be found in the logs.
+async fn request_id(mut req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use rand::RngCore as _;
+    use tracing::Instrument as _;
+    let given = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).filter(|v| {
+        (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    });
+    let id = match given {
+        Some(v) => v.to_string(),
+        None => {
+            let mut bytes = [0u8; 16];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            hex::encode(bytes)
+        }
+    };
+    let value = axum::http::HeaderValue::from_str(&id).expect("a plain id is a header value");
+    req.headers_mut().insert(REQUEST_ID, value.clone());
+    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = req.uri().path());
+    let mut response = next.run(req).instrument(span).await;
+    response.headers_mut().insert(REQUEST_ID, value);
+    response
 }
 
 /// Works out who the client is (see [`backend::client_ip`]) once, for every handler.

@@ -70,6 +70,11 @@ async fn skopeo(dir: &Path, args: &[&str]) -> Skopeo {
     }
 }
 
+/// The JSON answer to a request.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 #[tokio::test]
 async fn the_image_serves_a_push_and_a_pull_with_pages_and_its_health_check() {
     let Ok(image) = std::env::var("PORTCULLIS_TEST_IMAGE") else {
@@ -146,15 +151,11 @@ async fn the_image_serves_a_push_and_a_pull_with_pages_and_its_health_check() {
     assert_eq!(wasm.status(), 200, "the site's wasm is in the image");
 
     // People, through the REST API of the container.
-    let boot: Value = http
-        .post(format!("{base}/api/v1/users/bootstrap"))
-        .json(&json!({"username": "root", "password": "root password 1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let boot = json_of(http.post(format!("{base}/api/v1/users/bootstrap")).json(&json!({
+        "username": "root",
+        "password": "root password 1"
+    })))
+    .await;
     let root = boot["token"]["secret"].as_str().expect("the first administrator's token").to_string();
     for name in ["alice", "bob"] {
         let made = http
@@ -184,15 +185,7 @@ async fn the_image_serves_a_push_and_a_pull_with_pages_and_its_health_check() {
     // The registry's notification reached the container: the tag shows up.
     let mut seen = false;
     for _ in 0..150 {
-        let repos: Value = http
-            .get(format!("{base}/api/v1/repositories"))
-            .bearer_auth(&root)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let repos = json_of(http.get(format!("{base}/api/v1/repositories")).bearer_auth(&root)).await;
         if repos.as_array().is_some_and(|a| a.iter().any(|r| r["name"] == "alice/app")) {
             seen = true;
             break;

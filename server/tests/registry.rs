@@ -16,11 +16,26 @@ async fn world(stack: &Stack) -> World {
     stack.replica_world().await
 }
 
-#[tokio::test]
-async fn skopeo_logs_in_with_the_right_password_only() {
+/// A stack on a fresh database, and its people.
+async fn start() -> (Stack, World) {
     let db = fresh_db().await;
     let stack = Stack::start(&db).await;
-    let alice = world(&stack).await.person("alice").await;
+    let world = world(&stack).await;
+    (stack, world)
+}
+
+/// A stack with alice and bob, and an image for alice to push.
+async fn alice_and_bob() -> (Stack, Person, Person, std::path::PathBuf) {
+    let (stack, world) = start().await;
+    let (alice, bob) = (world.person("alice").await, world.person("bob").await);
+    let image = oci_image(stack.dir.path(), "hello from alice", &[("org.opencontainers.image.title", "hello")]);
+    (stack, alice, bob, image)
+}
+
+#[tokio::test]
+async fn skopeo_logs_in_with_the_right_password_only() {
+    let (stack, world) = start().await;
+    let alice = world.person("alice").await;
     let login =
         stack.skopeo(&["login", "--tls-verify=false", "-u", "alice", "-p", &alice.password, &stack.registry]).await;
     login.expect_ok("skopeo login as alice");
@@ -30,11 +45,7 @@ async fn skopeo_logs_in_with_the_right_password_only() {
 
 #[tokio::test]
 async fn a_personal_namespace_is_its_owners_alone_while_private() {
-    let db = fresh_db().await;
-    let stack = Stack::start(&db).await;
-    let world = world(&stack).await;
-    let (alice, bob) = (world.person("alice").await, world.person("bob").await);
-    let image = oci_image(stack.dir.path(), "hello from alice", &[("org.opencontainers.image.title", "hello")]);
+    let (stack, alice, bob, image) = alice_and_bob().await;
 
     stack.push(&image, &alice.creds(), "alice/hello:1.0").await.expect_ok("alice pushes to her namespace");
     stack.pull(&alice.creds(), "alice/hello:1.0").await.expect_ok("alice pulls her image");
@@ -49,11 +60,7 @@ async fn a_personal_namespace_is_its_owners_alone_while_private() {
 
 #[tokio::test]
 async fn visibility_opens_a_namespace_to_pulls_never_to_pushes() {
-    let db = fresh_db().await;
-    let stack = Stack::start(&db).await;
-    let world = world(&stack).await;
-    let (alice, bob) = (world.person("alice").await, world.person("bob").await);
-    let image = oci_image(stack.dir.path(), "hello from alice", &[("org.opencontainers.image.title", "hello")]);
+    let (stack, alice, bob, image) = alice_and_bob().await;
     stack.push(&image, &alice.creds(), "alice/hello:1.0").await.expect_ok("alice pushes to her namespace");
 
     alice.set_visibility("alice", Visibility::Protected).await;
@@ -89,9 +96,8 @@ async fn acme(world: &World) -> Acme {
 
 #[tokio::test]
 async fn team_roles_decide_push_and_pull() {
-    let db = fresh_db().await;
-    let stack = Stack::start(&db).await;
-    let Acme { root, bob, carol, .. } = acme(&world(&stack).await).await;
+    let (stack, world) = start().await;
+    let Acme { root, bob, carol, .. } = acme(&world).await;
     let image = oci_image(stack.dir.path(), "acme app", &[]);
     stack.push(&image, &bob.creds(), "acme/app:1.0").await.expect_ok("a contributor pushes");
     stack.inspect(Some(&carol.creds()), "acme/app:1.0").await.expect_ok("a viewer pulls");
@@ -101,9 +107,8 @@ async fn team_roles_decide_push_and_pull() {
 
 #[tokio::test]
 async fn only_owners_delete_by_default() {
-    let db = fresh_db().await;
-    let stack = Stack::start(&db).await;
-    let Acme { alice, bob, carol, .. } = acme(&world(&stack).await).await;
+    let (stack, world) = start().await;
+    let Acme { alice, bob, carol, .. } = acme(&world).await;
     let image = oci_image(stack.dir.path(), "acme app", &[]);
     stack.push(&image, &bob.creds(), "acme/app:1.0").await.expect_ok("a contributor pushes");
     // Deletes: owners yes, contributors not (the default), viewers never.
@@ -119,9 +124,7 @@ async fn only_owners_delete_by_default() {
 
 #[tokio::test]
 async fn only_administrators_push_to_the_global_namespace_and_everyone_pulls_from_it() {
-    let db = fresh_db().await;
-    let stack = Stack::start(&db).await;
-    let world = world(&stack).await;
+    let (stack, world) = start().await;
     let (root, alice) = (world.root().await, world.person("alice").await);
     let image = oci_image(stack.dir.path(), "acme app", &[]);
     stack.push(&image, &alice.creds(), "library-app:1.0").await.expect_refused("a user pushes to the global namespace");
@@ -131,9 +134,7 @@ async fn only_administrators_push_to_the_global_namespace_and_everyone_pulls_fro
 
 #[tokio::test]
 async fn only_administrators_push_to_a_namespace_that_does_not_exist() {
-    let db = fresh_db().await;
-    let stack = Stack::start(&db).await;
-    let world = world(&stack).await;
+    let (stack, world) = start().await;
     let (root, alice) = (world.root().await, world.person("alice").await);
     let image = oci_image(stack.dir.path(), "acme app", &[]);
     stack.push(&image, &alice.creds(), "nowhere/app:1.0").await.expect_refused("a user pushes to an unknown namespace");
@@ -142,9 +143,8 @@ async fn only_administrators_push_to_a_namespace_that_does_not_exist() {
 
 #[tokio::test]
 async fn only_administrators_list_the_catalog() {
-    let db = fresh_db().await;
-    let stack = Stack::start(&db).await;
-    let Acme { root, alice, bob, .. } = acme(&world(&stack).await).await;
+    let (stack, world) = start().await;
+    let Acme { root, alice, bob, .. } = acme(&world).await;
     let image = oci_image(stack.dir.path(), "acme app", &[]);
     stack.push(&image, &bob.creds(), "acme/app:1.0").await.expect_ok("a contributor pushes");
     let admin_token = stack.registry_token(&root, &["registry:catalog:*"]).await;
@@ -241,9 +241,7 @@ async fn a_disabled_users_password_and_tokens_are_refused() {
 
 #[tokio::test]
 async fn an_administrators_restricted_tokens_carry_no_administrator_powers() {
-    let db = fresh_db().await;
-    let stack = Stack::start(&db).await;
-    let world = world(&stack).await;
+    let (stack, world) = start().await;
     let (root, alice) = (world.root().await, world.person("alice").await);
     let image = oci_image(stack.dir.path(), "admin tokens", &[]);
     stack.push(&image, &alice.creds(), "alice/private:1.0").await.expect_ok("alice pushes a private image");
@@ -280,9 +278,8 @@ async fn an_administrators_restricted_tokens_carry_no_administrator_powers() {
 
 #[tokio::test]
 async fn a_refresh_token_alone_is_enough() {
-    let db = fresh_db().await;
-    let stack = Stack::start(&db).await;
-    let alice = world(&stack).await.person("alice").await;
+    let (stack, world) = start().await;
+    let alice = world.person("alice").await;
     let image = oci_image(stack.dir.path(), "refresh", &[]);
     // Log in the way docker does: offline_token=true returns the identity token.
     let r = reqwest::Client::new()
@@ -347,14 +344,13 @@ async fn a_refresh_token_alone_is_enough() {
 
 #[tokio::test]
 async fn key_rotation_keeps_old_tokens_valid_and_new_pushes_working() {
-    let db = fresh_db().await;
-    let stack = Stack::start(&db).await;
-    let alice = world(&stack).await.person("alice").await;
+    let (stack, world) = start().await;
+    let alice = world.person("alice").await;
     let image = oci_image(stack.dir.path(), "rotation", &[]);
     stack.push(&image, &alice.creds(), "alice/app:1.0").await.expect_ok("push before rotation");
     let old = stack.registry_token(&alice, &["repository:alice/app:pull"]).await;
 
-    let new_kid = stack.state.keys.rotate(&db).await.unwrap();
+    let new_kid = stack.state.keys.rotate(&stack.state.db).await.unwrap();
     let new = stack.registry_token(&alice, &["repository:alice/app:pull"]).await;
     assert_eq!(jwt_header(&new)["kid"], new_kid);
     assert_ne!(jwt_header(&old)["kid"], jwt_header(&new)["kid"]);

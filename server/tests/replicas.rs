@@ -27,6 +27,11 @@ impl Drop for Replica {
 }
 
 async fn start_replica(db: &PgPool) -> Replica {
+    start_replica_with(db, &[], Stdio::null()).await
+}
+
+/// A replica with more settings, its log (standard output) going to `log`.
+async fn start_replica_with(db: &PgPool, settings: &[(&str, &str)], log: Stdio) -> Replica {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
     let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
@@ -43,7 +48,8 @@ async fn start_replica(db: &PgPool) -> Replica {
         .env("PORTCULLIS_REGISTRY_URL", "http://127.0.0.1:9")
         .env("PORTCULLIS_SYNC_INTERVAL_SECS", "0")
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .envs(settings.iter().copied())
+        .stdout(log)
         .stderr(Stdio::inherit())
         .spawn()
         .expect("the portcullis binary starts");
@@ -163,4 +169,58 @@ async fn the_health_command_passes_a_ready_replica_and_fails_where_none_answers(
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let nobody = health(&format!("http://127.0.0.1:{closed}"));
     assert!(!nobody.status.success(), "no server, no health");
+}
+
+#[tokio::test]
+async fn every_log_line_of_a_request_names_it_and_so_does_the_response() {
+    let world = World::new().await;
+    world.person("alice").await;
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("replica.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let replica =
+        start_replica_with(&world.db, &[("PORTCULLIS_LOG_FORMAT", "json"), ("RUST_LOG", "info")], Stdio::from(log))
+            .await;
+    let http = reqwest::Client::new();
+    let login = |id: Option<&'static str>| {
+        let mut req = http
+            .post(format!("{}/api/login", replica.base))
+            .header("accept", "application/json")
+            .form(&[("username", "alice"), ("password", "not her password")]);
+        if let Some(id) = id {
+            req = req.header(server::REQUEST_ID, id);
+        }
+        req.send()
+    };
+    // A proxy's id is kept, and the refused sign-in is logged under it.
+    let named = login(Some("proxy-id-42")).await.unwrap();
+    assert_eq!(named.headers()[server::REQUEST_ID], "proxy-id-42");
+    // Without one (or with one that is not plain), a new id.
+    let fresh = login(None).await.unwrap();
+    let id = fresh.headers()[server::REQUEST_ID].to_str().unwrap().to_string();
+    assert_eq!(id.len(), 32, "{id}");
+    let odd = http.get(format!("{}/healthz", replica.base)).header(server::REQUEST_ID, "a b\"c").send().await.unwrap();
+    assert_ne!(odd.headers()[server::REQUEST_ID], "a b\"c");
+
+    let mut refused = Vec::new();
+    for _ in 0..50 {
+        refused = std::fs::read_to_string(&log_path)
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["fields"]["message"] == "login refused")
+            .collect();
+        if refused.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The request's span encloses whatever spans the handler opens (a server function's).
+    let request_id = |v: &Value| -> Option<String> {
+        let spans = v["spans"].as_array()?;
+        spans.iter().find(|s| s["name"] == "request")?["id"].as_str().map(String::from)
+    };
+    let ids: Vec<String> = refused.iter().filter_map(request_id).collect();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(ids, vec!["proxy-id-42".to_string(), id], "{refused:?}\n{log}");
 }

@@ -29,6 +29,9 @@ pub fn HomePage() -> impl IntoView {
     }
 }
 
+/// How many namespaces and teams the dashboard's cards list before "All … →".
+const CARD_ROWS: usize = 8;
+
 #[component]
 fn Dashboard(user: CurrentUser, registry: String) -> impl IntoView {
     let namespaces = Resource::new(|| (), |_| my_namespaces());
@@ -53,7 +56,7 @@ fn Dashboard(user: CurrentUser, registry: String) -> impl IntoView {
                 <Card title="Your namespaces">
                     {loaded_part(namespaces, |mine| view! {
                         <ul class="divide-y divide-slate-100 text-sm">
-                            {mine.items.into_iter().map(|n| n.namespace).map(|n| view! {
+                            {mine.items.into_iter().take(CARD_ROWS).map(|n| n.namespace).map(|n| view! {
                                 <li class="flex items-center justify-between py-2">
                                     <a class=LINK href=format!("/namespaces/{}", n.name)>{n.name.clone()}</a>
                                     {visibility_badge(n.visibility)}
@@ -65,20 +68,21 @@ fn Dashboard(user: CurrentUser, registry: String) -> impl IntoView {
                 </Card>
                 <Card title="Your teams">
                     {loaded_part(teams, |l| {
-                            let list = l.teams.items;
-                            if list.is_empty() {
-                                return view! { <p class="text-sm text-slate-600">"No teams yet. " <a class=LINK href="/teams">"Create or join one"</a></p> }.into_any();
-                            }
-                            view! {
-                                <ul class="divide-y divide-slate-100 text-sm">
-                                    {list.into_iter().map(|t| view! {
-                                        <li class="flex items-center justify-between py-2">
-                                            <a class=LINK href=format!("/teams/{}", t.name)>{t.name.clone()}</a>
-                                            {t.role.map(role_badge)}
-                                        </li>
-                                    }).collect_view()}
-                                </ul>
-                            }.into_any()
+                        let list = l.teams.items;
+                        if list.is_empty() {
+                            return view! { <p class="text-sm text-slate-600">"No teams yet. " <a class=LINK href="/teams">"Create or join one"</a></p> }.into_any();
+                        }
+                        view! {
+                            <ul class="divide-y divide-slate-100 text-sm">
+                                {list.into_iter().take(CARD_ROWS).map(|t| view! {
+                                    <li class="flex items-center justify-between py-2">
+                                        <a class=LINK href=format!("/teams/{}", t.name)>{t.name.clone()}</a>
+                                        {t.role.map(role_badge)}
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                            <a class=format!("mt-3 inline-block text-sm {LINK}") href="/teams">"All teams →"</a>
+                        }.into_any()
                     })}
                 </Card>
             </div>

@@ -134,8 +134,9 @@ async fn request_id(mut req: axum::extract::Request, next: axum::middleware::Nex
     let id = match given {
         Some(v) => v.to_string(),
         None => {
+            // Unique, not secret: the thread's generator, no system call per request.
             let mut bytes = [0u8; 16];
-            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            rand::thread_rng().fill_bytes(&mut bytes);
             hex::encode(bytes)
         }
     };

@@ -13,8 +13,7 @@ use common::cluster::Cluster;
 /// root, see deploy/local/pg.sh) and be private.
 fn hand_to_postgres(path: &Path) {
     std::process::Command::new("chmod").arg("0600").arg(path).status().unwrap();
-    let root = std::process::Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    if root {
+    if common::is_root() {
         std::process::Command::new("chown").arg("postgres").arg(path).status().unwrap();
     }
 }

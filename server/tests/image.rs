@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use common::stack::{oci_image, Skopeo};
+use common::stack::{oci_image, skopeo_in as skopeo};
 use common::*;
 use serde_json::{json, Value};
 
@@ -35,10 +35,6 @@ fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// The container, removed when the test ends however it ends.
 struct Container<'a> {
     dir: &'a Path,
@@ -48,25 +44,6 @@ struct Container<'a> {
 impl Drop for Container<'_> {
     fn drop(&mut self) {
         let _ = podman(self.dir, &["rm", "--force", "--time", "2", &self.name]);
-    }
-}
-
-async fn skopeo(dir: &Path, args: &[&str]) -> Skopeo {
-    let policy = dir.join("policy.json");
-    std::fs::write(&policy, r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
-    let out = tokio::process::Command::new("skopeo")
-        .arg("--policy")
-        .arg(&policy)
-        .args(args)
-        .env("REGISTRY_AUTH_FILE", dir.join("no-auth.json"))
-        .env("HOME", dir)
-        .output()
-        .await
-        .expect("skopeo is installed");
-    Skopeo {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 

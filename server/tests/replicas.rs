@@ -32,7 +32,7 @@ async fn start_replica(db: &PgPool) -> Replica {
 
 /// A replica with more settings, its log (standard output) going to `log`.
 async fn start_replica_with(db: &PgPool, settings: &[(&str, &str)], log: Stdio) -> Replica {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
     // Only what this test sets: none of the developer's own settings.
@@ -166,7 +166,7 @@ async fn the_health_command_passes_a_ready_replica_and_fails_where_none_answers(
     let replica = start_replica(&world.db).await;
     let ready = health(&replica.base);
     assert!(ready.status.success(), "{}", String::from_utf8_lossy(&ready.stderr));
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = free_port();
     let nobody = health(&format!("http://127.0.0.1:{closed}"));
     assert!(!nobody.status.success(), "no server, no health");
 }

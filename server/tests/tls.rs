@@ -53,10 +53,6 @@ fn nginx_binary() -> PathBuf {
     on_path.unwrap_or_else(|| PathBuf::from("/usr/sbin/nginx"))
 }
 
-fn is_root() -> bool {
-    std::process::Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
-}
-
 /// The shipped template with its variables filled, as the nginx image's entrypoint does.
 fn site_config(dir: &Path, listen: u16, portcullis: &str, registry: &str) -> String {
     let template = include_str!("../../deploy/nginx/portcullis.conf.template");
@@ -76,7 +72,7 @@ fn site_config(dir: &Path, listen: u16, portcullis: &str, registry: &str) -> Str
 }
 
 async fn start() -> Proxied {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let host = format!("127.0.0.1:{port}");
     let db = fresh_db().await;
     let stack = Stack::start_full(

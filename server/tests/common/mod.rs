@@ -83,6 +83,16 @@ async fn pool(url: &str, database: &str) -> PgPool {
         .expect("the test database accepts connections")
 }
 
+/// A TCP port on 127.0.0.1 that nothing listens on (at the moment of asking).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Whether the tests run as root (then servers that refuse root run as another user).
+pub fn is_root() -> bool {
+    std::process::Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
 /// Builds the router the way `serve` does, on a test's own database.
 pub async fn app_with(db: &PgPool, tweak: impl FnOnce(&mut Config)) -> axum::Router {
     server::init_tracing(server::config::LogFormat::Text);

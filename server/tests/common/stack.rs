@@ -9,6 +9,8 @@ use app::backend::AppState;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
+use super::free_port;
+
 /// How the registry of a stack is set up.
 #[derive(Clone, Copy, Default)]
 pub struct Options {
@@ -30,10 +32,6 @@ impl Drop for Stack {
     fn drop(&mut self) {
         let _ = self.registry_process.start_kill();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl Stack {
@@ -78,7 +76,6 @@ impl Stack {
             let yaml = std::fs::read_to_string(&path).unwrap();
             std::fs::write(&path, &yaml[..yaml.find("notifications:").unwrap()]).unwrap();
         }
-        std::fs::write(dir.path().join("policy.json"), r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
         let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
         let registry_process = tokio::process::Command::new("docker-registry")
             .arg("serve")
@@ -155,22 +152,9 @@ impl Stack {
         std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
     }
 
-    /// Runs skopeo with the given arguments (TLS verification off, our policy file).
+    /// Runs skopeo with the given arguments in the stack's directory (see [`skopeo_in`]).
     pub async fn skopeo(&self, args: &[&str]) -> Skopeo {
-        let policy = self.dir.path().join("policy.json");
-        let mut cmd = tokio::process::Command::new("skopeo");
-        cmd.arg("--policy").arg(&policy);
-        cmd.args(args);
-        // Keep skopeo away from the user's own auth files.
-        cmd.env("REGISTRY_AUTH_FILE", self.dir.path().join("no-auth.json"));
-        cmd.env("XDG_RUNTIME_DIR", self.dir.path());
-        cmd.env("HOME", self.dir.path());
-        let out = cmd.output().await.expect("skopeo is installed (deploy/local/setup.sh)");
-        Skopeo {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        skopeo_in(self.dir.path(), args).await
     }
 
     pub fn image_ref(&self, repo_and_tag: &str) -> String {
@@ -322,6 +306,30 @@ fn rand_suffix() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Runs skopeo with the given arguments, with `dir` as its home and a policy there that
+/// accepts any image, away from the user's own auth files.
+pub async fn skopeo_in(dir: &Path, args: &[&str]) -> Skopeo {
+    let policy = dir.join("policy.json");
+    if !policy.exists() {
+        std::fs::write(&policy, r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
+    }
+    let out = tokio::process::Command::new("skopeo")
+        .arg("--policy")
+        .arg(&policy)
+        .args(args)
+        .env("REGISTRY_AUTH_FILE", dir.join("no-auth.json"))
+        .env("XDG_RUNTIME_DIR", dir)
+        .env("HOME", dir)
+        .output()
+        .await
+        .expect("skopeo is installed (deploy/local/setup.sh)");
+    Skopeo {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 #[derive(Debug)]

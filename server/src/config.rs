@@ -186,6 +186,9 @@ config_keys! {
     /// Reverse proxies and load balancers (addresses or CIDR blocks, comma-separated) whose
     /// X-Forwarded-For header names the client. Others' headers are ignored.
     trusted_proxies: ProxyList = "", "PORTCULLIS_TRUSTED_PROXIES";
+    /// Bearer token a Prometheus scraper sends for `/metrics`. When empty, `/metrics` answers
+    /// only clients on this machine (loopback).
+    metrics_token: Secret = "", "PORTCULLIS_METRICS_TOKEN";
 }
 
 #[derive(Debug, thiserror::Error)]

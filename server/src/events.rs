@@ -70,6 +70,7 @@ async fn events_inbox(State(state): State<AppState>, headers: HeaderMap, body: B
         Ok(e) => e,
         Err(why) => {
             tracing::warn!(target: "portcullis::events", %why, "unreadable notification recorded and acknowledged");
+            metrics::counter!("portcullis_events_unreadable_total").increment(1);
             return match app::backend::images::events::record_unreadable(&state, &body, &why).await {
                 Ok(()) => StatusCode::ACCEPTED.into_response(),
                 Err(_) => unavailable(),
@@ -77,11 +78,14 @@ async fn events_inbox(State(state): State<AppState>, headers: HeaderMap, body: B
         }
     };
     match app::backend::images::events::store(&state, &events).await {
-        Ok(_) => StatusCode::OK.into_response(),
+        Ok(_) => {
+            metrics::counter!("portcullis_events_received_total").increment(events.len() as u64);
+            StatusCode::OK.into_response()
+        }
         Err(_) => unavailable(),
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod csrf;
 pub mod events;
 pub mod health;
+pub mod prometheus;
 pub mod registry_config;
 pub mod rest;
 pub mod token;
@@ -86,6 +87,7 @@ pub async fn app(db: PgPool, config: &Config) -> anyhow::Result<Router> {
 /// The HTTP application over a ready state.
 pub fn router(state: AppState, config: &Config) -> Router {
     let db = state.db.clone();
+    prometheus::handle();
     let options = leptos_options(config);
     let routes = generate_route_list(app::ui::App);
 
@@ -111,11 +113,13 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .merge(health::router(state.clone()))
         .merge(rest::router(state.clone()))
         .merge(token::router(state.clone()))
-        .merge(events::router(state))
+        .merge(events::router(state.clone()))
+        .merge(prometheus::router(state, config.metrics_token.clone()))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(Arc::new(config.public_origin()), csrf::same_origin_only))
         .layer(axum::middleware::from_fn_with_state(Arc::new(config.trusted_proxies.0.clone()), client_ip))
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+        .layer(axum::middleware::from_fn(prometheus::track))
         .layer(axum::middleware::from_fn(request_id))
 }
 
@@ -184,6 +188,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         std::time::Duration::from_secs(config.sync_interval_secs),
     );
     app::backend::maintenance::spawn(state.clone());
+    prometheus::spawn_upkeep();
     let router = router(state, &config);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

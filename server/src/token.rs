@@ -93,10 +93,28 @@ async fn token_get(
         Ok(c) => c,
         Err(e) => return error_response(e),
     };
-    match token_service::issue(&state, creds, request_from(&params, addr)).await {
+    match issue(&state, creds, request_from(&params, addr)).await {
         Ok(issued) => get_response(issued),
         Err(e) => error_response(e),
     }
+}
+
+/// Issues a token, counted and timed on the metrics page by outcome and kind of credential.
+async fn issue(state: &AppState, creds: Credentials, req: TokenRequest) -> Result<Issued, TokenError> {
+    let started = std::time::Instant::now();
+    let credential = creds.kind();
+    let result = token_service::issue(state, creds, req).await;
+    let outcome = match &result {
+        Ok(_) => "issued",
+        Err(TokenError::Unauthorized(_)) => "unauthorized",
+        Err(TokenError::BadRequest(_)) => "bad_request",
+        Err(TokenError::Throttled(_)) => "throttled",
+        Err(TokenError::Internal) => "error",
+    };
+    metrics::histogram!("portcullis_token_request_duration_seconds", "credential" => credential)
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("portcullis_token_requests_total", "outcome" => outcome, "credential" => credential).increment(1);
+    result
 }
 
 fn get_response(i: Issued) -> Response {
@@ -159,7 +177,7 @@ async fn token_post(
     let mut req = request_from(&params, addr);
     // A POST asks for a refresh token with access_type=offline (docker) or offline_token.
     req.offline = req.offline || first(&params, "access_type") == Some("offline");
-    match token_service::issue(&state, creds, req).await {
+    match issue(&state, creds, req).await {
         Ok(i) => {
             let scope = i.scope();
             let mut body = json!({

@@ -181,7 +181,8 @@ async fn a_client_without_the_ca_is_refused_and_bob_may_not_push_to_alice() {
 }
 
 #[tokio::test]
-async fn the_registry_sends_clients_to_the_https_token_endpoint_and_its_inbox_is_not_reachable_from_outside() {
+async fn the_registry_sends_clients_to_the_https_token_endpoint_and_the_inbox_and_metrics_are_not_reachable_from_outside(
+) {
     let p = start().await;
     let challenge = p.http.get(format!("{}/v2/", p.origin())).send().await.unwrap();
     assert_eq!(challenge.status(), 401);
@@ -189,6 +190,8 @@ async fn the_registry_sends_clients_to_the_https_token_endpoint_and_its_inbox_is
     assert!(header.contains(&format!("realm=\"{}/v2/token\"", p.origin())), "{header}");
     let inbox = p.http.post(format!("{}/v2/webhooks/events", p.origin())).body("{}").send().await.unwrap();
     assert_eq!(inbox.status(), 404, "notifications come from the inside only");
+    let metrics = p.http.get(format!("{}/metrics", p.origin())).send().await.unwrap();
+    assert_eq!(metrics.status(), 404, "metrics are scraped on the inside only");
 }
 
 #[tokio::test]

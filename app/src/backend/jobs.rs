@@ -30,7 +30,12 @@ pub async fn exclusively<T>(
     if !got {
         return Ok(None);
     }
+    // Seen on /metrics: across replicas, at most one holds each job at any time.
+    let active = metrics::gauge!("portcullis_job_active", "job" => name.to_owned());
+    metrics::counter!("portcullis_job_runs_total", "job" => name.to_owned()).increment(1);
+    active.set(1.0);
     let result = work.await;
+    active.set(0.0);
     sqlx::query_scalar!(r#"select pg_advisory_unlock(hashtext($1)) as "unlocked!""#, name)
         .fetch_one(&mut *lock)
         .await?;

@@ -44,8 +44,16 @@ impl Hasher {
     }
 
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
-        let _permit = self.permits.acquire().await.map_err(|_| AppError::Internal)?;
-        tokio::task::spawn_blocking(f).await.map_err(|e| {
+        let waiting = metrics::gauge!("portcullis_argon2_waiting");
+        waiting.increment(1.0);
+        let permit = self.permits.acquire().await;
+        waiting.decrement(1.0);
+        let _permit = permit.map_err(|_| AppError::Internal)?;
+        let running = metrics::gauge!("portcullis_argon2_running");
+        running.increment(1.0);
+        let result = tokio::task::spawn_blocking(f).await;
+        running.decrement(1.0);
+        result.map_err(|e| {
             tracing::error!(error = %e, "password hashing task failed");
             AppError::Internal
         })

@@ -422,6 +422,7 @@ async fn drain(state: &AppState, client: &RegistryClient) -> AppResult<u64> {
             if let Some(c) = counts.iter_mut().find(|c| c.0 == outcome) {
                 c.1 += 1;
             }
+            metrics::counter!("portcullis_events_processed_total", "outcome" => outcome).increment(1);
             done += 1;
         }
         // Only this worker writes the counts, so the inbox never waits on these rows.
@@ -480,15 +481,48 @@ pub async fn prune(state: &AppState, days: u32) -> AppResult<u64> {
     }
 }
 
+/// The inbox in numbers, for the metrics page and `doctor`: one query, read through the
+/// pending events' partial index, the outcome counts and the primary key.
+#[derive(Debug, Clone, Default)]
+pub struct InboxGauges {
+    pub pending: i64,
+    pub applied: i64,
+    pub skipped: i64,
+    pub failed: i64,
+    /// Seconds the oldest waiting event has waited (0 when none waits).
+    pub lag_seconds: f64,
+    /// When the newest event arrived, if any is kept.
+    pub last_received_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+pub async fn inbox_gauges(state: &AppState) -> AppResult<InboxGauges> {
+    let row = sqlx::query!(
+        r#"select (select count(*) from registry_event where processed_at is null) as "pending!",
+                  coalesce(extract(epoch from now() - (select min(received_at) from registry_event
+                                                       where processed_at is null)), 0)::float8 as "lag!",
+                  (select received_at from registry_event order by registry_event_id desc limit 1)
+                      as "last: chrono::DateTime<chrono::Utc>",
+                  coalesce((select n from registry_event_count where outcome = 'applied'), 0) as "applied!",
+                  coalesce((select n from registry_event_count where outcome = 'skipped'), 0) as "skipped!",
+                  coalesce((select n from registry_event_count where outcome = 'failed'), 0) as "failed!""#
+    )
+    .fetch_one(&state.db)
+    .await?;
+    Ok(InboxGauges {
+        pending: row.pending,
+        applied: row.applied,
+        skipped: row.skipped,
+        failed: row.failed,
+        lag_seconds: row.lag,
+        last_received_at: row.last,
+    })
+}
+
 /// Counts of the inbox and its latest skipped events. Nothing here scans the events table:
 /// pending events are read through their partial index, the others are counted as they are
 /// processed.
 pub async fn stats(state: &AppState) -> AppResult<crate::model::InboxStats> {
-    let pending = sqlx::query_scalar!(r#"select count(*) as "n!" from registry_event where processed_at is null"#)
-        .fetch_one(&state.db)
-        .await?;
-    let counts = sqlx::query!("select outcome, n from registry_event_count").fetch_all(&state.db).await?;
-    let count = |o: &str| counts.iter().find(|c| c.outcome == o).map(|c| c.n).unwrap_or(0);
+    let gauges = inbox_gauges(state).await?;
     let skips = sqlx::query!(
         r#"select received_at as "at: chrono::DateTime<chrono::Utc>", action, repository,
                   coalesce(reason, 'waiting to be retried (' || attempts || ' attempts): ' || last_error, '') as "reason!"
@@ -499,10 +533,10 @@ pub async fn stats(state: &AppState) -> AppResult<crate::model::InboxStats> {
     .fetch_all(&state.db)
     .await?;
     Ok(crate::model::InboxStats {
-        pending,
-        applied: count("applied"),
-        skipped: count("skipped"),
-        failed: count("failed"),
+        pending: gauges.pending,
+        applied: gauges.applied,
+        skipped: gauges.skipped,
+        failed: gauges.failed,
         retention_days: state.settings.events_retention_days,
         recent_skips: skips.into_iter().map(|s| (s.at, s.action, s.repository, s.reason)).collect(),
     })

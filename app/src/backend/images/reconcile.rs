@@ -133,7 +133,11 @@ async fn recorded(state: &AppState, trigger: &str) -> AppResult<SyncReport> {
     .fetch_one(&state.db)
     .await?;
     let run_id = run.sync_run_id;
+    let clock = std::time::Instant::now();
     let result = self::run(state, run.started_at).await;
+    metrics::histogram!("portcullis_reconcile_run_duration_seconds").record(clock.elapsed().as_secs_f64());
+    let outcome = if matches!(&result, Ok(r) if r.error.is_none()) { "ok" } else { "error" };
+    metrics::counter!("portcullis_reconcile_runs_total", "outcome" => outcome).increment(1);
     let (report, error) = match &result {
         Ok(r) => (r.clone(), r.error.clone()),
         Err(e) => (SyncReport::default(), Some(e.to_string())),

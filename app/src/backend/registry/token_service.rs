@@ -70,6 +70,19 @@ pub enum Credentials {
     },
 }
 
+impl Credentials {
+    /// What kind of credential this is, by its shape (for the metrics: nothing is checked).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Anonymous => "anonymous",
+            Self::Refresh { .. } => "refresh_token",
+            Self::Basic { secret, .. } if tokens::looks_like_token(secret) => "access_token",
+            Self::Basic { secret, .. } if looks_like_refresh_token(secret) => "refresh_token",
+            Self::Basic { .. } => "password",
+        }
+    }
+}
+
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -183,12 +196,16 @@ impl AuthCache {
 
     fn principal(&self, slot: &[u8; 32]) -> Option<Principal> {
         let now = Instant::now();
-        let entries = self.principals.lock().expect("auth cache lock");
-        entries
-            .get(slot)
-            .filter(|r| r.generation == crate::backend::registry::cache::generation() && r.until > now)
-            .filter(|r| r.principal.token.as_ref().and_then(|t| t.expires_at).is_none_or(|e| e > Utc::now()))
-            .map(|r| r.principal.clone())
+        let found = {
+            let entries = self.principals.lock().expect("auth cache lock");
+            entries
+                .get(slot)
+                .filter(|r| r.generation == crate::backend::registry::cache::generation() && r.until > now)
+                .filter(|r| r.principal.token.as_ref().and_then(|t| t.expires_at).is_none_or(|e| e > Utc::now()))
+                .map(|r| r.principal.clone())
+        };
+        count_lookup("principal", found.is_some());
+        found
     }
 
     fn forget(&self, slot: &[u8; 32]) {
@@ -218,6 +235,12 @@ impl AuthCache {
             _ => false,
         }
     }
+}
+
+/// Counts a cache lookup on the metrics page.
+fn count_lookup(cache: &'static str, hit: bool) {
+    let result = if hit { "hit" } else { "miss" };
+    metrics::counter!("portcullis_auth_cache_lookups_total", "cache" => cache, "result" => result).increment(1);
 }
 
 /// Refresh tokens start with this.
@@ -401,9 +424,13 @@ async fn lookup_namespaces(
         for name in names {
             match cached.get(&(viewer, name.clone())) {
                 Some(f) if f.generation == generation && f.until > now => {
+                    count_lookup("namespace", true);
                     known.insert(name, f.known);
                 }
-                _ => missing.push(name),
+                _ => {
+                    count_lookup("namespace", false);
+                    missing.push(name)
+                }
             }
         }
     }

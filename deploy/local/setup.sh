@@ -15,11 +15,12 @@ sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # postgresql: the database; docker-registry: CNCF Distribution; skopeo + umoci: registry
 # clients for the tests; chromium: the browser for Playwright; wrk: the load benchmark;
 # nginx: the TLS proxy of the production test (deploy/nginx); haproxy: the load balancer of the
-# replicas test; prometheus: promtool checks the /metrics scrape; musl-tools, buildah, podman and
+# replicas test; prometheus: promtool checks the /metrics scrape; faketime: a clock ahead for
+# the doctor test; musl-tools, buildah, podman and
 # runc: the container image (make image) and its test. Nothing is started as a service: the
 # tests start what they need on 127.0.0.1 and stop it.
 need_pkgs=()
-for pkg in postgresql docker-registry skopeo umoci chromium wrk nginx haproxy prometheus musl-tools buildah podman runc; do
+for pkg in postgresql docker-registry skopeo umoci chromium wrk nginx haproxy prometheus faketime musl-tools buildah podman runc; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

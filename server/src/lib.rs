@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod csrf;
+pub mod doctor;
 pub mod events;
 pub mod health;
 pub mod prometheus;

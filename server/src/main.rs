@@ -41,6 +41,9 @@ enum Command {
     Keys(server::cli::KeysCommand),
     /// Reconcile with the registry now: add what is missing, remove what is gone.
     Sync,
+    /// Check the installation: database, keys, registry, tokens, notifications, clock. Prints a
+    /// line a check, each failure with its fix; exits 1 when any failed.
+    Doctor,
     /// Exit 0 when the server answers `/readyz` (it reaches PostgreSQL), 1 otherwise: the
     /// container's health check, since the image has no shell or curl.
     Health {
@@ -54,8 +57,12 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::load(cli.config.as_deref(), cli.settings)?;
-    server::init_tracing(config.log_format);
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    // The doctor's report is its output; log lines would only interleave with it.
+    if !matches!(command, Command::Doctor) {
+        server::init_tracing(config.log_format);
+    }
+    match command {
         Command::Serve => server::serve(config).await,
         Command::Migrate => {
             let db = server::connect(&config).await?;
@@ -67,6 +74,12 @@ async fn main() -> anyhow::Result<()> {
         Command::RegistryConfig { out, storage } => server::cli::registry_config(&config, &out, storage).await,
         Command::Keys(cmd) => server::cli::keys(&config, cmd).await,
         Command::Sync => server::cli::sync(&config).await,
+        Command::Doctor => {
+            if !server::doctor::run(&config).await? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Health { url } => server::cli::health(&config, url).await,
     }
 }

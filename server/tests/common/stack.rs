@@ -25,6 +25,7 @@ pub struct Stack {
     pub registry: String,
     pub state: AppState,
     pub dir: tempfile::TempDir,
+    keys_encryption_key: server::config::Secret,
     registry_process: tokio::process::Child,
 }
 
@@ -90,6 +91,7 @@ impl Stack {
             registry: config.registry_listen.clone(),
             state,
             dir,
+            keys_encryption_key: config.keys_encryption_key.clone(),
             registry_process,
         };
         stack.wait_for_registry().await;
@@ -129,15 +131,23 @@ impl Stack {
         );
     }
 
+    /// The settings another replica of this stack has: the defaults, with the stack's keys
+    /// (every replica reads the same signing keys).
+    fn replica_config(&self) -> server::Config {
+        let mut config = server::Config::defaults();
+        config.keys_encryption_key = self.keys_encryption_key.clone();
+        config
+    }
+
     /// The people of this stack, calling the API through a router over the stack's own state.
     pub fn world(&self) -> super::World {
-        super::World::on(self.state.db.clone(), server::router(self.state.clone(), &server::Config::defaults()))
+        super::World::on(self.state.db.clone(), server::router(self.state.clone(), &self.replica_config()))
     }
 
     /// The people of this stack, calling the API through a router over a state of its own on
     /// the stack's database, as another replica would.
     pub async fn replica_world(&self) -> super::World {
-        let app = server::app(self.state.db.clone(), &server::Config::defaults()).await.unwrap();
+        let app = server::app(self.state.db.clone(), &self.replica_config()).await.unwrap();
         super::World::on(self.state.db.clone(), app)
     }
 

@@ -17,6 +17,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
@@ -224,27 +225,78 @@ impl KeyCrypt {
 
     /// A stored private key, in clear.
     fn open(&self, stored: &str) -> AppResult<String> {
-        use aws_lc_rs::aead::{Aad, Nonce};
-        let Some(sealed) = stored.strip_prefix(SEALED) else { return Ok(stored.to_string()) };
-        let refuse = |why: &str| {
+        self.try_open(stored).map_err(|why| {
             tracing::error!("cannot read the signing keys: {why}");
             AppError::Internal
-        };
+        })
+    }
+
+    /// A stored private key, in clear, or why it cannot be read.
+    fn try_open(&self, stored: &str) -> Result<String, &'static str> {
+        use aws_lc_rs::aead::{Aad, Nonce};
+        let Some(sealed) = stored.strip_prefix(SEALED) else { return Ok(stored.to_string()) };
         let Some(key) = &self.0 else {
-            return Err(refuse("they are encrypted and no keys_encryption_key is set"));
+            return Err("they are encrypted and no keys_encryption_key is set");
         };
-        let data = base64::engine::general_purpose::STANDARD.decode(sealed).map_err(|_| refuse("damaged"))?;
+        let data = base64::engine::general_purpose::STANDARD.decode(sealed).map_err(|_| "damaged")?;
         if data.len() < 12 {
-            return Err(refuse("damaged"));
+            return Err("damaged");
         }
         let (nonce, rest) = data.split_at(12);
         let mut rest = rest.to_vec();
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| refuse("damaged"))?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| "damaged")?;
         let plain = key
             .open_in_place(nonce, Aad::from(SEALED), &mut rest)
-            .map_err(|_| refuse("the keys_encryption_key is not the one they were encrypted with"))?;
-        String::from_utf8(plain.to_vec()).map_err(|_| refuse("damaged"))
+            .map_err(|_| "the keys_encryption_key is not the one they were encrypted with")?;
+        String::from_utf8(plain.to_vec()).map_err(|_| "damaged")
     }
+
+    /// Whether a secret is set (keys are then stored encrypted).
+    pub fn is_set(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+/// The keys in use as `portcullis doctor` reports them, read without changing anything.
+#[derive(Debug, Clone, Default)]
+pub struct KeysReport {
+    /// Keys in use stored encrypted, and stored in clear.
+    pub sealed: usize,
+    pub clear: usize,
+    /// Why the first key that cannot be read with the configured secret cannot be.
+    pub unreadable: Option<&'static str>,
+    /// When the certificate of the key that signs now ends (none yet: the first start makes it).
+    pub signing_not_after: Option<DateTime<Utc>>,
+    /// When the CA's certificate ends.
+    pub ca_not_after: Option<DateTime<Utc>>,
+}
+
+/// Reads the keys in use (the CA and signing keys not retired) and tries to open each with
+/// `crypt`; changes nothing, unlike [`ensure`].
+pub async fn inspect(db: &PgPool, crypt: &KeyCrypt) -> AppResult<KeysReport> {
+    let rows = sqlx::query!(
+        r#"select kind, pending, private_key_pem, not_after as "not_after: DateTime<Utc>"
+           from signing_key where retired_at is null order by signing_key_id"#
+    )
+    .fetch_all(db)
+    .await?;
+    let mut report = KeysReport::default();
+    for row in rows {
+        if row.private_key_pem.starts_with(SEALED) {
+            report.sealed += 1;
+        } else {
+            report.clear += 1;
+        }
+        if let Err(why) = crypt.try_open(&row.private_key_pem) {
+            report.unreadable.get_or_insert(why);
+        }
+        match (row.kind.as_str(), row.pending) {
+            ("signing", _) => report.signing_not_after = Some(row.not_after),
+            ("ca", false) => report.ca_not_after = Some(row.not_after),
+            _ => {}
+        }
+    }
+    Ok(report)
 }
 
 async fn insert(conn: &mut sqlx::PgConnection, k: &NewKey, crypt: &KeyCrypt, pending: bool) -> AppResult<()> {

@@ -231,12 +231,21 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Sets up logging: `RUST_LOG` filters (default `info`), text or JSON lines.
+/// Sets up logging to standard output (the server's): `RUST_LOG` filters (default `info`),
+/// text or JSON lines.
 pub fn init_tracing(format: config::LogFormat) {
+    init_tracing_to(format, false);
+}
+
+/// Sets up logging, to standard error when `to_stderr`: the command-line tools print their
+/// results (JSON, a token, a report) on standard output, and log lines must not mix in.
+pub fn init_tracing_to(format: config::LogFormat, to_stderr: bool) {
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn,tower_sessions_core=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    let writer = if to_stderr { BoxMakeWriter::new(std::io::stderr) } else { BoxMakeWriter::new(std::io::stdout) };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true).with_writer(writer);
     let _ = match format {
         config::LogFormat::Json => builder.json().try_init(),
         config::LogFormat::Text => builder.try_init(),

@@ -59,8 +59,10 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref(), cli.settings)?;
     let command = cli.command.unwrap_or(Command::Serve);
     // The doctor's report is its output; log lines would only interleave with it.
-    if !matches!(command, Command::Doctor) {
-        server::init_tracing(config.log_format);
+    match command {
+        Command::Doctor => {}
+        Command::Serve => server::init_tracing(config.log_format),
+        _ => server::init_tracing_to(config.log_format, true),
     }
     match command {
         Command::Serve => server::serve(config).await,

@@ -4,67 +4,32 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use app::model::Visibility;
+use common::replica::Replica;
 use common::stack::claims;
 use common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-/// The other replica, stopped when the test ends however it ends.
-struct Replica {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn start_replica(db: &PgPool) -> Replica {
-    start_replica_with(db, &[], Stdio::null()).await
+    start_replica_with(db, &[], None).await
 }
 
-/// A replica with more settings, its log (standard output) going to `log`.
-async fn start_replica_with(db: &PgPool, settings: &[(&str, &str)], log: Stdio) -> Replica {
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
-    // Only what this test sets: none of the developer's own settings.
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PORTCULLIS_")) {
-        command.env_remove(key);
-    }
-    let child = command
-        .arg("serve")
-        .env("PORTCULLIS_DATABASE_URL", database_url(db))
-        .env("PORTCULLIS_LISTEN", format!("127.0.0.1:{port}"))
-        .env("PORTCULLIS_PUBLIC_URL", &base)
+/// A replica with more settings, its output going to `log`.
+async fn start_replica_with(db: &PgPool, settings: &[(&str, &str)], log: Option<&std::path::Path>) -> Replica {
+    let url = database_url(db);
+    let mut all = vec![
+        ("PORTCULLIS_DATABASE_URL", url.as_str()),
         // No registry: this replica only answers token requests.
-        .env("PORTCULLIS_REGISTRY_URL", "http://127.0.0.1:9")
-        .env("PORTCULLIS_SYNC_INTERVAL_SECS", "0")
-        .env("RUST_LOG", "warn")
-        .envs(settings.iter().copied())
-        .stdout(log)
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the portcullis binary starts");
-    let mut replica = Replica { child, base };
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client.get(format!("{}/readyz", replica.base)).send().await.map(|r| !r.status().is_success()).unwrap_or(true)
-    {
-        if let Some(status) = replica.child.try_wait().unwrap() {
-            panic!("the second replica exited before it was ready: {status}");
-        }
-        assert!(Instant::now() < deadline, "the second replica did not become ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    replica
+        ("PORTCULLIS_REGISTRY_URL", "http://127.0.0.1:9"),
+        ("PORTCULLIS_SYNC_INTERVAL_SECS", "0"),
+        ("RUST_LOG", "warn"),
+    ];
+    all.extend_from_slice(settings);
+    Replica::start(&all, log).await
 }
 
 /// What an anonymous token from `replica` grants on `alice/app`.
@@ -177,9 +142,8 @@ async fn every_log_line_of_a_request_names_it_and_so_does_the_response() {
     world.person("alice").await;
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("replica.log");
-    let log = std::fs::File::create(&log_path).unwrap();
     let replica =
-        start_replica_with(&world.db, &[("PORTCULLIS_LOG_FORMAT", "json"), ("RUST_LOG", "info")], Stdio::from(log))
+        start_replica_with(&world.db, &[("PORTCULLIS_LOG_FORMAT", "json"), ("RUST_LOG", "info")], Some(&log_path))
             .await;
     let http = reqwest::Client::new();
     let login = |id: Option<&'static str>| {

@@ -14,6 +14,7 @@
 
 pub mod cluster;
 pub mod pki;
+pub mod replica;
 pub mod stack;
 
 use std::collections::HashMap;

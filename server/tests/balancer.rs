@@ -1,0 +1,404 @@
+//! Three `portcullis serve` replicas on one PostgreSQL behind Debian's haproxy, running the
+//! shipped `deploy/haproxy/haproxy.cfg`, with a real registry whose token realm and
+//! notifications go through the balancer. The access policy holds, a browser session outlives
+//! the replica that made it, a burst of pushes survives a replica killed midway with no event
+//! lost, and the event worker and reconcile run on one replica at a time.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::replica::Replica;
+use common::stack::{oci_image, skopeo_in};
+use common::*;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+const KEYS_SECRET: &str = "balancer test keys secret";
+
+struct Cluster {
+    db: PgPool,
+    dir: tempfile::TempDir,
+    /// `http://127.0.0.1:<port>` of haproxy: the public URL.
+    lb: String,
+    /// `127.0.0.1:<port>` of the registry.
+    registry: String,
+    replicas: Vec<Replica>,
+    root_token: String,
+    haproxy: tokio::process::Child,
+    registry_process: tokio::process::Child,
+}
+
+/// A user made with `portcullis admin create-user`: name, password and id.
+struct User {
+    name: String,
+    password: String,
+    id: i64,
+}
+
+impl User {
+    fn creds(&self) -> String {
+        format!("{}:{}", self.name, self.password)
+    }
+}
+
+/// The shipped haproxy configuration with this test's addresses.
+fn haproxy_config(lb_port: u16, replicas: &[Replica]) -> String {
+    let mut text = include_str!("../../deploy/haproxy/haproxy.cfg").to_string();
+    let mut swap = |from: &str, to: &str| {
+        assert!(text.contains(from), "the shipped haproxy.cfg has {from}");
+        text = text.replace(from, to);
+    };
+    swap("bind :8080", &format!("bind 127.0.0.1:{lb_port}"));
+    for (i, r) in replicas.iter().enumerate() {
+        swap(&format!("portcullis{}:3000", i + 1), r.base.trim_start_matches("http://"));
+    }
+    text
+}
+
+/// `portcullis <args>` with the cluster's settings, as an operator runs it.
+fn cli(settings: &[(String, String)], args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write as _;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PORTCULLIS_")) {
+        command.env_remove(key);
+    }
+    let mut child = command
+        .args(args)
+        .envs(settings.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the portcullis binary runs");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "portcullis {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let db = fresh_db().await;
+        let dir = tempfile::tempdir().unwrap();
+        let (lb_port, registry_port) = (free_port(), free_port());
+        let lb = format!("http://127.0.0.1:{lb_port}");
+        let registry = format!("127.0.0.1:{registry_port}");
+        let settings: Vec<(String, String)> = [
+            ("PORTCULLIS_DATABASE_URL", database_url(&db)),
+            ("PORTCULLIS_PUBLIC_URL", lb.clone()),
+            // The registry's notifications go through the balancer too.
+            ("PORTCULLIS_INTERNAL_URL", lb.clone()),
+            ("PORTCULLIS_REGISTRY_URL", format!("http://{registry}")),
+            ("PORTCULLIS_REGISTRY_HOST", registry.clone()),
+            ("PORTCULLIS_REGISTRY_LISTEN", registry.clone()),
+            ("PORTCULLIS_KEYS_ENCRYPTION_KEY", KEYS_SECRET.into()),
+            ("PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1".into()),
+            // Reconcile every second, so that replicas compete for it all the time.
+            ("PORTCULLIS_SYNC_INTERVAL_SECS", "1".into()),
+            ("PORTCULLIS_LOG_FORMAT", "json".into()),
+            ("RUST_LOG", "info".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+
+        let registry_dir = dir.path().join("registry");
+        let storage = dir.path().join("data");
+        cli(
+            &settings,
+            &["registry-config", "--out", registry_dir.to_str().unwrap(), "--storage", storage.to_str().unwrap()],
+            None,
+        );
+        cli(&settings, &["admin", "create-user", "root", "--admin", "--password-stdin"], Some("root password 1\n"));
+        let root_token = cli(&settings, &["admin", "create-token", "root", "--name", "balancer test"], None);
+        let root_token = root_token.split_whitespace().find(|w| w.starts_with("pcat_")).expect("a token").to_string();
+
+        let borrowed: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut replicas = Vec::new();
+        for i in 0..3 {
+            let log = dir.path().join(format!("replica{i}.log"));
+            replicas.push(Replica::start(&borrowed, Some(&log)).await);
+        }
+
+        let cfg = dir.path().join("haproxy.cfg");
+        std::fs::write(&cfg, haproxy_config(lb_port, &replicas)).unwrap();
+        let haproxy_log = std::fs::File::create(dir.path().join("haproxy.log")).unwrap();
+        let haproxy = tokio::process::Command::new("haproxy")
+            .args(["-db", "-f", cfg.to_str().unwrap()])
+            .stdout(haproxy_log.try_clone().unwrap())
+            .stderr(haproxy_log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("haproxy is installed (deploy/local/setup.sh)");
+        let registry_log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let registry_process = tokio::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(registry_dir.join("config.yml"))
+            .stdout(registry_log.try_clone().unwrap())
+            .stderr(registry_log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("docker-registry is installed");
+        let cluster = Cluster { db, dir, lb, registry, replicas, root_token, haproxy, registry_process };
+        cluster
+            .wait_until("haproxy serves /readyz", |c| async move { c.status(&format!("{}/readyz", c.lb)).await == 200 })
+            .await;
+        cluster
+            .wait_until("the registry answers", |c| async move {
+                c.status(&format!("http://{}/v2/", c.registry)).await == 401
+            })
+            .await;
+        cluster
+    }
+
+    async fn status(&self, url: &str) -> u16 {
+        reqwest::get(url).await.map(|r| r.status().as_u16()).unwrap_or(0)
+    }
+
+    /// Waits up to 30 seconds for `check`.
+    async fn wait_until<'a, F, Fut>(&'a self, what: &str, check: F)
+    where
+        F: Fn(&'a Cluster) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !check(self).await {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}\n{}", self.logs());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn logs(&self) -> String {
+        let read = |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+        let tail = |text: String| {
+            text.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+        };
+        format!("haproxy:\n{}\nregistry:\n{}", tail(read("haproxy.log")), tail(read("registry.log")))
+    }
+
+    /// A user made with the command line, with their personal namespace.
+    fn user(&self, name: &str) -> User {
+        let password = format!("{name} password 1");
+        let settings = [
+            ("PORTCULLIS_DATABASE_URL".to_string(), database_url(&self.db)),
+            ("PORTCULLIS_KEYS_ENCRYPTION_KEY".to_string(), KEYS_SECRET.to_string()),
+        ];
+        let out = cli(&settings, &["admin", "create-user", name, "--password-stdin"], Some(&format!("{password}\n")));
+        let view: Value = serde_json::from_str(&out).unwrap();
+        User { name: name.into(), password, id: view["id"].as_i64().unwrap() }
+    }
+
+    fn image_ref(&self, repo_tag: &str) -> String {
+        format!("docker://{}/{repo_tag}", self.registry)
+    }
+
+    async fn skopeo(&self, args: &[&str]) -> common::stack::Skopeo {
+        skopeo_in(self.dir.path(), args).await
+    }
+
+    /// Pushes `image` (an OCI layout) as `creds`: skopeo asks the balancer for its tokens.
+    async fn push(&self, image: &Path, creds: &str, repo_tag: &str) -> common::stack::Skopeo {
+        let src = format!("oci:{}:1.0", image.display());
+        self.skopeo(&["copy", "--dest-tls-verify=false", "--dest-creds", creds, &src, &self.image_ref(repo_tag)]).await
+    }
+
+    async fn pull(&self, creds: &str, repo_tag: &str) -> common::stack::Skopeo {
+        let dest = format!("oci:{}:pulled", self.dir.path().join(format!("pulled-{}", free_port())).display());
+        self.skopeo(&["copy", "--src-tls-verify=false", "--src-creds", creds, &self.image_ref(repo_tag), &dest]).await
+    }
+
+    /// Whether `replica` issues a token for a password.
+    async fn password_works(replica: &Replica, user: &User) -> bool {
+        let url = format!("{}/v2/token?service=portcullis-registry", replica.base);
+        let res = reqwest::Client::new().get(url).basic_auth(&user.name, Some(&user.password)).send().await.unwrap();
+        res.status().is_success()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.haproxy.start_kill();
+        let _ = self.registry_process.start_kill();
+    }
+}
+
+#[tokio::test]
+async fn the_policy_holds_a_session_outlives_its_replica_and_a_change_reaches_every_replica() {
+    let mut cluster = Cluster::start().await;
+    let (alice, bob) = (cluster.user("alice"), cluster.user("bob"));
+    let image = oci_image(cluster.dir.path(), "balanced", &[]);
+
+    // The policy's core cases, every token through the balancer.
+    cluster.push(&image, &alice.creds(), "alice/app:1").await.expect_ok("alice pushing to her own namespace");
+    cluster.push(&image, &bob.creds(), "alice/app:2").await.expect_refused("bob pushing to alice's namespace");
+    cluster.pull(&bob.creds(), "alice/app:1").await.expect_refused("bob pulling alice's private image");
+    cluster.pull(&alice.creds(), "alice/app:1").await.expect_ok("alice pulling her own image");
+
+    // Sign in with the plain form, then use the session on every replica in turn.
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let signed_in = http
+        .post(format!("{}/api/login", cluster.lb))
+        .header("origin", &cluster.lb)
+        .header("accept", "text/html")
+        .form(&[("username", &alice.name), ("password", &alice.password)])
+        .send()
+        .await
+        .unwrap();
+    assert!(signed_in.status().is_redirection(), "{}", signed_in.status());
+    let cookie = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with(server::SESSION_COOKIE))
+        .expect("a session cookie");
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let dashboard = || {
+        let (http, url, pair) = (http.clone(), format!("{}/", cluster.lb), pair.clone());
+        async move {
+            let res = http.get(url).header("cookie", pair).send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap().contains("Welcome, alice"))
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(dashboard().await, (200, true), "every replica knows the session");
+    }
+    // The replica that may have made it dies; the balancer sends the session elsewhere.
+    cluster.replicas[0].kill();
+    for _ in 0..6 {
+        assert_eq!(dashboard().await, (200, true), "the session outlives a killed replica\n{}", cluster.logs());
+    }
+    cluster.replicas[0].restart().await;
+
+    // An administrator disables bob through one replica; the others refuse him within seconds,
+    // even the one that remembered his password a moment ago.
+    assert!(Cluster::password_works(&cluster.replicas[2], &bob).await);
+    let disabled = reqwest::Client::new()
+        .put(format!("{}/api/v1/users/{}", cluster.replicas[1].base, bob.id))
+        .bearer_auth(&cluster.root_token)
+        .json(&json!({ "enabled": false }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 200, "{}", disabled.text().await.unwrap());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for replica in [&cluster.replicas[0], &cluster.replicas[2]] {
+        while Cluster::password_works(replica, &bob).await {
+            assert!(Instant::now() < deadline, "{} still takes a disabled user's password", replica.base);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Each replica's `portcullis_job_active` for `job`, summed: how many replicas say they run it.
+async fn running_now(bases: &[String], job: &str) -> f64 {
+    let series = format!("portcullis_job_active{{job=\"{job}\"}} ");
+    let mut sum = 0.0;
+    for base in bases {
+        // A replica being killed or restarted answers nothing: it runs nothing either.
+        let Ok(res) = reqwest::get(format!("{base}/metrics")).await else { continue };
+        let page = res.text().await.unwrap_or_default();
+        sum += page.lines().find_map(|l| l.strip_prefix(&series)?.trim().parse::<f64>().ok()).unwrap_or(0.0);
+    }
+    sum
+}
+
+#[tokio::test]
+async fn a_push_burst_survives_a_replica_killed_midway_and_no_event_is_lost() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.user("alice");
+    const PUSHES: usize = 12;
+    let images: Vec<PathBuf> = (0..PUSHES)
+        .map(|i| {
+            let dir = cluster.dir.path().join(format!("image{i}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            oci_image(&dir, &format!("burst {i}"), &[])
+        })
+        .collect();
+
+    // While it all happens, watch every replica's view of the singleton jobs.
+    let bases: Vec<String> = cluster.replicas.iter().map(|r| r.base.clone()).collect();
+    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watcher = tokio::spawn({
+        let watching = watching.clone();
+        async move {
+            let (mut most_events, mut most_syncs, mut samples) = (0.0f64, 0.0f64, 0);
+            while watching.load(std::sync::atomic::Ordering::Relaxed) {
+                most_events = most_events.max(running_now(&bases, "portcullis.events").await);
+                most_syncs = most_syncs.max(running_now(&bases, "portcullis.sync").await);
+                samples += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            (most_events, most_syncs, samples)
+        }
+    });
+
+    let pushes: Vec<_> = images
+        .iter()
+        .enumerate()
+        .map(|(i, image)| {
+            let home = cluster.dir.path().join(format!("home{i}"));
+            std::fs::create_dir_all(&home).unwrap();
+            let src = format!("oci:{}:1.0", image.display());
+            let dest = cluster.image_ref(&format!("alice/burst-{i}:1"));
+            let creds = alice.creds();
+            tokio::spawn(async move {
+                // Four at a time.
+                tokio::time::sleep(Duration::from_millis(400 * (i as u64 / 4))).await;
+                skopeo_in(&home, &["copy", "--dest-tls-verify=false", "--dest-creds", &creds, &src, &dest]).await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    cluster.replicas[1].kill();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cluster.replicas[1].restart().await;
+    for (i, push) in pushes.into_iter().enumerate() {
+        push.await.unwrap().expect_ok(&format!("push {i} during the replica's kill"));
+    }
+
+    // Every push's event arrived and was applied: every tag is known, nothing failed.
+    let count = |sql: &'static str| {
+        let db = cluster.db.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&db).await.unwrap() }
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let tags = count(
+            "select count(*) from tag t join repository r on r.repository_id = t.repository_id
+             where r.name like 'alice/burst-%'",
+        )
+        .await;
+        let pushed_events =
+            count("select count(*) from registry_event where action = 'push' and repository like 'alice/burst-%'")
+                .await;
+        let pending = count("select count(*) from registry_event where processed_at is null").await;
+        if tags == PUSHES as i64 && pending == 0 && pushed_events >= PUSHES as i64 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{tags} tags of {PUSHES}, {pending} events pending\n{}", cluster.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(count("select count(*) from registry_event where outcome = 'failed'").await, 0);
+
+    // One replica at a time: no two reconcile runs overlap, and no sample saw two workers.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    watching.store(false, std::sync::atomic::Ordering::Relaxed);
+    let (most_events, most_syncs, samples) = watcher.await.unwrap();
+    assert!(samples > 10, "the watcher sampled the replicas ({samples} times)");
+    assert!(most_events <= 1.0, "{most_events} replicas ran the event worker at once");
+    assert!(most_syncs <= 1.0, "{most_syncs} replicas ran reconcile at once");
+    let runs = count("select count(*) from sync_run").await;
+    assert!(runs >= 3, "reconcile ran every second ({runs} runs)");
+    let overlapping = count(
+        "select count(*) from sync_run a join sync_run b on b.sync_run_id > a.sync_run_id
+         where b.started_at < a.finished_at",
+    )
+    .await;
+    assert_eq!(overlapping, 0, "reconcile runs overlapped");
+}

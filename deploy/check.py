@@ -191,9 +191,16 @@ def check_kubernetes(known, directory, replicas):
     )
 
 
+def check_haproxy():
+    path = root / "deploy/haproxy/haproxy.cfg"
+    out = subprocess.run(["haproxy", "-c", "-f", str(path)], capture_output=True, text=True)
+    check(out.returncode == 0, f"haproxy -c accepts {path.name}: {out.stdout}{out.stderr}")
+
+
 def main():
     known = known_variables()
     check_compose(known)
+    check_haproxy()
     check_kubernetes(known, root / "deploy/kubernetes/base", replicas=2)
     check_kubernetes(known, root / "deploy/kubernetes/overlays/example", replicas=3)
     if failures:

@@ -409,7 +409,47 @@ pub struct TagDetail {
     /// Why part of this image's metadata was not read (over a size limit), if it was not.
     pub incomplete_reason: Option<String>,
     pub can_delete: bool,
+    /// Whether the viewer may push here, and so put an earlier image back under the tag.
+    pub can_push: bool,
     pub registry_host: String,
+    /// The tag's moves, newest first (at most [`HISTORY_SHOWN`]).
+    pub history: Vec<TagMove>,
+}
+
+/// How many moves the tag and repository pages show.
+pub const HISTORY_SHOWN: i64 = 20;
+
+/// One move of a tag: pushed to a digest, moved to another, deleted, or put back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagMove {
+    pub id: i64,
+    pub tag: String,
+    /// What the tag pointed at afterwards; `None`: it was deleted.
+    pub digest: Option<String>,
+    /// What it pointed at before; `None`: it was new.
+    pub previous_digest: Option<String>,
+    /// Who, when known (a push's verified user, the user who deleted or restored).
+    pub actor: Option<String>,
+    /// How it was learnt: `push`, `delete`, `reconcile` or `restore`.
+    pub source: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl TagMove {
+    /// The move in words, without the time: "pushed by carol", "deleted", "put back by alice".
+    pub fn describe(&self) -> String {
+        let what = match (self.source.as_str(), &self.digest) {
+            (_, None) => "deleted",
+            ("restore", _) => "put back",
+            ("reconcile", _) => "found in the registry",
+            (_, Some(_)) if self.previous_digest.is_some() => "moved",
+            _ => "pushed",
+        };
+        match &self.actor {
+            Some(who) => format!("{what} by {who}"),
+            None => what.to_string(),
+        }
+    }
 }
 
 /// Human size: `12.3 MB`.

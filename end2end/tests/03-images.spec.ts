@@ -75,3 +75,33 @@ test("a private image is not explored by visitors; the explore page says so", as
   const response = await page.goto("/repositories/alice/webapp");
   expect(response?.status()).toBe(404);
 });
+
+test("an earlier image is put back under its tag from the tag's history", async ({ page }) => {
+  pushImage("alice/history:latest", "org.opencontainers.image.version=1");
+  await logIn(page, alice);
+  // The version label of the image `latest` points at, as its tag page shows it.
+  const version = () => page.locator("section", { has: page.getByRole("heading", { name: "Labels" }) }).locator("dd");
+  const latestPushed = async (v: string) => {
+    await expect(async () => {
+      await page.goto("/repositories/alice/history");
+      await page.locator("tr[data-tag='latest'] a").first().click();
+      await expect(version()).toHaveText(v, { timeout: 1000 });
+    }).toPass({ timeout: 20_000 });
+  };
+  await latestPushed("1");
+  pushImage("alice/history:latest", "org.opencontainers.image.version=2");
+  await latestPushed("2");
+
+  // The tag's history lists both pushes; the first can be put back.
+  const history = page.locator("section", { has: page.getByRole("heading", { name: "History of this tag" }) });
+  await expect(history.locator("li[data-move]")).toHaveCount(2);
+  await expect(history.locator("li[data-move]").first()).toContainText("moved by alice");
+  const first = history.locator("li[data-move]").last();
+  await first.getByText("Put back…").click();
+  await first.getByRole("button", { name: "Yes, put it back" }).click();
+  await expect(page).toHaveURL(/\/repositories\/alice\/history$/);
+  await expect(page.getByText("put back by alice")).toBeVisible();
+  await page.locator("tr[data-tag='latest'] a").first().click();
+  await expect(version()).toHaveText("1");
+  await logOut(page);
+});

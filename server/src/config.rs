@@ -173,6 +173,8 @@ config_keys! {
     sync_interval_secs: u64 = "3600", "PORTCULLIS_SYNC_INTERVAL_SECS";
     /// Days processed registry events are kept (then pruned).
     events_retention_days: u32 = "14", "PORTCULLIS_EVENTS_RETENTION_DAYS";
+    /// Days each tag's history (its pushes, moves, deletes and restores) is kept.
+    tag_history_days: u32 = "365", "PORTCULLIS_TAG_HISTORY_DAYS";
     /// Days after which a refresh token (docker's identity token) ends, however often used.
     refresh_token_max_days: u32 = "90", "PORTCULLIS_REFRESH_TOKEN_MAX_DAYS";
     /// Days without use after which a refresh token ends.
@@ -288,6 +290,7 @@ impl Config {
             registry_url: self.registry_url.clone(),
             events_secret: Some(self.registry_events_secret.clone()).filter(|s| !s.is_empty()),
             events_retention_days: self.events_retention_days.max(1),
+            tag_history_days: self.tag_history_days.max(1),
             refresh_token_max_days: self.refresh_token_max_days.max(1),
             refresh_token_idle_days: self.refresh_token_idle_days.max(1),
             trusted_proxies: self.trusted_proxies.0.clone(),

@@ -21,6 +21,8 @@ pub struct RepositoryPageData {
     pub can_delete: bool,
     pub can_edit: bool,
     pub registry_host: String,
+    /// The latest moves of its tags, deleted ones included.
+    pub history: Vec<crate::model::TagMove>,
 }
 
 #[server(endpoint = "repositories/get")]
@@ -41,6 +43,7 @@ pub async fn get_repository(
         can_delete: r.can_delete,
         can_edit: r.can_edit,
         registry_host: state.settings.registry_host.clone(),
+        history: r.history,
     })
 }
 
@@ -69,6 +72,15 @@ pub async fn get_tag(id: i64) -> Result<TagDetail, AppError> {
 pub async fn delete_tag(id: i64, repository: String, digest: Option<String>) -> Result<Vec<String>, AppError> {
     form::answer(Some(&format!("/repositories/{repository}")), |state, p| async move {
         browse::delete_tag(&state, &p, id, digest.as_deref()).await
+    })
+    .await
+}
+
+/// Puts an earlier image back under a tag (those who may push to the repository).
+#[server(endpoint = "tags/restore")]
+pub async fn restore_tag(repository: String, tag: String, digest: String) -> Result<(), AppError> {
+    form::answer(Some(&format!("/repositories/{repository}")), |state, p| async move {
+        crate::backend::images::browse::restore_tag(&state, &p, &repository, &tag, &digest).await.map(|_| ())
     })
     .await
 }

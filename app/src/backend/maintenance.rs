@@ -1,6 +1,7 @@
 //! Housekeeping, every few minutes on one replica at a time: the signing key is replaced when
 //! it has had its turn, and the tables that grow with use are kept bounded (processed
-//! registry events, refresh tokens that ended, old throttle counts, reconcile runs).
+//! registry events, refresh tokens that ended, old throttle counts, reconcile runs, tag
+//! history past its retention).
 
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ pub struct Report {
     pub refresh_tokens: u64,
     pub throttles: u64,
     pub sync_runs: u64,
+    pub tag_moves: u64,
 }
 
 /// Runs the housekeeping now and then, supervised.
@@ -55,5 +57,6 @@ pub async fn run(state: &AppState) -> AppResult<Report> {
     .execute(&state.db)
     .await?
     .rows_affected();
-    Ok(Report { events, refresh_tokens, throttles, sync_runs })
+    let tag_moves = super::images::history::prune(state, state.settings.tag_history_days).await?;
+    Ok(Report { events, refresh_tokens, throttles, sync_runs, tag_moves })
 }

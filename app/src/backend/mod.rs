@@ -76,6 +76,8 @@ pub struct Settings {
     pub events_secret: Option<Secret>,
     /// Days processed registry events are kept.
     pub events_retention_days: u32,
+    /// Days each tag's moves are kept.
+    pub tag_history_days: u32,
     /// Refresh tokens (docker's identity tokens) end this many days after they were issued...
     pub refresh_token_max_days: u32,
     /// ...or after this many days without use, whichever comes first.

@@ -504,6 +504,36 @@ pub async fn list_tags(
     Ok(Json(browse::repository_page(&state, &p, &name, &q).await?.tags))
 }
 
+/// The latest moves of a repository's tags.
+pub async fn repository_history(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<app::model::TagMove>>> {
+    let name = browse::name_of(&state, id).await?;
+    let q = TagQuery { per_page: 1, ..Default::default() };
+    Ok(Json(browse::repository_page(&state, &p, &name, &q).await?.history))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreBody {
+    tag: String,
+    digest: String,
+}
+
+/// Puts an earlier image back under a tag.
+pub async fn restore_tag(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<RestoreBody>,
+) -> ApiResult<Json<Value>> {
+    let name = browse::name_of(&state, id).await?;
+    let previous = app::backend::images::browse::restore_tag(&state, &p, &name, &b.tag, &b.digest).await?;
+    Ok(Json(json!({ "previous": previous })))
+}
+
 pub async fn get_tag(
     State(state): State<AppState>,
     ApiAuth(p): ApiAuth,

@@ -52,6 +52,8 @@ pub fn router(state: AppState) -> Router {
             get(get_repository).put(update_repository).patch(update_repository).delete(delete_repository),
         )
         .route("/api/v1/repositories/{id}/tags", get(list_tags))
+        .route("/api/v1/repositories/{id}/history", get(repository_history))
+        .route("/api/v1/repositories/{id}/restore", post(restore_tag))
         .route("/api/v1/tags/{id}", get(get_tag).delete(delete_tag))
         .route("/api/v1/{*rest}", axum::routing::any(unknown_endpoint))
         .route("/api/openapi.json", get(openapi::document))

@@ -191,6 +191,12 @@ pub fn spec() -> Value {
                 "delete": op("Delete every manifest of a repository from the registry", "repositories", &["id"], None, "204", no_content())
             },
             "/api/v1/repositories/{id}/tags": { "get": tags() },
+            "/api/v1/repositories/{id}/history": {
+                "get": op("The latest moves of the repository's tags (pushes, moves, deletes, restores), newest first", "repositories", &["id"], None, "200", ok("The moves", json!({"type": "array", "items": schema_ref("TagMove")})))
+            },
+            "/api/v1/repositories/{id}/restore": {
+                "post": op("Put an earlier image (still in the registry) back under a tag; 409 when it is gone or already there", "repositories", &["id"], Some("Restore"), "200", ok("What the tag pointed at before", json!({"type": "object", "properties": {"previous": {"type": "string", "nullable": true}}})))
+            },
             "/api/v1/tags/{id}": {
                 "get": op("Show a tag with its image's details", "repositories", &["id"], None, "200", ok("The tag", schema_ref("TagDetail"))),
                 "delete": with_query(
@@ -216,7 +222,7 @@ pub fn spec() -> Value {
 
 /// Request bodies are read strictly: a field the API does not know is a 422, not ignored
 /// (a misspelt `visibilty` must not silently do nothing), and the schemas say so.
-const REQUEST_SCHEMAS: [&str; 10] = [
+const REQUEST_SCHEMAS: [&str; 11] = [
     "NewUser",
     "UserChange",
     "NewToken",
@@ -227,6 +233,7 @@ const REQUEST_SCHEMAS: [&str; 10] = [
     "NewNamespace",
     "NamespaceChange",
     "RepositoryChange",
+    "Restore",
 ];
 
 /// Fields of request bodies that may be `null`, meaning "not given" (left as it is, or the
@@ -331,7 +338,16 @@ fn response_and_request_schemas() -> Value {
             "layers": { "type": "array", "items": { "type": "array" } }, "config_digest": s("string"),
             "index_entries": { "type": "array", "items": { "type": "array" } },
             "incomplete_reason": { "type": "string", "nullable": true, "description": "Why part of the metadata was not read (over a size limit)" },
-            "can_delete": s("boolean"), "registry_host": s("string") } }
+            "can_delete": s("boolean"), "can_push": s("boolean"), "registry_host": s("string"),
+            "history": { "type": "array", "items": schema_ref("TagMove") } } },
+        "TagMove": { "type": "object", "properties": {
+            "id": { "type": "integer", "format": "int64" }, "tag": s("string"),
+            "digest": { "type": "string", "nullable": true, "description": "null: the tag was deleted" },
+            "previous_digest": { "type": "string", "nullable": true }, "actor": { "type": "string", "nullable": true },
+            "source": { "type": "string", "enum": ["push", "delete", "reconcile", "restore"] },
+            "at": { "type": "string", "format": "date-time" } } },
+        "Restore": { "type": "object", "required": ["tag", "digest"], "properties": {
+            "tag": s("string"), "digest": { "type": "string", "description": "sha256:…" } } }
     })
 }
 

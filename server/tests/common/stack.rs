@@ -25,7 +25,8 @@ pub struct Stack {
     pub registry: String,
     pub state: AppState,
     pub dir: tempfile::TempDir,
-    keys_encryption_key: server::config::Secret,
+    /// The settings the stack's Portcullis runs with.
+    pub config: server::Config,
     registry_process: tokio::process::Child,
 }
 
@@ -91,7 +92,7 @@ impl Stack {
             registry: config.registry_listen.clone(),
             state,
             dir,
-            keys_encryption_key: config.keys_encryption_key.clone(),
+            config: config.clone(),
             registry_process,
         };
         stack.wait_for_registry().await;
@@ -131,12 +132,10 @@ impl Stack {
         );
     }
 
-    /// The settings another replica of this stack has: the defaults, with the stack's keys
-    /// (every replica reads the same signing keys).
+    /// The settings another replica of this stack has: the stack's own (the same keys, the
+    /// same registry).
     fn replica_config(&self) -> server::Config {
-        let mut config = server::Config::defaults();
-        config.keys_encryption_key = self.keys_encryption_key.clone();
-        config
+        self.config.clone()
     }
 
     /// The people of this stack, calling the API through a router over the stack's own state.

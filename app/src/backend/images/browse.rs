@@ -11,7 +11,7 @@ use crate::backend::directory::namespaces::{namespaces_by_name, pullable_ids};
 use crate::backend::images::store;
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
-use crate::model::{ImageConfig, NamespaceView, Page, PageRequest, RepositoryView, TagDetail, TagView};
+use crate::model::{short_digest, ImageConfig, NamespaceView, Page, PageRequest, RepositoryView, TagDetail, TagView};
 use crate::policy::{self, NamespaceFacts, GLOBAL};
 
 fn platform_names(platforms: &Value) -> Vec<String> {
@@ -189,6 +189,8 @@ pub struct RepositoryPage {
     pub can_push: bool,
     pub can_delete: bool,
     pub can_edit: bool,
+    /// The latest moves of its tags, deleted ones included, newest first.
+    pub history: Vec<crate::model::TagMove>,
 }
 
 fn label_filter(label: &str) -> Option<Value> {
@@ -277,7 +279,9 @@ pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &Ta
     let items = tag_views(state, &ids).await?;
     let s = state.access.get(&state.db).await;
     let actor = p.actor();
+    let history = super::history::of_repository(state, &r.name).await?;
     Ok(RepositoryPage {
+        history,
         repository,
         tags: Page { items, page, per_page, total: total as u64 },
         can_push: policy::can_push(&actor, &r.facts, &s).is_ok(),
@@ -352,9 +356,9 @@ pub async fn tag_detail(state: &AppState, p: &Principal, tag_id: i64) -> AppResu
         Err(_) => raw,
     });
     let s = state.access.get(&state.db).await;
+    let tag_name = tag.name.clone();
     Ok(TagDetail {
-        repository: r.name,
-        tag,
+        repository: r.name.clone(),
         manifest_json,
         config,
         annotations: row.annotations.as_ref().map(pairs).unwrap_or_default(),
@@ -363,7 +367,10 @@ pub async fn tag_detail(state: &AppState, p: &Principal, tag_id: i64) -> AppResu
         index_entries,
         incomplete_reason: row.incomplete_reason,
         can_delete: policy::can_delete(&p.actor(), &r.facts, &s).is_ok(),
+        can_push: policy::can_push(&p.actor(), &r.facts, &s).is_ok(),
         registry_host: state.settings.registry_host.clone(),
+        history: super::history::of_tag(state, &r.name, &tag_name).await?,
+        tag,
     })
 }
 
@@ -405,17 +412,80 @@ pub async fn delete_tag(
     )
     .fetch_all(&state.db)
     .await?;
-    state.registry.delete_manifest(state, &r.name, &row.digest).await?;
-    // The registry's delete event (whose actor is Portcullis itself, so it logs nothing) may
-    // have removed the rows already.
+    // The worker waits until this is recorded: the registry's delete event (whose actor is
+    // Portcullis itself) then finds nothing left, and the tags' history names the user.
     let mut tx = state.db.begin().await?;
     crate::backend::images::store::exclude_worker(&mut tx).await?;
-    store::remove_digest(&mut tx, r.id, &row.digest).await?;
+    state.registry.delete_manifest(state, &r.name, &row.digest).await?;
+    let by = store::Removal { source: "delete", actor: Some(&user.username) };
+    store::remove_digest(&mut tx, r.id, &row.digest, by).await?;
     let details = serde_json::json!({ "tags": tags, "digest": row.digest });
     let target = Target { kind: "repository", name: &r.name, namespace_id: r.namespace_id };
     audit::record(&mut tx, Some(user), "image.delete", target, details).await?;
     tx.commit().await?;
     Ok(tags)
+}
+
+/// A tag as the registry accepts it: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
+fn valid_tag(tag: &str) -> bool {
+    let mut chars = tag.chars();
+    tag.len() <= 128
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+fn valid_digest(digest: &str) -> bool {
+    digest
+        .strip_prefix("sha256:")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+}
+
+/// Puts the image `digest` (still in the registry) back under `tag` of `repository`, for a
+/// user who may push there: the registry is given the very manifest again, with a token in
+/// the user's name, and the move is recorded (source `restore`) and logged. Returns what the
+/// tag pointed at before.
+pub async fn restore_tag(
+    state: &AppState,
+    p: &Principal,
+    repository: &str,
+    tag: &str,
+    digest: &str,
+) -> AppResult<Option<String>> {
+    p.require_writer()?;
+    let r = visible_repository(state, p, repository).await?;
+    let settings = state.access.get(&state.db).await;
+    let user = p.allowed(|a| policy::can_push(a, &r.facts, &settings))?.user();
+    if !valid_tag(tag) {
+        return Err(AppError::BadRequest(format!("{tag:?} is not a tag name.")));
+    }
+    if !valid_digest(digest) {
+        return Err(AppError::BadRequest(format!("{digest:?} is not an image digest (sha256:…).")));
+    }
+    let Some(fetched) = state.registry.manifest(state, &r.name, digest).await? else {
+        return Err(AppError::Conflict(format!(
+            "The image {} is no longer in the registry (it was deleted, or its space reclaimed), so it cannot be \
+             put back.",
+            short_digest(digest)
+        )));
+    };
+    let mut tx = state.db.begin().await?;
+    // The worker waits, so the registry's push event finds the move recorded as a restore.
+    store::exclude_worker(&mut tx).await?;
+    let previous: Option<String> =
+        sqlx::query_scalar!("select digest from tag where repository_id = $1 and name = $2", r.id, tag)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if previous.as_deref() == Some(digest) {
+        return Err(AppError::Conflict(format!("{}:{tag} already points at {}.", r.name, short_digest(digest))));
+    }
+    state.registry.put_manifest(state, &user.username, &r.name, tag, &fetched).await?;
+    let now = chrono::Utc::now();
+    store::upsert_tag(&mut tx, r.id, tag, digest, Some(&user.username), now, None, "restore").await?;
+    let details = serde_json::json!({ "tag": tag, "digest": digest, "previous": previous });
+    let target = Target { kind: "repository", name: &r.name, namespace_id: r.namespace_id };
+    audit::record(&mut tx, Some(user), "tag.restore", target, details).await?;
+    tx.commit().await?;
+    Ok(previous)
 }
 
 /// Deletes every manifest of a repository from the registry, and the repository here.
@@ -435,11 +505,16 @@ pub async fn delete_repository(state: &AppState, p: &Principal, name: &str) -> A
     )
     .fetch_all(&state.db)
     .await?;
+    // The worker waits (see delete_tag), and every tag's history says who deleted it.
+    let mut tx = state.db.begin().await?;
+    crate::backend::images::store::exclude_worker(&mut tx).await?;
     for d in &digests {
         state.registry.delete_manifest(state, &r.name, d).await?;
     }
-    let mut tx = state.db.begin().await?;
-    crate::backend::images::store::exclude_worker(&mut tx).await?;
+    let by = store::Removal { source: "delete", actor: Some(&user.username) };
+    for d in &digests {
+        store::remove_digest(&mut tx, r.id, d, by).await?;
+    }
     sqlx::query!("delete from repository where repository_id = $1", r.id).execute(&mut *tx).await?;
     let details = serde_json::json!({ "manifests": digests.len() });
     audit::record(
@@ -588,4 +663,17 @@ pub async fn list_all(state: &AppState, p: &Principal, req: PageRequest) -> AppR
     .fetch_all(&state.db)
     .await?;
     Ok(req.of(repository_views(state, &ids).await?, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_and_digests_are_checked_before_the_registry_is_asked() {
+        assert!(valid_tag("latest") && valid_tag("v1.2.3-rc_1") && valid_tag("_x"));
+        assert!(!valid_tag("") && !valid_tag(".x") && !valid_tag("a/b") && !valid_tag(&"a".repeat(129)));
+        assert!(valid_digest(&format!("sha256:{}", "a".repeat(64))));
+        assert!(!valid_digest("sha256:ABC") && !valid_digest(&format!("sha512:{}", "a".repeat(64))));
+    }
 }

@@ -290,7 +290,7 @@ async fn apply_push(
     };
     store::upsert_manifest(&mut tx, repo_id, &meta).await?;
     if let Some(tag) = &t.tag {
-        if store::upsert_tag(&mut tx, repo_id, tag, &t.digest, actor, at, None).await? {
+        if store::upsert_tag(&mut tx, repo_id, tag, &t.digest, actor, at, None, "push").await? {
             let details = serde_json::json!({ "tag": tag, "digest": t.digest });
             let target = audit::Target { kind: "repository", name: &t.repository, namespace_id };
             audit::record(&mut tx, who(state, actor).await?.as_ref(), "image.push", target, details).await?;
@@ -306,15 +306,16 @@ async fn apply_delete(state: &AppState, t: &Target, actor: Option<&str>) -> AppR
     let Some((repo_id, namespace_id)) = store::repository_by_name(&mut tx, &t.repository).await? else {
         return Ok(Outcome::Skipped("unknown repository".into()));
     };
+    let by = store::Removal { source: "delete", actor };
     let removed = match (&t.tag, t.digest.is_empty()) {
         (Some(tag), _) => {
-            if store::remove_tag(&mut tx, repo_id, tag, None).await? {
+            if store::remove_tag(&mut tx, repo_id, tag, None, by).await? {
                 vec![tag.clone()]
             } else {
                 vec![]
             }
         }
-        (None, false) => store::remove_digest(&mut tx, repo_id, &t.digest).await?,
+        (None, false) => store::remove_digest(&mut tx, repo_id, &t.digest, by).await?,
         (None, true) => return Ok(Outcome::Skipped("a delete without tag or digest".into())),
     };
     if !removed.is_empty() && actor.is_some() {

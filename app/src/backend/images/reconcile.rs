@@ -46,7 +46,9 @@ async fn repository(state: &AppState, name: &str, started: chrono::DateTime<chro
         if !record_manifest(state, &mut conn, rid, name, tag, &digest).await? {
             continue;
         }
-        if !store::upsert_tag(&mut conn, rid, tag, &digest, None, chrono::Utc::now(), Some(started)).await? {
+        if !store::upsert_tag(&mut conn, rid, tag, &digest, None, chrono::Utc::now(), Some(started), "reconcile")
+            .await?
+        {
             continue;
         }
         if was.is_some() {
@@ -65,7 +67,15 @@ async fn repository(state: &AppState, name: &str, started: chrono::DateTime<chro
         };
         if let Some(rid) = rid {
             for t in gone {
-                if store::remove_tag(&mut conn, rid, t, Some(started)).await? {
+                if store::remove_tag(
+                    &mut conn,
+                    rid,
+                    t,
+                    Some(started),
+                    store::Removal { source: "reconcile", actor: None },
+                )
+                .await?
+                {
                     report.removed += 1;
                 }
             }

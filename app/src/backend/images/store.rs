@@ -395,6 +395,8 @@ pub fn signature_target(tag: &str) -> Option<String> {
 /// that saw a delete since then (or has one pending) is not written at all: the next run does (reconcile must not undo what an event applied
 /// while it ran). When the digest changes, the pusher is the one given (unknown to reconcile):
 /// whoever pushed the old digest did not push this one.
+/// A move to another digest (or a new tag) is written to the tag's history with `source`.
+#[allow(clippy::too_many_arguments)]
 pub async fn upsert_tag(
     conn: &mut PgConnection,
     repository_id: i64,
@@ -403,9 +405,12 @@ pub async fn upsert_tag(
     pushed_by: Option<&str>,
     pushed_at: chrono::DateTime<chrono::Utc>,
     unless_since: Option<chrono::DateTime<chrono::Utc>>,
+    source: &str,
 ) -> AppResult<bool> {
-    let changed = sqlx::query!(
-        "insert into tag (repository_id, name, digest, pushed_by, pushed_at)
+    let changed = sqlx::query_scalar!(
+        r#"with before as (select digest from tag where repository_id = $1 and name = $2),
+         written as (
+         insert into tag (repository_id, name, digest, pushed_by, pushed_at)
          select $1, $2, $3, $4, $5
          -- A delete applied since reconcile started may have removed this very tag after
          -- reconcile saw it: adding it back is left to the next run, which will know.
@@ -419,17 +424,24 @@ pub async fn upsert_tag(
              pushed_at = excluded.pushed_at, updated_at = now()
          where (tag.digest <> excluded.digest
                 or (excluded.pushed_by is not null and tag.pushed_by is distinct from excluded.pushed_by))
-           and ($6::timestamptz is null or tag.updated_at < $6)",
+           and ($6::timestamptz is null or tag.updated_at < $6)
+         returning digest),
+         moved as (
+         insert into tag_event (repository, tag, digest, previous_digest, actor, source, at)
+         select (select name from repository where repository_id = $1), $2, w.digest, (select digest from before),
+                $4, $7, $5
+         from written w where w.digest is distinct from (select digest from before))
+         select count(*) as "n!" from written"#,
         repository_id,
         tag,
         digest,
         pushed_by,
         pushed_at as _,
-        unless_since as _
+        unless_since as _,
+        source
     )
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?
-    .rows_affected()
         > 0;
     if let Some(signed) = signature_target(tag) {
         sqlx::query!(
@@ -445,13 +457,31 @@ pub async fn upsert_tag(
     Ok(changed)
 }
 
-/// Removes a manifest and every tag pointing at it (what a registry DELETE by digest does).
-/// Returns the names of the removed tags.
-pub async fn remove_digest(conn: &mut PgConnection, repository_id: i64, digest: &str) -> AppResult<Vec<String>> {
+/// Who removed a tag and how, for its history.
+#[derive(Debug, Clone, Copy)]
+pub struct Removal<'a> {
+    /// `delete` (an event or a user here), `reconcile`.
+    pub source: &'a str,
+    pub actor: Option<&'a str>,
+}
+
+/// Removes a manifest and every tag pointing at it (what a registry DELETE by digest does),
+/// each removal written to its tag's history. Returns the names of the removed tags.
+pub async fn remove_digest(
+    conn: &mut PgConnection,
+    repository_id: i64,
+    digest: &str,
+    by: Removal<'_>,
+) -> AppResult<Vec<String>> {
     let tags = sqlx::query_scalar!(
-        "delete from tag where repository_id = $1 and digest = $2 returning name",
+        r#"with gone as (delete from tag where repository_id = $1 and digest = $2 returning name, digest),
+           moved as (insert into tag_event (repository, tag, previous_digest, actor, source)
+                     select (select name from repository where repository_id = $1), name, digest, $3, $4 from gone)
+           select name as "name!" from gone"#,
         repository_id,
-        digest
+        digest,
+        by.actor,
+        by.source
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -469,16 +499,22 @@ pub async fn remove_tag(
     repository_id: i64,
     tag: &str,
     unless_since: Option<chrono::DateTime<chrono::Utc>>,
+    by: Removal<'_>,
 ) -> AppResult<bool> {
-    let gone = sqlx::query!(
-        "delete from tag where repository_id = $1 and name = $2 and ($3::timestamptz is null or updated_at < $3)",
+    let gone = sqlx::query_scalar!(
+        r#"with gone as (delete from tag where repository_id = $1 and name = $2
+                           and ($3::timestamptz is null or updated_at < $3) returning name, digest),
+           moved as (insert into tag_event (repository, tag, previous_digest, actor, source)
+                     select (select name from repository where repository_id = $1), name, digest, $4, $5 from gone)
+           select count(*) as "n!" from gone"#,
         repository_id,
         tag,
-        unless_since as _
+        unless_since as _,
+        by.actor,
+        by.source
     )
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?
-    .rows_affected()
         > 0;
     if !gone {
         return Ok(false);

@@ -188,6 +188,33 @@ impl RegistryClient {
         }
     }
 
+    /// Puts a manifest under `reference` with a push token for `subject`, whom the registry's
+    /// event then names (a user putting an earlier image back, as if they pushed it).
+    pub async fn put_manifest(
+        &self,
+        state: &AppState,
+        subject: &str,
+        repo: &str,
+        reference: &str,
+        fetched: &Fetched,
+    ) -> AppResult<()> {
+        let access = Self::repo_access(repo, &["pull", "push"]);
+        let token = crate::backend::registry::jwt::sign(state, subject, &access, chrono::Utc::now()).await?;
+        let res = self
+            .http
+            .put(format!("{}/v2/{repo}/manifests/{reference}", self.base))
+            .bearer_auth(token)
+            .header(reqwest::header::CONTENT_TYPE, &fetched.media_type)
+            .body(fetched.body.clone())
+            .send()
+            .await
+            .map_err(registry_error)?;
+        match res.status() {
+            s if s.is_success() => Ok(()),
+            s => Err(registry_error(format!("PUT {repo}/manifests/{reference}: {s}"))),
+        }
+    }
+
     /// The tags of a repository (none when the registry does not know it).
     pub async fn tags(&self, state: &AppState, repo: &str) -> AppResult<Vec<String>> {
         #[derive(Deserialize)]

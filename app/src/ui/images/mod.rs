@@ -3,6 +3,7 @@
 //! delete says before it is done.
 
 mod discover;
+mod history;
 mod repository;
 mod tag;
 

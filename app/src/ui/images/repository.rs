@@ -7,8 +7,11 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::super::components::*;
 use super::super::{signed_in_or_visitor, urlencode};
+use super::history::TagHistoryCard;
 use super::{delete_fields, delete_question, label_chips};
-use crate::api::images::{get_repository, DeleteRepository, DeleteTag, RepositoryPageData, UpdateRepository};
+use crate::api::images::{
+    get_repository, DeleteRepository, DeleteTag, RepositoryPageData, RestoreTag, UpdateRepository,
+};
 use crate::model::{human_size, TagView};
 
 #[component]
@@ -21,12 +24,15 @@ pub fn RepositoryPage() -> impl IntoView {
     let update = ServerAction::<UpdateRepository>::new();
     let delete_repo = ServerAction::<DeleteRepository>::new();
     let delete_tag = ServerAction::<DeleteTag>::new();
+    let restore = ServerAction::<RestoreTag>::new();
     let data = Resource::new(
-        move || (name.get(), filters.get(), update.version().get(), delete_tag.version().get()),
-        |(n, (tag, label, sort, page), _, _)| get_repository(n, tag, label, sort, page),
+        move || {
+            (name.get(), filters.get(), update.version().get(), delete_tag.version().get(), restore.version().get())
+        },
+        |(n, (tag, label, sort, page), _, _, _)| get_repository(n, tag, label, sort, page),
     );
     signed_in_or_visitor(move |_| {
-        loaded(data, move |d| view! { <RepositoryView d filters update delete_repo delete_tag/> })
+        loaded(data, move |d| view! { <RepositoryView d filters update delete_repo delete_tag restore/> })
     })
 }
 
@@ -37,8 +43,11 @@ fn RepositoryView(
     update: ServerAction<UpdateRepository>,
     delete_repo: ServerAction<DeleteRepository>,
     delete_tag: ServerAction<DeleteTag>,
+    restore: ServerAction<RestoreTag>,
 ) -> impl IntoView {
     let r = d.repository;
+    let history = d.history;
+    let can_push = d.can_push;
     let name = r.name.clone();
     let host = d.registry_host.clone();
     let (tag_q, label_q, sort_q, _) = filters.get_untracked();
@@ -102,6 +111,11 @@ fn RepositoryView(
                 <Pagination page pages total href/>
             }.into_any()
         }}
+        {(!history.is_empty()).then(|| view! {
+            <div class="mt-6 max-w-3xl">
+                <TagHistoryCard repository=name.clone() moves=history.clone() can_push restore show_tags=true/>
+            </div>
+        })}
         {d.can_edit.then(|| view! {
             <div class="mt-6 max-w-xl">
                 <Card title="Description">

@@ -7,8 +7,9 @@ use leptos_router::hooks::use_params_map;
 
 use super::super::components::*;
 use super::super::signed_in_or_visitor;
+use super::history::TagHistoryCard;
 use super::{delete_fields, delete_question};
-use crate::api::images::{get_tag, DeleteTag};
+use crate::api::images::{get_tag, DeleteTag, RestoreTag};
 use crate::model::{human_size, short_digest, BuildStep, ImageConfig, TagDetail};
 
 #[component]
@@ -16,12 +17,13 @@ pub fn TagPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").and_then(|i| i.parse::<i64>().ok()).unwrap_or(0));
     let delete = ServerAction::<DeleteTag>::new();
-    let data = Resource::new(move || id.get(), get_tag);
-    signed_in_or_visitor(move |_| loaded(data, move |d| view! { <TagDetailView d delete/> }))
+    let restore = ServerAction::<RestoreTag>::new();
+    let data = Resource::new(move || (id.get(), restore.version().get()), |(id, _)| get_tag(id));
+    signed_in_or_visitor(move |_| loaded(data, move |d| view! { <TagDetailView d delete restore/> }))
 }
 
 #[component]
-fn TagDetailView(d: TagDetail, delete: ServerAction<DeleteTag>) -> impl IntoView {
+fn TagDetailView(d: TagDetail, delete: ServerAction<DeleteTag>, restore: ServerAction<RestoreTag>) -> impl IntoView {
     let t = d.tag;
     let repo = d.repository.clone();
     let full = format!("{}:{}", repo, t.name);
@@ -67,6 +69,7 @@ fn TagDetailView(d: TagDetail, delete: ServerAction<DeleteTag>) -> impl IntoView
                         {row("Other tags", view! { <span>{if t.shared_with.is_empty() { "none".to_string() } else { t.shared_with.join(", ") }}</span> }.into_any())}
                     </dl>
                 </Card>
+                <TagHistoryCard repository=repo.clone() moves=d.history.clone() can_push=d.can_push restore show_tags=false/>
                 {d.config.clone().map(|c| view! { <ConfigCard c/> })}
                 {(!d.index_entries.is_empty()).then(|| view! { <IndexCard entries=d.index_entries.clone()/> })}
                 {(!d.layers.is_empty()).then(|| view! { <LayersCard layers=d.layers.clone() config_digest=d.config_digest.clone()/> })}

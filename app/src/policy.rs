@@ -225,6 +225,24 @@ pub fn can_delete_namespace(actor: &Actor, ns: &NamespaceFacts) -> Decision {
     deny("only owners of the team may delete this namespace")
 }
 
+/// Manage a namespace's webhooks (their secrets sign what is sent in its name): owners of
+/// its team, and administrators.
+pub fn can_manage_webhooks(actor: &Actor, ns: &NamespaceFacts) -> Decision {
+    if !actor.is_enabled {
+        return deny("this account is disabled");
+    }
+    if actor.is_admin {
+        return Ok(());
+    }
+    if ns.is_global {
+        return deny("only administrators manage the global namespace's webhooks");
+    }
+    match ns.role {
+        Some(TeamRole::Owner) => Ok(()),
+        _ => deny("only owners of the team may manage this namespace's webhooks"),
+    }
+}
+
 /// Create a namespace owned by a team in which the actor has `role`.
 pub fn can_create_namespace(actor: &Actor, role: Option<TeamRole>, s: &AccessSettings) -> Decision {
     if !actor.is_enabled {

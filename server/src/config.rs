@@ -175,6 +175,9 @@ config_keys! {
     events_retention_days: u32 = "14", "PORTCULLIS_EVENTS_RETENTION_DAYS";
     /// Days each tag's history (its pushes, moves, deletes and restores) is kept.
     tag_history_days: u32 = "365", "PORTCULLIS_TAG_HISTORY_DAYS";
+    /// Whether webhooks may be sent to loopback, private and link-local addresses (checked
+    /// when sent, on the resolved address). Off: a webhook cannot reach the inside network.
+    webhook_allow_private: bool = "false", "PORTCULLIS_WEBHOOK_ALLOW_PRIVATE";
     /// Days after which a refresh token (docker's identity token) ends, however often used.
     refresh_token_max_days: u32 = "90", "PORTCULLIS_REFRESH_TOKEN_MAX_DAYS";
     /// Days without use after which a refresh token ends.
@@ -291,6 +294,8 @@ impl Config {
             events_secret: Some(self.registry_events_secret.clone()).filter(|s| !s.is_empty()),
             events_retention_days: self.events_retention_days.max(1),
             tag_history_days: self.tag_history_days.max(1),
+            webhook_allow_private: self.webhook_allow_private,
+            public_url: self.public_url.clone(),
             refresh_token_max_days: self.refresh_token_max_days.max(1),
             refresh_token_idle_days: self.refresh_token_idle_days.max(1),
             trusted_proxies: self.trusted_proxies.0.clone(),

@@ -189,6 +189,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         std::time::Duration::from_secs(config.sync_interval_secs),
     );
     app::backend::maintenance::spawn(state.clone());
+    app::backend::webhooks::spawn_worker(state.clone());
     prometheus::spawn_upkeep();
     let router = router(state, &config);
     let listener = tokio::net::TcpListener::bind(config.listen)

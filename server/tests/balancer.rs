@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use common::replica::Replica;
 use common::stack::{oci_image, skopeo_in};
 use common::*;
@@ -101,7 +102,8 @@ impl Cluster {
             // Reconcile every second, so that replicas compete for it all the time.
             ("PORTCULLIS_SYNC_INTERVAL_SECS", "1".into()),
             ("PORTCULLIS_LOG_FORMAT", "json".into()),
-            ("RUST_LOG", "info".into()),
+            // The singleton jobs' starts and ends, for the test that they never overlap.
+            ("RUST_LOG", "info,portcullis::jobs=debug".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -295,17 +297,51 @@ async fn the_policy_holds_a_session_outlives_its_replica_and_a_change_reaches_ev
     }
 }
 
-/// Each replica's `portcullis_job_active` for `job`, summed: how many replicas say they run it.
-async fn running_now(bases: &[String], job: &str) -> f64 {
-    let series = format!("portcullis_job_active{{job=\"{job}\"}} ");
-    let mut sum = 0.0;
-    for base in bases {
-        // A replica being killed or restarted answers nothing: it runs nothing either.
-        let Ok(res) = reqwest::get(format!("{base}/metrics")).await else { continue };
-        let page = res.text().await.unwrap_or_default();
-        sum += page.lines().find_map(|l| l.strip_prefix(&series)?.trim().parse::<f64>().ok()).unwrap_or(0.0);
+/// When each run of `job` started and finished on each replica, from the replicas' logs
+/// (`job started` / `job finished`, debug lines of `portcullis::jobs`). A run cut short by a
+/// kill has no end; `killed` says when its replica was killed (its lock went with it).
+fn job_runs(
+    cluster: &Cluster,
+    job: &str,
+    killed: &[(usize, DateTime<Utc>)],
+) -> Vec<(usize, DateTime<Utc>, DateTime<Utc>)> {
+    let mut runs = Vec::new();
+    for i in 0..cluster.replicas.len() {
+        let log = std::fs::read_to_string(cluster.dir.path().join(format!("replica{i}.log"))).unwrap_or_default();
+        let mut open: Option<DateTime<Utc>> = None;
+        for line in log.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()) {
+            if line["target"] != "portcullis::jobs" || line["fields"]["job"] != job {
+                continue;
+            }
+            let at = DateTime::parse_from_rfc3339(line["timestamp"].as_str().unwrap()).unwrap().with_timezone(&Utc);
+            match line["fields"]["message"].as_str() {
+                Some("job started") => {
+                    // A start after an unfinished run: the replica was killed in between.
+                    if let Some(start) = open.take() {
+                        let end = killed.iter().find(|k| k.0 == i && k.1 > start).map(|k| k.1).expect("killed");
+                        runs.push((i, start, end));
+                    }
+                    open = Some(at);
+                }
+                Some("job finished") => runs.push((i, open.take().expect("a run that started"), at)),
+                _ => {}
+            }
+        }
+        if let Some(start) = open {
+            runs.push((
+                i,
+                start,
+                killed.iter().find(|k| k.0 == i && k.1 > start).map(|k| k.1).unwrap_or(DateTime::<Utc>::MAX_UTC),
+            ));
+        }
     }
-    sum
+    runs.sort_by_key(|r| r.1);
+    runs
+}
+
+/// Runs that overlap in time, as pairs.
+fn overlapping(runs: &[(usize, DateTime<Utc>, DateTime<Utc>)]) -> Vec<String> {
+    runs.windows(2).filter(|w| w[1].1 < w[0].2).map(|w| format!("{:?} and {:?}", w[0], w[1])).collect()
 }
 
 #[tokio::test]
@@ -320,23 +356,6 @@ async fn a_push_burst_survives_a_replica_killed_midway_and_no_event_is_lost() {
             oci_image(&dir, &format!("burst {i}"), &[])
         })
         .collect();
-
-    // While it all happens, watch every replica's view of the singleton jobs.
-    let bases: Vec<String> = cluster.replicas.iter().map(|r| r.base.clone()).collect();
-    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let watcher = tokio::spawn({
-        let watching = watching.clone();
-        async move {
-            let (mut most_events, mut most_syncs, mut samples) = (0.0f64, 0.0f64, 0);
-            while watching.load(std::sync::atomic::Ordering::Relaxed) {
-                most_events = most_events.max(running_now(&bases, "portcullis.events").await);
-                most_syncs = most_syncs.max(running_now(&bases, "portcullis.sync").await);
-                samples += 1;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            (most_events, most_syncs, samples)
-        }
-    });
 
     let pushes: Vec<_> = images
         .iter()
@@ -356,6 +375,7 @@ async fn a_push_burst_survives_a_replica_killed_midway_and_no_event_is_lost() {
         .collect();
     tokio::time::sleep(Duration::from_millis(600)).await;
     cluster.replicas[1].kill();
+    let killed = [(1, Utc::now())];
     tokio::time::sleep(Duration::from_secs(2)).await;
     cluster.replicas[1].restart().await;
     for (i, push) in pushes.into_iter().enumerate() {
@@ -386,13 +406,16 @@ async fn a_push_burst_survives_a_replica_killed_midway_and_no_event_is_lost() {
     }
     assert_eq!(count("select count(*) from registry_event where outcome = 'failed'").await, 0);
 
-    // One replica at a time: no two reconcile runs overlap, and no sample saw two workers.
+    // One replica at a time: no two runs of the event worker or of reconcile overlap, on
+    // whichever replicas they ran, and both ran on more than one.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    watching.store(false, std::sync::atomic::Ordering::Relaxed);
-    let (most_events, most_syncs, samples) = watcher.await.unwrap();
-    assert!(samples > 10, "the watcher sampled the replicas ({samples} times)");
-    assert!(most_events <= 1.0, "{most_events} replicas ran the event worker at once");
-    assert!(most_syncs <= 1.0, "{most_syncs} replicas ran reconcile at once");
+    for job in ["portcullis.events", "portcullis.sync"] {
+        let runs = job_runs(&cluster, job, &killed);
+        assert!(runs.len() >= 3, "{job} ran ({runs:?})");
+        let replicas: std::collections::HashSet<usize> = runs.iter().map(|r| r.0).collect();
+        assert!(replicas.len() >= 2, "{job} moved between replicas ({runs:?})");
+        assert_eq!(overlapping(&runs), Vec::<String>::new(), "{job} ran on two replicas at once");
+    }
     let runs = count("select count(*) from sync_run").await;
     assert!(runs >= 3, "reconcile ran every second ({runs} runs)");
     let overlapping = count(

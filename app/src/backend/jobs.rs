@@ -34,7 +34,9 @@ pub async fn exclusively<T>(
     let active = metrics::gauge!("portcullis_job_active", "job" => name.to_owned());
     metrics::counter!("portcullis_job_runs_total", "job" => name.to_owned()).increment(1);
     active.set(1.0);
+    tracing::debug!(target: "portcullis::jobs", job = name, "job started");
     let result = work.await;
+    tracing::debug!(target: "portcullis::jobs", job = name, "job finished");
     active.set(0.0);
     sqlx::query_scalar!(r#"select pg_advisory_unlock(hashtext($1)) as "unlocked!""#, name)
         .fetch_one(&mut *lock)

@@ -22,6 +22,7 @@ pub struct Report {
     pub throttles: u64,
     pub sync_runs: u64,
     pub tag_moves: u64,
+    pub webhook_deliveries: u64,
 }
 
 /// Runs the housekeeping now and then, supervised.
@@ -58,5 +59,6 @@ pub async fn run(state: &AppState) -> AppResult<Report> {
     .await?
     .rows_affected();
     let tag_moves = super::images::history::prune(state, state.settings.tag_history_days).await?;
-    Ok(Report { events, refresh_tokens, throttles, sync_runs, tag_moves })
+    let webhook_deliveries = super::webhooks::prune(state, 30).await?;
+    Ok(Report { events, refresh_tokens, throttles, sync_runs, tag_moves, webhook_deliveries })
 }

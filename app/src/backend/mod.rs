@@ -8,6 +8,7 @@ pub mod images;
 pub mod jobs;
 pub mod maintenance;
 pub mod registry;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -78,6 +79,10 @@ pub struct Settings {
     pub events_retention_days: u32,
     /// Days each tag's moves are kept.
     pub tag_history_days: u32,
+    /// Whether webhooks may be sent to loopback, private and link-local addresses.
+    pub webhook_allow_private: bool,
+    /// Where users reach Portcullis (links in what webhooks send).
+    pub public_url: String,
     /// Refresh tokens (docker's identity tokens) end this many days after they were issued...
     pub refresh_token_max_days: u32,
     /// ...or after this many days without use, whichever comes first.

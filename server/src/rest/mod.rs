@@ -10,6 +10,7 @@
 mod auth;
 mod handlers;
 pub mod openapi;
+mod webhooks;
 
 use app::backend::AppState;
 use app::error::AppError;
@@ -46,6 +47,15 @@ pub fn router(state: AppState) -> Router {
             get(get_namespace).put(update_namespace).patch(update_namespace).delete(delete_namespace),
         )
         .route("/api/v1/namespaces/{id}/repositories", get(namespace_repositories))
+        .route(
+            "/api/v1/namespaces/{id}/webhooks",
+            get(webhooks::list_for_namespace).post(webhooks::create_for_namespace),
+        )
+        .route("/api/v1/webhooks", get(webhooks::list_site_wide).post(webhooks::create_site_wide))
+        .route("/api/v1/webhooks/{id}", get(webhooks::get).put(webhooks::change).delete(webhooks::delete))
+        .route("/api/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/api/v1/webhooks/{id}/test", post(webhooks::test))
+        .route("/api/v1/webhooks/deliveries/{id}/redeliver", post(webhooks::redeliver))
         .route("/api/v1/repositories", get(list_repositories))
         .route(
             "/api/v1/repositories/{id}",

@@ -121,6 +121,46 @@ fn no_content() -> Value {
 }
 
 pub fn spec() -> Value {
+    let mut doc = core_spec();
+    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), webhook_paths()) {
+        paths.extend(more);
+    }
+    doc
+}
+
+/// The webhooks' endpoints (apart: one `json!` with every path exceeds the macro's limit).
+fn webhook_paths() -> Value {
+    let hook = || ok("The webhook", schema_ref("Webhook"));
+    let created = || ok("The webhook and its secret (shown this once)", schema_ref("CreatedWebhook"));
+    let delivery = || ok("The delivery, queued", schema_ref("WebhookDelivery"));
+    let list = || ok("The webhooks", json!({ "type": "array", "items": schema_ref("Webhook") }));
+    json!({
+        "/api/v1/namespaces/{id}/webhooks": {
+            "get": op("List a namespace's webhooks (owners of its team)", "webhooks", &["id"], None, "200", list()),
+            "post": op("Create a webhook for a namespace's images (owners); its secret is in the answer and nowhere else", "webhooks", &["id"], Some("NewWebhook"), "201", created())
+        },
+        "/api/v1/webhooks": {
+            "get": op("List the site-wide webhooks (administrators)", "webhooks", &[], None, "200", list()),
+            "post": op("Create a site-wide webhook (administrators)", "webhooks", &[], Some("NewWebhook"), "201", created())
+        },
+        "/api/v1/webhooks/{id}": {
+            "get": op("Show a webhook", "webhooks", &["id"], None, "200", hook()),
+            "put": op("Turn a webhook on or off", "webhooks", &["id"], Some("WebhookChange"), "200", hook()),
+            "delete": op("Delete a webhook and its deliveries", "webhooks", &["id"], None, "204", no_content())
+        },
+        "/api/v1/webhooks/{id}/deliveries": {
+            "get": op("A webhook's newest deliveries, with the receiver's answers", "webhooks", &["id"], None, "200", ok("The deliveries", json!({ "type": "array", "items": schema_ref("WebhookDelivery") })))
+        },
+        "/api/v1/webhooks/{id}/test": {
+            "post": op("Send a test event", "webhooks", &["id"], None, "202", delivery())
+        },
+        "/api/v1/webhooks/deliveries/{id}/redeliver": {
+            "post": op("Send a delivery's event again", "webhooks", &["id"], None, "202", delivery())
+        }
+    })
+}
+
+fn core_spec() -> Value {
     let user = || ok("The user", schema_ref("User"));
     let team = || ok("The team", schema_ref("Team"));
     let ns = || ok("The namespace", schema_ref("Namespace"));
@@ -222,7 +262,7 @@ pub fn spec() -> Value {
 
 /// Request bodies are read strictly: a field the API does not know is a 422, not ignored
 /// (a misspelt `visibilty` must not silently do nothing), and the schemas say so.
-const REQUEST_SCHEMAS: [&str; 11] = [
+const REQUEST_SCHEMAS: [&str; 13] = [
     "NewUser",
     "UserChange",
     "NewToken",
@@ -234,11 +274,15 @@ const REQUEST_SCHEMAS: [&str; 11] = [
     "NamespaceChange",
     "RepositoryChange",
     "Restore",
+    "NewWebhook",
+    "WebhookChange",
 ];
 
 /// Fields of request bodies that may be `null`, meaning "not given" (left as it is, or the
 /// default).
-const NULLABLE_FIELDS: [(&str, &str); 10] = [
+const NULLABLE_FIELDS: [(&str, &str); 12] = [
+    ("NewWebhook", "format"),
+    ("NewWebhook", "secret"),
     ("NewUser", "password"),
     ("NewUser", "email"),
     ("NewUser", "display_name"),
@@ -346,6 +390,25 @@ fn response_and_request_schemas() -> Value {
             "previous_digest": { "type": "string", "nullable": true }, "actor": { "type": "string", "nullable": true },
             "source": { "type": "string", "enum": ["push", "delete", "reconcile", "restore"] },
             "at": { "type": "string", "format": "date-time" } } },
+        "NewWebhook": { "type": "object", "required": ["name", "url", "events"], "properties": {
+            "name": s("string"), "url": { "type": "string", "description": "http(s); not an internal address unless allowed" },
+            "events": { "type": "array", "items": { "type": "string", "enum": ["push", "delete", "pull"] } },
+            "format": { "type": "string", "enum": ["portcullis", "cloudevents"] },
+            "headers": { "type": "object", "additionalProperties": s("string") },
+            "secret": { "type": "string", "description": "16 to 256 characters; made when absent" } } },
+        "WebhookChange": { "type": "object", "required": ["enabled"], "properties": { "enabled": s("boolean") } },
+        "Webhook": { "type": "object", "properties": {
+            "id": id(), "namespace": { "type": "string", "nullable": true }, "name": s("string"), "url": s("string"),
+            "events": { "type": "array", "items": s("string") }, "format": s("string"),
+            "header_names": { "type": "array", "items": s("string") }, "enabled": s("boolean"), "created_at": time(),
+            "last_delivery": { "allOf": [schema_ref("WebhookDelivery")], "nullable": true } } },
+        "WebhookDelivery": { "type": "object", "properties": {
+            "id": id(), "webhook_id": id(), "event": s("string"),
+            "state": { "type": "string", "enum": ["pending", "delivered", "failed"] }, "attempts": s("integer"),
+            "last_status": { "type": "integer", "nullable": true }, "last_error": { "type": "string", "nullable": true },
+            "response_ms": { "type": "integer", "nullable": true }, "response_body": { "type": "string", "nullable": true },
+            "created_at": time(), "next_attempt_at": time(), "delivered_at": opt_time() } },
+        "CreatedWebhook": { "type": "object", "properties": { "webhook": schema_ref("Webhook"), "secret": s("string") } },
         "Restore": { "type": "object", "required": ["tag", "digest"], "properties": {
             "tag": s("string"), "digest": { "type": "string", "description": "sha256:…" } } }
     })

@@ -62,6 +62,7 @@ impl Stack {
         let state = server::state(db.clone(), &config).await.unwrap();
         app::backend::registry::cache::spawn_listener(state.db.clone());
         app::backend::images::events::spawn_worker(state.clone(), state.registry.clone());
+        app::backend::webhooks::spawn_worker(state.clone());
         let app = server::router(state.clone(), &config);
         tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();

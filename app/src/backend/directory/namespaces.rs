@@ -220,7 +220,8 @@ async fn views(
 
 /// One namespace with the settings it was judged under. One the principal may not see is
 /// "not found", revealing nothing.
-async fn find(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppResult<(Namespace, AccessSettings)> {
+/// A namespace the principal may see (else "not found"), and the access settings.
+pub async fn find(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppResult<(Namespace, AccessSettings)> {
     let s = state.access.get(&state.db).await;
     let viewer = p.user.as_ref().map(|u| u.id);
     let row = match ns {

@@ -418,7 +418,8 @@ pub async fn delete_tag(
     crate::backend::images::store::exclude_worker(&mut tx).await?;
     state.registry.delete_manifest(state, &r.name, &row.digest).await?;
     let by = store::Removal { source: "delete", actor: Some(&user.username) };
-    store::remove_digest(&mut tx, r.id, &row.digest, by).await?;
+    let removed = store::remove_digest(&mut tx, r.id, &row.digest, by).await?;
+    tell_deleted(state, &mut tx, &r, &row.digest, &removed, &user.username).await?;
     let details = serde_json::json!({ "tags": tags, "digest": row.digest });
     let target = Target { kind: "repository", name: &r.name, namespace_id: r.namespace_id };
     audit::record(&mut tx, Some(user), "image.delete", target, details).await?;
@@ -488,6 +489,31 @@ pub async fn restore_tag(
     Ok(previous)
 }
 
+/// Queues the webhooks' delete events for tags removed here (the registry's own delete
+/// events then find nothing left to remove, and are not told twice).
+async fn tell_deleted(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    r: &VisibleRepository,
+    digest: &str,
+    tags: &[String],
+    actor: &str,
+) -> AppResult<()> {
+    for tag in tags {
+        let told = crate::backend::webhooks::ImageEvent {
+            kind: "delete",
+            repository: &r.name,
+            namespace_id: r.namespace_id,
+            tag: Some(tag),
+            digest,
+            actor: Some(actor),
+            at: chrono::Utc::now(),
+        };
+        crate::backend::webhooks::enqueue(tx, &state.settings.registry_host, &told).await?;
+    }
+    Ok(())
+}
+
 /// Deletes every manifest of a repository from the registry, and the repository here.
 pub async fn delete_repository(state: &AppState, p: &Principal, name: &str) -> AppResult<()> {
     p.require_writer()?;
@@ -513,7 +539,8 @@ pub async fn delete_repository(state: &AppState, p: &Principal, name: &str) -> A
     }
     let by = store::Removal { source: "delete", actor: Some(&user.username) };
     for d in &digests {
-        store::remove_digest(&mut tx, r.id, d, by).await?;
+        let removed = store::remove_digest(&mut tx, r.id, d, by).await?;
+        tell_deleted(state, &mut tx, &r, d, &removed, &user.username).await?;
     }
     sqlx::query!("delete from repository where repository_id = $1", r.id).execute(&mut *tx).await?;
     let details = serde_json::json!({ "manifests": digests.len() });

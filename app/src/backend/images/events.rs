@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use crate::backend::audit;
 use crate::backend::images::store;
 use crate::backend::registry::client::{is_manifest, RegistryClient, SELF_SUBJECT};
+use crate::backend::webhooks;
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
 
@@ -250,12 +251,30 @@ pub async fn apply(state: &AppState, client: &RegistryClient, raw: &Value) -> Ap
         }
         "pull" if is_manifest(&t.media_type) || t.tag.is_some() => {
             store::record_pull(&state.db, &t.repository, &t.digest, t.tag.as_deref(), at).await?;
+            let mut conn = state.db.acquire().await?;
+            if let Some((_, namespace_id)) = store::repository_by_name(&mut conn, &t.repository).await? {
+                let told = webhooks::ImageEvent {
+                    kind: "pull",
+                    repository: &t.repository,
+                    namespace_id,
+                    tag: t.tag.as_deref(),
+                    digest: &t.digest,
+                    actor: Some(ev_actor(actor)),
+                    at,
+                };
+                webhooks::enqueue(&mut conn, &state.settings.registry_host, &told).await?;
+            }
             Ok(Outcome::Applied)
         }
         "pull" => Ok(Outcome::Skipped("a blob pull".into())),
         "mount" => Ok(Outcome::Skipped("a blob mount changes no tag".into())),
         other => Ok(Outcome::Skipped(format!("unknown action {other:?}"))),
     }
+}
+
+/// Who a webhook names for an event: the verified user, or `anonymous`.
+fn ev_actor(actor: Option<&str>) -> &str {
+    actor.unwrap_or("anonymous")
 }
 
 /// The user an event names, for the activity log.
@@ -296,6 +315,17 @@ async fn apply_push(
             audit::record(&mut tx, who(state, actor).await?.as_ref(), "image.push", target, details).await?;
         }
     }
+    // Every push is told, a push of what was there already too (as the registry saw it).
+    let told = webhooks::ImageEvent {
+        kind: "push",
+        repository: &t.repository,
+        namespace_id,
+        tag: t.tag.as_deref(),
+        digest: &t.digest,
+        actor: Some(ev_actor(actor)),
+        at,
+    };
+    webhooks::enqueue(&mut tx, &state.settings.registry_host, &told).await?;
     tx.commit().await?;
     Ok(Outcome::Applied)
 }
@@ -322,6 +352,18 @@ async fn apply_delete(state: &AppState, t: &Target, actor: Option<&str>) -> AppR
         let target = audit::Target { kind: "repository", name: &t.repository, namespace_id };
         let details = serde_json::json!({ "tags": removed, "digest": t.digest });
         audit::record(&mut tx, who(state, actor).await?.as_ref(), "image.delete", target, details).await?;
+    }
+    for tag in &removed {
+        let told = webhooks::ImageEvent {
+            kind: "delete",
+            repository: &t.repository,
+            namespace_id,
+            tag: Some(tag),
+            digest: &t.digest,
+            actor: Some(ev_actor(actor)),
+            at: chrono::Utc::now(),
+        };
+        webhooks::enqueue(&mut tx, &state.settings.registry_host, &told).await?;
     }
     tx.commit().await?;
     Ok(Outcome::Applied)

@@ -208,8 +208,8 @@ impl KeyCrypt {
         }))
     }
 
-    /// The form a private key is stored in.
-    fn seal(&self, pem: &str) -> AppResult<String> {
+    /// The form a secret is stored in: encrypted when a secret is set, else as given.
+    pub(crate) fn seal(&self, pem: &str) -> AppResult<String> {
         use aws_lc_rs::aead::{Aad, Nonce};
         use rand::RngCore as _;
         let Some(key) = &self.0 else { return Ok(pem.to_string()) };
@@ -223,8 +223,8 @@ impl KeyCrypt {
         Ok(format!("{SEALED}{}", base64::engine::general_purpose::STANDARD.encode(out)))
     }
 
-    /// A stored private key, in clear.
-    fn open(&self, stored: &str) -> AppResult<String> {
+    /// A stored secret, in clear.
+    pub(crate) fn open(&self, stored: &str) -> AppResult<String> {
         self.try_open(stored).map_err(|why| {
             tracing::error!("cannot read the signing keys: {why}");
             AppError::Internal
@@ -671,6 +671,11 @@ impl KeyRing {
         let done = rotate_ca(db, &self.policy, finish).await?;
         self.reload(db).await?;
         Ok(done)
+    }
+
+    /// How secrets are kept at rest (the keys', and webhooks' secrets).
+    pub fn crypt(&self) -> &KeyCrypt {
+        &self.policy.crypt
     }
 
     /// The registry's `rootcertbundle`.

@@ -161,6 +161,9 @@ pub struct NamespaceAbilities {
     pub change_visibility: bool,
     pub edit: bool,
     pub delete_namespace: bool,
+    /// Manage its webhooks.
+    #[serde(default)]
+    pub webhooks: bool,
 }
 
 /// Who may push, site-wide (Portus's `push_policy`).

@@ -331,6 +331,7 @@ pub fn namespace_abilities(actor: &Actor, ns: &NamespaceFacts, s: &AccessSetting
         change_visibility: can_change_visibility(actor, ns, s).is_ok(),
         edit: can_edit_namespace(actor, ns, s).is_ok(),
         delete_namespace: can_delete_namespace(actor, ns).is_ok(),
+        webhooks: can_manage_webhooks(actor, ns).is_ok(),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod images;
 pub mod namespaces;
 pub mod teams;
 pub mod tokens;
+pub mod webhooks;
 
 /// Keeps a post-login redirect on this site: only absolute paths, never `//host`.
 pub fn safe_next(next: Option<&str>) -> &str {

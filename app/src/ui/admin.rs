@@ -17,6 +17,7 @@ fn AdminHeader(current: &'static str) -> impl IntoView {
         ("/admin/users", "Users"),
         ("/admin/activity", "Activity"),
         ("/admin/registry", "Registry"),
+        ("/admin/webhooks", "Webhooks"),
         ("/admin/settings", "Settings"),
     ];
     let title = tabs.iter().find(|(href, _)| *href == current).map_or("Administration", |(_, label)| label);
@@ -309,6 +310,17 @@ pub fn SettingsPage() -> impl IntoView {
                     </Card>
                 }
             })}
+        }
+    })
+}
+
+/// The site-wide webhooks: told of every namespace's images.
+#[component]
+pub fn WebhooksPage() -> impl IntoView {
+    admin_only(move |_| {
+        view! {
+            <AdminHeader current="/admin/webhooks"/>
+            <super::webhooks::WebhooksCard namespace=None/>
         }
     })
 }

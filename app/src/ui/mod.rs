@@ -8,6 +8,7 @@ pub mod home;
 pub mod images;
 pub mod namespaces;
 pub mod teams;
+pub mod webhooks;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
@@ -88,6 +89,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async/>
                         <Route path=path!("/admin/activity") view=admin::ActivityPage ssr=SsrMode::Async/>
                         <Route path=path!("/admin/settings") view=admin::SettingsPage ssr=SsrMode::Async/>
+                        <Route path=path!("/admin/webhooks") view=admin::WebhooksPage ssr=SsrMode::Async/>
+                        <Route path=path!("/webhooks/:id") view=webhooks::WebhookPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
                 <footer class="border-t border-slate-200 py-4 text-center text-xs text-slate-500">

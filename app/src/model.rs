@@ -442,6 +442,7 @@ impl TagMove {
     /// The move in words, without the time: "pushed by carol", "deleted", "put back by alice".
     pub fn describe(&self) -> String {
         let what = match (self.source.as_str(), &self.digest) {
+            ("cleanup", None) => "deleted by the cleanup policy",
             (_, None) => "deleted",
             ("restore", _) => "put back",
             ("reconcile", _) => "found in the registry",
@@ -685,4 +686,70 @@ pub struct WebhookDelivery {
 pub struct CreatedWebhook {
     pub webhook: WebhookView,
     pub secret: String,
+}
+
+/// What a cleanup policy keeps; every other tag it covers is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupRules {
+    /// Keep the N most recently pushed tags it covers.
+    pub keep_last: Option<i32>,
+    /// Keep tags pushed or pulled within D days.
+    pub keep_days: Option<i32>,
+    /// Tags it covers (a regular expression); the others are always kept.
+    #[serde(default = "CleanupRules::everything")]
+    pub include_pattern: String,
+    /// Tags always kept (a regular expression; empty: none).
+    #[serde(default)]
+    pub keep_pattern: String,
+    /// Hours between scheduled runs; 0: only on demand.
+    #[serde(default)]
+    pub schedule_hours: i32,
+    #[serde(default = "CleanupRules::on")]
+    pub enabled: bool,
+}
+
+impl CleanupRules {
+    fn everything() -> String {
+        ".*".into()
+    }
+    fn on() -> bool {
+        true
+    }
+}
+
+/// A cleanup policy as stored: a namespace's, or one repository's (which wins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupPolicyView {
+    pub id: i64,
+    pub namespace: String,
+    pub repository: Option<String>,
+    #[serde(flatten)]
+    pub rules: CleanupRules,
+    pub last_run_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What a cleanup decides for one tag, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupDecision {
+    pub repository: String,
+    pub tag: String,
+    pub digest: String,
+    /// `delete`, `keep`, or `skip` (the policy would delete it, but it cannot go alone).
+    pub action: String,
+    /// The rule that keeps it, or why it is skipped or deleted.
+    pub reason: String,
+}
+
+/// What a cleanup did, or (a dry run) would do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupReport {
+    pub dry_run: bool,
+    pub decisions: Vec<CleanupDecision>,
+    pub deleted: i32,
+    pub kept: i32,
+    pub skipped: i32,
+    /// The compressed size of the deleted images (their space is reclaimed by the registry's
+    /// garbage collection, less what other images share).
+    pub bytes_freed: i64,
+    pub errors: Vec<String>,
 }

@@ -225,6 +225,13 @@ pub fn can_delete_namespace(actor: &Actor, ns: &NamespaceFacts) -> Decision {
     deny("only owners of the team may delete this namespace")
 }
 
+/// Manage a namespace's cleanup policy (it deletes images): owners of its team, and
+/// administrators.
+pub fn can_manage_cleanup(actor: &Actor, ns: &NamespaceFacts) -> Decision {
+    can_manage_webhooks(actor, ns)
+        .map_err(|_| Denied("only owners of the team may manage this namespace's cleanup policy"))
+}
+
 /// Manage a namespace's webhooks (their secrets sign what is sent in its name): owners of
 /// its team, and administrators.
 pub fn can_manage_webhooks(actor: &Actor, ns: &NamespaceFacts) -> Decision {

@@ -190,6 +190,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     app::backend::maintenance::spawn(state.clone());
     app::backend::webhooks::spawn_worker(state.clone());
+    app::backend::images::cleanup::spawn(state.clone());
     prometheus::spawn_upkeep();
     let router = router(state, &config);
     let listener = tokio::net::TcpListener::bind(config.listen)

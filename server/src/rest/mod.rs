@@ -8,6 +8,7 @@
 //! 401 not authenticated, 403 refused, 404 unknown, 409 conflict, 413 too large, 422 invalid.
 
 mod auth;
+mod cleanup;
 mod handlers;
 pub mod openapi;
 mod webhooks;
@@ -51,6 +52,18 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/namespaces/{id}/webhooks",
             get(webhooks::list_for_namespace).post(webhooks::create_for_namespace),
         )
+        .route(
+            "/api/v1/namespaces/{id}/cleanup",
+            get(cleanup::namespace_get).put(cleanup::namespace_put).delete(cleanup::namespace_delete),
+        )
+        .route("/api/v1/namespaces/{id}/cleanup/preview", post(cleanup::namespace_preview))
+        .route("/api/v1/namespaces/{id}/cleanup/run", post(cleanup::namespace_run))
+        .route(
+            "/api/v1/repositories/{id}/cleanup",
+            get(cleanup::repository_get).put(cleanup::repository_put).delete(cleanup::repository_delete),
+        )
+        .route("/api/v1/repositories/{id}/cleanup/preview", post(cleanup::repository_preview))
+        .route("/api/v1/repositories/{id}/cleanup/run", post(cleanup::repository_run))
         .route("/api/v1/webhooks", get(webhooks::list_site_wide).post(webhooks::create_site_wide))
         .route("/api/v1/webhooks/{id}", get(webhooks::get).put(webhooks::change).delete(webhooks::delete))
         .route("/api/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))

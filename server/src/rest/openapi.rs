@@ -122,8 +122,10 @@ fn no_content() -> Value {
 
 pub fn spec() -> Value {
     let mut doc = core_spec();
-    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), webhook_paths()) {
-        paths.extend(more);
+    for more in [webhook_paths(), cleanup_paths()] {
+        if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), more) {
+            paths.extend(more);
+        }
     }
     doc
 }
@@ -158,6 +160,29 @@ fn webhook_paths() -> Value {
             "post": op("Send a delivery's event again", "webhooks", &["id"], None, "202", delivery())
         }
     })
+}
+
+/// The cleanup policies' endpoints, for a namespace and for a repository.
+fn cleanup_paths() -> Value {
+    let mut paths = serde_json::Map::new();
+    for (base, what) in
+        [("/api/v1/namespaces/{id}/cleanup", "a namespace"), ("/api/v1/repositories/{id}/cleanup", "a repository")]
+    {
+        let policy = || ok("The policy", schema_ref("CleanupPolicy"));
+        let report = |d: &str| ok(d, schema_ref("CleanupReport"));
+        paths.insert(base.to_string(), json!({
+            "get": op(&format!("Show {what}'s cleanup policy (owners); 404 when none is set"), "cleanup", &["id"], None, "200", policy()),
+            "put": op(&format!("Set {what}'s cleanup policy (owners); a repository's wins over its namespace's"), "cleanup", &["id"], Some("CleanupRules"), "200", policy()),
+            "delete": op(&format!("Remove {what}'s cleanup policy"), "cleanup", &["id"], None, "204", no_content())
+        }));
+        paths.insert(format!("{base}/preview"), json!({
+            "post": op("A dry run: what the policy would delete, keep and skip, and why", "cleanup", &["id"], None, "200", report("The decisions"))
+        }));
+        paths.insert(format!("{base}/run"), json!({
+            "post": op("Run the policy now: delete from the registry what it does not keep", "cleanup", &["id"], None, "200", report("What was done"))
+        }));
+    }
+    Value::Object(paths)
 }
 
 fn core_spec() -> Value {
@@ -262,7 +287,7 @@ fn core_spec() -> Value {
 
 /// Request bodies are read strictly: a field the API does not know is a 422, not ignored
 /// (a misspelt `visibilty` must not silently do nothing), and the schemas say so.
-const REQUEST_SCHEMAS: [&str; 13] = [
+const REQUEST_SCHEMAS: [&str; 14] = [
     "NewUser",
     "UserChange",
     "NewToken",
@@ -276,11 +301,18 @@ const REQUEST_SCHEMAS: [&str; 13] = [
     "Restore",
     "NewWebhook",
     "WebhookChange",
+    "CleanupRules",
 ];
 
 /// Fields of request bodies that may be `null`, meaning "not given" (left as it is, or the
 /// default).
-const NULLABLE_FIELDS: [(&str, &str); 12] = [
+const NULLABLE_FIELDS: [(&str, &str); 18] = [
+    ("CleanupRules", "keep_last"),
+    ("CleanupRules", "keep_days"),
+    ("CleanupRules", "include_pattern"),
+    ("CleanupRules", "keep_pattern"),
+    ("CleanupRules", "schedule_hours"),
+    ("CleanupRules", "enabled"),
     ("NewWebhook", "format"),
     ("NewWebhook", "secret"),
     ("NewUser", "password"),
@@ -297,6 +329,9 @@ const NULLABLE_FIELDS: [(&str, &str); 12] = [
 
 fn schemas() -> Value {
     let mut all = response_and_request_schemas();
+    if let (Some(all), Value::Object(more)) = (all.as_object_mut(), lifecycle_schemas()) {
+        all.extend(more);
+    }
     for name in REQUEST_SCHEMAS {
         all[name]["additionalProperties"] = json!(false);
     }
@@ -312,6 +347,54 @@ fn schemas() -> Value {
         all["NewNamespace"]["properties"][field]["nullable"] = json!(true);
     }
     all
+}
+
+/// Webhooks' and cleanup policies' schemas (apart: one `json!` with all of them exceeds the
+/// macro's limit).
+fn lifecycle_schemas() -> Value {
+    let s = |t: &str| json!({ "type": t });
+    let time = || json!({ "type": "string", "format": "date-time" });
+    let opt_time = || json!({ "type": "string", "format": "date-time", "nullable": true });
+    let id = || json!({ "type": "integer", "format": "int64" });
+    json!({
+        "NewWebhook": { "type": "object", "required": ["name", "url", "events"], "properties": {
+            "name": s("string"), "url": { "type": "string", "description": "http(s); not an internal address unless allowed" },
+            "events": { "type": "array", "items": { "type": "string", "enum": ["push", "delete", "pull"] } },
+            "format": { "type": "string", "enum": ["portcullis", "cloudevents"] },
+            "headers": { "type": "object", "additionalProperties": s("string") },
+            "secret": { "type": "string", "description": "16 to 256 characters; made when absent" } } },
+        "WebhookChange": { "type": "object", "required": ["enabled"], "properties": { "enabled": s("boolean") } },
+        "Webhook": { "type": "object", "properties": {
+            "id": id(), "namespace": { "type": "string", "nullable": true }, "name": s("string"), "url": s("string"),
+            "events": { "type": "array", "items": s("string") }, "format": s("string"),
+            "header_names": { "type": "array", "items": s("string") }, "enabled": s("boolean"), "created_at": time(),
+            "last_delivery": { "allOf": [schema_ref("WebhookDelivery")], "nullable": true } } },
+        "WebhookDelivery": { "type": "object", "properties": {
+            "id": id(), "webhook_id": id(), "event": s("string"),
+            "state": { "type": "string", "enum": ["pending", "delivered", "failed"] }, "attempts": s("integer"),
+            "last_status": { "type": "integer", "nullable": true }, "last_error": { "type": "string", "nullable": true },
+            "response_ms": { "type": "integer", "nullable": true }, "response_body": { "type": "string", "nullable": true },
+            "created_at": time(), "next_attempt_at": time(), "delivered_at": opt_time() } },
+        "CreatedWebhook": { "type": "object", "properties": { "webhook": schema_ref("Webhook"), "secret": s("string") } },
+        "CleanupRules": { "type": "object", "properties": {
+            "keep_last": { "type": "integer", "minimum": 0, "maximum": 10000, "description": "Keep the N most recently pushed" },
+            "keep_days": { "type": "integer", "minimum": 0, "maximum": 3650, "description": "Keep what was pushed or pulled within D days" },
+            "include_pattern": { "type": "string", "description": "Tags covered (a regular expression; default .*)" },
+            "keep_pattern": { "type": "string", "description": "Tags always kept (a regular expression)" },
+            "schedule_hours": { "type": "integer", "minimum": 0, "maximum": 8760, "description": "0: on demand only" },
+            "enabled": s("boolean") } },
+        "CleanupPolicy": { "type": "object", "properties": {
+            "id": id(), "namespace": s("string"), "repository": { "type": "string", "nullable": true },
+            "keep_last": { "type": "integer", "nullable": true }, "keep_days": { "type": "integer", "nullable": true },
+            "include_pattern": s("string"), "keep_pattern": s("string"), "schedule_hours": s("integer"),
+            "enabled": s("boolean"), "last_run_at": opt_time() } },
+        "CleanupReport": { "type": "object", "properties": {
+            "dry_run": s("boolean"), "deleted": s("integer"), "kept": s("integer"), "skipped": s("integer"),
+            "bytes_freed": s("integer"), "errors": { "type": "array", "items": s("string") },
+            "decisions": { "type": "array", "items": { "type": "object", "properties": {
+                "repository": s("string"), "tag": s("string"), "digest": s("string"),
+                "action": { "type": "string", "enum": ["delete", "keep", "skip"] }, "reason": s("string") } } } } }
+    })
 }
 
 fn response_and_request_schemas() -> Value {
@@ -389,27 +472,8 @@ fn response_and_request_schemas() -> Value {
             "id": { "type": "integer", "format": "int64" }, "tag": s("string"),
             "digest": { "type": "string", "nullable": true, "description": "null: the tag was deleted" },
             "previous_digest": { "type": "string", "nullable": true }, "actor": { "type": "string", "nullable": true },
-            "source": { "type": "string", "enum": ["push", "delete", "reconcile", "restore"] },
+            "source": { "type": "string", "enum": ["push", "delete", "reconcile", "restore", "cleanup"] },
             "at": { "type": "string", "format": "date-time" } } },
-        "NewWebhook": { "type": "object", "required": ["name", "url", "events"], "properties": {
-            "name": s("string"), "url": { "type": "string", "description": "http(s); not an internal address unless allowed" },
-            "events": { "type": "array", "items": { "type": "string", "enum": ["push", "delete", "pull"] } },
-            "format": { "type": "string", "enum": ["portcullis", "cloudevents"] },
-            "headers": { "type": "object", "additionalProperties": s("string") },
-            "secret": { "type": "string", "description": "16 to 256 characters; made when absent" } } },
-        "WebhookChange": { "type": "object", "required": ["enabled"], "properties": { "enabled": s("boolean") } },
-        "Webhook": { "type": "object", "properties": {
-            "id": id(), "namespace": { "type": "string", "nullable": true }, "name": s("string"), "url": s("string"),
-            "events": { "type": "array", "items": s("string") }, "format": s("string"),
-            "header_names": { "type": "array", "items": s("string") }, "enabled": s("boolean"), "created_at": time(),
-            "last_delivery": { "allOf": [schema_ref("WebhookDelivery")], "nullable": true } } },
-        "WebhookDelivery": { "type": "object", "properties": {
-            "id": id(), "webhook_id": id(), "event": s("string"),
-            "state": { "type": "string", "enum": ["pending", "delivered", "failed"] }, "attempts": s("integer"),
-            "last_status": { "type": "integer", "nullable": true }, "last_error": { "type": "string", "nullable": true },
-            "response_ms": { "type": "integer", "nullable": true }, "response_body": { "type": "string", "nullable": true },
-            "created_at": time(), "next_attempt_at": time(), "delivered_at": opt_time() } },
-        "CreatedWebhook": { "type": "object", "properties": { "webhook": schema_ref("Webhook"), "secret": s("string") } },
         "Restore": { "type": "object", "required": ["tag", "digest"], "properties": {
             "tag": s("string"), "digest": { "type": "string", "description": "sha256:…" } } }
     })

@@ -43,14 +43,14 @@ fn pairs(v: &Value) -> Vec<(String, String)> {
 }
 
 /// What a repository is to the principal: its facts, for the policy.
-struct VisibleRepository {
-    id: i64,
-    name: String,
-    namespace_id: Option<i64>,
-    facts: NamespaceFacts,
+pub(super) struct VisibleRepository {
+    pub(super) id: i64,
+    pub(super) name: String,
+    pub(super) namespace_id: Option<i64>,
+    pub(super) facts: NamespaceFacts,
 }
 
-async fn visible_repository(state: &AppState, p: &Principal, name: &str) -> AppResult<VisibleRepository> {
+pub(super) async fn visible_repository(state: &AppState, p: &Principal, name: &str) -> AppResult<VisibleRepository> {
     let not_found = || AppError::not_found("No such repository.");
     let row = sqlx::query!(
         "select r.repository_id, r.name, r.namespace_id, n.name as \"namespace?\" from repository r

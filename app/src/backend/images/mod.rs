@@ -6,6 +6,7 @@
 //! in), `registry` (the client), `audit`.
 
 pub mod browse;
+pub mod cleanup;
 pub mod events;
 pub mod history;
 pub mod reconcile;

@@ -1,0 +1,581 @@
+//! Cleanup policies (retention), in the style of Harbor's retention rules and GitLab's cleanup
+//! policies: of the tags a policy covers, keep the N most recently pushed, keep what was pushed
+//! or pulled within D days, always keep what a pattern names; delete the rest from the registry.
+//! Owns the `cleanup_policy` and `cleanup_run` tables.
+//!
+//! Never collateral: the registry deletes by digest (every tag of it goes), so a digest is
+//! deleted only when every tag pointing at it is to go; a tag to go that shares its digest with
+//! a kept tag is skipped with the reason (Distribution 2.8 cannot untag), and so is an image a
+//! kept multi-platform index includes. A dry run computes exactly the same decisions.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+
+use crate::backend::access::principal::Principal;
+use crate::backend::audit::{self, Target};
+use crate::backend::directory::namespaces::{self, NamespaceRef};
+use crate::backend::images::store;
+use crate::backend::webhooks;
+use crate::backend::AppState;
+use crate::error::{AppError, AppResult};
+use crate::model::{CleanupDecision, CleanupPolicyView, CleanupReport, CleanupRules};
+use crate::policy;
+
+use super::browse::visible_repository;
+
+/// What a policy is attached to.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    Namespace(NamespaceRef),
+    /// A repository by name.
+    Repository(String),
+}
+
+/// The scope as ids, once the principal may manage it: (namespace id, repository id).
+async fn managed(state: &AppState, p: &Principal, scope: &Scope) -> AppResult<(i64, Option<i64>)> {
+    match scope {
+        Scope::Namespace(ns) => {
+            let (n, _) = namespaces::find(state, p, ns).await?;
+            p.allowed(|a| policy::can_manage_cleanup(a, &n.facts()))?;
+            Ok((n.id, None))
+        }
+        Scope::Repository(name) => {
+            let r = visible_repository(state, p, name).await?;
+            let Some(ns) = r.namespace_id else {
+                return Err(AppError::BadRequest(
+                    "Repositories of the global namespace have no cleanup policy; use a namespace.".into(),
+                ));
+            };
+            p.allowed(|a| policy::can_manage_cleanup(a, &r.facts))?;
+            Ok((ns, Some(r.id)))
+        }
+    }
+}
+
+/// Compiles a pattern, anchored as written (`^v\d+` is a prefix, `latest` anywhere).
+fn pattern(field: &str, text: &str) -> AppResult<Option<Regex>> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.len() > 256 {
+        return Err(AppError::invalid(field, "at most 256 characters"));
+    }
+    regex::RegexBuilder::new(text)
+        .size_limit(1 << 20)
+        .build()
+        .map(Some)
+        .map_err(|e| AppError::invalid(field, format!("not a regular expression: {e}")))
+}
+
+fn check(rules: &CleanupRules) -> AppResult<()> {
+    if rules.keep_last.is_none() && rules.keep_days.is_none() && rules.keep_pattern.is_empty() {
+        return Err(AppError::invalid(
+            "keep_last",
+            "say what to keep: the N newest, what was used within D days, or a pattern",
+        ));
+    }
+    if rules.keep_last.is_some_and(|n| !(0..=10_000).contains(&n)) {
+        return Err(AppError::invalid("keep_last", "from 0 to 10000"));
+    }
+    if rules.keep_days.is_some_and(|d| !(0..=3650).contains(&d)) {
+        return Err(AppError::invalid("keep_days", "from 0 to 3650 days"));
+    }
+    if !(0..=8760).contains(&rules.schedule_hours) {
+        return Err(AppError::invalid("schedule_hours", "from 0 (on demand only) to 8760 hours"));
+    }
+    pattern("include_pattern", &rules.include_pattern)?;
+    pattern("keep_pattern", &rules.keep_pattern)?;
+    Ok(())
+}
+
+/// Sets the policy of a namespace or repository (owners of the namespace's team).
+pub async fn set(state: &AppState, p: &Principal, scope: &Scope, rules: CleanupRules) -> AppResult<CleanupPolicyView> {
+    let (ns, repo) = managed(state, p, scope).await?;
+    let user = p.require_writer()?;
+    check(&rules)?;
+    let mut tx = state.db.begin().await?;
+    let id = sqlx::query_scalar!(
+        "insert into cleanup_policy (namespace_id, repository_id, enabled, keep_last, keep_days, include_pattern,
+                                     keep_pattern, schedule_hours, created_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         on conflict (namespace_id, coalesce(repository_id, 0)) do update set enabled = excluded.enabled,
+             keep_last = excluded.keep_last, keep_days = excluded.keep_days,
+             include_pattern = excluded.include_pattern, keep_pattern = excluded.keep_pattern,
+             schedule_hours = excluded.schedule_hours, updated_at = now()
+         returning cleanup_policy_id",
+        ns,
+        repo,
+        rules.enabled,
+        rules.keep_last,
+        rules.keep_days,
+        if rules.include_pattern.is_empty() { ".*" } else { rules.include_pattern.as_str() },
+        rules.keep_pattern,
+        rules.schedule_hours,
+        user.username
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let view = view(&mut tx, id).await?;
+    let name = view.repository.clone().unwrap_or_else(|| view.namespace.clone());
+    let target =
+        Target { kind: if repo.is_some() { "repository" } else { "namespace" }, name: &name, namespace_id: Some(ns) };
+    audit::record(&mut tx, Some(user), "cleanup.policy", target, serde_json::to_value(&view.rules).unwrap_or_default())
+        .await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// The policy set on a namespace or repository, if any (owners).
+pub async fn get(state: &AppState, p: &Principal, scope: &Scope) -> AppResult<Option<CleanupPolicyView>> {
+    let (ns, repo) = managed(state, p, scope).await?;
+    let id = sqlx::query_scalar!(
+        "select cleanup_policy_id from cleanup_policy where namespace_id = $1 and repository_id is not distinct from $2",
+        ns,
+        repo
+    )
+    .fetch_optional(&state.db)
+    .await?;
+    match id {
+        Some(id) => Ok(Some(view(&mut *state.db.acquire().await?, id).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Removes the policy of a namespace or repository.
+pub async fn remove(state: &AppState, p: &Principal, scope: &Scope) -> AppResult<()> {
+    let (ns, repo) = managed(state, p, scope).await?;
+    let user = p.require_writer()?;
+    let mut tx = state.db.begin().await?;
+    let gone = sqlx::query!(
+        "delete from cleanup_policy where namespace_id = $1 and repository_id is not distinct from $2",
+        ns,
+        repo
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if gone == 0 {
+        return Err(AppError::not_found("No cleanup policy is set here."));
+    }
+    let name = match scope {
+        Scope::Repository(r) => r.clone(),
+        Scope::Namespace(_) => {
+            sqlx::query_scalar!("select name from namespace where namespace_id = $1", ns).fetch_one(&mut *tx).await?
+        }
+    };
+    let target =
+        Target { kind: if repo.is_some() { "repository" } else { "namespace" }, name: &name, namespace_id: Some(ns) };
+    audit::record(&mut tx, Some(user), "cleanup.remove", target, serde_json::json!({})).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn view(conn: &mut sqlx::PgConnection, id: i64) -> AppResult<CleanupPolicyView> {
+    let r = sqlx::query!(
+        r#"select c.cleanup_policy_id, n.name as namespace, r.name as "repository?", c.enabled, c.keep_last, c.keep_days,
+                  c.include_pattern, c.keep_pattern, c.schedule_hours,
+                  c.last_run_at as "last_run_at: DateTime<Utc>"
+           from cleanup_policy c join namespace n using (namespace_id)
+           left join repository r on r.repository_id = c.repository_id
+           where c.cleanup_policy_id = $1"#,
+        id
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(CleanupPolicyView {
+        id: r.cleanup_policy_id,
+        namespace: r.namespace,
+        repository: r.repository,
+        rules: CleanupRules {
+            keep_last: r.keep_last,
+            keep_days: r.keep_days,
+            include_pattern: r.include_pattern,
+            keep_pattern: r.keep_pattern,
+            schedule_hours: r.schedule_hours,
+            enabled: r.enabled,
+        },
+        last_run_at: r.last_run_at,
+    })
+}
+
+/// A tag as a cleanup sees it.
+#[derive(Debug, Clone)]
+struct Tagged {
+    repository_id: i64,
+    repository: String,
+    tag: String,
+    digest: String,
+    pushed_at: DateTime<Utc>,
+    last_pulled_at: Option<DateTime<Utc>>,
+}
+
+/// The decisions for one repository's tags under `rules`, newest push first.
+fn decide(
+    rules: &CleanupRules,
+    tags: &[Tagged],
+    children: &HashMap<String, Vec<String>>,
+    now: DateTime<Utc>,
+) -> Vec<CleanupDecision> {
+    let include = pattern("include_pattern", &rules.include_pattern).ok().flatten();
+    let keep = pattern("keep_pattern", &rules.keep_pattern).ok().flatten();
+    let mut covered = 0;
+    let mut out: Vec<CleanupDecision> = tags
+        .iter()
+        .map(|t| {
+            let decision = |action: &str, reason: String| CleanupDecision {
+                repository: t.repository.clone(),
+                tag: t.tag.clone(),
+                digest: t.digest.clone(),
+                action: action.into(),
+                reason,
+            };
+            if include.as_ref().is_some_and(|re| !re.is_match(&t.tag)) {
+                return decision("keep", format!("not covered by the pattern {}", rules.include_pattern));
+            }
+            if keep.as_ref().is_some_and(|re| re.is_match(&t.tag)) {
+                return decision("keep", format!("always kept by the pattern {}", rules.keep_pattern));
+            }
+            covered += 1;
+            if let Some(n) = rules.keep_last.filter(|n| covered <= *n) {
+                return decision("keep", format!("one of the {n} most recently pushed"));
+            }
+            if let Some(d) = rules.keep_days {
+                let since = now - chrono::Duration::days(i64::from(d));
+                if t.pushed_at >= since || t.last_pulled_at.is_some_and(|p| p >= since) {
+                    return decision("keep", format!("pushed or pulled in the last {d} days"));
+                }
+            }
+            decision("delete", "kept by no rule".into())
+        })
+        .collect();
+    // The registry deletes a digest with every tag of it: a digest goes only if all its tags
+    // go, and an image a kept index includes stays.
+    let kept: Vec<(String, String)> =
+        out.iter().filter(|d| d.action == "keep").map(|d| (d.tag.clone(), d.digest.clone())).collect();
+    let kept_children: HashMap<&str, &str> = kept
+        .iter()
+        .flat_map(|(tag, digest)| children.get(digest).into_iter().flatten().map(move |c| (c.as_str(), tag.as_str())))
+        .collect();
+    for d in out.iter_mut().filter(|d| d.action == "delete") {
+        if let Some((tag, _)) = kept.iter().find(|(_, digest)| *digest == d.digest) {
+            d.action = "skip".into();
+            d.reason = format!(
+                "its image is also tagged {tag}, which is kept (the registry deletes an image with all its tags)"
+            );
+        } else if let Some(index) = kept_children.get(d.digest.as_str()) {
+            d.action = "skip".into();
+            d.reason = format!("its image is part of the multi-platform image {index}, which is kept");
+        }
+    }
+    out
+}
+
+/// Every repository a policy covers, with its tags and the images its indexes include.
+async fn covered(state: &AppState, policy_id: i64) -> AppResult<(Vec<Tagged>, HashMap<String, Vec<String>>)> {
+    let rows = sqlx::query!(
+        r#"select t.repository_id, r.name as repository, t.name as tag, t.digest,
+                  t.pushed_at as "pushed_at: DateTime<Utc>", t.last_pulled_at as "last_pulled_at: DateTime<Utc>"
+           from cleanup_policy c
+           join repository r on (c.repository_id is null and r.namespace_id = c.namespace_id
+                                 and not exists(select 1 from cleanup_policy o where o.repository_id = r.repository_id))
+                             or r.repository_id = c.repository_id
+           join tag t on t.repository_id = r.repository_id
+           where c.cleanup_policy_id = $1
+           order by r.name, t.pushed_at desc, t.tag_id desc"#,
+        policy_id
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let children = sqlx::query!(
+        r#"select m.digest, p ->> 'digest' as "child!"
+           from cleanup_policy c
+           join repository r on (c.repository_id is null and r.namespace_id = c.namespace_id) or r.repository_id = c.repository_id
+           join manifest m on m.repository_id = r.repository_id, jsonb_array_elements(m.platforms) p
+           where c.cleanup_policy_id = $1 and p ? 'digest'"#,
+        policy_id
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for c in children {
+        map.entry(c.digest).or_default().push(c.child);
+    }
+    let tags = rows
+        .into_iter()
+        .map(|r| Tagged {
+            repository_id: r.repository_id,
+            repository: r.repository,
+            tag: r.tag,
+            digest: r.digest,
+            pushed_at: r.pushed_at,
+            last_pulled_at: r.last_pulled_at,
+        })
+        .collect();
+    Ok((tags, map))
+}
+
+/// Runs a policy: decides, and unless `dry_run` deletes what is to go. Records a real run.
+async fn run_policy(
+    state: &AppState,
+    policy_id: i64,
+    dry_run: bool,
+    trigger: &str,
+    who: Option<&crate::backend::access::principal::User>,
+) -> AppResult<CleanupReport> {
+    let rules = view(&mut *state.db.acquire().await?, policy_id).await?;
+    let (tags, children) = covered(state, policy_id).await?;
+    let now = Utc::now();
+    let mut decisions = Vec::new();
+    let mut by_repo: Vec<(i64, String, Vec<Tagged>)> = Vec::new();
+    for t in tags {
+        match by_repo.last_mut() {
+            Some((id, _, list)) if *id == t.repository_id => list.push(t),
+            _ => by_repo.push((t.repository_id, t.repository.clone(), vec![t])),
+        }
+    }
+    for (_, _, list) in &by_repo {
+        decisions.extend(decide(&rules.rules, list, &children, now));
+    }
+    let count = |a: &str| decisions.iter().filter(|d| d.action == a).count() as i32;
+    let mut report = CleanupReport {
+        dry_run,
+        deleted: count("delete"),
+        kept: count("keep"),
+        skipped: count("skip"),
+        bytes_freed: 0,
+        errors: Vec::new(),
+        decisions: Vec::new(),
+    };
+    // The digests to delete, each once, with its repository.
+    let mut doomed: Vec<(i64, String, String)> = Vec::new();
+    let mut seen = HashSet::new();
+    for (repo_id, repo, _) in &by_repo {
+        for d in decisions.iter().filter(|d| d.action == "delete" && &d.repository == repo) {
+            if seen.insert((repo_id, d.digest.clone())) {
+                doomed.push((*repo_id, repo.clone(), d.digest.clone()));
+            }
+        }
+    }
+    let sizes: HashMap<(i64, String), i64> = sqlx::query!(
+        "select repository_id, digest, size from manifest where repository_id = any($1) and digest = any($2)",
+        &doomed.iter().map(|d| d.0).collect::<Vec<_>>(),
+        &doomed.iter().map(|d| d.2.clone()).collect::<Vec<_>>()
+    )
+    .fetch_all(&state.db)
+    .await?
+    .into_iter()
+    .map(|r| ((r.repository_id, r.digest), r.size))
+    .collect();
+    if dry_run {
+        report.bytes_freed = doomed.iter().filter_map(|d| sizes.get(&(d.0, d.2.clone()))).sum();
+        report.decisions = decisions;
+        return Ok(report);
+    }
+    let run_id = sqlx::query_scalar!(
+        "insert into cleanup_run (cleanup_policy_id, trigger) values ($1, $2) returning cleanup_run_id",
+        policy_id,
+        trigger
+    )
+    .fetch_one(&state.db)
+    .await?;
+    let mut deleted_tags = 0;
+    for (repo_id, repo, digest) in &doomed {
+        let namespace_id: Option<i64> =
+            sqlx::query_scalar!("select namespace_id from repository where repository_id = $1", repo_id)
+                .fetch_optional(&state.db)
+                .await?
+                .flatten();
+        let mut tx = state.db.begin().await?;
+        // The worker waits, so the registry's delete events find the rows gone already.
+        store::exclude_worker(&mut tx).await?;
+        if let Err(e) = state.registry.delete_manifest(state, repo, digest).await {
+            report.errors.push(format!("{repo}@{digest}: {e}"));
+            continue;
+        }
+        let removed =
+            store::remove_digest(&mut tx, *repo_id, digest, store::Removal { source: "cleanup", actor: None }).await?;
+        for tag in &removed {
+            let told = webhooks::ImageEvent {
+                kind: "delete",
+                repository: repo,
+                namespace_id,
+                tag: Some(tag),
+                digest,
+                actor: Some("cleanup"),
+                at: Utc::now(),
+            };
+            webhooks::enqueue(&mut tx, &state.settings.registry_host, &told).await?;
+        }
+        tx.commit().await?;
+        deleted_tags += removed.len() as i32;
+        report.bytes_freed += sizes.get(&(*repo_id, digest.clone())).copied().unwrap_or(0);
+    }
+    report.deleted = deleted_tags;
+    report.decisions = decisions;
+    let error = (!report.errors.is_empty()).then(|| report.errors.join("; "));
+    let mut tx = state.db.begin().await?;
+    sqlx::query!(
+        "update cleanup_run set finished_at = now(), deleted = $2, kept = $3, skipped = $4, bytes_freed = $5, error = $6
+         where cleanup_run_id = $1",
+        run_id,
+        report.deleted,
+        report.kept,
+        report.skipped,
+        report.bytes_freed,
+        error
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!("update cleanup_policy set last_run_at = now() where cleanup_policy_id = $1", policy_id)
+        .execute(&mut *tx)
+        .await?;
+    let name = rules.repository.clone().unwrap_or_else(|| rules.namespace.clone());
+    let ns_id: Option<i64> =
+        sqlx::query_scalar!("select namespace_id from cleanup_policy where cleanup_policy_id = $1", policy_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let target = Target {
+        kind: if rules.repository.is_some() { "repository" } else { "namespace" },
+        name: &name,
+        namespace_id: ns_id,
+    };
+    let details = serde_json::json!({
+        "trigger": trigger, "deleted": report.deleted, "kept": report.kept, "skipped": report.skipped,
+        "bytes_freed": report.bytes_freed,
+    });
+    audit::record(&mut tx, who, "cleanup.run", target, details).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Runs the policy of a namespace or repository now, or (`dry_run`) says what it would do.
+pub async fn run(state: &AppState, p: &Principal, scope: &Scope, dry_run: bool) -> AppResult<CleanupReport> {
+    let (ns, repo) = managed(state, p, scope).await?;
+    let user = p.require_writer()?;
+    let id = sqlx::query_scalar!(
+        "select cleanup_policy_id from cleanup_policy where namespace_id = $1 and repository_id is not distinct from $2",
+        ns,
+        repo
+    )
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(|| AppError::not_found("No cleanup policy is set here."))?;
+    if dry_run {
+        return run_policy(state, id, true, "preview", Some(user)).await;
+    }
+    let mut lock = crate::backend::jobs::dedicated_connection(&state.db, "portcullis cleanup").await?;
+    crate::backend::jobs::exclusively(
+        &mut lock,
+        "portcullis.cleanup",
+        run_policy(state, id, false, "on demand", Some(user)),
+    )
+    .await?
+    .ok_or_else(|| AppError::Conflict("A cleanup is running already; try again in a moment.".into()))
+}
+
+/// Runs the policies whose schedule is due (the caller holds the cleanup lock).
+async fn run_due(state: &AppState) -> AppResult<()> {
+    let due = sqlx::query_scalar!(
+        "select cleanup_policy_id from cleanup_policy
+         where enabled and schedule_hours > 0
+           and (last_run_at is null or last_run_at <= now() - make_interval(hours => schedule_hours))
+         order by cleanup_policy_id"
+    )
+    .fetch_all(&state.db)
+    .await?;
+    for id in due {
+        match run_policy(state, id, false, "schedule", None).await {
+            Ok(r) => {
+                tracing::info!(policy = id, deleted = r.deleted, kept = r.kept, skipped = r.skipped, "cleanup ran")
+            }
+            Err(e) => tracing::warn!(policy = id, error = %e, "cleanup failed"),
+        }
+    }
+    Ok(())
+}
+
+/// Runs scheduled cleanups, every minute, on one replica at a time.
+pub fn spawn(state: AppState) {
+    let db = state.db.clone();
+    crate::backend::jobs::supervise("cleanup", db, move || {
+        let state = state.clone();
+        async move {
+            let mut lock = crate::backend::jobs::dedicated_connection(&state.db, "portcullis cleanup").await?;
+            while !state.db.is_closed() {
+                crate::backend::jobs::exclusively(&mut lock, "portcullis.cleanup", run_due(&state)).await?;
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            }
+            Ok(())
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(name: &str, digest: &str, days_ago: i64) -> Tagged {
+        Tagged {
+            repository_id: 1,
+            repository: "acme/app".into(),
+            tag: name.into(),
+            digest: digest.into(),
+            pushed_at: Utc::now() - chrono::Duration::days(days_ago),
+            last_pulled_at: None,
+        }
+    }
+
+    fn rules(keep_last: Option<i32>, keep_days: Option<i32>, keep: &str) -> CleanupRules {
+        CleanupRules {
+            keep_last,
+            keep_days,
+            include_pattern: ".*".into(),
+            keep_pattern: keep.into(),
+            schedule_hours: 0,
+            enabled: true,
+        }
+    }
+
+    fn actions(ds: &[CleanupDecision]) -> Vec<(&str, &str)> {
+        ds.iter().map(|d| (d.tag.as_str(), d.action.as_str())).collect()
+    }
+
+    #[test]
+    fn the_newest_are_kept_and_a_pattern_always_keeps() {
+        let tags =
+            [tag("v4", "d4", 1), tag("v3", "d3", 2), tag("latest", "d0", 3), tag("v2", "d2", 4), tag("v1", "d1", 5)];
+        let ds = decide(&rules(Some(2), None, "^latest$"), &tags, &HashMap::new(), Utc::now());
+        assert_eq!(
+            actions(&ds),
+            [("v4", "keep"), ("v3", "keep"), ("latest", "keep"), ("v2", "delete"), ("v1", "delete")]
+        );
+        assert!(ds[2].reason.contains("pattern"));
+    }
+
+    #[test]
+    fn recent_use_keeps_and_a_shared_digest_is_never_collateral() {
+        let mut used = tag("v1", "d1", 30);
+        used.last_pulled_at = Some(Utc::now());
+        let tags = [tag("v3", "d3", 20), tag("stable", "d2", 25), used, tag("v2", "d2", 40)];
+        let ds = decide(&rules(None, Some(7), "^stable$"), &tags, &HashMap::new(), Utc::now());
+        assert_eq!(actions(&ds), [("v3", "delete"), ("stable", "keep"), ("v1", "keep"), ("v2", "skip")]);
+        assert!(ds[3].reason.contains("also tagged stable"), "{}", ds[3].reason);
+    }
+
+    #[test]
+    fn an_image_a_kept_index_includes_stays() {
+        let tags = [tag("multi", "index", 1), tag("amd64-only", "child", 50)];
+        let children = HashMap::from([("index".to_string(), vec!["child".to_string()])]);
+        let ds = decide(&rules(Some(1), None, ""), &tags, &children, Utc::now());
+        assert_eq!(actions(&ds), [("multi", "keep"), ("amd64-only", "skip")]);
+    }
+
+    #[test]
+    fn a_policy_must_keep_something_and_patterns_must_compile() {
+        assert!(check(&rules(None, None, "")).is_err());
+        assert!(check(&rules(Some(3), None, "(")).is_err());
+        assert!(check(&rules(Some(3), None, r"^v\d+")).is_ok());
+    }
+}

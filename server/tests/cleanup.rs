@@ -1,0 +1,164 @@
+//! Cleanup policies against the real registry: the 3 newest of 10 tags kept and 7 deleted
+//! (the registry no longer serves them), the dry run matching the run, a kept tag sharing an
+//! image with a doomed one still pulling, a repository's policy winning over its namespace's,
+//! and only owners setting a policy.
+
+mod common;
+
+use app::model::{CleanupDecision, CleanupPolicyView, CleanupReport, TagMove, TeamRole};
+use axum::http::StatusCode;
+use common::stack::{oci_image, Stack};
+use common::*;
+use serde_json::json;
+
+async fn start() -> (Stack, World, Person) {
+    let db = fresh_db().await;
+    let stack = Stack::start(&db).await;
+    let world = stack.replica_world().await;
+    let alice = world.person("alice").await;
+    (stack, world, alice)
+}
+
+/// Pushes a distinct image as `repo:tag` (or `content`'s image, to share one) and waits for it.
+async fn push(stack: &Stack, who: &Person, repo: &str, tag: &str, content: &str) {
+    let dir = stack.dir.path().join(format!("img-{content}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let image = oci_image(&dir, content, &[]);
+    stack.push(&image, &who.creds(), &format!("{repo}:{tag}")).await.expect_ok("pushing");
+    stack.wait_for_tag(who, repo, tag).await;
+}
+
+fn by_action<'a>(r: &'a CleanupReport, action: &str) -> Vec<&'a str> {
+    let mut tags: Vec<&str> = r.decisions.iter().filter(|d| d.action == action).map(|d| d.tag.as_str()).collect();
+    tags.sort();
+    tags
+}
+
+fn sorted(mut ds: Vec<CleanupDecision>) -> Vec<CleanupDecision> {
+    ds.sort_by(|a, b| (&a.repository, &a.tag).cmp(&(&b.repository, &b.tag)));
+    ds
+}
+
+#[tokio::test]
+async fn keeping_the_3_newest_of_10_deletes_7_as_the_dry_run_said() {
+    let (stack, world, alice) = start().await;
+    for i in 0..10 {
+        push(&stack, &alice, "alice/app", &format!("t{i}"), &format!("image {i}")).await;
+    }
+    let ns = alice.namespace("alice").await.namespace.id;
+    let policy = format!("/api/v1/namespaces/{ns}/cleanup");
+    assert_eq!(alice.get(&policy).await.status, StatusCode::NOT_FOUND, "no policy yet");
+    let r = alice.put(&policy, json!({ "keep_last": 3 })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let set: CleanupPolicyView = r.parse();
+    assert_eq!((set.rules.keep_last, set.namespace.as_str()), (Some(3), "alice"));
+
+    let preview: CleanupReport = alice.post(&format!("{policy}/preview"), json!({})).await.parse();
+    assert!(preview.dry_run);
+    assert_eq!(by_action(&preview, "keep"), ["t7", "t8", "t9"]);
+    assert_eq!(by_action(&preview, "delete"), ["t0", "t1", "t2", "t3", "t4", "t5", "t6"]);
+    assert!(preview.bytes_freed > 0);
+    stack.inspect(Some(&alice.creds()), "alice/app:t0").await.expect_ok("a dry run deletes nothing");
+
+    let run: CleanupReport = alice.post(&format!("{policy}/run"), json!({})).await.parse();
+    assert!(!run.dry_run && run.errors.is_empty(), "{run:?}");
+    assert_eq!((run.deleted, run.kept), (7, 3));
+    assert_eq!(sorted(run.decisions.clone()), sorted(preview.decisions.clone()), "the run did what the dry run said");
+    for i in 0..7 {
+        stack.inspect(Some(&alice.creds()), &format!("alice/app:t{i}")).await.expect_missing("deleted by the policy");
+    }
+    for i in 7..10 {
+        stack.inspect(Some(&alice.creds()), &format!("alice/app:t{i}")).await.expect_ok("kept by the policy");
+    }
+    assert_eq!(alice.tags("alice/app", "").await.total, 3);
+    let repo = alice.repository("alice/app").await.unwrap();
+    let history: Vec<TagMove> = alice.get(&format!("/api/v1/repositories/{}/history", repo.id)).await.parse();
+    assert_eq!(history[0].describe(), "deleted by the cleanup policy", "{history:?}");
+    let logged: i64 =
+        sqlx::query_scalar("select count(*) from audit_event where action = 'cleanup.run' and actor_name = 'alice'")
+            .fetch_one(&world.db)
+            .await
+            .unwrap();
+    assert_eq!(logged, 1);
+    let again: CleanupReport = alice.post(&format!("{policy}/preview"), json!({})).await.parse();
+    assert!(by_action(&again, "delete").is_empty(), "nothing more to delete");
+}
+
+#[tokio::test]
+async fn a_kept_tag_sharing_an_image_with_a_doomed_one_still_pulls() {
+    let (stack, _world, alice) = start().await;
+    push(&stack, &alice, "alice/svc", "v1", "shared").await;
+    push(&stack, &alice, "alice/svc", "stable", "shared").await;
+    push(&stack, &alice, "alice/svc", "v2", "second").await;
+    push(&stack, &alice, "alice/svc", "v3", "third").await;
+    let ns = alice.namespace("alice").await.namespace.id;
+    let policy = format!("/api/v1/namespaces/{ns}/cleanup");
+    let r = alice.put(&policy, json!({ "keep_last": 1, "keep_pattern": "^stable$" })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let run: CleanupReport = alice.post(&format!("{policy}/run"), json!({})).await.parse();
+    assert_eq!(by_action(&run, "keep"), ["stable", "v3"]);
+    assert_eq!(by_action(&run, "delete"), ["v2"]);
+    assert_eq!(by_action(&run, "skip"), ["v1"]);
+    let skipped = run.decisions.iter().find(|d| d.tag == "v1").unwrap();
+    assert!(skipped.reason.contains("also tagged stable"), "{}", skipped.reason);
+    stack.inspect(Some(&alice.creds()), "alice/svc:v2").await.expect_missing("deleted");
+    stack.pull(&alice.creds(), "alice/svc:stable").await.expect_ok("the kept tag still pulls");
+    stack.pull(&alice.creds(), "alice/svc:v1").await.expect_ok("and so does the skipped one");
+}
+
+#[tokio::test]
+async fn a_repository_policy_wins_and_only_owners_set_policies() {
+    let (stack, world, alice) = start().await;
+    push(&stack, &alice, "alice/keep-all", "a", "a").await;
+    push(&stack, &alice, "alice/keep-all", "b", "b").await;
+    push(&stack, &alice, "alice/other", "c", "c").await;
+    push(&stack, &alice, "alice/other", "d", "d").await;
+    let ns = alice.namespace("alice").await.namespace.id;
+    let repo = alice.repository("alice/keep-all").await.unwrap();
+    assert_eq!(
+        alice.put(&format!("/api/v1/namespaces/{ns}/cleanup"), json!({ "keep_last": 1 })).await.status,
+        StatusCode::OK
+    );
+    let r = alice.put(&format!("/api/v1/repositories/{}/cleanup", repo.id), json!({ "keep_last": 10 })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let ns_preview: CleanupReport =
+        alice.post(&format!("/api/v1/namespaces/{ns}/cleanup/preview"), json!({})).await.parse();
+    assert!(ns_preview.decisions.iter().all(|d| d.repository == "alice/other"), "{ns_preview:?}");
+    assert_eq!(by_action(&ns_preview, "delete"), ["c"]);
+    let repo_preview: CleanupReport =
+        alice.post(&format!("/api/v1/repositories/{}/cleanup/preview", repo.id), json!({})).await.parse();
+    assert_eq!(by_action(&repo_preview, "keep"), ["a", "b"]);
+
+    // Bad rules are refused with the field.
+    let r = alice.put(&format!("/api/v1/namespaces/{ns}/cleanup"), json!({ "keep_pattern": "(" })).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = alice.put(&format!("/api/v1/namespaces/{ns}/cleanup"), json!({})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a policy must keep something: {}", r.body);
+
+    // bob does not see alice's namespace; a viewer of a team may not set its policy.
+    let bob = world.person("bob").await;
+    assert_eq!(
+        bob.put(&format!("/api/v1/namespaces/{ns}/cleanup"), json!({ "keep_last": 0 })).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        bob.post(&format!("/api/v1/namespaces/{ns}/cleanup/run"), json!({})).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let team: serde_json::Value = alice.post("/api/v1/teams", json!({ "name": "acme" })).await.json();
+    let team_id = team["id"].as_i64().unwrap();
+    alice
+        .post(&format!("/api/v1/teams/{team_id}/members"), json!({ "username": "bob", "role": TeamRole::Viewer }))
+        .await;
+    let acme: serde_json::Value =
+        alice.post("/api/v1/namespaces", json!({ "name": "acme", "team_id": team_id })).await.json();
+    let acme = acme["id"].as_i64().unwrap();
+    let r = bob.put(&format!("/api/v1/namespaces/{acme}/cleanup"), json!({ "keep_last": 0 })).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(
+        alice.put(&format!("/api/v1/namespaces/{acme}/cleanup"), json!({ "keep_last": 0 })).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(alice.delete(&format!("/api/v1/namespaces/{acme}/cleanup")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(alice.delete(&format!("/api/v1/namespaces/{acme}/cleanup")).await.status, StatusCode::NOT_FOUND);
+}

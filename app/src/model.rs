@@ -164,6 +164,9 @@ pub struct NamespaceAbilities {
     /// Manage its webhooks.
     #[serde(default)]
     pub webhooks: bool,
+    /// Manage its cleanup policy.
+    #[serde(default)]
+    pub cleanup: bool,
 }
 
 /// Who may push, site-wide (Portus's `push_policy`).

@@ -339,6 +339,7 @@ pub fn namespace_abilities(actor: &Actor, ns: &NamespaceFacts, s: &AccessSetting
         edit: can_edit_namespace(actor, ns, s).is_ok(),
         delete_namespace: can_delete_namespace(actor, ns).is_ok(),
         webhooks: can_manage_webhooks(actor, ns).is_ok(),
+        cleanup: can_manage_cleanup(actor, ns).is_ok(),
     }
 }
 

@@ -105,3 +105,33 @@ test("an earlier image is put back under its tag from the tag's history", async 
   await expect(version()).toHaveText("1");
   await logOut(page);
 });
+
+test("an owner sets a cleanup policy, previews it and runs it", async ({ page }) => {
+  for (const tag of ["1", "2", "3"]) pushImage(`alice/tidy:${tag}`, `org.opencontainers.image.version=${tag}`);
+  await logIn(page, alice);
+  await expect(async () => {
+    await page.goto("/repositories/alice/tidy");
+    await expect(page.locator("tr[data-tag]")).toHaveCount(3, { timeout: 1000 });
+  }).toPass({ timeout: 20_000 });
+
+  await page.goto("/namespaces/alice");
+  const card = page.locator("#cleanup");
+  await expect(card.getByText("No policy yet")).toBeVisible();
+  await card.getByLabel("Keep the newest").fill("1");
+  await card.getByRole("button", { name: "Save policy" }).click();
+  await expect(card.getByRole("button", { name: "Preview (dry run)" })).toBeVisible();
+
+  await card.getByRole("button", { name: "Preview (dry run)" }).click();
+  const report = card.getByTestId("cleanup-report");
+  await expect(report).toContainText("would delete 2 tag(s)");
+  await expect(report.locator("tr[data-decision='delete']")).toHaveCount(2);
+  await expect(report.locator("tr[data-decision='delete']").first()).toContainText("alice/tidy:2");
+
+  await card.getByText("Run now…").click();
+  await card.getByRole("button", { name: "Yes, run it" }).click();
+  await expect(card.getByTestId("cleanup-report")).toContainText("The run deleted 2 tag(s)");
+  await page.goto("/repositories/alice/tidy");
+  await expect(page.locator("tr[data-tag]")).toHaveCount(1);
+  await expect(page.locator("tr[data-tag='3']")).toBeVisible();
+  await logOut(page);
+});

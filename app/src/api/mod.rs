@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod cleanup;
 #[cfg(feature = "ssr")]
 pub mod form;
 pub mod images;

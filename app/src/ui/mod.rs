@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod cleanup;
 pub mod components;
 pub mod home;
 pub mod images;

@@ -162,8 +162,15 @@ fn NamespaceDetailView(
     } else {
         view! { <span>"owned by team " <a class=LINK href=format!("/teams/{}", n.team_name)>{n.team_name.clone()}</a></span> }.into_any()
     };
-    let (name0, name1, name2, name3, name4, name5) =
-        (n.name.clone(), n.name.clone(), n.name.clone(), n.name.clone(), n.name.clone(), n.name.clone());
+    let (name0, name1, name2, name3, name4, name5, name6) = (
+        n.name.clone(),
+        n.name.clone(),
+        n.name.clone(),
+        n.name.clone(),
+        n.name.clone(),
+        n.name.clone(),
+        n.name.clone(),
+    );
     let pager = {
         let name = n.name.clone();
         pager(&d.repositories, move |p| format!("/namespaces/{name}?page={p}"))
@@ -202,6 +209,7 @@ fn NamespaceDetailView(
                     </Table>
                     <p class="mt-2 text-xs text-slate-500">"Administrators may do everything."</p>
                 </Card>
+                {abilities.cleanup.then(|| view! { <super::cleanup::CleanupCard namespace=name6.clone()/> })}
                 {abilities.webhooks.then(|| view! { <super::webhooks::WebhooksCard namespace=Some(name5.clone())/> })}
                 <Card title="Recent activity">
                     {if d.activity.is_empty() {

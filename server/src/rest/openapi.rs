@@ -441,7 +441,7 @@ fn response_and_request_schemas() -> Value {
             "abilities": { "type": "object", "properties": {
                 "pull": s("boolean"), "push": s("boolean"), "delete": s("boolean"),
                 "change_visibility": s("boolean"), "edit": s("boolean"), "delete_namespace": s("boolean"),
-                "webhooks": s("boolean") } } } },
+                "webhooks": s("boolean"), "cleanup": s("boolean") } } } },
         "NewNamespace": { "type": "object", "required": ["name"], "properties": {
             "name": s("string"), "team_id": id(), "team": s("string"), "visibility": visibility(), "description": s("string") } },
         "NamespaceChange": { "type": "object", "properties": { "description": s("string"), "visibility": visibility() } },

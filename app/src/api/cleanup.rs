@@ -1,0 +1,72 @@
+//! A namespace's cleanup policy, for its page (owners): read, save, preview, run.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{CleanupPolicyView, CleanupReport};
+
+#[cfg(feature = "ssr")]
+use crate::api::form;
+#[cfg(feature = "ssr")]
+use crate::backend::{
+    directory::namespaces::NamespaceRef,
+    images::cleanup::{self, Scope},
+};
+
+#[server(endpoint = "cleanup/get")]
+pub async fn get_cleanup(namespace: String) -> Result<Option<CleanupPolicyView>, AppError> {
+    let (state, p) = form::principal().await?;
+    cleanup::get(&state, &p, &Scope::Namespace(NamespaceRef::Name(namespace))).await
+}
+
+/// A whole number from a form field: empty is `None`.
+#[cfg(feature = "ssr")]
+fn number(field: &str, value: Option<String>) -> Result<Option<i32>, AppError> {
+    match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| AppError::invalid(field, "a whole number, or empty")),
+    }
+}
+
+#[server(endpoint = "cleanup/save")]
+#[allow(clippy::too_many_arguments)]
+pub async fn save_cleanup(
+    namespace: String,
+    keep_last: Option<String>,
+    keep_days: Option<String>,
+    include_pattern: Option<String>,
+    keep_pattern: Option<String>,
+    schedule_hours: Option<String>,
+    enabled: Option<String>,
+) -> Result<CleanupPolicyView, AppError> {
+    let back = format!("/namespaces/{namespace}#cleanup");
+    form::answer(Some(&back), |state, p| async move {
+        let rules = crate::model::CleanupRules {
+            keep_last: number("keep_last", keep_last)?,
+            keep_days: number("keep_days", keep_days)?,
+            include_pattern: include_pattern.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| ".*".into()),
+            keep_pattern: keep_pattern.unwrap_or_default().trim().to_string(),
+            schedule_hours: number("schedule_hours", schedule_hours)?.unwrap_or(0),
+            enabled: enabled.is_some_and(|v| !v.is_empty()),
+        };
+        cleanup::set(&state, &p, &Scope::Namespace(NamespaceRef::Name(namespace)), rules).await
+    })
+    .await
+}
+
+/// What the policy would do now.
+#[server(endpoint = "cleanup/preview")]
+pub async fn preview_cleanup(namespace: String) -> Result<CleanupReport, AppError> {
+    form::answer(None, |state, p| async move {
+        cleanup::run(&state, &p, &Scope::Namespace(NamespaceRef::Name(namespace)), true).await
+    })
+    .await
+}
+
+#[server(endpoint = "cleanup/run")]
+pub async fn run_cleanup(namespace: String) -> Result<CleanupReport, AppError> {
+    form::answer(None, |state, p| async move {
+        cleanup::run(&state, &p, &Scope::Namespace(NamespaceRef::Name(namespace)), false).await
+    })
+    .await
+}

@@ -652,7 +652,7 @@ pub struct WebhookView {
     pub namespace: Option<String>,
     pub name: String,
     pub url: String,
-    /// Of `push`, `delete`, `pull`.
+    /// Of `push`, `delete`, `pull`, `cleanup`.
     pub events: Vec<String>,
     /// `portcullis` (JSON close to Harbor's) or `cloudevents` (CloudEvents 1.0, structured).
     pub format: String,

@@ -304,3 +304,38 @@ async fn only_owners_manage_a_namespaces_webhooks_and_only_administrators_site_w
     assert!(!r.parse::<WebhookView>().enabled);
     assert_eq!(alice.delete(&format!("/api/v1/webhooks/{}", created.webhook.id)).await.status, StatusCode::NO_CONTENT);
 }
+
+#[tokio::test]
+async fn a_cleanup_run_is_told_its_deletions_and_its_summary() {
+    let stack = stack(true).await;
+    let world = stack.replica_world().await;
+    let alice = world.person("alice").await;
+    let receiver = Receiver::start(&[]).await;
+    let ns = namespace_id(&alice, "alice").await;
+    let created: CreatedWebhook = alice
+        .post(
+            &format!("/api/v1/namespaces/{ns}/webhooks"),
+            json!({ "name": "audit", "url": receiver.url, "events": ["delete", "cleanup"] }),
+        )
+        .await
+        .parse();
+    for (tag, content) in [("old", "old image"), ("new", "new image")] {
+        let dir = stack.dir.path().join(tag);
+        std::fs::create_dir_all(&dir).unwrap();
+        let image = oci_image(&dir, content, &[]);
+        stack.push(&image, &alice.creds(), &format!("alice/app:{tag}")).await.expect_ok("pushing");
+        stack.wait_for_tag(&alice, "alice/app", tag).await;
+    }
+    let policy = format!("/api/v1/namespaces/{ns}/cleanup");
+    assert_eq!(alice.put(&policy, json!({ "keep_last": 1 })).await.status, StatusCode::OK);
+    assert_eq!(alice.post(&format!("{policy}/run"), json!({})).await.status, StatusCode::OK);
+    let got = receiver.wait_for(2).await;
+    let payloads: Vec<Value> = got.iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect();
+    let deleted = payloads.iter().find(|p| p["type"] == "DELETE_ARTIFACT").expect("the deletion is told");
+    assert_eq!(deleted["event_data"]["resources"][0]["tag"], "old");
+    let summary = payloads.iter().find(|p| p["type"] == "CLEANUP_RUN").expect("the run is told");
+    assert_eq!((summary["event_data"]["deleted"].as_i64(), summary["operator"].as_str()), (Some(1), Some("alice")));
+    for r in &got {
+        assert!(verifies(r.headers["x-portcullis-signature"].to_str().unwrap(), &r.body, &created.secret));
+    }
+}

@@ -38,6 +38,7 @@ pub async fn create_webhook(
     push: Option<String>,
     delete: Option<String>,
     pull: Option<String>,
+    cleanup: Option<String>,
     format: Option<String>,
     secret: String,
     header_name: Option<String>,
@@ -47,7 +48,7 @@ pub async fn create_webhook(
     let back = home_of(namespace.as_deref());
     form::answer(Some(&back), |state, p| async move {
         let checked = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
-        let events: Vec<String> = [("push", &push), ("delete", &delete), ("pull", &pull)]
+        let events: Vec<String> = [("push", &push), ("delete", &delete), ("pull", &pull), ("cleanup", &cleanup)]
             .into_iter()
             .filter(|(_, v)| checked(v))
             .map(|(e, _)| e.to_string())

@@ -35,7 +35,7 @@ use crate::model::{CreatedWebhook, WebhookDelivery, WebhookView};
 use crate::policy;
 
 /// The events a webhook may ask for.
-pub const EVENTS: [&str; 3] = ["push", "delete", "pull"];
+pub const EVENTS: [&str; 4] = ["push", "delete", "pull", "cleanup"];
 /// The payload formats.
 pub const FORMATS: [&str; 2] = ["portcullis", "cloudevents"];
 /// How many times a delivery is tried before it is recorded as failed, and for how long.
@@ -458,6 +458,45 @@ pub async fn enqueue(conn: &mut PgConnection, registry_host: &str, event: &Image
     .rows_affected())
 }
 
+/// What a cleanup run did, as webhooks report it.
+#[derive(Debug, Clone)]
+pub struct CleanupEvent<'a> {
+    pub namespace_id: i64,
+    pub namespace: &'a str,
+    /// The repository whose own policy ran, if it was one.
+    pub repository: Option<&'a str>,
+    pub trigger: &'a str,
+    /// Who ran it (`None`: the schedule).
+    pub actor: Option<&'a str>,
+    pub deleted: i32,
+    pub kept: i32,
+    pub skipped: i32,
+    pub bytes_freed: i64,
+}
+
+/// Queues a cleanup run's summary for the webhooks that asked for `cleanup`.
+pub async fn enqueue_cleanup(conn: &mut PgConnection, e: &CleanupEvent<'_>) -> AppResult<u64> {
+    let payload = json!({
+        "type": "CLEANUP_RUN",
+        "occur_at": Utc::now().timestamp(),
+        "operator": e.actor.unwrap_or("schedule"),
+        "event_data": {
+            "namespace": e.namespace, "repository": e.repository, "trigger": e.trigger,
+            "deleted": e.deleted, "kept": e.kept, "skipped": e.skipped, "bytes_freed": e.bytes_freed,
+        },
+    });
+    Ok(sqlx::query!(
+        "insert into webhook_delivery (webhook_id, event, payload)
+         select webhook_id, 'cleanup', $1 from webhook
+         where enabled and 'cleanup' = any(events) and (namespace_id is null or namespace_id = $2)",
+        payload,
+        e.namespace_id
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
 /// The signature header's value for `body` sent at `t` under `secret`.
 pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("any key length");
@@ -578,6 +617,7 @@ fn render(state: &AppState, d: &Due) -> (Vec<u8>, &'static str) {
                 "push" => "io.portcullis.artifact.pushed",
                 "delete" => "io.portcullis.artifact.deleted",
                 "pull" => "io.portcullis.artifact.pulled",
+                "cleanup" => "io.portcullis.cleanup.completed",
                 _ => "io.portcullis.test",
             };
             let time = d.payload["occur_at"]
@@ -585,11 +625,17 @@ fn render(state: &AppState, d: &Due) -> (Vec<u8>, &'static str) {
                 .and_then(|t| DateTime::from_timestamp(t, 0))
                 .unwrap_or(d.created_at)
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            let repo = d.payload["event_data"]["repository"]["repo_full_name"].as_str().unwrap_or_default();
+            let base = state.settings.public_url.trim_end_matches('/');
+            let data = &d.payload["event_data"];
+            let source = match (data["repository"]["repo_full_name"].as_str(), data["namespace"].as_str()) {
+                (Some(repo), _) => format!("{base}/repositories/{repo}"),
+                (None, Some(ns)) => format!("{base}/namespaces/{ns}"),
+                _ => base.to_string(),
+            };
             let event = json!({
                 "specversion": "1.0",
                 "id": d.id.to_string(),
-                "source": format!("{}/repositories/{repo}", state.settings.public_url.trim_end_matches('/')),
+                "source": source,
                 "type": kind,
                 "time": time,
                 "datacontenttype": "application/json",

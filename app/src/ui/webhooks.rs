@@ -97,6 +97,7 @@ pub fn WebhooksCard(namespace: Option<String>) -> impl IntoView {
                         <label class="flex items-center gap-2"><input type="checkbox" name="push" value="on" checked=true/>"Push"</label>
                         <label class="flex items-center gap-2"><input type="checkbox" name="delete" value="on" checked=true/>"Delete"</label>
                         <label class="flex items-center gap-2"><input type="checkbox" name="pull" value="on"/>"Pull"</label>
+                        <label class="flex items-center gap-2"><input type="checkbox" name="cleanup" value="on"/>"Cleanup runs"</label>
                     </fieldset>
                     <label class="text-sm"><span class="mb-1 block font-medium text-slate-700">"Payload"</span>
                         <select name="format" class=SELECT>

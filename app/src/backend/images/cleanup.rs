@@ -446,6 +446,20 @@ async fn run_policy(
         "bytes_freed": report.bytes_freed,
     });
     audit::record(&mut tx, who, "cleanup.run", target, details).await?;
+    if let Some(namespace_id) = ns_id {
+        let told = webhooks::CleanupEvent {
+            namespace_id,
+            namespace: &rules.namespace,
+            repository: rules.repository.as_deref(),
+            trigger,
+            actor: who.map(|u| u.username.as_str()),
+            deleted: report.deleted,
+            kept: report.kept,
+            skipped: report.skipped,
+            bytes_freed: report.bytes_freed,
+        };
+        webhooks::enqueue_cleanup(&mut tx, &told).await?;
+    }
     tx.commit().await?;
     Ok(report)
 }

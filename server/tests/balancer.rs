@@ -16,6 +16,7 @@ use common::stack::{oci_image, skopeo_in};
 use common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
 
 const KEYS_SECRET: &str = "balancer test keys secret";
 
@@ -241,40 +242,37 @@ async fn the_policy_holds_a_session_outlives_its_replica_and_a_change_reaches_ev
     cluster.pull(&bob.creds(), "alice/app:1").await.expect_refused("bob pulling alice's private image");
     cluster.pull(&alice.creds(), "alice/app:1").await.expect_ok("alice pulling her own image");
 
-    // Sign in with the plain form, then use the session on every replica in turn.
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let signed_in = http
-        .post(format!("{}/api/login", cluster.lb))
-        .header("origin", &cluster.lb)
-        .header("accept", "text/html")
-        .form(&[("username", &alice.name), ("password", &alice.password)])
-        .send()
-        .await
-        .unwrap();
-    assert!(signed_in.status().is_redirection(), "{}", signed_in.status());
-    let cookie = signed_in
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with(server::SESSION_COOKIE))
-        .expect("a session cookie");
-    let pair = cookie.split(';').next().unwrap().to_string();
-    let dashboard = || {
-        let (http, url, pair) = (http.clone(), format!("{}/", cluster.lb), pair.clone());
-        async move {
-            let res = http.get(url).header("cookie", pair).send().await.unwrap();
-            (res.status().as_u16(), res.text().await.unwrap().contains("Welcome, alice"))
-        }
-    };
-    for _ in 0..3 {
-        assert_eq!(dashboard().await, (200, true), "every replica knows the session");
-    }
-    // The replica that may have made it dies; the balancer sends the session elsewhere.
+    // A browser (Debian's Chromium, driven by Playwright) signs in through the balancer; the
+    // replicas then take turns serving its session, and one of them is killed meanwhile.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end/sign-in-through.js");
+    let mut browser = tokio::process::Command::new("node")
+        .args([script, &cluster.lb, &alice.name, &alice.password])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs (Playwright is installed by deploy/local/setup.sh)");
+    let mut lines = tokio::io::BufReader::new(browser.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(90), lines.next_line()).await;
+    assert!(
+        matches!(&first, Ok(Ok(Some(l))) if l == "signed in"),
+        "the browser did not sign in: {first:?}\n{}",
+        cluster.logs()
+    );
+    // The replica that may have made the session dies; the balancer sends it elsewhere.
     cluster.replicas[0].kill();
-    for _ in 0..6 {
-        assert_eq!(dashboard().await, (200, true), "the session outlives a killed replica\n{}", cluster.logs());
-    }
+    let mut stdin = browser.stdin.take().unwrap();
+    stdin.write_all(b"go\n").await.unwrap();
+    let rest = tokio::time::timeout(Duration::from_secs(90), lines.next_line()).await;
+    let status = tokio::time::timeout(Duration::from_secs(30), browser.wait()).await.unwrap().unwrap();
+    let mut errors = String::new();
+    browser.stderr.take().unwrap().read_to_string(&mut errors).await.unwrap();
+    assert!(
+        status.success() && matches!(&rest, Ok(Ok(Some(l))) if l == "still signed in"),
+        "the session did not outlive the replica: {rest:?} {errors}\n{}",
+        cluster.logs()
+    );
     cluster.replicas[0].restart().await;
 
     // An administrator disables bob through one replica; the others refuse him within seconds,

@@ -79,6 +79,7 @@ pub fn CleanupCard(namespace: String) -> impl IntoView {
             {move || report.get().map(|r| view! { <ReportView r/> })}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -115,4 +116,5 @@ fn ReportView(r: CleanupReport) -> impl IntoView {
             })}
         </div>
     }
+    .into_any()
 }

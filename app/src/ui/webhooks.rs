@@ -115,6 +115,7 @@ pub fn WebhooksCard(namespace: Option<String>) -> impl IntoView {
             </details>
         </section>
     }
+    .into_any()
 }
 
 /// One webhook: what it is, turn it on or off, send a test, and its deliveries.

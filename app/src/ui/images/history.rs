@@ -68,4 +68,5 @@ pub fn TagHistoryCard(
             <ol class="divide-y divide-slate-100">{rows}</ol>
         </Card>
     }
+    .into_any()
 }

@@ -133,5 +133,13 @@ test("an owner sets a cleanup policy, previews it and runs it", async ({ page })
   await page.goto("/repositories/alice/tidy");
   await expect(page.locator("tr[data-tag]")).toHaveCount(1);
   await expect(page.locator("tr[data-tag='3']")).toBeVisible();
+
+  // The repository may have a policy of its own, which wins over the namespace's.
+  const own = page.locator("#cleanup");
+  await expect(own.getByText("No policy of its own")).toBeVisible();
+  await own.getByLabel("Keep the newest").fill("5");
+  await own.getByRole("button", { name: "Save policy" }).click();
+  await own.getByRole("button", { name: "Preview (dry run)" }).click();
+  await expect(own.getByTestId("cleanup-report")).toContainText("would delete 0 tag(s), keeps 1");
   await logOut(page);
 });

@@ -1,4 +1,5 @@
-//! A namespace's cleanup policy, for its page (owners): read, save, preview, run.
+//! A namespace's or a repository's cleanup policy, for their pages (owners): read, save,
+//! preview, run. `repository` empty: the namespace's.
 
 use leptos::prelude::*;
 
@@ -13,10 +14,28 @@ use crate::backend::{
     images::cleanup::{self, Scope},
 };
 
+/// The scope a form names.
+#[cfg(feature = "ssr")]
+fn scope(namespace: String, repository: Option<String>) -> Scope {
+    match repository.filter(|r| !r.is_empty()) {
+        Some(r) => Scope::Repository(r),
+        None => Scope::Namespace(NamespaceRef::Name(namespace)),
+    }
+}
+
+/// The page a form goes back to.
+#[cfg(feature = "ssr")]
+fn page_of(namespace: &str, repository: Option<&str>) -> String {
+    match repository.filter(|r| !r.is_empty()) {
+        Some(r) => format!("/repositories/{r}#cleanup"),
+        None => format!("/namespaces/{namespace}#cleanup"),
+    }
+}
+
 #[server(endpoint = "cleanup/get")]
-pub async fn get_cleanup(namespace: String) -> Result<Option<CleanupPolicyView>, AppError> {
+pub async fn get_cleanup(namespace: String, repository: Option<String>) -> Result<Option<CleanupPolicyView>, AppError> {
     let (state, p) = form::principal().await?;
-    cleanup::get(&state, &p, &Scope::Namespace(NamespaceRef::Name(namespace))).await
+    cleanup::get(&state, &p, &scope(namespace, repository)).await
 }
 
 /// A whole number from a form field: empty is `None`.
@@ -32,6 +51,7 @@ fn number(field: &str, value: Option<String>) -> Result<Option<i32>, AppError> {
 #[allow(clippy::too_many_arguments)]
 pub async fn save_cleanup(
     namespace: String,
+    repository: Option<String>,
     keep_last: Option<String>,
     keep_days: Option<String>,
     include_pattern: Option<String>,
@@ -39,7 +59,7 @@ pub async fn save_cleanup(
     schedule_hours: Option<String>,
     enabled: Option<String>,
 ) -> Result<CleanupPolicyView, AppError> {
-    let back = format!("/namespaces/{namespace}#cleanup");
+    let back = page_of(&namespace, repository.as_deref());
     form::answer(Some(&back), |state, p| async move {
         let rules = crate::model::CleanupRules {
             keep_last: number("keep_last", keep_last)?,
@@ -49,24 +69,20 @@ pub async fn save_cleanup(
             schedule_hours: number("schedule_hours", schedule_hours)?.unwrap_or(0),
             enabled: enabled.is_some_and(|v| !v.is_empty()),
         };
-        cleanup::set(&state, &p, &Scope::Namespace(NamespaceRef::Name(namespace)), rules).await
+        cleanup::set(&state, &p, &scope(namespace, repository), rules).await
     })
     .await
 }
 
 /// What the policy would do now.
 #[server(endpoint = "cleanup/preview")]
-pub async fn preview_cleanup(namespace: String) -> Result<CleanupReport, AppError> {
-    form::answer(None, |state, p| async move {
-        cleanup::run(&state, &p, &Scope::Namespace(NamespaceRef::Name(namespace)), true).await
-    })
-    .await
+pub async fn preview_cleanup(namespace: String, repository: Option<String>) -> Result<CleanupReport, AppError> {
+    form::answer(None, |state, p| async move { cleanup::run(&state, &p, &scope(namespace, repository), true).await })
+        .await
 }
 
 #[server(endpoint = "cleanup/run")]
-pub async fn run_cleanup(namespace: String) -> Result<CleanupReport, AppError> {
-    form::answer(None, |state, p| async move {
-        cleanup::run(&state, &p, &Scope::Namespace(NamespaceRef::Name(namespace)), false).await
-    })
-    .await
+pub async fn run_cleanup(namespace: String, repository: Option<String>) -> Result<CleanupReport, AppError> {
+    form::answer(None, |state, p| async move { cleanup::run(&state, &p, &scope(namespace, repository), false).await })
+        .await
 }

@@ -20,6 +20,8 @@ pub struct RepositoryPageData {
     pub can_push: bool,
     pub can_delete: bool,
     pub can_edit: bool,
+    /// Whether the viewer may set this repository's own cleanup policy.
+    pub can_manage_cleanup: bool,
     pub registry_host: String,
     /// The latest moves of its tags, deleted ones included.
     pub history: Vec<crate::model::TagMove>,
@@ -42,6 +44,7 @@ pub async fn get_repository(
         can_push: r.can_push,
         can_delete: r.can_delete,
         can_edit: r.can_edit,
+        can_manage_cleanup: r.can_manage_cleanup,
         registry_host: state.settings.registry_host.clone(),
         history: r.history,
     })

@@ -1,5 +1,5 @@
-//! A namespace's cleanup policy on its page (owners): the rules, a dry run that lists what
-//! would go and why, and a run now.
+//! A namespace's or a repository's cleanup policy on its page (owners): the rules, a dry run
+//! that lists what would go and why, and a run now.
 
 use leptos::prelude::*;
 
@@ -7,13 +7,19 @@ use super::components::*;
 use crate::api::cleanup::{get_cleanup, PreviewCleanup, RunCleanup, SaveCleanup};
 use crate::model::{human_size, short_digest, CleanupPolicyView, CleanupReport};
 
+/// `repository`: the repository's own policy (which wins over its namespace's).
 #[component]
-pub fn CleanupCard(namespace: String) -> impl IntoView {
+pub fn CleanupCard(namespace: String, #[prop(optional)] repository: Option<String>) -> impl IntoView {
     let save = ServerAction::<SaveCleanup>::new();
     let preview = ServerAction::<PreviewCleanup>::new();
     let run = ServerAction::<RunCleanup>::new();
-    let ns = namespace.clone();
-    let policy = Resource::new(move || (save.version().get(), run.version().get()), move |_| get_cleanup(ns.clone()));
+    let (ns, repo) = (namespace.clone(), repository.clone());
+    let policy = Resource::new(
+        move || (save.version().get(), run.version().get()),
+        move |_| get_cleanup(ns.clone(), repo.clone()),
+    );
+    let repo = repository.clone().unwrap_or_default();
+    let own = repository.is_some();
     let save_error = action_error(save);
     let act_error = Signal::derive(move || action_error(preview).get().or_else(|| action_error(run).get()));
     let ns = namespace.clone();
@@ -28,10 +34,12 @@ pub fn CleanupCard(namespace: String) -> impl IntoView {
             <h2 class="text-base font-semibold text-slate-900">"Cleanup policy"</h2>
             <p class="mb-4 mt-1 text-sm text-slate-600">
                 "Delete old tags from the registry: keep the newest, what is still used, and what a pattern names. "
-                "An image is deleted only when every tag of it goes; a repository can have a policy of its own (API)."
+                "An image is deleted only when every tag of it goes. "
+                <span>{if own { "This repository's own policy wins over its namespace's." } else { "A repository may have a policy of its own, on its page." }}</span>
             </p>
             {loaded_part(policy, move |p: Option<CleanupPolicyView>| {
                 let (ns, a, b) = (ns.clone(), ns.clone(), ns.clone());
+                let (r0, r1, r2) = (repo.clone(), repo.clone(), repo.clone());
                 let rules = p.as_ref().map(|p| p.rules.clone());
                 let num = |v: Option<i32>| v.map(|n| n.to_string()).unwrap_or_default();
                 let keep_last = num(rules.as_ref().and_then(|r| r.keep_last));
@@ -42,11 +50,16 @@ pub fn CleanupCard(namespace: String) -> impl IntoView {
                 let enabled = rules.as_ref().is_none_or(|r| r.enabled);
                 let last = p.as_ref().and_then(|p| p.last_run_at);
                 view! {
-                    {p.is_none().then(|| view! { <p class="mb-3 text-sm text-slate-500">"No policy yet: nothing is deleted."</p> })}
+                    {p.is_none().then(|| view! { <p class="mb-3 text-sm text-slate-500">{if own {
+                        "No policy of its own: its namespace's applies, if it has one."
+                    } else {
+                        "No policy yet: nothing is deleted."
+                    }}</p> })}
                     {last.map(|t| view! { <p class="mb-3 text-sm text-slate-600">"Last run " {time_view(t)}</p> })}
                     <ActionForm action=save attr:class="grid gap-4 sm:grid-cols-2">
                         <div class="sm:col-span-2"><FormError error=save_error/></div>
                         <input type="hidden" name="namespace" value=ns/>
+                        <input type="hidden" name="repository" value=r0/>
                         <Field label="Keep the newest" name="keep_last" kind="number" value=keep_last error=save_error hint="Tags, by push time. Empty: no such rule."/>
                         <Field label="Keep what was used within (days)" name="keep_days" kind="number" value=keep_days error=save_error hint="Pushed or pulled. Empty: no such rule."/>
                         <Field label="Tags covered" name="include_pattern" value=include error=save_error hint="A regular expression; other tags are always kept."/>
@@ -65,10 +78,12 @@ pub fn CleanupCard(namespace: String) -> impl IntoView {
                             <div class="mt-4 flex flex-wrap items-center gap-3 border-t border-slate-100 pt-4">
                                 <ActionForm action=preview>
                                     <input type="hidden" name="namespace" value=a/>
+                                    <input type="hidden" name="repository" value=r1/>
                                     <button type="submit" class=BUTTON_SECONDARY>"Preview (dry run)"</button>
                                 </ActionForm>
                                 <ConfirmAction action=run label="Run now…" question="Delete from the registry every tag this policy does not keep? This cannot be undone." yes="Yes, run it">
                                     <input type="hidden" name="namespace" value=b/>
+                                    <input type="hidden" name="repository" value=r2/>
                                 </ConfirmAction>
                             </div>
                         }

@@ -189,6 +189,9 @@ pub struct RepositoryPage {
     pub can_push: bool,
     pub can_delete: bool,
     pub can_edit: bool,
+    /// Whether the viewer may set this repository's own cleanup policy.
+    #[serde(default)]
+    pub can_manage_cleanup: bool,
     /// The latest moves of its tags, deleted ones included, newest first.
     pub history: Vec<crate::model::TagMove>,
 }
@@ -287,6 +290,7 @@ pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &Ta
         can_push: policy::can_push(&actor, &r.facts, &s).is_ok(),
         can_delete: policy::can_delete(&actor, &r.facts, &s).is_ok(),
         can_edit: policy::can_edit_namespace(&actor, &r.facts, &s).is_ok(),
+        can_manage_cleanup: r.namespace_id.is_some() && policy::can_manage_cleanup(&actor, &r.facts).is_ok(),
     })
 }
 

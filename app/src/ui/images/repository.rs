@@ -116,6 +116,11 @@ fn RepositoryView(
                 <TagHistoryCard repository=name.clone() moves=history.clone() can_push restore show_tags=true/>
             </div>
         })}
+        {r.namespace.clone().filter(|_| d.can_manage_cleanup).map(|ns| view! {
+            <div class="mt-6 max-w-3xl">
+                <super::super::cleanup::CleanupCard namespace=ns repository=name.clone()/>
+            </div>
+        })}
         {d.can_edit.then(|| view! {
             <div class="mt-6 max-w-xl">
                 <Card title="Description">

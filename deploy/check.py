@@ -64,6 +64,13 @@ def check_compose(known):
     names = ("postgres", "migrate", "registry-config", "portcullis", "registry", "proxy")
     if not all([check(name in services, f"compose has the {name} service") for name in names]):
         return
+    gc, registry = services.get("registry-gc", {}), services["registry"]
+    check(
+        gc.get("entrypoint", [])[1:2] == ["garbage-collect"]
+        and "maintenance" in gc.get("profiles", [])
+        and set(gc.get("volumes", [])) >= {v for v in registry.get("volumes", []) if "registry-data" in v},
+        "compose's registry-gc collects the registry's own storage, on demand only (profile maintenance)",
+    )
     p = services["portcullis"]
     check(p.get("deploy", {}).get("replicas", 1) >= 2, "compose runs at least two Portcullis replicas")
     check(p.get("command") == ["serve"], "the portcullis service serves")
@@ -181,6 +188,25 @@ def check_kubernetes(known, directory, replicas):
         urlparse(config["PORTCULLIS_INTERNAL_URL"]).port == int(port_of(config["PORTCULLIS_LISTEN"])),
         f"{where}: the internal URL uses Portcullis's listen port",
     )
+    gc = by.get(("CronJob", "registry-gc"))
+    if check(gc is not None, f"{where} renders the registry's garbage collection (CronJob registry-gc)"):
+        spec = gc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        script = spec["containers"][0]["command"][-1]
+        check(gc["spec"].get("concurrencyPolicy") == "Forbid", f"{where}: one garbage collection at a time")
+        check(
+            "REGISTRY_STORAGE_MAINTENANCE_READONLY" in script and "trap readonly_off EXIT" in script
+            and script.index("READONLY={") < script.index("garbage-collect"),
+            f"{where}: the garbage collection runs with the registry read-only, and always ends it",
+        )
+        role = by.get(("Role", "registry-gc"), {}).get("rules", [])
+        deploy_rules = [r for r in role if "deployments" in r.get("resources", [])]
+        check(
+            spec.get("serviceAccountName") == "registry-gc"
+            and all(r.get("resourceNames") == ["registry"] for r in deploy_rules),
+            f"{where}: the garbage collection's account may change the registry's Deployment only",
+        )
+        strategy = by[("Deployment", "registry")]["spec"].get("strategy", {}).get("type")
+        check(strategy == "Recreate", f"{where}: the registry's pod is replaced, not doubled, on its one volume")
     ingress = by[("Ingress", "portcullis")]["spec"]
     rule = ingress["rules"][0]
     check(rule["host"] == host and ingress["tls"][0]["hosts"] == [host], f"{where}: the Ingress serves {host} over TLS")

@@ -40,8 +40,8 @@ fn sorted(mut ds: Vec<CleanupDecision>) -> Vec<CleanupDecision> {
 }
 
 #[tokio::test]
-async fn keeping_the_3_newest_of_10_deletes_7_as_the_dry_run_said() {
-    let (stack, world, alice) = start().await;
+async fn keeping_the_3_newest_of_10_deletes_7_as_the_dry_run_said_and_collection_frees_their_blobs() {
+    let (mut stack, world, alice) = start().await;
     for i in 0..10 {
         push(&stack, &alice, "alice/app", &format!("t{i}"), &format!("image {i}")).await;
     }
@@ -82,6 +82,26 @@ async fn keeping_the_3_newest_of_10_deletes_7_as_the_dry_run_said() {
     assert_eq!(logged, 1);
     let again: CleanupReport = alice.post(&format!("{policy}/preview"), json!({})).await.parse();
     assert!(by_action(&again, "delete").is_empty(), "nothing more to delete");
+
+    // The registry's garbage collection, in a window with the registry stopped, frees the
+    // deleted images' blobs; the kept images still pull afterwards.
+    let blobs = |stack: &Stack| {
+        let dir = stack.dir.path().join("data/docker/registry/v2/blobs/sha256");
+        std::fs::read_dir(dir)
+            .map(|d| d.flat_map(|p| std::fs::read_dir(p.unwrap().path()).unwrap()).count())
+            .unwrap_or(0)
+    };
+    let before = blobs(&stack);
+    let gc = stack.collect_garbage().await;
+    assert!(gc.status.success(), "{}", String::from_utf8_lossy(&gc.stderr));
+    let after = blobs(&stack);
+    assert!(after < before, "garbage collection freed blobs: {before} → {after}");
+    for i in 7..10 {
+        stack
+            .pull(&alice.creds(), &format!("alice/app:t{i}"))
+            .await
+            .expect_ok("a kept image pulls after the collection");
+    }
 }
 
 #[tokio::test]

@@ -118,6 +118,20 @@ impl Stack {
         self.wait_for_registry().await;
     }
 
+    /// Runs the registry's garbage collection while the registry is stopped (the window the
+    /// README asks for), then starts it again. Returns what garbage-collect printed.
+    pub async fn collect_garbage(&mut self) -> std::process::Output {
+        let _ = self.registry_process.kill().await;
+        let out = tokio::process::Command::new("docker-registry")
+            .arg("garbage-collect")
+            .arg(self.dir.path().join("registry/config.yml"))
+            .output()
+            .await
+            .expect("docker-registry runs");
+        self.restart_registry().await;
+        out
+    }
+
     async fn wait_for_registry(&self) {
         let client = reqwest::Client::new();
         for _ in 0..100 {

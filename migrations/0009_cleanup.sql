@@ -15,8 +15,6 @@ create table cleanup_policy (
     include_pattern text not null default '.*',
     -- Tags always kept (a regular expression; empty: none).
     keep_pattern text not null default '',
-    -- Delete the images no tag points at any more (that the tags' history knows of).
-    delete_untagged boolean not null default false,
     -- Hours between scheduled runs; 0: only on demand.
     schedule_hours integer not null default 0,
     last_run_at timestamptz,

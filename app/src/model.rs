@@ -707,10 +707,6 @@ pub struct CleanupRules {
     /// Hours between scheduled runs; 0: only on demand.
     #[serde(default)]
     pub schedule_hours: i32,
-    /// Delete images no tag points at any more (earlier images of moved tags, which "Put
-    /// back" could otherwise restore).
-    #[serde(default)]
-    pub delete_untagged: bool,
     #[serde(default = "CleanupRules::on")]
     pub enabled: bool,
 }
@@ -739,7 +735,6 @@ pub struct CleanupPolicyView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CleanupDecision {
     pub repository: String,
-    /// Empty for an untagged image.
     pub tag: String,
     pub digest: String,
     /// `delete`, `keep`, or `skip` (the policy would delete it, but it cannot go alone).

@@ -57,7 +57,6 @@ pub async fn save_cleanup(
     include_pattern: Option<String>,
     keep_pattern: Option<String>,
     schedule_hours: Option<String>,
-    delete_untagged: Option<String>,
     enabled: Option<String>,
 ) -> Result<CleanupPolicyView, AppError> {
     let back = page_of(&namespace, repository.as_deref());
@@ -68,7 +67,6 @@ pub async fn save_cleanup(
             include_pattern: include_pattern.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| ".*".into()),
             keep_pattern: keep_pattern.unwrap_or_default().trim().to_string(),
             schedule_hours: number("schedule_hours", schedule_hours)?.unwrap_or(0),
-            delete_untagged: delete_untagged.is_some_and(|v| !v.is_empty()),
             enabled: enabled.is_some_and(|v| !v.is_empty()),
         };
         cleanup::set(&state, &p, &scope(namespace, repository), rules).await

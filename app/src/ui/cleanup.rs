@@ -48,7 +48,6 @@ pub fn CleanupCard(namespace: String, #[prop(optional)] repository: Option<Strin
                 let keep = rules.as_ref().map(|r| r.keep_pattern.clone()).unwrap_or_else(|| "^latest$".into());
                 let hours = rules.as_ref().map(|r| r.schedule_hours).unwrap_or(0);
                 let enabled = rules.as_ref().is_none_or(|r| r.enabled);
-                let untagged = rules.as_ref().is_some_and(|r| r.delete_untagged);
                 let last = p.as_ref().and_then(|p| p.last_run_at);
                 view! {
                     {p.is_none().then(|| view! { <p class="mb-3 text-sm text-slate-500">{if own {
@@ -72,8 +71,6 @@ pub fn CleanupCard(namespace: String, #[prop(optional)] repository: Option<Strin
                                 }).collect_view()}
                             </select></label>
                         <label class="flex items-center gap-2 self-end text-sm"><input type="checkbox" name="enabled" value="on" checked=enabled/>"Enabled"</label>
-                        <label class="flex items-start gap-2 text-sm sm:col-span-2"><input type="checkbox" name="delete_untagged" value="on" checked=untagged class="mt-0.5"/>
-                            <span>"Delete images no tag points at any more " <span class="text-slate-500">"(earlier images of moved tags: they can no longer be put back)"</span></span></label>
                         <div class="sm:col-span-2"><Submit label="Save policy" busy_label="Saving…" pending=save.pending()/></div>
                     </ActionForm>
                     {p.is_some().then(move || {
@@ -123,11 +120,7 @@ fn ReportView(r: CleanupReport) -> impl IntoView {
                         let tone = match d.action.as_str() { "delete" => Tone::Red, "skip" => Tone::Amber, _ => Tone::Green };
                         view! {
                             <tr data-decision=d.action.clone()>
-                                <td class=TD><span class="font-mono">{if d.tag.is_empty() {
-                                    format!("{}@{}", d.repository, short_digest(&d.digest))
-                                } else {
-                                    format!("{}:{}", d.repository, d.tag)
-                                }}</span>
+                                <td class=TD><span class="font-mono">{format!("{}:{}", d.repository, d.tag)}</span>
                                     <p class="text-xs text-slate-500" title=d.digest.clone()>{short_digest(&d.digest).to_string()}</p></td>
                                 <td class=TD><Badge text=d.action.clone() tone/></td>
                                 <td class=format!("{TD} text-sm text-slate-600")>{d.reason.clone()}</td>

@@ -21,7 +21,6 @@ pub struct RulesBody {
     include_pattern: Option<String>,
     keep_pattern: Option<String>,
     schedule_hours: Option<i32>,
-    delete_untagged: Option<bool>,
     enabled: Option<bool>,
 }
 
@@ -33,7 +32,6 @@ impl From<RulesBody> for CleanupRules {
             include_pattern: b.include_pattern.unwrap_or_else(|| ".*".into()),
             keep_pattern: b.keep_pattern.unwrap_or_default(),
             schedule_hours: b.schedule_hours.unwrap_or(0),
-            delete_untagged: b.delete_untagged.unwrap_or(false),
             enabled: b.enabled.unwrap_or(true),
         }
     }

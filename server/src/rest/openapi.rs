@@ -306,8 +306,7 @@ const REQUEST_SCHEMAS: [&str; 14] = [
 
 /// Fields of request bodies that may be `null`, meaning "not given" (left as it is, or the
 /// default).
-const NULLABLE_FIELDS: [(&str, &str); 19] = [
-    ("CleanupRules", "delete_untagged"),
+const NULLABLE_FIELDS: [(&str, &str); 18] = [
     ("CleanupRules", "keep_last"),
     ("CleanupRules", "keep_days"),
     ("CleanupRules", "include_pattern"),
@@ -383,13 +382,11 @@ fn lifecycle_schemas() -> Value {
             "include_pattern": { "type": "string", "description": "Tags covered (a regular expression; default .*)" },
             "keep_pattern": { "type": "string", "description": "Tags always kept (a regular expression)" },
             "schedule_hours": { "type": "integer", "minimum": 0, "maximum": 8760, "description": "0: on demand only" },
-            "delete_untagged": { "type": "boolean", "description": "Delete images no tag points at any more" },
             "enabled": s("boolean") } },
         "CleanupPolicy": { "type": "object", "properties": {
             "id": id(), "namespace": s("string"), "repository": { "type": "string", "nullable": true },
             "keep_last": { "type": "integer", "nullable": true }, "keep_days": { "type": "integer", "nullable": true },
             "include_pattern": s("string"), "keep_pattern": s("string"), "schedule_hours": s("integer"),
-            "delete_untagged": s("boolean"),
             "enabled": s("boolean"), "last_run_at": opt_time() } },
         "CleanupReport": { "type": "object", "properties": {
             "dry_run": s("boolean"), "deleted": s("integer"), "kept": s("integer"), "skipped": s("integer"),

@@ -70,8 +70,7 @@ fn pattern(field: &str, text: &str) -> AppResult<Option<Regex>> {
 }
 
 fn check(rules: &CleanupRules) -> AppResult<()> {
-    if rules.keep_last.is_none() && rules.keep_days.is_none() && rules.keep_pattern.is_empty() && !rules.delete_untagged
-    {
+    if rules.keep_last.is_none() && rules.keep_days.is_none() && rules.keep_pattern.is_empty() {
         return Err(AppError::invalid(
             "keep_last",
             "say what to keep: the N newest, what was used within D days, or a pattern",
@@ -99,13 +98,12 @@ pub async fn set(state: &AppState, p: &Principal, scope: &Scope, rules: CleanupR
     let mut tx = state.db.begin().await?;
     let id = sqlx::query_scalar!(
         "insert into cleanup_policy (namespace_id, repository_id, enabled, keep_last, keep_days, include_pattern,
-                                     keep_pattern, schedule_hours, created_by, delete_untagged)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                     keep_pattern, schedule_hours, created_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          on conflict (namespace_id, coalesce(repository_id, 0)) do update set enabled = excluded.enabled,
              keep_last = excluded.keep_last, keep_days = excluded.keep_days,
              include_pattern = excluded.include_pattern, keep_pattern = excluded.keep_pattern,
-             schedule_hours = excluded.schedule_hours, delete_untagged = excluded.delete_untagged,
-             updated_at = now()
+             schedule_hours = excluded.schedule_hours, updated_at = now()
          returning cleanup_policy_id",
         ns,
         repo,
@@ -115,8 +113,7 @@ pub async fn set(state: &AppState, p: &Principal, scope: &Scope, rules: CleanupR
         if rules.include_pattern.is_empty() { ".*" } else { rules.include_pattern.as_str() },
         rules.keep_pattern,
         rules.schedule_hours,
-        user.username,
-        rules.delete_untagged
+        user.username
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -178,7 +175,7 @@ pub async fn remove(state: &AppState, p: &Principal, scope: &Scope) -> AppResult
 async fn view(conn: &mut sqlx::PgConnection, id: i64) -> AppResult<CleanupPolicyView> {
     let r = sqlx::query!(
         r#"select c.cleanup_policy_id, n.name as namespace, r.name as "repository?", c.enabled, c.keep_last, c.keep_days,
-                  c.include_pattern, c.keep_pattern, c.schedule_hours, c.delete_untagged,
+                  c.include_pattern, c.keep_pattern, c.schedule_hours,
                   c.last_run_at as "last_run_at: DateTime<Utc>"
            from cleanup_policy c join namespace n using (namespace_id)
            left join repository r on r.repository_id = c.repository_id
@@ -197,7 +194,6 @@ async fn view(conn: &mut sqlx::PgConnection, id: i64) -> AppResult<CleanupPolicy
             include_pattern: r.include_pattern,
             keep_pattern: r.keep_pattern,
             schedule_hours: r.schedule_hours,
-            delete_untagged: r.delete_untagged,
             enabled: r.enabled,
         },
         last_run_at: r.last_run_at,
@@ -320,42 +316,6 @@ async fn covered(state: &AppState, policy_id: i64) -> AppResult<(Vec<Tagged>, Ha
     Ok((tags, map))
 }
 
-/// The images of the policy's repositories that no tag points at any more and that the
-/// registry still has: every digest the tags' history names, less the tagged ones and those
-/// an index includes, each checked with the registry (so a dry run says what a run does).
-async fn untagged(state: &AppState, policy_id: i64) -> AppResult<Vec<CleanupDecision>> {
-    let rows = sqlx::query!(
-        r#"select distinct r.name as repository, d as "digest!"
-           from cleanup_policy c
-           join repository r on (c.repository_id is null and r.namespace_id = c.namespace_id
-                                 and not exists(select 1 from cleanup_policy o where o.repository_id = r.repository_id))
-                             or r.repository_id = c.repository_id
-           join tag_event e on e.repository = r.name
-           cross join lateral unnest(array[e.digest, e.previous_digest]) d
-           where c.cleanup_policy_id = $1 and d is not null
-             and not exists(select 1 from tag t where t.repository_id = r.repository_id and t.digest = d)
-             and not exists(select 1 from manifest i where i.repository_id = r.repository_id
-                            and i.platforms @> jsonb_build_array(jsonb_build_object('digest', d)))
-           order by 1, 2"#,
-        policy_id
-    )
-    .fetch_all(&state.db)
-    .await?;
-    let mut out = Vec::new();
-    for r in rows {
-        if state.registry.head_manifest(state, &r.repository, &r.digest).await?.is_some() {
-            out.push(CleanupDecision {
-                repository: r.repository,
-                tag: String::new(),
-                digest: r.digest,
-                action: "delete".into(),
-                reason: "untagged: no tag points at it any more".into(),
-            });
-        }
-    }
-    Ok(out)
-}
-
 /// Runs a policy: decides, and unless `dry_run` deletes what is to go. Records a real run.
 async fn run_policy(
     state: &AppState,
@@ -378,9 +338,6 @@ async fn run_policy(
     for (_, _, list) in &by_repo {
         decisions.extend(decide(&rules.rules, list, &children, now));
     }
-    if rules.rules.delete_untagged {
-        decisions.extend(untagged(state, policy_id).await?);
-    }
     let count = |a: &str| decisions.iter().filter(|d| d.action == a).count() as i32;
     let mut report = CleanupReport {
         dry_run,
@@ -394,19 +351,11 @@ async fn run_policy(
     // The digests to delete, each once, with its repository.
     let mut doomed: Vec<(i64, String, String)> = Vec::new();
     let mut seen = HashSet::new();
-    let mut ids: HashMap<String, i64> = by_repo.iter().map(|(id, name, _)| (name.clone(), *id)).collect();
-    for d in decisions.iter().filter(|d| d.action == "delete") {
-        let id = match ids.get(&d.repository) {
-            Some(id) => *id,
-            None => {
-                let mut conn = state.db.acquire().await?;
-                let Some((id, _)) = store::repository_by_name(&mut conn, &d.repository).await? else { continue };
-                ids.insert(d.repository.clone(), id);
-                id
+    for (repo_id, repo, _) in &by_repo {
+        for d in decisions.iter().filter(|d| d.action == "delete" && &d.repository == repo) {
+            if seen.insert((repo_id, d.digest.clone())) {
+                doomed.push((*repo_id, repo.clone(), d.digest.clone()));
             }
-        };
-        if seen.insert((id, d.digest.clone())) {
-            doomed.push((id, d.repository.clone(), d.digest.clone()));
         }
     }
     let sizes: HashMap<(i64, String), i64> = sqlx::query!(
@@ -447,14 +396,12 @@ async fn run_policy(
         }
         let removed =
             store::remove_digest(&mut tx, *repo_id, digest, store::Removal { source: "cleanup", actor: None }).await?;
-        // An untagged image is told as a delete of its digest.
-        let untagged = removed.is_empty().then_some(None);
-        for tag in removed.iter().map(|t| Some(t.as_str())).chain(untagged) {
+        for tag in &removed {
             let told = webhooks::ImageEvent {
                 kind: "delete",
                 repository: repo,
                 namespace_id,
-                tag,
+                tag: Some(tag),
                 digest,
                 actor: Some("cleanup"),
                 at: Utc::now(),
@@ -462,7 +409,7 @@ async fn run_policy(
             webhooks::enqueue(&mut tx, &state.settings.registry_host, &told).await?;
         }
         tx.commit().await?;
-        deleted_tags += removed.len().max(1) as i32;
+        deleted_tags += removed.len() as i32;
         report.bytes_freed += sizes.get(&(*repo_id, digest.clone())).copied().unwrap_or(0);
     }
     report.deleted = deleted_tags;
@@ -601,7 +548,6 @@ mod tests {
             include_pattern: ".*".into(),
             keep_pattern: keep.into(),
             schedule_hours: 0,
-            delete_untagged: false,
             enabled: true,
         }
     }

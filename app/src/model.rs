@@ -704,9 +704,14 @@ pub struct CleanupRules {
     /// Tags always kept (a regular expression; empty: none).
     #[serde(default)]
     pub keep_pattern: String,
-    /// Hours between scheduled runs; 0: only on demand.
+    /// When it runs by itself: a cron schedule in UTC (`0 3 * * 0`, `@daily`); empty: only on
+    /// demand.
     #[serde(default)]
-    pub schedule_hours: i32,
+    pub schedule: String,
+    /// Delete images no tag points at any more (earlier images of moved tags, which "Put
+    /// back" could otherwise restore).
+    #[serde(default)]
+    pub delete_untagged: bool,
     #[serde(default = "CleanupRules::on")]
     pub enabled: bool,
 }
@@ -729,12 +734,29 @@ pub struct CleanupPolicyView {
     #[serde(flatten)]
     pub rules: CleanupRules,
     pub last_run_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The newest run that deleted (not a dry run), if any.
+    #[serde(default)]
+    pub last_run: Option<CleanupRunSummary>,
+}
+
+/// What a cleanup run did, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupRunSummary {
+    /// `schedule` or `on demand`.
+    pub trigger: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub deleted: i32,
+    pub kept: i32,
+    pub skipped: i32,
+    pub bytes_freed: i64,
+    pub error: Option<String>,
 }
 
 /// What a cleanup decides for one tag, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CleanupDecision {
     pub repository: String,
+    /// Empty for an untagged image.
     pub tag: String,
     pub digest: String,
     /// `delete`, `keep`, or `skip` (the policy would delete it, but it cannot go alone).

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { alice, logIn, logOut, nav } from "./helpers";
+import { alice, hydrated, logIn, logOut, nav } from "./helpers";
 
 // Needs 01-accounts first (alice exists) and the registry `make test` starts beside the server.
 const registry = process.env.PORTCULLIS_REGISTRY_HOST ?? "127.0.0.1:5055";
@@ -104,4 +104,73 @@ test("an earlier image is put back under its tag from the tag's history", async 
   await page.locator("tr[data-tag='latest'] a").first().click();
   await expect(version()).toHaveText("1");
   await logOut(page);
+});
+
+test("an owner sets a cleanup policy, previews it and runs it", async ({ page }) => {
+  for (const tag of ["1", "2", "3"]) pushImage(`alice/tidy:${tag}`, `org.opencontainers.image.version=${tag}`);
+  await logIn(page, alice);
+  await expect(async () => {
+    await page.goto("/repositories/alice/tidy");
+    await expect(page.locator("tr[data-tag]")).toHaveCount(3, { timeout: 1000 });
+  }).toPass({ timeout: 20_000 });
+
+  await page.goto("/namespaces/alice");
+  await hydrated(page);
+  const card = page.locator("#cleanup");
+  await expect(card.getByText("No policy yet")).toBeVisible();
+  await card.getByLabel("Keep the newest").fill("1");
+  await card.getByRole("button", { name: "Save policy" }).click();
+
+  await card.getByRole("link", { name: "Preview (dry run)" }).click();
+  const report = card.getByTestId("cleanup-report");
+  await expect(report).toContainText("would delete 2 tag(s)");
+  await expect(report.locator("tr[data-decision='delete']")).toHaveCount(2);
+  await expect(report.locator("tr[data-decision='delete']").first()).toContainText("alice/tidy:2");
+
+  await card.getByText("Run now…").click();
+  await card.getByRole("button", { name: "Yes, run it" }).click();
+  await expect(card.getByTestId("cleanup-last-run")).toContainText("on demand: deleted 2,");
+  await page.goto("/repositories/alice/tidy");
+  await hydrated(page);
+  await expect(page.locator("tr[data-tag]")).toHaveCount(1);
+  await expect(page.locator("tr[data-tag='3']")).toBeVisible();
+
+  // The repository may have a policy of its own, which wins over the namespace's.
+  const own = page.locator("#cleanup");
+  await expect(own.getByText("No policy of its own")).toBeVisible();
+  await own.getByLabel("Keep the newest").fill("5");
+  await own.getByRole("button", { name: "Save policy" }).click();
+  await own.getByRole("link", { name: "Preview (dry run)" }).click();
+  await expect(own.getByTestId("cleanup-report")).toContainText("would delete 0 tag(s), keeps 1");
+  await logOut(page);
+});
+
+test.describe("with JavaScript disabled", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("a repository's cleanup policy is saved, previewed and run as plain forms and pages", async ({ page }) => {
+    for (const tag of ["a", "b"]) pushImage(`alice/plain:${tag}`, `org.opencontainers.image.version=${tag}`);
+    await logIn(page, alice);
+    await expect(async () => {
+      await page.goto("/repositories/alice/plain");
+      await expect(page.locator("tr[data-tag]")).toHaveCount(2, { timeout: 1000 });
+    }).toPass({ timeout: 20_000 });
+
+    const card = page.locator("#cleanup");
+    await card.getByLabel("Keep the newest").fill("1");
+    await card.getByLabel("Always keep").fill("");
+    await card.getByRole("button", { name: "Save policy" }).click();
+    await card.getByRole("link", { name: "Preview (dry run)" }).click();
+    await expect(page).toHaveURL(/\?dry-run/);
+    const report = card.getByTestId("cleanup-report");
+    await expect(report).toContainText("would delete 1 tag(s), keeps 1");
+    await expect(report.locator("tr[data-decision='delete']")).toContainText("alice/plain:a");
+
+    await card.getByText("Run now…").click();
+    await card.getByRole("button", { name: "Yes, run it" }).click();
+    await expect(card.getByTestId("cleanup-last-run")).toContainText("on demand: deleted 1, kept 1");
+    await expect(page.locator("tr[data-tag]")).toHaveCount(1);
+    await expect(page.locator("tr[data-tag='b']")).toBeVisible();
+    await logOut(page);
+  });
 });

@@ -25,3 +25,9 @@ export async function logOut(page: Page) {
 export function nav(page: Page, name: string): Locator {
   return page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true });
 }
+
+/// Waits until the page is hydrated: its forms then run in the page, and what only works so
+/// (a dry run's report shown in place) can be used.
+export async function hydrated(page: Page) {
+  await page.locator("body[data-hydrated]").waitFor();
+}

@@ -182,3 +182,79 @@ async fn a_repository_policy_wins_and_only_owners_set_policies() {
     assert_eq!(alice.delete(&format!("/api/v1/namespaces/{acme}/cleanup")).await.status, StatusCode::NO_CONTENT);
     assert_eq!(alice.delete(&format!("/api/v1/namespaces/{acme}/cleanup")).await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn untagged_images_go_only_when_asked_and_then_cannot_be_put_back() {
+    let (stack, _world, alice) = start().await;
+    push(&stack, &alice, "alice/web", "latest", "first").await;
+    let first = alice.find_tag("alice/web", "latest").await.unwrap().digest;
+    let dir = stack.dir.path().join("img-second");
+    std::fs::create_dir_all(&dir).unwrap();
+    stack.push(&oci_image(&dir, "second", &[]), &alice.creds(), "alice/web:latest").await.expect_ok("moving latest");
+    for _ in 0..100 {
+        if alice.find_tag("alice/web", "latest").await.is_some_and(|t| t.digest != first) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let ns = alice.namespace("alice").await.namespace.id;
+    let policy = format!("/api/v1/namespaces/{ns}/cleanup");
+    assert_eq!(alice.put(&policy, json!({ "keep_last": 5 })).await.status, StatusCode::OK);
+    let preview: CleanupReport = alice.post(&format!("{policy}/preview"), json!({})).await.parse();
+    assert!(by_action(&preview, "delete").is_empty(), "untagged images stay unless asked: {preview:?}");
+
+    assert_eq!(alice.put(&policy, json!({ "keep_last": 5, "delete_untagged": true })).await.status, StatusCode::OK);
+    let preview: CleanupReport = alice.post(&format!("{policy}/preview"), json!({})).await.parse();
+    let doomed: Vec<&CleanupDecision> = preview.decisions.iter().filter(|d| d.action == "delete").collect();
+    assert_eq!(doomed.len(), 1, "{preview:?}");
+    assert_eq!((doomed[0].tag.as_str(), doomed[0].digest.as_str()), ("", first.as_str()));
+    stack.inspect(Some(&alice.creds()), &format!("alice/web@{first}")).await.expect_ok("the earlier image is there");
+    let run: CleanupReport = alice.post(&format!("{policy}/run"), json!({})).await.parse();
+    assert_eq!(sorted(run.decisions.clone()), sorted(preview.decisions.clone()));
+    stack
+        .inspect(Some(&alice.creds()), &format!("alice/web@{first}"))
+        .await
+        .expect_missing("the untagged image is gone");
+    stack.pull(&alice.creds(), "alice/web:latest").await.expect_ok("the tagged one stays");
+    let repo = alice.repository("alice/web").await.unwrap();
+    let r = alice
+        .post(&format!("/api/v1/repositories/{}/restore", repo.id), json!({ "tag": "latest", "digest": first }))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("no longer in the registry"), "{}", r.body);
+    let again: CleanupReport = alice.post(&format!("{policy}/preview"), json!({})).await.parse();
+    assert!(by_action(&again, "delete").is_empty(), "a deleted image is not found again: {again:?}");
+}
+
+#[tokio::test]
+async fn a_policy_runs_by_itself_when_its_cron_schedule_comes() {
+    let (stack, world, alice) = start().await;
+    push(&stack, &alice, "alice/cron", "a", "cron a").await;
+    push(&stack, &alice, "alice/cron", "b", "cron b").await;
+    let ns = alice.namespace("alice").await.namespace.id;
+    let policy = format!("/api/v1/namespaces/{ns}/cleanup");
+    let r = alice.put(&policy, json!({ "keep_last": 1, "schedule": "61 * * * *" })).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a minute 61 is refused: {}", r.body);
+    // Every hour at the minute that began a minute ago; saved two minutes ago (as far as the
+    // schedule can tell): that minute has come, and the next is an hour away.
+    use chrono::Timelike as _;
+    let minute = (chrono::Utc::now() - chrono::Duration::minutes(1)).minute();
+    let schedule = format!("{minute} * * * *");
+    assert_eq!(alice.put(&policy, json!({ "keep_last": 1, "schedule": schedule })).await.status, StatusCode::OK);
+    sqlx::query("update cleanup_policy set updated_at = now() - interval '2 minutes'")
+        .execute(&world.db)
+        .await
+        .unwrap();
+    app::backend::images::cleanup::run_scheduled(&stack.state).await.unwrap();
+    stack.inspect(Some(&alice.creds()), "alice/cron:a").await.expect_missing("deleted on schedule");
+    stack.inspect(Some(&alice.creds()), "alice/cron:b").await.expect_ok("kept");
+    let runs: i64 = sqlx::query_scalar("select count(*) from cleanup_run where trigger = 'schedule'")
+        .fetch_one(&world.db)
+        .await
+        .unwrap();
+    assert_eq!(runs, 1);
+    // Just run: not due again within the hour.
+    app::backend::images::cleanup::run_scheduled(&stack.state).await.unwrap();
+    let runs: i64 = sqlx::query_scalar("select count(*) from cleanup_run").fetch_one(&world.db).await.unwrap();
+    assert_eq!(runs, 1);
+}

@@ -56,7 +56,8 @@ pub async fn save_cleanup(
     keep_days: Option<String>,
     include_pattern: Option<String>,
     keep_pattern: Option<String>,
-    schedule_hours: Option<String>,
+    schedule: Option<String>,
+    delete_untagged: Option<String>,
     enabled: Option<String>,
 ) -> Result<CleanupPolicyView, AppError> {
     let back = page_of(&namespace, repository.as_deref());
@@ -66,7 +67,8 @@ pub async fn save_cleanup(
             keep_days: number("keep_days", keep_days)?,
             include_pattern: include_pattern.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| ".*".into()),
             keep_pattern: keep_pattern.unwrap_or_default().trim().to_string(),
-            schedule_hours: number("schedule_hours", schedule_hours)?.unwrap_or(0),
+            schedule: schedule.unwrap_or_default().trim().to_string(),
+            delete_untagged: delete_untagged.is_some_and(|v| !v.is_empty()),
             enabled: enabled.is_some_and(|v| !v.is_empty()),
         };
         cleanup::set(&state, &p, &scope(namespace, repository), rules).await

@@ -44,27 +44,6 @@ pub async fn exclusively<T>(
     result.map(Some)
 }
 
-/// How many rows a pruning statement deletes at a time.
-pub const PRUNE_BATCH: i64 = 5000;
-
-/// Runs `delete_batch` (a statement deleting at most [`PRUNE_BATCH`] rows, returning how many)
-/// until a batch comes back short, so that pruning never holds a large table's locks long.
-/// Returns how many rows went.
-pub async fn prune_in_batches<F, Fut>(mut delete_batch: F) -> AppResult<u64>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = AppResult<u64>>,
-{
-    let mut total = 0;
-    loop {
-        let n = delete_batch().await?;
-        total += n;
-        if n < PRUNE_BATCH as u64 {
-            return Ok(total);
-        }
-    }
-}
-
 /// Keeps a background job running: `job` is started again, after a back-off that grows from
 /// one second to a minute, whenever it fails or panics (a lost database connection, a bug).
 /// A job that returns `Ok` is finished (the pool was closed) and is not restarted.

@@ -317,10 +317,11 @@ pub fn SettingsPage() -> impl IntoView {
 /// The site-wide webhooks: told of every namespace's images.
 #[component]
 pub fn WebhooksPage() -> impl IntoView {
+    let hooks = super::webhooks::Webhooks::new(|| None);
     admin_only(move |_| {
         view! {
             <AdminHeader current="/admin/webhooks"/>
-            <super::webhooks::WebhooksCard namespace=None/>
+            <super::webhooks::WebhooksCard state=hooks namespace=None/>
         }
     })
 }

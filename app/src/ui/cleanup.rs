@@ -4,31 +4,62 @@
 use leptos::prelude::*;
 
 use super::components::*;
-use crate::api::cleanup::{get_cleanup, PreviewCleanup, RunCleanup, SaveCleanup};
-use crate::model::{human_size, short_digest, CleanupPolicyView, CleanupReport};
+use leptos_router::hooks::use_query_map;
+
+use crate::api::cleanup::{get_cleanup, preview_cleanup, RunCleanup, SaveCleanup};
+use crate::error::AppError;
+use crate::model::{human_size, short_digest, CleanupPolicyView, CleanupReport, CleanupRunSummary};
+
+/// What the cleanup card reads and does. Made at the top of its page, before anything is
+/// awaited: a resource made inside a suspended view is numbered by when its parent resolves,
+/// which differs between the server and the browser, and hydration then takes one resource's
+/// data for another's.
+#[derive(Clone, Copy)]
+pub struct Cleanup {
+    save: ServerAction<SaveCleanup>,
+    run: ServerAction<RunCleanup>,
+    policy: Resource<Result<Option<CleanupPolicyView>, AppError>>,
+    /// The dry run the page's address asks for (`?dry-run`), rendered on the server.
+    dry_run: Resource<Result<Option<CleanupReport>, AppError>>,
+}
+
+impl Cleanup {
+    /// `target`: the namespace, and the repository whose own policy it is (if any).
+    pub fn new(target: impl Fn() -> (String, Option<String>) + Copy + Send + Sync + 'static) -> Self {
+        let save = ServerAction::<SaveCleanup>::new();
+        let run = ServerAction::<RunCleanup>::new();
+        let query = use_query_map();
+        let policy = Resource::new(
+            move || (target(), save.version().get(), run.version().get()),
+            |((ns, repo), ..)| get_cleanup(ns, repo),
+        );
+        let dry_run = Resource::new(
+            move || (target(), query.read().get("dry-run").is_some(), save.version().get(), run.version().get()),
+            |((ns, repo), wanted, ..)| async move {
+                match wanted {
+                    true => preview_cleanup(ns, repo).await.map(Some),
+                    false => Ok(None),
+                }
+            },
+        );
+        Cleanup { save, run, policy, dry_run }
+    }
+}
 
 /// `repository`: the repository's own policy (which wins over its namespace's).
 #[component]
-pub fn CleanupCard(namespace: String, #[prop(optional)] repository: Option<String>) -> impl IntoView {
-    let save = ServerAction::<SaveCleanup>::new();
-    let preview = ServerAction::<PreviewCleanup>::new();
-    let run = ServerAction::<RunCleanup>::new();
-    let (ns, repo) = (namespace.clone(), repository.clone());
-    let policy = Resource::new(
-        move || (save.version().get(), run.version().get()),
-        move |_| get_cleanup(ns.clone(), repo.clone()),
-    );
+pub fn CleanupCard(state: Cleanup, namespace: String, #[prop(optional)] repository: Option<String>) -> impl IntoView {
+    let Cleanup { save, run, policy, dry_run } = state;
+    let page = match &repository {
+        Some(r) => format!("/repositories/{r}"),
+        None => format!("/namespaces/{namespace}"),
+    };
     let repo = repository.clone().unwrap_or_default();
     let own = repository.is_some();
     let save_error = action_error(save);
-    let act_error = Signal::derive(move || action_error(preview).get().or_else(|| action_error(run).get()));
+    let run_error = action_error(run);
     let ns = namespace.clone();
-    // The newest report: a run's, or else a preview's.
-    let report = Signal::derive(move || match (run.value().get(), preview.value().get()) {
-        (Some(Ok(r)), _) => Some(r),
-        (_, Some(Ok(r))) => Some(r),
-        _ => None,
-    });
+    let preview_href = format!("{page}?dry-run#cleanup");
     view! {
         <section id="cleanup" class="rounded-lg border border-slate-200 bg-white p-5 shadow-sm sm:p-6">
             <h2 class="text-base font-semibold text-slate-900">"Cleanup policy"</h2>
@@ -38,24 +69,26 @@ pub fn CleanupCard(namespace: String, #[prop(optional)] repository: Option<Strin
                 <span>{if own { "This repository's own policy wins over its namespace's." } else { "A repository may have a policy of its own, on its page." }}</span>
             </p>
             {loaded_part(policy, move |p: Option<CleanupPolicyView>| {
-                let (ns, a, b) = (ns.clone(), ns.clone(), ns.clone());
-                let (r0, r1, r2) = (repo.clone(), repo.clone(), repo.clone());
+                let (ns, b) = (ns.clone(), ns.clone());
+                let (r0, r2) = (repo.clone(), repo.clone());
                 let rules = p.as_ref().map(|p| p.rules.clone());
                 let num = |v: Option<i32>| v.map(|n| n.to_string()).unwrap_or_default();
                 let keep_last = num(rules.as_ref().and_then(|r| r.keep_last));
                 let keep_days = num(rules.as_ref().and_then(|r| r.keep_days));
                 let include = rules.as_ref().map(|r| r.include_pattern.clone()).unwrap_or_else(|| ".*".into());
                 let keep = rules.as_ref().map(|r| r.keep_pattern.clone()).unwrap_or_else(|| "^latest$".into());
-                let hours = rules.as_ref().map(|r| r.schedule_hours).unwrap_or(0);
+                let schedule = rules.as_ref().map(|r| r.schedule.clone()).unwrap_or_default();
                 let enabled = rules.as_ref().is_none_or(|r| r.enabled);
-                let last = p.as_ref().and_then(|p| p.last_run_at);
+                let untagged = rules.as_ref().is_some_and(|r| r.delete_untagged);
+                let last = p.as_ref().and_then(|p| p.last_run.clone());
+                let preview_href = preview_href.clone();
                 view! {
                     {p.is_none().then(|| view! { <p class="mb-3 text-sm text-slate-500">{if own {
                         "No policy of its own: its namespace's applies, if it has one."
                     } else {
                         "No policy yet: nothing is deleted."
                     }}</p> })}
-                    {last.map(|t| view! { <p class="mb-3 text-sm text-slate-600">"Last run " {time_view(t)}</p> })}
+                    {last.map(|l| view! { <LastRun l/> })}
                     <ActionForm action=save attr:class="grid gap-4 sm:grid-cols-2">
                         <div class="sm:col-span-2"><FormError error=save_error/></div>
                         <input type="hidden" name="namespace" value=ns/>
@@ -64,23 +97,17 @@ pub fn CleanupCard(namespace: String, #[prop(optional)] repository: Option<Strin
                         <Field label="Keep what was used within (days)" name="keep_days" kind="number" value=keep_days error=save_error hint="Pushed or pulled. Empty: no such rule."/>
                         <Field label="Tags covered" name="include_pattern" value=include error=save_error hint="A regular expression; other tags are always kept."/>
                         <Field label="Always keep" name="keep_pattern" value=keep error=save_error hint="A regular expression, e.g. ^latest$ or ^v\\d+"/>
-                        <label class="text-sm"><span class="mb-1 block font-medium text-slate-700">"Runs"</span>
-                            <select name="schedule_hours" class=SELECT>
-                                {[(0, "on demand only"), (24, "every day"), (168, "every week")].into_iter().map(|(h, label)| view! {
-                                    <option value=h.to_string() selected=h == hours>{label}</option>
-                                }).collect_view()}
-                            </select></label>
+                        <Field label="Runs by itself (cron, UTC)" name="schedule" value=schedule error=save_error
+                            placeholder="0 3 * * 0" hint="e.g. 0 3 * * 0 (Sundays 03:00) or @daily. Empty: only when run here."/>
                         <label class="flex items-center gap-2 self-end text-sm"><input type="checkbox" name="enabled" value="on" checked=enabled/>"Enabled"</label>
+                        <label class="flex items-start gap-2 text-sm sm:col-span-2"><input type="checkbox" name="delete_untagged" value="on" checked=untagged class="mt-0.5"/>
+                            "Delete images no tag points at any more (they can then no longer be put back)"</label>
                         <div class="sm:col-span-2"><Submit label="Save policy" busy_label="Saving…" pending=save.pending()/></div>
                     </ActionForm>
                     {p.is_some().then(move || {
                         view! {
                             <div class="mt-4 flex flex-wrap items-center gap-3 border-t border-slate-100 pt-4">
-                                <ActionForm action=preview>
-                                    <input type="hidden" name="namespace" value=a/>
-                                    <input type="hidden" name="repository" value=r1/>
-                                    <button type="submit" class=BUTTON_SECONDARY>"Preview (dry run)"</button>
-                                </ActionForm>
+                                <a href=preview_href class=BUTTON_SECONDARY>"Preview (dry run)"</a>
                                 <ConfirmAction action=run label="Run now…" question="Delete from the registry every tag this policy does not keep? This cannot be undone." yes="Yes, run it">
                                     <input type="hidden" name="namespace" value=b/>
                                     <input type="hidden" name="repository" value=r2/>
@@ -90,11 +117,41 @@ pub fn CleanupCard(namespace: String, #[prop(optional)] repository: Option<Strin
                     })}
                 }.into_any()
             })}
-            <div class="mt-3"><FormError error=act_error/></div>
-            {move || report.get().map(|r| view! { <ReportView r/> })}
+            <div class="mt-3"><FormError error=run_error/></div>
+            // A run's report in place once hydrated; before, the run's summary above says it.
+            {move || run.value().get().and_then(Result::ok).map(|r| view! { <ReportView r/> })}
+            {loaded_part(dry_run, move |r: Option<CleanupReport>| {
+                let close = page.clone();
+                r.map(|r| view! {
+                    <ReportView r/>
+                    <a href=close class=format!("{LINK} mt-2 inline-block text-sm")>"Close the dry run"</a>
+                })
+            })}
         </section>
     }
     .into_any()
+}
+
+/// The newest run's counts.
+#[component]
+fn LastRun(l: CleanupRunSummary) -> impl IntoView {
+    let by = match l.trigger.as_str() {
+        "schedule" => "on schedule",
+        _ => "on demand",
+    };
+    let counts = format!(
+        ": deleted {}, kept {}, skipped {}; {} for the registry's garbage collection to free.",
+        l.deleted,
+        l.kept,
+        l.skipped,
+        human_size(l.bytes_freed)
+    );
+    view! {
+        <div class="mb-3 text-sm text-slate-600" data-testid="cleanup-last-run">
+            <p>"Last run " {time_view(l.at)} <span>{format!(" {by}{counts}")}</span></p>
+            {l.error.map(|e| view! { <Alert kind=AlertKind::Error message=e/> })}
+        </div>
+    }
 }
 
 #[component]
@@ -120,7 +177,11 @@ fn ReportView(r: CleanupReport) -> impl IntoView {
                         let tone = match d.action.as_str() { "delete" => Tone::Red, "skip" => Tone::Amber, _ => Tone::Green };
                         view! {
                             <tr data-decision=d.action.clone()>
-                                <td class=TD><span class="font-mono">{format!("{}:{}", d.repository, d.tag)}</span>
+                                <td class=TD><span class="font-mono">{if d.tag.is_empty() {
+                                    format!("{}@{}", d.repository, short_digest(&d.digest))
+                                } else {
+                                    format!("{}:{}", d.repository, d.tag)
+                                }}</span>
                                     <p class="text-xs text-slate-500" title=d.digest.clone()>{short_digest(&d.digest).to_string()}</p></td>
                                 <td class=TD><Badge text=d.action.clone() tone/></td>
                                 <td class=format!("{TD} text-sm text-slate-600")>{d.reason.clone()}</td>

@@ -142,7 +142,11 @@ pub fn NamespacePage() -> impl IntoView {
         move || (name.get(), page.get(), visibility.version().get(), update.version().get()),
         |(n, page, ..)| get_namespace(n, Some(page)),
     );
-    signed_in_or_visitor(move |_| loaded(detail, move |d| view! { <NamespaceDetailView d visibility update delete/> }))
+    let cleanup = super::cleanup::Cleanup::new(move || (name.get(), None));
+    let hooks = super::webhooks::Webhooks::new(move || Some(name.get()));
+    signed_in_or_visitor(move |_| {
+        loaded(detail, move |d| view! { <NamespaceDetailView d visibility update delete cleanup hooks/> })
+    })
 }
 
 #[component]
@@ -151,6 +155,8 @@ fn NamespaceDetailView(
     visibility: ServerAction<SetVisibility>,
     update: ServerAction<UpdateNamespace>,
     delete: ServerAction<DeleteNamespace>,
+    cleanup: super::cleanup::Cleanup,
+    hooks: super::webhooks::Webhooks,
 ) -> impl IntoView {
     let (abilities, n) = (d.namespace.abilities, d.namespace.namespace);
     let vis_error = action_error(visibility);
@@ -209,8 +215,8 @@ fn NamespaceDetailView(
                     </Table>
                     <p class="mt-2 text-xs text-slate-500">"Administrators may do everything."</p>
                 </Card>
-                {abilities.cleanup.then(|| view! { <super::cleanup::CleanupCard namespace=name6.clone()/> })}
-                {abilities.webhooks.then(|| view! { <super::webhooks::WebhooksCard namespace=Some(name5.clone())/> })}
+                {abilities.cleanup.then(|| view! { <super::cleanup::CleanupCard state=cleanup namespace=name6.clone()/> })}
+                {abilities.webhooks.then(|| view! { <super::webhooks::WebhooksCard state=hooks namespace=Some(name5.clone())/> })}
                 <Card title="Recent activity">
                     {if d.activity.is_empty() {
                         view! { <p class="text-sm text-slate-500">"Nothing has happened here yet."</p> }.into_any()

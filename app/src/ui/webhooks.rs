@@ -11,6 +11,7 @@ use crate::api::webhooks::{
     get_webhook, list_webhooks, CreateWebhook, DeleteWebhook, Redeliver, SetWebhookEnabled, TestWebhook,
     WebhookPageData,
 };
+use crate::error::AppError;
 use crate::model::{WebhookDelivery, WebhookView};
 
 /// A delivery's state as a badge: delivered (with the status), waiting for a retry, failed.
@@ -24,14 +25,32 @@ fn delivery_badge(d: &WebhookDelivery) -> impl IntoView {
     }
 }
 
+/// What the webhooks card reads and does, made at the top of its page before anything is
+/// awaited (see `super::cleanup::Cleanup` for why).
+#[derive(Clone, Copy)]
+pub struct Webhooks {
+    create: ServerAction<CreateWebhook>,
+    delete: ServerAction<DeleteWebhook>,
+    hooks: Resource<Result<Vec<WebhookView>, AppError>>,
+}
+
+impl Webhooks {
+    /// `namespace`: a namespace's webhooks (`Some`), or the site's (`None`).
+    pub fn new(namespace: impl Fn() -> Option<String> + Copy + Send + Sync + 'static) -> Self {
+        let create = ServerAction::<CreateWebhook>::new();
+        let delete = ServerAction::<DeleteWebhook>::new();
+        let hooks = Resource::new(
+            move || (namespace(), create.version().get(), delete.version().get()),
+            |(ns, ..)| list_webhooks(ns),
+        );
+        Webhooks { create, delete, hooks }
+    }
+}
+
 /// The webhooks of a namespace (`Some`) or of the whole site (`None`): list and create.
 #[component]
-pub fn WebhooksCard(namespace: Option<String>) -> impl IntoView {
-    let create = ServerAction::<CreateWebhook>::new();
-    let delete = ServerAction::<DeleteWebhook>::new();
-    let ns = namespace.clone();
-    let hooks =
-        Resource::new(move || (create.version().get(), delete.version().get()), move |_| list_webhooks(ns.clone()));
+pub fn WebhooksCard(state: Webhooks, namespace: Option<String>) -> impl IntoView {
+    let Webhooks { create, delete, hooks } = state;
     let create_error = action_error(create);
     let delete_error = action_error(delete);
     let ns_field = namespace.clone().unwrap_or_default();

@@ -20,7 +20,8 @@ pub struct RulesBody {
     keep_days: Option<i32>,
     include_pattern: Option<String>,
     keep_pattern: Option<String>,
-    schedule_hours: Option<i32>,
+    schedule: Option<String>,
+    delete_untagged: Option<bool>,
     enabled: Option<bool>,
 }
 
@@ -31,7 +32,8 @@ impl From<RulesBody> for CleanupRules {
             keep_days: b.keep_days,
             include_pattern: b.include_pattern.unwrap_or_else(|| ".*".into()),
             keep_pattern: b.keep_pattern.unwrap_or_default(),
-            schedule_hours: b.schedule_hours.unwrap_or(0),
+            schedule: b.schedule.unwrap_or_default(),
+            delete_untagged: b.delete_untagged.unwrap_or(false),
             enabled: b.enabled.unwrap_or(true),
         }
     }

@@ -306,12 +306,13 @@ const REQUEST_SCHEMAS: [&str; 14] = [
 
 /// Fields of request bodies that may be `null`, meaning "not given" (left as it is, or the
 /// default).
-const NULLABLE_FIELDS: [(&str, &str); 18] = [
+const NULLABLE_FIELDS: [(&str, &str); 19] = [
+    ("CleanupRules", "delete_untagged"),
     ("CleanupRules", "keep_last"),
     ("CleanupRules", "keep_days"),
     ("CleanupRules", "include_pattern"),
     ("CleanupRules", "keep_pattern"),
-    ("CleanupRules", "schedule_hours"),
+    ("CleanupRules", "schedule"),
     ("CleanupRules", "enabled"),
     ("NewWebhook", "format"),
     ("NewWebhook", "secret"),
@@ -381,13 +382,18 @@ fn lifecycle_schemas() -> Value {
             "keep_days": { "type": "integer", "minimum": 0, "maximum": 3650, "description": "Keep what was pushed or pulled within D days" },
             "include_pattern": { "type": "string", "description": "Tags covered (a regular expression; default .*)" },
             "keep_pattern": { "type": "string", "description": "Tags always kept (a regular expression)" },
-            "schedule_hours": { "type": "integer", "minimum": 0, "maximum": 8760, "description": "0: on demand only" },
+            "schedule": { "type": "string", "description": "A cron schedule in UTC (\"0 3 * * 0\", \"@daily\"); empty: on demand only" },
+            "delete_untagged": { "type": "boolean", "description": "Delete images no tag points at any more" },
             "enabled": s("boolean") } },
         "CleanupPolicy": { "type": "object", "properties": {
             "id": id(), "namespace": s("string"), "repository": { "type": "string", "nullable": true },
             "keep_last": { "type": "integer", "nullable": true }, "keep_days": { "type": "integer", "nullable": true },
-            "include_pattern": s("string"), "keep_pattern": s("string"), "schedule_hours": s("integer"),
-            "enabled": s("boolean"), "last_run_at": opt_time() } },
+            "include_pattern": s("string"), "keep_pattern": s("string"), "schedule": s("string"),
+            "delete_untagged": s("boolean"),
+            "enabled": s("boolean"), "last_run_at": opt_time(),
+            "last_run": { "type": "object", "nullable": true, "description": "The newest run that deleted", "properties": {
+                "trigger": s("string"), "at": time(), "deleted": s("integer"), "kept": s("integer"),
+                "skipped": s("integer"), "bytes_freed": s("integer"), "error": { "type": "string", "nullable": true } } } } },
         "CleanupReport": { "type": "object", "properties": {
             "dry_run": s("boolean"), "deleted": s("integer"), "kept": s("integer"), "skipped": s("integer"),
             "bytes_freed": s("integer"), "errors": { "type": "array", "items": s("string") },

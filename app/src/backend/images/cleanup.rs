@@ -20,7 +20,7 @@ use crate::backend::images::store;
 use crate::backend::webhooks;
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
-use crate::model::{CleanupDecision, CleanupPolicyView, CleanupReport, CleanupRules};
+use crate::model::{CleanupDecision, CleanupPolicyView, CleanupReport, CleanupRules, CleanupRunSummary};
 use crate::policy;
 
 use super::browse::visible_repository;
@@ -70,7 +70,8 @@ fn pattern(field: &str, text: &str) -> AppResult<Option<Regex>> {
 }
 
 fn check(rules: &CleanupRules) -> AppResult<()> {
-    if rules.keep_last.is_none() && rules.keep_days.is_none() && rules.keep_pattern.is_empty() {
+    if rules.keep_last.is_none() && rules.keep_days.is_none() && rules.keep_pattern.is_empty() && !rules.delete_untagged
+    {
         return Err(AppError::invalid(
             "keep_last",
             "say what to keep: the N newest, what was used within D days, or a pattern",
@@ -82,8 +83,8 @@ fn check(rules: &CleanupRules) -> AppResult<()> {
     if rules.keep_days.is_some_and(|d| !(0..=3650).contains(&d)) {
         return Err(AppError::invalid("keep_days", "from 0 to 3650 days"));
     }
-    if !(0..=8760).contains(&rules.schedule_hours) {
-        return Err(AppError::invalid("schedule_hours", "from 0 (on demand only) to 8760 hours"));
+    if !rules.schedule.trim().is_empty() {
+        super::cron::Schedule::parse(&rules.schedule).map_err(|why| AppError::invalid("schedule", why))?;
     }
     pattern("include_pattern", &rules.include_pattern)?;
     pattern("keep_pattern", &rules.keep_pattern)?;
@@ -98,12 +99,13 @@ pub async fn set(state: &AppState, p: &Principal, scope: &Scope, rules: CleanupR
     let mut tx = state.db.begin().await?;
     let id = sqlx::query_scalar!(
         "insert into cleanup_policy (namespace_id, repository_id, enabled, keep_last, keep_days, include_pattern,
-                                     keep_pattern, schedule_hours, created_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                     keep_pattern, schedule, created_by, delete_untagged)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          on conflict (namespace_id, coalesce(repository_id, 0)) do update set enabled = excluded.enabled,
              keep_last = excluded.keep_last, keep_days = excluded.keep_days,
              include_pattern = excluded.include_pattern, keep_pattern = excluded.keep_pattern,
-             schedule_hours = excluded.schedule_hours, updated_at = now()
+             schedule = excluded.schedule, delete_untagged = excluded.delete_untagged,
+             updated_at = now()
          returning cleanup_policy_id",
         ns,
         repo,
@@ -112,8 +114,9 @@ pub async fn set(state: &AppState, p: &Principal, scope: &Scope, rules: CleanupR
         rules.keep_days,
         if rules.include_pattern.is_empty() { ".*" } else { rules.include_pattern.as_str() },
         rules.keep_pattern,
-        rules.schedule_hours,
-        user.username
+        rules.schedule.trim(),
+        user.username,
+        rules.delete_untagged
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -175,10 +178,14 @@ pub async fn remove(state: &AppState, p: &Principal, scope: &Scope) -> AppResult
 async fn view(conn: &mut sqlx::PgConnection, id: i64) -> AppResult<CleanupPolicyView> {
     let r = sqlx::query!(
         r#"select c.cleanup_policy_id, n.name as namespace, r.name as "repository?", c.enabled, c.keep_last, c.keep_days,
-                  c.include_pattern, c.keep_pattern, c.schedule_hours,
-                  c.last_run_at as "last_run_at: DateTime<Utc>"
+                  c.include_pattern, c.keep_pattern, c.schedule, c.delete_untagged,
+                  c.last_run_at as "last_run_at: DateTime<Utc>",
+                  l.trigger as "run_trigger?", l.started_at as "run_at?: DateTime<Utc>", l.deleted as "run_deleted?",
+                  l.kept as "run_kept?", l.skipped as "run_skipped?", l.bytes_freed as "run_bytes?", l.error as run_error
            from cleanup_policy c join namespace n using (namespace_id)
            left join repository r on r.repository_id = c.repository_id
+           left join lateral (select * from cleanup_run u where u.cleanup_policy_id = c.cleanup_policy_id
+                              and u.finished_at is not null order by u.cleanup_run_id desc limit 1) l on true
            where c.cleanup_policy_id = $1"#,
         id
     )
@@ -193,10 +200,23 @@ async fn view(conn: &mut sqlx::PgConnection, id: i64) -> AppResult<CleanupPolicy
             keep_days: r.keep_days,
             include_pattern: r.include_pattern,
             keep_pattern: r.keep_pattern,
-            schedule_hours: r.schedule_hours,
+            schedule: r.schedule,
+            delete_untagged: r.delete_untagged,
             enabled: r.enabled,
         },
         last_run_at: r.last_run_at,
+        last_run: match (r.run_trigger, r.run_at) {
+            (Some(trigger), Some(at)) => Some(CleanupRunSummary {
+                trigger,
+                at,
+                deleted: r.run_deleted.unwrap_or(0),
+                kept: r.run_kept.unwrap_or(0),
+                skipped: r.run_skipped.unwrap_or(0),
+                bytes_freed: r.run_bytes.unwrap_or(0),
+                error: r.run_error,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -316,6 +336,42 @@ async fn covered(state: &AppState, policy_id: i64) -> AppResult<(Vec<Tagged>, Ha
     Ok((tags, map))
 }
 
+/// The images of the policy's repositories that no tag points at any more and that the
+/// registry still has: every digest the tags' history names, less the tagged ones and those
+/// an index includes, each checked with the registry (so a dry run says what a run does).
+async fn untagged(state: &AppState, policy_id: i64) -> AppResult<Vec<CleanupDecision>> {
+    let rows = sqlx::query!(
+        r#"select distinct r.name as repository, d as "digest!"
+           from cleanup_policy c
+           join repository r on (c.repository_id is null and r.namespace_id = c.namespace_id
+                                 and not exists(select 1 from cleanup_policy o where o.repository_id = r.repository_id))
+                             or r.repository_id = c.repository_id
+           join tag_event e on e.repository = r.name
+           cross join lateral unnest(array[e.digest, e.previous_digest]) d
+           where c.cleanup_policy_id = $1 and d is not null
+             and not exists(select 1 from tag t where t.repository_id = r.repository_id and t.digest = d)
+             and not exists(select 1 from manifest i where i.repository_id = r.repository_id
+                            and i.platforms @> jsonb_build_array(jsonb_build_object('digest', d)))
+           order by 1, 2"#,
+        policy_id
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        if state.registry.head_manifest(state, &r.repository, &r.digest).await?.is_some() {
+            out.push(CleanupDecision {
+                repository: r.repository,
+                tag: String::new(),
+                digest: r.digest,
+                action: "delete".into(),
+                reason: "untagged: no tag points at it any more".into(),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Runs a policy: decides, and unless `dry_run` deletes what is to go. Records a real run.
 async fn run_policy(
     state: &AppState,
@@ -338,6 +394,9 @@ async fn run_policy(
     for (_, _, list) in &by_repo {
         decisions.extend(decide(&rules.rules, list, &children, now));
     }
+    if rules.rules.delete_untagged {
+        decisions.extend(untagged(state, policy_id).await?);
+    }
     let count = |a: &str| decisions.iter().filter(|d| d.action == a).count() as i32;
     let mut report = CleanupReport {
         dry_run,
@@ -351,11 +410,19 @@ async fn run_policy(
     // The digests to delete, each once, with its repository.
     let mut doomed: Vec<(i64, String, String)> = Vec::new();
     let mut seen = HashSet::new();
-    for (repo_id, repo, _) in &by_repo {
-        for d in decisions.iter().filter(|d| d.action == "delete" && &d.repository == repo) {
-            if seen.insert((repo_id, d.digest.clone())) {
-                doomed.push((*repo_id, repo.clone(), d.digest.clone()));
+    let mut ids: HashMap<String, i64> = by_repo.iter().map(|(id, name, _)| (name.clone(), *id)).collect();
+    for d in decisions.iter().filter(|d| d.action == "delete") {
+        let id = match ids.get(&d.repository) {
+            Some(id) => *id,
+            None => {
+                let mut conn = state.db.acquire().await?;
+                let Some((id, _)) = store::repository_by_name(&mut conn, &d.repository).await? else { continue };
+                ids.insert(d.repository.clone(), id);
+                id
             }
+        };
+        if seen.insert((id, d.digest.clone())) {
+            doomed.push((id, d.repository.clone(), d.digest.clone()));
         }
     }
     let sizes: HashMap<(i64, String), i64> = sqlx::query!(
@@ -396,12 +463,14 @@ async fn run_policy(
         }
         let removed =
             store::remove_digest(&mut tx, *repo_id, digest, store::Removal { source: "cleanup", actor: None }).await?;
-        for tag in &removed {
+        // An untagged image is told as a delete of its digest.
+        let untagged = removed.is_empty().then_some(None);
+        for tag in removed.iter().map(|t| Some(t.as_str())).chain(untagged) {
             let told = webhooks::ImageEvent {
                 kind: "delete",
                 repository: repo,
                 namespace_id,
-                tag: Some(tag),
+                tag,
                 digest,
                 actor: Some("cleanup"),
                 at: Utc::now(),
@@ -409,7 +478,7 @@ async fn run_policy(
             webhooks::enqueue(&mut tx, &state.settings.registry_host, &told).await?;
         }
         tx.commit().await?;
-        deleted_tags += removed.len() as i32;
+        deleted_tags += removed.len().max(1) as i32;
         report.bytes_freed += sizes.get(&(*repo_id, digest.clone())).copied().unwrap_or(0);
     }
     report.deleted = deleted_tags;
@@ -491,15 +560,16 @@ pub async fn run(state: &AppState, p: &Principal, scope: &Scope, dry_run: bool) 
 
 /// Runs the policies whose schedule is due (the caller holds the cleanup lock).
 async fn run_due(state: &AppState) -> AppResult<()> {
-    let due = sqlx::query_scalar!(
-        "select cleanup_policy_id from cleanup_policy
-         where enabled and schedule_hours > 0
-           and (last_run_at is null or last_run_at <= now() - make_interval(hours => schedule_hours))
-         order by cleanup_policy_id"
+    let policies = sqlx::query!(
+        r#"select cleanup_policy_id, schedule, coalesce(last_run_at, updated_at) as "since!: DateTime<Utc>"
+           from cleanup_policy where enabled and schedule <> '' order by cleanup_policy_id"#
     )
     .fetch_all(&state.db)
     .await?;
-    for id in due {
+    let now = Utc::now();
+    let due =
+        policies.into_iter().filter(|p| super::cron::Schedule::parse(&p.schedule).is_ok_and(|s| s.due(p.since, now)));
+    for id in due.map(|p| p.cleanup_policy_id) {
         match run_policy(state, id, false, "schedule", None).await {
             Ok(r) => {
                 tracing::info!(policy = id, deleted = r.deleted, kept = r.kept, skipped = r.skipped, "cleanup ran")
@@ -510,15 +580,22 @@ async fn run_due(state: &AppState) -> AppResult<()> {
     Ok(())
 }
 
+/// Runs the policies whose schedule is due now, unless a cleanup runs elsewhere: what the
+/// scheduler does every minute.
+pub async fn run_scheduled(state: &AppState) -> AppResult<()> {
+    let mut lock = crate::backend::jobs::dedicated_connection(&state.db, "portcullis cleanup").await?;
+    crate::backend::jobs::exclusively(&mut lock, "portcullis.cleanup", run_due(state)).await?;
+    Ok(())
+}
+
 /// Runs scheduled cleanups, every minute, on one replica at a time.
 pub fn spawn(state: AppState) {
     let db = state.db.clone();
     crate::backend::jobs::supervise("cleanup", db, move || {
         let state = state.clone();
         async move {
-            let mut lock = crate::backend::jobs::dedicated_connection(&state.db, "portcullis cleanup").await?;
             while !state.db.is_closed() {
-                crate::backend::jobs::exclusively(&mut lock, "portcullis.cleanup", run_due(&state)).await?;
+                run_scheduled(&state).await?;
                 tokio::time::sleep(std::time::Duration::from_secs(60)).await;
             }
             Ok(())
@@ -547,7 +624,8 @@ mod tests {
             keep_days,
             include_pattern: ".*".into(),
             keep_pattern: keep.into(),
-            schedule_hours: 0,
+            schedule: String::new(),
+            delete_untagged: false,
             enabled: true,
         }
     }

@@ -253,7 +253,15 @@ pub async fn apply(state: &AppState, client: &RegistryClient, raw: &Value) -> Ap
             store::record_pull(&state.db, &t.repository, &t.digest, t.tag.as_deref(), at).await?;
             let mut conn = state.db.acquire().await?;
             if let Some((_, namespace_id)) = store::repository_by_name(&mut conn, &t.repository).await? {
-                let told = told("pull", t, namespace_id, actor, at);
+                let told = webhooks::ImageEvent {
+                    kind: "pull",
+                    repository: &t.repository,
+                    namespace_id,
+                    tag: t.tag.as_deref(),
+                    digest: &t.digest,
+                    actor: Some(ev_actor(actor)),
+                    at,
+                };
                 webhooks::enqueue(&mut conn, &state.settings.registry_host, &told).await?;
             }
             Ok(Outcome::Applied)
@@ -267,25 +275,6 @@ pub async fn apply(state: &AppState, client: &RegistryClient, raw: &Value) -> Ap
 /// Who a webhook names for an event: the verified user, or `anonymous`.
 fn ev_actor(actor: Option<&str>) -> &str {
     actor.unwrap_or("anonymous")
-}
-
-/// An event of the registry's about `t`, as the webhooks tell it.
-fn told<'a>(
-    kind: &'a str,
-    t: &'a Target,
-    namespace_id: Option<i64>,
-    actor: Option<&'a str>,
-    at: chrono::DateTime<chrono::Utc>,
-) -> webhooks::ImageEvent<'a> {
-    webhooks::ImageEvent {
-        kind,
-        repository: &t.repository,
-        namespace_id,
-        tag: t.tag.as_deref(),
-        digest: &t.digest,
-        actor: Some(ev_actor(actor)),
-        at,
-    }
 }
 
 /// The user an event names, for the activity log.
@@ -327,7 +316,16 @@ async fn apply_push(
         }
     }
     // Every push is told, a push of what was there already too (as the registry saw it).
-    webhooks::enqueue(&mut tx, &state.settings.registry_host, &told("push", t, namespace_id, actor, at)).await?;
+    let told = webhooks::ImageEvent {
+        kind: "push",
+        repository: &t.repository,
+        namespace_id,
+        tag: t.tag.as_deref(),
+        digest: &t.digest,
+        actor: Some(ev_actor(actor)),
+        at,
+    };
+    webhooks::enqueue(&mut tx, &state.settings.registry_host, &told).await?;
     tx.commit().await?;
     Ok(Outcome::Applied)
 }
@@ -508,19 +506,22 @@ async fn work(state: AppState, client: RegistryClient) -> AppResult<()> {
 
 /// Deletes processed events older than `days`, a bounded batch at a time. Returns how many.
 pub async fn prune(state: &AppState, days: u32) -> AppResult<u64> {
-    crate::backend::jobs::prune_in_batches(|| async {
-        Ok(sqlx::query!(
+    let mut total = 0;
+    loop {
+        let n = sqlx::query!(
             "delete from registry_event where registry_event_id in
                  (select registry_event_id from registry_event
-                  where processed_at < now() - make_interval(days => $1) limit $2)",
-            days as i32,
-            crate::backend::jobs::PRUNE_BATCH
+                  where processed_at < now() - make_interval(days => $1) limit 5000)",
+            days as i32
         )
         .execute(&state.db)
         .await?
-        .rows_affected())
-    })
-    .await
+        .rows_affected();
+        total += n;
+        if n < 5000 {
+            return Ok(total);
+        }
+    }
 }
 
 /// The inbox in numbers, for the metrics page and `doctor`: one query, read through the

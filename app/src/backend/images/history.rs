@@ -63,16 +63,19 @@ pub async fn of_repository(state: &AppState, repository: &str) -> AppResult<Vec<
 
 /// Deletes moves older than `days`, a bounded batch at a time. Returns how many.
 pub async fn prune(state: &AppState, days: u32) -> AppResult<u64> {
-    crate::backend::jobs::prune_in_batches(|| async {
-        Ok(sqlx::query!(
+    let mut total = 0;
+    loop {
+        let n = sqlx::query!(
             "delete from tag_event where tag_event_id in
-                 (select tag_event_id from tag_event where at < now() - make_interval(days => $1) limit $2)",
-            days as i32,
-            crate::backend::jobs::PRUNE_BATCH
+                 (select tag_event_id from tag_event where at < now() - make_interval(days => $1) limit 5000)",
+            days as i32
         )
         .execute(&state.db)
         .await?
-        .rows_affected())
-    })
-    .await
+        .rows_affected();
+        total += n;
+        if n < 5000 {
+            return Ok(total);
+        }
+    }
 }

@@ -7,6 +7,7 @@
 
 pub mod browse;
 pub mod cleanup;
+pub mod cron;
 pub mod events;
 pub mod history;
 pub mod reconcile;

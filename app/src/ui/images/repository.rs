@@ -31,8 +31,9 @@ pub fn RepositoryPage() -> impl IntoView {
         },
         |(n, (tag, label, sort, page), _, _, _)| get_repository(n, tag, label, sort, page),
     );
+    let cleanup = crate::ui::cleanup::Cleanup::new(move || (String::new(), Some(name.get())));
     signed_in_or_visitor(move |_| {
-        loaded(data, move |d| view! { <RepositoryView d filters update delete_repo delete_tag restore/> })
+        loaded(data, move |d| view! { <RepositoryView d filters update delete_repo delete_tag restore cleanup/> })
     })
 }
 
@@ -44,6 +45,7 @@ fn RepositoryView(
     delete_repo: ServerAction<DeleteRepository>,
     delete_tag: ServerAction<DeleteTag>,
     restore: ServerAction<RestoreTag>,
+    cleanup: crate::ui::cleanup::Cleanup,
 ) -> impl IntoView {
     let r = d.repository;
     let history = d.history;
@@ -118,7 +120,7 @@ fn RepositoryView(
         })}
         {r.namespace.clone().filter(|_| d.can_manage_cleanup).map(|ns| view! {
             <div class="mt-6 max-w-3xl">
-                <super::super::cleanup::CleanupCard namespace=ns repository=name.clone()/>
+                <super::super::cleanup::CleanupCard state=cleanup namespace=ns repository=name.clone()/>
             </div>
         })}
         {d.can_edit.then(|| view! {

@@ -584,6 +584,18 @@ pub struct Page<T> {
     pub total: u64,
 }
 
+/// A stretch of a long, growing list read newest first (the activity log): no page numbers,
+/// which would make page 10,000 a scan past the 500,000 entries before it, but where the
+/// next stretch starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Feed<T> {
+    pub items: Vec<T>,
+    /// The entry this stretch is older than; `None`: it starts at the newest.
+    pub before: Option<i64>,
+    /// Where the next, older stretch starts (`before=`); `None`: this is the oldest.
+    pub next_before: Option<i64>,
+}
+
 impl<T> Page<T> {
     pub fn pages(&self) -> u32 {
         (self.total.div_ceil(self.per_page.max(1) as u64)).max(1) as u32

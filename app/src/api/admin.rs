@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{AuditEventView, Page, PushPolicy, UserView};
+use crate::model::{AuditEventView, Feed, Page, PushPolicy, UserView};
 use crate::policy::AccessSettings;
 
 #[cfg(feature = "ssr")]
@@ -95,11 +95,11 @@ pub async fn list_activity(
     actor: String,
     action: String,
     target: String,
-    page: u32,
-) -> Result<Page<AuditEventView>, AppError> {
+    before: Option<i64>,
+) -> Result<Feed<AuditEventView>, AppError> {
     let (state, p) = form::principal().await?;
     p.require_user()?;
     p.require_admin()?;
     let filter = audit::Filter { actor, action, target, namespace_id: None };
-    audit::list(&state.db, &filter, page, 50).await
+    audit::list(&state.db, &filter, before, 50).await
 }

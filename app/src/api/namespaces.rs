@@ -76,7 +76,7 @@ pub async fn get_namespace(name: String, page: Option<u32>) -> Result<NamespaceD
     let (state, p) = form::principal().await?;
     let ns = namespaces::get(&state, &p, &NamespaceRef::Name(name)).await?;
     let filter = audit::Filter { namespace_id: Some(ns.namespace.id), ..Default::default() };
-    let activity = if p.user.is_some() { audit::list(&state.db, &filter, 1, 20).await?.items } else { Vec::new() };
+    let activity = if p.user.is_some() { audit::list(&state.db, &filter, None, 20).await?.items } else { Vec::new() };
     let s = state.access.get(&state.db).await;
     let member = Actor::user(0, false, true);
     let facts = |role| NamespaceFacts { role, ..ns.namespace.facts() };

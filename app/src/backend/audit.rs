@@ -6,7 +6,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::access::principal::User;
 use crate::error::AppResult;
-use crate::model::{AuditEventView, Page};
+use crate::model::{AuditEventView, Feed};
 
 /// What an entry is about.
 pub struct Target<'a> {
@@ -74,34 +74,25 @@ pub struct Filter {
     pub namespace_id: Option<i64>,
 }
 
-/// The newest entries first.
-pub async fn list(db: &PgPool, f: &Filter, page: u32, per_page: u32) -> AppResult<Page<AuditEventView>> {
-    let per_page = per_page.clamp(1, 10_000);
-    let page = page.max(1);
-    let offset = i64::from(page - 1) * i64::from(per_page);
-    let total = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from audit_event
-           where ($1 = '' or actor_name = $1) and ($2 = '' or action = $2 or action like $2 || '.%')
-             and ($3 = '' or target_name ilike '%' || $3 || '%') and ($4::bigint is null or namespace_id = $4)"#,
-        f.actor,
-        f.action,
-        f.target,
-        f.namespace_id
-    )
-    .fetch_one(db)
-    .await?;
-    let items = entries(db, f, Some(i64::from(per_page)), offset).await?;
-    Ok(Page { items, page, per_page, total: total as u64 })
+/// A stretch of the activity log, newest first, and where the next (older) one starts.
+pub async fn list(db: &PgPool, f: &Filter, before: Option<i64>, per_page: u32) -> AppResult<Feed<AuditEventView>> {
+    let per_page = per_page.clamp(1, 1_000);
+    let mut items = entries(db, f, before, i64::from(per_page) + 1).await?;
+    let older = items.len() > per_page as usize;
+    items.truncate(per_page as usize);
+    let next_before = if older { items.last().map(|e| e.id) } else { None };
+    Ok(Feed { items, before, next_before })
 }
 
-/// Every matching entry, newest first, read in one query (one consistent snapshot: the CSV
-/// export neither repeats nor skips entries written while it runs).
-pub async fn all(db: &PgPool, f: &Filter) -> AppResult<Vec<AuditEventView>> {
-    entries(db, f, None, 0).await
-}
-
-/// Matching entries, newest first; `limit` `None` means all of them.
-async fn entries(db: &PgPool, f: &Filter, limit: Option<i64>, offset: i64) -> AppResult<Vec<AuditEventView>> {
+/// The entries matching `f`, newest first, older than entry `before` (if given), at most
+/// `limit`. Read by the entry's id (the order they were written in), so that any stretch of a
+/// million entries is an index range, not a scan past the ones before it.
+async fn entries(
+    db: impl sqlx::PgExecutor<'_>,
+    f: &Filter,
+    before: Option<i64>,
+    limit: i64,
+) -> AppResult<Vec<AuditEventView>> {
     Ok(sqlx::query_as!(
         AuditEventView,
         r#"select e.audit_event_id as id, e.at as "at: _", e.actor_name as actor, e.action, e.target_kind, e.target_name,
@@ -109,27 +100,72 @@ async fn entries(db: &PgPool, f: &Filter, limit: Option<i64>, offset: i64) -> Ap
            from audit_event e left join namespace n on n.namespace_id = e.namespace_id
            where ($1 = '' or e.actor_name = $1) and ($2 = '' or e.action = $2 or e.action like $2 || '.%')
              and ($3 = '' or e.target_name ilike '%' || $3 || '%') and ($4::bigint is null or e.namespace_id = $4)
-           order by e.at desc, e.audit_event_id desc
-           limit $5 offset $6"#,
+             and ($5::bigint is null or e.audit_event_id < $5)
+           order by e.audit_event_id desc
+           limit $6"#,
         f.actor,
         f.action,
         f.target,
         f.namespace_id,
-        limit,
-        offset
+        before,
+        limit
     )
     .fetch_all(db)
     .await?)
 }
 
-/// Renders entries as CSV (RFC 4180), newest first.
-pub fn to_csv(events: &[AuditEventView]) -> String {
+/// Every matching entry, newest first, as CSV (RFC 4180) in chunks of a few thousand
+/// entries: a log of millions is sent without being held in memory, all of it from one
+/// snapshot (entries written meanwhile are neither repeated nor skipped).
+pub fn csv_stream(db: PgPool, f: Filter) -> impl futures_util::Stream<Item = AppResult<String>> + Send {
+    const CHUNK: i64 = 5_000;
+    enum Step {
+        Start,
+        More(sqlx::Transaction<'static, sqlx::Postgres>, Option<i64>),
+        Done,
+    }
+    futures_util::stream::try_unfold(Step::Start, move |step| {
+        let (db, f) = (db.clone(), f.clone());
+        // An error half-way can only cut the answer short (the status is sent): it is logged.
+        let logged = |e: crate::error::AppError| {
+            tracing::error!(error = %e, "the activity export stopped");
+            e
+        };
+        async move {
+            let (mut tx, before) = match step {
+                Step::Done => return Ok(None),
+                Step::Start => {
+                    let mut tx = db.begin().await.map_err(|e| logged(e.into()))?;
+                    sqlx::query!("set transaction isolation level repeatable read, read only")
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| logged(e.into()))?;
+                    (tx, None)
+                }
+                Step::More(tx, before) => (tx, before),
+            };
+            let rows = entries(&mut *tx, &f, before, CHUNK).await.map_err(logged)?;
+            let mut text = if before.is_none() { String::from(CSV_HEADER) } else { String::new() };
+            text.push_str(&to_csv_rows(&rows));
+            let next = match rows.last() {
+                Some(last) if rows.len() as i64 == CHUNK => Step::More(tx, Some(last.id)),
+                _ => Step::Done,
+            };
+            Ok(Some((text, next)))
+        }
+    })
+}
+
+const CSV_HEADER: &str = "time,actor,action,target_kind,target,namespace,details\r\n";
+
+/// Renders entries as rows of CSV (RFC 4180), without the header.
+fn to_csv_rows(events: &[AuditEventView]) -> String {
     fn field(s: &str) -> String {
         // Quote everything; neutralise spreadsheet formulas.
         let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
         format!("\"{}\"", s.replace('"', "\"\""))
     }
-    let mut out = String::from("time,actor,action,target_kind,target,namespace,details\r\n");
+    let mut out = String::new();
     for e in events {
         let row = [
             e.at.to_rfc3339(),
@@ -162,10 +198,10 @@ mod tests {
             namespace: None,
             details: serde_json::json!({"a": 1}),
         };
-        let csv = to_csv(&[e]);
-        let line = csv.lines().nth(1).unwrap();
+        let csv = to_csv_rows(&[e]);
+        let line = csv.lines().next().unwrap();
         assert!(line.contains("\"al\"\"ice\""), "{line}");
         assert!(line.contains("\"'=cmd()\""), "{line}");
-        assert!(csv.starts_with("time,actor,action"));
+        assert!(CSV_HEADER.starts_with("time,actor,action"));
     }
 }

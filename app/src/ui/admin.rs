@@ -206,11 +206,10 @@ pub fn ActivityTable(events: Vec<AuditEventView>) -> impl IntoView {
 pub fn ActivityPage() -> impl IntoView {
     let query = use_query_map();
     let q = move |k: &str| query.read().get(k).unwrap_or_default();
-    let filters =
-        Memo::new(move |_| (q("actor"), q("action"), q("target"), q("page").parse::<u32>().unwrap_or(1).max(1)));
+    let filters = Memo::new(move |_| (q("actor"), q("action"), q("target"), q("before").parse::<i64>().ok()));
     let events = Resource::new(
         move || filters.get(),
-        |(actor, action, target, page)| list_activity(actor, action, target, page),
+        |(actor, action, target, before)| list_activity(actor, action, target, before),
     );
     admin_only(move |_| {
         let (actor, action, target, _) = filters.get_untracked();
@@ -236,18 +235,23 @@ pub fn ActivityPage() -> impl IntoView {
                 <button type="submit" class=BUTTON_SECONDARY>"Filter"</button>
                 <a href=csv class=BUTTON_SECONDARY download="activity.csv">"Export CSV"</a>
             </form>
-            {loaded(events, move |page| {
-                if page.items.is_empty() {
+            {loaded(events, move |feed| {
+                if feed.items.is_empty() && feed.before.is_none() {
                     return view! {
                         <EmptyState title="No activity matches"><p>"Changes to users, teams, namespaces, tokens and settings are recorded here."</p></EmptyState>
                     }.into_any();
                 }
                 let (actor, action, target, _) = filters.get_untracked();
-                let href = move |p: u32| format!("/admin/activity?actor={}&action={}&target={}&page={p}", urlencode(&actor), urlencode(&action), urlencode(&target));
-                let (n, pages, total) = (page.page, page.pages(), page.total);
+                let href = move |before: Option<i64>| {
+                    let mut h = format!("/admin/activity?actor={}&action={}&target={}", urlencode(&actor), urlencode(&action), urlencode(&target));
+                    if let Some(b) = before {
+                        h.push_str(&format!("&before={b}"));
+                    }
+                    h
+                };
                 view! {
-                    <ActivityTable events=page.items/>
-                    <Pagination page=n pages total href/>
+                    <ActivityTable events=feed.items/>
+                    <FeedPager newest=feed.before.map(|_| href(None)) older=feed.next_before.map(|b| href(Some(b)))/>
                 }.into_any()
             })}
         }

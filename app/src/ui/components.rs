@@ -362,6 +362,23 @@ pub fn Pagination(page: u32, pages: u32, total: u64, href: impl Fn(u32) -> Strin
     }
 }
 
+/// Links through a [`crate::model::Feed`]: back to the newest, and on to older entries.
+#[component]
+pub fn FeedPager(newest: Option<String>, older: Option<String>) -> impl IntoView {
+    view! {
+        <nav class="mt-4 flex items-center justify-end gap-2 text-sm" aria-label="Pagination">
+            {match newest {
+                Some(h) => view! { <a class=BUTTON_SMALL href=h>"← Newest"</a> }.into_any(),
+                None => view! { <span class=format!("{BUTTON_SMALL} opacity-40")>"← Newest"</span> }.into_any(),
+            }}
+            {match older {
+                Some(h) => view! { <a class=BUTTON_SMALL href=h rel="next">"Older →"</a> }.into_any(),
+                None => view! { <span class=format!("{BUTTON_SMALL} opacity-40")>"Older →"</span> }.into_any(),
+            }}
+        </nav>
+    }
+}
+
 /// A page-level error: sets the status code on the server (404 for unknown things).
 #[component]
 pub fn ErrorPage(error: AppError) -> impl IntoView {

@@ -406,12 +406,11 @@ pub async fn activity_csv(
     p.require_user()?;
     p.require_admin()?;
     let filter = audit::Filter { actor: q.actor, action: q.action, target: q.target, namespace_id: None };
-    let items = audit::all(&state.db, &filter).await?;
     let headers = [
         (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
         (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"portcullis-activity.csv\""),
     ];
-    Ok((headers, audit::to_csv(&items)))
+    Ok((headers, axum::body::Body::from_stream(audit::csv_stream(state.db.clone(), filter))))
 }
 
 // --- repositories and tags -------------------------------------------------------------------

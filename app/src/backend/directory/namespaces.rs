@@ -106,6 +106,10 @@ pub struct NamespaceQuery {
 
 /// The ids of every namespace the principal may pull from, and whether the global namespace
 /// is one of them: for queries of repositories and tags, which filter before they limit.
+/// Those filter with `namespace_id in (select unnest($n::bigint[]))`, not `= any($n)`: after
+/// five runs of a statement PostgreSQL may switch to its generic plan, which tests `= any`
+/// against every element of the array for every row (170 ms to count 30,000 repositories
+/// against 3,000 public namespaces), while the subquery is hashed once (7 ms).
 pub async fn pullable_ids(state: &AppState, p: &Principal) -> AppResult<(Vec<i64>, bool)> {
     let s = state.access.get(&state.db).await;
     let f = crate::policy::pull_filter(&p.actor(), &s);

@@ -601,7 +601,7 @@ pub async fn recent_pushes(state: &AppState, p: &Principal, limit: i64) -> AppRe
     let (namespaces, global) = pullable_ids(state, p).await?;
     let rows = sqlx::query!(
         r#"select t.tag_id, r.name as repository from tag t join repository r using (repository_id)
-           where r.namespace_id = any($1) or (r.namespace_id is null and $2)
+           where r.namespace_id in (select unnest($1::bigint[])) or (r.namespace_id is null and $2)
            order by t.pushed_at desc, t.tag_id desc limit $3"#,
         &namespaces,
         global,
@@ -626,8 +626,9 @@ pub struct SearchResults {
     pub tags: Vec<(String, TagView)>,
 }
 
-/// Searches namespaces, repositories, tags and labels (trigram similarity and substrings),
-/// keeping only what the principal may see.
+/// Searches namespaces, repositories (name and description), tags by name and images by
+/// their labels (a word of them, or `key=value`) (trigram similarity and substrings, through the trigram and label
+/// indexes), keeping only what the principal may see.
 pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<SearchResults> {
     let q = crate::backend::bounded_query("q", q)?;
     let q = q.as_str();
@@ -638,8 +639,8 @@ pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<Searc
     let (visible_ns, global) = pullable_ids(state, p).await?;
     let ids = sqlx::query_scalar!(
         r#"select r.repository_id from repository r
-           where (r.namespace_id = any($2) or (r.namespace_id is null and $3))
-             and (r.name ilike '%' || $1 || '%' or r.description ilike '%' || $1 || '%' or similarity(r.name, $1) > 0.3)
+           where (r.namespace_id in (select unnest($2::bigint[])) or (r.namespace_id is null and $3))
+             and (r.name ilike '%' || $1 || '%' or r.description ilike '%' || $1 || '%' or r.name % $1)
            order by similarity(r.name, $1) desc, r.name limit 20"#,
         q,
         &visible_ns,
@@ -648,20 +649,57 @@ pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<Searc
     .fetch_all(&state.db)
     .await?;
     let repositories = repository_views(state, &ids).await?;
-    let tags = sqlx::query!(
-        r#"select t.tag_id, r.name as repository from tag t join repository r using (repository_id)
-           left join manifest m on m.repository_id = t.repository_id and m.digest = t.digest
-           where (r.namespace_id = any($2) or (r.namespace_id is null and $3))
-             and (t.name ilike '%' || $1 || '%'
-                  or exists(select 1 from jsonb_each_text(m.labels) l where l.key ilike '%' || $1 || '%' or l.value ilike '%' || $1 || '%'))
-           order by t.pushed_at desc, t.tag_id desc limit 20"#,
-        q,
-        &visible_ns,
-        global
-    )
-    .fetch_all(&state.db)
-    .await?;
-    let found = tags_with_repository(state, tags.into_iter().map(|t| (t.tag_id, t.repository)).collect()).await?;
+    // `key=value` finds the images with that label (the labels' index); anything else, tags
+    // by name and labels by text (the trigram indexes).
+    let tags = match q.split_once('=') {
+        // One or two characters say too little to look through every tag for (the trigram
+        // indexes need three): namespaces and repositories only.
+        _ if q.chars().count() < 3 => Vec::new(),
+        Some((key, value)) if !key.trim().is_empty() => {
+            let label = serde_json::json!({ key.trim(): value.trim() });
+            sqlx::query!(
+                r#"select t.tag_id, r.name as repository from manifest m
+                   join tag t on t.repository_id = m.repository_id and t.digest = m.digest
+                   join repository r on r.repository_id = t.repository_id
+                   where (r.namespace_id in (select unnest($2::bigint[])) or (r.namespace_id is null and $3)) and m.labels @> $1
+                   order by t.pushed_at desc, t.tag_id desc limit 20"#,
+                label,
+                &visible_ns,
+                global
+            )
+            .fetch_all(&state.db)
+            .await?
+            .into_iter()
+            .map(|t| (t.tag_id, t.repository))
+            .collect()
+        }
+        // A word: tags by name, and the images whose labels contain it (the first 500 such
+        // images, newest tags first).
+        _ => sqlx::query!(
+            r#"select tag_id as "tag_id!", repository as "repository!" from (
+                 (select t.tag_id, r.name as repository, t.pushed_at from tag t join repository r using (repository_id)
+                  where (r.namespace_id in (select unnest($2::bigint[])) or (r.namespace_id is null and $3)) and t.name ilike '%' || $1 || '%'
+                  order by t.pushed_at desc, t.tag_id desc limit 20)
+                 union
+                 (select t.tag_id, r.name, t.pushed_at
+                  from (select m.repository_id, m.digest from manifest m
+                        where m.labels::text ilike '%' || $1 || '%' limit 500) m
+                  join tag t on t.repository_id = m.repository_id and t.digest = m.digest
+                  join repository r on r.repository_id = t.repository_id
+                  where r.namespace_id in (select unnest($2::bigint[])) or (r.namespace_id is null and $3)
+                  order by t.pushed_at desc, t.tag_id desc limit 20)
+               ) found order by pushed_at desc, tag_id desc limit 20"#,
+            q,
+            &visible_ns,
+            global
+        )
+        .fetch_all(&state.db)
+        .await?
+        .into_iter()
+        .map(|t| (t.tag_id, t.repository))
+        .collect(),
+    };
+    let found = tags_with_repository(state, tags).await?;
     Ok(SearchResults { namespaces, repositories, tags: found })
 }
 
@@ -677,14 +715,14 @@ pub async fn name_of(state: &AppState, id: i64) -> AppResult<String> {
 pub async fn list_all(state: &AppState, p: &Principal, req: PageRequest) -> AppResult<Page<RepositoryView>> {
     let (namespaces, global) = pullable_ids(state, p).await?;
     let total = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from repository where namespace_id = any($1) or (namespace_id is null and $2)"#,
+        r#"select count(*) as "n!" from repository where namespace_id in (select unnest($1::bigint[])) or (namespace_id is null and $2)"#,
         &namespaces,
         global
     )
     .fetch_one(&state.db)
     .await?;
     let ids = sqlx::query_scalar!(
-        "select repository_id from repository where namespace_id = any($1) or (namespace_id is null and $2)
+        "select repository_id from repository where namespace_id in (select unnest($1::bigint[])) or (namespace_id is null and $2)
          order by name limit $3 offset $4",
         &namespaces,
         global,

@@ -202,7 +202,7 @@ async fn run(state: &AppState, started: chrono::DateTime<chrono::Utc>) -> AppRes
     }
     // A repository first pushed while this ran is not in the catalog it read, and stays.
     report.repositories_removed = sqlx::query!(
-        "delete from repository r where not (r.name = any($1)) and r.created_at < $2
+        "delete from repository r where r.name not in (select unnest($1::text[])) and r.created_at < $2
            and not exists(select 1 from tag t where t.repository_id = r.repository_id and t.updated_at >= $2)",
         &catalog,
         started as _

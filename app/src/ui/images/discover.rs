@@ -45,12 +45,15 @@ pub fn SearchPage() -> impl IntoView {
         {loaded(results, move |r| {
             let term = q.get_untracked();
             match r {
-                _ if term.trim().is_empty() => view! { <p class="text-sm text-slate-500">"Type a name, a tag or a label value."</p> }.into_any(),
+                _ if term.trim().is_empty() => view! { <p class="text-sm text-slate-500">"Type a name, a tag, a word of a label, or key=value for a label."</p> }.into_any(),
                 r if r.namespaces.is_empty() && r.repositories.is_empty() && r.tags.is_empty() => view! {
                     <EmptyState title="Nothing found"><p>{format!("Nothing you may see matches “{term}”.")}</p></EmptyState>
                 }.into_any(),
                 r => view! {
                     <div class="space-y-8">
+                        {(term.trim().chars().count() < 3).then(|| view! {
+                            <p class="text-sm text-slate-500">"Tags and labels are searched from three characters on."</p>
+                        })}
                         {(!r.repositories.is_empty()).then(|| view! {
                             <section><h2 class="mb-3 text-base font-semibold">"Repositories"</h2>
                                 <RepositoryTable repositories=r.repositories.clone() empty_title="">""</RepositoryTable></section>

@@ -46,7 +46,8 @@ psql -tA "$PORTCULLIS_DATABASE_URL" -c "select format('seeded in ${seeded} s: %s
 session() {
   curl -sf -o /dev/null -c "$work/jar-$1" -H 'Accept: application/json' \
     --data-urlencode "username=$1" --data-urlencode "password=$2" "$base/api/login"
-  echo "Cookie: $(awk '!/^#/ && NF >= 7 {print $6 "=" $7}' "$work/jar-$1" | paste -sd ';')"
+  # The session cookie is HttpOnly: curl's jar writes it behind "#HttpOnly_".
+  echo "Cookie: $(sed 's/^#HttpOnly_//' "$work/jar-$1" | awk '!/^#/ && NF >= 7 {print $6 "=" $7}' | paste -sd ';')"
 }
 curl -sf -o /dev/null -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
   -d '{"username":"carol","password":"carol password 1"}' "$base/api/v1/users"
@@ -55,6 +56,10 @@ psql -q "$PORTCULLIS_DATABASE_URL" -c "insert into team_member (team_id, user_id
   where name in ('team0001', 'team0002', 'team0003')"
 cookie=$(session root 'root password 1')
 member=$(session carol 'carol password 1')
+for who in "$cookie" "$member"; do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H "$who" "$base/account")" = 200 ] ||
+    { echo "error: a session did not sign in" >&2; exit 1; }
+done
 bearer="Authorization: Bearer $admin"
 big_id=$(psql -tA "$PORTCULLIS_DATABASE_URL" -c "select namespace_id from namespace where name = 'big'")
 mono_id=$(psql -tA "$PORTCULLIS_DATABASE_URL" -c "select repository_id from repository where name = 'big/monorepo'")

@@ -637,10 +637,12 @@ pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<Searc
     }
     let namespaces = namespaces::list(state, p, q, PageRequest::new(Some(1), Some(20))).await?.items;
     let (visible_ns, global) = pullable_ids(state, p).await?;
-    let ids = sqlx::query_scalar!(
+    // Names and descriptions containing the text; only when none does, names like it (a typo:
+    // similarity recomputed for every name sharing a trigram, 180 ms on 100,000 names).
+    let mut ids = sqlx::query_scalar!(
         r#"select r.repository_id from repository r
            where (r.namespace_id in (select unnest($2::bigint[])) or (r.namespace_id is null and $3))
-             and (r.name ilike '%' || $1 || '%' or r.description ilike '%' || $1 || '%' or r.name % $1)
+             and (r.name ilike '%' || $1 || '%' or r.description ilike '%' || $1 || '%')
            order by similarity(r.name, $1) desc, r.name limit 20"#,
         q,
         &visible_ns,
@@ -648,6 +650,18 @@ pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<Searc
     )
     .fetch_all(&state.db)
     .await?;
+    if ids.is_empty() {
+        ids = sqlx::query_scalar!(
+            r#"select r.repository_id from repository r
+               where (r.namespace_id in (select unnest($2::bigint[])) or (r.namespace_id is null and $3)) and r.name % $1
+               order by similarity(r.name, $1) desc, r.name limit 20"#,
+            q,
+            &visible_ns,
+            global
+        )
+        .fetch_all(&state.db)
+        .await?;
+    }
     let repositories = repository_views(state, &ids).await?;
     // `key=value` finds the images with that label (the labels' index); anything else, tags
     // by name and labels by text (the trigram indexes).

@@ -601,9 +601,9 @@ pub async fn recent_pushes(state: &AppState, p: &Principal, limit: i64) -> AppRe
     let (namespaces, global) = pullable_ids(state, p).await?;
     let rows = sqlx::query!(
         r#"select t.tag_id, r.name as repository from tag t join repository r using (repository_id)
-           where r.namespace_id in (select unnest($1::bigint[])) or (r.namespace_id is null and $2)
+           where (r.namespace_id is not null and ($1::bigint[] is null or r.namespace_id in (select unnest($1::bigint[])))) or (r.namespace_id is null and $2)
            order by t.pushed_at desc, t.tag_id desc limit $3"#,
-        &namespaces,
+        namespaces.as_deref(),
         global,
         limit
     )
@@ -641,11 +641,11 @@ pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<Searc
     // similarity recomputed for every name sharing a trigram, 180 ms on 100,000 names).
     let mut ids = sqlx::query_scalar!(
         r#"select r.repository_id from repository r
-           where (r.namespace_id in (select unnest($2::bigint[])) or (r.namespace_id is null and $3))
+           where ((r.namespace_id is not null and ($2::bigint[] is null or r.namespace_id in (select unnest($2::bigint[])))) or (r.namespace_id is null and $3))
              and (r.name ilike '%' || $1 || '%' or r.description ilike '%' || $1 || '%')
            order by similarity(r.name, $1) desc, r.name limit 20"#,
         q,
-        &visible_ns,
+        visible_ns.as_deref(),
         global
     )
     .fetch_all(&state.db)
@@ -653,10 +653,10 @@ pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<Searc
     if ids.is_empty() {
         ids = sqlx::query_scalar!(
             r#"select r.repository_id from repository r
-               where (r.namespace_id in (select unnest($2::bigint[])) or (r.namespace_id is null and $3)) and r.name % $1
+               where ((r.namespace_id is not null and ($2::bigint[] is null or r.namespace_id in (select unnest($2::bigint[])))) or (r.namespace_id is null and $3)) and r.name % $1
                order by similarity(r.name, $1) desc, r.name limit 20"#,
             q,
-            &visible_ns,
+            visible_ns.as_deref(),
             global
         )
         .fetch_all(&state.db)
@@ -675,10 +675,10 @@ pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<Searc
                 r#"select t.tag_id, r.name as repository from manifest m
                    join tag t on t.repository_id = m.repository_id and t.digest = m.digest
                    join repository r on r.repository_id = t.repository_id
-                   where (r.namespace_id in (select unnest($2::bigint[])) or (r.namespace_id is null and $3)) and m.labels @> $1
+                   where ((r.namespace_id is not null and ($2::bigint[] is null or r.namespace_id in (select unnest($2::bigint[])))) or (r.namespace_id is null and $3)) and m.labels @> $1
                    order by t.pushed_at desc, t.tag_id desc limit 20"#,
                 label,
-                &visible_ns,
+                visible_ns.as_deref(),
                 global
             )
             .fetch_all(&state.db)
@@ -692,7 +692,7 @@ pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<Searc
         _ => sqlx::query!(
             r#"select tag_id as "tag_id!", repository as "repository!" from (
                  (select t.tag_id, r.name as repository, t.pushed_at from tag t join repository r using (repository_id)
-                  where (r.namespace_id in (select unnest($2::bigint[])) or (r.namespace_id is null and $3)) and t.name ilike '%' || $1 || '%'
+                  where ((r.namespace_id is not null and ($2::bigint[] is null or r.namespace_id in (select unnest($2::bigint[])))) or (r.namespace_id is null and $3)) and t.name ilike '%' || $1 || '%'
                   order by t.pushed_at desc, t.tag_id desc limit 20)
                  union
                  (select t.tag_id, r.name, t.pushed_at
@@ -700,11 +700,11 @@ pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<Searc
                         where m.labels::text ilike '%' || $1 || '%' limit 500) m
                   join tag t on t.repository_id = m.repository_id and t.digest = m.digest
                   join repository r on r.repository_id = t.repository_id
-                  where r.namespace_id in (select unnest($2::bigint[])) or (r.namespace_id is null and $3)
+                  where (r.namespace_id is not null and ($2::bigint[] is null or r.namespace_id in (select unnest($2::bigint[])))) or (r.namespace_id is null and $3)
                   order by t.pushed_at desc, t.tag_id desc limit 20)
                ) found order by pushed_at desc, tag_id desc limit 20"#,
             q,
-            &visible_ns,
+            visible_ns.as_deref(),
             global
         )
         .fetch_all(&state.db)
@@ -729,16 +729,16 @@ pub async fn name_of(state: &AppState, id: i64) -> AppResult<String> {
 pub async fn list_all(state: &AppState, p: &Principal, req: PageRequest) -> AppResult<Page<RepositoryView>> {
     let (namespaces, global) = pullable_ids(state, p).await?;
     let total = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from repository where namespace_id in (select unnest($1::bigint[])) or (namespace_id is null and $2)"#,
-        &namespaces,
+        r#"select count(*) as "n!" from repository where (namespace_id is not null and ($1::bigint[] is null or namespace_id in (select unnest($1::bigint[])))) or (namespace_id is null and $2)"#,
+        namespaces.as_deref(),
         global
     )
     .fetch_one(&state.db)
     .await?;
     let ids = sqlx::query_scalar!(
-        "select repository_id from repository where namespace_id in (select unnest($1::bigint[])) or (namespace_id is null and $2)
+        "select repository_id from repository where (namespace_id is not null and ($1::bigint[] is null or namespace_id in (select unnest($1::bigint[])))) or (namespace_id is null and $2)
          order by name limit $3 offset $4",
-        &namespaces,
+        namespaces.as_deref(),
         global,
         req.limit(),
         req.offset()

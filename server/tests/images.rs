@@ -559,6 +559,39 @@ async fn private_images_never_show_to_outsiders() {
     assert_eq!(search(None).await.tags.len(), 1);
 }
 
+/// Search results come 20 of each kind a page, none twice, and the last page says so.
+#[tokio::test]
+async fn search_results_are_paged() {
+    let world = World::new().await;
+    let (alice, bob) = (world.person("alice").await, world.person("bob").await);
+    sqlx::query(
+        "insert into repository (name, namespace_id)
+         select 'alice/kestrel-' || lpad(g::text, 2, '0'), namespace_id
+         from namespace cross join generate_series(1, 45) g where name = 'alice'",
+    )
+    .execute(&world.db)
+    .await
+    .unwrap();
+    let search = |who: &Person, page: &'static str| {
+        let (app, who) = (world.app.clone(), who.clone());
+        async move {
+            let cookie = who.session().await;
+            call(&app, "/api/images/search", &[("q", "kestrel"), ("page", page)], Some(&cookie))
+                .await
+                .parse::<SearchData>()
+        }
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (page, n, more) in [("1", 20, true), ("2", 20, true), ("3", 5, false)] {
+        let found = search(&alice, page).await;
+        assert_eq!((found.repositories.len(), found.more), (n, more), "page {page}: {found:?}");
+        assert!(found.repositories.iter().all(|r| seen.insert(r.name.clone())), "page {page} repeats");
+    }
+    assert_eq!(seen.len(), 45);
+    let outsider = search(&bob, "1").await;
+    assert!(outsider.repositories.is_empty() && !outsider.more, "{outsider:?}");
+}
+
 #[tokio::test]
 async fn an_admin_push_to_an_unknown_namespace_creates_it() {
     let (stack, world) = start(Options::default()).await;

@@ -101,10 +101,10 @@ pub async fn explore(page: Option<u32>) -> Result<Page<RepositoryView>, AppError
 }
 
 #[server(endpoint = "images/search")]
-pub async fn search(q: String) -> Result<crate::api::images::SearchData, AppError> {
+pub async fn search(q: String, page: Option<u32>) -> Result<crate::api::images::SearchData, AppError> {
     let (state, p) = form::principal().await?;
-    let r = browse::search(&state, &p, &q).await?;
-    Ok(SearchData { namespaces: r.namespaces, repositories: r.repositories, tags: r.tags })
+    let r = browse::search(&state, &p, &q, page.unwrap_or(1)).await?;
+    Ok(SearchData { namespaces: r.namespaces, repositories: r.repositories, tags: r.tags, page: r.page, more: r.more })
 }
 
 /// What a search found, by kind.
@@ -113,6 +113,9 @@ pub struct SearchData {
     pub namespaces: Vec<crate::model::NamespaceView>,
     pub repositories: Vec<RepositoryView>,
     pub tags: Vec<(String, TagView)>,
+    pub page: u32,
+    /// Whether the next page may find more.
+    pub more: bool,
 }
 
 #[server(endpoint = "admin/registry")]

@@ -624,18 +624,28 @@ pub struct SearchResults {
     pub repositories: Vec<RepositoryView>,
     /// (repository, tag)
     pub tags: Vec<(String, TagView)>,
+    /// This page (1-based), and whether a next one may find more.
+    pub page: u32,
+    pub more: bool,
 }
 
+/// Results of each kind a search page shows.
+const SEARCH_PER_PAGE: i64 = 20;
+/// The last page a search goes to (500 results of each kind).
+const SEARCH_MAX_PAGE: u32 = 25;
+
 /// Searches namespaces, repositories (name and description), tags by name and images by
-/// their labels (a word of them, or `key=value`) (trigram similarity and substrings, through the trigram and label
-/// indexes), keeping only what the principal may see.
-pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<SearchResults> {
+/// their labels (a word of them, or `key=value`) through the trigram and label indexes,
+/// keeping only what the principal may see; 20 of each kind a page.
+pub async fn search(state: &AppState, p: &Principal, q: &str, page: u32) -> AppResult<SearchResults> {
     let q = crate::backend::bounded_query("q", q)?;
     let q = q.as_str();
+    let page = page.clamp(1, SEARCH_MAX_PAGE);
     if q.is_empty() {
-        return Ok(SearchResults::default());
+        return Ok(SearchResults { page, ..Default::default() });
     }
-    let namespaces = namespaces::list(state, p, q, PageRequest::new(Some(1), Some(20))).await?.items;
+    let (per, offset) = (SEARCH_PER_PAGE, i64::from(page - 1) * SEARCH_PER_PAGE);
+    let namespaces = namespaces::list(state, p, q, PageRequest::new(Some(page), Some(per as u32))).await?.items;
     let (visible_ns, global) = pullable_ids(state, p).await?;
     // Names and descriptions containing the text; only when none does, names like it (a typo:
     // similarity recomputed for every name sharing a trigram, 180 ms on 100,000 names).
@@ -643,14 +653,16 @@ pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<Searc
         r#"select r.repository_id from repository r
            where ((r.namespace_id is not null and ($2::bigint[] is null or r.namespace_id in (select unnest($2::bigint[])))) or (r.namespace_id is null and $3))
              and (r.name ilike '%' || $1 || '%' or r.description ilike '%' || $1 || '%')
-           order by similarity(r.name, $1) desc, r.name limit 20"#,
+           order by similarity(r.name, $1) desc, r.name limit $4 offset $5"#,
         q,
         visible_ns.as_deref(),
-        global
+        global,
+        per,
+        offset
     )
     .fetch_all(&state.db)
     .await?;
-    if ids.is_empty() {
+    if ids.is_empty() && page == 1 {
         ids = sqlx::query_scalar!(
             r#"select r.repository_id from repository r
                where ((r.namespace_id is not null and ($2::bigint[] is null or r.namespace_id in (select unnest($2::bigint[])))) or (r.namespace_id is null and $3)) and r.name % $1
@@ -676,10 +688,12 @@ pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<Searc
                    join tag t on t.repository_id = m.repository_id and t.digest = m.digest
                    join repository r on r.repository_id = t.repository_id
                    where ((r.namespace_id is not null and ($2::bigint[] is null or r.namespace_id in (select unnest($2::bigint[])))) or (r.namespace_id is null and $3)) and m.labels @> $1
-                   order by t.pushed_at desc, t.tag_id desc limit 20"#,
+                   order by t.pushed_at desc, t.tag_id desc limit $4 offset $5"#,
                 label,
                 visible_ns.as_deref(),
-                global
+                global,
+                per,
+                offset
             )
             .fetch_all(&state.db)
             .await?
@@ -693,7 +707,7 @@ pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<Searc
             r#"select tag_id as "tag_id!", repository as "repository!" from (
                  (select t.tag_id, r.name as repository, t.pushed_at from tag t join repository r using (repository_id)
                   where ((r.namespace_id is not null and ($2::bigint[] is null or r.namespace_id in (select unnest($2::bigint[])))) or (r.namespace_id is null and $3)) and t.name ilike '%' || $1 || '%'
-                  order by t.pushed_at desc, t.tag_id desc limit 20)
+                  order by t.pushed_at desc, t.tag_id desc limit $4)
                  union
                  (select t.tag_id, r.name, t.pushed_at
                   from (select m.repository_id, m.digest from manifest m
@@ -701,11 +715,14 @@ pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<Searc
                   join tag t on t.repository_id = m.repository_id and t.digest = m.digest
                   join repository r on r.repository_id = t.repository_id
                   where (r.namespace_id is not null and ($2::bigint[] is null or r.namespace_id in (select unnest($2::bigint[])))) or (r.namespace_id is null and $3)
-                  order by t.pushed_at desc, t.tag_id desc limit 20)
-               ) found order by pushed_at desc, tag_id desc limit 20"#,
+                  order by t.pushed_at desc, t.tag_id desc limit $4)
+               ) found order by pushed_at desc, tag_id desc limit $5 offset $6"#,
             q,
             visible_ns.as_deref(),
-            global
+            global,
+            offset + per,
+            per,
+            offset
         )
         .fetch_all(&state.db)
         .await?
@@ -713,8 +730,10 @@ pub async fn search(state: &AppState, p: &Principal, q: &str) -> AppResult<Searc
         .map(|t| (t.tag_id, t.repository))
         .collect(),
     };
+    let full = |n: usize| n as i64 == per;
+    let more = page < SEARCH_MAX_PAGE && (full(namespaces.len()) || full(repositories.len()) || full(tags.len()));
     let found = tags_with_repository(state, tags).await?;
-    Ok(SearchResults { namespaces, repositories, tags: found })
+    Ok(SearchResults { namespaces, repositories, tags: found, page, more })
 }
 
 /// The name of repository `id` (whoever asks; callers then check visibility by name).

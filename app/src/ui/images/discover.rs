@@ -34,7 +34,8 @@ pub fn ExplorePage() -> impl IntoView {
 pub fn SearchPage() -> impl IntoView {
     let query = use_query_map();
     let q = Memo::new(move |_| query.read().get("q").unwrap_or_default());
-    let results = Resource::new(move || q.get(), search);
+    let page = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse::<u32>().ok()));
+    let results = Resource::new(move || (q.get(), page.get()), |(q, page)| search(q, page));
     view! {
         <Title text="Search"/>
         <PageHeader title="Search" subtitle="Namespaces, repositories, tags and labels you may see."/>
@@ -50,6 +51,7 @@ pub fn SearchPage() -> impl IntoView {
                     <EmptyState title="Nothing found"><p>{format!("Nothing you may see matches “{term}”.")}</p></EmptyState>
                 }.into_any(),
                 r => view! {
+                    <SearchPager term=term.clone() page=r.page more=r.more/>
                     <div class="space-y-8">
                         {(term.trim().chars().count() < 3).then(|| view! {
                             <p class="text-sm text-slate-500">"Tags and labels are searched from three characters on."</p>
@@ -80,8 +82,32 @@ pub fn SearchPage() -> impl IntoView {
                                 </ul></section>
                         })}
                     </div>
+                    <SearchPager term=term.clone() page=r.page more=r.more/>
                 }.into_any(),
             }
         })}
     }
+}
+
+/// Earlier and later results of a search.
+#[component]
+fn SearchPager(term: String, page: u32, more: bool) -> impl IntoView {
+    let href = move |p: u32| format!("/search?q={}&page={p}", crate::ui::urlencode(&term));
+    (page > 1 || more).then(|| {
+        view! {
+            <nav class="my-4 flex items-center justify-between text-sm text-slate-600" aria-label="Pagination">
+                <span>{format!("Page {page}")}</span>
+                <span class="flex gap-2">
+                    {match page > 1 {
+                        true => view! { <a class=BUTTON_SMALL href=href(page - 1) rel="prev">"← Previous"</a> }.into_any(),
+                        false => view! { <span class=format!("{BUTTON_SMALL} opacity-40")>"← Previous"</span> }.into_any(),
+                    }}
+                    {match more {
+                        true => view! { <a class=BUTTON_SMALL href=href(page + 1) rel="next">"Next →"</a> }.into_any(),
+                        false => view! { <span class=format!("{BUTTON_SMALL} opacity-40")>"Next →"</span> }.into_any(),
+                    }}
+                </span>
+            </nav>
+        }
+    })
 }

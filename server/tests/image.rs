@@ -124,8 +124,13 @@ async fn the_image_serves_a_push_and_a_pull_with_pages_and_its_health_check() {
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("Sign in to Portcullis"), "{html}");
-    let wasm = http.get(format!("{base}/pkg/portcullis.wasm")).send().await.unwrap();
-    assert_eq!(wasm.status(), 200, "the site's wasm is in the image");
+    // The wasm the page asks for (its name is compiled into the server) is the one the image
+    // has: otherwise pages render but never hydrate.
+    let at = html.find(".wasm").expect("the page names its wasm");
+    let wasm_path = &html[html[..at].rfind("/pkg/").expect("under /pkg/")..at + 5];
+    let wasm = http.get(format!("{base}{wasm_path}")).send().await.unwrap();
+    assert_eq!(wasm.status(), 200, "the site's wasm {wasm_path} is in the image");
+    assert_eq!(wasm.headers()["content-type"], "application/wasm", "{wasm_path}");
 
     // People, through the REST API of the container.
     let boot = json_of(http.post(format!("{base}/api/v1/users/bootstrap")).json(&json!({

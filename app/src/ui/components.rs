@@ -345,9 +345,16 @@ where
 pub fn Pagination(page: u32, pages: u32, total: u64, href: impl Fn(u32) -> String + 'static) -> impl IntoView {
     let prev = (page > 1).then(|| href(page - 1));
     let next = (page < pages).then(|| href(page + 1));
+    view! { <PrevNext label=format!("Page {page} of {pages} · {total} in all") prev next/> }
+}
+
+/// A page's place (`label`) and the links to the pages before and after it, greyed out where
+/// there is none.
+#[component]
+pub fn PrevNext(label: String, prev: Option<String>, next: Option<String>) -> impl IntoView {
     view! {
         <nav class="mt-4 flex items-center justify-between text-sm text-slate-600" aria-label="Pagination">
-            <span>{format!("Page {page} of {pages} · {total} in all")}</span>
+            <span>{label}</span>
             <span class="flex gap-2">
                 {match prev {
                     Some(h) => view! { <a class=BUTTON_SMALL href=h rel="prev">"← Previous"</a> }.into_any(),

@@ -94,20 +94,7 @@ pub fn SearchPage() -> impl IntoView {
 fn SearchPager(term: String, page: u32, more: bool) -> impl IntoView {
     let href = move |p: u32| format!("/search?q={}&page={p}", crate::ui::urlencode(&term));
     (page > 1 || more).then(|| {
-        view! {
-            <nav class="my-4 flex items-center justify-between text-sm text-slate-600" aria-label="Pagination">
-                <span>{format!("Page {page}")}</span>
-                <span class="flex gap-2">
-                    {match page > 1 {
-                        true => view! { <a class=BUTTON_SMALL href=href(page - 1) rel="prev">"← Previous"</a> }.into_any(),
-                        false => view! { <span class=format!("{BUTTON_SMALL} opacity-40")>"← Previous"</span> }.into_any(),
-                    }}
-                    {match more {
-                        true => view! { <a class=BUTTON_SMALL href=href(page + 1) rel="next">"Next →"</a> }.into_any(),
-                        false => view! { <span class=format!("{BUTTON_SMALL} opacity-40")>"Next →"</span> }.into_any(),
-                    }}
-                </span>
-            </nav>
-        }
+        let (prev, next) = ((page > 1).then(|| href(page - 1)), more.then(|| href(page + 1)));
+        view! { <div class="mb-4"><PrevNext label=format!("Page {page}") prev next/></div> }
     })
 }

@@ -213,10 +213,19 @@ pub struct CurrentUser {
     pub is_admin: bool,
 }
 
+/// How long a password reset link works, in minutes.
+pub const PASSWORD_RESET_MINUTES: i32 = 60;
+
+/// What the forgotten-password page says when no mail can be sent.
+pub const NO_RESET_MAIL: &str =
+    "Password reset by email is not set up on this Portcullis. Ask an administrator to set a new password for you.";
+
 /// What the public pages need to know about the instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteInfo {
     pub signup_enabled: bool,
+    /// Whether users can get a password reset link by email (SMTP is configured).
+    pub password_reset_by_email: bool,
     /// `host:port` of the registry, for `docker login` / `docker pull` lines.
     pub registry_host: String,
 }

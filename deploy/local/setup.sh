@@ -16,11 +16,11 @@ sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # clients for the tests; chromium: the browser for Playwright; wrk: the load benchmark;
 # nginx: the TLS proxy of the production test (deploy/nginx); haproxy: the load balancer of the
 # replicas test; prometheus: promtool checks the /metrics scrape; faketime: a clock ahead for
-# the doctor test; musl-tools, buildah, podman and
-# runc: the container image (make image) and its test. Nothing is started as a service: the
+# the doctor test; slapd + ldap-utils: the directory of the LDAP sign-in tests; musl-tools,
+# buildah, podman and runc: the container image (make image) and its test. Nothing is started as a service: the
 # tests start what they need on 127.0.0.1 and stop it.
 need_pkgs=()
-for pkg in postgresql docker-registry skopeo umoci chromium wrk nginx haproxy prometheus faketime musl-tools buildah podman runc; do
+for pkg in postgresql docker-registry skopeo umoci chromium wrk nginx haproxy prometheus faketime slapd ldap-utils musl-tools buildah podman runc; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -83,7 +83,7 @@ if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package.json -nt 
   touch end2end/node_modules/.stamp
 fi
 
-# --- PyPI: schemathesis (fuzzes the REST API), check-jsonschema (the compose file) ------------
+# --- PyPI: schemathesis (fuzzes the REST API), check-jsonschema (the compose file), aiosmtpd --
 tools="${XDG_CACHE_HOME:-$HOME/.cache}/portcullis/tools"
 if ! "$tools/venv/bin/schemathesis" --version 2>/dev/null | grep -q '4\.32\.5'; then
   say "installing schemathesis 4.32.5 (a Python virtual environment in $tools)"
@@ -96,4 +96,9 @@ fi
 if ! "$tools/venv/bin/check-jsonschema" --version 2>/dev/null | grep -q '0\.39\.0'; then
   say "installing check-jsonschema 0.39.0"
   "$tools/venv/bin/pip" install --quiet --disable-pip-version-check check-jsonschema==0.39.0
+fi
+# aiosmtpd: the real SMTP server the password reset tests send their mail to.
+if ! "$tools/venv/bin/python" -c 'import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != "1.4.6")' 2>/dev/null; then
+  say "installing aiosmtpd 1.4.6"
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check aiosmtpd==1.4.6
 fi

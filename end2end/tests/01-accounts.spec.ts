@@ -72,6 +72,17 @@ test.describe("with JavaScript disabled", () => {
   });
 });
 
+test("a forgotten password, with no mail set up here, is for an administrator to reset", async ({ page }) => {
+  await page.goto("/login");
+  await page.getByRole("link", { name: "Forgot your password?" }).click();
+  await expect(page).toHaveURL(/\/forgot-password$/);
+  await expect(page.getByText("Ask an administrator to set a new password for you.")).toBeVisible();
+  // A reset link that is not (or no longer) valid says so, with a way to ask again.
+  await page.goto("/reset-password?token=pcr_not-a-real-token");
+  await expect(page.getByRole("heading", { name: "This link does not work" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Ask for a new link" })).toBeVisible();
+});
+
 test("pages look right at phone width", async ({ page }) => {
   await page.setViewportSize({ width: 390, height: 844 });
   await logIn(page, user.username, user.password);

@@ -1,6 +1,6 @@
 import { test, expect } from "@playwright/test";
 
-import { admin, alice, logIn, logOut, nav } from "./helpers";
+import { admin, alice, hydrated, logIn, logOut, nav } from "./helpers";
 
 // Needs 01-accounts.spec.ts first: root-admin (administrator) and alice exist.
 
@@ -70,6 +70,15 @@ test("an admin manages users and sees the activity log", async ({ page }) => {
   await bot.getByPlaceholder("ci").fill("deploy");
   await bot.getByRole("button", { name: "Create token" }).click();
   await expect(page.getByTestId("new-token").locator("code")).toHaveText(/^pcat_/);
+  // An administrator sets a user's password (alice's, to the one she has: later tests sign in
+  // with it); without SMTP here, the menu says why no link can be mailed.
+  const row = page.locator(`tr[data-user='${alice.username}']`);
+  await hydrated(page);
+  await row.getByText("Password…").click();
+  await expect(row.getByText("Reset links need email (smtp_host).")).toBeVisible();
+  await row.getByLabel("New password").fill(alice.password);
+  await row.getByRole("button", { name: "Set password" }).click();
+  await expect(page.getByText("Password set. That user was signed out everywhere.")).toBeVisible();
   // The user list is searched in the database, and the search is a plain form.
   await page.getByLabel("Find users").fill("ci-b");
   await page.getByRole("button", { name: "Find" }).click();

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use app::backend::mail::SmtpSecurity;
 use app::backend::registry::keys::KeyAlgorithm;
 use app::model::PushPolicy;
 use serde::Deserialize;
@@ -191,6 +192,22 @@ config_keys! {
     /// Reverse proxies and load balancers (addresses or CIDR blocks, comma-separated) whose
     /// X-Forwarded-For header names the client. Others' headers are ignored.
     trusted_proxies: ProxyList = "", "PORTCULLIS_TRUSTED_PROXIES";
+    /// SMTP server that sends password reset links. When empty, no mail is sent: users who
+    /// forgot their password ask an administrator.
+    smtp_host: String = "", "PORTCULLIS_SMTP_HOST";
+    /// Port of the SMTP server (587 for starttls, 465 for tls).
+    smtp_port: u16 = "587", "PORTCULLIS_SMTP_PORT";
+    /// How the SMTP connection is secured: starttls (required, not opportunistic), tls, or
+    /// none (a relay on the same host or network only).
+    smtp_security: SmtpSecurity = "starttls", "PORTCULLIS_SMTP_SECURITY";
+    /// User name for the SMTP server; empty for none.
+    smtp_username: String = "", "PORTCULLIS_SMTP_USERNAME";
+    /// Password for the SMTP server.
+    smtp_password: Secret = "", "PORTCULLIS_SMTP_PASSWORD";
+    /// Sender of the mail Portcullis sends: an address, or `Name <address>`.
+    smtp_from: String = "Portcullis <portcullis@localhost>", "PORTCULLIS_SMTP_FROM";
+    /// PEM file of a CA to trust for the SMTP server besides the public ones.
+    smtp_ca_file: String = "", "PORTCULLIS_SMTP_CA_FILE";
     /// Bearer token a Prometheus scraper sends for `/metrics`. When empty, `/metrics` answers
     /// only clients on this machine (loopback).
     metrics_token: Secret = "", "PORTCULLIS_METRICS_TOKEN";
@@ -299,6 +316,16 @@ impl Config {
             refresh_token_max_days: self.refresh_token_max_days.max(1),
             refresh_token_idle_days: self.refresh_token_idle_days.max(1),
             trusted_proxies: self.trusted_proxies.0.clone(),
+            mail: (!self.smtp_host.is_empty()).then(|| app::backend::mail::MailSettings {
+                host: self.smtp_host.clone(),
+                port: self.smtp_port,
+                security: self.smtp_security,
+                username: self.smtp_username.clone(),
+                password: self.smtp_password.clone(),
+                from: self.smtp_from.clone(),
+                ca_file: self.smtp_ca_file.clone(),
+                timeout: std::time::Duration::from_secs(10),
+            }),
         }
     }
 

@@ -8,7 +8,7 @@ use crate::model::{CurrentUser, SiteInfo};
 #[cfg(feature = "ssr")]
 use crate::api::form;
 #[cfg(feature = "ssr")]
-use crate::backend::access::{login as auth, session, throttle, users};
+use crate::backend::access::{login as auth, recovery, session, throttle, users};
 
 /// The signed-in user, or `None` for a visitor.
 #[server(endpoint = "me")]
@@ -22,7 +22,42 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
 #[server(endpoint = "site")]
 pub async fn get_site_info() -> Result<SiteInfo, AppError> {
     let state = form::state()?;
-    Ok(SiteInfo { signup_enabled: state.settings.signup_enabled, registry_host: state.settings.registry_host.clone() })
+    Ok(SiteInfo {
+        signup_enabled: state.settings.signup_enabled,
+        password_reset_by_email: state.mailer.is_some(),
+        registry_host: state.settings.registry_host.clone(),
+    })
+}
+
+/// A forgotten password: mails a reset link to the account named by `login` (a username or an
+/// email address), if there is one. The answer is the same whether or not there is.
+#[server(endpoint = "password/forgot")]
+pub async fn request_password_reset(login: String) -> Result<(), AppError> {
+    let result = async {
+        let state = form::state()?;
+        recovery::request(&state, &login, form::client_addr(), &state.settings.public_url).await
+    }
+    .await;
+    form::respond(result, Some("/forgot-password?sent=1"))
+}
+
+/// Whose password a reset link sets, while the link still works.
+#[server(endpoint = "password/reset/user")]
+pub async fn password_reset_user(token: String) -> Result<String, AppError> {
+    let result = async { recovery::link_user(&form::state()?, &token).await }.await;
+    // A link that does not work is a 404, not the 500 an unhandled error would be.
+    form::respond(result, None)
+}
+
+/// Uses a reset link: sets the new password and signs the user out everywhere.
+#[server(endpoint = "password/reset")]
+pub async fn reset_password(token: String, password: String, password_confirm: String) -> Result<(), AppError> {
+    let result = async {
+        let state = form::state()?;
+        recovery::complete(&state, &token, password, &password_confirm).await
+    }
+    .await;
+    form::respond(result, Some("/login?reset=1"))
 }
 
 #[server(endpoint = "login")]

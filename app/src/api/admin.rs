@@ -9,7 +9,7 @@ use crate::policy::AccessSettings;
 #[cfg(feature = "ssr")]
 use crate::api::form;
 #[cfg(feature = "ssr")]
-use crate::backend::{access::accounts as admin, audit, directory::settings};
+use crate::backend::{access::accounts as admin, access::recovery, audit, directory::settings};
 
 #[server(endpoint = "admin/users")]
 pub async fn list_users(q: Option<String>, page: Option<u32>) -> Result<Page<UserView>, AppError> {
@@ -58,6 +58,22 @@ pub async fn update_user(id: i64, admin: Option<bool>, enabled: Option<bool>) ->
 #[server(endpoint = "admin/users/delete")]
 pub async fn delete_user(id: i64) -> Result<(), AppError> {
     form::answer(None, |state, p| async move { admin::delete_user(&state, &p, id).await }).await
+}
+
+/// An administrator sets a user's password (their sessions and docker logins end).
+#[server(endpoint = "admin/users/password")]
+pub async fn set_user_password(id: i64, password: String) -> Result<(), AppError> {
+    form::answer(None, |state, p| async move { recovery::set_by_admin(&state, &p, id, password).await }).await
+}
+
+/// An administrator mails a user a password reset link; returns the address it went to.
+#[server(endpoint = "admin/users/password-reset")]
+pub async fn send_password_reset(id: i64) -> Result<String, AppError> {
+    form::answer(
+        None,
+        |state, p| async move { recovery::send_for_admin(&state, &p, id, &state.settings.public_url).await },
+    )
+    .await
 }
 
 #[server(endpoint = "admin/settings")]

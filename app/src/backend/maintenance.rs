@@ -1,7 +1,7 @@
 //! Housekeeping, every few minutes on one replica at a time: the signing key is replaced when
 //! it has had its turn, and the tables that grow with use are kept bounded (processed
 //! registry events, refresh tokens that ended, old throttle counts, reconcile runs, tag
-//! history past its retention).
+//! history past its retention, password reset links that ended).
 
 use std::time::Duration;
 
@@ -23,6 +23,7 @@ pub struct Report {
     pub sync_runs: u64,
     pub tag_moves: u64,
     pub webhook_deliveries: u64,
+    pub password_resets: u64,
 }
 
 /// Runs the housekeeping now and then, supervised.
@@ -60,5 +61,6 @@ pub async fn run(state: &AppState) -> AppResult<Report> {
     .rows_affected();
     let tag_moves = super::images::history::prune(state, state.settings.tag_history_days).await?;
     let webhook_deliveries = super::webhooks::prune(state, 30).await?;
-    Ok(Report { events, refresh_tokens, throttles, sync_runs, tag_moves, webhook_deliveries })
+    let password_resets = super::access::recovery::prune(&state.db).await?;
+    Ok(Report { events, refresh_tokens, throttles, sync_runs, tag_moves, webhook_deliveries, password_resets })
 }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod directory;
 pub mod images;
 pub mod jobs;
+pub mod mail;
 pub mod maintenance;
 pub mod registry;
 pub mod webhooks;
@@ -89,6 +90,8 @@ pub struct Settings {
     pub refresh_token_idle_days: u32,
     /// Peers whose `X-Forwarded-For` names the client (reverse proxies, load balancers).
     pub trusted_proxies: Vec<ProxyNet>,
+    /// Where mail goes (password reset links); `None`: no SMTP, nothing is sent.
+    pub mail: Option<mail::MailSettings>,
 }
 
 /// An address or CIDR block of trusted reverse proxies (`10.0.0.0/8`, `::1`).
@@ -169,6 +172,10 @@ pub struct ClientIp(pub std::net::IpAddr);
 #[derive(Clone)]
 pub struct AppState {
     pub db: PgPool,
+    /// Connections left on PostgreSQL's generic plans, for the fixed-shape statements run on
+    /// every registry request: the token endpoint's lookups, the event inbox, the sessions.
+    /// The same pool as `db` unless the server opens a second one.
+    pub hot: PgPool,
     pub settings: Arc<Settings>,
     pub hasher: access::password::Hasher,
     pub access: directory::settings::SettingsStore,
@@ -179,6 +186,8 @@ pub struct AppState {
     pub events: images::events::Wakeup,
     /// The secret the registry sends with its notifications.
     pub events_secret: Arc<str>,
+    /// Sends mail, when SMTP is configured.
+    pub mailer: Option<Arc<mail::Mailer>>,
 }
 
 impl AppState {
@@ -198,10 +207,16 @@ impl AppState {
             Some(s) => s.expose().to_string(),
             None => secret(&db, "registry_events").await?,
         };
+        let mailer = match &settings.mail {
+            Some(m) => Some(Arc::new(mail::Mailer::new(m).map_err(|e| AppError::invalid("smtp", e))?)),
+            None => None,
+        };
         Ok(Self {
+            mailer,
             registry: registry::client::RegistryClient::new(&settings.registry_url),
             events: Default::default(),
             events_secret: events_secret.into(),
+            hot: db.clone(),
             db,
             settings: Arc::new(settings),
             hasher: access::password::Hasher::new(access::password::default_concurrency()),

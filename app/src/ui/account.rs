@@ -5,17 +5,21 @@
 
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn as _;
-use leptos_meta::Title;
+use leptos_meta::{Meta, Title};
 use leptos_router::{components::Redirect, hooks::use_query_map};
 
 use super::components::*;
 use super::{signed_in, use_session};
-use crate::api::account::{ChangePassword, Login, Signup, UpdateProfile};
+use crate::api::account::{
+    password_reset_user, ChangePassword, Login, RequestPasswordReset, ResetPassword, Signup, UpdateProfile,
+};
 use crate::api::tokens::{
     list_refresh_tokens, list_tokens, take_new_secret, CreateToken, RevokeRefreshToken, RevokeToken,
 };
 use crate::error::AppError;
-use crate::model::{AccessTokenView, CreatedToken, Page, RefreshTokenView, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
+use crate::model::{
+    AccessTokenView, CreatedToken, Page, RefreshTokenView, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, PASSWORD_RESET_MINUTES,
+};
 
 /// A narrow centred card for the sign-in and sign-up forms.
 #[component]
@@ -47,8 +51,12 @@ pub fn LoginPage() -> impl IntoView {
                 }
                 let signup_enabled = session.site.await.map(|s| s.signup_enabled).unwrap_or(false);
                 let next = query.read_untracked().get("next").unwrap_or_default();
+                let reset = query.read_untracked().get("reset").is_some();
                 view! {
                     <AuthCard title="Sign in to Portcullis" subtitle="Use your Portcullis account, the same one you use for docker login.">
+                        {reset.then(|| view! {
+                            <div class="mb-5"><Alert kind=AlertKind::Success message="Your new password is set, and you were signed out everywhere else. Sign in with it; docker logins need it too."/></div>
+                        })}
                         <form method="post" action=Login::url() class="space-y-5">
                             <FormError error/>
                             <input type="hidden" name="next" value=next/>
@@ -56,6 +64,7 @@ pub fn LoginPage() -> impl IntoView {
                             <Field label="Password" name="password" kind="password" autocomplete="current-password" required=true error/>
                             <Submit label="Sign in" busy_label="Signing in…"/>
                         </form>
+                        <p class="mt-4 text-center text-sm"><a href="/forgot-password" class=LINK>"Forgot your password?"</a></p>
                         {signup_enabled.then(|| view! {
                             <p class="mt-6 text-center text-sm text-slate-600">
                                 "New here? " <a href="/signup" class=LINK>"Create an account"</a>
@@ -64,6 +73,96 @@ pub fn LoginPage() -> impl IntoView {
                     </AuthCard>
                 }
                 .into_any()
+            })}
+        </Transition>
+    }
+}
+
+/// A forgotten password: a form that mails a reset link, or, without SMTP, who to ask.
+#[component]
+pub fn ForgotPasswordPage() -> impl IntoView {
+    let action = ServerAction::<RequestPasswordReset>::new();
+    let error = action_error(action);
+    let query = use_query_map();
+    let session = use_session();
+    view! {
+        <Title text="Forgot password"/>
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                let by_email = session.site.await.map(|s| s.password_reset_by_email).unwrap_or(false);
+                let back = view! { <p class="mt-6 text-center text-sm"><a href="/login" class=LINK>"Back to sign in"</a></p> };
+                if !by_email {
+                    return view! {
+                        <AuthCard title="Forgot your password?" subtitle="Passwords here are reset by an administrator.">
+                            <Alert kind=AlertKind::Info message=crate::model::NO_RESET_MAIL/>
+                            {back}
+                        </AuthCard>
+                    }
+                    .into_any();
+                }
+                if query.read_untracked().get("sent").is_some() {
+                    return view! {
+                        <AuthCard title="Check your email" subtitle="If an account matches, a link is on its way.">
+                            <Alert kind=AlertKind::Success message=format!(
+                                "If an account has that name or address, we sent a link to its email address. It works once, for {PASSWORD_RESET_MINUTES} minutes. Nothing arrived? Check the spam folder, or ask an administrator."
+                            )/>
+                            {back}
+                        </AuthCard>
+                    }
+                    .into_any();
+                }
+                view! {
+                    <AuthCard title="Forgot your password?" subtitle="We will email you a link to choose a new one.">
+                        <form method="post" action=RequestPasswordReset::url() class="space-y-5">
+                            <FormError error/>
+                            <Field label="Username or email address" name="login" autocomplete="username" required=true error/>
+                            <Submit label="Email me a link" busy_label="Sending…"/>
+                        </form>
+                        {back}
+                    </AuthCard>
+                }
+                .into_any()
+            })}
+        </Transition>
+    }
+}
+
+/// The page a reset link opens: a new password for the account the link is for.
+#[component]
+pub fn ResetPasswordPage() -> impl IntoView {
+    let action = ServerAction::<ResetPassword>::new();
+    let error = action_error(action);
+    let query = use_query_map();
+    let token = Memo::new(move |_| query.read().get("token").unwrap_or_default());
+    let whose = Resource::new(move || token.get(), password_reset_user);
+    view! {
+        <Title text="Choose a new password"/>
+        // The token is in this page's address: never sent to another site.
+        <Meta name="referrer" content="same-origin"/>
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                match whose.await {
+                    Ok(username) => view! {
+                        <AuthCard title="Choose a new password" subtitle=format!("For the account {username}. It signs you out everywhere else.")>
+                            <form method="post" action=ResetPassword::url() class="space-y-5">
+                                <FormError error/>
+                                <input type="hidden" name="token" value=token.get_untracked()/>
+                                <Field label="New password" name="password" kind="password" autocomplete="new-password" required=true error
+                                    hint=format!("At least {MIN_PASSWORD_LEN} characters (at most {MAX_PASSWORD_LEN}).")/>
+                                <Field label="Confirm new password" name="password_confirm" kind="password" autocomplete="new-password" required=true error/>
+                                <Submit label="Set password" busy_label="Saving…"/>
+                            </form>
+                        </AuthCard>
+                    }
+                    .into_any(),
+                    Err(e) => view! {
+                        <AuthCard title="This link does not work" subtitle="Reset links work once, for a short while.">
+                            <Alert kind=AlertKind::Error message=e.message()/>
+                            <p class="mt-6 text-center text-sm"><a href="/forgot-password" class=LINK>"Ask for a new link"</a></p>
+                        </AuthCard>
+                    }
+                    .into_any(),
+                }
             })}
         </Transition>
     }

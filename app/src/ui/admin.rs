@@ -6,9 +6,12 @@ use leptos_router::hooks::use_query_map;
 
 use super::components::*;
 use super::{signed_in, urlencode};
-use crate::api::admin::{get_settings, list_activity, list_users, CreateUser, DeleteUser, UpdateSettings, UpdateUser};
+use crate::api::admin::{
+    get_settings, list_activity, list_users, CreateUser, DeleteUser, SendPasswordReset, SetUserPassword,
+    UpdateSettings, UpdateUser,
+};
 use crate::api::tokens::{take_new_secret, CreateTokenFor};
-use crate::model::{AuditEventView, CurrentUser, PushPolicy};
+use crate::model::{AuditEventView, CurrentUser, PushPolicy, MIN_PASSWORD_LEN};
 
 /// The top of every admin page: its title, the heading and the tabs across the admin pages.
 #[component]
@@ -60,7 +63,19 @@ pub fn UsersPage() -> impl IntoView {
     let update = ServerAction::<UpdateUser>::new();
     let delete = ServerAction::<DeleteUser>::new();
     let create_error = action_error(create);
-    let row_error = Signal::derive(move || action_error(update).get().or_else(|| action_error(delete).get()));
+    let set_password = ServerAction::<SetUserPassword>::new();
+    let send_reset = ServerAction::<SendPasswordReset>::new();
+    let row_error = Signal::derive(move || {
+        [action_error(update), action_error(delete), action_error(set_password), action_error(send_reset)]
+            .into_iter()
+            .find_map(|e| e.get())
+    });
+    let password_done = Signal::derive(move || match (set_password.value().get(), send_reset.value().get()) {
+        (_, Some(Ok(email))) => Some(format!("A reset link is on its way to {email}.")),
+        (Some(Ok(())), _) => Some("Password set. That user was signed out everywhere.".to_string()),
+        _ => None,
+    });
+    let session = super::use_session();
     let mint = ServerAction::<CreateTokenFor>::new();
     let mint_error = action_error(mint);
     let query = use_query_map();
@@ -78,6 +93,7 @@ pub fn UsersPage() -> impl IntoView {
             <div class="grid gap-6 lg:grid-cols-3">
                 <div class="lg:col-span-2">
                     <div class="mb-3"><FormError error=row_error/></div>
+                    {move || password_done.get().map(|m| view! { <div class="mb-3"><Alert kind=AlertKind::Success message=m/></div> })}
                     <div class="mb-3"><FormError error=mint_error/></div>
                     <NewSecret secret/>
                     <form method="get" action="/admin/users" class="mb-4 flex flex-wrap items-end gap-3" role="search">
@@ -86,6 +102,8 @@ pub fn UsersPage() -> impl IntoView {
                         <button type="submit" class=BUTTON_SECONDARY>"Find"</button>
                     </form>
                     {loaded(users, move |list| {
+                        let mail = session.site.get().and_then(|s| s.ok()).is_some_and(|s| s.password_reset_by_email);
+                        let actions = RowActions { update, delete, mint, set_password, send_reset, mail };
                         if list.items.is_empty() {
                             return view! {
                                 <EmptyState title="No users match"><p>"Try another part of a name or an email address."</p></EmptyState>
@@ -96,7 +114,7 @@ pub fn UsersPage() -> impl IntoView {
                         let me = me.id;
                         view! {
                             <Table head=vec!["User", "Role", "Status", "Created", ""]>
-                                {list.items.into_iter().map(|u| view! { <UserRow u me update delete mint/> }).collect_view()}
+                                {list.items.into_iter().map(|u| view! { <UserRow u me actions/> }).collect_view()}
                             </Table>
                             {pager}
                         }.into_any()
@@ -119,16 +137,27 @@ pub fn UsersPage() -> impl IntoView {
     })
 }
 
+/// What the administrators' list of users may do to a user.
+#[derive(Clone, Copy)]
+struct RowActions {
+    update: ServerAction<UpdateUser>,
+    delete: ServerAction<DeleteUser>,
+    mint: ServerAction<CreateTokenFor>,
+    set_password: ServerAction<SetUserPassword>,
+    send_reset: ServerAction<SendPasswordReset>,
+    /// Whether mail can be sent (reset links).
+    mail: bool,
+}
+
 /// One user in the administrators' list, with what may be done to them.
 #[component]
 fn UserRow(
     u: crate::model::UserView,
     /// The administrator looking (not offered actions on themself).
     me: i64,
-    update: ServerAction<UpdateUser>,
-    delete: ServerAction<DeleteUser>,
-    mint: ServerAction<CreateTokenFor>,
+    actions: RowActions,
 ) -> impl IntoView {
+    let RowActions { update, delete, mint, set_password, send_reset, mail } = actions;
     let myself = u.id == me;
     view! {
         <tr data-user=u.username.clone()>
@@ -142,7 +171,7 @@ fn UserRow(
             <td class=TD>{time_view(u.created_at)}</td>
             <td class=format!("{TD} text-right")>
                 {(!myself).then(|| view! {
-                    <div class="flex justify-end gap-2">
+                    <div class="flex items-start justify-end gap-2">
                         <ActionForm action=update>
                             <input type="hidden" name="id" value=u.id/>
                             <input type="hidden" name="admin" value=(!u.is_admin).to_string()/>
@@ -164,6 +193,32 @@ fn UserRow(
                                         <label class="flex items-center gap-2 text-sm"><input type="checkbox" name="pull_only" value="true"/>"Pull only"</label>
                                         <button type="submit" class=BUTTON>"Create token"</button>
                                     </ActionForm>
+                                </div>
+                            </details>
+                        })}
+                        {(!u.is_bot).then(|| view! {
+                            <details class="inline-block">
+                                <summary class=format!("{BUTTON_SMALL} cursor-pointer list-none")>"Password…"</summary>
+                                // In the row, not floating over the table: the table scrolls, and would clip it.
+                                <div class="mt-2 w-64 space-y-4 rounded-md border border-slate-200 bg-white p-4 text-left shadow-sm">
+                                    <ActionForm action=set_password attr:class="space-y-3">
+                                        <input type="hidden" name="id" value=u.id/>
+                                        <label class="block text-sm"><span class="mb-1 block font-medium">"New password"</span>
+                                            <input name="password" type="password" autocomplete="new-password" required minlength=MIN_PASSWORD_LEN class=INPUT/></label>
+                                        <p class="text-xs text-slate-500">"Signs them out everywhere; docker logins with the old password stop working."</p>
+                                        <button type="submit" class=BUTTON>"Set password"</button>
+                                    </ActionForm>
+                                    {match (u.email.clone(), mail) {
+                                        (Some(email), true) => view! {
+                                            <ActionForm action=send_reset attr:class="border-t border-slate-100 pt-3">
+                                                <input type="hidden" name="id" value=u.id/>
+                                                <button type="submit" class=BUTTON_SECONDARY>"Email a reset link"</button>
+                                                <p class="mt-1 text-xs text-slate-500">{format!("To {email}; it works once, for an hour.")}</p>
+                                            </ActionForm>
+                                        }.into_any(),
+                                        (None, true) => view! { <p class="border-t border-slate-100 pt-3 text-xs text-slate-500">"No email address: a reset link cannot be sent."</p> }.into_any(),
+                                        (_, false) => view! { <p class="border-t border-slate-100 pt-3 text-xs text-slate-500">"Reset links need email (smtp_host)."</p> }.into_any(),
+                                    }}
                                 </div>
                             </details>
                         })}

@@ -76,6 +76,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/") view=home::HomePage ssr=SsrMode::Async/>
                         <Route path=path!("/login") view=account::LoginPage ssr=SsrMode::Async/>
                         <Route path=path!("/signup") view=account::SignupPage ssr=SsrMode::Async/>
+                        <Route path=path!("/forgot-password") view=account::ForgotPasswordPage ssr=SsrMode::Async/>
+                        <Route path=path!("/reset-password") view=account::ResetPasswordPage ssr=SsrMode::Async/>
                         <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async/>
                         <Route path=path!("/namespaces") view=namespaces::NamespacesPage ssr=SsrMode::Async/>
                         <Route path=path!("/namespaces/:name") view=namespaces::NamespacePage ssr=SsrMode::Async/>

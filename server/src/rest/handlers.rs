@@ -3,6 +3,7 @@
 use app::backend::access::{
     access_tokens::{self as tokens, NewToken},
     accounts::{self as admin, AccountRequest, UserChange},
+    recovery,
 };
 use app::backend::directory::{
     namespaces::{self, NamespaceRef},
@@ -145,6 +146,33 @@ pub async fn delete_user(
 ) -> ApiResult<StatusCode> {
     admin::delete_user(&state, &p, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPasswordBody {
+    password: String,
+}
+
+/// An administrator sets a user's password; the user's sessions and refresh tokens end.
+pub async fn set_user_password(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<NewPasswordBody>,
+) -> ApiResult<StatusCode> {
+    recovery::set_by_admin(&state, &p, id, b.password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An administrator mails a user a password reset link.
+pub async fn send_password_reset(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let to = recovery::send_for_admin(&state, &p, id, &state.settings.public_url).await?;
+    Ok(Json(serde_json::json!({ "sent_to": to })))
 }
 
 // --- application tokens ----------------------------------------------------------------------

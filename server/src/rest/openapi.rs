@@ -211,6 +211,12 @@ fn core_spec() -> Value {
                 "patch": op("Same as PUT", "users", &["id"], Some("UserChange"), "200", user()),
                 "delete": op("Delete a user and their personal namespace (administrators)", "users", &["id"], None, "204", no_content())
             },
+            "/api/v1/users/{id}/password": {
+                "put": op("Set a user's password; their sessions and docker logins end (administrators)", "users", &["id"], Some("NewPassword"), "204", no_content())
+            },
+            "/api/v1/users/{id}/password_reset": {
+                "post": op("Email a user a password reset link, valid once for an hour (administrators; needs smtp_host)", "users", &["id"], None, "200", ok("Where the link went", schema_ref("ResetSent")))
+            },
             "/api/v1/users/{id}/application_tokens": {
                 "get": paged("List a user's access tokens, active first (themself or administrators)", "tokens", &["id"], "AccessToken"),
                 "post": op("Create an access token; the secret is in the answer and nowhere else", "tokens", &["id"], Some("NewToken"), "201", ok("The token and its secret", schema_ref("CreatedToken")))
@@ -287,8 +293,9 @@ fn core_spec() -> Value {
 
 /// Request bodies are read strictly: a field the API does not know is a 422, not ignored
 /// (a misspelt `visibilty` must not silently do nothing), and the schemas say so.
-const REQUEST_SCHEMAS: [&str; 14] = [
+const REQUEST_SCHEMAS: [&str; 15] = [
     "NewUser",
+    "NewPassword",
     "UserChange",
     "NewToken",
     "NewTeam",
@@ -330,8 +337,10 @@ const NULLABLE_FIELDS: [(&str, &str); 19] = [
 
 fn schemas() -> Value {
     let mut all = response_and_request_schemas();
-    if let (Some(all), Value::Object(more)) = (all.as_object_mut(), lifecycle_schemas()) {
-        all.extend(more);
+    for more in [lifecycle_schemas(), password_schemas()] {
+        if let (Some(all), Value::Object(more)) = (all.as_object_mut(), more) {
+            all.extend(more);
+        }
     }
     for name in REQUEST_SCHEMAS {
         all[name]["additionalProperties"] = json!(false);
@@ -400,6 +409,15 @@ fn lifecycle_schemas() -> Value {
             "decisions": { "type": "array", "items": { "type": "object", "properties": {
                 "repository": s("string"), "tag": s("string"), "digest": s("string"),
                 "action": { "type": "string", "enum": ["delete", "keep", "skip"] }, "reason": s("string") } } } } }
+    })
+}
+
+/// An administrator's password reset of a user.
+fn password_schemas() -> Value {
+    json!({
+        "NewPassword": { "type": "object", "required": ["password"], "properties": {
+            "password": { "type": "string", "minLength": 8, "maxLength": 256 } } },
+        "ResetSent": { "type": "object", "properties": { "sent_to": { "type": "string" } } }
     })
 }
 

@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod login;
 pub mod password;
 pub mod principal;
+pub mod recovery;
 pub mod session;
 pub mod throttle;
 pub mod users;

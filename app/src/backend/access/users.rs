@@ -123,18 +123,25 @@ pub async fn any_exist(db: &PgPool) -> AppResult<bool> {
 /// Returns the new epoch.
 pub async fn update_password(db: &PgPool, user: &User, password_hash: &str) -> AppResult<i32> {
     let mut tx = db.begin().await?;
-    let epoch = sqlx::query_scalar!(
-        r#"update "user" set password_hash = $2, auth_epoch = auth_epoch + 1
-           where user_id = $1 returning auth_epoch"#,
-        user.id,
-        password_hash
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    let epoch = replace_password(&mut tx, user.id, password_hash).await?;
     audit::record(&mut tx, Some(user), "user.password", audit::Target::user(&user.username), serde_json::json!({}))
         .await?;
     tx.commit().await?;
     Ok(epoch)
+}
+
+/// Sets user `id`'s password hash and bumps their auth epoch, which voids their sessions,
+/// refresh tokens and reset links. Returns the new epoch.
+pub async fn replace_password(conn: &mut PgConnection, id: i64, password_hash: &str) -> AppResult<i32> {
+    sqlx::query_scalar!(
+        r#"update "user" set password_hash = $2, auth_epoch = auth_epoch + 1, updated_at = now()
+           where user_id = $1 returning auth_epoch"#,
+        id,
+        password_hash
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| AppError::not_found("No such user."))
 }
 
 /// A page of users by name; `q` (when not empty) keeps those whose name, display name or

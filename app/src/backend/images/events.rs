@@ -132,7 +132,7 @@ async fn record_skipped(state: &AppState, e: &Incoming, why: &str) -> AppResult<
 /// A transaction whose commit is on disk before it returns, whatever the server's
 /// `synchronous_commit`: what the inbox acknowledges must survive a crash of PostgreSQL.
 async fn durable(state: &AppState) -> AppResult<sqlx::Transaction<'static, sqlx::Postgres>> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.hot.begin().await?;
     sqlx::query!("set local synchronous_commit = on").execute(&mut *tx).await?;
     Ok(tx)
 }

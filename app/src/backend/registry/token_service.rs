@@ -277,7 +277,7 @@ async fn by_password(
             hit.id,
             &names
         )
-        .fetch_all(&state.db)
+        .fetch_all(&state.hot)
         .await
         .map_err(AppError::from)?;
         if let Some(first) = rows.first() {
@@ -306,7 +306,7 @@ async fn by_access_token(state: &AppState, secret: &str) -> Result<Principal, To
     if let Some(hit) = cache.principal(&slot) {
         if cache.needs_touch(&slot) {
             if let Some(id) = hit.token.as_ref().map(|t| t.token_id) {
-                let db = state.db.clone();
+                let db = state.hot.clone();
                 tokio::spawn(async move {
                     let _ = sqlx::query!("update access_token set last_used_at = now() where access_token_id = $1", id)
                         .execute(&db)
@@ -317,7 +317,7 @@ async fn by_access_token(state: &AppState, secret: &str) -> Result<Principal, To
         return Ok(hit);
     }
     let generation = crate::backend::registry::cache::generation();
-    let (user, scope) = tokens::authenticate(&state.db, secret)
+    let (user, scope) = tokens::authenticate(&state.hot, secret)
         .await?
         .ok_or_else(|| TokenError::Unauthorized(BAD_CREDENTIALS.into()))?;
     let principal = Principal { user: Some(user), token: Some(scope) };
@@ -356,13 +356,13 @@ async fn refresh_token_user(state: &AppState, token: &str, service: &str) -> Res
         state.settings.refresh_token_max_days as i32,
         state.settings.refresh_token_idle_days as i32
     )
-    .fetch_optional(&state.db)
+    .fetch_optional(&state.hot)
     .await
     .map_err(AppError::from)?
     .ok_or_else(invalid)?;
     if row.stale {
         sqlx::query!("update refresh_token set last_used_at = now() where refresh_token_id = $1", row.refresh_token_id)
-            .execute(&state.db)
+            .execute(&state.hot)
             .await
             .map_err(AppError::from)?;
     }
@@ -437,7 +437,7 @@ async fn lookup_namespaces(
     if missing.is_empty() {
         return Ok(known);
     }
-    let rows = namespaces_by_name(&state.db, user.map(|u| u.id), &missing).await?;
+    let rows = namespaces_by_name(&state.hot, user.map(|u| u.id), &missing).await?;
     let mut cached = state.auth_cache.facts.lock().expect("auth cache lock");
     let now = Instant::now();
     let until = now + BACKSTOP;

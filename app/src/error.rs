@@ -30,6 +30,9 @@ pub enum AppError {
     Internal,
     #[error("request failed: {0}")]
     Transport(String),
+    /// A service Portcullis depends on (the directory) does not answer: try again later.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl AppError {
@@ -74,6 +77,7 @@ impl AppError {
             Self::BadRequest(_) => 400,
             Self::Internal => 500,
             Self::Transport(_) => 400,
+            Self::Unavailable(_) => 503,
         }
     }
 }

@@ -240,6 +240,8 @@ pub struct UserView {
     pub is_admin: bool,
     pub is_enabled: bool,
     pub is_bot: bool,
+    /// `local` (made here) or `ldap` (made at the first sign-in through the directory).
+    pub source: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

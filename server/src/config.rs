@@ -208,6 +208,30 @@ config_keys! {
     smtp_from: String = "Portcullis <portcullis@localhost>", "PORTCULLIS_SMTP_FROM";
     /// PEM file of a CA to trust for the SMTP server besides the public ones.
     smtp_ca_file: String = "", "PORTCULLIS_SMTP_CA_FILE";
+    /// The directory people sign in with: `ldap://host:389` (with ldap_starttls) or
+    /// `ldaps://host:636`. When empty, only local accounts exist.
+    ldap_url: String = "", "PORTCULLIS_LDAP_URL";
+    /// Upgrade the ldap:// connection with StartTLS (required when on, never silently skipped).
+    ldap_starttls: bool = "false", "PORTCULLIS_LDAP_STARTTLS";
+    /// PEM file of the CA that signed the directory's certificate (else the system's CAs).
+    ldap_ca_file: String = "", "PORTCULLIS_LDAP_CA_FILE";
+    /// The service account that searches for people; empty to search anonymously.
+    ldap_bind_dn: String = "", "PORTCULLIS_LDAP_BIND_DN";
+    /// The service account's password.
+    ldap_bind_password: Secret = "", "PORTCULLIS_LDAP_BIND_PASSWORD";
+    /// Where people are searched (the whole subtree below).
+    ldap_user_base: String = "", "PORTCULLIS_LDAP_USER_BASE";
+    /// The search for a person, `{username}` standing for the (escaped) name signed in with.
+    /// Leave out disabled people here, e.g. `(&(uid={username})(!(employeeType=disabled)))`.
+    ldap_user_filter: String = "(&(objectClass=inetOrgPerson)(uid={username}))", "PORTCULLIS_LDAP_USER_FILTER";
+    /// The attribute that holds the username (it must be a valid registry name).
+    ldap_username_attribute: String = "uid", "PORTCULLIS_LDAP_USERNAME_ATTRIBUTE";
+    /// The attribute that holds the display name.
+    ldap_display_name_attribute: String = "cn", "PORTCULLIS_LDAP_DISPLAY_NAME_ATTRIBUTE";
+    /// The attribute that holds the email address.
+    ldap_email_attribute: String = "mail", "PORTCULLIS_LDAP_EMAIL_ATTRIBUTE";
+    /// Seconds to connect to the directory, and for each operation.
+    ldap_timeout_secs: u64 = "5", "PORTCULLIS_LDAP_TIMEOUT_SECS";
     /// Bearer token a Prometheus scraper sends for `/metrics`. When empty, `/metrics` answers
     /// only clients on this machine (loopback).
     metrics_token: Secret = "", "PORTCULLIS_METRICS_TOKEN";
@@ -316,6 +340,19 @@ impl Config {
             refresh_token_max_days: self.refresh_token_max_days.max(1),
             refresh_token_idle_days: self.refresh_token_idle_days.max(1),
             trusted_proxies: self.trusted_proxies.0.clone(),
+            ldap: (!self.ldap_url.is_empty()).then(|| app::backend::access::ldap::LdapSettings {
+                url: self.ldap_url.clone(),
+                starttls: self.ldap_starttls,
+                ca_file: self.ldap_ca_file.clone(),
+                bind_dn: self.ldap_bind_dn.clone(),
+                bind_password: self.ldap_bind_password.clone(),
+                user_base: self.ldap_user_base.clone(),
+                user_filter: self.ldap_user_filter.clone(),
+                username_attribute: self.ldap_username_attribute.clone(),
+                display_name_attribute: self.ldap_display_name_attribute.clone(),
+                email_attribute: self.ldap_email_attribute.clone(),
+                timeout: std::time::Duration::from_secs(self.ldap_timeout_secs.max(1)),
+            }),
             mail: (!self.smtp_host.is_empty()).then(|| app::backend::mail::MailSettings {
                 host: self.smtp_host.clone(),
                 port: self.smtp_port,

@@ -190,6 +190,15 @@ pub async fn checks(config: &Config) -> Vec<Check> {
         }
     }
 
+    // The directory and the mail server, when configured.
+    let settings = config.app_settings();
+    if let Some(ldap) = settings.ldap {
+        checks.push(directory_check(ldap).await);
+    }
+    if let Some(mail) = settings.mail {
+        checks.push(mail_check(&mail).await);
+    }
+
     checks.push(match registry_date {
         Some((theirs, ours)) => clock_check(theirs, ours),
         None if reachable => fail(
@@ -203,6 +212,41 @@ pub async fn checks(config: &Config) -> Vec<Check> {
         db.close().await;
     }
     checks
+}
+
+/// The directory answers, and the service account (or an anonymous search) may search.
+pub async fn directory_check(ldap: app::backend::access::ldap::LdapSettings) -> Check {
+    let url = ldap.url.clone();
+    let directory = match app::backend::access::ldap::Directory::new(ldap) {
+        Ok(d) => d,
+        Err(e) => return fail("directory", e, "fix the ldap_* setting named"),
+    };
+    match directory.check().await {
+        Ok(()) => ok("directory", format!("{url} answers and may be searched")),
+        Err(e) => fail(
+            "directory",
+            e.to_string(),
+            "check ldap_url, ldap_starttls and ldap_ca_file (TLS), ldap_bind_dn and ldap_bind_password (the \
+             service account), and ldap_user_base",
+        ),
+    }
+}
+
+/// The SMTP server answers (and accepts the credentials, when some are set).
+pub async fn mail_check(mail: &app::backend::mail::MailSettings) -> Check {
+    let mailer = match app::backend::mail::Mailer::new(mail) {
+        Ok(m) => m,
+        Err(e) => return fail("mail", e, "fix the smtp_* setting named"),
+    };
+    match mailer.check().await {
+        Ok(()) => ok("mail", format!("{}:{} answers", mail.host, mail.port)),
+        Err(e) => fail(
+            "mail",
+            e,
+            "check smtp_host, smtp_port and smtp_security (starttls on 587, tls on 465), smtp_ca_file, and the \
+             credentials",
+        ),
+    }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -46,6 +46,7 @@ fn error_response(e: TokenError) -> Response {
         TokenError::Unauthorized(m) => error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", &m),
         TokenError::BadRequest(m) => error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", &m),
         TokenError::Throttled(m) => error(StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS", &m),
+        TokenError::Unavailable(m) => error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", &m),
         TokenError::Internal => error(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", "internal error"),
     }
 }
@@ -109,6 +110,7 @@ async fn issue(state: &AppState, creds: Credentials, req: TokenRequest) -> Resul
         Err(TokenError::Unauthorized(_)) => "unauthorized",
         Err(TokenError::BadRequest(_)) => "bad_request",
         Err(TokenError::Throttled(_)) => "throttled",
+        Err(TokenError::Unavailable(_)) => "unavailable",
         Err(TokenError::Internal) => "error",
     };
     metrics::histogram!("portcullis_token_request_duration_seconds", "credential" => credential)

@@ -133,6 +133,16 @@ async fn a_forgotten_password_is_reset_through_the_link_mailed() {
     let bob = sign_up(&app, "bob", OLD).await;
     set_email(&app, &bob, "bob@example.com").await;
 
+    // `portcullis doctor` sees the mail server answer.
+    let mut config = server::Config::defaults();
+    (config.smtp_host, config.smtp_port, config.smtp_ca_file) =
+        ("127.0.0.1".into(), smtp.port, smtp.ca_file.to_string_lossy().into_owned());
+    let check = server::doctor::mail_check(&config.app_settings().mail.expect("configured")).await;
+    assert_eq!(check.status, server::doctor::Status::Ok, "{check:?}");
+    config.smtp_port = free_port();
+    let check = server::doctor::mail_check(&config.app_settings().mail.unwrap()).await;
+    assert_eq!(check.status, server::doctor::Status::Fail, "{check:?}");
+
     // The page offers the form; an unknown name and a known address get the same answer,
     // and only the real account gets mail.
     let page = get(&app, "/forgot-password", None).await;

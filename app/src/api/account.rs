@@ -123,6 +123,11 @@ pub async fn change_password(
         let user = session::current_user(&state, &session)
             .await?
             .ok_or_else(|| AppError::unauthorized("Please sign in again."))?;
+        if user.password_hash.is_none() {
+            return Err(AppError::Conflict(
+                "Your password is kept by your organisation's directory (LDAP); change it there.".into(),
+            ));
+        }
         // Throttled like a sign-in: a session left open must not be a way to guess the password.
         let attempt =
             throttle::begin(&state.db, throttle::password_attempt(&user.username, form::client_addr())).await?;

@@ -93,6 +93,15 @@ impl Mailer {
         Ok(Self { transport: builder.build(), from })
     }
 
+    /// Whether the server answers (and takes the credentials): for `portcullis doctor`.
+    pub async fn check(&self) -> Result<(), String> {
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("the server did not answer NOOP".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// Sends a plain-text message to one address.
     pub async fn send(&self, to: &str, subject: &str, body: String) -> AppResult<()> {
         let to: Mailbox =

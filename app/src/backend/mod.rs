@@ -92,6 +92,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<ProxyNet>,
     /// Where mail goes (password reset links); `None`: no SMTP, nothing is sent.
     pub mail: Option<mail::MailSettings>,
+    /// The directory people sign in with; `None`: local accounts only.
+    pub ldap: Option<access::ldap::LdapSettings>,
 }
 
 /// An address or CIDR block of trusted reverse proxies (`10.0.0.0/8`, `::1`).
@@ -188,6 +190,8 @@ pub struct AppState {
     pub events_secret: Arc<str>,
     /// Sends mail, when SMTP is configured.
     pub mailer: Option<Arc<mail::Mailer>>,
+    /// The directory (LDAP), when configured.
+    pub directory: Option<Arc<access::ldap::Directory>>,
 }
 
 impl AppState {
@@ -211,8 +215,15 @@ impl AppState {
             Some(m) => Some(Arc::new(mail::Mailer::new(m).map_err(|e| AppError::invalid("smtp", e))?)),
             None => None,
         };
+        let directory = match &settings.ldap {
+            Some(l) => {
+                Some(Arc::new(access::ldap::Directory::new(l.clone()).map_err(|e| AppError::invalid("ldap", e))?))
+            }
+            None => None,
+        };
         Ok(Self {
             mailer,
+            directory,
             registry: registry::client::RegistryClient::new(&settings.registry_url),
             events: Default::default(),
             events_secret: events_secret.into(),

@@ -164,6 +164,7 @@ fn UserRow(
             <td class=TD>
                 <span class="font-medium text-slate-900">{u.username.clone()}</span>
                 {u.is_bot.then(|| view! { <span class="ml-2"><Badge text="bot" tone=Tone::Amber/></span> })}
+                {(u.source == "ldap").then(|| view! { <span class="ml-2" title="Signs in with the directory (LDAP) password"><Badge text="directory" tone=Tone::Blue/></span> })}
                 <p class="text-xs text-slate-500">{u.email.clone().unwrap_or_default()}</p>
             </td>
             <td class=TD>{if u.is_admin { view! { <Badge text="admin" tone=Tone::Indigo/> }.into_any() } else { view! { <span>"user"</span> }.into_any() }}</td>
@@ -196,7 +197,7 @@ fn UserRow(
                                 </div>
                             </details>
                         })}
-                        {(!u.is_bot).then(|| view! {
+                        {(!u.is_bot && u.source == "local").then(|| view! {
                             <details class="inline-block">
                                 <summary class=format!("{BUTTON_SMALL} cursor-pointer list-none")>"Password…"</summary>
                                 // In the row, not floating over the table: the table scrolls, and would clip it.

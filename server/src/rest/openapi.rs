@@ -432,7 +432,9 @@ fn response_and_request_schemas() -> Value {
         "Error": { "type": "object", "required": ["message"], "properties": { "message": s("string"), "field": s("string") } },
         "User": { "type": "object", "properties": {
             "id": id(), "username": s("string"), "display_name": s("string"), "email": { "type": "string", "nullable": true },
-            "is_admin": s("boolean"), "is_enabled": s("boolean"), "is_bot": s("boolean"), "created_at": time() } },
+            "is_admin": s("boolean"), "is_enabled": s("boolean"), "is_bot": s("boolean"),
+            "source": { "type": "string", "enum": ["local", "ldap"], "description": "ldap: made at the first sign-in through the directory" },
+            "created_at": time() } },
         "NewUser": { "type": "object", "required": ["username"], "properties": {
             "username": s("string"), "password": { "type": "string", "description": "Required for people, absent for bots" },
             "email": s("string"), "display_name": s("string"), "admin": s("boolean"), "bot": s("boolean") } },

@@ -62,6 +62,7 @@ pub async fn create_account(state: &AppState, req: AccountRequest, origin: Origi
         is_bot: req.is_bot,
         display_name: req.display_name.as_deref(),
         email: req.email.as_deref(),
+        source: None,
     };
     users::insert(&state.db, new, false, origin).await
 }

@@ -22,6 +22,33 @@ pub async fn login_with_password(
 ) -> AppResult<User> {
     let attempt = throttle::begin(&state.db, throttle::password_attempt(username, addr)).await?;
     let user = users::find_by_username(&state.db, &username.to_ascii_lowercase()).await?;
+    // Directory people (and, with a directory, names unknown here) are checked by the
+    // directory; local accounts, administrators among them, never are: a directory outage
+    // locks no local account out.
+    if let Some(directory) = &state.directory {
+        let local = match &user {
+            Some(u) => users::source_of(&state.db, u.id).await?.as_deref() == Some("local"),
+            None => false,
+        };
+        if !local {
+            return match directory_login(state, directory, username, &password).await {
+                Ok(Some(user)) if user.is_enabled && !user.is_bot => {
+                    attempt.succeeded(&state.db).await?;
+                    Ok(user)
+                }
+                Ok(_) => {
+                    attempt.failed();
+                    tracing::info!(target: "portcullis::auth", %username, ?addr, "directory login refused");
+                    Err(AppError::unauthorized(BAD_CREDENTIALS))
+                }
+                Err(e) => {
+                    // Not counted as a failure: the password was never checked.
+                    attempt.succeeded(&state.db).await?;
+                    Err(e)
+                }
+            };
+        }
+    }
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     // An empty password never matches, whatever is stored; nor does one longer than any a
     // user can set (it is not worth hashing).
@@ -38,6 +65,38 @@ pub async fn login_with_password(
             Err(AppError::unauthorized(BAD_CREDENTIALS))
         }
     }
+}
+
+/// Checks a password with the directory and brings the local account up to date with what
+/// the directory says (making it at the first sign-in). `Ok(None)`: refused.
+async fn directory_login(
+    state: &AppState,
+    directory: &super::ldap::Directory,
+    username: &str,
+    password: &str,
+) -> AppResult<Option<User>> {
+    // Not worth a round trip: nothing the directory would accept.
+    if password.chars().count() > crate::model::MAX_PASSWORD_LEN || crate::model::validate_username(username).is_err() {
+        return Ok(None);
+    }
+    let found = directory.authenticate(&username.to_ascii_lowercase(), password).await.map_err(|e| {
+        tracing::warn!(error = %e, "directory sign-in failed");
+        match e {
+            super::ldap::DirectoryError::Unreachable(_) => AppError::Unavailable(
+                "The directory (LDAP) that checks passwords does not answer; try again in a while, or ask an administrator."
+                    .into(),
+            ),
+            super::ldap::DirectoryError::Refused(_) => AppError::Unavailable(
+                "The directory (LDAP) refused Portcullis's search; an administrator should check its settings.".into(),
+            ),
+        }
+    })?;
+    let Some(person) = found else { return Ok(None) };
+    if person.username != username.to_ascii_lowercase() {
+        tracing::warn!(asked = %username, found = %person.username, "the directory's username differs from the one signed in with");
+        return Ok(None);
+    }
+    users::from_directory(&state.db, &person.username, &person.display_name, person.email.as_deref()).await
 }
 
 /// The credentials an `Authorization` header carries: `Basic` (a username and a secret, split

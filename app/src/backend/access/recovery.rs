@@ -215,6 +215,12 @@ pub async fn set_by_admin(state: &AppState, p: &Principal, id: i64, password: St
     if user.is_bot {
         return Err(AppError::Conflict("Bot users have no password; they sign in with access tokens.".into()));
     }
+    if users::source_of(&state.db, id).await?.as_deref() != Some("local") {
+        return Err(AppError::Conflict(format!(
+            "{}'s password is kept by the directory (LDAP); change it there.",
+            user.username
+        )));
+    }
     let password_hash = state.hasher.hash(password).await?;
     let mut tx = state.db.begin().await?;
     users::replace_password(&mut tx, id, &password_hash).await?;

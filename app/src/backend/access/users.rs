@@ -29,6 +29,8 @@ pub struct NewUser<'a> {
     pub is_bot: bool,
     pub display_name: Option<&'a str>,
     pub email: Option<&'a str>,
+    /// `ldap` for a directory person's account; local otherwise.
+    pub source: Option<&'a str>,
 }
 
 pub async fn find_by_username(db: &PgPool, username: &str) -> AppResult<Option<User>> {
@@ -75,8 +77,8 @@ pub async fn insert(db: &PgPool, new: NewUser<'_>, first_user_admin: bool, origi
     ];
     let user = sqlx::query_as!(
         User,
-        r#"insert into "user" (username, password_hash, is_admin, is_bot, display_name, email)
-           values ($1, $2, $3, $4, $5, $6)
+        r#"insert into "user" (username, password_hash, is_admin, is_bot, display_name, email, source)
+           values ($1, $2, $3, $4, $5, $6, coalesce($7, 'local'))
            returning user_id as id, username, display_name, email, password_hash, is_admin,
                      is_enabled, is_bot, auth_epoch"#,
         new.username,
@@ -84,7 +86,8 @@ pub async fn insert(db: &PgPool, new: NewUser<'_>, first_user_admin: bool, origi
         is_admin,
         new.is_bot,
         new.display_name.unwrap_or(""),
-        new.email.filter(|e| !e.is_empty())
+        new.email.filter(|e| !e.is_empty()),
+        new.source
     )
     .fetch_one(&mut *tx)
     .await
@@ -94,8 +97,10 @@ pub async fn insert(db: &PgPool, new: NewUser<'_>, first_user_admin: bool, origi
         Origin::SignUp => (Some(&user), "user.signup"),
         Origin::Admin(admin) => (Some(admin), "user.create"),
         Origin::System | Origin::Bootstrap => (None, "user.create"),
+        Origin::Directory => (Some(&user), "user.create"),
     };
-    let details = serde_json::json!({ "admin": user.is_admin, "bot": user.is_bot });
+    let details =
+        serde_json::json!({ "admin": user.is_admin, "bot": user.is_bot, "source": new.source.unwrap_or("local") });
     audit::record(&mut tx, actor, action, audit::Target::user(&user.username), details).await?;
     tx.commit().await?;
     Ok(user)
@@ -112,6 +117,54 @@ pub enum Origin<'a> {
     System,
     /// The API's bootstrap: refused unless it is the very first account.
     Bootstrap,
+    /// The directory vouched for the person at their first sign-in.
+    Directory,
+}
+
+/// Where account `id` comes from: `local` (made here) or `ldap` (the directory).
+pub async fn source_of(db: &PgPool, id: i64) -> AppResult<Option<String>> {
+    Ok(sqlx::query_scalar!(r#"select source from "user" where user_id = $1"#, id).fetch_optional(db).await?)
+}
+
+/// The account of a person the directory has just vouched for: made at their first sign-in
+/// (with a personal namespace, like every account), its name and email brought up to date at
+/// every one after. `None` when the name is a local account's: a directory person never takes
+/// one over. An email address another account has is left out rather than failing the sign-in.
+pub async fn from_directory(
+    db: &PgPool,
+    username: &str,
+    display_name: &str,
+    email: Option<&str>,
+) -> AppResult<Option<User>> {
+    if let Some(existing) = find_by_username(db, username).await? {
+        if source_of(db, existing.id).await?.as_deref() != Some("ldap") {
+            tracing::warn!(%username, "a directory person has the name of a local account; refused");
+            return Ok(None);
+        }
+        if existing.display_name != display_name || existing.email.as_deref() != email {
+            let mut conn = db.acquire().await?;
+            if let Err(AppError::Invalid { .. }) = update_profile(&mut conn, existing.id, display_name, email).await {
+                tracing::warn!(%username, "the directory's email address is another account's; kept the old one");
+                update_profile(&mut conn, existing.id, display_name, existing.email.as_deref()).await?;
+            }
+        }
+        return find_by_id(db, existing.id).await;
+    }
+    let new = |email| NewUser {
+        username,
+        display_name: Some(display_name),
+        email,
+        source: Some("ldap"),
+        ..Default::default()
+    };
+    let user = match insert(db, new(email), false, Origin::Directory).await {
+        Err(AppError::Invalid { field, .. }) if field == "email" => {
+            tracing::warn!(%username, "the directory's email address is another account's; left out");
+            insert(db, new(None), false, Origin::Directory).await?
+        }
+        other => other?,
+    };
+    Ok(Some(user))
 }
 
 /// Whether any account exists yet.
@@ -156,7 +209,7 @@ pub async fn list(db: &PgPool, q: &str, req: PageRequest) -> AppResult<Page<User
     .await?;
     let items = sqlx::query_as!(
         UserView,
-        r#"select user_id as id, username, display_name, email, is_admin, is_enabled, is_bot, created_at as "created_at: _"
+        r#"select user_id as id, username, display_name, email, is_admin, is_enabled, is_bot, source, created_at as "created_at: _"
            from "user"
            where $1 = '' or username ilike '%' || $1 || '%' or display_name ilike '%' || $1 || '%' or email ilike '%' || $1 || '%'
            order by username limit $2 offset $3"#,
@@ -172,7 +225,7 @@ pub async fn list(db: &PgPool, q: &str, req: PageRequest) -> AppResult<Page<User
 pub async fn view(db: &PgPool, id: i64) -> AppResult<Option<UserView>> {
     Ok(sqlx::query_as!(
         UserView,
-        r#"select user_id as id, username, display_name, email, is_admin, is_enabled, is_bot, created_at as "created_at: _"
+        r#"select user_id as id, username, display_name, email, is_admin, is_enabled, is_bot, source, created_at as "created_at: _"
            from "user" where user_id = $1"#,
         id
     )

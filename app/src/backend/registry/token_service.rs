@@ -38,6 +38,8 @@ pub enum TokenError {
     BadRequest(String),
     /// Too many failed password attempts. (429)
     Throttled(String),
+    /// The directory that checks the password does not answer. (503)
+    Unavailable(String),
     Internal,
 }
 
@@ -46,6 +48,7 @@ impl From<AppError> for TokenError {
         match e {
             AppError::Unauthorized(m) => TokenError::Unauthorized(m),
             AppError::TooManyRequests(m) => TokenError::Throttled(m),
+            AppError::Unavailable(m) => TokenError::Unavailable(m),
             AppError::BadRequest(m) | AppError::Invalid { message: m, .. } => TokenError::BadRequest(m),
             _ => TokenError::Internal,
         }

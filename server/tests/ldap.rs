@@ -1,0 +1,256 @@
+//! Signing in with a directory password, against a real OpenLDAP `slapd` (Debian's, installed
+//! by `deploy/local/setup.sh`) on 127.0.0.1, speaking StartTLS with a certificate of the
+//! test's own CA, with a test tree: people, one of them disabled, and a service account.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use common::stack::{self, Stack};
+use common::*;
+
+const SUFFIX: &str = "dc=example,dc=org";
+const ROOT_PW: &str = "directory-root-secret";
+const SERVICE_PW: &str = "service account secret";
+const DORA_PW: &str = "dora's directory password";
+
+/// A slapd of the test's own: its configuration, database and certificates in a temporary
+/// directory; stopped when dropped.
+struct Slapd {
+    dir: tempfile::TempDir,
+    port: u16,
+    ca_file: PathBuf,
+    child: Option<std::process::Child>,
+}
+
+fn tree() -> String {
+    format!(
+        "dn: {SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\no: Example\ndc: example\n\n\
+         dn: ou=people,{SUFFIX}\nobjectClass: organizationalUnit\nou: people\n\n\
+         dn: ou=services,{SUFFIX}\nobjectClass: organizationalUnit\nou: services\n\n\
+         dn: cn=portcullis,ou=services,{SUFFIX}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\n\
+         cn: portcullis\nuserPassword: {SERVICE_PW}\n\n\
+         dn: uid=dora,ou=people,{SUFFIX}\nobjectClass: inetOrgPerson\nuid: dora\ncn: Dora Directory\nsn: Directory\n\
+         mail: dora@example.org\nuserPassword: {DORA_PW}\n\n\
+         dn: uid=evan,ou=people,{SUFFIX}\nobjectClass: inetOrgPerson\nuid: evan\ncn: Evan Gone\nsn: Gone\n\
+         employeeType: disabled\nuserPassword: evan password 1\n\n\
+         dn: uid=nopass,ou=people,{SUFFIX}\nobjectClass: inetOrgPerson\nuid: nopass\ncn: No Password\nsn: Password\n"
+    )
+}
+
+impl Slapd {
+    fn start() -> Slapd {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (ca, chain, key) = common::pki::test_pki();
+        let ca_file = d.join("ca.pem");
+        std::fs::write(&ca_file, ca).unwrap();
+        std::fs::write(d.join("cert.pem"), chain).unwrap();
+        std::fs::write(d.join("key.pem"), key).unwrap();
+        std::fs::create_dir(d.join("db")).unwrap();
+        let conf = format!(
+            "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
+             include /etc/ldap/schema/inetorgperson.schema\ninclude /etc/ldap/schema/nis.schema\n\
+             pidfile {d}/slapd.pid\nmodulepath /usr/lib/ldap\nmoduleload back_mdb\n\
+             TLSCACertificateFile {d}/ca.pem\nTLSCertificateFile {d}/cert.pem\nTLSCertificateKeyFile {d}/key.pem\n\
+             database mdb\nsuffix \"{SUFFIX}\"\nrootdn \"cn=admin,{SUFFIX}\"\nrootpw \"{ROOT_PW}\"\ndirectory {d}/db\n\
+             access to attrs=userPassword by anonymous auth by self write by * none\n\
+             access to * by dn.exact=\"cn=portcullis,ou=services,{SUFFIX}\" read by * none\n",
+            d = d.display()
+        );
+        std::fs::write(d.join("slapd.conf"), conf).unwrap();
+        std::fs::write(d.join("tree.ldif"), tree()).unwrap();
+        let out = std::process::Command::new("slapadd")
+            .arg("-f")
+            .arg(d.join("slapd.conf"))
+            .arg("-l")
+            .arg(d.join("tree.ldif"))
+            .output()
+            .expect("slapadd is installed (deploy/local/setup.sh)");
+        assert!(out.status.success(), "slapadd: {}", String::from_utf8_lossy(&out.stderr));
+        let mut slapd = Slapd { dir, port: free_port(), ca_file, child: None };
+        slapd.run();
+        slapd
+    }
+
+    /// Starts (or restarts) the server on its port.
+    fn run(&mut self) {
+        let d = self.dir.path();
+        let child = std::process::Command::new("slapd")
+            .arg("-d")
+            .arg("0")
+            .arg("-f")
+            .arg(d.join("slapd.conf"))
+            .arg("-h")
+            .arg(format!("ldap://127.0.0.1:{}/", self.port))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(d.join("slapd.log")).unwrap())
+            .spawn()
+            .expect("slapd is installed (deploy/local/setup.sh)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("slapd did not listen: {}", std::fs::read_to_string(d.join("slapd.log")).unwrap_or_default());
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Changes an entry as the directory's administrator would (ldapmodify).
+    fn modify(&self, ldif: &str) {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new("ldapmodify")
+            .args(["-x", "-H", &format!("ldap://127.0.0.1:{}/", self.port), "-D", &format!("cn=admin,{SUFFIX}")])
+            .args(["-w", ROOT_PW])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("ldapmodify is installed (deploy/local/setup.sh)");
+        child.stdin.take().unwrap().write_all(ldif.as_bytes()).unwrap();
+        assert!(child.wait().unwrap().success(), "ldapmodify failed");
+    }
+
+    /// Points a configuration at this directory: StartTLS, the test CA, the service account.
+    fn configure(&self, c: &mut server::Config) {
+        c.ldap_url = format!("ldap://127.0.0.1:{}", self.port);
+        c.ldap_starttls = true;
+        c.ldap_ca_file = path_str(&self.ca_file);
+        c.ldap_bind_dn = format!("cn=portcullis,ou=services,{SUFFIX}");
+        c.ldap_bind_password = server::config::Secret::new(SERVICE_PW);
+        c.ldap_user_base = format!("ou=people,{SUFFIX}");
+        c.ldap_user_filter = "(&(objectClass=inetOrgPerson)(uid={username})(!(employeeType=disabled)))".into();
+    }
+}
+
+impl Drop for Slapd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+async fn user_source(db: &sqlx::PgPool, name: &str) -> Option<String> {
+    sqlx::query_scalar(r#"select source from "user" where username = $1"#).bind(name).fetch_optional(db).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_people_sign_in_with_their_directory_password() {
+    let mut slapd = Slapd::start();
+    let db = fresh_db().await;
+    let app = app_with(&db, |c| slapd.configure(c)).await;
+    // A local administrator exists before anyone from the directory.
+    let root = sign_up(&app, "root", "local root password").await;
+    assert!(me(&app, &root).await.unwrap().is_admin);
+
+    // dora signs in with her directory password, as a browser without JavaScript does; her
+    // account is made then, with her name and address from the directory.
+    assert_eq!(user_source(&db, "dora").await, None);
+    let r = post_form(&app, "/api/login", "/login", &[("username", "dora"), ("password", DORA_PW)]).await;
+    assert_eq!(r.location(), Some("/"), "{} {}", r.status, r.body);
+    let dora = r.session_cookie().expect("a session");
+    let who = me(&app, &dora).await.expect("signed in");
+    assert_eq!((who.username.as_str(), who.display_name.as_str()), ("dora", "Dora Directory"));
+    assert_eq!(who.email.as_deref(), Some("dora@example.org"));
+    assert!(!who.is_admin);
+    assert_eq!(user_source(&db, "dora").await.as_deref(), Some("ldap"));
+    // The second sign-in finds the same account (Portus's "second login fails").
+    assert!(log_in(&app, "dora", DORA_PW).await.status.is_success());
+
+    // Refused: a wrong password, an empty one (an "unauthenticated bind" to LDAP), a person
+    // the filter excludes (disabled), one with no password in the directory, a stranger.
+    for (name, password) in [
+        ("dora", "not her password"),
+        ("dora", ""),
+        ("evan", "evan password 1"),
+        ("nopass", "anything at all"),
+        ("zed", "x"),
+    ] {
+        let r = log_in(&app, name, password).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{name}/{password:?}: {}", r.body);
+    }
+    assert_eq!(user_source(&db, "evan").await, None, "no account for a refused person");
+
+    // The directory changes her address: the next sign-in brings it over.
+    slapd.modify(&format!(
+        "dn: uid=dora,ou=people,{SUFFIX}\nchangetype: modify\nreplace: mail\nmail: dora.new@example.org\n"
+    ));
+    let r = log_in(&app, "dora", DORA_PW).await;
+    let who = me(&app, &r.session_cookie().unwrap()).await.unwrap();
+    assert_eq!(who.email.as_deref(), Some("dora.new@example.org"));
+
+    // Her password lives in the directory: no administrator sets it here, nor a reset link.
+    let dora_id: i64 =
+        sqlx::query_scalar(r#"select user_id from "user" where username = 'dora'"#).fetch_one(&db).await.unwrap();
+    let r = call(
+        &app,
+        "/api/admin/users/password",
+        &[("id", &dora_id.to_string()), ("password", "a local password")],
+        Some(&root),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+
+    // StartTLS is checked against the CA given: a directory whose certificate another CA
+    // signed is not trusted with a password.
+    let other_ca = slapd.dir.path().join("other-ca.pem");
+    std::fs::write(&other_ca, common::pki::test_pki().0).unwrap();
+    let wary = app_with(&db, |c| {
+        slapd.configure(c);
+        c.ldap_ca_file = path_str(&other_ca);
+    })
+    .await;
+    assert_eq!(log_in(&wary, "dora", DORA_PW).await.status, StatusCode::SERVICE_UNAVAILABLE);
+
+    // `portcullis doctor` says whether the directory answers, and what to check when not.
+    let mut config = server::Config::defaults();
+    slapd.configure(&mut config);
+    let ldap = config.app_settings().ldap.expect("configured");
+    let check = server::doctor::directory_check(ldap.clone()).await;
+    assert_eq!(check.status, server::doctor::Status::Ok, "{check:?}");
+
+    // The directory stops: dora gets a clear answer, the local administrator still signs in.
+    slapd.stop();
+    let check = server::doctor::directory_check(ldap).await;
+    assert_eq!(check.status, server::doctor::Status::Fail, "{check:?}");
+    assert!(check.fix.as_deref().unwrap_or_default().contains("ldap_url"), "{check:?}");
+    let r = log_in(&app, "dora", DORA_PW).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert!(r.body.contains("directory"), "{}", r.body);
+    assert!(log_in(&app, "root", "local root password").await.status.is_success());
+    slapd.run();
+    assert!(log_in(&app, "dora", DORA_PW).await.status.is_success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_password_logs_skopeo_in_and_pushes() {
+    let slapd = Slapd::start();
+    let db = fresh_db().await;
+    let stack = Stack::start_with(&db, |c| slapd.configure(c)).await;
+    let image = stack::oci_image(stack.dir.path(), "hello from dora", &[]);
+    // skopeo login with the directory password: dora's first sign-in makes her account.
+    let login = stack.skopeo(&["login", "--tls-verify=false", "-u", "dora", "-p", DORA_PW, &stack.registry]).await;
+    login.expect_ok("skopeo login with dora's directory password");
+    let bad = stack.skopeo(&["login", "--tls-verify=false", "-u", "dora", "-p", "wrong", &stack.registry]).await;
+    assert!(!bad.ok, "a wrong directory password must not log in");
+    // She pushes to her personal namespace and pulls back; the refused twins: a wrong
+    // password, an empty one, and evan, whom the directory disabled.
+    let creds = format!("dora:{DORA_PW}");
+    stack.push(&image, &creds, "dora/app:1").await.expect_ok("dora pushes with her directory password");
+    stack.inspect(Some(&creds), "dora/app:1").await.expect_ok("dora pulls");
+    stack.push(&image, "dora:wrong password", "dora/app:2").await.expect_refused("a wrong directory password");
+    stack.inspect(Some("dora:"), "dora/app:1").await.expect_refused("an empty password");
+    stack.push(&image, "evan:evan password 1", "evan/app:1").await.expect_refused("a disabled directory user");
+}

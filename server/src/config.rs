@@ -128,6 +128,10 @@ config_keys! {
     database_ca_file: String = "", "PORTCULLIS_DATABASE_CA_FILE";
     /// Whether visitors may create their own accounts.
     signup_enabled: bool = "true", "PORTCULLIS_SIGNUP_ENABLED";
+    /// Whether accounts made here sign in with passwords kept here. Off (with a directory):
+    /// only administrators do, so that a directory outage locks nobody out of administering,
+    /// and sign-up is closed.
+    local_passwords: bool = "true", "PORTCULLIS_LOCAL_PASSWORDS";
     /// Whether the first account created becomes an administrator.
     first_user_admin: bool = "true", "PORTCULLIS_FIRST_USER_ADMIN";
     /// Days of inactivity after which a browser session expires.
@@ -311,7 +315,8 @@ impl Config {
     /// The settings the application code reads.
     pub fn app_settings(&self) -> app::backend::Settings {
         app::backend::Settings {
-            signup_enabled: self.signup_enabled,
+            signup_enabled: self.signup_enabled && self.local_passwords,
+            local_passwords: self.local_passwords,
             first_user_admin: self.first_user_admin,
             registry_host: self.registry_host.clone(),
             access_defaults: app::policy::AccessSettings {

@@ -183,6 +183,28 @@ async fn directory_people_sign_in_with_their_directory_password() {
     }
     assert_eq!(user_source(&db, "evan").await, None, "no account for a refused person");
 
+    // With local passwords for administrators only, root still signs in and a local user
+    // (made before) does not; sign-up is closed.
+    let _ = sign_up(&app, "lou", "lou's local password").await;
+    let strict = app_with(&db, |c| {
+        slapd.configure(c);
+        c.local_passwords = false;
+    })
+    .await;
+    assert!(log_in(&strict, "root", "local root password").await.status.is_success());
+    let r = log_in(&strict, "lou", "lou's local password").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.body.contains("directory account"), "{}", r.body);
+    assert!(log_in(&strict, "dora", DORA_PW).await.status.is_success());
+    let r = call(
+        &strict,
+        "/api/signup",
+        &[("username", "newbie"), ("password", "pw pw pw pw"), ("password_confirm", "pw pw pw pw")],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
     // The directory changes her address: the next sign-in brings it over.
     slapd.modify(&format!(
         "dn: uid=dora,ou=people,{SUFFIX}\nchangetype: modify\nreplace: mail\nmail: dora.new@example.org\n"

@@ -54,6 +54,8 @@ impl std::str::FromStr for Secret {
 pub struct Settings {
     /// Whether visitors may create accounts.
     pub signup_enabled: bool,
+    /// Whether local accounts other than administrators sign in with a password kept here.
+    pub local_passwords: bool,
     /// Whether the first account created becomes an administrator.
     pub first_user_admin: bool,
     /// `host:port` of the registry, as users type it in `docker login`.

@@ -55,6 +55,14 @@ pub async fn login_with_password(
     let plausible = !password.is_empty() && password.chars().count() <= crate::model::MAX_PASSWORD_LEN;
     let verified = plausible && state.hasher.verify(password, hash).await?;
     match user {
+        Some(user)
+            if verified && user.is_enabled && !user.is_bot && !state.settings.local_passwords && !user.is_admin =>
+        {
+            attempt.succeeded(&state.db).await?;
+            Err(AppError::unauthorized(
+                "Passwords kept by Portcullis are only for administrators here: sign in with your directory account.",
+            ))
+        }
         Some(user) if verified && user.is_enabled && !user.is_bot => {
             attempt.succeeded(&state.db).await?;
             Ok(user)

@@ -266,6 +266,44 @@ pub struct TeamMemberView {
     pub is_bot: bool,
     pub role: TeamRole,
     pub since: chrono::DateTime<chrono::Utc>,
+    /// Made by a directory group mapping (and kept in step with the group), not by hand.
+    #[serde(default)]
+    pub synced: bool,
+}
+
+/// A directory group mapped to a team with a role, or to the administrators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMappingView {
+    pub id: i64,
+    /// The group's DN or name, as the administrator wrote it.
+    pub group_name: String,
+    pub team: Option<String>,
+    pub role: Option<TeamRole>,
+    pub grants_admin: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What Admin → Authentication shows: how people sign in here (never a secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthOverview {
+    /// `(setting, value)` of the directory, when one is configured.
+    pub directory: Option<Vec<(String, String)>>,
+    /// `(setting, value)` of the mail server, when one is configured.
+    pub mail: Option<Vec<(String, String)>>,
+    pub local_passwords: bool,
+    pub signup_enabled: bool,
+    pub mappings: Vec<GroupMappingView>,
+}
+
+/// What the directory says of a person (Admin → Authentication, "try a user").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryLookup {
+    pub dn: String,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    /// `(group DN, the mappings it matches, described)`.
+    pub groups: Vec<(String, Vec<String>)>,
 }
 
 /// A namespace as stored, with the viewer's role in its owning team.

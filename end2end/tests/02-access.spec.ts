@@ -86,6 +86,16 @@ test("an admin manages users and sees the activity log", async ({ page }) => {
   await expect(page.locator("tr[data-user='ci-bot']")).toBeVisible();
   await expect(page.locator("tr[data-user='alice']")).toHaveCount(0);
 
+  // Authentication: no directory or mail server here, and a group mapping is added and shown.
+  await page.getByRole("link", { name: "Authentication" }).click();
+  await expect(page).toHaveURL(/\/admin\/authentication$/);
+  await expect(page.getByText("Not configured: everyone has a local account.", { exact: false })).toBeVisible();
+  await hydrated(page);
+  await page.getByLabel("Group (DN or name)").fill("cn=registry-admins,ou=groups,dc=example,dc=org");
+  await page.getByLabel("Members are administrators").check();
+  await page.getByRole("button", { name: "Add mapping" }).click();
+  await expect(page.locator("tr[data-mapping='cn=registry-admins,ou=groups,dc=example,dc=org']")).toContainText("administrators");
+
   await page.getByRole("link", { name: "Activity" }).click();
   await expect(page.getByText("team.member.add")).toBeVisible();
   await page.locator("select[name=action]").selectOption("team");

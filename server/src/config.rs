@@ -234,6 +234,14 @@ config_keys! {
     ldap_display_name_attribute: String = "cn", "PORTCULLIS_LDAP_DISPLAY_NAME_ATTRIBUTE";
     /// The attribute that holds the email address.
     ldap_email_attribute: String = "mail", "PORTCULLIS_LDAP_EMAIL_ATTRIBUTE";
+    /// Where groups are searched (for group mappings); empty: the person's memberOf attribute.
+    ldap_group_base: String = "", "PORTCULLIS_LDAP_GROUP_BASE";
+    /// The search for a person's groups, `{dn}` standing for their DN and `{username}` for
+    /// their name.
+    ldap_group_filter: String = "(|(&(objectClass=groupOfNames)(member={dn}))(&(objectClass=groupOfUniqueNames)(uniqueMember={dn})))", "PORTCULLIS_LDAP_GROUP_FILTER";
+    /// Seconds between passes over the directory's people (0: only at sign-in): their teams
+    /// follow their groups, and an account the directory no longer has is disabled.
+    ldap_sync_interval_secs: u64 = "3600", "PORTCULLIS_LDAP_SYNC_INTERVAL_SECS";
     /// Seconds to connect to the directory, and for each operation.
     ldap_timeout_secs: u64 = "5", "PORTCULLIS_LDAP_TIMEOUT_SECS";
     /// Bearer token a Prometheus scraper sends for `/metrics`. When empty, `/metrics` answers
@@ -356,6 +364,8 @@ impl Config {
                 username_attribute: self.ldap_username_attribute.clone(),
                 display_name_attribute: self.ldap_display_name_attribute.clone(),
                 email_attribute: self.ldap_email_attribute.clone(),
+                group_base: self.ldap_group_base.clone(),
+                group_filter: self.ldap_group_filter.clone(),
                 timeout: std::time::Duration::from_secs(self.ldap_timeout_secs.max(1)),
             }),
             mail: (!self.smtp_host.is_empty()).then(|| app::backend::mail::MailSettings {

@@ -225,6 +225,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         std::time::Duration::from_secs(config.sync_interval_secs),
     );
     app::backend::maintenance::spawn(state.clone());
+    app::backend::access::groups::spawn_periodic(
+        state.clone(),
+        std::time::Duration::from_secs(config.ldap_sync_interval_secs),
+    );
     app::backend::webhooks::spawn_worker(state.clone());
     app::backend::images::cleanup::spawn(state.clone());
     prometheus::spawn_upkeep();

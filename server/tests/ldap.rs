@@ -15,6 +15,7 @@ const SUFFIX: &str = "dc=example,dc=org";
 const ROOT_PW: &str = "directory-root-secret";
 const SERVICE_PW: &str = "service account secret";
 const DORA_PW: &str = "dora's directory password";
+const GUS_PW: &str = "gus's directory password";
 
 /// A slapd of the test's own: its configuration, database and certificates in a temporary
 /// directory; stopped when dropped.
@@ -36,7 +37,14 @@ fn tree() -> String {
          mail: dora@example.org\nuserPassword: {DORA_PW}\n\n\
          dn: uid=evan,ou=people,{SUFFIX}\nobjectClass: inetOrgPerson\nuid: evan\ncn: Evan Gone\nsn: Gone\n\
          employeeType: disabled\nuserPassword: evan password 1\n\n\
-         dn: uid=nopass,ou=people,{SUFFIX}\nobjectClass: inetOrgPerson\nuid: nopass\ncn: No Password\nsn: Password\n"
+         dn: uid=nopass,ou=people,{SUFFIX}\nobjectClass: inetOrgPerson\nuid: nopass\ncn: No Password\nsn: Password\n\n\
+         dn: uid=gus,ou=people,{SUFFIX}\nobjectClass: inetOrgPerson\nuid: gus\ncn: Gus Groups\nsn: Groups\n\
+         userPassword: {GUS_PW}\n\n\
+         dn: ou=groups,{SUFFIX}\nobjectClass: organizationalUnit\nou: groups\n\n\
+         dn: cn=developers,ou=groups,{SUFFIX}\nobjectClass: groupOfNames\ncn: developers\n\
+         member: uid=gus,ou=people,{SUFFIX}\nmember: uid=dora,ou=people,{SUFFIX}\n\n\
+         dn: cn=registry-admins,ou=groups,{SUFFIX}\nobjectClass: groupOfUniqueNames\ncn: registry-admins\n\
+         uniqueMember: uid=gus,ou=people,{SUFFIX}\n"
     )
 }
 
@@ -129,6 +137,7 @@ impl Slapd {
         c.ldap_bind_password = server::config::Secret::new(SERVICE_PW);
         c.ldap_user_base = format!("ou=people,{SUFFIX}");
         c.ldap_user_filter = "(&(objectClass=inetOrgPerson)(uid={username})(!(employeeType=disabled)))".into();
+        c.ldap_group_base = format!("ou=groups,{SUFFIX}");
     }
 }
 
@@ -275,4 +284,126 @@ async fn a_directory_password_logs_skopeo_in_and_pushes() {
     stack.push(&image, "dora:wrong password", "dora/app:2").await.expect_refused("a wrong directory password");
     stack.inspect(Some("dora:"), "dora/app:1").await.expect_refused("an empty password");
     stack.push(&image, "evan:evan password 1", "evan/app:1").await.expect_refused("a disabled directory user");
+}
+
+/// The team memberships of `name`: (team, role, synced), by team.
+async fn memberships(db: &sqlx::PgPool, name: &str) -> Vec<(String, String, bool)> {
+    sqlx::query_as(
+        r#"select t.name, m.role::text, m.synced from team_member m join team t using (team_id)
+           join "user" u on u.user_id = m.user_id
+           where u.username = $1 and t.personal_user_id is null order by t.name"#,
+    )
+    .bind(name)
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_groups_become_teams_and_administrators() {
+    let slapd = Slapd::start();
+    let db = fresh_db().await;
+    let app = app_with(&db, |c| slapd.configure(c)).await;
+    let root = sign_up(&app, "root", "local root password").await;
+    let bob = sign_up(&app, "bob", "bob's local password").await;
+    for team in ["acme", "ops", "web"] {
+        let r = call(&app, "/api/teams/create", &[("name", team), ("description", "")], Some(&root)).await;
+        assert!(r.status.is_success(), "{}", r.body);
+    }
+    let map = |cookie: &str, group: &str, team: &str, role: &str, admin: bool| {
+        let (app, cookie) = (app.clone(), cookie.to_string());
+        let mut pairs =
+            vec![("group".to_string(), group.to_string()), ("team".into(), team.into()), ("role".into(), role.into())];
+        if admin {
+            pairs.push(("admin".into(), "true".into()));
+        }
+        async move {
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            call(&app, "/api/admin/group-mappings/add", &pairs, Some(&cookie)).await
+        }
+    };
+    // Only administrators map groups: bob may not.
+    assert_eq!(map(&bob, "developers", "acme", "owner", false).await.status, StatusCode::FORBIDDEN);
+    // developers (by name) → acme contributor and (by DN) → ops viewer; registry-admins →
+    // administrators; a group no one is in → web.
+    assert!(map(&root, "developers", "acme", "contributor", false).await.status.is_success());
+    let dn = format!("CN=Developers,ou=groups,{SUFFIX}");
+    assert!(map(&root, &dn, "ops", "viewer", false).await.status.is_success());
+    assert!(map(&root, "registry-admins", "", "viewer", true).await.status.is_success());
+    assert!(map(&root, "nobody-is-here", "web", "owner", false).await.status.is_success());
+    let dup = map(&root, "developers", "acme", "owner", false).await;
+    assert_eq!(dup.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", dup.body);
+    assert_eq!(map(&root, "developers", "", "viewer", false).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The admin page shows the settings (never the service account's password) and what the
+    // directory says of gus.
+    let page = get(&app, "/admin/authentication?try=gus", Some(&root)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("ldap_user_base") && !page.body.contains(SERVICE_PW), "{}", page.body);
+    assert!(page.body.contains("cn=developers,ou=groups") && page.body.contains("acme (contributor)"), "{}", page.body);
+
+    // gus signs in: he joins acme and ops as the mappings say, and becomes an administrator.
+    let gus = log_in(&app, "gus", GUS_PW).await;
+    assert!(gus.status.is_success(), "{}", gus.body);
+    assert_eq!(
+        memberships(&db, "gus").await,
+        [("acme".to_string(), "contributor".to_string(), true), ("ops".into(), "viewer".into(), true)]
+    );
+    assert!(me(&app, &gus.session_cookie().unwrap()).await.unwrap().is_admin);
+    // dora is a developer too, and acme's owner adds her to web by hand.
+    assert!(log_in(&app, "dora", DORA_PW).await.status.is_success());
+    let r =
+        call(&app, "/api/teams/members/add", &[("team", "web"), ("username", "dora"), ("role", "viewer")], Some(&root))
+            .await;
+    assert!(r.status.is_success(), "{}", r.body);
+
+    // gus leaves developers and registry-admins in the directory: at his next sign-in he
+    // leaves acme and ops, and is no administrator any more; dora keeps all of hers.
+    slapd.modify(&format!(
+        "dn: cn=developers,ou=groups,{SUFFIX}\nchangetype: modify\ndelete: member\nmember: uid=gus,ou=people,{SUFFIX}\n\n\
+         dn: cn=registry-admins,ou=groups,{SUFFIX}\nchangetype: modify\nreplace: uniqueMember\nuniqueMember: uid=nobody,ou=people,{SUFFIX}\n"
+    ));
+    let gus = log_in(&app, "gus", GUS_PW).await;
+    assert_eq!(memberships(&db, "gus").await, []);
+    assert!(!me(&app, &gus.session_cookie().unwrap()).await.unwrap().is_admin);
+    assert!(log_in(&app, "dora", DORA_PW).await.status.is_success());
+    assert_eq!(
+        memberships(&db, "dora").await,
+        [
+            ("acme".to_string(), "contributor".to_string(), true),
+            ("ops".into(), "viewer".into(), true),
+            ("web".into(), "viewer".into(), false)
+        ]
+    );
+    // Between sign-ins the periodic pass does the same, and disables whom the directory no
+    // longer has: gus joins developers again, dora is disabled there.
+    slapd.modify(&format!(
+        "dn: cn=developers,ou=groups,{SUFFIX}\nchangetype: modify\nadd: member\nmember: uid=gus,ou=people,{SUFFIX}\n\n\
+         dn: uid=dora,ou=people,{SUFFIX}\nchangetype: modify\nadd: employeeType\nemployeeType: disabled\n"
+    ));
+    let mut config = server::Config::defaults();
+    slapd.configure(&mut config);
+    let state = server::state(db.clone(), &config).await.unwrap();
+    let report = app::backend::access::groups::sync_all(&state).await.unwrap();
+    assert_eq!((report.people, report.disabled), (2, 1));
+    assert_eq!(memberships(&db, "gus").await.len(), 2, "gus is back in acme and ops");
+    assert_eq!(log_in(&app, "dora", DORA_PW).await.status, StatusCode::UNAUTHORIZED);
+    let enabled: bool =
+        sqlx::query_scalar(r#"select is_enabled from "user" where username = 'dora'"#).fetch_one(&db).await.unwrap();
+    assert!(!enabled, "dora is disabled here too");
+    slapd.modify(&format!("dn: uid=dora,ou=people,{SUFFIX}\nchangetype: modify\ndelete: employeeType\n"));
+    sqlx::query(r#"update "user" set is_enabled = true where username = 'dora'"#).execute(&db).await.unwrap();
+
+    // Removing a mapping takes its members out at their next sign-in; hand-made stay.
+    let id: i64 = sqlx::query_scalar("select group_mapping_id from group_mapping where group_name = 'developers'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    let r = call(&app, "/api/admin/group-mappings/delete", &[("id", &id.to_string())], Some(&root)).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    assert!(log_in(&app, "dora", DORA_PW).await.status.is_success());
+    assert_eq!(
+        memberships(&db, "dora").await,
+        [("ops".to_string(), "viewer".to_string(), true), ("web".into(), "viewer".into(), false)]
+    );
 }

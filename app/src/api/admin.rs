@@ -9,7 +9,7 @@ use crate::policy::AccessSettings;
 #[cfg(feature = "ssr")]
 use crate::api::form;
 #[cfg(feature = "ssr")]
-use crate::backend::{access::accounts as admin, access::recovery, audit, directory::settings};
+use crate::backend::{access::accounts as admin, access::groups, access::recovery, audit, directory::settings};
 
 #[server(endpoint = "admin/users")]
 pub async fn list_users(q: Option<String>, page: Option<u32>) -> Result<Page<UserView>, AppError> {
@@ -74,6 +74,39 @@ pub async fn send_password_reset(id: i64) -> Result<String, AppError> {
         |state, p| async move { recovery::send_for_admin(&state, &p, id, &state.settings.public_url).await },
     )
     .await
+}
+
+/// How people sign in here, and the directory's group mappings (administrators).
+#[server(endpoint = "admin/authentication")]
+pub async fn auth_overview() -> Result<crate::model::AuthOverview, AppError> {
+    let result = async {
+        let (state, p) = form::principal().await?;
+        groups::overview(&state, &p).await
+    }
+    .await;
+    form::respond(result, None)
+}
+
+#[server(endpoint = "admin/group-mappings/add")]
+pub async fn add_group_mapping(
+    group: String,
+    team: String,
+    role: crate::model::TeamRole,
+    admin: Option<String>,
+) -> Result<crate::model::GroupMappingView, AppError> {
+    form::answer(None, |state, p| async move { groups::add(&state, &p, &group, &team, role, checked(&admin)).await })
+        .await
+}
+
+#[server(endpoint = "admin/group-mappings/delete")]
+pub async fn delete_group_mapping(id: i64) -> Result<(), AppError> {
+    form::answer(None, |state, p| async move { groups::delete(&state, &p, id).await }).await
+}
+
+/// What the directory says of a person, and which mappings their groups match.
+#[server(endpoint = "admin/directory/try")]
+pub async fn try_directory_user(username: String) -> Result<Option<crate::model::DirectoryLookup>, AppError> {
+    form::answer(None, |state, p| async move { groups::try_user(&state, &p, &username).await }).await
 }
 
 #[server(endpoint = "admin/settings")]

@@ -92,6 +92,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async/>
                         <Route path=path!("/admin/activity") view=admin::ActivityPage ssr=SsrMode::Async/>
                         <Route path=path!("/admin/settings") view=admin::SettingsPage ssr=SsrMode::Async/>
+                        <Route path=path!("/admin/authentication") view=admin::AuthenticationPage ssr=SsrMode::Async/>
                         <Route path=path!("/admin/webhooks") view=admin::WebhooksPage ssr=SsrMode::Async/>
                         <Route path=path!("/webhooks/:id") view=webhooks::WebhookPage ssr=SsrMode::Async/>
                     </Routes>

@@ -201,6 +201,11 @@ fn MemberRow(
             <td class=TD>
                 <span class="font-medium text-slate-900">{m.username.clone()}</span>
                 {m.is_bot.then(|| view! { <span class="ml-2"><Badge text="bot" tone=Tone::Amber/></span> })}
+                {m.synced.then(|| view! {
+                    <span class="ml-2" title="Added by a directory group mapping: leaves the team when they leave the group. Changing the role here makes the membership this team's own.">
+                        <Badge text="directory group" tone=Tone::Blue/>
+                    </span>
+                })}
             </td>
             <td class=TD>
                 {if manage {

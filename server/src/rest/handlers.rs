@@ -3,7 +3,7 @@
 use app::backend::access::{
     access_tokens::{self as tokens, NewToken},
     accounts::{self as admin, AccountRequest, UserChange},
-    recovery,
+    groups, recovery,
 };
 use app::backend::directory::{
     namespaces::{self, NamespaceRef},
@@ -13,8 +13,8 @@ use app::backend::images::browse::{self, TagQuery};
 use app::backend::AppState;
 use app::error::AppError;
 use app::model::{
-    AccessTokenView, CreatedToken, NamespaceView, Page, RepositoryView, TagDetail, TagView, TeamMemberView, TeamRole,
-    TeamView, UserView, Visibility,
+    AccessTokenView, CreatedToken, GroupMappingView, NamespaceView, Page, RepositoryView, TagDetail, TagView,
+    TeamMemberView, TeamRole, TeamView, UserView, Visibility,
 };
 use axum::{
     extract::State,
@@ -173,6 +173,50 @@ pub async fn send_password_reset(
 ) -> ApiResult<Json<serde_json::Value>> {
     let to = recovery::send_for_admin(&state, &p, id, &state.settings.public_url).await?;
     Ok(Json(serde_json::json!({ "sent_to": to })))
+}
+
+// --- directory group mappings ----------------------------------------------------------------
+
+/// The group mappings, a page at a time (there are few: they are read whole and paged here).
+pub async fn list_group_mappings(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiQuery(page): ApiQuery<PageQuery>,
+    uri: Uri,
+) -> ApiResult<Paged<GroupMappingView>> {
+    let req = page.request()?;
+    let all = groups::list(&state, &p).await?;
+    let total = all.len() as i64;
+    let items = all.into_iter().skip(req.offset().max(0) as usize).take(req.limit().max(0) as usize).collect();
+    Ok(Paged { page: req.of(items, total), uri })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewGroupMappingBody {
+    group: String,
+    team: Option<String>,
+    role: Option<TeamRole>,
+    admin: Option<bool>,
+}
+
+pub async fn create_group_mapping(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiJson(b): ApiJson<NewGroupMappingBody>,
+) -> ApiResult<(StatusCode, Json<GroupMappingView>)> {
+    let role = b.role.unwrap_or(TeamRole::Contributor);
+    let m = groups::add(&state, &p, &b.group, b.team.as_deref().unwrap_or(""), role, b.admin.unwrap_or(false)).await?;
+    Ok((StatusCode::CREATED, Json(m)))
+}
+
+pub async fn delete_group_mapping(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    groups::delete(&state, &p, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 // --- application tokens ----------------------------------------------------------------------

@@ -211,6 +211,13 @@ fn core_spec() -> Value {
                 "patch": op("Same as PUT", "users", &["id"], Some("UserChange"), "200", user()),
                 "delete": op("Delete a user and their personal namespace (administrators)", "users", &["id"], None, "204", no_content())
             },
+            "/api/v1/group_mappings": {
+                "get": paged("List the directory group mappings (administrators)", "users", &[], "GroupMapping"),
+                "post": op("Map a directory group to a team with a role, or to the administrators (administrators)", "users", &[], Some("NewGroupMapping"), "201", ok("The mapping", schema_ref("GroupMapping")))
+            },
+            "/api/v1/group_mappings/{id}": {
+                "delete": op("Remove a group mapping; its members leave the team at their next sign-in (administrators)", "users", &["id"], None, "204", no_content())
+            },
             "/api/v1/users/{id}/password": {
                 "put": op("Set a user's password; their sessions and docker logins end (administrators)", "users", &["id"], Some("NewPassword"), "204", no_content())
             },
@@ -293,7 +300,8 @@ fn core_spec() -> Value {
 
 /// Request bodies are read strictly: a field the API does not know is a 422, not ignored
 /// (a misspelt `visibilty` must not silently do nothing), and the schemas say so.
-const REQUEST_SCHEMAS: [&str; 15] = [
+const REQUEST_SCHEMAS: [&str; 16] = [
+    "NewGroupMapping",
     "NewUser",
     "NewPassword",
     "UserChange",
@@ -313,7 +321,10 @@ const REQUEST_SCHEMAS: [&str; 15] = [
 
 /// Fields of request bodies that may be `null`, meaning "not given" (left as it is, or the
 /// default).
-const NULLABLE_FIELDS: [(&str, &str); 19] = [
+const NULLABLE_FIELDS: [(&str, &str); 22] = [
+    ("NewGroupMapping", "team"),
+    ("NewGroupMapping", "role"),
+    ("NewGroupMapping", "admin"),
     ("CleanupRules", "delete_untagged"),
     ("CleanupRules", "keep_last"),
     ("CleanupRules", "keep_days"),
@@ -417,7 +428,17 @@ fn password_schemas() -> Value {
     json!({
         "NewPassword": { "type": "object", "required": ["password"], "properties": {
             "password": { "type": "string", "minLength": 8, "maxLength": 256 } } },
-        "ResetSent": { "type": "object", "properties": { "sent_to": { "type": "string" } } }
+        "ResetSent": { "type": "object", "properties": { "sent_to": { "type": "string" } } },
+        "GroupMapping": { "type": "object", "properties": {
+            "id": { "type": "integer", "format": "int64" }, "group_name": { "type": "string" },
+            "team": { "type": "string", "nullable": true },
+            "role": { "type": "string", "enum": ["viewer", "contributor", "owner", null], "nullable": true },
+            "grants_admin": { "type": "boolean" }, "created_at": { "type": "string", "format": "date-time" } } },
+        "NewGroupMapping": { "type": "object", "required": ["group"], "properties": {
+            "group": { "type": "string", "description": "The group's DN or name (its first RDN's value)" },
+            "team": { "type": "string", "description": "Empty or absent with admin: the group only makes administrators" },
+            "role": { "type": "string", "enum": ["viewer", "contributor", "owner"] },
+            "admin": { "type": "boolean" } } }
     })
 }
 
@@ -457,7 +478,7 @@ fn response_and_request_schemas() -> Value {
         "TeamChange": { "type": "object", "required": ["description"], "properties": { "description": s("string") } },
         "TeamMember": { "type": "object", "properties": {
             "user_id": id(), "username": s("string"), "display_name": s("string"), "is_bot": s("boolean"),
-            "role": role(), "since": time() } },
+            "role": role(), "since": time(), "synced": s("boolean") } },
         "NewMember": { "type": "object", "required": ["username", "role"], "properties": { "username": s("string"), "role": role() } },
         "RoleChange": { "type": "object", "required": ["role"], "properties": { "role": role() } },
         "Namespace": { "type": "object", "properties": {

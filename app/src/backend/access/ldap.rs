@@ -37,6 +37,11 @@ pub struct LdapSettings {
     pub username_attribute: String,
     pub display_name_attribute: String,
     pub email_attribute: String,
+    /// Where groups are searched; empty: the person's `memberOf` attribute names them.
+    pub group_base: String,
+    /// The search for a person's groups: `{dn}` stands for their (escaped) DN, `{username}`
+    /// for their name.
+    pub group_filter: String,
     /// For connecting and for each operation.
     pub timeout: Duration,
 }
@@ -49,6 +54,22 @@ pub struct DirectoryUser {
     pub username: String,
     pub display_name: String,
     pub email: Option<String>,
+    /// The groups the person is in.
+    pub groups: Vec<DirectoryGroup>,
+}
+
+/// A group of the directory: its DN and its name (the value of its first RDN, `cn` mostly).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryGroup {
+    pub dn: String,
+    pub name: String,
+}
+
+impl DirectoryGroup {
+    fn from_dn(dn: String) -> Self {
+        let name = dn.split(',').next().and_then(|rdn| rdn.split_once('=')).map(|(_, v)| v.trim().to_string());
+        Self { name: name.unwrap_or_default(), dn }
+    }
 }
 
 /// Why the directory gave no answer (as opposed to "no such user or wrong password").
@@ -134,7 +155,8 @@ impl Directory {
                 .map_err(|e| DirectoryError::Refused(format!("the service account's bind failed: {e}")))?;
         }
         let filter = s.user_filter.replace("{username}", &ldap_escape(username));
-        let attrs = [&s.username_attribute, &s.display_name_attribute, &s.email_attribute];
+        let member_of = "memberOf".to_string();
+        let attrs = [&s.username_attribute, &s.display_name_attribute, &s.email_attribute, &member_of];
         let (entries, _) = ldap
             .with_timeout(s.timeout)
             .search(&s.user_base, Scope::Subtree, &filter, attrs)
@@ -155,12 +177,39 @@ impl Directory {
             tracing::warn!(dn = %entry.dn, attribute = %s.username_attribute, "a directory entry has no username attribute");
             return Ok(None);
         };
+        let username = found.to_lowercase();
+        let groups = if s.group_base.is_empty() {
+            let all = entry.attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case("memberOf")).map(|(_, v)| v.clone());
+            all.unwrap_or_default().into_iter().map(DirectoryGroup::from_dn).collect()
+        } else {
+            let filter = s
+                .group_filter
+                .replace("{dn}", &ldap_escape(entry.dn.as_str()))
+                .replace("{username}", &ldap_escape(username.as_str()));
+            let (entries, _) = ldap
+                .search(&s.group_base, Scope::Subtree, &filter, ["cn"])
+                .await
+                .map_err(|e| DirectoryError::Unreachable(e.to_string()))?
+                .success()
+                .map_err(|e| DirectoryError::Refused(format!("the group search: {e}")))?;
+            entries.into_iter().map(|e| DirectoryGroup::from_dn(SearchEntry::construct(e).dn)).collect()
+        };
         Ok(Some(DirectoryUser {
-            username: found.to_lowercase(),
+            username,
             display_name: first(&s.display_name_attribute).unwrap_or_default(),
             email: first(&s.email_attribute).filter(|e| !e.is_empty()),
             dn: entry.dn,
+            groups,
         }))
+    }
+
+    /// What the directory says of `username`, without their password (Admin → Authentication's
+    /// "try a user"): `None` when the search finds no one.
+    pub async fn lookup(&self, username: &str) -> Result<Option<DirectoryUser>, DirectoryError> {
+        let mut ldap = self.connect().await?;
+        let result = self.find(&mut ldap, &username.to_lowercase()).await;
+        let _ = ldap.unbind().await;
+        result
     }
 
     /// Checks `username`'s directory password. `Ok(None)`: no such person (as the filter

@@ -104,7 +104,10 @@ async fn directory_login(
         tracing::warn!(asked = %username, found = %person.username, "the directory's username differs from the one signed in with");
         return Ok(None);
     }
-    users::from_directory(&state.db, &person.username, &person.display_name, person.email.as_deref()).await
+    match users::from_directory(&state.db, &person.username, &person.display_name, person.email.as_deref()).await? {
+        Some(user) => Ok(Some(super::groups::sync(state, user, &person.groups).await?)),
+        None => Ok(None),
+    }
 }
 
 /// The credentials an `Authorization` header carries: `Basic` (a username and a secret, split

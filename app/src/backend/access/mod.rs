@@ -9,6 +9,7 @@
 
 pub mod access_tokens;
 pub mod accounts;
+pub mod groups;
 pub mod ldap;
 pub mod login;
 pub mod password;

@@ -156,7 +156,8 @@ pub async fn members(
     let t = get(state, p, team).await?;
     let items = sqlx::query_as!(
         TeamMemberView,
-        r#"select u.user_id, u.username, u.display_name, u.is_bot, m.role as "role: TeamRole", m.created_at as "since: _"
+        r#"select u.user_id, u.username, u.display_name, u.is_bot, m.role as "role: TeamRole", m.created_at as "since: _",
+                  m.synced
            from team_member m join "user" u on u.user_id = m.user_id
            where m.team_id = $1 order by m.role desc, u.username limit $2 offset $3"#,
         t.id,
@@ -171,7 +172,8 @@ pub async fn members(
 async fn member(db: &PgPool, team_id: i64, user_id: i64) -> AppResult<TeamMemberView> {
     sqlx::query_as!(
         TeamMemberView,
-        r#"select u.user_id, u.username, u.display_name, u.is_bot, m.role as "role: TeamRole", m.created_at as "since: _"
+        r#"select u.user_id, u.username, u.display_name, u.is_bot, m.role as "role: TeamRole", m.created_at as "since: _",
+                  m.synced
            from team_member m join "user" u on u.user_id = m.user_id
            where m.team_id = $1 and m.user_id = $2"#,
         team_id,
@@ -253,7 +255,8 @@ pub async fn set_role(state: &AppState, p: &Principal, team: &TeamRef, user_id: 
         keep_an_owner(&mut tx, t.id, user_id).await?;
     }
     sqlx::query!(
-        "update team_member set role = $3 where team_id = $1 and user_id = $2",
+        // Changed by hand, the membership is the team's own from now on: no sync undoes it.
+        "update team_member set role = $3, synced = false where team_id = $1 and user_id = $2",
         t.id,
         user_id,
         role as TeamRole

@@ -19,11 +19,15 @@ echo "==> the static server ($musl, $profile)"
 CC_x86_64_unknown_linux_musl=musl-gcc \
   cargo build "${release[@]}" --locked --target "$musl" -p server --bin portcullis
 echo "==> the site ($profile wasm, css)"
-CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" cargo leptos build "${release[@]}" --frontend-only
+# A release site ships each file compressed beside it (-P: .br and .gz, served as they are).
+precompress=(); [ "$profile" = release ] && precompress=(-P)
+CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" cargo leptos build "${release[@]}" "${precompress[@]}" --frontend-only
 
 rm -rf target/image && mkdir -p target/image
 objcopy --strip-all "$target_dir/$musl/$profile/portcullis" target/image/portcullis
 cp -r target/site target/image/site
+# Which hashed names the site's files have (hash-files): beside the server, where it looks.
+cp "$target_dir/$profile/hash.txt" target/image/hash.txt
 file target/image/portcullis | grep -Eq 'statically linked|static-pie linked' || { echo "the server is not static" >&2; exit 1; }
 
 echo "==> $image"

@@ -48,6 +48,8 @@ test("a pushed image is found by search, its tag opened and its pull line copied
 
   const pull = `docker pull ${registry}/alice/webapp:2.1`;
   const line = page.locator("div", { has: page.locator("code", { hasText: pull }) }).last();
+  // Copying is the page's own code: wait until it runs.
+  await hydrated(page);
   await line.getByRole("button", { name: "Copy to clipboard" }).click();
   await expect(line.getByRole("button")).toHaveText("Copied");
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(pull);

@@ -106,6 +106,7 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .output_name("portcullis")
         .site_root(config.site_root.as_str())
         .site_pkg_dir("pkg")
+        .hash_files(hashed_site())
         .site_addr(config.listen)
         .build()
 }
@@ -156,7 +157,61 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .layer(axum::middleware::from_fn_with_state(Arc::new(config.trusted_proxies.0.clone()), client_ip))
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
         .layer(axum::middleware::from_fn(prometheus::track))
+        .layer(axum::middleware::from_fn(cache_control))
+        .layer(compression())
         .layer(axum::middleware::from_fn(request_id))
+}
+
+/// Whether the site's files carry their hashes in their names: cargo-leptos (`hash-files`)
+/// writes `hash.txt` beside the server it builds, and the container image copies it there.
+pub fn hashed_site() -> bool {
+    std::env::current_exe().ok().and_then(|exe| exe.parent().map(|d| d.join("hash.txt"))).is_some_and(|p| p.is_file())
+}
+
+/// Answers of 4 KiB and more are compressed (brotli or gzip, as the client accepts), at a
+/// quick level: pages, lists, the site's js and css when they were not compressed at build
+/// time (release builds ship `.br` and `.gz` beside them, served as they are). Registry tokens
+/// (about 1 KiB) stay as they are, so the token endpoint spends nothing on it.
+fn compression() -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate> {
+    use tower_http::compression::predicate::{NotForContentType, Predicate as _, SizeAbove};
+    use tower_http::compression::{CompressionLayer, CompressionLevel, DefaultPredicate};
+    // Not the wasm: a release build ships it compressed, and a debug build's (16 MB) would
+    // cost every page load a second of compressing.
+    CompressionLayer::new().quality(CompressionLevel::Fastest).compress_when(
+        DefaultPredicate::new().and(SizeAbove::new(4096)).and(NotForContentType::const_new("application/wasm")),
+    )
+}
+
+/// How long browsers keep what they get: the site's hashed files for a year (a new build has
+/// new names), its other files for an hour, and pages and API answers not at all without asking
+/// again (`no-cache`: they change with every push, and carry the viewer's own data).
+async fn cache_control(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let path = req.uri().path().to_string();
+    let mut res = next.run(req).await;
+    if res.headers().contains_key(header::CACHE_CONTROL) {
+        return res;
+    }
+    let value = match path.strip_prefix("/pkg/") {
+        Some(file) if res.status().is_success() && is_hashed_name(file) => "public, max-age=31536000, immutable",
+        Some(_) => "no-cache",
+        None if res.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"text/html")) => {
+            "no-cache"
+        }
+        None if path.starts_with("/api/") || path.starts_with("/v2/") || path.starts_with("/admin/") => "no-store",
+        None => "public, max-age=3600",
+    };
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    res
+}
+
+/// Whether a site file's name carries a content hash, as cargo-leptos writes it:
+/// `portcullis.<hash>.wasm` (the hash is 22 characters of unpadded base64url).
+fn is_hashed_name(file: &str) -> bool {
+    let parts: Vec<&str> = file.rsplit('/').next().unwrap_or(file).split('.').collect();
+    parts.len() >= 3
+        && parts[parts.len() - 2].len() >= 16
+        && parts[parts.len() - 2].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The header that names a request, in the logs and in the response.

@@ -131,6 +131,14 @@ async fn the_image_serves_a_push_and_a_pull_with_pages_and_its_health_check() {
     let wasm = http.get(format!("{base}{wasm_path}")).send().await.unwrap();
     assert_eq!(wasm.status(), 200, "the site's wasm {wasm_path} is in the image");
     assert_eq!(wasm.headers()["content-type"], "application/wasm", "{wasm_path}");
+    // Its name carries its hash (the image has hash.txt beside the server), so browsers keep it.
+    assert_eq!(wasm.headers()["cache-control"], "public, max-age=31536000, immutable", "{wasm_path}");
+    // So does the stylesheet's, and the page names the one the image has.
+    let at = html.find(".css\"").expect("the page links its stylesheet");
+    let css_path = &html[html[..at].rfind("/pkg/").expect("under /pkg/")..at + 4];
+    let css = http.get(format!("{base}{css_path}")).send().await.unwrap();
+    assert_eq!(css.status(), 200, "the site's stylesheet {css_path} is in the image");
+    assert_eq!(css.headers()["cache-control"], "public, max-age=31536000, immutable", "{css_path}");
 
     // People, through the REST API of the container.
     let boot = json_of(http.post(format!("{base}/api/v1/users/bootstrap")).json(&json!({

@@ -175,7 +175,7 @@ fn UserRow(
             <td class=TD>{time_view(u.created_at)}</td>
             <td class=format!("{TD} text-right")>
                 {(!myself).then(|| view! {
-                    <div class="flex items-start justify-end gap-2">
+                    <div class="flex flex-wrap items-start justify-end gap-2">
                         <ActionForm action=update>
                             <input type="hidden" name="id" value=u.id/>
                             <input type="hidden" name="admin" value=(!u.is_admin).to_string()/>

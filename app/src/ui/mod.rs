@@ -12,7 +12,7 @@ pub mod teams;
 pub mod webhooks;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, Link, Meta, MetaTags, Title};
 use leptos_router::{
     components::{Redirect, Route, Router, Routes, A},
     hooks::use_location,
@@ -33,6 +33,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                // The stylesheet's name carries its hash (hash-files): the server knows it.
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -64,7 +66,6 @@ pub fn App() -> impl IntoView {
     provide_context(session);
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/portcullis.css"/>
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
         <Meta name="description" content="Portcullis: accounts, teams and access control for your container registry."/>
         <Title formatter=|t: String| if t.is_empty() { "Portcullis".to_string() } else { format!("{t} · Portcullis") }/>

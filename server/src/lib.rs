@@ -158,8 +158,33 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
         .layer(axum::middleware::from_fn(prometheus::track))
         .layer(axum::middleware::from_fn(cache_control))
+        .layer(axum::middleware::from_fn(server_fn_status))
         .layer(compression())
         .layer(axum::middleware::from_fn(request_id))
+}
+
+/// A server function that returns an error answers 500 unless it set a status itself (the
+/// form functions do, through `form::respond`): this gives every other one the status of the
+/// error it returned (403 for a refusal, 404, 422...), read from the error in the body.
+async fn server_fn_status(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::http::StatusCode;
+    let path = req.uri().path();
+    let server_fn = path.starts_with("/api/") && !path.starts_with("/api/v1/") && path != "/api/openapi.json";
+    let res = next.run(req).await;
+    if !server_fn || res.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    // An error is a short JSON object; anything longer is not one.
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return axum::response::Response::from_parts(parts, axum::body::Body::empty());
+    };
+    if let Ok(err) = serde_json::from_slice::<app::error::AppError>(&bytes) {
+        if let Ok(status) = StatusCode::from_u16(err.status()) {
+            parts.status = status;
+        }
+    }
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// Whether the site's files carry their hashes in their names: cargo-leptos (`hash-files`)

@@ -334,8 +334,8 @@ async fn administrators_see_the_inbox_counted() {
     let inbox = status.parse::<RegistryStatus>().inbox;
     assert!(inbox.applied >= 1, "{inbox:?}");
     assert_eq!(inbox.retention_days, 14);
-    // Anyone else is refused (as a 500 for now, though the body says Forbidden).
+    // Anyone else is refused, with the status that says so.
     let refused = call(&world.app, "/api/admin/registry", &[], Some(&alice.session().await)).await;
-    assert!(!refused.status.is_success(), "{}", refused.body);
+    assert_eq!(refused.status, axum::http::StatusCode::FORBIDDEN, "{}", refused.body);
     assert!(matches!(refused.parse::<AppError>(), AppError::Forbidden(_)), "{}", refused.body);
 }

@@ -306,7 +306,7 @@ async fn directory_groups_become_teams_and_administrators() {
     let app = app_with(&db, |c| slapd.configure(c)).await;
     let root = sign_up(&app, "root", "local root password").await;
     let bob = sign_up(&app, "bob", "bob's local password").await;
-    for team in ["acme", "ops", "web"] {
+    for team in ["acme", "ops", "web", "lab"] {
         let r = call(&app, "/api/teams/create", &[("name", team), ("description", "")], Some(&root)).await;
         assert!(r.status.is_success(), "{}", r.body);
     }
@@ -331,6 +331,12 @@ async fn directory_groups_become_teams_and_administrators() {
     assert!(map(&root, &dn, "ops", "viewer", false).await.status.is_success());
     assert!(map(&root, "registry-admins", "", "viewer", true).await.status.is_success());
     assert!(map(&root, "nobody-is-here", "web", "owner", false).await.status.is_success());
+    // registry-admins also own lab, which has no other owner (root leaves it).
+    assert!(map(&root, "registry-admins", "lab", "owner", false).await.status.is_success());
+    sqlx::query("delete from team_member where team_id = (select team_id from team where name = 'lab')")
+        .execute(&db)
+        .await
+        .unwrap();
     let dup = map(&root, "developers", "acme", "owner", false).await;
     assert_eq!(dup.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", dup.body);
     assert_eq!(map(&root, "developers", "", "viewer", false).await.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -347,7 +353,11 @@ async fn directory_groups_become_teams_and_administrators() {
     assert!(gus.status.is_success(), "{}", gus.body);
     assert_eq!(
         memberships(&db, "gus").await,
-        [("acme".to_string(), "contributor".to_string(), true), ("ops".into(), "viewer".into(), true)]
+        [
+            ("acme".to_string(), "contributor".to_string(), true),
+            ("lab".into(), "owner".into(), true),
+            ("ops".into(), "viewer".into(), true)
+        ]
     );
     assert!(me(&app, &gus.session_cookie().unwrap()).await.unwrap().is_admin);
     // dora is a developer too, and acme's owner adds her to web by hand.
@@ -358,13 +368,14 @@ async fn directory_groups_become_teams_and_administrators() {
     assert!(r.status.is_success(), "{}", r.body);
 
     // gus leaves developers and registry-admins in the directory: at his next sign-in he
-    // leaves acme and ops, and is no administrator any more; dora keeps all of hers.
+    // leaves acme and ops, and is no administrator any more, but stays lab's owner (its last);
+    // dora keeps all of hers.
     slapd.modify(&format!(
         "dn: cn=developers,ou=groups,{SUFFIX}\nchangetype: modify\ndelete: member\nmember: uid=gus,ou=people,{SUFFIX}\n\n\
          dn: cn=registry-admins,ou=groups,{SUFFIX}\nchangetype: modify\nreplace: uniqueMember\nuniqueMember: uid=nobody,ou=people,{SUFFIX}\n"
     ));
     let gus = log_in(&app, "gus", GUS_PW).await;
-    assert_eq!(memberships(&db, "gus").await, []);
+    assert_eq!(memberships(&db, "gus").await, [("lab".to_string(), "owner".to_string(), true)]);
     assert!(!me(&app, &gus.session_cookie().unwrap()).await.unwrap().is_admin);
     assert!(log_in(&app, "dora", DORA_PW).await.status.is_success());
     assert_eq!(
@@ -386,7 +397,7 @@ async fn directory_groups_become_teams_and_administrators() {
     let state = server::state(db.clone(), &config).await.unwrap();
     let report = app::backend::access::groups::sync_all(&state).await.unwrap();
     assert_eq!((report.people, report.disabled), (2, 1));
-    assert_eq!(memberships(&db, "gus").await.len(), 2, "gus is back in acme and ops");
+    assert_eq!(memberships(&db, "gus").await.len(), 3, "gus is back in acme and ops, and still owns lab");
     assert_eq!(log_in(&app, "dora", DORA_PW).await.status, StatusCode::UNAUTHORIZED);
     let enabled: bool =
         sqlx::query_scalar(r#"select is_enabled from "user" where username = 'dora'"#).fetch_one(&db).await.unwrap();

@@ -157,6 +157,13 @@ async fn a_forgotten_password_is_reset_through_the_link_mailed() {
     assert!(mail.contains("From: Portcullis <registry@example.com>"), "{mail}");
     let token = token_in(&mail);
     assert!(token.starts_with("pcr_"), "{token}");
+    // Anyone may ask: the activity log does not say bob did.
+    let actor: String =
+        sqlx::query_scalar("select actor_name from audit_event where action = 'user.password_reset_sent'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(actor, "system");
     let stored: Vec<u8> = sqlx::query_scalar("select token_hash from password_reset").fetch_one(&db).await.unwrap();
     assert_ne!(stored, token.as_bytes(), "only the token's hash is stored");
 

@@ -281,6 +281,20 @@ pub async fn sync(state: &AppState, user: User, groups: &[DirectoryGroup]) -> Ap
     .await?;
     let mut changed = false;
     for c in current.iter().filter(|c| c.synced && wanted.get(&c.team_id) != Some(&c.role)) {
+        // A team keeps an owner: the last one stays, whatever the groups say.
+        if c.role == TeamRole::Owner {
+            let others = sqlx::query_scalar!(
+                r#"select count(*) as "n!" from team_member where team_id = $1 and role = 'owner' and user_id <> $2"#,
+                c.team_id,
+                user.id
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            if others == 0 {
+                tracing::warn!(username = %user.username, team = %c.name, "kept as the team's last owner despite the directory groups");
+                continue;
+            }
+        }
         match wanted.get(&c.team_id) {
             Some(role) => {
                 sqlx::query!(

@@ -377,6 +377,13 @@ async fn directory_groups_become_teams_and_administrators() {
     let gus = log_in(&app, "gus", GUS_PW).await;
     assert_eq!(memberships(&db, "gus").await, [("lab".to_string(), "owner".to_string(), true)]);
     assert!(!me(&app, &gus.session_cookie().unwrap()).await.unwrap().is_admin);
+    // An administrator made by hand stays one, whatever the groups say.
+    let gus_id: i64 =
+        sqlx::query_scalar(r#"select user_id from "user" where username = 'gus'"#).fetch_one(&db).await.unwrap();
+    let r = call(&app, "/api/admin/users/update", &[("id", &gus_id.to_string()), ("admin", "true")], Some(&root)).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let gus = log_in(&app, "gus", GUS_PW).await;
+    assert!(me(&app, &gus.session_cookie().unwrap()).await.unwrap().is_admin);
     assert!(log_in(&app, "dora", DORA_PW).await.status.is_success());
     assert_eq!(
         memberships(&db, "dora").await,

@@ -44,9 +44,7 @@ pub async fn request_password_reset(login: String) -> Result<(), AppError> {
 /// Whose password a reset link sets, while the link still works.
 #[server(endpoint = "password/reset/user")]
 pub async fn password_reset_user(token: String) -> Result<String, AppError> {
-    let result = async { recovery::link_user(&form::state()?, &token).await }.await;
-    // A link that does not work is a 404, not the 500 an unhandled error would be.
-    form::respond(result, None)
+    recovery::link_user(&form::state()?, &token).await
 }
 
 /// Uses a reset link: sets the new password and signs the user out everywhere.

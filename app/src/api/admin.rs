@@ -79,12 +79,8 @@ pub async fn send_password_reset(id: i64) -> Result<String, AppError> {
 /// How people sign in here, and the directory's group mappings (administrators).
 #[server(endpoint = "admin/authentication")]
 pub async fn auth_overview() -> Result<crate::model::AuthOverview, AppError> {
-    let result = async {
-        let (state, p) = form::principal().await?;
-        groups::overview(&state, &p).await
-    }
-    .await;
-    form::respond(result, None)
+    let (state, p) = form::principal().await?;
+    groups::overview(&state, &p).await
 }
 
 #[server(endpoint = "admin/group-mappings/add")]

@@ -140,7 +140,7 @@ pub async fn update_user(state: &AppState, p: &Principal, id: i64, change: UserC
         audit::record(&mut tx, Some(me), "user.update", Target::user(name), serde_json::json!({})).await?;
     }
     if let Some(admin) = change.is_admin.filter(|a| *a != target.is_admin) {
-        users::set_admin(&mut tx, id, admin).await?;
+        users::set_admin(&mut tx, id, admin, false).await?;
         let action = if admin { "user.promote" } else { "user.demote" };
         audit::record(&mut tx, Some(me), action, Target::user(name), serde_json::json!({})).await?;
     }

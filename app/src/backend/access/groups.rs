@@ -283,16 +283,12 @@ pub async fn sync(state: &AppState, user: User, groups: &[DirectoryGroup]) -> Ap
     for c in current.iter().filter(|c| c.synced && wanted.get(&c.team_id) != Some(&c.role)) {
         // A team keeps an owner: the last one stays, whatever the groups say.
         if c.role == TeamRole::Owner {
-            let others = sqlx::query_scalar!(
-                r#"select count(*) as "n!" from team_member where team_id = $1 and role = 'owner' and user_id <> $2"#,
-                c.team_id,
-                user.id
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            if others == 0 {
-                tracing::warn!(username = %user.username, team = %c.name, "kept as the team's last owner despite the directory groups");
-                continue;
+            match crate::backend::directory::teams::keep_an_owner(&mut tx, c.team_id, user.id).await {
+                Err(AppError::Conflict(_)) => {
+                    tracing::warn!(username = %user.username, team = %c.name, "kept as the team's last owner despite the directory groups");
+                    continue;
+                }
+                other => other?,
             }
         }
         match wanted.get(&c.team_id) {
@@ -336,36 +332,16 @@ pub async fn sync(state: &AppState, user: User, groups: &[DirectoryGroup]) -> Ap
     let synced_admin = sqlx::query_scalar!(r#"select admin_synced from "user" where user_id = $1"#, user.id)
         .fetch_one(&mut *tx)
         .await?;
-    if admin && !user.is_admin {
-        sqlx::query!(r#"update "user" set is_admin = true, admin_synced = true where user_id = $1"#, user.id)
-            .execute(&mut *tx)
+    // Only a sync takes back what a sync gave, and never from the last enabled administrator.
+    let demote = !admin && user.is_admin && synced_admin;
+    if demote && users::other_enabled_admins(&mut tx, user.id).await? == 0 {
+        tracing::warn!(username = %user.username, "left the administrators' group, but is the last administrator; kept");
+    } else if demote || (admin && !user.is_admin) {
+        users::set_admin(&mut tx, user.id, admin, true).await?;
+        let action = if admin { "user.promote" } else { "user.demote" };
+        audit::record(&mut tx, None, action, Target::user(&user.username), serde_json::json!({ "synced": true }))
             .await?;
-        audit::record(
-            &mut tx,
-            None,
-            "user.promote",
-            Target::user(&user.username),
-            serde_json::json!({ "synced": true }),
-        )
-        .await?;
         changed = true;
-    } else if !admin && user.is_admin && synced_admin {
-        if users::other_enabled_admins(&mut tx, user.id).await? == 0 {
-            tracing::warn!(username = %user.username, "left the administrators' group, but is the last administrator; kept");
-        } else {
-            sqlx::query!(r#"update "user" set is_admin = false, admin_synced = false where user_id = $1"#, user.id)
-                .execute(&mut *tx)
-                .await?;
-            audit::record(
-                &mut tx,
-                None,
-                "user.demote",
-                Target::user(&user.username),
-                serde_json::json!({ "synced": true }),
-            )
-            .await?;
-            changed = true;
-        }
     }
     tx.commit().await?;
     if !changed {

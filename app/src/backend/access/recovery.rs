@@ -195,9 +195,7 @@ pub async fn complete(state: &AppState, token: &str, password: String, confirm: 
     .await?
     .ok_or_else(expired)?;
     users::replace_password(&mut tx, user.id, &password_hash).await?;
-    sqlx::query!("update password_reset set used_at = now() where user_id = $1 and used_at is null", user.id)
-        .execute(&mut *tx)
-        .await?;
+    void_links(&mut tx, user.id).await?;
     audit::record(&mut tx, Some(&user), "user.password_reset", Target::user(&user.username), serde_json::json!({}))
         .await?;
     tx.commit().await?;
@@ -225,12 +223,18 @@ pub async fn set_by_admin(state: &AppState, p: &Principal, id: i64, password: St
     let password_hash = state.hasher.hash(password).await?;
     let mut tx = state.db.begin().await?;
     users::replace_password(&mut tx, id, &password_hash).await?;
-    sqlx::query!("update password_reset set used_at = now() where user_id = $1 and used_at is null", id)
-        .execute(&mut *tx)
-        .await?;
+    void_links(&mut tx, id).await?;
     audit::record(&mut tx, Some(&admin), "user.password_set", Target::user(&user.username), serde_json::json!({}))
         .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Ends every link of user `id` still unused (their password was just set).
+async fn void_links(conn: &mut sqlx::PgConnection, id: i64) -> AppResult<()> {
+    sqlx::query!("update password_reset set used_at = now() where user_id = $1 and used_at is null", id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -246,8 +246,12 @@ pub async fn set_enabled(conn: &mut PgConnection, id: i64, enabled: bool) -> App
     Ok(())
 }
 
-pub async fn set_admin(conn: &mut PgConnection, id: i64, admin: bool) -> AppResult<()> {
-    sqlx::query!(r#"update "user" set is_admin = $2 where user_id = $1"#, id, admin).execute(conn).await?;
+/// Makes user `id` an administrator or not; `synced` when a directory group decides it (a
+/// sync then takes back only what a sync gave, never what an administrator did by hand).
+pub async fn set_admin(conn: &mut PgConnection, id: i64, admin: bool, synced: bool) -> AppResult<()> {
+    sqlx::query!(r#"update "user" set is_admin = $2, admin_synced = $2 and $3 where user_id = $1"#, id, admin, synced)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

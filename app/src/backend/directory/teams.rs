@@ -217,7 +217,7 @@ pub async fn add_member(
 /// Fails when the change would leave the team without an owner. The team's row is locked
 /// until the transaction ends, so two requests that each remove one of the last two owners
 /// are decided one after the other.
-async fn keep_an_owner(tx: &mut sqlx::PgConnection, team_id: i64, user_id: i64) -> AppResult<()> {
+pub(crate) async fn keep_an_owner(tx: &mut sqlx::PgConnection, team_id: i64, user_id: i64) -> AppResult<()> {
     sqlx::query!("select team_id from team where team_id = $1 for update", team_id).fetch_optional(&mut *tx).await?;
     let other_owners = sqlx::query_scalar!(
         r#"select count(*) as "n!" from team_member where team_id = $1 and role = 'owner' and user_id <> $2"#,

@@ -228,6 +228,39 @@ pub struct SiteInfo {
     pub password_reset_by_email: bool,
     /// `host:port` of the registry, for `docker login` / `docker pull` lines.
     pub registry_host: String,
+    /// The OpenID Connect providers people may sign in through.
+    pub providers: Vec<SignInProvider>,
+}
+
+/// An OpenID Connect provider, as the sign-in page's button shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInProvider {
+    /// In the button's address: `/login/oidc/<name>`.
+    pub name: String,
+    pub label: String,
+}
+
+/// A first sign-in through a provider that waits for the person to choose a username.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSignIn {
+    /// The provider's label.
+    pub provider: String,
+    /// A free name to offer (empty when none came to mind).
+    pub suggestion: String,
+    /// The name the provider gave, which cannot be used here.
+    pub claimed_name: String,
+    pub display_name: String,
+    pub email: Option<String>,
+}
+
+/// What the sign-in page says after a provider did not sign someone in (`/login?sso=<code>`).
+pub fn sso_failure(code: &str) -> Option<&'static str> {
+    match code {
+        "denied" => Some("The sign-in was cancelled at the provider. Try again, or sign in another way."),
+        "unavailable" => Some("The sign-in provider does not answer. Try again in a while, or ask an administrator."),
+        "failed" => Some("The provider could not sign you in. Try again, or ask an administrator."),
+        _ => None,
+    }
 }
 
 /// A user as administrators (and the user themself) see it.
@@ -292,6 +325,8 @@ pub struct AuthOverview {
     pub mail: Option<Vec<(String, String)>>,
     pub local_passwords: bool,
     pub signup_enabled: bool,
+    /// Each OpenID Connect provider: its label and `(setting, value)` pairs.
+    pub providers: Vec<(String, Vec<(String, String)>)>,
     pub mappings: Vec<GroupMappingView>,
 }
 

@@ -45,6 +45,31 @@ impl<'de> Deserialize<'de> for ProxyList {
     }
 }
 
+/// OpenID Connect providers: an array of tables in the file, a JSON array in the
+/// environment or on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct OidcProviders(pub Vec<app::backend::access::oidc::OidcSettings>);
+
+impl FromStr for OidcProviders {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        serde_json::from_str(s).map(Self).map_err(|e| format!("oidc_providers (a JSON array of providers): {e}"))
+    }
+}
+
+impl<'de> Deserialize<'de> for OidcProviders {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Through a JSON value, so that a wrong key is named in the error.
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) => s.parse().map_err(serde::de::Error::custom),
+            list => serde_json::from_value(list).map(Self).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -244,6 +269,14 @@ config_keys! {
     ldap_sync_interval_secs: u64 = "3600", "PORTCULLIS_LDAP_SYNC_INTERVAL_SECS";
     /// Seconds to connect to the directory, and for each operation.
     ldap_timeout_secs: u64 = "5", "PORTCULLIS_LDAP_TIMEOUT_SECS";
+    /// OpenID Connect providers people sign in through, each a button on the sign-in page:
+    /// `[[oidc_providers]]` tables in the file (name, label, issuer, client_id, client_secret,
+    /// scopes, username_claim, groups_claim, ca_file), a JSON array of the same in the
+    /// environment. The provider's redirect URI is <public_url>/login/oidc/<name>/callback.
+    oidc_providers: OidcProviders = "", "PORTCULLIS_OIDC_PROVIDERS";
+    /// Seconds between asking the providers, with each person's refresh token, whether they
+    /// still know them; those refused lose every token and session here (0: never ask).
+    oidc_check_interval_secs: u64 = "3600", "PORTCULLIS_OIDC_CHECK_INTERVAL_SECS";
     /// Bearer token a Prometheus scraper sends for `/metrics`. When empty, `/metrics` answers
     /// only clients on this machine (loopback).
     metrics_token: Secret = "", "PORTCULLIS_METRICS_TOKEN";
@@ -368,6 +401,7 @@ impl Config {
                 group_filter: self.ldap_group_filter.clone(),
                 timeout: std::time::Duration::from_secs(self.ldap_timeout_secs.max(1)),
             }),
+            oidc: self.oidc_providers.0.clone(),
             mail: (!self.smtp_host.is_empty()).then(|| app::backend::mail::MailSettings {
                 host: self.smtp_host.clone(),
                 port: self.smtp_port,

@@ -198,6 +198,9 @@ pub async fn checks(config: &Config) -> Vec<Check> {
     if let Some(mail) = settings.mail {
         checks.push(mail_check(&mail).await);
     }
+    for provider in settings.oidc {
+        checks.push(provider_check(provider, &settings.public_url).await);
+    }
 
     checks.push(match registry_date {
         Some((theirs, ours)) => clock_check(theirs, ours),
@@ -228,6 +231,24 @@ pub async fn directory_check(ldap: app::backend::access::ldap::LdapSettings) -> 
             e.to_string(),
             "check ldap_url, ldap_starttls and ldap_ca_file (TLS), ldap_bind_dn and ldap_bind_password (the \
              service account), and ldap_user_base",
+        ),
+    }
+}
+
+/// An OpenID Connect provider publishes its discovery document and keys.
+pub async fn provider_check(settings: app::backend::access::oidc::OidcSettings, public_url: &str) -> Check {
+    const NAME: &str = "identity provider";
+    let (label, issuer) = (settings.name.clone(), settings.issuer.clone());
+    let provider = match app::backend::access::oidc::Provider::new(settings, public_url) {
+        Ok(p) => p,
+        Err(e) => return fail(NAME, e, "fix the oidc_providers entry named"),
+    };
+    match provider.check().await {
+        Ok(()) => ok(NAME, format!("{label}: {issuer} publishes its discovery document and keys")),
+        Err(e) => fail(
+            NAME,
+            format!("{label}: {e}"),
+            "check the issuer URL (its /.well-known/openid-configuration must answer) and ca_file",
         ),
     }
 }

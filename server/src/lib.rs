@@ -7,6 +7,7 @@ pub mod csrf;
 pub mod doctor;
 pub mod events;
 pub mod health;
+pub mod oidc;
 pub mod prometheus;
 pub mod registry_config;
 pub mod rest;
@@ -150,6 +151,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .merge(health::router(state.clone()))
         .merge(rest::router(state.clone()))
         .merge(token::router(state.clone()))
+        .merge(oidc::router(state.clone()))
         .merge(events::router(state.clone()))
         .merge(prometheus::router(state, config.metrics_token.clone()))
         .layer(sessions)
@@ -308,6 +310,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     app::backend::access::groups::spawn_periodic(
         state.clone(),
         std::time::Duration::from_secs(config.ldap_sync_interval_secs),
+    );
+    app::backend::access::oidc::spawn_periodic(
+        state.clone(),
+        std::time::Duration::from_secs(config.oidc_check_interval_secs),
     );
     app::backend::webhooks::spawn_worker(state.clone());
     app::backend::images::cleanup::spawn(state.clone());

@@ -26,7 +26,58 @@ pub async fn get_site_info() -> Result<SiteInfo, AppError> {
         signup_enabled: state.settings.signup_enabled,
         password_reset_by_email: state.mailer.is_some(),
         registry_host: state.settings.registry_host.clone(),
+        providers: state
+            .oidc
+            .buttons()
+            .into_iter()
+            .map(|(name, label)| crate::model::SignInProvider { name, label })
+            .collect(),
     })
+}
+
+/// The first sign-in through a provider waiting for a username, in this browser.
+#[server(endpoint = "login/pending")]
+pub async fn pending_sign_in() -> Result<crate::model::PendingSignIn, AppError> {
+    let state = form::state()?;
+    let pending = pending(&form::session().await?).await?;
+    let label = state.oidc.get(&pending.identity.provider).map(|p| p.settings.label().to_string());
+    Ok(crate::model::PendingSignIn {
+        provider: label.unwrap_or_else(|| pending.identity.provider.clone()),
+        suggestion: pending.suggestion,
+        claimed_name: pending.identity.claimed_name,
+        display_name: pending.identity.display_name,
+        email: pending.identity.email,
+    })
+}
+
+#[cfg(feature = "ssr")]
+async fn pending(session: &tower_sessions::Session) -> Result<crate::backend::access::oidc::Pending, AppError> {
+    use crate::backend::access::oidc;
+    let pending = session.get::<oidc::Pending>(oidc::PENDING_KEY).await.map_err(|e| {
+        tracing::error!(error = %e, "session store error");
+        AppError::Internal
+    })?;
+    pending.filter(oidc::Pending::is_fresh).ok_or_else(|| {
+        AppError::not_found("No sign-in is waiting for a username in this browser (or it took too long). Start again from the sign-in page.")
+    })
+}
+
+/// Finishes a first sign-in through a provider under the username the person chose.
+#[server(endpoint = "login/choose")]
+pub async fn choose_username(username: String) -> Result<(), AppError> {
+    let mut next = "/".to_string();
+    let result = async {
+        let state = form::state()?;
+        let session = form::session().await?;
+        let pending = pending(&session).await?;
+        let user = crate::backend::access::oidc::create_chosen(&state, &pending.identity, &username).await?;
+        next = pending.next;
+        let _ = session.remove_value(crate::backend::access::oidc::PENDING_KEY).await;
+        session::establish(&session, &user).await
+    }
+    .await;
+    let next = super::safe_next(Some(&next)).to_string();
+    form::respond(result, Some(&next))
 }
 
 /// A forgotten password: mails a reset link to the account named by `login` (a username or an

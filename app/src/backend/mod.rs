@@ -96,6 +96,8 @@ pub struct Settings {
     pub mail: Option<mail::MailSettings>,
     /// The directory people sign in with; `None`: local accounts only.
     pub ldap: Option<access::ldap::LdapSettings>,
+    /// The OpenID Connect providers people may sign in through (each a button on the sign-in page).
+    pub oidc: Vec<access::oidc::OidcSettings>,
 }
 
 /// An address or CIDR block of trusted reverse proxies (`10.0.0.0/8`, `::1`).
@@ -194,6 +196,8 @@ pub struct AppState {
     pub mailer: Option<Arc<mail::Mailer>>,
     /// The directory (LDAP), when configured.
     pub directory: Option<Arc<access::ldap::Directory>>,
+    /// The OpenID Connect providers, with their discovery documents once fetched.
+    pub oidc: access::oidc::Providers,
 }
 
 impl AppState {
@@ -223,9 +227,12 @@ impl AppState {
             }
             None => None,
         };
+        let oidc = access::oidc::Providers::new(&settings.oidc, &settings.public_url)
+            .map_err(|e| AppError::invalid("oidc", e))?;
         Ok(Self {
             mailer,
             directory,
+            oidc,
             registry: registry::client::RegistryClient::new(&settings.registry_url),
             events: Default::default(),
             events_secret: events_secret.into(),

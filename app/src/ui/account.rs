@@ -11,7 +11,8 @@ use leptos_router::{components::Redirect, hooks::use_query_map};
 use super::components::*;
 use super::{signed_in, use_session};
 use crate::api::account::{
-    password_reset_user, ChangePassword, Login, RequestPasswordReset, ResetPassword, Signup, UpdateProfile,
+    password_reset_user, pending_sign_in, ChangePassword, ChooseUsername, Login, RequestPasswordReset, ResetPassword,
+    Signup, UpdateProfile,
 };
 use crate::api::tokens::{
     list_refresh_tokens, list_tokens, take_new_secret, CreateToken, RevokeRefreshToken, RevokeToken,
@@ -49,14 +50,44 @@ pub fn LoginPage() -> impl IntoView {
                 if let Ok(Some(_)) = session.user.await {
                     return view! { <Redirect path="/"/> }.into_any();
                 }
-                let signup_enabled = session.site.await.map(|s| s.signup_enabled).unwrap_or(false);
+                let site = session.site.await.ok();
+                let signup_enabled = site.as_ref().is_some_and(|s| s.signup_enabled);
+                let providers = site.map(|s| s.providers).unwrap_or_default();
                 let next = query.read_untracked().get("next").unwrap_or_default();
                 let reset = query.read_untracked().get("reset").is_some();
+                let sso_failure = query.read_untracked().get("sso").and_then(|c| crate::model::sso_failure(&c));
+                let provider_links = (!providers.is_empty()).then(|| {
+                    let next = next.clone();
+                    view! {
+                        <div class="space-y-3">
+                            {providers.into_iter().map(|p| {
+                                let href = if next.is_empty() {
+                                    format!("/login/oidc/{}", p.name)
+                                } else {
+                                    format!("/login/oidc/{}?next={}", p.name, super::urlencode(&next))
+                                };
+                                view! {
+                                    <a href=href rel="external" data-testid="provider-sign-in"
+                                        class="flex w-full items-center justify-center gap-2 rounded-md border border-slate-300 bg-white px-4 py-2.5 text-sm font-semibold text-slate-800 shadow-sm hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">
+                                        {format!("Sign in with {}", p.label)}
+                                    </a>
+                                }
+                            }).collect_view()}
+                        </div>
+                        <div class="my-6 flex items-center gap-3 text-xs uppercase tracking-wide text-slate-400">
+                            <span class="h-px flex-1 bg-slate-200"></span>"or with a password"<span class="h-px flex-1 bg-slate-200"></span>
+                        </div>
+                    }
+                });
                 view! {
                     <AuthCard title="Sign in to Portcullis" subtitle="Use your Portcullis account, the same one you use for docker login.">
                         {reset.then(|| view! {
                             <div class="mb-5"><Alert kind=AlertKind::Success message="Your new password is set, and you were signed out everywhere else. Sign in with it; docker logins need it too."/></div>
                         })}
+                        {sso_failure.map(|message| view! {
+                            <div class="mb-5"><Alert kind=AlertKind::Error message=message/></div>
+                        })}
+                        {provider_links}
                         <form method="post" action=Login::url() class="space-y-5">
                             <FormError error/>
                             <input type="hidden" name="next" value=next/>
@@ -73,6 +104,52 @@ pub fn LoginPage() -> impl IntoView {
                     </AuthCard>
                 }
                 .into_any()
+            })}
+        </Transition>
+    }
+}
+
+/// The first sign-in through a provider whose username cannot be used here (taken, or not a
+/// valid registry name): the person chooses one.
+#[component]
+pub fn ChooseUsernamePage() -> impl IntoView {
+    let action = ServerAction::<ChooseUsername>::new();
+    let error = action_error(action);
+    let pending = Resource::new(|| (), |_| pending_sign_in());
+    view! {
+        <Title text="Choose a username"/>
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                match pending.await {
+                    Ok(p) => {
+                        let why = if p.claimed_name.is_empty() {
+                            format!("{} did not give a username we can use.", p.provider)
+                        } else {
+                            format!("The name {} (from {}) is taken here, or is not a valid registry name.", p.claimed_name, p.provider)
+                        };
+                        view! {
+                            <AuthCard title="Choose your username" subtitle="It is also your personal namespace in the registry, and it cannot change later.">
+                                <p class="mb-5 text-sm text-slate-600">
+                                    {format!("Welcome, {}. ", p.display_name)}{why}
+                                </p>
+                                <form method="post" action=ChooseUsername::url() class="space-y-5">
+                                    <FormError error/>
+                                    <Field label="Username" name="username" autocomplete="username" required=true error value=p.suggestion
+                                        hint="2–64 characters: lowercase letters, digits, and . _ - between them."/>
+                                    <Submit label="Continue" busy_label="Creating your account…"/>
+                                </form>
+                            </AuthCard>
+                        }
+                        .into_any()
+                    }
+                    Err(e) => view! {
+                        <AuthCard title="Nothing to finish here" subtitle="A sign-in through a provider waits here only for a few minutes.">
+                            <Alert kind=AlertKind::Info message=e.message()/>
+                            <p class="mt-6 text-center text-sm"><a href="/login" class=LINK>"Go to sign in"</a></p>
+                        </AuthCard>
+                    }
+                    .into_any(),
+                }
             })}
         </Transition>
     }

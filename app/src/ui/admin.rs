@@ -168,6 +168,7 @@ fn UserRow(
                 <span class="font-medium text-slate-900">{u.username.clone()}</span>
                 {u.is_bot.then(|| view! { <span class="ml-2"><Badge text="bot" tone=Tone::Amber/></span> })}
                 {(u.source == "ldap").then(|| view! { <span class="ml-2" title="Signs in with the directory (LDAP) password"><Badge text="directory" tone=Tone::Blue/></span> })}
+                {(u.source == "oidc").then(|| view! { <span class="ml-2" title="Signs in through an identity provider (OpenID Connect)"><Badge text="provider" tone=Tone::Blue/></span> })}
                 <p class="text-xs text-slate-500">{u.email.clone().unwrap_or_default()}</p>
             </td>
             <td class=TD>{if u.is_admin { view! { <Badge text="admin" tone=Tone::Indigo/> }.into_any() } else { view! { <span>"user"</span> }.into_any() }}</td>
@@ -495,6 +496,22 @@ pub fn AuthenticationPage() -> impl IntoView {
                                 None => view! { <p class="text-sm text-slate-600">"Not configured: everyone has a local account. Set ldap_url and its neighbours (README, Configuration reference) to sign people in with their directory password."</p> }.into_any(),
                             }}
                         </Card>
+                        <Card title="Identity providers (OpenID Connect)">
+                            {if o.providers.is_empty() {
+                                view! { <p class="text-sm text-slate-600">"Not configured. Add [[oidc_providers]] to the configuration (README, Configuration reference) to sign people in through your identity provider."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <div class="space-y-4">
+                                        {o.providers.into_iter().map(|(label, pairs)| view! {
+                                            <div data-testid="oidc-provider">
+                                                <h3 class="mb-2 text-sm font-semibold text-slate-900">{label}</h3>
+                                                {settings_list(pairs)}
+                                            </div>
+                                        }).collect_view()}
+                                    </div>
+                                }.into_any()
+                            }}
+                        </Card>
                         <Card title="Email (SMTP)">
                             {match o.mail {
                                 Some(pairs) => settings_list(pairs).into_any(),
@@ -518,12 +535,12 @@ pub fn AuthenticationPage() -> impl IntoView {
                         </Card>
                     </div>
                     <div class="mt-6">
-                        <Card title="Directory groups → teams">
+                        <Card title="Groups → teams">
                             <div class="mb-3"><FormError error=remove_error/></div>
                             {mappings_table(o.mappings, remove)}
                             <ActionForm action=add attr:class="mt-6 grid gap-4 border-t border-slate-100 pt-4 sm:grid-cols-2">
                                 <div class="sm:col-span-2"><FormError error=add_error/></div>
-                                <Field label="Group (DN or name)" name="group" required=true error=add_error placeholder="cn=developers,ou=groups,dc=example,dc=org"/>
+                                <Field label="Group (DN, name, or groups claim value)" name="group" required=true error=add_error placeholder="cn=developers,ou=groups,dc=example,dc=org"/>
                                 <Field label="Team" name="team" error=add_error hint="Leave empty when the group only makes administrators."/>
                                 <label class="block text-sm"><span class="mb-1 block font-medium">"Role in the team"</span>
                                     <select name="role" class=INPUT>
@@ -584,7 +601,7 @@ fn mappings_table(mappings: Vec<GroupMappingView>, remove: ServerAction<DeleteGr
     if mappings.is_empty() {
         return view! {
             <EmptyState title="No group mappings">
-                <p>"Map a directory group to a team: its members join the team at their next sign-in, and leave it when they leave the group."</p>
+                <p>"Map a group to a team: a directory group (by DN or name) or a value of a provider's groups claim. Its members join the team at their next sign-in, and leave it when they leave the group."</p>
             </EmptyState>
         }.into_any();
     }

@@ -76,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <Routes fallback=NotFound>
                         <Route path=path!("/") view=home::HomePage ssr=SsrMode::Async/>
                         <Route path=path!("/login") view=account::LoginPage ssr=SsrMode::Async/>
+                        <Route path=path!("/login/choose-username") view=account::ChooseUsernamePage ssr=SsrMode::Async/>
                         <Route path=path!("/signup") view=account::SignupPage ssr=SsrMode::Async/>
                         <Route path=path!("/forgot-password") view=account::ForgotPasswordPage ssr=SsrMode::Async/>
                         <Route path=path!("/reset-password") view=account::ResetPasswordPage ssr=SsrMode::Async/>

@@ -454,7 +454,7 @@ fn response_and_request_schemas() -> Value {
         "User": { "type": "object", "properties": {
             "id": id(), "username": s("string"), "display_name": s("string"), "email": { "type": "string", "nullable": true },
             "is_admin": s("boolean"), "is_enabled": s("boolean"), "is_bot": s("boolean"),
-            "source": { "type": "string", "enum": ["local", "ldap"], "description": "ldap: made at the first sign-in through the directory" },
+            "source": { "type": "string", "enum": ["local", "ldap", "oidc"], "description": "ldap: made at the first sign-in through the directory; oidc: through an OpenID Connect provider" },
             "created_at": time() } },
         "NewUser": { "type": "object", "required": ["username"], "properties": {
             "username": s("string"), "password": { "type": "string", "description": "Required for people, absent for bots" },

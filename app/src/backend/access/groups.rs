@@ -132,9 +132,11 @@ pub async fn overview(state: &AppState, p: &Principal) -> AppResult<crate::model
             pair("smtp_from", &m.from),
         ]
     });
+    let providers = state.oidc.0.iter().map(|p| p.describe()).collect();
     Ok(crate::model::AuthOverview {
         directory,
         mail,
+        providers,
         local_passwords: s.local_passwords,
         signup_enabled: s.signup_enabled,
         mappings,

@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod groups;
 pub mod ldap;
 pub mod login;
+pub mod oidc;
 pub mod password;
 pub mod principal;
 pub mod recovery;

@@ -216,7 +216,7 @@ pub async fn set_by_admin(state: &AppState, p: &Principal, id: i64, password: St
     }
     if users::source_of(&state.db, id).await?.as_deref() != Some("local") {
         return Err(AppError::Conflict(format!(
-            "{}'s password is kept by the directory (LDAP); change it there.",
+            "{} signs in through the directory (LDAP) or an identity provider, which keeps their password.",
             user.username
         )));
     }

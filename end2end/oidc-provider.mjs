@@ -6,7 +6,8 @@
 // It prints "ready <issuer>" once it listens. Its sign-in and consent pages are the package's
 // own HTML forms (any password: the tests are about Portcullis, not the provider's checks).
 // A test makes it forget a person with POST /_test/forget/<id>, as an administrator
-// removing someone from the directory behind a real provider would.
+// removing someone from the directory behind a real provider would, and changes their groups
+// with POST /_test/groups/<id>?groups=a,b.
 import { readFileSync } from "node:fs";
 import { createPrivateKey } from "node:crypto";
 import Provider from "oidc-provider";
@@ -40,6 +41,13 @@ provider.use(async (ctx, next) => {
   const forget = ctx.path.match(/^\/_test\/forget\/([^/]+)$/);
   if (forget && ctx.method === "POST") {
     accounts.delete(decodeURIComponent(forget[1]));
+    ctx.status = 204;
+    return;
+  }
+  const groups = ctx.path.match(/^\/_test\/groups\/([^/]+)$/);
+  if (groups && ctx.method === "POST") {
+    const account = accounts.get(decodeURIComponent(groups[1]));
+    account.groups = (ctx.query.groups ?? "").split(",").filter((g) => g);
     ctx.status = 204;
     return;
   }

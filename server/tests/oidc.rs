@@ -89,6 +89,12 @@ impl OpenIdProvider {
         std::fs::read_to_string(self.dir.path().join("provider.log")).unwrap_or_default()
     }
 
+    /// The provider now puts `id` in `groups`.
+    async fn set_groups(&self, id: &str, groups: &str) {
+        let url = format!("{}/_test/groups/{id}?groups={groups}", self.issuer());
+        assert_eq!(reqwest::Client::new().post(url).send().await.unwrap().status(), 204);
+    }
+
     /// The provider forgets `id` (removed from the directory behind it).
     async fn forget(&self, id: &str) {
         let r = reqwest::Client::new().post(format!("{}/_test/forget/{id}", self.issuer())).send().await.unwrap();
@@ -142,6 +148,18 @@ async fn browser_sign_in(base: &str, login: &str, choose: Option<&str>, provider
     (line("signed in as "), line("cookie "))
 }
 
+/// The teams (not personal) of `name`: (team, role, synced).
+async fn teams_of(db: &sqlx::PgPool, name: &str) -> Vec<(String, String, bool)> {
+    sqlx::query_as(
+        r#"select t.name, m.role::text, m.synced from team_member m join team t using (team_id)
+           join "user" u on u.user_id = m.user_id where u.username = $1 and t.personal_user_id is null"#,
+    )
+    .bind(name)
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
 async fn user_row(db: &sqlx::PgPool, name: &str) -> Option<(String, String, Option<String>)> {
     sqlx::query_as(r#"select source, display_name, email from "user" where username = $1"#)
         .bind(name)
@@ -192,14 +210,7 @@ async fn people_sign_in_through_the_provider_and_docker_login_with_tokens() {
     assert_eq!(who.email.as_deref(), Some("olivia@example.org"));
     assert!(!who.is_admin);
     assert_eq!(user_row(&db, "olivia.ops").await.unwrap().0, "oidc");
-    let teams: Vec<(String, String, bool)> = sqlx::query_as(
-        r#"select t.name, m.role::text, m.synced from team_member m join team t using (team_id)
-           join "user" u on u.user_id = m.user_id where u.username = 'olivia.ops' and t.personal_user_id is null"#,
-    )
-    .fetch_all(&db)
-    .await
-    .unwrap();
-    assert_eq!(teams, vec![("acme".to_string(), "contributor".to_string(), true)]);
+    assert_eq!(teams_of(&db, "olivia.ops").await, vec![("acme".to_string(), "contributor".to_string(), true)]);
     // The second sign-in finds the same account.
     let (menu, _) = browser_sign_in(&stack.url, "olivia", None, &provider).await;
     assert!(menu.contains("olivia.ops"), "{menu}");
@@ -229,6 +240,12 @@ async fn people_sign_in_through_the_provider_and_docker_login_with_tokens() {
     let report = oidc::check_all(&stack.state).await.unwrap();
     assert_eq!((report.known, report.signed_out, report.failed), (2, 0, 0), "{report:?}\n{}", provider.log());
     stack.push(&image, &creds, "olivia.ops/app:2").await.expect_ok("olivia's token outlives her ID token");
+    // Between sign-ins, her teams follow her groups: she leaves developers at the provider,
+    // and the next check takes her out of acme.
+    provider.set_groups("olivia", "everyone").await;
+    let report = oidc::check_all(&stack.state).await.unwrap();
+    assert_eq!((report.known, report.signed_out, report.failed), (2, 0, 0), "{report:?}");
+    assert_eq!(teams_of(&db, "olivia.ops").await, vec![]);
 
     // The provider forgets olivia: she loses her tokens and sessions here; carol keeps hers.
     provider.forget("olivia").await;

@@ -342,18 +342,10 @@ impl Provider {
             .extra_fields()
             .id_token()
             .ok_or_else(|| OidcError::Refused("the provider sent no ID token".into()))?;
-        let mut claims = self.verify(&id_token.to_string(), &attempt.nonce).await?;
+        let claims = self
+            .claims(&metadata, &id_token.to_string(), Some(&attempt.nonce), response.access_token().secret())
+            .await?;
         let subject = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_string();
-        if let Some(url) = metadata.userinfo_endpoint() {
-            let info = self.userinfo(url.as_str(), response.access_token().secret()).await?;
-            if info.get("sub").and_then(Value::as_str) != Some(subject.as_str()) {
-                return Err(OidcError::Refused("the userinfo endpoint speaks of someone else".into()));
-            }
-            // The ID token's claims win: they are signed.
-            for (k, v) in info {
-                claims.entry(k).or_insert(v);
-            }
-        }
         let sealed_refresh_token = match response.refresh_token() {
             Some(t) => Some(state.keys.crypt().seal(t.secret()).map_err(|_| unavailable("sealing", "refresh token"))?),
             None => None,
@@ -387,14 +379,23 @@ impl Provider {
     /// expiry, nonce) and returns all its claims. A token signed by a key the cached document
     /// lacks makes it fetch the document once more (the provider may have rotated its keys).
     pub async fn verify(&self, raw: &str, nonce: &str) -> Result<Map<String, Value>, OidcError> {
+        self.verify_with(raw, Some(nonce)).await
+    }
+
+    /// [`Self::verify`]; without a nonce for the ID token of a refresh (which answers no
+    /// authorization request of ours).
+    async fn verify_with(&self, raw: &str, nonce: Option<&str>) -> Result<Map<String, Value>, OidcError> {
         let token: CoreIdToken = raw.parse().map_err(|e| OidcError::Refused(format!("ID token: {e}")))?;
-        let nonce = Nonce::new(nonce.to_string());
+        let nonce = nonce.map(|n| Nonce::new(n.to_string()));
         for fresh in [false, true] {
             let (client, _) = self.client(fresh).await?;
             let verifier = client.id_token_verifier();
-            let verified = token.claims(&verifier, &nonce).map(|_| ());
+            let verified = match &nonce {
+                Some(n) => token.claims(&verifier, n).map(|_| ()),
+                None => token.claims(&verifier, |_: Option<&Nonce>| Ok(())).map(|_| ()),
+            };
             match verified {
-                Ok(_) => return Ok(payload(raw)),
+                Ok(()) => return Ok(payload(raw)),
                 Err(openidconnect::ClaimsVerificationError::SignatureVerification(e)) if !fresh => {
                     tracing::info!(provider = %self.settings.name, error = %e, "ID token signature not verified; fetching the provider's keys again");
                 }
@@ -402,6 +403,29 @@ impl Provider {
             }
         }
         unreachable!("the second pass returns")
+    }
+
+    /// The claims of a verified ID token, completed by the userinfo endpoint's (when it
+    /// speaks of the same subject).
+    async fn claims(
+        &self,
+        metadata: &CoreProviderMetadata,
+        id_token: &str,
+        nonce: Option<&str>,
+        access_token: &str,
+    ) -> Result<Map<String, Value>, OidcError> {
+        let mut claims = self.verify_with(id_token, nonce).await?;
+        if let Some(url) = metadata.userinfo_endpoint() {
+            let info = self.userinfo(url.as_str(), access_token).await?;
+            if info.get("sub") != claims.get("sub") {
+                return Err(OidcError::Refused("the userinfo endpoint speaks of someone else".into()));
+            }
+            // The ID token's claims win: they are signed.
+            for (k, v) in info {
+                claims.entry(k).or_insert(v);
+            }
+        }
+        Ok(claims)
     }
 
     async fn userinfo(&self, url: &str, access_token: &str) -> Result<Map<String, Value>, OidcError> {
@@ -424,36 +448,56 @@ impl Provider {
     }
 
     /// Asks the provider, with the person's refresh token, whether it still knows them.
-    /// `Ok(Some(token))`: yes (and the refresh token to keep, a new one if it rotated them);
+    /// `Ok(Some(..))`: yes, with the refresh token to keep (a new one if it rotated them) and
+    /// what it now says of them (when its answer carries an ID token that verifies);
     /// `Ok(None)`: no, it refused the token; `Err`: it could not be asked.
-    async fn still_knows(&self, refresh_token: &str) -> Result<Option<String>, OidcError> {
-        let (client, _) = self.client(false).await?;
+    async fn still_knows(&self, refresh_token: &str) -> Result<Option<Refreshed>, OidcError> {
+        let (client, metadata) = self.client(false).await?;
         let token = RefreshToken::new(refresh_token.to_string());
         let response = client
             .exchange_refresh_token(&token)
             .map_err(|e| unavailable("token endpoint", e))?
             .request_async(&self.http)
             .await;
-        match response {
-            Ok(r) => {
-                Ok(Some(r.refresh_token().map(|t| t.secret().clone()).unwrap_or_else(|| refresh_token.to_string())))
-            }
+        let response = match response {
+            Ok(r) => r,
             Err(RequestTokenError::ServerResponse(r))
                 if matches!(
                     r.error(),
                     CoreErrorResponseType::InvalidGrant | CoreErrorResponseType::UnauthorizedClient
                 ) =>
             {
-                Ok(None)
+                return Ok(None);
             }
-            Err(e) => Err(unavailable("refresh", error_chain(&e))),
-        }
+            Err(e) => return Err(unavailable("refresh", error_chain(&e))),
+        };
+        let claims = match response.extra_fields().id_token() {
+            Some(id_token) => {
+                match self.claims(&metadata, &id_token.to_string(), None, response.access_token().secret()).await {
+                    Ok(claims) => Some(claims),
+                    Err(e) => {
+                        tracing::warn!(provider = %self.settings.name, error = %e, "a refreshed ID token was not used");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        let refresh_token =
+            response.refresh_token().map(|t| t.secret().clone()).unwrap_or_else(|| refresh_token.to_string());
+        Ok(Some(Refreshed { refresh_token, claims }))
     }
 
     /// Fetches the discovery document now (the doctor's and Admin → Authentication's check).
     pub async fn check(&self) -> Result<(), OidcError> {
         self.metadata(true).await.map(|_| ())
     }
+}
+
+/// What a refresh brought back.
+struct Refreshed {
+    refresh_token: String,
+    claims: Option<Map<String, Value>>,
 }
 
 /// Constant-time equality of two byte strings (the state is a secret until it is used).
@@ -611,17 +655,8 @@ async fn create(state: &AppState, identity: &Identity, username: &str) -> AppRes
     signed_in(state, user, identity).await
 }
 
-/// Brings a linked account up to date with what the provider just said.
+/// Records a sign-in of a linked account and brings it up to date.
 async fn signed_in(state: &AppState, user: User, identity: &Identity) -> AppResult<User> {
-    if user.display_name != identity.display_name || user.email != identity.email {
-        let mut conn = state.db.acquire().await?;
-        if let Err(AppError::Invalid { .. }) =
-            users::update_profile(&mut conn, user.id, &identity.display_name, identity.email.as_deref()).await
-        {
-            tracing::warn!(username = %user.username, "the provider's email address is another account's; kept the old one");
-            users::update_profile(&mut conn, user.id, &identity.display_name, user.email.as_deref()).await?;
-        }
-    }
     sqlx::query!(
         "update oidc_identity set signed_in_at = now(), checked_at = now(),
                 refresh_token = coalesce($3, refresh_token)
@@ -632,10 +667,25 @@ async fn signed_in(state: &AppState, user: User, identity: &Identity) -> AppResu
     )
     .execute(&state.db)
     .await?;
-    let user = users::find_by_id(&state.db, user.id).await?.ok_or(AppError::Internal)?;
     if !user.is_enabled {
         return Err(AppError::forbidden("This account is disabled here. Ask an administrator."));
     }
+    follow(state, user, identity).await
+}
+
+/// Makes an account follow what its provider says: name, email, groups (teams and
+/// administrators, through the group mappings).
+async fn follow(state: &AppState, user: User, identity: &Identity) -> AppResult<User> {
+    if user.display_name != identity.display_name || user.email != identity.email {
+        let mut conn = state.db.acquire().await?;
+        if let Err(AppError::Invalid { .. }) =
+            users::update_profile(&mut conn, user.id, &identity.display_name, identity.email.as_deref()).await
+        {
+            tracing::warn!(username = %user.username, "the provider's email address is another account's; kept the old one");
+            users::update_profile(&mut conn, user.id, &identity.display_name, user.email.as_deref()).await?;
+        }
+    }
+    let user = users::find_by_id(&state.db, user.id).await?.ok_or(AppError::Internal)?;
     let groups: Vec<DirectoryGroup> =
         identity.groups.iter().map(|g| DirectoryGroup { dn: g.clone(), name: g.clone() }).collect();
     super::groups::sync(state, user, &groups).await
@@ -670,7 +720,8 @@ pub async fn check_all(state: &AppState) -> AppResult<CheckReport> {
             continue;
         };
         match provider.still_knows(&token).await {
-            Ok(Some(new)) => {
+            Ok(Some(refreshed)) => {
+                let new = refreshed.refresh_token;
                 let sealed = if new == token { row.refresh_token.clone() } else { state.keys.crypt().seal(&new)? };
                 sqlx::query!(
                     "update oidc_identity set refresh_token = $3, checked_at = now() where provider = $1 and subject = $2",
@@ -680,6 +731,13 @@ pub async fn check_all(state: &AppState) -> AppResult<CheckReport> {
                 )
                 .execute(&state.db)
                 .await?;
+                // Between sign-ins too, name, email and teams follow what the provider says.
+                let claims = refreshed.claims.filter(|c| c.get("sub").and_then(Value::as_str) == Some(&row.subject));
+                if let Some(identity) = claims.map(|c| provider.identity(row.subject.clone(), &c, None)) {
+                    if let Some(user) = users::find_by_id(&state.db, row.user_id).await?.filter(|u| u.is_enabled) {
+                        follow(state, user, &identity).await?;
+                    }
+                }
                 report.known += 1;
             }
             Ok(None) => {

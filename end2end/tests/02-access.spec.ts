@@ -91,7 +91,7 @@ test("an admin manages users and sees the activity log", async ({ page }) => {
   await expect(page).toHaveURL(/\/admin\/authentication$/);
   await expect(page.getByText("Not configured: everyone has a local account.", { exact: false })).toBeVisible();
   await hydrated(page);
-  await page.getByLabel("Group (DN or name)").fill("cn=registry-admins,ou=groups,dc=example,dc=org");
+  await page.getByLabel("Group (DN, name, or groups claim value)").fill("cn=registry-admins,ou=groups,dc=example,dc=org");
   await page.getByLabel("Members are administrators").check();
   await page.getByRole("button", { name: "Add mapping" }).click();
   await expect(page.locator("tr[data-mapping='cn=registry-admins,ou=groups,dc=example,dc=org']")).toContainText("administrators");

@@ -359,6 +359,7 @@ impl Config {
             signup_enabled: self.signup_enabled && self.local_passwords,
             local_passwords: self.local_passwords,
             first_user_admin: self.first_user_admin,
+            session_days: self.session_days.max(1),
             registry_host: self.registry_host.clone(),
             access_defaults: app::policy::AccessSettings {
                 push_policy: self.push_policy,

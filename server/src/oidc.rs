@@ -3,13 +3,14 @@
 //! back. The protocol itself is `app::backend::access::oidc`.
 
 use app::backend::access::oidc::{self, Attempt, Outcome, Pending};
-use app::backend::access::session;
-use app::backend::AppState;
+use app::backend::access::{session, throttle};
+use app::backend::{AppState, ClientIp};
 use app::error::AppError;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::Router;
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -30,11 +31,19 @@ async fn start(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(q): Query<Start>,
+    addr: Option<Extension<ClientIp>>,
     session: Session,
 ) -> Response {
     let Some(provider) = state.oidc.get(&name) else {
         return failure(StatusCode::NOT_FOUND, "No sign-in provider has this name.");
     };
+    let throttled = throttle::begin(&state.db, throttle::provider_attempt(addr.map(|a| a.0 .0))).await;
+    if let Err(e) = async { throttled?.succeeded(&state.db).await }.await {
+        return app_failure(e);
+    }
+    if let Err(e) = session::keep_briefly_unless_signed_in(&session).await {
+        return app_failure(e);
+    }
     let next = app::api::safe_next(q.next.as_deref());
     match provider.begin(next).await {
         Ok((url, attempt)) => match session.insert(oidc::ATTEMPT_KEY, attempt).await {
@@ -96,7 +105,7 @@ async fn callback(
         }
     };
     match oidc::sign_in(&state, &identity).await {
-        Ok(Outcome::SignedIn(user)) => match session::establish(&session, &user).await {
+        Ok(Outcome::SignedIn(user)) => match session::establish(&state, &session, &user).await {
             Ok(()) => {
                 tracing::info!(target: "portcullis::auth", username = %user.username, provider = %name, "signed in through a provider");
                 Redirect::to(&attempt.next).into_response()

@@ -32,7 +32,7 @@ fn accounts() -> serde_json::Value {
         "olivia": { "preferred_username": "Olivia.Ops@example.org", "name": "Olivia Ops",
                     "email": "olivia@example.org", "email_verified": true, "groups": ["developers", "everyone"] },
         "carol": { "preferred_username": "carol", "name": "Carol Elsewhere", "email": "carol@corp.example",
-                   "groups": ["everyone"] },
+                   "email_verified": false, "groups": ["everyone"] },
     })
 }
 
@@ -223,6 +223,7 @@ async fn people_sign_in_through_the_provider_and_docker_login_with_tokens() {
     assert_eq!(me(&app, &carol_sso).await.unwrap().username, "carol-corp");
     assert_eq!(me(&app, &carol_local).await.unwrap().username, "carol", "the local carol is untouched");
     assert_eq!(user_row(&db, "carol").await.unwrap().0, "local");
+    assert_eq!(user_row(&db, "carol-corp").await.unwrap().2, None, "an address the provider did not verify");
 
     // docker login: olivia makes an access token on her account page and pushes with it; her
     // (non-existent) password does not log in, and she may not push to root's namespace.
@@ -259,6 +260,23 @@ async fn people_sign_in_through_the_provider_and_docker_login_with_tokens() {
         .await
         .unwrap();
     assert_eq!(log, 1, "the activity log says why");
+
+    // Starting sign-ins is throttled per address, and the session each start makes lives
+    // minutes, not the two weeks of a signed-in one.
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        statuses.push(client.get(format!("{}/login/oidc/corp", stack.url)).send().await.unwrap().status().as_u16());
+    }
+    assert!(statuses.contains(&303) && statuses.ends_with(&[429]), "{statuses:?}");
+    let longest: f64 = sqlx::query_scalar(
+        "select extract(epoch from max(expiry_date) - now())::float8 from tower_sessions.session
+         where position('oidc_attempt'::bytea in data) > 0",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert!(longest <= 15.0 * 60.0 + 5.0, "{longest}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,7 +285,19 @@ async fn forged_callbacks_and_id_tokens_are_refused() {
     let port = free_port();
     let public = "http://127.0.0.1:3000";
     let provider = OpenIdProvider::start(port, public).await;
-    let app = app_with(&db, |c| c.oidc_providers = server::config::OidcProviders(vec![settings(port)])).await;
+    // A second provider, which does not answer.
+    let down: OidcSettings = serde_json::from_value(json!({
+        "name": "lab", "label": "Lab IdP", "issuer": format!("http://127.0.0.1:{}", free_port()), "client_id": "x",
+    }))
+    .unwrap();
+    let app = app_with(&db, |c| c.oidc_providers = server::config::OidcProviders(vec![settings(port), down])).await;
+    // Each provider is a button; one that does not answer sends people back with a message.
+    let page = get(&app, "/login", None).await;
+    assert!(page.body.contains("Sign in with Corp SSO") && page.body.contains("Sign in with Lab IdP"), "{}", page.body);
+    let r = get(&app, "/login/oidc/lab", None).await;
+    assert_eq!(r.location(), Some("/login?sso=unavailable"), "{} {}", r.status, r.body);
+    let page = get(&app, "/login?sso=unavailable", None).await;
+    assert!(page.body.contains("does not answer"), "{}", page.body);
 
     // Starting a sign-in sends the browser to the provider with a state, a nonce and a PKCE
     // challenge; an unknown provider is not found.

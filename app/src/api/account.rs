@@ -73,7 +73,7 @@ pub async fn choose_username(username: String) -> Result<(), AppError> {
         let user = crate::backend::access::oidc::create_chosen(&state, &pending.identity, &username).await?;
         next = pending.next;
         let _ = session.remove_value(crate::backend::access::oidc::PENDING_KEY).await;
-        session::establish(&session, &user).await
+        session::establish(&state, &session, &user).await
     }
     .await;
     let next = super::safe_next(Some(&next)).to_string();
@@ -119,7 +119,7 @@ pub async fn login(username: String, password: String, next: Option<String>) -> 
             return Err(AppError::unauthorized(auth::BAD_CREDENTIALS));
         }
         let user = auth::login_with_password(&state, username, password, form::client_addr()).await?;
-        session::establish(&session, &user).await
+        session::establish(&state, &session, &user).await
     }
     .await;
     form::respond(result, Some(super::safe_next(next.as_deref())))
@@ -144,7 +144,7 @@ pub async fn signup(username: String, password: String, password_confirm: String
         let new = users::NewUser { username: &username, password_hash: Some(&hash), ..Default::default() };
         let user = users::insert(&state.db, new, state.settings.first_user_admin, users::Origin::SignUp).await?;
         let session = form::session().await?;
-        session::establish(&session, &user).await
+        session::establish(&state, &session, &user).await
     }
     .await;
     form::respond(result, Some("/"))

@@ -58,6 +58,8 @@ pub struct Settings {
     pub local_passwords: bool,
     /// Whether the first account created becomes an administrator.
     pub first_user_admin: bool,
+    /// Days of inactivity after which a signed-in session ends.
+    pub session_days: i64,
     /// `host:port` of the registry, as users type it in `docker login`.
     pub registry_host: String,
     /// Access settings written to the database at the first start (administrators change

@@ -357,7 +357,9 @@ impl Provider {
         let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
         let claimed_name = text(&self.settings.username_claim).or(text("preferred_username")).unwrap_or("").to_string();
         let display_name = text("name").unwrap_or(&claimed_name).chars().take(200).collect();
-        let email = text("email").filter(|e| e.contains('@') && e.len() <= 254).map(str::to_string);
+        // An address the provider says it did not verify is not taken (it could be anyone's).
+        let verified = claims.get("email_verified").and_then(Value::as_bool) != Some(false);
+        let email = text("email").filter(|e| verified && e.contains('@') && e.len() <= 254).map(str::to_string);
         let groups = match claims.get(&self.settings.groups_claim) {
             _ if self.settings.groups_claim.is_empty() => Vec::new(),
             Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).map(str::to_string).collect(),

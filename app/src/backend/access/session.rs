@@ -3,7 +3,8 @@
 //! A session stores the user id and the user's auth epoch at login. Changing the password or
 //! disabling the user bumps the epoch, which voids every other session at its next request.
 
-use tower_sessions::Session;
+use tower_sessions::cookie::time::Duration;
+use tower_sessions::{Expiry, Session};
 
 use super::principal::User;
 use super::users;
@@ -18,11 +19,25 @@ fn session_error(e: tower_sessions::session::Error) -> AppError {
     AppError::Internal
 }
 
-/// Binds the session to `user`, under a fresh session id (no fixation).
-pub async fn establish(session: &Session, user: &User) -> AppResult<()> {
+/// Binds the session to `user`, under a fresh session id (no fixation), for
+/// `session_days` of inactivity.
+pub async fn establish(state: &AppState, session: &Session, user: &User) -> AppResult<()> {
     session.cycle_id().await.map_err(session_error)?;
+    session.set_expiry(Some(Expiry::OnInactivity(Duration::days(state.settings.session_days))));
     session.insert(USER_ID, user.id).await.map_err(session_error)?;
     session.insert(EPOCH, user.auth_epoch).await.map_err(session_error)?;
+    Ok(())
+}
+
+/// Minutes a session that only carries a sign-in under way (at an identity provider) lives.
+pub const SIGN_IN_MINUTES: i64 = 15;
+
+/// Makes a session without a user short-lived: it only carries a sign-in under way, and
+/// anyone may start as many as the throttle allows.
+pub async fn keep_briefly_unless_signed_in(session: &Session) -> AppResult<()> {
+    if session.get::<i64>(USER_ID).await.map_err(session_error)?.is_none() {
+        session.set_expiry(Some(Expiry::OnInactivity(Duration::minutes(SIGN_IN_MINUTES))));
+    }
     Ok(())
 }
 

@@ -49,6 +49,14 @@ pub const PAIR: Rule = Rule { limit: 5, window_secs: 15 * 60, backoff: false, on
 pub const ACCOUNT: Rule = Rule { limit: 20, window_secs: 15 * 60, backoff: true, on_success: OnSuccess::Uncount };
 pub const SIGNUP: Rule = Rule { limit: 10, window_secs: 60 * 60, backoff: false, on_success: OnSuccess::Keep };
 
+pub const PROVIDER: Rule = Rule { limit: 30, window_secs: 15 * 60, backoff: false, on_success: OnSuccess::Keep };
+
+/// The keys and rules of a sign-in through an identity provider started from `addr` (each
+/// start is a session in the store, however short-lived).
+pub fn provider_attempt(addr: Option<IpAddr>) -> Vec<(String, Rule)> {
+    addr.map(|a| vec![(format!("provider:{a}"), PROVIDER)]).unwrap_or_default()
+}
+
 /// The longest a spaced-out attempt waits.
 const MAX_BACKOFF_SECS: i64 = 300;
 

@@ -261,6 +261,13 @@ async fn people_sign_in_through_the_provider_and_docker_login_with_tokens() {
         .unwrap();
     assert_eq!(log, 1, "the activity log says why");
 
+    // The provider goes down: no one is signed out for it.
+    let mut provider = provider;
+    provider.child.kill().await.unwrap();
+    let report = oidc::check_all(&stack.state).await.unwrap();
+    assert_eq!((report.known, report.signed_out, report.failed), (0, 0, 1), "{report:?}");
+    assert_eq!(me(&app, &carol_sso).await.unwrap().username, "carol-corp");
+
     // Starting sign-ins is throttled per address, and the session each start makes lives
     // minutes, not the two weeks of a signed-in one.
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();

@@ -714,8 +714,15 @@ pub async fn check_all(state: &AppState) -> AppResult<CheckReport> {
     .fetch_all(&state.db)
     .await?;
     let mut report = CheckReport::default();
+    // A provider that fails once is not asked again this round: with it down, every person
+    // would wait out a timeout.
+    let mut down: Vec<String> = Vec::new();
     for row in rows {
         let Some(provider) = state.oidc.get(&row.provider) else { continue };
+        if down.contains(&row.provider) {
+            report.failed += 1;
+            continue;
+        }
         let Ok(token) = state.keys.crypt().open(&row.refresh_token) else {
             tracing::warn!(provider = %row.provider, "a refresh token cannot be read (was keys_encryption_key changed?)");
             report.failed += 1;
@@ -747,7 +754,8 @@ pub async fn check_all(state: &AppState) -> AppResult<CheckReport> {
                 report.signed_out += 1;
             }
             Err(e) => {
-                tracing::warn!(provider = %row.provider, error = %e, "could not ask the provider about a person");
+                tracing::warn!(provider = %row.provider, error = %e, "could not ask the provider about its people; trying again next time");
+                down.push(row.provider.clone());
                 report.failed += 1;
             }
         }

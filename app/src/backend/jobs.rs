@@ -71,3 +71,32 @@ where
         }
     });
 }
+
+/// Runs `work` every `every` (waiting first), on one replica at a time: it holds the advisory
+/// lock `lock` on a connection of its own (named `portcullis <name>`), and is supervised. A
+/// run that fails is logged and tried again next time.
+pub fn periodically<F, Fut>(
+    name: &'static str,
+    lock: &'static str,
+    state: super::AppState,
+    every: std::time::Duration,
+    work: F,
+) where
+    F: Fn(super::AppState) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = AppResult<()>> + Send + 'static,
+{
+    let db = state.db.clone();
+    supervise(name, db, move || {
+        let (state, work) = (state.clone(), work.clone());
+        async move {
+            let mut connection = dedicated_connection(&state.db, &format!("portcullis {name}")).await?;
+            while !state.db.is_closed() {
+                tokio::time::sleep(every).await;
+                if let Err(e) = exclusively(&mut connection, lock, work(state.clone())).await {
+                    tracing::warn!(job = name, error = %e, "a periodic job failed; trying again next time");
+                }
+            }
+            Ok(())
+        }
+    });
+}

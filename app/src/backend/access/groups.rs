@@ -228,25 +228,19 @@ pub fn spawn_periodic(state: AppState, every: std::time::Duration) {
     if state.directory.is_none() || every.is_zero() {
         return;
     }
-    let db = state.db.clone();
-    crate::backend::jobs::supervise("directory sync", db, move || {
-        let state = state.clone();
-        async move {
-            let mut lock = crate::backend::jobs::dedicated_connection(&state.db, "portcullis directory sync").await?;
-            while !state.db.is_closed() {
-                tokio::time::sleep(every).await;
-                match crate::backend::jobs::exclusively(&mut lock, "portcullis.directory_sync", sync_all(&state)).await
-                {
-                    Ok(Some(r)) if r.disabled > 0 => {
-                        tracing::info!(?r, "directory sync disabled people it no longer has")
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "directory sync failed; trying again next time"),
-                }
+    crate::backend::jobs::periodically(
+        "directory sync",
+        "portcullis.directory_sync",
+        state,
+        every,
+        |state| async move {
+            let r = sync_all(&state).await?;
+            if r.disabled > 0 {
+                tracing::info!(?r, "directory sync disabled people it no longer has");
             }
             Ok(())
-        }
-    });
+        },
+    );
 }
 
 /// Whether a mapping's group is one of `groups` (by DN or name, without case).

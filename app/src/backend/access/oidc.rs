@@ -626,20 +626,8 @@ pub async fn create_chosen(state: &AppState, identity: &Identity, username: &str
 }
 
 async fn create(state: &AppState, identity: &Identity, username: &str) -> AppResult<User> {
-    let new = |email| users::NewUser {
-        username,
-        display_name: Some(&identity.display_name),
-        email,
-        source: Some("oidc"),
-        ..Default::default()
-    };
-    let user = match users::insert(&state.db, new(identity.email.as_deref()), false, users::Origin::Directory).await {
-        Err(AppError::Invalid { field, .. }) if field == "email" => {
-            tracing::warn!(%username, provider = %identity.provider, "the provider's email address is another account's; left out");
-            users::insert(&state.db, new(None), false, users::Origin::Directory).await?
-        }
-        other => other?,
-    };
+    let user =
+        users::insert_vouched(&state.db, username, &identity.display_name, identity.email.as_deref(), "oidc").await?;
     let inserted = sqlx::query!(
         "insert into oidc_identity (provider, subject, user_id) values ($1, $2, $3) on conflict do nothing",
         identity.provider,
@@ -678,15 +666,7 @@ async fn signed_in(state: &AppState, user: User, identity: &Identity) -> AppResu
 /// Makes an account follow what its provider says: name, email, groups (teams and
 /// administrators, through the group mappings).
 async fn follow(state: &AppState, user: User, identity: &Identity) -> AppResult<User> {
-    if user.display_name != identity.display_name || user.email != identity.email {
-        let mut conn = state.db.acquire().await?;
-        if let Err(AppError::Invalid { .. }) =
-            users::update_profile(&mut conn, user.id, &identity.display_name, identity.email.as_deref()).await
-        {
-            tracing::warn!(username = %user.username, "the provider's email address is another account's; kept the old one");
-            users::update_profile(&mut conn, user.id, &identity.display_name, user.email.as_deref()).await?;
-        }
-    }
+    users::follow_profile(&state.db, &user, &identity.display_name, identity.email.as_deref()).await?;
     let user = users::find_by_id(&state.db, user.id).await?.ok_or(AppError::Internal)?;
     let groups: Vec<DirectoryGroup> =
         identity.groups.iter().map(|g| DirectoryGroup { dn: g.clone(), name: g.clone() }).collect();
@@ -804,24 +784,19 @@ pub fn spawn_periodic(state: AppState, every: Duration) {
     if state.oidc.0.is_empty() || every.is_zero() {
         return;
     }
-    let db = state.db.clone();
-    crate::backend::jobs::supervise("identity provider check", db, move || {
-        let state = state.clone();
-        async move {
-            let mut lock = crate::backend::jobs::dedicated_connection(&state.db, "portcullis provider check").await?;
-            while !state.db.is_closed() {
-                tokio::time::sleep(every).await;
-                match crate::backend::jobs::exclusively(&mut lock, "portcullis.oidc_check", check_all(&state)).await {
-                    Ok(Some(r)) if r.signed_out > 0 || r.failed > 0 => {
-                        tracing::info!(?r, "checked the identity providers' people")
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "the identity provider check failed; trying again next time"),
-                }
+    crate::backend::jobs::periodically(
+        "identity provider check",
+        "portcullis.oidc_check",
+        state,
+        every,
+        |state| async move {
+            let r = check_all(&state).await?;
+            if r.signed_out > 0 || r.failed > 0 {
+                tracing::info!(?r, "checked the identity providers' people");
             }
             Ok(())
-        }
-    });
+        },
+    );
 }
 
 #[cfg(test)]

@@ -117,7 +117,7 @@ pub enum Origin<'a> {
     System,
     /// The API's bootstrap: refused unless it is the very first account.
     Bootstrap,
-    /// The directory vouched for the person at their first sign-in.
+    /// The directory or an identity provider vouched for the person at their first sign-in.
     Directory,
 }
 
@@ -141,30 +141,50 @@ pub async fn from_directory(
             tracing::warn!(%username, "a directory person has the name of a local account; refused");
             return Ok(None);
         }
-        if existing.display_name != display_name || existing.email.as_deref() != email {
-            let mut conn = db.acquire().await?;
-            if let Err(AppError::Invalid { .. }) = update_profile(&mut conn, existing.id, display_name, email).await {
-                tracing::warn!(%username, "the directory's email address is another account's; kept the old one");
-                update_profile(&mut conn, existing.id, display_name, existing.email.as_deref()).await?;
-            }
-        }
+        follow_profile(db, &existing, display_name, email).await?;
         return find_by_id(db, existing.id).await;
     }
+    Ok(Some(insert_vouched(db, username, display_name, email, "ldap").await?))
+}
+
+/// Makes the account of someone another system vouches for (`source`: the directory, an
+/// identity provider), with no password here. An email address another account has is left
+/// out rather than refusing the person.
+pub async fn insert_vouched(
+    db: &PgPool,
+    username: &str,
+    display_name: &str,
+    email: Option<&str>,
+    source: &str,
+) -> AppResult<User> {
     let new = |email| NewUser {
         username,
         display_name: Some(display_name),
         email,
-        source: Some("ldap"),
+        source: Some(source),
         ..Default::default()
     };
-    let user = match insert(db, new(email), false, Origin::Directory).await {
+    match insert(db, new(email), false, Origin::Directory).await {
         Err(AppError::Invalid { field, .. }) if field == "email" => {
-            tracing::warn!(%username, "the directory's email address is another account's; left out");
-            insert(db, new(None), false, Origin::Directory).await?
+            tracing::warn!(%username, %source, "the email address it gives is another account's; left out");
+            insert(db, new(None), false, Origin::Directory).await
         }
-        other => other?,
-    };
-    Ok(Some(user))
+        other => other,
+    }
+}
+
+/// Brings `user`'s name and email to what the system that vouches for them says; an email
+/// address another account has is not taken (the old one stays).
+pub async fn follow_profile(db: &PgPool, user: &User, display_name: &str, email: Option<&str>) -> AppResult<()> {
+    if user.display_name == display_name && user.email.as_deref() == email {
+        return Ok(());
+    }
+    let mut conn = db.acquire().await?;
+    if let Err(AppError::Invalid { .. }) = update_profile(&mut conn, user.id, display_name, email).await {
+        tracing::warn!(username = %user.username, "the email address given is another account's; kept the old one");
+        update_profile(&mut conn, user.id, display_name, user.email.as_deref()).await?;
+    }
+    Ok(())
 }
 
 /// Whether any account exists yet.

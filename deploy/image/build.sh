@@ -16,12 +16,15 @@ release=(); [ "$profile" = release ] && release=(--release)
 
 rustup target list --installed | grep -qx "$musl" || rustup target add "$musl"
 echo "==> the static server ($musl, $profile)"
-CC_x86_64_unknown_linux_musl=musl-gcc \
+# Components erased as cargo-leptos builds the site (always-erase-components): the server
+# renders the very views the browser hydrates.
+CC_x86_64_unknown_linux_musl=musl-gcc RUSTFLAGS="${RUSTFLAGS:-} --cfg erase_components" \
   cargo build "${release[@]}" --locked --target "$musl" -p server --bin portcullis
 echo "==> the site ($profile wasm, css)"
-# A release site ships each file compressed beside it (-P: .br and .gz, served as they are).
+# Split into sections the browser fetches as it needs them (--split; see app::ui). A release
+# site ships each file compressed beside it (-P: .br and .gz, served as they are).
 precompress=(); [ "$profile" = release ] && precompress=(-P)
-CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" cargo leptos build "${release[@]}" "${precompress[@]}" --frontend-only
+CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" cargo leptos build --split "${release[@]}" "${precompress[@]}" --frontend-only
 
 rm -rf target/image && mkdir -p target/image
 objcopy --strip-all "$target_dir/$musl/$profile/portcullis" target/image/portcullis

@@ -13,7 +13,7 @@ fi
 profile=debug
 [ -n "${RELEASE:-}" ] && profile=release
 echo "==> building Portcullis ($profile; the first build takes several minutes)"
-CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" cargo leptos build ${RELEASE:+--release -P}
+CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" cargo leptos build --split ${RELEASE:+--release -P}
 bin="${CARGO_TARGET_DIR:-$root/target}/$profile/portcullis"
 
 registry_listen="${PORTCULLIS_REGISTRY_LISTEN:-127.0.0.1:5000}"
@@ -37,4 +37,4 @@ cat <<MSG
   Stop:        Ctrl-C
 
 MSG
-CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" cargo leptos serve ${RELEASE:+--release -P}
+CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" cargo leptos serve --split ${RELEASE:+--release -P}

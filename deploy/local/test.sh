@@ -18,6 +18,13 @@ step "the container image (Containerfile, debug build; server/tests/image.rs run
 export PORTCULLIS_TEST_IMAGE=localhost/portcullis:test
 IMAGE="$PORTCULLIS_TEST_IMAGE" PROFILE=debug deploy/image/build.sh
 
+step "the release front end, split (server/tests/first_load.rs measures what a first visit downloads)"
+# Its own site root, so the browser tests' debug site below does not replace it.
+LEPTOS_SITE_ROOT=target/site-release CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" \
+  cargo leptos build --release --split --frontend-only
+export PORTCULLIS_TEST_RELEASE_SITE="$root/target/site-release"
+export PORTCULLIS_TEST_RELEASE_HASHES="${CARGO_TARGET_DIR:-$root/target}/release/hash.txt"
+
 step "unit and integration tests"
 # The previous run's test databases go first.
 psql -qAt "$PG_SERVER_URL" -c "select datname from pg_database where datname like 'pct\_%'" |
@@ -30,7 +37,7 @@ DATABASE_URL="$PG_SERVER_URL" RUSTFLAGS="--cfg erase_components" cargo test --lo
 
 step "browser tests (Playwright + Chromium, with a registry)"
 export PORTCULLIS_DATABASE_URL="$(database_url portcullis_e2e fresh)"
-CARGO_BUILD_JOBS=1 cargo leptos build
+CARGO_BUILD_JOBS=1 cargo leptos build --split
 registry_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export PORTCULLIS_REGISTRY_LISTEN="127.0.0.1:$registry_port"
 export PORTCULLIS_REGISTRY_URL="http://$PORTCULLIS_REGISTRY_LISTEN" PORTCULLIS_REGISTRY_HOST="$PORTCULLIS_REGISTRY_LISTEN"
@@ -38,4 +45,4 @@ rm -rf .data/e2e-registry
 "${CARGO_TARGET_DIR:-$root/target}/debug/portcullis" registry-config --out .data/e2e-registry >/dev/null
 docker-registry serve .data/e2e-registry/config.yml > .data/e2e-registry.log 2>&1 &
 cleanups+=("kill $! 2>/dev/null")
-CARGO_BUILD_JOBS=1 cargo leptos end-to-end
+CARGO_BUILD_JOBS=1 cargo leptos end-to-end --split

@@ -27,6 +27,8 @@ test("an admin builds a team with a namespace; a viewer sees it but not the visi
   await expect(page.locator("#field-username-error")).toContainText("no user has this name");
 
   await nav(page, "Namespaces").click();
+  // The page shows once its section's code is there (it is fetched on first use).
+  await expect(page.getByRole("heading", { level: 1, name: "Namespaces", exact: true })).toBeVisible();
   await page.getByLabel("Name").fill("platform-apps");
   await page.locator("#field-team").selectOption("platform");
   await page.getByRole("button", { name: "Create namespace" }).click();

@@ -542,11 +542,11 @@ async fn private_images_never_show_to_outsiders() {
     let recent = |who: &Person| {
         let (app, who) = (world.app.clone(), who.clone());
         async move {
-            let r = call(&app, "/api/images/recent", &[], Some(&who.session().await)).await;
-            r.parse::<Vec<(String, TagView)>>()
+            let r = call(&app, "/api/dashboard", &[], Some(&who.session().await)).await;
+            r.parse::<app::api::dashboard::DashboardData>().recent
         }
     };
-    assert_eq!(recent(&alice).await[0].0, "alice/secret");
+    assert_eq!(recent(&alice).await[0].repository, "alice/secret");
     assert!(recent(&bob).await.is_empty());
     let found = call(&world.app, "/api/images/search", &[("q", "ALICE")], Some(&alice.session().await)).await;
     let found = found.parse::<SearchData>();

@@ -88,12 +88,6 @@ pub async fn restore_tag(repository: String, tag: String, digest: String) -> Res
     .await
 }
 
-#[server(endpoint = "images/recent")]
-pub async fn recent_pushes() -> Result<Vec<(String, TagView)>, AppError> {
-    let (state, p) = form::principal().await?;
-    browse::recent_pushes(&state, &p, 10).await
-}
-
 #[server(endpoint = "images/explore")]
 pub async fn explore(page: Option<u32>) -> Result<Page<RepositoryView>, AppError> {
     let state = form::state()?;

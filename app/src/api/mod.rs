@@ -5,6 +5,7 @@
 pub mod account;
 pub mod admin;
 pub mod cleanup;
+pub mod dashboard;
 #[cfg(feature = "ssr")]
 pub mod form;
 pub mod images;

@@ -63,13 +63,6 @@ pub async fn list_namespaces(q: Option<String>, page: Option<u32>) -> Result<Nam
     Ok(NamespaceList { namespaces: list, teams_for_new, may_choose_visibility })
 }
 
-/// The first namespaces the viewer belongs to (through a team), for the dashboard.
-#[server(endpoint = "namespaces/mine")]
-pub async fn my_namespaces() -> Result<Page<NamespaceView>, AppError> {
-    let (state, p) = form::principal().await?;
-    namespaces::mine(&state, &p, crate::model::PageRequest::new(Some(1), Some(20))).await
-}
-
 #[server(endpoint = "namespaces/get")]
 pub async fn get_namespace(name: String, page: Option<u32>) -> Result<NamespaceDetail, AppError> {
     use crate::policy::{can_delete, can_pull, can_push, Actor, NamespaceFacts};

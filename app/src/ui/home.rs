@@ -5,11 +5,9 @@ use leptos_meta::Title;
 
 use super::components::*;
 use super::use_session;
-use crate::api::images::recent_pushes;
-use crate::api::namespaces::my_namespaces;
-use crate::api::teams::list_teams;
+use crate::api::dashboard::{dashboard, RecentPush};
 use crate::model::CurrentUser;
-use crate::model::{human_size, short_digest, TagView};
+use crate::model::{human_size, short_digest};
 
 #[component]
 pub fn HomePage() -> impl IntoView {
@@ -29,64 +27,56 @@ pub fn HomePage() -> impl IntoView {
     }
 }
 
-/// How many namespaces and teams the dashboard's cards list before "All … →".
-const CARD_ROWS: usize = 8;
-
 #[component]
 fn Dashboard(user: CurrentUser, registry: String) -> impl IntoView {
-    let namespaces = Resource::new(|| (), |_| my_namespaces());
-    let recent = Resource::new(|| (), |_| recent_pushes());
-    let teams = Resource::new(|| (), |_| list_teams(None));
+    let data = Resource::new(|| (), |_| dashboard());
     let ns = user.username.clone();
+    let username = user.username.clone();
     view! {
         <Title text="Dashboard"/>
         <PageHeader title=format!("Welcome, {}", user.username) subtitle="Your images, namespaces and teams."/>
-        <div class="grid gap-6 lg:grid-cols-3">
-            <div class="space-y-6 lg:col-span-2">
-                {loaded_part(recent, move |pushes| {
-                    let (registry, ns, username) = (registry.clone(), ns.clone(), user.username.clone());
-                    if pushes.is_empty() {
-                        view! { <FirstPush registry ns username/> }.into_any()
-                    } else {
-                        view! { <RecentPushes pushes/> }.into_any()
-                    }
-                })}
-            </div>
-            <div class="space-y-6">
-                <Card title="Your namespaces">
-                    {loaded_part(namespaces, |mine| view! {
-                        <ul class="divide-y divide-slate-100 text-sm">
-                            {mine.items.into_iter().take(CARD_ROWS).map(|n| n.namespace).map(|n| view! {
-                                <li class="flex items-center justify-between py-2">
-                                    <a class=LINK href=format!("/namespaces/{}", n.name)>{n.name.clone()}</a>
-                                    {visibility_badge(n.visibility)}
-                                </li>
-                            }).collect_view()}
-                        </ul>
-                        <a class=format!("mt-3 inline-block text-sm {LINK}") href="/namespaces">"All namespaces →"</a>
-                    })}
-                </Card>
-                <Card title="Your teams">
-                    {loaded_part(teams, |l| {
-                        let list = l.teams.items;
-                        if list.is_empty() {
-                            return view! { <p class="text-sm text-slate-600">"No teams yet. " <a class=LINK href="/teams">"Create or join one"</a></p> }.into_any();
-                        }
-                        view! {
+        {loaded_part(data, move |d| {
+            let (registry, ns, username) = (registry.clone(), ns.clone(), username.clone());
+            let pushes = if d.recent.is_empty() {
+                view! { <FirstPush registry ns username/> }.into_any()
+            } else {
+                view! { <RecentPushes pushes=d.recent/> }.into_any()
+            };
+            let teams = if d.teams.is_empty() {
+                view! { <p class="text-sm text-slate-600">"No teams yet. " <a class=LINK href="/teams">"Create or join one"</a></p> }.into_any()
+            } else {
+                view! {
+                    <ul class="divide-y divide-slate-100 text-sm">
+                        {d.teams.into_iter().map(|(name, role)| view! {
+                            <li class="flex items-center justify-between py-2">
+                                <a class=LINK href=format!("/teams/{name}")>{name.clone()}</a>
+                                {role.map(role_badge)}
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                    <a class=format!("mt-3 inline-block text-sm {LINK}") href="/teams">"All teams →"</a>
+                }.into_any()
+            };
+            view! {
+                <div class="grid gap-6 lg:grid-cols-3">
+                    <div class="space-y-6 lg:col-span-2">{pushes}</div>
+                    <div class="space-y-6">
+                        <Card title="Your namespaces">
                             <ul class="divide-y divide-slate-100 text-sm">
-                                {list.into_iter().take(CARD_ROWS).map(|t| view! {
+                                {d.namespaces.into_iter().map(|(name, visibility)| view! {
                                     <li class="flex items-center justify-between py-2">
-                                        <a class=LINK href=format!("/teams/{}", t.name)>{t.name.clone()}</a>
-                                        {t.role.map(role_badge)}
+                                        <a class=LINK href=format!("/namespaces/{name}")>{name.clone()}</a>
+                                        {visibility_badge(visibility)}
                                     </li>
                                 }).collect_view()}
                             </ul>
-                            <a class=format!("mt-3 inline-block text-sm {LINK}") href="/teams">"All teams →"</a>
-                        }.into_any()
-                    })}
-                </Card>
-            </div>
-        </div>
+                            <a class=format!("mt-3 inline-block text-sm {LINK}") href="/namespaces">"All namespaces →"</a>
+                        </Card>
+                        <Card title="Your teams">{teams}</Card>
+                    </div>
+                </div>
+            }
+        })}
     }
 }
 
@@ -132,14 +122,14 @@ fn FirstPush(registry: String, ns: String, username: String) -> impl IntoView {
 
 /// The latest pushes the viewer may see.
 #[component]
-fn RecentPushes(pushes: Vec<(String, TagView)>) -> impl IntoView {
+fn RecentPushes(pushes: Vec<RecentPush>) -> impl IntoView {
     view! {
         <section>
             <h2 class="mb-3 text-base font-semibold text-slate-900">"Recent pushes"</h2>
             <Table head=vec!["Image", "Digest", "Size", "Pushed"]>
-                {pushes.into_iter().map(|(repo, t)| view! {
+                {pushes.into_iter().map(|t| view! {
                     <tr class="hover:bg-slate-50">
-                        <td class=TD><a class=LINK href=format!("/tags/{}", t.id)>{format!("{repo}:{}", t.name)}</a></td>
+                        <td class=TD><a class=LINK href=format!("/tags/{}", t.tag_id)>{format!("{}:{}", t.repository, t.tag)}</a></td>
                         <td class=TD><code class="text-xs">{short_digest(&t.digest).to_string()}</code></td>
                         <td class=TD>{t.size.map(human_size)}</td>
                         <td class=TD>{time_view(t.pushed_at)} {t.pushed_by.map(|b| view! { <span class="text-slate-500">{format!(" by {b}")}</span> })}</td>

@@ -16,7 +16,7 @@ use leptos_meta::{provide_meta_context, HashedStylesheet, Link, Meta, MetaTags, 
 use leptos_router::{
     components::{Redirect, Route, Router, Routes, A},
     hooks::use_location,
-    path, SsrMode,
+    path, Lazy, LazyRoute, SsrMode,
 };
 
 use crate::api::account::{get_current_user, get_site_info, Logout};
@@ -45,6 +45,90 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Pages whose code the browser fetches when one of them is first shown: `cargo leptos
+/// --split` (every build of the site here; a wasm built without it cannot load a section) makes
+/// each section a wasm module of its own, so a first visit downloads the application's frame
+/// and that section, not every page (see the README's "Front-end weight"). On the server a
+/// section is just its pages.
+///
+/// A section, not a page, is the unit: each module the splitter makes is also a request and a
+/// separately compressed file, and pages that are visited together share most of their code.
+///
+/// `#[lazy]` also makes, in the browser, `$preload`: it fetches the section's module. The
+/// router awaits it before it renders a page of the section, so that hydration finds the
+/// page's code there (named here, as `macro_rules!` cannot make the name).
+macro_rules! lazy_sections {
+    ($($section:ident / $preload:ident: $pages:ident { $($route:ident => $page:path),* $(,)? })*) => {$(
+        // The variants are named after the routes (`HomeRoute`), so they all end in "Route".
+        #[allow(clippy::enum_variant_names)]
+        #[derive(Clone, Copy)]
+        enum $pages {
+            $($route),*
+        }
+
+        #[leptos::lazy]
+        fn $section(page: $pages) -> AnyView {
+            match page {
+                $($pages::$route => view! { <$page/> }.into_any()),*
+            }
+        }
+
+        $(
+            struct $route;
+
+            impl LazyRoute for $route {
+                fn data() -> Self {
+                    $route
+                }
+
+                async fn view(_this: Self) -> AnyView {
+                    $section($pages::$route).await
+                }
+
+                async fn preload() {
+                    #[cfg(feature = "hydrate")]
+                    $preload().await;
+                }
+            }
+        )*
+    )*};
+}
+
+lazy_sections! {
+    dashboard_section / __preload_dashboard_section: DashboardPages { HomeRoute => home::HomePage }
+    sign_in_section / __preload_sign_in_section: SignInPages {
+        LoginRoute => account::LoginPage,
+        ChooseUsernameRoute => account::ChooseUsernamePage,
+        SignupRoute => account::SignupPage,
+        ForgotPasswordRoute => account::ForgotPasswordPage,
+        ResetPasswordRoute => account::ResetPasswordPage,
+    }
+    account_section / __preload_account_section: AccountPages { AccountRoute => account::AccountPage }
+    namespaces_section / __preload_namespaces_section: NamespacePages {
+        NamespacesRoute => namespaces::NamespacesPage,
+        NamespaceRoute => namespaces::NamespacePage,
+    }
+    teams_section / __preload_teams_section: TeamPages {
+        TeamsRoute => teams::TeamsPage,
+        TeamRoute => teams::TeamPage,
+    }
+    repository_section / __preload_repository_section: RepositoryPages { RepositoryRoute => images::RepositoryPage }
+    tag_section / __preload_tag_section: TagPages { TagRoute => images::TagPage }
+    discover_section / __preload_discover_section: DiscoverPages {
+        ExploreRoute => images::ExplorePage,
+        SearchRoute => images::SearchPage,
+    }
+    admin_section / __preload_admin_section: AdminPages {
+        RegistryRoute => admin::RegistryPage,
+        UsersRoute => admin::UsersPage,
+        ActivityRoute => admin::ActivityPage,
+        SettingsRoute => admin::SettingsPage,
+        AuthenticationRoute => admin::AuthenticationPage,
+        WebhooksRoute => admin::WebhooksPage,
+        WebhookRoute => webhooks::WebhookPage,
+    }
+}
+
 /// Who is signed in, loaded once per page load and shared by every component.
 #[derive(Clone, Copy)]
 pub struct Session {
@@ -64,39 +148,44 @@ pub fn App() -> impl IntoView {
         site: Resource::new_blocking(|| (), |_| get_site_info()),
     };
     provide_context(session);
+    let (is_routing, set_is_routing) = signal(false);
 
     view! {
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
         <Meta name="description" content="Portcullis: accounts, teams and access control for your container registry."/>
         <Title formatter=|t: String| if t.is_empty() { "Portcullis".to_string() } else { format!("{t} · Portcullis") }/>
-        <Router>
+        <Router set_is_routing>
             <div class="flex min-h-full flex-col">
+                // While the router goes to a page (its data, and its section's code the first
+                // time), a bar at the top says so; the page shown stays until the next is ready.
+                <div class="fixed inset-x-0 top-0 z-50 h-1 animate-pulse bg-indigo-400" class:hidden=move || !is_routing.get()
+                    role="progressbar" aria-label="Loading the page"></div>
                 <Header/>
                 <main class="mx-auto w-full max-w-6xl flex-1 px-4 py-8 sm:px-6 lg:px-8">
                     <Routes fallback=NotFound>
-                        <Route path=path!("/") view=home::HomePage ssr=SsrMode::Async/>
-                        <Route path=path!("/login") view=account::LoginPage ssr=SsrMode::Async/>
-                        <Route path=path!("/login/choose-username") view=account::ChooseUsernamePage ssr=SsrMode::Async/>
-                        <Route path=path!("/signup") view=account::SignupPage ssr=SsrMode::Async/>
-                        <Route path=path!("/forgot-password") view=account::ForgotPasswordPage ssr=SsrMode::Async/>
-                        <Route path=path!("/reset-password") view=account::ResetPasswordPage ssr=SsrMode::Async/>
-                        <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async/>
-                        <Route path=path!("/namespaces") view=namespaces::NamespacesPage ssr=SsrMode::Async/>
-                        <Route path=path!("/namespaces/:name") view=namespaces::NamespacePage ssr=SsrMode::Async/>
-                        <Route path=path!("/teams") view=teams::TeamsPage ssr=SsrMode::Async/>
-                        <Route path=path!("/teams/:name") view=teams::TeamPage ssr=SsrMode::Async/>
-                        <Route path=path!("/repositories/*name") view=images::RepositoryPage ssr=SsrMode::Async/>
-                        <Route path=path!("/tags/:id") view=images::TagPage ssr=SsrMode::Async/>
-                        <Route path=path!("/explore") view=images::ExplorePage ssr=SsrMode::Async/>
-                        <Route path=path!("/search") view=images::SearchPage ssr=SsrMode::Async/>
-                        <Route path=path!("/admin/registry") view=admin::RegistryPage ssr=SsrMode::Async/>
+                        <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/login/choose-username") view={Lazy::<ChooseUsernameRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/signup") view={Lazy::<SignupRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/forgot-password") view={Lazy::<ForgotPasswordRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/reset-password") view={Lazy::<ResetPasswordRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/namespaces") view={Lazy::<NamespacesRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/namespaces/:name") view={Lazy::<NamespaceRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/teams") view={Lazy::<TeamsRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/teams/:name") view={Lazy::<TeamRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/repositories/*name") view={Lazy::<RepositoryRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/tags/:id") view={Lazy::<TagRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/explore") view={Lazy::<ExploreRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/search") view={Lazy::<SearchRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/admin/registry") view={Lazy::<RegistryRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("/admin") view=|| view! { <Redirect path="/admin/users"/> } ssr=SsrMode::Async/>
-                        <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async/>
-                        <Route path=path!("/admin/activity") view=admin::ActivityPage ssr=SsrMode::Async/>
-                        <Route path=path!("/admin/settings") view=admin::SettingsPage ssr=SsrMode::Async/>
-                        <Route path=path!("/admin/authentication") view=admin::AuthenticationPage ssr=SsrMode::Async/>
-                        <Route path=path!("/admin/webhooks") view=admin::WebhooksPage ssr=SsrMode::Async/>
-                        <Route path=path!("/webhooks/:id") view=webhooks::WebhookPage ssr=SsrMode::Async/>
+                        <Route path=path!("/admin/users") view={Lazy::<UsersRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/admin/activity") view={Lazy::<ActivityRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/admin/settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/admin/authentication") view={Lazy::<AuthenticationRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/admin/webhooks") view={Lazy::<WebhooksRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/webhooks/:id") view={Lazy::<WebhookRoute>::new()} ssr=SsrMode::Async/>
                     </Routes>
                 </main>
                 <footer class="border-t border-slate-200 py-4 text-center text-xs text-slate-500">

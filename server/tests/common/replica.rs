@@ -11,6 +11,7 @@ pub struct Replica {
     pub base: String,
     settings: Vec<(String, String)>,
     log: Option<PathBuf>,
+    exe: PathBuf,
 }
 
 impl Drop for Replica {
@@ -24,6 +25,12 @@ impl Replica {
     /// listen address and, unless given, its public URL are its own), its output appended to
     /// `log`, and waits until it is ready.
     pub async fn start(settings: &[(&str, &str)], log: Option<&Path>) -> Replica {
+        Self::start_exe(Path::new(env!("CARGO_BIN_EXE_portcullis")), settings, log).await
+    }
+
+    /// As [`Replica::start`], with the `portcullis` executable at `exe` (a copy beside
+    /// another build's `hash.txt`, say).
+    pub async fn start_exe(exe: &Path, settings: &[(&str, &str)], log: Option<&Path>) -> Replica {
         let port = super::free_port();
         let base = format!("http://127.0.0.1:{port}");
         let mut all = vec![
@@ -34,7 +41,8 @@ impl Replica {
             all.retain(|(key, _)| key != k);
             all.push((k.to_string(), v.to_string()));
         }
-        let mut replica = Replica { child: None, base, settings: all, log: log.map(Path::to_path_buf) };
+        let mut replica =
+            Replica { child: None, base, settings: all, log: log.map(Path::to_path_buf), exe: exe.to_path_buf() };
         replica.restart().await;
         replica
     }
@@ -56,7 +64,7 @@ impl Replica {
             ),
             None => Stdio::null(),
         };
-        let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        let mut command = Command::new(&self.exe);
         // Only what the test sets: none of the developer's own settings.
         for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PORTCULLIS_")) {
             command.env_remove(key);

@@ -1,0 +1,70 @@
+//! The dashboard's one request: the viewer's latest pushes, and the first of their namespaces
+//! and teams. One server function answering small rows, not three lists of whole views: the
+//! browser decodes only what the page shows, and its wasm carries the code for only that (the
+//! dashboard is one of the pages a first visit must load light; see the README's "Front-end
+//! weight").
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+use crate::model::{TeamRole, Visibility};
+
+#[cfg(feature = "ssr")]
+use crate::api::form;
+#[cfg(feature = "ssr")]
+use crate::backend::directory::{namespaces, teams};
+#[cfg(feature = "ssr")]
+use crate::backend::images::browse;
+
+/// How many namespaces and teams the dashboard lists before "All … →" (and pushes: 10).
+pub const DASHBOARD_ROWS: u32 = 8;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardData {
+    /// The latest pushes the viewer may see, newest first.
+    pub recent: Vec<RecentPush>,
+    /// The viewer's namespaces: name and visibility.
+    pub namespaces: Vec<(String, Visibility)>,
+    /// The viewer's teams: name and their role there.
+    pub teams: Vec<(String, Option<TeamRole>)>,
+}
+
+/// A push as the dashboard lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentPush {
+    pub repository: String,
+    /// The tag's id, for its page.
+    pub tag_id: i64,
+    pub tag: String,
+    pub digest: String,
+    pub size: Option<i64>,
+    pub pushed_at: chrono::DateTime<chrono::Utc>,
+    pub pushed_by: Option<String>,
+}
+
+#[server(endpoint = "dashboard")]
+pub async fn dashboard() -> Result<DashboardData, AppError> {
+    use crate::model::PageRequest;
+    let (state, p) = form::principal().await?;
+    let rows = PageRequest::new(Some(1), Some(DASHBOARD_ROWS));
+    let recent = browse::recent_pushes(&state, &p, 10).await?;
+    let mine = namespaces::mine(&state, &p, rows).await?;
+    let teams = teams::list(&state, &p, rows).await?;
+    Ok(DashboardData {
+        recent: recent
+            .into_iter()
+            .map(|(repository, t)| RecentPush {
+                repository,
+                tag_id: t.id,
+                tag: t.name,
+                digest: t.digest,
+                size: t.size,
+                pushed_at: t.pushed_at,
+                pushed_by: t.pushed_by,
+            })
+            .collect(),
+        namespaces: mine.items.into_iter().map(|n| (n.namespace.name, n.namespace.visibility)).collect(),
+        teams: teams.items.into_iter().map(|t| (t.name, t.role)).collect(),
+    })
+}

@@ -1,8 +1,8 @@
 //! The browser half of Portcullis: hydrates the server-rendered pages.
 //!
-//! Each page is a lazy route (see `app::ui`): with `cargo leptos --split` its code is a wasm
-//! module of its own, which hydration fetches (the server has already preloaded it) before it
-//! takes over that page.
+//! Each page belongs to a lazy section (see `app::ui`): with `cargo leptos --split` a
+//! section's code is a wasm module of its own, which hydration awaits (the server has already
+//! named it for preloading) before it takes over the page.
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {

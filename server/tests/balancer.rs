@@ -244,13 +244,11 @@ async fn the_policy_holds_a_session_outlives_its_replica_and_a_change_reaches_ev
 
     // A browser (Debian's Chromium, driven by Playwright) signs in through the balancer; the
     // replicas then take turns serving its session, and one of them is killed meanwhile.
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end/sign-in-through.js");
-    let mut browser = tokio::process::Command::new("node")
-        .args([script, &cluster.lb, &alice.name, &alice.password])
+    let mut browser = node_script("sign-in-through.js")
+        .args([&cluster.lb, &alice.name, &alice.password])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .expect("node runs (Playwright is installed by deploy/local/setup.sh)");
     let mut lines = tokio::io::BufReader::new(browser.stdout.take().unwrap()).lines();

@@ -31,14 +31,10 @@ fn budget(path: &str) -> u64 {
 
 /// Runs `end2end/first-load.js` on `paths` with `cookie` (or as a visitor): its JSON lines.
 async fn first_load(base: &str, cookie: Option<&str>, paths: &[&str]) -> Vec<Value> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end/first-load.js");
-    let out = tokio::process::Command::new("node")
-        .arg(script)
+    let out = node_script("first-load.js")
         .arg(base)
         .arg(cookie.unwrap_or("-"))
         .args(paths)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end"))
-        .kill_on_drop(true)
         .output()
         .await
         .expect("node runs (deploy/local/setup.sh installs it)");

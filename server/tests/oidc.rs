@@ -56,13 +56,10 @@ impl OpenIdProvider {
             }],
         });
         std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end/oidc-provider.mjs");
-        let mut child = tokio::process::Command::new("node")
-            .arg(script)
+        let mut child = node_script("oidc-provider.mjs")
             .arg(dir.path().join("config.json"))
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(dir.path().join("provider.log")).unwrap())
-            .kill_on_drop(true)
             .spawn()
             .expect("node runs (oidc-provider is installed by deploy/local/setup.sh)");
         let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
@@ -125,16 +122,12 @@ fn settings(port: u16) -> OidcSettings {
 
 /// Runs the Chromium script; returns (what the user menu says, the session cookie).
 async fn browser_sign_in(base: &str, login: &str, choose: Option<&str>, provider: &OpenIdProvider) -> (String, String) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end/oidc-sign-in.js");
-    let mut args = vec![script, base, login];
+    let mut args = vec![base, login];
     args.extend(choose);
-    let out = tokio::time::timeout(
-        Duration::from_secs(120),
-        tokio::process::Command::new("node").args(&args).kill_on_drop(true).output(),
-    )
-    .await
-    .expect("the browser finishes")
-    .expect("node runs (Playwright is installed by deploy/local/setup.sh)");
+    let out = tokio::time::timeout(Duration::from_secs(120), node_script("oidc-sign-in.js").args(&args).output())
+        .await
+        .expect("the browser finishes")
+        .expect("node runs (Playwright is installed by deploy/local/setup.sh)");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),

@@ -17,8 +17,12 @@ use crate::backend::directory::{namespaces, teams};
 #[cfg(feature = "ssr")]
 use crate::backend::images::browse;
 
-/// How many namespaces and teams the dashboard lists before "All … →" (and pushes: 10).
-pub const DASHBOARD_ROWS: u32 = 8;
+/// How many namespaces and teams the dashboard lists before "All … →".
+#[cfg(feature = "ssr")]
+const CARD_ROWS: u32 = 8;
+/// How many pushes it lists.
+#[cfg(feature = "ssr")]
+const RECENT_PUSHES: i64 = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DashboardData {
@@ -47,8 +51,8 @@ pub struct RecentPush {
 pub async fn dashboard() -> Result<DashboardData, AppError> {
     use crate::model::PageRequest;
     let (state, p) = form::principal().await?;
-    let rows = PageRequest::new(Some(1), Some(DASHBOARD_ROWS));
-    let recent = browse::recent_pushes(&state, &p, 10).await?;
+    let rows = PageRequest::new(Some(1), Some(CARD_ROWS));
+    let recent = browse::recent_pushes(&state, &p, RECENT_PUSHES).await?;
     let mine = namespaces::mine(&state, &p, rows).await?;
     let teams = teams::list(&state, &p, rows).await?;
     Ok(DashboardData {

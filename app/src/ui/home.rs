@@ -30,15 +30,14 @@ pub fn HomePage() -> impl IntoView {
 #[component]
 fn Dashboard(user: CurrentUser, registry: String) -> impl IntoView {
     let data = Resource::new(|| (), |_| dashboard());
-    let ns = user.username.clone();
     let username = user.username.clone();
     view! {
         <Title text="Dashboard"/>
         <PageHeader title=format!("Welcome, {}", user.username) subtitle="Your images, namespaces and teams."/>
         {loaded_part(data, move |d| {
-            let (registry, ns, username) = (registry.clone(), ns.clone(), username.clone());
+            let (registry, username) = (registry.clone(), username.clone());
             let pushes = if d.recent.is_empty() {
-                view! { <FirstPush registry ns username/> }.into_any()
+                view! { <FirstPush registry username/> }.into_any()
             } else {
                 view! { <RecentPushes pushes=d.recent/> }.into_any()
             };
@@ -101,20 +100,21 @@ fn Welcome(signup_enabled: bool) -> impl IntoView {
     }
 }
 
-/// How to push the first image, when the viewer sees none yet.
+/// How to push the first image, when the viewer sees none yet: to their personal namespace,
+/// which has their username.
 #[component]
-fn FirstPush(registry: String, ns: String, username: String) -> impl IntoView {
+fn FirstPush(registry: String, username: String) -> impl IntoView {
     view! {
         <EmptyState title="No images yet">
             <p>
                 "Push your first image to your personal namespace "
-                <code class="rounded bg-slate-100 px-1 font-mono text-slate-800">{ns.clone()}</code>
+                <code class="rounded bg-slate-100 px-1 font-mono text-slate-800">{username.clone()}</code>
                 ". Sign in to the registry with your Portcullis username and password (or an access token), then push:"
             </p>
             <div class="mx-auto mt-4 max-w-xl space-y-2 text-left">
                 <CopyLine command=format!("docker login {registry} -u {username}")/>
-                <CopyLine command=format!("docker tag hello-world {registry}/{ns}/hello-world:latest")/>
-                <CopyLine command=format!("docker push {registry}/{ns}/hello-world:latest")/>
+                <CopyLine command=format!("docker tag hello-world {registry}/{username}/hello-world:latest")/>
+                <CopyLine command=format!("docker push {registry}/{username}/hello-world:latest")/>
             </div>
         </EmptyState>
     }

@@ -85,6 +85,14 @@ async fn pool(url: &str, database: &str) -> PgPool {
 }
 
 /// A TCP port on 127.0.0.1 that nothing listens on (at the moment of asking).
+/// `node end2end/<script>`, stopped with the test: the scripts that drive Chromium through
+/// Playwright, or run an npm server (deploy/local/setup.sh installs both under end2end/).
+pub fn node_script(script: &str) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new("node");
+    command.arg(format!("{}/../end2end/{script}", env!("CARGO_MANIFEST_DIR"))).kill_on_drop(true);
+    command
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

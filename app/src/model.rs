@@ -275,6 +275,7 @@ pub struct UserView {
     pub is_bot: bool,
     /// `local` (made here) or `ldap` (made at the first sign-in through the directory).
     pub source: String,
+    #[serde(deserialize_with = "utc::deserialize")]
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -288,6 +289,7 @@ pub struct TeamView {
     pub namespace_count: i64,
     /// The viewer's role, if a member.
     pub role: Option<TeamRole>,
+    #[serde(deserialize_with = "utc::deserialize")]
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -298,6 +300,7 @@ pub struct TeamMemberView {
     pub display_name: String,
     pub is_bot: bool,
     pub role: TeamRole,
+    #[serde(deserialize_with = "utc::deserialize")]
     pub since: chrono::DateTime<chrono::Utc>,
     /// Made by a directory group mapping (and kept in step with the group), not by hand.
     #[serde(default)]
@@ -313,6 +316,7 @@ pub struct GroupMappingView {
     pub team: Option<String>,
     pub role: Option<TeamRole>,
     pub grants_admin: bool,
+    #[serde(deserialize_with = "utc::deserialize")]
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -352,6 +356,7 @@ pub struct Namespace {
     /// The owning team's name; for a personal namespace, the user's name.
     pub team_name: String,
     pub is_personal: bool,
+    #[serde(deserialize_with = "utc::deserialize")]
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// The viewer's role in the owning team, if a member.
     pub role: Option<TeamRole>,
@@ -376,9 +381,13 @@ pub struct AccessTokenView {
     /// Restricted to these namespaces; empty means every namespace the user may use.
     pub namespaces: Vec<String>,
     pub pull_only: bool,
+    #[serde(default, deserialize_with = "utc::deserialize_option")]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default, deserialize_with = "utc::deserialize_option")]
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(deserialize_with = "utc::deserialize")]
     pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(default, deserialize_with = "utc::deserialize_option")]
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -407,7 +416,9 @@ pub struct RefreshTokenView {
     pub id: i64,
     pub client_id: String,
     pub prefix: String,
+    #[serde(deserialize_with = "utc::deserialize")]
     pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(default, deserialize_with = "utc::deserialize_option")]
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Not revoked, and issued under the current password.
     pub active: bool,
@@ -423,11 +434,38 @@ pub struct RepositoryView {
     pub namespace: Option<String>,
     pub description: String,
     pub tag_count: i64,
+    #[serde(default, deserialize_with = "utc::deserialize_option")]
     pub last_push_at: Option<chrono::DateTime<chrono::Utc>>,
     pub last_pushed_by: Option<String>,
     /// Compressed size of the most recently pushed tag's image.
     pub size: Option<i64>,
+    #[serde(deserialize_with = "utc::deserialize")]
     pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A repository as its pages head it (tags, history, settings): what it is and what the
+/// viewer may do with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositoryHead {
+    /// The full path: `alice/hello`, or `hello` in the global namespace.
+    pub name: String,
+    /// The namespace; `None` for the global namespace.
+    pub namespace: Option<String>,
+    pub description: String,
+    pub tag_count: i64,
+    pub can_push: bool,
+    pub can_delete: bool,
+    /// Whether the viewer may change its description.
+    pub can_edit: bool,
+    /// Whether the viewer may set this repository's own cleanup policy.
+    pub can_manage_cleanup: bool,
+}
+
+impl RepositoryHead {
+    /// Whether its settings page has anything the viewer may change.
+    pub fn has_settings(&self) -> bool {
+        self.can_edit || self.can_delete || self.can_manage_cleanup
+    }
 }
 
 /// A tag as the repository page lists it.
@@ -440,9 +478,12 @@ pub struct TagView {
     pub size: Option<i64>,
     /// `os/architecture[/variant]` of each platform.
     pub platforms: Vec<String>,
+    #[serde(default, deserialize_with = "utc::deserialize_option")]
     pub created: Option<chrono::DateTime<chrono::Utc>>,
     pub pushed_by: Option<String>,
+    #[serde(deserialize_with = "utc::deserialize")]
     pub pushed_at: chrono::DateTime<chrono::Utc>,
+    #[serde(default, deserialize_with = "utc::deserialize_option")]
     pub last_pulled_at: Option<chrono::DateTime<chrono::Utc>>,
     pub labels: Vec<(String, String)>,
     /// Other tags of the repository pointing at the same digest (the first 20 by name).
@@ -522,6 +563,7 @@ pub struct TagMove {
     pub actor: Option<String>,
     /// How it was learnt: `push`, `delete`, `reconcile` or `restore`.
     pub source: String,
+    #[serde(deserialize_with = "utc::deserialize")]
     pub at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -539,6 +581,66 @@ impl TagMove {
         match &self.actor {
             Some(who) => format!("{what} by {who}"),
             None => what.to_string(),
+        }
+    }
+}
+
+/// Times in the JSON the pages read (RFC 3339, as chrono writes them), parsed by hand:
+/// chrono's own parser is its general format machinery, which would be most of what reading a
+/// time adds to a page's code.
+pub mod utc {
+    use chrono::{DateTime, NaiveDate, Utc};
+    use serde::{Deserialize, Deserializer};
+    use std::borrow::Cow;
+
+    /// `2026-12-02T20:30:05.123456Z`, or with an offset (`+01:00`); fractions up to nanoseconds.
+    pub fn parse(s: &str) -> Option<DateTime<Utc>> {
+        let b = s.as_bytes();
+        let num = |from: usize, len: usize| -> Option<i64> {
+            let d = b.get(from..from + len)?;
+            d.iter().all(u8::is_ascii_digit).then(|| d.iter().fold(0, |n, c| n * 10 + i64::from(c - b'0')))
+        };
+        let sep = |at: usize, any: &[u8]| b.get(at).is_some_and(|c| any.contains(c));
+        if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt ") && sep(13, b":") && sep(16, b":")) {
+            return None;
+        }
+        let date = NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 2)? as u32, num(8, 2)? as u32)?;
+        let (mut at, mut nanos) = (19, 0);
+        if sep(19, b".") {
+            let digits = b[20..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if digits == 0 || digits > 9 {
+                return None;
+            }
+            nanos = num(20, digits)? * 10_i64.pow(9 - digits as u32);
+            at = 20 + digits;
+        }
+        let time = date.and_hms_nano_opt(num(11, 2)? as u32, num(14, 2)? as u32, num(17, 2)? as u32, nanos as u32)?;
+        let offset = match b.get(at..)? {
+            b"Z" | b"z" => 0,
+            [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+                let minutes = num(at + 1, 2)? * 60 + num(at + 4, 2)?;
+                if *sign == b'-' {
+                    -minutes
+                } else {
+                    minutes
+                }
+            }
+            _ => return None,
+        };
+        Some(time.and_utc() - chrono::Duration::minutes(offset))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let s = Cow::<str>::deserialize(d)?;
+        parse(&s).ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {s}")))
+    }
+
+    pub fn deserialize_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        match Option::<Cow<str>>::deserialize(d)? {
+            None => Ok(None),
+            Some(s) => {
+                parse(&s).map(Some).ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {s}")))
+            }
         }
     }
 }
@@ -582,7 +684,9 @@ pub struct SyncReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncRunView {
     pub id: i64,
+    #[serde(deserialize_with = "utc::deserialize")]
     pub started_at: chrono::DateTime<chrono::Utc>,
+    #[serde(default, deserialize_with = "utc::deserialize_option")]
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     pub trigger: String,
     #[serde(flatten)]
@@ -608,6 +712,7 @@ pub struct InboxStats {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEventView {
     pub id: i64,
+    #[serde(deserialize_with = "utc::deserialize")]
     pub at: chrono::DateTime<chrono::Utc>,
     pub actor: String,
     pub action: String,
@@ -737,6 +842,26 @@ mod display_tests {
         assert_eq!(human_size(12_345_678), "12.3 MB");
         assert_eq!(short_digest("sha256:0123456789abcdef0123"), "0123456789ab");
     }
+
+    #[test]
+    fn times_read_back_as_chrono_writes_them() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-12-02T20:30:05.123456Z").unwrap().to_utc();
+        for (written, want) in [
+            (serde_json::to_string(&t).unwrap(), Some(t)),
+            ("\"2026-12-02T21:30:05.123456+01:00\"".into(), Some(t)),
+            ("\"2026-12-02T20:30:05Z\"".into(), Some(t - chrono::Duration::microseconds(123_456))),
+            ("\"2026-12-02T20:30:05.1234567891Z\"".into(), None),
+            ("\"2026-02-30T20:30:05Z\"".into(), None),
+            ("\"2026-12-02T20:30:05\"".into(), None),
+            ("\"2026-12-02T20:30:+5Z\"".into(), None),
+        ] {
+            let read = utc::deserialize(&mut serde_json::Deserializer::from_str(&written)).ok();
+            assert_eq!(read, want, "{written}");
+        }
+        let none: Option<chrono::DateTime<chrono::Utc>> =
+            utc::deserialize_option(&mut serde_json::Deserializer::from_str("null")).unwrap();
+        assert_eq!(none, None);
+    }
 }
 
 /// An outbound webhook as its owners see it: its secret and its headers' values never leave
@@ -755,6 +880,7 @@ pub struct WebhookView {
     /// The names of the custom headers it sends.
     pub header_names: Vec<String>,
     pub enabled: bool,
+    #[serde(deserialize_with = "utc::deserialize")]
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// Its newest delivery, if any.
     pub last_delivery: Option<WebhookDelivery>,
@@ -775,8 +901,11 @@ pub struct WebhookDelivery {
     pub response_ms: Option<i32>,
     /// The start of the receiver's answer (at most 2 kB).
     pub response_body: Option<String>,
+    #[serde(deserialize_with = "utc::deserialize")]
     pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(deserialize_with = "utc::deserialize")]
     pub next_attempt_at: chrono::DateTime<chrono::Utc>,
+    #[serde(default, deserialize_with = "utc::deserialize_option")]
     pub delivered_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -829,6 +958,7 @@ pub struct CleanupPolicyView {
     pub repository: Option<String>,
     #[serde(flatten)]
     pub rules: CleanupRules,
+    #[serde(default, deserialize_with = "utc::deserialize_option")]
     pub last_run_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The newest run that deleted (not a dry run), if any.
     #[serde(default)]
@@ -840,6 +970,7 @@ pub struct CleanupPolicyView {
 pub struct CleanupRunSummary {
     /// `schedule` or `on demand`.
     pub trigger: String,
+    #[serde(deserialize_with = "utc::deserialize")]
     pub at: chrono::DateTime<chrono::Utc>,
     pub deleted: i32,
     pub kept: i32,

@@ -101,10 +101,42 @@ test("an earlier image is put back under its tag from the tag's history", async 
   const first = history.locator("li[data-move]").last();
   await first.getByText("Put back…").click();
   await first.getByRole("button", { name: "Yes, put it back" }).click();
-  await expect(page).toHaveURL(/\/repositories\/alice\/history$/);
+  // Back on the repository's history page, which names the tag of each move.
+  await expect(page).toHaveURL(/\/repositories\/alice\/history\/-\/history$/);
   await expect(page.getByText("put back by alice")).toBeVisible();
+  await expect(page.getByRole("navigation", { name: "Repository" }).getByRole("link", { name: "History" })).toHaveAttribute("aria-current", "page");
+  await page.getByRole("navigation", { name: "Repository" }).getByRole("link", { name: "Tags" }).click();
   await page.locator("tr[data-tag='latest'] a").first().click();
   await expect(version()).toHaveText("1");
+  await logOut(page);
+});
+
+test("a tag is deleted in place from the repository page, and a stale delete is refused", async ({ page }) => {
+  for (const tag of ["old", "new"]) pushImage(`alice/doomed:${tag}`, `org.opencontainers.image.version=${tag}`);
+  await logIn(page, alice);
+  await expect(async () => {
+    await page.goto("/repositories/alice/doomed");
+    await expect(page.locator("tr[data-tag]")).toHaveCount(2, { timeout: 1000 });
+  }).toPass({ timeout: 20_000 });
+  await hydrated(page);
+  // Marks this document: a full page load would lose the mark.
+  await page.evaluate(() => ((window as any).stayed = true));
+
+  const old = page.locator("tr[data-tag='old']");
+  await old.getByText("Delete…").click();
+  await old.getByRole("button", { name: "Yes, delete" }).click();
+  await expect(page.locator("tr[data-tag]")).toHaveCount(1);
+  await expect(page.locator("tr[data-tag='new']")).toBeVisible();
+  await expect(page.getByRole("alert")).toHaveCount(0);
+
+  // A delete whose image is not the one shown (the tag moved meanwhile) is refused, in place.
+  const fresh = page.locator("tr[data-tag='new']");
+  await fresh.locator("input[name=digest]").evaluate((i: HTMLInputElement) => (i.value = "sha256:" + "0".repeat(64)));
+  await fresh.getByText("Delete…").click();
+  await fresh.getByRole("button", { name: "Yes, delete" }).click();
+  await expect(page.getByRole("alert")).toContainText("points at another image now");
+  await expect(page.locator("tr[data-tag]")).toHaveCount(1);
+  expect(await page.evaluate(() => (window as any).stayed)).toBe(true);
   await logOut(page);
 });
 
@@ -137,7 +169,10 @@ test("an owner sets a cleanup policy, previews it and runs it", async ({ page })
   await expect(page.locator("tr[data-tag]")).toHaveCount(1);
   await expect(page.locator("tr[data-tag='3']")).toBeVisible();
 
-  // The repository may have a policy of its own, which wins over the namespace's.
+  // The repository may have a policy of its own, which wins over the namespace's: on its
+  // settings page, a tab away (the page's code loads then).
+  await page.getByRole("navigation", { name: "Repository" }).getByRole("link", { name: "Settings" }).click();
+  await expect(page).toHaveURL(/\/repositories\/alice\/tidy\/-\/settings$/);
   const own = page.locator("#cleanup");
   await expect(own.getByText("No policy of its own")).toBeVisible();
   await own.getByLabel("Keep the newest").fill("5");
@@ -158,6 +193,7 @@ test.describe("with JavaScript disabled", () => {
       await expect(page.locator("tr[data-tag]")).toHaveCount(2, { timeout: 1000 });
     }).toPass({ timeout: 20_000 });
 
+    await page.getByRole("navigation", { name: "Repository" }).getByRole("link", { name: "Settings" }).click();
     const card = page.locator("#cleanup");
     await card.getByLabel("Keep the newest").fill("1");
     await card.getByLabel("Always keep").fill("");
@@ -171,6 +207,7 @@ test.describe("with JavaScript disabled", () => {
     await card.getByText("Run now…").click();
     await card.getByRole("button", { name: "Yes, run it" }).click();
     await expect(card.getByTestId("cleanup-last-run")).toContainText("on demand: deleted 1, kept 1");
+    await page.getByRole("navigation", { name: "Repository" }).getByRole("link", { name: "Tags" }).click();
     await expect(page.locator("tr[data-tag]")).toHaveCount(1);
     await expect(page.locator("tr[data-tag='b']")).toBeVisible();
     await logOut(page);

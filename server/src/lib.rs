@@ -127,7 +127,11 @@ pub fn router(state: AppState, config: &Config) -> Router {
     let db = state.hot.clone();
     prometheus::handle();
     let options = leptos_options(config);
-    let routes = generate_route_list(app::ui::App);
+    // A repository's pages are three routes on one path pattern (`/repositories/{*name}`, see
+    // app::ui::RepositoryPath); the app's router tells them apart, so the server lists it once.
+    let mut paths = std::collections::HashSet::new();
+    let routes: Vec<_> =
+        generate_route_list(app::ui::App).into_iter().filter(|r| paths.insert(r.path().to_string())).collect();
 
     let sessions = SessionManagerLayer::new(PostgresStore::new(db))
         .with_name(SESSION_COOKIE)

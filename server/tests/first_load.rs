@@ -17,17 +17,6 @@ use serde_json::Value;
 
 /// At most this many bytes of gzip-compressed wasm and JavaScript before a page is interactive.
 const BUDGET: u64 = 400_000;
-/// The repository page is not within [`BUDGET`] yet (the README's "Front-end weight" says
-/// why): this keeps it from growing while that work is open.
-const REPOSITORY_BUDGET: u64 = 560_000;
-
-fn budget(path: &str) -> u64 {
-    if path.starts_with("/repositories/") {
-        REPOSITORY_BUDGET
-    } else {
-        BUDGET
-    }
-}
 
 /// Runs `end2end/first-load.js` on `paths` with `cookie` (or as a visitor): its JSON lines.
 async fn first_load(base: &str, cookie: Option<&str>, paths: &[&str]) -> Vec<Value> {
@@ -90,8 +79,8 @@ async fn a_first_visit_downloads_no_more_than_its_budget_of_compressed_code_and_
     for r in &results {
         eprintln!("{r}");
         if let (Some(path), Some(gzip)) = (r["path"].as_str(), r["gzip"].as_u64()) {
-            if gzip > budget(path) {
-                over.push(format!("{path} ({}): {gzip} bytes gzip, over {}", r["width"], budget(path)));
+            if gzip > BUDGET {
+                over.push(format!("{path} ({}): {gzip} bytes gzip, over {BUDGET}", r["width"]));
             }
         }
     }

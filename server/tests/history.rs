@@ -140,6 +140,12 @@ async fn only_those_who_may_push_put_an_image_back() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let history: Vec<TagMove> = bob.get(&format!("/api/v1/repositories/{}/history", repo.id)).await.parse();
     assert_eq!(history.len(), 2);
+    // The repository's history page shows bob the moves, and offers no put back; alice it offers.
+    let page = common::get(&world.app, "/repositories/alice/app/-/history", Some(&bob.session().await)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("moved by alice") && !page.body.contains("Put back…"), "{}", page.body);
+    let page = common::get(&world.app, "/repositories/alice/app/-/history", Some(&alice.session().await)).await;
+    assert!(page.body.contains("Put back…"), "{}", page.body);
     let r = bob.post(&restore, json!({ "tag": "latest", "digest": first.digest })).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert_eq!(served(&stack, &alice, "alice/app:latest").await, second.digest, "nothing moved");

@@ -438,10 +438,11 @@ async fn a_viewer_is_neither_offered_nor_allowed_a_delete() {
     let tag = bob.tag("acme/app", "1.0").await.id;
     // The viewer is not offered delete, and is refused when forcing it.
     let page = get(&world.app, "/repositories/acme/app", Some(&bob.session().await)).await;
-    assert!(
-        !page.body.contains("Delete…") && !page.body.contains("Delete repository"),
-        "a viewer is not offered delete"
-    );
+    assert!(!page.body.contains("Delete…"), "a viewer is not offered a tag's delete");
+    assert!(!page.body.contains("-/settings"), "nor the settings tab");
+    let settings = get(&world.app, "/repositories/acme/app/-/settings", Some(&bob.session().await)).await;
+    assert_eq!(settings.status, StatusCode::FORBIDDEN, "nor the settings page, where the repository's delete is");
+    assert!(!settings.body.contains("Delete repository"));
     assert_eq!(bob.delete(&format!("/api/v1/tags/{tag}")).await.status, StatusCode::FORBIDDEN);
     stack.inspect(Some(&bob.creds()), "acme/app:1.0").await.expect_ok("still there after the refused delete");
 }
@@ -456,6 +457,13 @@ async fn the_owner_deletes_a_tag_with_every_tag_of_its_image_and_not_a_moved_one
     assert!(
         page.body.contains("Delete…") && page.body.contains("these tags go too: same"),
         "the owner sees what a delete removes"
+    );
+    let settings = get(&world.app, "/repositories/acme/app/-/settings", Some(&alice.session().await)).await;
+    assert_eq!(settings.status, StatusCode::OK);
+    assert!(
+        settings.body.contains("Delete repository") && settings.body.contains("Cleanup policy"),
+        "{}",
+        settings.body
     );
     // A delete of another image than the tag points at is refused: the tag moved meanwhile.
     let stale = format!("/api/v1/tags/{}?digest=sha256:{}", tag.id, "0".repeat(64));

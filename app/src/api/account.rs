@@ -11,7 +11,7 @@ use crate::api::form;
 use crate::backend::access::{login as auth, recovery, session, throttle, users};
 
 /// The signed-in user, or `None` for a visitor.
-#[server(endpoint = "me")]
+#[server(endpoint = "me", output = crate::api::Json)]
 pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
     let state = form::state()?;
     let session = form::session().await?;
@@ -19,7 +19,7 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
 }
 
 /// What the public pages show about this instance.
-#[server(endpoint = "site")]
+#[server(endpoint = "site", output = crate::api::Json)]
 pub async fn get_site_info() -> Result<SiteInfo, AppError> {
     let state = form::state()?;
     Ok(SiteInfo {
@@ -36,7 +36,7 @@ pub async fn get_site_info() -> Result<SiteInfo, AppError> {
 }
 
 /// The first sign-in through a provider waiting for a username, in this browser.
-#[server(endpoint = "login/pending")]
+#[server(endpoint = "login/pending", output = crate::api::Json)]
 pub async fn pending_sign_in() -> Result<crate::model::PendingSignIn, AppError> {
     let state = form::state()?;
     let pending = pending(&form::session().await?).await?;
@@ -63,7 +63,7 @@ async fn pending(session: &tower_sessions::Session) -> Result<crate::backend::ac
 }
 
 /// Finishes a first sign-in through a provider under the username the person chose.
-#[server(endpoint = "login/choose")]
+#[server(endpoint = "login/choose", output = crate::api::Json)]
 pub async fn choose_username(username: String) -> Result<(), AppError> {
     let mut next = "/".to_string();
     let result = async {
@@ -82,7 +82,7 @@ pub async fn choose_username(username: String) -> Result<(), AppError> {
 
 /// A forgotten password: mails a reset link to the account named by `login` (a username or an
 /// email address), if there is one. The answer is the same whether or not there is.
-#[server(endpoint = "password/forgot")]
+#[server(endpoint = "password/forgot", output = crate::api::Json)]
 pub async fn request_password_reset(login: String) -> Result<(), AppError> {
     let result = async {
         let state = form::state()?;
@@ -93,13 +93,13 @@ pub async fn request_password_reset(login: String) -> Result<(), AppError> {
 }
 
 /// Whose password a reset link sets, while the link still works.
-#[server(endpoint = "password/reset/user")]
+#[server(endpoint = "password/reset/user", output = crate::api::Json)]
 pub async fn password_reset_user(token: String) -> Result<String, AppError> {
     recovery::link_user(&form::state()?, &token).await
 }
 
 /// Uses a reset link: sets the new password and signs the user out everywhere.
-#[server(endpoint = "password/reset")]
+#[server(endpoint = "password/reset", output = crate::api::Json)]
 pub async fn reset_password(token: String, password: String, password_confirm: String) -> Result<(), AppError> {
     let result = async {
         let state = form::state()?;
@@ -109,7 +109,7 @@ pub async fn reset_password(token: String, password: String, password_confirm: S
     form::respond(result, Some("/login?reset=1"))
 }
 
-#[server(endpoint = "login")]
+#[server(endpoint = "login", output = crate::api::Json)]
 pub async fn login(username: String, password: String, next: Option<String>) -> Result<(), AppError> {
     let result = async {
         let state = form::state()?;
@@ -125,7 +125,7 @@ pub async fn login(username: String, password: String, next: Option<String>) -> 
     form::respond(result, Some(super::safe_next(next.as_deref())))
 }
 
-#[server(endpoint = "signup")]
+#[server(endpoint = "signup", output = crate::api::Json)]
 pub async fn signup(username: String, password: String, password_confirm: String) -> Result<(), AppError> {
     let result = async {
         let state = form::state()?;
@@ -150,7 +150,7 @@ pub async fn signup(username: String, password: String, password_confirm: String
     form::respond(result, Some("/"))
 }
 
-#[server(endpoint = "logout")]
+#[server(endpoint = "logout", output = crate::api::Json)]
 pub async fn logout() -> Result<(), AppError> {
     let result = async {
         let session = form::session().await?;
@@ -160,7 +160,7 @@ pub async fn logout() -> Result<(), AppError> {
     form::respond(result, Some("/login"))
 }
 
-#[server(endpoint = "account/password")]
+#[server(endpoint = "account/password", output = crate::api::Json)]
 pub async fn change_password(
     current_password: String,
     new_password: String,
@@ -198,7 +198,7 @@ pub async fn change_password(
     form::respond(result, Some("/account?saved=password"))
 }
 
-#[server(endpoint = "account/profile")]
+#[server(endpoint = "account/profile", output = crate::api::Json)]
 pub async fn update_profile(display_name: String, email: String) -> Result<crate::model::UserView, AppError> {
     form::answer(Some("/account?saved=profile"), |state, p| async move {
         let me = p.require_user()?.id;

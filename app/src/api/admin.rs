@@ -11,7 +11,7 @@ use crate::api::form;
 #[cfg(feature = "ssr")]
 use crate::backend::{access::accounts as admin, access::groups, access::recovery, audit, directory::settings};
 
-#[server(endpoint = "admin/users")]
+#[server(endpoint = "admin/users", output = crate::api::Json)]
 pub async fn list_users(q: Option<String>, page: Option<u32>) -> Result<Page<UserView>, AppError> {
     let (state, p) = form::principal().await?;
     admin::list_users(&state, &p, q.as_deref().unwrap_or_default(), crate::model::PageRequest::new(page, None)).await
@@ -23,7 +23,7 @@ fn checked(v: &Option<String>) -> bool {
     v.as_deref().is_some_and(|v| !v.is_empty() && v != "false")
 }
 
-#[server(endpoint = "admin/users/create")]
+#[server(endpoint = "admin/users/create", output = crate::api::Json)]
 pub async fn create_user(
     username: String,
     password: Option<String>,
@@ -46,7 +46,7 @@ pub async fn create_user(
     .await
 }
 
-#[server(endpoint = "admin/users/update")]
+#[server(endpoint = "admin/users/update", output = crate::api::Json)]
 pub async fn update_user(id: i64, admin: Option<bool>, enabled: Option<bool>) -> Result<UserView, AppError> {
     form::answer(None, |state, p| async move {
         let change = admin::UserChange { is_admin: admin, is_enabled: enabled, ..Default::default() };
@@ -55,19 +55,19 @@ pub async fn update_user(id: i64, admin: Option<bool>, enabled: Option<bool>) ->
     .await
 }
 
-#[server(endpoint = "admin/users/delete")]
+#[server(endpoint = "admin/users/delete", output = crate::api::Json)]
 pub async fn delete_user(id: i64) -> Result<(), AppError> {
     form::answer(None, |state, p| async move { admin::delete_user(&state, &p, id).await }).await
 }
 
 /// An administrator sets a user's password (their sessions and docker logins end).
-#[server(endpoint = "admin/users/password")]
+#[server(endpoint = "admin/users/password", output = crate::api::Json)]
 pub async fn set_user_password(id: i64, password: String) -> Result<(), AppError> {
     form::answer(None, |state, p| async move { recovery::set_by_admin(&state, &p, id, password).await }).await
 }
 
 /// An administrator mails a user a password reset link; returns the address it went to.
-#[server(endpoint = "admin/users/password-reset")]
+#[server(endpoint = "admin/users/password-reset", output = crate::api::Json)]
 pub async fn send_password_reset(id: i64) -> Result<String, AppError> {
     form::answer(
         None,
@@ -77,13 +77,13 @@ pub async fn send_password_reset(id: i64) -> Result<String, AppError> {
 }
 
 /// How people sign in here, and the directory's group mappings (administrators).
-#[server(endpoint = "admin/authentication")]
+#[server(endpoint = "admin/authentication", output = crate::api::Json)]
 pub async fn auth_overview() -> Result<crate::model::AuthOverview, AppError> {
     let (state, p) = form::principal().await?;
     groups::overview(&state, &p).await
 }
 
-#[server(endpoint = "admin/group-mappings/add")]
+#[server(endpoint = "admin/group-mappings/add", output = crate::api::Json)]
 pub async fn add_group_mapping(
     group: String,
     team: String,
@@ -94,24 +94,24 @@ pub async fn add_group_mapping(
         .await
 }
 
-#[server(endpoint = "admin/group-mappings/delete")]
+#[server(endpoint = "admin/group-mappings/delete", output = crate::api::Json)]
 pub async fn delete_group_mapping(id: i64) -> Result<(), AppError> {
     form::answer(None, |state, p| async move { groups::delete(&state, &p, id).await }).await
 }
 
 /// What the directory says of a person, and which mappings their groups match.
-#[server(endpoint = "admin/directory/try")]
+#[server(endpoint = "admin/directory/try", output = crate::api::Json)]
 pub async fn try_directory_user(username: String) -> Result<Option<crate::model::DirectoryLookup>, AppError> {
     form::answer(None, |state, p| async move { groups::try_user(&state, &p, &username).await }).await
 }
 
-#[server(endpoint = "admin/settings")]
+#[server(endpoint = "admin/settings", output = crate::api::Json)]
 pub async fn get_settings() -> Result<AccessSettings, AppError> {
     let (state, p) = form::principal().await?;
     settings::get_settings(&state, &p).await
 }
 
-#[server(endpoint = "admin/settings/update")]
+#[server(endpoint = "admin/settings/update", output = crate::api::Json)]
 pub async fn update_settings(
     push_policy: PushPolicy,
     delete_enabled: Option<String>,
@@ -135,7 +135,7 @@ pub async fn update_settings(
 }
 
 /// A page of the activity log (administrators).
-#[server(endpoint = "admin/activity")]
+#[server(endpoint = "admin/activity", output = crate::api::Json)]
 pub async fn list_activity(
     actor: String,
     action: String,

@@ -27,12 +27,12 @@ fn scope(namespace: String, repository: Option<String>) -> Scope {
 #[cfg(feature = "ssr")]
 fn page_of(namespace: &str, repository: Option<&str>) -> String {
     match repository.filter(|r| !r.is_empty()) {
-        Some(r) => format!("/repositories/{r}#cleanup"),
+        Some(r) => format!("/repositories/{r}/-/settings#cleanup"),
         None => format!("/namespaces/{namespace}#cleanup"),
     }
 }
 
-#[server(endpoint = "cleanup/get")]
+#[server(endpoint = "cleanup/get", output = crate::api::Json)]
 pub async fn get_cleanup(namespace: String, repository: Option<String>) -> Result<Option<CleanupPolicyView>, AppError> {
     let (state, p) = form::principal().await?;
     cleanup::get(&state, &p, &scope(namespace, repository)).await
@@ -47,7 +47,7 @@ fn number(field: &str, value: Option<String>) -> Result<Option<i32>, AppError> {
     }
 }
 
-#[server(endpoint = "cleanup/save")]
+#[server(endpoint = "cleanup/save", output = crate::api::Json)]
 #[allow(clippy::too_many_arguments)]
 pub async fn save_cleanup(
     namespace: String,
@@ -77,13 +77,13 @@ pub async fn save_cleanup(
 }
 
 /// What the policy would do now.
-#[server(endpoint = "cleanup/preview")]
+#[server(endpoint = "cleanup/preview", output = crate::api::Json)]
 pub async fn preview_cleanup(namespace: String, repository: Option<String>) -> Result<CleanupReport, AppError> {
     form::answer(None, |state, p| async move { cleanup::run(&state, &p, &scope(namespace, repository), true).await })
         .await
 }
 
-#[server(endpoint = "cleanup/run")]
+#[server(endpoint = "cleanup/run", output = crate::api::Json)]
 pub async fn run_cleanup(namespace: String, repository: Option<String>) -> Result<CleanupReport, AppError> {
     form::answer(None, |state, p| async move { cleanup::run(&state, &p, &scope(namespace, repository), false).await })
         .await

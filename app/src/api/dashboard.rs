@@ -43,11 +43,12 @@ pub struct RecentPush {
     pub tag: String,
     pub digest: String,
     pub size: Option<i64>,
+    #[serde(deserialize_with = "crate::model::utc::deserialize")]
     pub pushed_at: chrono::DateTime<chrono::Utc>,
     pub pushed_by: Option<String>,
 }
 
-#[server(endpoint = "dashboard")]
+#[server(endpoint = "dashboard", output = crate::api::Json)]
 pub async fn dashboard() -> Result<DashboardData, AppError> {
     use crate::model::PageRequest;
     let (state, p) = form::principal().await?;

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{RepositoryView, SyncRunView, TagDetail, TagView};
+use crate::model::{RepositoryHead, RepositoryView, SyncRunView, TagDetail, TagView};
 
 #[cfg(feature = "ssr")]
 use crate::api::form;
@@ -12,22 +12,15 @@ use crate::backend::images::browse;
 
 pub use crate::model::Page;
 
-/// The repository page: the repository, a page of its tags, what the viewer may do.
+/// The repository page: a page of its tags under its head.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryPageData {
-    pub repository: RepositoryView,
+    pub head: RepositoryHead,
     pub tags: Page<TagView>,
-    pub can_push: bool,
-    pub can_delete: bool,
-    pub can_edit: bool,
-    /// Whether the viewer may set this repository's own cleanup policy.
-    pub can_manage_cleanup: bool,
     pub registry_host: String,
-    /// The latest moves of its tags, deleted ones included.
-    pub history: Vec<crate::model::TagMove>,
 }
 
-#[server(endpoint = "repositories/get")]
+#[server(endpoint = "repositories/get", output = crate::api::Json)]
 pub async fn get_repository(
     name: String,
     tag: String,
@@ -38,24 +31,40 @@ pub async fn get_repository(
     let (state, p) = form::principal().await?;
     let q = browse::TagQuery { name: tag, label, sort, page, per_page: 50 };
     let r = browse::repository_page(&state, &p, &name, &q).await?;
-    Ok(RepositoryPageData {
-        repository: r.repository,
-        tags: r.tags,
-        can_push: r.can_push,
-        can_delete: r.can_delete,
-        can_edit: r.can_edit,
-        can_manage_cleanup: r.can_manage_cleanup,
-        registry_host: state.settings.registry_host.clone(),
-        history: r.history,
-    })
+    Ok(RepositoryPageData { head: r.head, tags: r.tags, registry_host: state.settings.registry_host.clone() })
 }
 
-#[server(endpoint = "repositories/update")]
+/// The repository's history page: the latest moves of its tags, deleted ones included.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryHistoryData {
+    pub head: RepositoryHead,
+    pub moves: Vec<crate::model::TagMove>,
+}
+
+#[server(endpoint = "repositories/history", output = crate::api::Json)]
+pub async fn get_repository_history(name: String) -> Result<RepositoryHistoryData, AppError> {
+    let (state, p) = form::principal().await?;
+    let r = browse::repository_history(&state, &p, &name).await?;
+    Ok(RepositoryHistoryData { head: r.head, moves: r.moves })
+}
+
+/// The repository's settings page: refused to those who may change nothing there.
+#[server(endpoint = "repositories/settings", output = crate::api::Json)]
+pub async fn get_repository_settings(name: String) -> Result<RepositoryHead, AppError> {
+    let (state, p) = form::principal().await?;
+    let head = browse::repository_head(&state, &p, &name).await?;
+    match head.has_settings() {
+        true => Ok(head),
+        false => Err(AppError::forbidden("You may not change this repository.")),
+    }
+}
+
+#[server(endpoint = "repositories/update", output = crate::api::Json)]
 pub async fn update_repository(name: String, description: String) -> Result<RepositoryView, AppError> {
     form::answer(None, |state, p| async move { browse::update_repository(&state, &p, &name, &description).await }).await
 }
 
-#[server(endpoint = "repositories/delete")]
+#[server(endpoint = "repositories/delete", output = crate::api::Json)]
 pub async fn delete_repository(name: String) -> Result<(), AppError> {
     let to = match name.split_once('/') {
         Some((ns, _)) => format!("/namespaces/{ns}"),
@@ -64,14 +73,14 @@ pub async fn delete_repository(name: String) -> Result<(), AppError> {
     form::answer(Some(&to), |state, p| async move { browse::delete_repository(&state, &p, &name).await }).await
 }
 
-#[server(endpoint = "tags/get")]
+#[server(endpoint = "tags/get", output = crate::api::Json)]
 pub async fn get_tag(id: i64) -> Result<TagDetail, AppError> {
     let (state, p) = form::principal().await?;
     browse::tag_detail(&state, &p, id).await
 }
 
 /// Deletes the tag's manifest, and so every tag sharing its digest.
-#[server(endpoint = "tags/delete")]
+#[server(endpoint = "tags/delete", output = crate::api::Json)]
 pub async fn delete_tag(id: i64, repository: String, digest: Option<String>) -> Result<Vec<String>, AppError> {
     form::answer(Some(&format!("/repositories/{repository}")), |state, p| async move {
         browse::delete_tag(&state, &p, id, digest.as_deref()).await
@@ -80,21 +89,21 @@ pub async fn delete_tag(id: i64, repository: String, digest: Option<String>) -> 
 }
 
 /// Puts an earlier image back under a tag (those who may push to the repository).
-#[server(endpoint = "tags/restore")]
+#[server(endpoint = "tags/restore", output = crate::api::Json)]
 pub async fn restore_tag(repository: String, tag: String, digest: String) -> Result<(), AppError> {
-    form::answer(Some(&format!("/repositories/{repository}")), |state, p| async move {
+    form::answer(Some(&format!("/repositories/{repository}/-/history")), |state, p| async move {
         crate::backend::images::browse::restore_tag(&state, &p, &repository, &tag, &digest).await.map(|_| ())
     })
     .await
 }
 
-#[server(endpoint = "images/explore")]
+#[server(endpoint = "images/explore", output = crate::api::Json)]
 pub async fn explore(page: Option<u32>) -> Result<Page<RepositoryView>, AppError> {
     let state = form::state()?;
     browse::explore(&state, crate::model::PageRequest::new(page, None)).await
 }
 
-#[server(endpoint = "images/search")]
+#[server(endpoint = "images/search", output = crate::api::Json)]
 pub async fn search(q: String, page: Option<u32>) -> Result<crate::api::images::SearchData, AppError> {
     let (state, p) = form::principal().await?;
     let r = browse::search(&state, &p, &q, page.unwrap_or(1)).await?;
@@ -112,7 +121,7 @@ pub struct SearchData {
     pub more: bool,
 }
 
-#[server(endpoint = "admin/registry")]
+#[server(endpoint = "admin/registry", output = crate::api::Json)]
 pub async fn get_registry_status() -> Result<RegistryStatus, AppError> {
     let (state, p) = form::principal().await?;
     p.require_user()?;
@@ -131,7 +140,7 @@ pub struct RegistryStatus {
 }
 
 /// Reconciles with the registry now (administrators).
-#[server(endpoint = "admin/sync")]
+#[server(endpoint = "admin/sync", output = crate::api::Json)]
 pub async fn run_sync() -> Result<(), AppError> {
     form::answer(None, |state, p| async move {
         p.require_writer()?;

@@ -35,7 +35,7 @@ pub struct NamespaceDetail {
     pub registry_host: String,
 }
 
-#[server(endpoint = "namespaces/list")]
+#[server(endpoint = "namespaces/list", output = crate::api::Json)]
 pub async fn list_namespaces(q: Option<String>, page: Option<u32>) -> Result<NamespaceList, AppError> {
     let (state, p) = form::principal().await?;
     let list =
@@ -63,7 +63,7 @@ pub async fn list_namespaces(q: Option<String>, page: Option<u32>) -> Result<Nam
     Ok(NamespaceList { namespaces: list, teams_for_new, may_choose_visibility })
 }
 
-#[server(endpoint = "namespaces/get")]
+#[server(endpoint = "namespaces/get", output = crate::api::Json)]
 pub async fn get_namespace(name: String, page: Option<u32>) -> Result<NamespaceDetail, AppError> {
     use crate::policy::{can_delete, can_pull, can_push, Actor, NamespaceFacts};
     let (state, p) = form::principal().await?;
@@ -106,7 +106,7 @@ pub async fn get_namespace(name: String, page: Option<u32>) -> Result<NamespaceD
     })
 }
 
-#[server(endpoint = "namespaces/create")]
+#[server(endpoint = "namespaces/create", output = crate::api::Json)]
 pub async fn create_namespace(
     team: String,
     name: String,
@@ -125,7 +125,7 @@ pub async fn create_namespace(
     form::respond(result, to.as_deref())
 }
 
-#[server(endpoint = "namespaces/visibility")]
+#[server(endpoint = "namespaces/visibility", output = crate::api::Json)]
 pub async fn set_visibility(namespace: String, visibility: Visibility) -> Result<NamespaceView, AppError> {
     form::answer(None, |state, p| async move {
         namespaces::set_visibility(&state, &p, &NamespaceRef::Name(namespace), visibility).await
@@ -133,7 +133,7 @@ pub async fn set_visibility(namespace: String, visibility: Visibility) -> Result
     .await
 }
 
-#[server(endpoint = "namespaces/update")]
+#[server(endpoint = "namespaces/update", output = crate::api::Json)]
 pub async fn update_namespace(namespace: String, description: String) -> Result<NamespaceView, AppError> {
     form::answer(None, |state, p| async move {
         namespaces::update(&state, &p, &NamespaceRef::Name(namespace), &description).await
@@ -141,7 +141,7 @@ pub async fn update_namespace(namespace: String, description: String) -> Result<
     .await
 }
 
-#[server(endpoint = "namespaces/delete")]
+#[server(endpoint = "namespaces/delete", output = crate::api::Json)]
 pub async fn delete_namespace(namespace: String) -> Result<(), AppError> {
     form::answer(Some("/namespaces"), |state, p| async move {
         namespaces::delete(&state, &p, &NamespaceRef::Name(namespace)).await

@@ -30,7 +30,7 @@ pub struct TeamList {
     pub can_create: bool,
 }
 
-#[server(endpoint = "teams/list")]
+#[server(endpoint = "teams/list", output = crate::api::Json)]
 pub async fn list_teams(page: Option<u32>) -> Result<TeamList, AppError> {
     let (state, p) = form::principal().await?;
     let teams = teams::list(&state, &p, crate::model::PageRequest::new(page, None)).await?;
@@ -38,7 +38,7 @@ pub async fn list_teams(page: Option<u32>) -> Result<TeamList, AppError> {
     Ok(TeamList { teams, can_create: crate::policy::can_create_team(&p.actor(), &s).is_ok() })
 }
 
-#[server(endpoint = "teams/get")]
+#[server(endpoint = "teams/get", output = crate::api::Json)]
 pub async fn get_team(name: String, page: Option<u32>, ns_page: Option<u32>) -> Result<TeamDetail, AppError> {
     let (state, p) = form::principal().await?;
     let team_ref = TeamRef::Name(name);
@@ -57,7 +57,7 @@ pub async fn get_team(name: String, page: Option<u32>, ns_page: Option<u32>) -> 
     })
 }
 
-#[server(endpoint = "teams/create")]
+#[server(endpoint = "teams/create", output = crate::api::Json)]
 pub async fn create_team(name: String, description: Option<String>) -> Result<TeamView, AppError> {
     let result = async {
         let (state, p) = form::principal().await?;
@@ -68,18 +68,18 @@ pub async fn create_team(name: String, description: Option<String>) -> Result<Te
     form::respond(result, to.as_deref())
 }
 
-#[server(endpoint = "teams/update")]
+#[server(endpoint = "teams/update", output = crate::api::Json)]
 pub async fn update_team(team: String, description: String) -> Result<TeamView, AppError> {
     form::answer(None, |state, p| async move { teams::update(&state, &p, &TeamRef::Name(team), &description).await })
         .await
 }
 
-#[server(endpoint = "teams/delete")]
+#[server(endpoint = "teams/delete", output = crate::api::Json)]
 pub async fn delete_team(team: String) -> Result<(), AppError> {
     form::answer(Some("/teams"), |state, p| async move { teams::delete(&state, &p, &TeamRef::Name(team)).await }).await
 }
 
-#[server(endpoint = "teams/members/add")]
+#[server(endpoint = "teams/members/add", output = crate::api::Json)]
 pub async fn add_member(team: String, username: String, role: TeamRole) -> Result<TeamMemberView, AppError> {
     form::answer(
         None,
@@ -88,13 +88,13 @@ pub async fn add_member(team: String, username: String, role: TeamRole) -> Resul
     .await
 }
 
-#[server(endpoint = "teams/members/role")]
+#[server(endpoint = "teams/members/role", output = crate::api::Json)]
 pub async fn set_member_role(team: String, user_id: i64, role: TeamRole) -> Result<(), AppError> {
     form::answer(None, |state, p| async move { teams::set_role(&state, &p, &TeamRef::Name(team), user_id, role).await })
         .await
 }
 
-#[server(endpoint = "teams/members/remove")]
+#[server(endpoint = "teams/members/remove", output = crate::api::Json)]
 pub async fn remove_member(team: String, user_id: i64) -> Result<(), AppError> {
     form::answer(None, |state, p| async move { teams::remove_member(&state, &p, &TeamRef::Name(team), user_id).await })
         .await

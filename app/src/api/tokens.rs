@@ -15,7 +15,7 @@ use crate::backend::access::access_tokens as tokens;
 #[cfg(feature = "ssr")]
 const NEW_SECRET: &str = "new_token";
 
-#[server(endpoint = "tokens/list")]
+#[server(endpoint = "tokens/list", output = crate::api::Json)]
 pub async fn list_tokens(page: Option<u32>) -> Result<Page<AccessTokenView>, AppError> {
     let (state, p) = form::principal().await?;
     let me = p.require_user()?.id;
@@ -23,7 +23,7 @@ pub async fn list_tokens(page: Option<u32>) -> Result<Page<AccessTokenView>, App
 }
 
 /// Takes (and forgets) the secret of a token created by a plain form post, if any.
-#[server(endpoint = "tokens/new-secret")]
+#[server(endpoint = "tokens/new-secret", output = crate::api::Json)]
 pub async fn take_new_secret() -> Result<Option<CreatedToken>, AppError> {
     let session = form::session().await?;
     let taken = session.remove::<CreatedToken>(NEW_SECRET).await.map_err(|_| AppError::Internal)?;
@@ -42,7 +42,7 @@ async fn flash_for_plain_post(created: &CreatedToken) -> Result<(), AppError> {
 }
 
 /// An administrator creates an access token for a user (a bot user, typically).
-#[server(endpoint = "admin/users/token")]
+#[server(endpoint = "admin/users/token", output = crate::api::Json)]
 pub async fn create_token_for(user_id: i64, name: String, pull_only: Option<String>) -> Result<CreatedToken, AppError> {
     form::answer(None, |state, p| async move {
         let new = tokens::NewToken { name, pull_only: pull_only.is_some_and(|v| !v.is_empty()), ..Default::default() };
@@ -53,7 +53,7 @@ pub async fn create_token_for(user_id: i64, name: String, pull_only: Option<Stri
     .await
 }
 
-#[server(endpoint = "tokens/create")]
+#[server(endpoint = "tokens/create", output = crate::api::Json)]
 pub async fn create_token(
     name: String,
     namespaces: Option<String>,
@@ -92,20 +92,20 @@ pub async fn create_token(
     .await
 }
 
-#[server(endpoint = "tokens/revoke")]
+#[server(endpoint = "tokens/revoke", output = crate::api::Json)]
 pub async fn revoke_token(id: i64) -> Result<AccessTokenView, AppError> {
     form::answer(None, |state, p| async move { tokens::revoke(&state, &p, id).await }).await
 }
 
 /// The clients that logged in with `docker login` (refresh tokens), newest first.
-#[server(endpoint = "tokens/refresh/list")]
+#[server(endpoint = "tokens/refresh/list", output = crate::api::Json)]
 pub async fn list_refresh_tokens() -> Result<Vec<RefreshTokenView>, AppError> {
     let (state, p) = form::principal().await?;
     let me = p.require_user()?;
     crate::backend::registry::token_service::list_refresh_tokens(&state, me).await
 }
 
-#[server(endpoint = "tokens/refresh/revoke")]
+#[server(endpoint = "tokens/refresh/revoke", output = crate::api::Json)]
 pub async fn revoke_refresh_token(id: i64) -> Result<(), AppError> {
     form::answer(None, |state, p| async move {
         let me = p.require_writer()?;

@@ -21,7 +21,7 @@ fn home_of(namespace: Option<&str>) -> String {
     }
 }
 
-#[server(endpoint = "webhooks/list")]
+#[server(endpoint = "webhooks/list", output = crate::api::Json)]
 pub async fn list_webhooks(namespace: Option<String>) -> Result<Vec<WebhookView>, AppError> {
     let (state, p) = form::principal().await?;
     let ns = namespace.filter(|n| !n.is_empty()).map(NamespaceRef::Name);
@@ -29,7 +29,7 @@ pub async fn list_webhooks(namespace: Option<String>) -> Result<Vec<WebhookView>
 }
 
 /// A new webhook from the form: one checkbox per event, at most one custom header.
-#[server(endpoint = "webhooks/create")]
+#[server(endpoint = "webhooks/create", output = crate::api::Json)]
 #[allow(clippy::too_many_arguments)]
 pub async fn create_webhook(
     namespace: Option<String>,
@@ -67,13 +67,13 @@ pub async fn create_webhook(
     .await
 }
 
-#[server(endpoint = "webhooks/delete")]
+#[server(endpoint = "webhooks/delete", output = crate::api::Json)]
 pub async fn delete_webhook(id: i64, namespace: Option<String>) -> Result<(), AppError> {
     let back = home_of(namespace.as_deref().filter(|n| !n.is_empty()));
     form::answer(Some(&back), |state, p| async move { webhooks::delete(&state, &p, id).await }).await
 }
 
-#[server(endpoint = "webhooks/enable")]
+#[server(endpoint = "webhooks/enable", output = crate::api::Json)]
 pub async fn set_webhook_enabled(id: i64, enabled: bool) -> Result<WebhookView, AppError> {
     form::answer(Some(&format!("/webhooks/{id}")), |state, p| async move {
         webhooks::set_enabled(&state, &p, id, enabled).await
@@ -81,13 +81,13 @@ pub async fn set_webhook_enabled(id: i64, enabled: bool) -> Result<WebhookView, 
     .await
 }
 
-#[server(endpoint = "webhooks/test")]
+#[server(endpoint = "webhooks/test", output = crate::api::Json)]
 pub async fn test_webhook(id: i64) -> Result<WebhookDelivery, AppError> {
     form::answer(Some(&format!("/webhooks/{id}")), |state, p| async move { webhooks::send_test(&state, &p, id).await })
         .await
 }
 
-#[server(endpoint = "webhooks/redeliver")]
+#[server(endpoint = "webhooks/redeliver", output = crate::api::Json)]
 pub async fn redeliver(id: i64, webhook: i64) -> Result<WebhookDelivery, AppError> {
     form::answer(
         Some(&format!("/webhooks/{webhook}")),
@@ -103,7 +103,7 @@ pub struct WebhookPageData {
     pub deliveries: Vec<WebhookDelivery>,
 }
 
-#[server(endpoint = "webhooks/get")]
+#[server(endpoint = "webhooks/get", output = crate::api::Json)]
 pub async fn get_webhook(id: i64) -> Result<WebhookPageData, AppError> {
     let (state, p) = form::principal().await?;
     Ok(WebhookPageData {

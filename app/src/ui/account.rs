@@ -409,7 +409,7 @@ fn Tokens(
                                             </td>
                                             <td class=TD>{scope}</td>
                                             <td class=TD>{t.last_used_at.map(|u| time_view(u).into_any()).unwrap_or_else(|| view! { <span>"never"</span> }.into_any())}</td>
-                                            <td class=TD>{t.expires_at.map(|e| e.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "never".into())}</td>
+                                            <td class=TD>{t.expires_at.map(utc_date).unwrap_or_else(|| "never".into())}</td>
                                             <td class=format!("{TD} text-right")>
                                                 {if t.revoked_at.is_some() {
                                                     view! { <Badge text="revoked" tone=Tone::Red/> }.into_any()

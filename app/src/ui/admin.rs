@@ -30,17 +30,7 @@ fn AdminHeader(current: &'static str) -> impl IntoView {
     view! {
         <Title text=title/>
         <PageHeader title="Administration" subtitle="Users, the activity log, the registry and the site's access settings."/>
-        <nav class="mb-6 flex gap-1 overflow-x-auto border-b border-slate-200" aria-label="Administration">
-            {tabs.into_iter().map(|(href, label)| {
-                let active = href == current;
-                let class = if active {
-                    "border-b-2 border-indigo-600 px-3 py-2 text-sm font-semibold text-indigo-700"
-                } else {
-                    "border-b-2 border-transparent px-3 py-2 text-sm font-medium text-slate-600 hover:text-slate-900"
-                };
-                view! { <a href=href class=class aria-current=active.then_some("page")>{label}</a> }
-            }).collect_view()}
-        </nav>
+        <Tabs label="Administration" tabs=tabs.into_iter().map(|(href, label)| (href.to_string(), label, href == current)).collect()/>
     }
 }
 

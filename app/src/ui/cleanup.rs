@@ -51,7 +51,7 @@ impl Cleanup {
 pub fn CleanupCard(state: Cleanup, namespace: String, #[prop(optional)] repository: Option<String>) -> impl IntoView {
     let Cleanup { save, run, policy, dry_run } = state;
     let page = match &repository {
-        Some(r) => format!("/repositories/{r}"),
+        Some(r) => crate::ui::RepositoryPath::SETTINGS.of(r),
         None => format!("/namespaces/{namespace}"),
     };
     let repo = repository.clone().unwrap_or_default();

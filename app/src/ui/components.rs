@@ -296,6 +296,23 @@ pub const SELECT: &str = "rounded-md border border-slate-300 bg-white px-2 py-1.
 pub const BUTTON_SMALL: &str = "inline-flex items-center rounded-md border border-slate-300 bg-white px-2.5 py-1.5 text-xs font-semibold text-slate-700 shadow-sm hover:bg-slate-50";
 pub const BUTTON_DANGER: &str = "inline-flex items-center justify-center rounded-md bg-red-600 px-3 py-2 text-sm font-semibold text-white shadow-sm hover:bg-red-500";
 
+/// A row of tabs: links to the pages of one thing, `(href, label, current)`.
+#[component]
+pub fn Tabs(label: &'static str, tabs: Vec<(String, &'static str, bool)>) -> impl IntoView {
+    view! {
+        <nav class="mb-6 flex gap-1 overflow-x-auto border-b border-slate-200" aria-label=label>
+            {tabs.into_iter().map(|(href, label, current)| {
+                let class = if current {
+                    "whitespace-nowrap border-b-2 border-indigo-600 px-3 py-2 text-sm font-semibold text-indigo-700"
+                } else {
+                    "whitespace-nowrap border-b-2 border-transparent px-3 py-2 text-sm font-medium text-slate-600 hover:text-slate-900"
+                };
+                view! { <a href=href class=class aria-current=current.then_some("page")>{label}</a> }
+            }).collect_view()}
+        </nav>
+    }
+}
+
 /// A destructive action behind a confirmation step. It is a `<details>`, so the question
 /// opens without JavaScript; the form inside does the deed.
 #[component]
@@ -340,6 +357,122 @@ where
     }
 }
 
+/// An action whose answer is only "done" or an error, made by a [`PostForm`]: the light
+/// sibling of `ServerAction` + `ActionForm`. Those make, for each server function, the code
+/// that reads the form into its arguments, sends them and reads its answer, and a page's
+/// first load carries it; a `Post` sends the form as it is to the function's URL (what the
+/// browser posts without JavaScript), so every `Post` shares one small piece of code.
+#[derive(Clone, Copy)]
+pub struct Post {
+    path: &'static str,
+    done: RwSignal<usize>,
+    pending: RwSignal<bool>,
+    error: RwSignal<Option<AppError>>,
+}
+
+impl Post {
+    pub fn new<S: ServerFn>() -> Self {
+        // A plain post's error comes back in the page's URL (see api::form).
+        let error = use_context::<leptos::server::ServerActionError>()
+            .filter(|e| e.path() == S::PATH)
+            .map(|e| leptos::server_fn::error::ServerFnUrlError::<AppError>::decode_err(e.err()));
+        Post { path: S::PATH, done: RwSignal::new(0), pending: RwSignal::new(false), error: RwSignal::new(error) }
+    }
+
+    /// How many times it succeeded: a resource that reads this loads again after each.
+    pub fn version(&self) -> usize {
+        self.done.get()
+    }
+
+    pub fn error(&self) -> Signal<Option<AppError>> {
+        self.error.into()
+    }
+
+    pub fn pending(&self) -> Signal<bool> {
+        self.pending.into()
+    }
+
+    /// Posts `form` as the browser would, asking for the server function's JSON answer: an
+    /// error status carries the error; a redirect (header) goes on to the next page.
+    #[cfg(feature = "hydrate")]
+    async fn send(self, form: leptos::web_sys::HtmlFormElement) -> Result<(), AppError> {
+        use leptos::server_fn::error::FromServerFnError;
+        use leptos::wasm_bindgen::JsCast;
+        let failed = |e: String| AppError::Transport(e);
+        let data = leptos::web_sys::FormData::new_with_form(&form).map_err(|e| failed(format!("{e:?}")))?;
+        let body = leptos::web_sys::UrlSearchParams::new_with_str_sequence_sequence(data.unchecked_ref())
+            .map_err(|e| failed(format!("{e:?}")))?;
+        let res = gloo_net::http::Request::post(self.path)
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(String::from(body.to_string()))
+            .map_err(|e| failed(e.to_string()))?
+            .send()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        if res.status() >= 400 {
+            let body = res.binary().await.map_err(|e| failed(e.to_string()))?;
+            return Err(AppError::de(body.into()));
+        }
+        if let Some(to) =
+            res.headers().get(leptos::server_fn::redirect::REDIRECT_HEADER).and(res.headers().get("Location"))
+        {
+            leptos::server_fn::redirect::call_redirect_hook(&to);
+        }
+        Ok(())
+    }
+}
+
+/// A real form posting to `post`'s server function: before hydration (or without JavaScript)
+/// the browser posts it and the server answers with the next page; after, it is sent in place.
+#[component]
+pub fn PostForm(post: Post, children: Children) -> impl IntoView {
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            use leptos::wasm_bindgen::JsCast;
+            ev.prevent_default();
+            let Some(form) = ev.target().and_then(|t| t.dyn_into::<leptos::web_sys::HtmlFormElement>().ok()) else {
+                return;
+            };
+            post.pending.set(true);
+            leptos::task::spawn_local(async move {
+                let result = post.send(form).await;
+                post.pending.set(false);
+                match result {
+                    Ok(()) => {
+                        post.error.set(None);
+                        post.done.update(|n| *n += 1);
+                    }
+                    Err(e) => post.error.set(Some(e)),
+                }
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (ev, post);
+    };
+    view! { <form method="post" action=post.path on:submit=submit>{children()}</form> }
+}
+
+/// A destructive [`Post`] behind [`Confirm`], as [`ConfirmAction`] is for a `ServerAction`.
+#[component]
+pub fn ConfirmPost(
+    post: Post,
+    #[prop(into)] label: String,
+    #[prop(into)] question: String,
+    yes: &'static str,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <Confirm label question>
+            <PostForm post>
+                {children()}
+                <button type="submit" class=BUTTON_DANGER disabled=post.pending()>{yes}</button>
+            </PostForm>
+        </Confirm>
+    }
+}
+
 /// Previous / next links for a paged list; `href(page)` builds each link.
 #[component]
 pub fn Pagination(page: u32, pages: u32, total: u64, href: impl Fn(u32) -> String + 'static) -> impl IntoView {
@@ -356,14 +489,8 @@ pub fn PrevNext(label: String, prev: Option<String>, next: Option<String>) -> im
         <nav class="mt-4 flex items-center justify-between text-sm text-slate-600" aria-label="Pagination">
             <span>{label}</span>
             <span class="flex gap-2">
-                {match prev {
-                    Some(h) => view! { <a class=BUTTON_SMALL href=h rel="prev">"← Previous"</a> }.into_any(),
-                    None => view! { <span class=format!("{BUTTON_SMALL} opacity-40")>"← Previous"</span> }.into_any(),
-                }}
-                {match next {
-                    Some(h) => view! { <a class=BUTTON_SMALL href=h rel="next">"Next →"</a> }.into_any(),
-                    None => view! { <span class=format!("{BUTTON_SMALL} opacity-40")>"Next →"</span> }.into_any(),
-                }}
+                {pager_link(prev, "prev", "← Previous")}
+                {pager_link(next, "next", "Next →")}
             </span>
         </nav>
     }
@@ -374,16 +501,17 @@ pub fn PrevNext(label: String, prev: Option<String>, next: Option<String>) -> im
 pub fn FeedPager(newest: Option<String>, older: Option<String>) -> impl IntoView {
     view! {
         <nav class="mt-4 flex items-center justify-end gap-2 text-sm" aria-label="Pagination">
-            {match newest {
-                Some(h) => view! { <a class=BUTTON_SMALL href=h>"← Newest"</a> }.into_any(),
-                None => view! { <span class=format!("{BUTTON_SMALL} opacity-40")>"← Newest"</span> }.into_any(),
-            }}
-            {match older {
-                Some(h) => view! { <a class=BUTTON_SMALL href=h rel="next">"Older →"</a> }.into_any(),
-                None => view! { <span class=format!("{BUTTON_SMALL} opacity-40")>"Older →"</span> }.into_any(),
-            }}
+            {pager_link(newest, "first", "← Newest")}
+            {pager_link(older, "next", "Older →")}
         </nav>
     }
+}
+
+/// A link of a pager, greyed out (a link without a target) where there is nowhere to go.
+fn pager_link(href: Option<String>, rel: &'static str, label: &'static str) -> impl IntoView {
+    let class = if href.is_some() { BUTTON_SMALL.to_string() } else { format!("{BUTTON_SMALL} opacity-40") };
+    let rel = href.is_some().then_some(rel);
+    view! { <a class=class href=href rel=rel>{label}</a> }
 }
 
 /// A page-level error: sets the status code on the server (404 for unknown things).
@@ -419,13 +547,34 @@ pub fn ago(t: chrono::DateTime<chrono::Utc>) -> String {
         60..=3599 => format!("{} min ago", secs / 60),
         3600..=86_399 => format!("{} h ago", secs / 3600),
         86_400..=2_591_999 => format!("{} days ago", secs / 86_400),
-        _ => t.format("%Y-%m-%d").to_string(),
+        _ => utc_date(t),
     }
+}
+
+// Times are written out by hand: chrono's format strings would link its formatter into every
+// page's code.
+
+/// `2026-12-02`.
+pub fn utc_date(t: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Datelike;
+    format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day())
+}
+
+/// `2026-12-02 20:30 UTC`.
+pub fn utc_minute(t: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Timelike;
+    format!("{} {:02}:{:02} UTC", utc_date(t), t.hour(), t.minute())
+}
+
+/// `2026-12-02T20:30:05Z`, as `<time datetime>` takes it.
+fn utc_machine(t: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Timelike;
+    format!("{}T{:02}:{:02}:{:02}Z", utc_date(t), t.hour(), t.minute(), t.second())
 }
 
 /// A time as a `<time>` element with the exact time in its tooltip.
 pub fn time_view(t: chrono::DateTime<chrono::Utc>) -> impl IntoView {
-    view! { <time datetime=t.to_rfc3339() title=t.format("%Y-%m-%d %H:%M UTC").to_string()>{ago(t)}</time> }
+    view! { <time datetime=utc_machine(t) title=utc_minute(t)>{ago(t)}</time> }
 }
 
 /// Shows `page` of a resource's value once it has loaded, or the error page if loading failed.

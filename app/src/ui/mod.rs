@@ -16,7 +16,7 @@ use leptos_meta::{provide_meta_context, HashedStylesheet, Link, Meta, MetaTags, 
 use leptos_router::{
     components::{Redirect, Route, Router, Routes, A},
     hooks::use_location,
-    path, Lazy, LazyRoute, SsrMode,
+    path, Lazy, LazyRoute, PartialPathMatch, PathSegment, PossibleRouteMatch, SsrMode, StaticSegment,
 };
 
 use crate::api::account::{get_current_user, get_site_info, Logout};
@@ -107,13 +107,19 @@ lazy_sections! {
     namespaces_section / __preload_namespaces_section: NamespacePages {
         NamespacesRoute => namespaces::NamespacesPage,
         NamespaceRoute => namespaces::NamespacePage,
+        RepositorySettingsRoute => images::RepositorySettingsPage,
     }
     teams_section / __preload_teams_section: TeamPages {
         TeamsRoute => teams::TeamsPage,
         TeamRoute => teams::TeamPage,
     }
     repository_section / __preload_repository_section: RepositoryPages { RepositoryRoute => images::RepositoryPage }
-    tag_section / __preload_tag_section: TagPages { TagRoute => images::TagPage }
+    // A repository's history shares its code with the tag page's history, and its settings
+    // (description, cleanup policy, delete) with the namespace page's cleanup card.
+    tag_section / __preload_tag_section: TagPages {
+        TagRoute => images::TagPage,
+        RepositoryHistoryRoute => images::RepositoryHistoryPage,
+    }
     discover_section / __preload_discover_section: DiscoverPages {
         ExploreRoute => images::ExplorePage,
         SearchRoute => images::SearchPage,
@@ -126,6 +132,46 @@ lazy_sections! {
         AuthenticationRoute => admin::AuthenticationPage,
         WebhooksRoute => admin::WebhooksPage,
         WebhookRoute => webhooks::WebhookPage,
+    }
+}
+
+/// The rest of a repository page's path: `/<name>` for its tags, `/<name>/-/<page>` for its
+/// other pages. A repository name has slashes, so `/repositories/*name/history` could be a
+/// repository's name; "-" cannot be a part of one (each starts with a letter or digit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepositoryPath(&'static str);
+
+impl RepositoryPath {
+    pub const TAGS: Self = Self("");
+    pub const HISTORY: Self = Self("history");
+    pub const SETTINGS: Self = Self("settings");
+
+    /// The address of this page of repository `name`.
+    pub fn of(self, name: &str) -> String {
+        match self.0 {
+            "" => format!("/repositories/{name}"),
+            page => format!("/repositories/{name}/-/{page}"),
+        }
+    }
+}
+
+impl PossibleRouteMatch for RepositoryPath {
+    fn optional(&self) -> bool {
+        false
+    }
+
+    fn test<'a>(&self, path: &'a str) -> Option<PartialPathMatch<'a>> {
+        let rest = path.strip_prefix('/')?.trim_end_matches('/');
+        let name = match rest.split_once("/-/") {
+            None if self.0.is_empty() => rest,
+            Some((name, page)) if page == self.0 => name,
+            _ => return None,
+        };
+        (!name.is_empty()).then(|| PartialPathMatch::new("", vec![("name".into(), name.to_string())], path))
+    }
+
+    fn generate_path(&self, path: &mut Vec<PathSegment>) {
+        path.push(PathSegment::Splat("name".into()));
     }
 }
 
@@ -174,7 +220,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/namespaces/:name") view={Lazy::<NamespaceRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("/teams") view={Lazy::<TeamsRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("/teams/:name") view={Lazy::<TeamRoute>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/repositories/*name") view={Lazy::<RepositoryRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=(StaticSegment("repositories"), RepositoryPath::TAGS) view={Lazy::<RepositoryRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=(StaticSegment("repositories"), RepositoryPath::HISTORY) view={Lazy::<RepositoryHistoryRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=(StaticSegment("repositories"), RepositoryPath::SETTINGS) view={Lazy::<RepositorySettingsRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("/tags/:id") view={Lazy::<TagRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("/explore") view={Lazy::<ExploreRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("/search") view={Lazy::<SearchRoute>::new()} ssr=SsrMode::Async/>
@@ -377,7 +425,21 @@ pub fn NotFound() -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::urlencode;
+    use super::{urlencode, RepositoryPath};
+    use leptos_router::PossibleRouteMatch;
+
+    #[test]
+    fn repository_pages_are_told_apart_by_their_path() {
+        let name = |p: RepositoryPath, path: &str| p.test(path).map(|m| m.params()[0].1.clone());
+        assert_eq!(name(RepositoryPath::TAGS, "/alice/app").as_deref(), Some("alice/app"));
+        assert_eq!(name(RepositoryPath::TAGS, "/alice/app/-/history"), None);
+        assert_eq!(name(RepositoryPath::HISTORY, "/alice/app/-/history").as_deref(), Some("alice/app"));
+        assert_eq!(name(RepositoryPath::HISTORY, "/alice/app"), None);
+        assert_eq!(name(RepositoryPath::SETTINGS, "/alice/app/-/history"), None);
+        assert_eq!(name(RepositoryPath::SETTINGS, "/app/-/settings/").as_deref(), Some("app"));
+        assert_eq!(name(RepositoryPath::SETTINGS, "/-/settings"), None);
+        assert_eq!(RepositoryPath::SETTINGS.of("alice/app"), "/repositories/alice/app/-/settings");
+    }
 
     #[test]
     fn urlencode_keeps_unreserved_only() {

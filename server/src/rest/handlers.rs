@@ -512,8 +512,7 @@ pub async fn get_repository(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<RepositoryView>> {
     let name = browse::name_of(&state, id).await?;
-    let q = TagQuery { per_page: 1, ..Default::default() };
-    Ok(Json(browse::repository_page(&state, &p, &name, &q).await?.repository))
+    Ok(Json(browse::repository(&state, &p, &name).await?))
 }
 
 #[derive(Deserialize)]
@@ -582,8 +581,7 @@ pub async fn repository_history(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<app::model::TagMove>>> {
     let name = browse::name_of(&state, id).await?;
-    let q = TagQuery { per_page: 1, ..Default::default() };
-    Ok(Json(browse::repository_page(&state, &p, &name, &q).await?.history))
+    Ok(Json(browse::repository_history(&state, &p, &name).await?.moves))
 }
 
 #[derive(Deserialize)]

@@ -11,7 +11,9 @@ use crate::backend::directory::namespaces::{namespaces_by_name, pullable_ids};
 use crate::backend::images::store;
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
-use crate::model::{short_digest, ImageConfig, NamespaceView, Page, PageRequest, RepositoryView, TagDetail, TagView};
+use crate::model::{
+    short_digest, ImageConfig, NamespaceView, Page, PageRequest, RepositoryHead, RepositoryView, TagDetail, TagView,
+};
 use crate::policy::{self, NamespaceFacts, GLOBAL};
 
 fn platform_names(platforms: &Value) -> Vec<String> {
@@ -181,19 +183,18 @@ async fn tag_views(state: &AppState, ids: &[i64]) -> AppResult<Vec<TagView>> {
     Ok(items)
 }
 
-/// Everything the repository page shows.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// A page of a repository's tags, under its head.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepositoryPage {
-    pub repository: RepositoryView,
+    pub head: RepositoryHead,
     pub tags: Page<TagView>,
-    pub can_push: bool,
-    pub can_delete: bool,
-    pub can_edit: bool,
-    /// Whether the viewer may set this repository's own cleanup policy.
-    #[serde(default)]
-    pub can_manage_cleanup: bool,
-    /// The latest moves of its tags, deleted ones included, newest first.
-    pub history: Vec<crate::model::TagMove>,
+}
+
+/// A repository's latest tag moves, deleted tags included, newest first, under its head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryHistory {
+    pub head: RepositoryHead,
+    pub moves: Vec<crate::model::TagMove>,
 }
 
 fn label_filter(label: &str) -> Option<Value> {
@@ -210,7 +211,7 @@ fn label_filter(label: &str) -> Option<Value> {
 pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &TagQuery) -> AppResult<RepositoryPage> {
     crate::backend::bounded_query("name", &q.name)?;
     crate::backend::bounded_query("label", &q.label)?;
-    let r = visible_repository(state, p, name).await?;
+    let (r, head) = visible_head(state, p, name).await?;
     let per_page = q.per_page.clamp(1, 200);
     let mut page = q.page.max(1);
     let label = label_filter(&q.label);
@@ -219,7 +220,6 @@ pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &Ta
         Some(Value::Object(m)) if m.values().all(Value::is_null) => (None, m.keys().next().cloned()),
         other => (other.clone(), None),
     };
-    let repository = repository_views(state, &[r.id]).await?.pop().ok_or(AppError::Internal)?;
     let filtered = !q.name.trim().is_empty() || label.is_some();
     let total = if filtered {
         sqlx::query_scalar!(
@@ -236,7 +236,7 @@ pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &Ta
         .fetch_one(&state.db)
         .await?
     } else {
-        repository.tag_count
+        head.tag_count
     };
     // A page past the end (the tags went meanwhile) shows the last one.
     let last = u32::try_from((total.max(1) + i64::from(per_page) - 1) / i64::from(per_page)).unwrap_or(u32::MAX);
@@ -280,18 +280,43 @@ pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &Ta
         .await?
     };
     let items = tag_views(state, &ids).await?;
+    Ok(RepositoryPage { head, tags: Page { items, page, per_page, total: total as u64 } })
+}
+
+/// A repository visible to `p`, as lists show it.
+pub async fn repository(state: &AppState, p: &Principal, name: &str) -> AppResult<RepositoryView> {
+    let r = visible_repository(state, p, name).await?;
+    repository_views(state, &[r.id]).await?.pop().ok_or(AppError::Internal)
+}
+
+/// A repository visible to `p`, as its pages head it.
+pub async fn repository_head(state: &AppState, p: &Principal, name: &str) -> AppResult<RepositoryHead> {
+    Ok(visible_head(state, p, name).await?.1)
+}
+
+async fn visible_head(state: &AppState, p: &Principal, name: &str) -> AppResult<(VisibleRepository, RepositoryHead)> {
+    let r = visible_repository(state, p, name).await?;
+    let v = repository_views(state, &[r.id]).await?.pop().ok_or(AppError::Internal)?;
     let s = state.access.get(&state.db).await;
     let actor = p.actor();
-    let history = super::history::of_repository(state, &r.name).await?;
-    Ok(RepositoryPage {
-        history,
-        repository,
-        tags: Page { items, page, per_page, total: total as u64 },
+    let head = RepositoryHead {
+        name: v.name,
+        namespace: v.namespace,
+        description: v.description,
+        tag_count: v.tag_count,
         can_push: policy::can_push(&actor, &r.facts, &s).is_ok(),
         can_delete: policy::can_delete(&actor, &r.facts, &s).is_ok(),
         can_edit: policy::can_edit_namespace(&actor, &r.facts, &s).is_ok(),
         can_manage_cleanup: r.namespace_id.is_some() && policy::can_manage_cleanup(&actor, &r.facts).is_ok(),
-    })
+    };
+    Ok((r, head))
+}
+
+/// The repository's history page.
+pub async fn repository_history(state: &AppState, p: &Principal, name: &str) -> AppResult<RepositoryHistory> {
+    let (r, head) = visible_head(state, p, name).await?;
+    let moves = super::history::of_repository(state, &r.name).await?;
+    Ok(RepositoryHistory { head, moves })
 }
 
 /// One tag with its manifest's details.

@@ -6,8 +6,39 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 
 use super::super::components::*;
-use crate::api::images::RestoreTag;
+use super::super::{signed_in_or_visitor, RepositoryPath};
+use super::{repository_header, repository_name};
+use crate::api::images::{get_repository_history, RepositoryHistoryData, RestoreTag};
 use crate::model::{short_digest, TagMove};
+
+/// A repository's history page: the latest moves of all its tags, deleted ones included.
+#[component]
+pub fn RepositoryHistoryPage() -> impl IntoView {
+    let name = repository_name();
+    let restore = ServerAction::<RestoreTag>::new();
+    let data = Resource::new(move || (name.get(), restore.version().get()), |(n, _)| get_repository_history(n));
+    signed_in_or_visitor(move |_| {
+        loaded(data, move |d: RepositoryHistoryData| {
+            let name = d.head.name.clone();
+            view! {
+                {repository_header(&d.head, RepositoryPath::HISTORY)}
+                {if d.moves.is_empty() {
+                    view! {
+                        <EmptyState title="No history yet">
+                            <p>"Every push, move, delete and restore of a tag shows here."</p>
+                        </EmptyState>
+                    }.into_any()
+                } else {
+                    view! {
+                        <div class="max-w-3xl">
+                            <TagHistoryCard repository=name moves=d.moves can_push=d.head.can_push restore show_tags=true/>
+                        </div>
+                    }.into_any()
+                }}
+            }
+        })
+    })
+}
 
 /// The moves, newest first. `show_tags` names each move's tag (the repository page).
 #[component]

@@ -5,17 +5,54 @@
 mod discover;
 mod history;
 mod repository;
+mod settings;
 mod tag;
 
 use leptos::prelude::*;
 
 pub use discover::{ExplorePage, SearchPage};
+pub use history::RepositoryHistoryPage;
 pub use repository::RepositoryPage;
+pub use settings::RepositorySettingsPage;
 pub use tag::TagPage;
 
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
 use super::components::*;
-use super::urlencode;
-use crate::model::{human_size, short_digest, RepositoryView, TagView};
+use super::{urlencode, RepositoryPath};
+use crate::model::{human_size, short_digest, RepositoryHead, RepositoryView, TagView};
+
+/// The name of the repository whose page this is (`/repositories/*name`).
+pub(super) fn repository_name() -> Memo<String> {
+    let params = use_params_map();
+    Memo::new(move |_| params.read().get("name").unwrap_or_default())
+}
+
+/// The top of a repository's pages: its name and description, its namespace and tag count,
+/// and the tabs between its tags, its history and (for those who may change something there)
+/// its settings.
+pub(super) fn repository_header(head: &RepositoryHead, current: RepositoryPath) -> impl IntoView {
+    let r = head;
+    let mut tabs = vec![(RepositoryPath::TAGS, "Tags"), (RepositoryPath::HISTORY, "History")];
+    if head.has_settings() {
+        tabs.push((RepositoryPath::SETTINGS, "Settings"));
+    }
+    let title = match tabs.iter().find(|(p, _)| *p == current) {
+        Some((p, label)) if *p != RepositoryPath::TAGS => format!("{label} · {}", r.name),
+        _ => r.name.clone(),
+    };
+    let tabs = tabs.into_iter().map(|(p, label)| (p.of(&r.name), label, p == current)).collect();
+    let namespace = r.namespace.clone().map(|ns| {
+        view! { <span>"in namespace " <a class=LINK href=format!("/namespaces/{ns}")>{ns.clone()}</a>" · "</span> }
+    });
+    view! {
+        <Title text=title/>
+        <PageHeader title=r.name.clone() subtitle=r.description.clone()/>
+        <p class="-mt-4 mb-4 text-sm text-slate-600">{namespace} {format!("{} tag(s)", r.tag_count)}</p>
+        <Tabs label="Repository" tabs/>
+    }
+}
 
 /// A list of repositories.
 #[component]

@@ -63,7 +63,7 @@ fn TagDetailView(d: TagDetail, delete: ServerAction<DeleteTag>, restore: ServerA
                         {row("Media type", view! { <code class="text-xs">{t.media_type.clone().unwrap_or_default()}</code> }.into_any())}
                         {row("Size", view! { <span>{t.size.map(human_size).unwrap_or_else(|| "unknown".into())}</span> }.into_any())}
                         {row("Platforms", view! { <span>{t.platforms.join(", ")}</span> }.into_any())}
-                        {row("Created", view! { <span>{t.created.map(|c| c.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "unknown".into())}</span> }.into_any())}
+                        {row("Created", view! { <span>{t.created.map(utc_minute).unwrap_or_else(|| "unknown".into())}</span> }.into_any())}
                         {row("Pushed", view! { <span>{time_view(t.pushed_at)} {t.pushed_by.clone().map(|b| format!(" by {b}"))}</span> }.into_any())}
                         {row("Last pulled", view! { <span>{t.last_pulled_at.map(|p| time_view(p).into_any()).unwrap_or_else(|| view! { <span>"never"</span> }.into_any())}</span> }.into_any())}
                         {row("Other tags", view! { <span>{if t.shared_with.is_empty() { "none".to_string() } else { t.shared_with.join(", ") }}</span> }.into_any())}

@@ -108,7 +108,7 @@ pub fn CleanupCard(state: Cleanup, namespace: String, #[prop(optional)] reposito
                         view! {
                             <div class="mt-4 flex flex-wrap items-center gap-3 border-t border-slate-100 pt-4">
                                 <a href=preview_href class=BUTTON_SECONDARY>"Preview (dry run)"</a>
-                                <ConfirmAction action=run label="Run now…" question="Delete from the registry every tag this policy does not keep? This cannot be undone." yes="Yes, run it">
+                                <ConfirmAction action=run label="Run now…" start=true question="Delete from the registry every tag this policy does not keep? This cannot be undone." yes="Yes, run it">
                                     <input type="hidden" name="namespace" value=b/>
                                     <input type="hidden" name="repository" value=r2/>
                                 </ConfirmAction>

@@ -314,21 +314,36 @@ pub fn Tabs(label: &'static str, tabs: Vec<(String, &'static str, bool)>) -> imp
 }
 
 /// A destructive action behind a confirmation step. It is a `<details>`, so the question
-/// opens without JavaScript; the form inside does the deed.
+/// opens without JavaScript; the form inside does the deed. The question opens under the
+/// button, towards the page's middle: leftwards from a button at a row's end, rightwards from
+/// one at a card's start (`start`); on a phone, across the screen.
 #[component]
-pub fn Confirm(#[prop(into)] label: String, #[prop(into)] question: String, children: Children) -> impl IntoView {
+pub fn Confirm(
+    #[prop(into)] label: String,
+    #[prop(into)] question: String,
+    #[prop(optional)] start: bool,
+    children: Children,
+) -> impl IntoView {
+    let place = if start { CONFIRM_START } else { CONFIRM_END };
     view! {
         <details class="group relative inline-block">
             <summary class="inline-flex cursor-pointer list-none items-center rounded-md border border-red-200 bg-white px-2.5 py-1.5 text-xs font-semibold text-red-700 shadow-sm hover:bg-red-50">
                 {label}
             </summary>
-            <div class="absolute right-0 z-20 mt-2 w-72 rounded-md border border-slate-200 bg-white p-4 text-left text-sm text-slate-700 shadow-lg">
+            <div class=place>
                 <p class="mb-3 whitespace-normal">{question}</p>
                 {children()}
             </div>
         </details>
     }
 }
+
+const CONFIRM_END: &str =
+    "z-20 mt-2 w-72 rounded-md border border-slate-200 bg-white p-4 text-left text-sm text-slate-700 shadow-lg \
+     max-sm:fixed max-sm:inset-x-4 max-sm:top-24 max-sm:w-auto sm:absolute sm:right-0";
+const CONFIRM_START: &str =
+    "z-20 mt-2 w-72 rounded-md border border-slate-200 bg-white p-4 text-left text-sm text-slate-700 shadow-lg \
+     max-sm:fixed max-sm:inset-x-4 max-sm:top-24 max-sm:w-auto sm:absolute sm:left-0";
 
 /// A destructive action behind [`Confirm`]: `label` opens `question`, and `yes` posts
 /// `action` with the form's hidden `children`.
@@ -338,6 +353,7 @@ pub fn ConfirmAction<S, O: 'static>(
     #[prop(into)] label: String,
     #[prop(into)] question: String,
     yes: &'static str,
+    #[prop(optional)] start: bool,
     children: Children,
 ) -> impl IntoView
 where
@@ -348,7 +364,7 @@ where
     S::Client: Client<S::Error>,
 {
     view! {
-        <Confirm label question>
+        <Confirm label question start>
             <ActionForm action>
                 {children()}
                 <button type="submit" class=BUTTON_DANGER>{yes}</button>
@@ -461,10 +477,11 @@ pub fn ConfirmPost(
     #[prop(into)] label: String,
     #[prop(into)] question: String,
     yes: &'static str,
+    #[prop(optional)] start: bool,
     children: Children,
 ) -> impl IntoView {
     view! {
-        <Confirm label question>
+        <Confirm label question start>
             <PostForm post>
                 {children()}
                 <button type="submit" class=BUTTON_DANGER disabled=post.pending()>{yes}</button>

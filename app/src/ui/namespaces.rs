@@ -249,7 +249,7 @@ fn NamespaceDetailView(
                 {abilities.delete_namespace.then(|| view! {
                     <Card title="Danger zone">
                         <FormError error=del_error/>
-                        <ConfirmAction action=delete label="Delete namespace…" question=format!("Delete namespace {}? This cannot be undone.", name3) yes="Yes, delete it">
+                        <ConfirmAction action=delete label="Delete namespace…" start=true question=format!("Delete namespace {}? This cannot be undone.", name3) yes="Yes, delete it">
                             <input type="hidden" name="namespace" value=name4.clone()/>
                         </ConfirmAction>
                     </Card>

@@ -174,7 +174,7 @@ fn TeamDetailView(
                     </Card>
                     <Card title="Danger zone">
                         <FormError error=delete_error/>
-                        <ConfirmAction action=delete label="Delete team…" question=format!("Delete team {}? Its namespaces must be moved or deleted first.", team_q) yes="Yes, delete the team">
+                        <ConfirmAction action=delete label="Delete team…" start=true question=format!("Delete team {}? Its namespaces must be moved or deleted first.", team_q) yes="Yes, delete the team">
                             <input type="hidden" name="team" value=team_del.clone()/>
                         </ConfirmAction>
                     </Card>

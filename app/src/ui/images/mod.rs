@@ -33,23 +33,22 @@ pub(super) fn repository_name() -> Memo<String> {
 /// and the tabs between its tags, its history and (for those who may change something there)
 /// its settings.
 pub(super) fn repository_header(head: &RepositoryHead, current: RepositoryPath) -> impl IntoView {
-    let r = head;
     let mut tabs = vec![(RepositoryPath::TAGS, "Tags"), (RepositoryPath::HISTORY, "History")];
     if head.has_settings() {
         tabs.push((RepositoryPath::SETTINGS, "Settings"));
     }
     let title = match tabs.iter().find(|(p, _)| *p == current) {
-        Some((p, label)) if *p != RepositoryPath::TAGS => format!("{label} · {}", r.name),
-        _ => r.name.clone(),
+        Some((p, label)) if *p != RepositoryPath::TAGS => format!("{label} · {}", head.name),
+        _ => head.name.clone(),
     };
-    let tabs = tabs.into_iter().map(|(p, label)| (p.of(&r.name), label, p == current)).collect();
-    let namespace = r.namespace.clone().map(|ns| {
+    let tabs = tabs.into_iter().map(|(p, label)| (p.of(&head.name), label, p == current)).collect();
+    let namespace = head.namespace.clone().map(|ns| {
         view! { <span>"in namespace " <a class=LINK href=format!("/namespaces/{ns}")>{ns.clone()}</a>" · "</span> }
     });
     view! {
         <Title text=title/>
-        <PageHeader title=r.name.clone() subtitle=r.description.clone()/>
-        <p class="-mt-4 mb-4 text-sm text-slate-600">{namespace} {format!("{} tag(s)", r.tag_count)}</p>
+        <PageHeader title=head.name.clone() subtitle=head.description.clone()/>
+        <p class="-mt-4 mb-4 text-sm text-slate-600">{namespace} {format!("{} tag(s)", head.tag_count)}</p>
         <Tabs label="Repository" tabs/>
     }
 }

@@ -28,8 +28,7 @@ fn SettingsView(
     delete: ServerAction<DeleteRepository>,
     cleanup: Cleanup,
 ) -> impl IntoView {
-    let r = head.clone();
-    let name = r.name.clone();
+    let name = head.name.clone();
     let update_error = action_error(update);
     let delete_error = action_error(delete);
     let (n1, n2) = (name.clone(), name.clone());
@@ -41,12 +40,12 @@ fn SettingsView(
                     <ActionForm action=update attr:class="space-y-4">
                         <FormError error=update_error/>
                         <input type="hidden" name="name" value=n1.clone()/>
-                        <Field label="Description" name="description" value=r.description.clone() error=update_error/>
+                        <Field label="Description" name="description" value=head.description.clone() error=update_error/>
                         <Submit label="Save description" busy_label="Saving…" pending=update.pending()/>
                     </ActionForm>
                 </Card>
             })}
-            {r.namespace.clone().filter(|_| head.can_manage_cleanup).map(|ns| view! {
+            {head.namespace.clone().filter(|_| head.can_manage_cleanup).map(|ns| view! {
                 <CleanupCard state=cleanup namespace=ns repository=name.clone()/>
             })}
             {head.can_delete.then(|| view! {
@@ -55,8 +54,8 @@ fn SettingsView(
                         "Deletes every tag of this repository from the registry; the registry's garbage collection then frees their space."
                     </p>
                     <FormError error=delete_error/>
-                    <ConfirmAction action=delete label="Delete repository…"
-                        question=format!("Delete {} and all its {} tag(s) from the registry? This cannot be undone.", n2, r.tag_count)
+                    <ConfirmAction action=delete label="Delete repository…" start=true
+                        question=format!("Delete {} and all its {} tag(s) from the registry? This cannot be undone.", n2, head.tag_count)
                         yes="Yes, delete everything">
                         <input type="hidden" name="name" value=n2.clone()/>
                     </ConfirmAction>

@@ -109,7 +109,7 @@ fn TagDetailView(d: TagDetail, delete: ServerAction<DeleteTag>, restore: ServerA
                 {d.can_delete.then(|| view! {
                     <Card title="Danger zone">
                         <FormError error/>
-                        <ConfirmAction action=delete label="Delete this tag…" question=question.clone() yes="Yes, delete">
+                        <ConfirmAction action=delete label="Delete this tag…" start=true question=question.clone() yes="Yes, delete">
                             {fields}
                         </ConfirmAction>
                     </Card>

@@ -106,6 +106,13 @@ def check_compose(known):
         "the registry serves the configuration Portcullis wrote",
     )
     proxy = services["proxy"]
+    # Only the proxy's own address is trusted with X-Forwarded-For: a whole private range would
+    # let any container on the network pose as the proxy.
+    proxy_address = (proxy.get("networks") or {}).get("inside", {}).get("ipv4_address")
+    check(
+        proxy_address is not None and env["PORTCULLIS_TRUSTED_PROXIES"] == proxy_address,
+        "compose trusts X-Forwarded-For from the proxy's fixed address only",
+    )
     mounts = proxy.get("volumes", [])
     check(
         "../nginx/portcullis.conf.template:/etc/nginx/templates/portcullis.conf.template:ro" in mounts,
@@ -154,6 +161,16 @@ def check_kubernetes(known, directory, replicas):
     for name in config:
         check(name in known, f"{where}: the ConfigMap sets {name}, which portcullis reads")
         check(not is_secret_name(name), f"{where}: {name} is a secret and must not be in the ConfigMap")
+    trusted = config.get("PORTCULLIS_TRUSTED_PROXIES", "")
+    check(
+        not any(r in trusted for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")),
+        f"{where}: trusted_proxies names the pod network, not every private range",
+    )
+    policy = by.get(("NetworkPolicy", "portcullis"))
+    check(
+        policy is not None and policy["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "portcullis"},
+        f"{where}: a NetworkPolicy lets only the ingress controller, the registry and Prometheus reach Portcullis",
+    )
     deployment = by[("Deployment", "portcullis")]
     check(deployment["spec"]["replicas"] == replicas, f"{where} runs {replicas} Portcullis replicas")
     pod = deployment["spec"]["template"]["spec"]

@@ -316,6 +316,17 @@ pub struct GroupMappingView {
     pub team: Option<String>,
     pub role: Option<TeamRole>,
     pub grants_admin: bool,
+    /// Where the group comes from: `ldap` (the directory) or `oidc:<provider>`. `None`: a
+    /// mapping made before mappings had sources, with several configured; it matches nothing
+    /// until an administrator picks its source.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// The source as people call it (the provider's label).
+    #[serde(default)]
+    pub source_label: Option<String>,
+    /// How the group is named: `dn` or `name` (directory groups), `value` (a provider's).
+    #[serde(default)]
+    pub match_by: String,
     #[serde(deserialize_with = "utc::deserialize")]
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
@@ -331,6 +342,9 @@ pub struct AuthOverview {
     pub signup_enabled: bool,
     /// Each OpenID Connect provider: its label and `(setting, value)` pairs.
     pub providers: Vec<(String, Vec<(String, String)>)>,
+    /// Where mapped groups may come from here: `(source, label)`.
+    #[serde(default)]
+    pub sources: Vec<(String, String)>,
     pub mappings: Vec<GroupMappingView>,
 }
 
@@ -963,6 +977,9 @@ pub struct CleanupPolicyView {
     /// The newest run that deleted (not a dry run), if any.
     #[serde(default)]
     pub last_run: Option<CleanupRunSummary>,
+    /// Why the policy does not run now, when it does not (deleting is turned off).
+    #[serde(default)]
+    pub paused: Option<String>,
 }
 
 /// What a cleanup run did, as recorded.

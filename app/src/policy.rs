@@ -232,6 +232,30 @@ pub fn can_manage_cleanup(actor: &Actor, ns: &NamespaceFacts) -> Decision {
         .map_err(|_| Denied("only owners of the team may manage this namespace's cleanup policy"))
 }
 
+/// Read the details of a namespace's activity (who was added with which role, a webhook's
+/// host, a cleanup policy's rules): those who may manage the namespace, owners of its team and
+/// administrators. Everyone who may pull sees that something happened, and who did it.
+pub fn can_read_activity_details(actor: &Actor, ns: &NamespaceFacts) -> Decision {
+    can_manage_webhooks(actor, ns)
+        .map_err(|_| Denied("only owners of the team see the details of this namespace's activity"))
+}
+
+/// Run a namespace's cleanup policy for real (a dry run only needs
+/// [`can_manage_cleanup`]): it deletes images, so never while deleting is turned off.
+pub fn can_run_cleanup(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings) -> Decision {
+    if !actor.is_enabled {
+        return deny("this account is disabled");
+    }
+    if !s.delete_enabled {
+        return deny(CLEANUP_PAUSED);
+    }
+    can_manage_cleanup(actor, ns)
+}
+
+/// Why no cleanup policy runs while deleting is turned off.
+pub const CLEANUP_PAUSED: &str =
+    "deleting images is turned off on this registry, so cleanup policies do not run (a dry run still shows what one would do)";
+
 /// Manage a namespace's webhooks (their secrets sign what is sent in its name): owners of
 /// its team, and administrators.
 pub fn can_manage_webhooks(actor: &Actor, ns: &NamespaceFacts) -> Decision {

@@ -114,7 +114,14 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 
 /// The shared state over a migrated database.
 pub async fn state(db: PgPool, config: &Config) -> anyhow::Result<AppState> {
-    AppState::init(db, config.app_settings()).await.map_err(|e| anyhow::anyhow!("starting: {e}"))
+    let state = AppState::init(db, config.app_settings()).await.map_err(|e| anyhow::anyhow!("starting: {e}"))?;
+    // Group mappings made before they named their source get the one source configured.
+    match app::backend::access::groups::adopt_unsourced(&state).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(mappings = n, "group mappings without a source now name the only one configured"),
+        Err(e) => return Err(anyhow::anyhow!("starting: group mappings: {e}")),
+    }
+    Ok(state)
 }
 
 /// The whole HTTP application over an existing pool (the schema must be migrated).

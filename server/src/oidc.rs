@@ -44,8 +44,8 @@ async fn start(
     if let Err(e) = session::keep_briefly_unless_signed_in(&session).await {
         return app_failure(e);
     }
-    let next = app::api::safe_next(q.next.as_deref());
-    match provider.begin(next).await {
+    let next = app::api::safe_next(&state.settings.public_url, q.next.as_deref());
+    match provider.begin(&next).await {
         Ok((url, attempt)) => match session.insert(oidc::ATTEMPT_KEY, attempt).await {
             Ok(()) => Redirect::to(&url).into_response(),
             Err(e) => {

@@ -108,7 +108,15 @@ pub fn router(state: AppState, token: Secret) -> Router {
 }
 
 /// Why this request may not read the metrics, as the answer to give; `None` when it may.
-fn refusal(token: &Secret, headers: &HeaderMap, client: Option<std::net::IpAddr>) -> Option<Response> {
+/// Without a token, both the TCP peer and the client (whom a trusted proxy forwarded for, if
+/// any) must be this machine: a header alone never makes a request local, whoever is trusted
+/// with `X-Forwarded-For`.
+fn refusal(
+    token: &Secret,
+    headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
+    client: Option<std::net::IpAddr>,
+) -> Option<Response> {
     if !token.is_empty() {
         let expected = format!("Bearer {}", token.expose());
         let given = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()).unwrap_or_default();
@@ -119,8 +127,8 @@ fn refusal(token: &Secret, headers: &HeaderMap, client: Option<std::net::IpAddr>
         res.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         return Some(res);
     }
-    match client {
-        Some(ip) if ip.is_loopback() => None,
+    match (peer, client) {
+        (Some(peer), Some(client)) if peer.is_loopback() && client.is_loopback() => None,
         _ => Some(
             (
                 StatusCode::FORBIDDEN,
@@ -134,9 +142,10 @@ fn refusal(token: &Secret, headers: &HeaderMap, client: Option<std::net::IpAddr>
 async fn scrape(
     State((state, token)): State<(AppState, Arc<Secret>)>,
     crate::token::ClientAddr(client): crate::token::ClientAddr,
+    crate::token::PeerAddr(peer): crate::token::PeerAddr,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = refusal(&token, &headers, client) {
+    if let Some(refused) = refusal(&token, &headers, peer, client) {
         return refused;
     }
     let handle = handle();

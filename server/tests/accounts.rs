@@ -280,3 +280,71 @@ async fn a_visitor_asking_for_the_account_page_is_sent_to_log_in() {
     assert_eq!(account.status, StatusCode::FOUND, "{}", account.body);
     assert_eq!(account.location(), Some("/login?next=%2Faccount"));
 }
+
+/// Control characters, backslashes and other sites in `next` (a tab the browser drops turns
+/// `/\t/evil.example` into `//evil.example`; a newline used to panic the redirect).
+const HOSTILE_NEXT: &[&str] = &[
+    "/\t/evil.example",
+    "/\n",
+    "/\r\n/evil.example",
+    "/\\evil.example",
+    "/x\\y",
+    "/\u{0}",
+    "/\u{7f}x",
+    "//evil.example",
+    "https://evil.example/",
+    "/%09/evil.example",
+];
+
+#[tokio::test]
+async fn sign_in_never_leaves_the_site_nor_panics_whatever_next_says() {
+    let world = World::new().await;
+    sign_up(&world.app, "alice", PW).await;
+    for next in HOSTILE_NEXT {
+        // A plain form (the redirect is the answer) and a hydrated call (the header is).
+        let pairs = [("username", "alice"), ("password", PW), ("next", next)];
+        for r in [
+            post_form(&world.app, "/api/login", "/login", &pairs).await,
+            call(&world.app, "/api/login", &pairs, None).await,
+        ] {
+            assert!(r.status.is_success() || r.status.is_redirection(), "{next:?}: {} {}", r.status, r.body);
+            let to = r.location().or_else(|| r.headers.get("serverfnredirect").and_then(|v| v.to_str().ok()));
+            let to = to.unwrap_or("/");
+            assert!(to.starts_with('/') && !to.starts_with("//") && !to.contains('\\'), "{next:?} -> {to:?}");
+            assert!(!to.contains("evil.example") || to.starts_with("/%09/"), "{next:?} -> {to:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn no_redirecting_form_panics_on_control_characters() {
+    let world = World::new().await;
+    let alice = sign_up(&world.app, "alice", PW).await;
+    let hostile = ["x\ny", "/\r\n", "a\tb", "\u{0}", "acme/app\n", "x\\y"];
+    let forms: &[(&str, &[&str])] = &[
+        ("/api/login", &["username", "password", "next"]),
+        ("/api/teams/create", &["name", "description"]),
+        ("/api/namespaces/create", &["team", "name", "description"]),
+        ("/api/repositories/delete", &["name"]),
+        ("/api/tags/restore", &["repository", "tag", "digest"]),
+        ("/api/cleanup/save", &["namespace", "repository", "keep_last", "schedule"]),
+        ("/api/webhooks/create", &["namespace", "name", "url", "secret"]),
+        ("/api/login/choose", &["username"]),
+        ("/api/password/forgot", &["login"]),
+    ];
+    for (path, fields) in forms {
+        for value in hostile {
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|f| (*f, value)).collect();
+            for r in
+                [post_form(&world.app, path, "/", &pairs).await, call(&world.app, path, &pairs, Some(&alice)).await]
+            {
+                assert!(!r.status.is_server_error(), "{path} {value:?}: {} {}", r.status, r.body);
+                // This site: a path, or (an error going back to the form) the page that posted.
+                if let Some(to) = r.location() {
+                    let here = to.strip_prefix("http://127.0.0.1:3000").unwrap_or(to);
+                    assert!(here.starts_with('/') && !here.starts_with("//"), "{path} {value:?} -> {to}");
+                }
+            }
+        }
+    }
+}

@@ -258,3 +258,81 @@ async fn a_policy_runs_by_itself_when_its_cron_schedule_comes() {
     let runs: i64 = sqlx::query_scalar("select count(*) from cleanup_run").fetch_one(&world.db).await.unwrap();
     assert_eq!(runs, 1);
 }
+
+#[tokio::test]
+async fn while_deleting_is_off_no_cleanup_runs_on_demand_or_on_schedule() {
+    let db = fresh_db().await;
+    let stack = Stack::start_with(&db, |c| c.delete_enabled = false).await;
+    let world = stack.replica_world().await;
+    let alice = world.person("alice").await;
+    push(&stack, &alice, "alice/off", "a", "off a").await;
+    push(&stack, &alice, "alice/off", "b", "off b").await;
+    let ns = alice.namespace("alice").await.namespace.id;
+    let policy = format!("/api/v1/namespaces/{ns}/cleanup");
+    use chrono::Timelike as _;
+    let minute = (chrono::Utc::now() - chrono::Duration::minutes(1)).minute();
+    let r = alice.put(&policy, json!({ "keep_last": 1, "schedule": format!("{minute} * * * *") })).await;
+    assert_eq!(r.status, StatusCode::OK, "a policy may be set: {}", r.body);
+
+    // On demand: refused, with the reason; a dry run still says what it would do.
+    let r = alice.post(&format!("{policy}/run"), json!({})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(r.body.contains("eleting images is turned off"), "{}", r.body);
+    let preview: CleanupReport = alice.post(&format!("{policy}/preview"), json!({})).await.parse();
+    assert_eq!(by_action(&preview, "delete"), ["a"]);
+
+    // On schedule: skipped, and the run says why.
+    sqlx::query("update cleanup_policy set updated_at = now() - interval '2 minutes', next_run_at = null")
+        .execute(&world.db)
+        .await
+        .unwrap();
+    app::backend::images::cleanup::run_scheduled(&stack.state).await.unwrap();
+    stack.inspect(Some(&alice.creds()), "alice/off:a").await.expect_ok("nothing deleted on schedule");
+    let view: CleanupPolicyView = alice.get(&policy).await.parse();
+    assert!(view.paused.as_deref().is_some_and(|p| p.contains("turned off")), "{view:?}");
+    let last = view.last_run.expect("the skipped run is recorded");
+    assert_eq!((last.trigger.as_str(), last.deleted), ("schedule", 0));
+    assert!(last.error.as_deref().is_some_and(|e| e.starts_with("Skipped")), "{last:?}");
+    // Recorded once: due again at the next occurrence only.
+    app::backend::images::cleanup::run_scheduled(&stack.state).await.unwrap();
+    let runs: i64 = sqlx::query_scalar("select count(*) from cleanup_run").fetch_one(&world.db).await.unwrap();
+    assert_eq!(runs, 1);
+    // The namespace page's card says so and offers no run.
+    let page = get(&world.app, "/namespaces/alice", Some(&alice.session().await)).await;
+    assert!(page.body.contains("cleanup policies do not run") && !page.body.contains("Run now…"), "{}", page.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_tagged_again_while_a_run_decides_is_not_deleted() {
+    let (stack, _world, alice) = start().await;
+    push(&stack, &alice, "alice/race", "old", "race old").await;
+    push(&stack, &alice, "alice/race", "new", "race new").await;
+    let ns = alice.namespace("alice").await.namespace.id;
+    let policy = format!("/api/v1/namespaces/{ns}/cleanup");
+    assert_eq!(alice.put(&policy, json!({ "keep_last": 1 })).await.status, StatusCode::OK);
+    // The run decides (old goes), then waits; meanwhile old's image is tagged "keep-me" in the
+    // registry, and the run goes on.
+    let (reached, resume) =
+        (std::sync::Arc::new(tokio::sync::Notify::new()), std::sync::Arc::new(tokio::sync::Notify::new()));
+    app::backend::images::cleanup::pause_next_run(reached.clone(), resume.clone());
+    let run = {
+        let (alice, policy) = (alice.clone(), policy.clone());
+        tokio::spawn(async move { alice.post(&format!("{policy}/run"), json!({})).await })
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), reached.notified()).await.expect("the run decides");
+    let dir = stack.dir.path().join("img-race old");
+    stack
+        .push(&oci_image(&dir, "race old", &[]), &alice.creds(), "alice/race:keep-me")
+        .await
+        .expect_ok("tagging again");
+    resume.notify_one();
+    let r = run.await.unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let report: CleanupReport = r.parse();
+    assert_eq!(report.deleted, 0, "{report:?}");
+    let old = report.decisions.iter().find(|d| d.tag == "old").unwrap();
+    assert_eq!(old.action, "skip", "{old:?}");
+    assert!(old.reason.contains("since this run decided"), "{}", old.reason);
+    stack.pull(&alice.creds(), "alice/race:keep-me").await.expect_ok("the tag given meanwhile still pulls");
+    stack.pull(&alice.creds(), "alice/race:old").await.expect_ok("and so does the old one");
+}

@@ -150,3 +150,30 @@ async fn only_those_who_may_push_put_an_image_back() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert_eq!(served(&stack, &alice, "alice/app:latest").await, second.digest, "nothing moved");
 }
+
+#[tokio::test]
+async fn a_deleted_namespace_takes_its_history_with_it() {
+    let db = fresh_db().await;
+    let stack = Stack::start(&db).await;
+    let world = stack.replica_world().await;
+    let (alice, bob) = (world.person("alice").await, world.person("bob").await);
+    let (a, b) = two_images(&stack);
+    alice.create_team("acme-old").await;
+    let old = alice.create_namespace("acme", "acme-old").await;
+    stack.push(&a, &alice.creds(), "acme/app:latest").await.expect_ok("alice pushes to acme");
+    stack.wait_for_tag(&alice, "acme/app", "latest").await;
+    let repo = alice.repository("acme/app").await.unwrap();
+    assert_eq!(alice.delete(&format!("/api/v1/repositories/{}", repo.id)).await.status, StatusCode::NO_CONTENT);
+    let r = alice.delete(&format!("/api/v1/namespaces/{}", old.namespace.id)).await;
+    assert!(r.status.is_success(), "{} {}", r.status, r.body);
+
+    // bob makes a namespace of the same name: the old team's tags, digests and names are not his to read.
+    bob.create_team("acme-new").await;
+    bob.create_namespace("acme", "acme-new").await;
+    stack.push(&b, &bob.creds(), "acme/app:v1").await.expect_ok("bob pushes to the new acme");
+    stack.wait_for_tag(&bob, "acme/app", "v1").await;
+    let repo = bob.repository("acme/app").await.unwrap();
+    let history: Vec<TagMove> = bob.get(&format!("/api/v1/repositories/{}/history", repo.id)).await.parse();
+    let seen: Vec<(&str, Option<&str>)> = history.iter().map(|m| (m.tag.as_str(), m.actor.as_deref())).collect();
+    assert_eq!(seen, vec![("v1", Some("bob"))], "{history:?}");
+}

@@ -261,6 +261,21 @@ async fn directory_people_sign_in_with_their_directory_password() {
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
     assert!(r.body.contains("directory"), "{}", r.body);
     assert!(log_in(&app, "root", "local root password").await.status.is_success());
+    // A name nobody has and a local name with a wrong password get the same answer, in the
+    // browser and at the token endpoint: the outage does not tell local names from others.
+    let unknown = log_in(&app, "nobody-here", "a password").await;
+    let local = log_in(&app, "root", "not root's password").await;
+    assert_eq!((unknown.status, &unknown.body), (StatusCode::UNAUTHORIZED, &local.body));
+    let token = |user: &'static str, password: &'static str| {
+        let req = axum::http::Request::get("/v2/token?service=portcullis-registry&scope=repository:root/app:pull")
+            .header(axum::http::header::AUTHORIZATION, basic(user, password))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        send(&app, req)
+    };
+    let (unknown, local) = (token("nobody-here", "a password").await, token("root", "not root's password").await);
+    assert_eq!((unknown.status, &unknown.body), (StatusCode::UNAUTHORIZED, &local.body));
+    assert_eq!(token("dora", DORA_PW).await.status, StatusCode::SERVICE_UNAVAILABLE);
     slapd.run();
     assert!(log_in(&app, "dora", DORA_PW).await.status.is_success());
 }
@@ -317,6 +332,10 @@ async fn directory_groups_become_teams_and_administrators() {
         if admin {
             pairs.push(("admin".into(), "true".into()));
         }
+        // A bare name is a directory group's name: matched so only when asked for.
+        if !group.contains('=') {
+            pairs.push(("match_by".into(), "name".into()));
+        }
         async move {
             let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             call(&app, "/api/admin/group-mappings/add", &pairs, Some(&cookie)).await
@@ -340,6 +359,17 @@ async fn directory_groups_become_teams_and_administrators() {
     let dup = map(&root, "developers", "acme", "owner", false).await;
     assert_eq!(dup.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", dup.body);
     assert_eq!(map(&root, "developers", "", "viewer", false).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Matching a directory group by its name is chosen, never assumed from a bare name.
+    let pairs = [("group", "developers"), ("team", "web"), ("role", "viewer")];
+    let r = call(&app, "/api/admin/group-mappings/add", &pairs, Some(&root)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("not a DN"), "{}", r.body);
+    // A DN mapping is that group's, not a group of the same name in another OU: gus, in
+    // cn=developers,ou=groups, gets nothing from this one.
+    assert!(map(&root, &format!("cn=developers,ou=elsewhere,{SUFFIX}"), "web", "owner", false)
+        .await
+        .status
+        .is_success());
 
     // The admin page shows the settings (never the service account's password) and what the
     // directory says of gus.
@@ -424,4 +454,77 @@ async fn directory_groups_become_teams_and_administrators() {
         memberships(&db, "dora").await,
         [("ops".to_string(), "viewer".to_string(), true), ("web".into(), "viewer".into(), false)]
     );
+}
+
+/// A mapping from before mappings named their source: with the directory alone configured it is
+/// the directory's; with a provider beside it, it matches no one until an administrator says
+/// whose it is (and a wrong or unknown source is refused).
+#[tokio::test]
+async fn mappings_without_a_source_get_the_only_one_or_wait_for_an_administrator() {
+    let unsourced = |db: sqlx::PgPool| async move {
+        server::migrate(&db).await.unwrap();
+        sqlx::query("insert into group_mapping (group_name, grants_admin, match_by) values ('admins', true, 'name')")
+            .execute(&db)
+            .await
+            .unwrap();
+    };
+    let source = |db: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, Option<String>>("select source from group_mapping where group_name = 'admins'")
+            .fetch_one(&db)
+            .await
+            .unwrap()
+    };
+    // The directory alone (it need not answer for this): the mapping is its.
+    let db = fresh_db().await;
+    unsourced(db.clone()).await;
+    let _ = app_with(&db, |c| c.ldap_url = "ldap://127.0.0.1:9".into()).await;
+    assert_eq!(source(db.clone()).await.as_deref(), Some("ldap"));
+
+    // The directory and a provider: it stays without, flagged, matching no one.
+    let db = fresh_db().await;
+    unsourced(db.clone()).await;
+    let provider: app::backend::access::oidc::OidcSettings = serde_json::from_value(serde_json::json!({
+        "name": "gitlab", "label": "GitLab", "issuer": "http://127.0.0.1:9", "client_id": "portcullis",
+    }))
+    .unwrap();
+    let app = app_with(&db, |c| {
+        c.ldap_url = "ldap://127.0.0.1:9".into();
+        c.oidc_providers = server::config::OidcProviders(vec![provider]);
+    })
+    .await;
+    assert_eq!(source(db.clone()).await, None);
+    let root = sign_up(&app, "root", "local root password").await;
+    let page = get(&app, "/admin/authentication", Some(&root)).await;
+    assert!(page.body.contains("no source: matches no one") && page.body.contains("GitLab"), "{}", page.body);
+    let id: i64 = sqlx::query_scalar("select group_mapping_id from group_mapping").fetch_one(&db).await.unwrap();
+    let set = |pairs: Vec<(&'static str, &'static str)>| {
+        let (app, root) = (app.clone(), root.clone());
+        let id = id.to_string();
+        async move {
+            let mut all = vec![("id", id.as_str())];
+            all.extend(pairs);
+            call(&app, "/api/admin/group-mappings/source", &all, Some(&root)).await
+        }
+    };
+    assert_eq!(set(vec![("source", "oidc:elsewhere")]).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        set(vec![("source", "ldap"), ("match_by", "dn")]).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "admins is no DN"
+    );
+    let r = set(vec![("source", "oidc:gitlab")]).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    assert_eq!(source(db.clone()).await.as_deref(), Some("oidc:gitlab"));
+    // A new mapping must say whose group it is, now that there are two sources.
+    let pairs =
+        [("group", "cn=admins,ou=groups,dc=example,dc=org"), ("team", ""), ("role", "viewer"), ("admin", "true")];
+    let r = call(&app, "/api/admin/group-mappings/add", &pairs, Some(&root)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("choose where the group comes from"), "{}", r.body);
+    let mut pairs = pairs.to_vec();
+    pairs.push(("source", "ldap"));
+    let r = call(&app, "/api/admin/group-mappings/add", &pairs, Some(&root)).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let m: app::model::GroupMappingView = r.parse();
+    assert_eq!((m.source.as_deref(), m.match_by.as_str()), (Some("ldap"), "dn"));
 }

@@ -110,3 +110,24 @@ async fn without_a_token_only_this_machine_may_scrape() {
     assert_eq!(outside.status(), 403, "a client the proxy forwarded from elsewhere");
     assert!(outside.text().await.unwrap().contains("metrics_token"), "the refusal says how to allow it");
 }
+
+/// A client inside the network of the trusted proxies is no proxy of this machine: its
+/// `X-Forwarded-For: 127.0.0.1` does not make it local (the TCP peer decides too).
+#[tokio::test]
+async fn a_forwarded_loopback_address_does_not_read_the_metrics() {
+    use axum::extract::ConnectInfo;
+    use axum::http::Request;
+    let db = fresh_db().await;
+    let app = app_with(&db, |c| c.trusted_proxies = "10.0.0.0/8".parse().unwrap()).await;
+    let scrape = |peer: [u8; 4], forwarded: Option<&str>| {
+        let mut req = Request::get("/metrics").extension(ConnectInfo(std::net::SocketAddr::from((peer, 40000))));
+        if let Some(f) = forwarded {
+            req = req.header("x-forwarded-for", f);
+        }
+        send(&app, req.body(axum::body::Body::empty()).unwrap())
+    };
+    assert_eq!(scrape([10, 1, 2, 3], Some("127.0.0.1")).await.status, 403, "a forged header from inside the network");
+    assert_eq!(scrape([10, 1, 2, 3], None).await.status, 403);
+    assert_eq!(scrape([127, 0, 0, 1], Some("203.0.113.9")).await.status, 403, "forwarded from elsewhere");
+    assert_eq!(scrape([127, 0, 0, 1], None).await.status, 200, "this machine");
+}

@@ -183,6 +183,16 @@ async fn people_sign_in_through_the_provider_and_docker_login_with_tokens() {
     .await;
     assert!(r.status.is_success(), "{}", r.body);
     let carol_local = sign_up(&app, "carol", "carol's local password").await;
+    // Mappings of other sources never match this provider's groups: a directory mapping of a
+    // group named developers, another provider's everyone, and one whose source is unknown
+    // would each make olivia an administrator.
+    sqlx::query(
+        "insert into group_mapping (group_name, grants_admin, source, match_by) values
+         ('developers', true, 'ldap', 'name'), ('everyone', true, 'oidc:other', 'value'), ('everyone', true, null, 'value')",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
 
     // Administrators see the provider's settings and the redirect URI to register, never
     // the client secret.
@@ -310,6 +320,13 @@ async fn forged_callbacks_and_id_tokens_are_refused() {
     }
     let cookie = r.session_cookie().expect("the attempt is kept in a session");
     assert_eq!(get(&app, "/login/oidc/elsewhere", None).await.status, StatusCode::NOT_FOUND);
+    // A `next` with control characters, backslashes or another site starts a sign-in all the
+    // same (it will end on this site's home page): nothing a client sends panics the start.
+    for next in ["/%09/evil.example", "/%0a", "/%0d%0a/x", "%2F%2Fevil.example", "/%5Cevil", "https://evil.example"] {
+        let r = get(&app, &format!("/login/oidc/corp?next={next}"), None).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{next}: {}", r.body);
+        assert!(r.location().unwrap_or_default().starts_with(&provider.issuer()), "{next}");
+    }
 
     // A callback this browser did not start, a forged state, and (the attempt being used once)
     // a replay with the right state: all refused, no session made.

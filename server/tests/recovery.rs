@@ -335,3 +335,44 @@ async fn refresh_grant(app: &axum::Router, refresh: &str) -> StatusCode {
         .unwrap();
     send(app, req).await.status
 }
+
+/// An account another system vouches for (a provider, here; the directory alike) keeps no
+/// password here: no link is sent or completed for it, by anyone, and none set; a link sent
+/// while it was local stops working once it is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_another_system_vouches_for_get_no_links_nor_passwords() {
+    let smtp = Smtp::start().await;
+    let db = fresh_db().await;
+    let app = app_sending_to(&db, &smtp).await;
+    let alice = sign_up(&app, "alice", OLD).await; // an administrator
+    let dave = sign_up(&app, "dave", OLD).await;
+    set_email(&app, &dave, "dave@example.com").await;
+    let dave_id = user_id(&db, "dave").await;
+    let r = call(&app, "/api/admin/users/password-reset", &[("id", &dave_id.to_string())], Some(&alice)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let token = token_in(&smtp.nth(1).await);
+    // dave's account is now a provider's (as when an identity provider takes it over).
+    sqlx::query(r#"update "user" set source = 'oidc', password_hash = null where user_id = $1"#)
+        .bind(dave_id)
+        .execute(&db)
+        .await
+        .unwrap();
+    let pairs = [("token", token.as_str()), ("password", NEW), ("password_confirm", NEW)];
+    let r = call(&app, "/api/password/reset", &pairs, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "the link sent before no longer works: {}", r.body);
+    let r = call(&app, "/api/admin/users/password-reset", &[("id", &dave_id.to_string())], Some(&alice)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let r =
+        call(&app, "/api/admin/users/password", &[("id", &dave_id.to_string()), ("password", NEW)], Some(&alice)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    forgot(&app, "dave").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(smtp.messages().len(), 1, "no link for dave, whatever is asked");
+    assert_eq!(log_in(&app, "dave", NEW).await.status, StatusCode::UNAUTHORIZED);
+    let hash: Option<String> = sqlx::query_scalar(r#"select password_hash from "user" where user_id = $1"#)
+        .bind(dave_id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(hash, None);
+}

@@ -339,3 +339,74 @@ async fn a_cleanup_run_is_told_its_deletions_and_its_summary() {
         assert!(verifies(r.headers["x-portcullis-signature"].to_str().unwrap(), &r.body, &created.secret));
     }
 }
+
+/// A webhook's URL is a bearer secret (Slack's, a CI trigger's `?token=`): the activity log keeps
+/// its scheme and host only, and a namespace's activity shows its details only to those who may
+/// manage the namespace, not to everyone who may pull from it.
+#[tokio::test]
+async fn a_webhooks_url_is_logged_as_its_host_and_details_go_only_to_managers() {
+    let world = World::with(|c| c.keys_encryption_key = server::config::Secret::new(KEYS_SECRET)).await;
+    let (root, alice, bob) = (world.root().await, world.person("alice").await, world.person("bob").await);
+    alice.set_visibility("alice", app::model::Visibility::Public).await;
+    let ns = namespace_id(&alice, "alice").await;
+    let url = "https://hooks.example.com/services/T0/B0?token=s3cr3t-t0ken";
+    let r = alice
+        .post(&format!("/api/v1/namespaces/{ns}/webhooks"), json!({ "name": "ci", "url": url, "events": ["push"] }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
+    // bob, new here, reads alice's public namespace: its activity, without details.
+    let (bob_session, alice_session) = (bob.session().await, alice.session().await);
+    let page = get(&world.app, "/namespaces/alice", Some(&bob_session)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("s3cr3t") && !page.body.contains("hooks.example.com"), "{}", page.body);
+    let activity = |cookie: String| {
+        let app = world.app.clone();
+        async move {
+            let r = call(&app, "/api/namespaces/get", &[("name", "alice")], Some(&cookie)).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            let created =
+                r.json()["activity"].as_array().unwrap().iter().find(|e| e["action"] == "webhook.create").cloned();
+            created.expect("the webhook's creation is in the namespace's activity")["details"].clone()
+        }
+    };
+    assert_eq!(activity(bob_session).await, json!({}));
+    // alice, its owner, sees the details: the host, never the path or the token.
+    let details = activity(alice_session).await;
+    assert_eq!(details["url"], "https://hooks.example.com", "{details}");
+    // The administrators' export has no token either.
+    let csv = root.get("/admin/activity.csv").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.body.contains("webhook.create") && !csv.body.contains("s3cr3t"), "{}", csv.body);
+}
+
+/// Deliveries go straight to the address checked and pinned, whatever `HTTP_PROXY` says: a
+/// proxy would connect to the host itself, past the check (here the proxy does not even answer).
+#[tokio::test]
+async fn deliveries_ignore_the_proxy_settings_of_the_environment() {
+    let stack = stack(true).await;
+    let world = stack.replica_world().await;
+    let alice = world.person("alice").await;
+    let receiver = Receiver::start(&[]).await;
+    let ns = namespace_id(&alice, "alice").await;
+    let r = alice
+        .post(
+            &format!("/api/v1/namespaces/{ns}/webhooks"),
+            json!({ "name": "ci", "url": receiver.url, "events": ["push"] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.parse::<CreatedWebhook>().webhook.id;
+    // Set after the stack started: only clients made from now on read it (the webhook's is made per delivery).
+    for var in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"] {
+        std::env::set_var(var, "http://127.0.0.1:9");
+    }
+    let r = alice.post(&format!("/api/v1/webhooks/{id}/test"), json!({})).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let got = tokio::time::timeout(Duration::from_secs(20), receiver.wait_for(1)).await;
+    let log: Vec<WebhookDelivery> = alice.get(&format!("/api/v1/webhooks/{id}/deliveries")).await.parse();
+    for var in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"] {
+        std::env::remove_var(var);
+    }
+    assert!(got.is_ok_and(|g| g.len() == 1), "delivered to the receiver itself, not the proxy: {log:?}");
+}

@@ -71,12 +71,11 @@ pub async fn choose_username(username: String) -> Result<(), AppError> {
         let session = form::session().await?;
         let pending = pending(&session).await?;
         let user = crate::backend::access::oidc::create_chosen(&state, &pending.identity, &username).await?;
-        next = pending.next;
+        next = super::safe_next(&state.settings.public_url, Some(&pending.next));
         let _ = session.remove_value(crate::backend::access::oidc::PENDING_KEY).await;
         session::establish(&state, &session, &user).await
     }
     .await;
-    let next = super::safe_next(Some(&next)).to_string();
     form::respond(result, Some(&next))
 }
 
@@ -111,8 +110,10 @@ pub async fn reset_password(token: String, password: String, password_confirm: S
 
 #[server(endpoint = "login", output = crate::api::Json)]
 pub async fn login(username: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    let mut to = "/".to_string();
     let result = async {
         let state = form::state()?;
+        to = super::safe_next(&state.settings.public_url, next.as_deref());
         let session = form::session().await?;
         let username = username.trim();
         if username.is_empty() || password.is_empty() {
@@ -122,7 +123,7 @@ pub async fn login(username: String, password: String, next: Option<String>) -> 
         session::establish(&state, &session, &user).await
     }
     .await;
-    form::respond(result, Some(super::safe_next(next.as_deref())))
+    form::respond(result, Some(&to))
 }
 
 #[server(endpoint = "signup", output = crate::api::Json)]

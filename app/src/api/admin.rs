@@ -89,8 +89,24 @@ pub async fn add_group_mapping(
     team: String,
     role: crate::model::TeamRole,
     admin: Option<String>,
+    source: Option<String>,
+    match_by: Option<String>,
 ) -> Result<crate::model::GroupMappingView, AppError> {
-    form::answer(None, |state, p| async move { groups::add(&state, &p, &group, &team, role, checked(&admin)).await })
+    form::answer(None, |state, p| async move {
+        let new = groups::NewMapping { group, team, role, grants_admin: checked(&admin), source, match_by };
+        groups::add(&state, &p, new).await
+    })
+    .await
+}
+
+/// Says where a mapping's group comes from (a mapping made before mappings had sources).
+#[server(endpoint = "admin/group-mappings/source", output = crate::api::Json)]
+pub async fn set_group_mapping_source(
+    id: i64,
+    source: String,
+    match_by: Option<String>,
+) -> Result<crate::model::GroupMappingView, AppError> {
+    form::answer(None, |state, p| async move { groups::set_source(&state, &p, id, &source, match_by.as_deref()).await })
         .await
 }
 

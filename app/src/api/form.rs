@@ -48,7 +48,14 @@ pub fn respond<T>(result: AppResult<T>, success: Option<&str>) -> AppResult<T> {
     match &result {
         Ok(_) => {
             if let Some(to) = success {
-                leptos_axum::redirect(to);
+                // `redirect` panics on what cannot be a header value; a name from a form may
+                // carry a control character, and nothing a client sends may panic a handler.
+                if axum::http::HeaderValue::from_str(to).is_ok() {
+                    leptos_axum::redirect(to);
+                } else {
+                    tracing::warn!(to = ?to, "not a header value; sent home instead");
+                    leptos_axum::redirect("/");
+                }
             }
         }
         Err(err) => {

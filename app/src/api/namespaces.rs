@@ -69,7 +69,15 @@ pub async fn get_namespace(name: String, page: Option<u32>) -> Result<NamespaceD
     let (state, p) = form::principal().await?;
     let ns = namespaces::get(&state, &p, &NamespaceRef::Name(name)).await?;
     let filter = audit::Filter { namespace_id: Some(ns.namespace.id), ..Default::default() };
-    let activity = if p.user.is_some() { audit::list(&state.db, &filter, None, 20).await?.items } else { Vec::new() };
+    let mut activity =
+        if p.user.is_some() { audit::list(&state.db, &filter, None, 20).await?.items } else { Vec::new() };
+    // What happened and who did it, for all who may pull; the details (a webhook's host, a
+    // member's role, a policy's rules) for those who manage the namespace.
+    if crate::policy::can_read_activity_details(&p.actor(), &ns.namespace.facts()).is_err() {
+        for e in &mut activity {
+            e.details = serde_json::json!({});
+        }
+    }
     let s = state.access.get(&state.db).await;
     let member = Actor::user(0, false, true);
     let facts = |role| NamespaceFacts { role, ..ns.namespace.facts() };

@@ -84,16 +84,47 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 || a >= 240
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            if let Some(v4) = embedded_ipv4(v6) {
                 return is_internal(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let s = v6.segments();
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link-local
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link-local
+                || (s[0], s[1], s[2]) == (0x64, 0xff9b, 1) // local-use NAT64 (64:ff9b:1::/48): a site's own translator
+                || (s[0], s[1]) == (0x2001, 0) // Teredo: the IPv4 inside is obfuscated, so refuse it whole
         }
+    }
+}
+
+/// The IPv4 address an IPv6 address carries and reaches, where it carries one: IPv4-mapped
+/// (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`, deprecated but still routed by some
+/// stacks), NAT64 (`64:ff9b::a.b.c.d`, which a translator turns into a connection to the IPv4
+/// address) and 6to4 (`2002:AABB:CCDD::/48`). Each would otherwise let a webhook reach an
+/// internal IPv4 address through an IPv6 literal.
+fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    let s = v6.segments();
+    let low = std::net::Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    match s {
+        // `::` and `::1` are the IPv6 unspecified and loopback addresses, not IPv4-compatible ones.
+        [0, 0, 0, 0, 0, 0, 0, 0 | 1] => None,
+        [0, 0, 0, 0, 0, 0, _, _] | [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(low),
+        [0x2002, hi, lo, ..] => Some(std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)),
+        _ => None,
+    }
+}
+
+/// A webhook's URL as the activity log keeps it: its scheme and host (and port) only. The path
+/// and query of a Slack, Teams or CI trigger URL are a bearer secret.
+fn logged_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => u.origin().ascii_serialization(),
+        Err(_) => String::new(),
     }
 }
 
@@ -233,7 +264,7 @@ pub async fn create(
         Some(user),
         "webhook.create",
         target,
-        json!({ "url": new.url.trim(), "events": new.events }),
+        json!({ "url": logged_url(new.url.trim()), "events": new.events }),
     )
     .await?;
     tx.commit().await?;
@@ -565,7 +596,10 @@ async fn attempt(state: &AppState, d: &Due) -> Attempt {
     };
     let (body, content_type) = render(state, d);
     let t = Utc::now().timestamp();
-    let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(TIMEOUT);
+    // No proxy, whatever HTTP(S)_PROXY says: a proxy would connect to the host itself, past
+    // the address checked and pinned here.
+    let mut builder =
+        reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).timeout(TIMEOUT);
     if let (Some(addr), Some(host)) = (pinned, url.host_str()) {
         builder = builder.resolve(host, addr);
     }
@@ -758,12 +792,28 @@ mod tests {
             "fe80::1",
             "fd00::1",
             "::ffff:127.0.0.1",
+            // IPv4 inside IPv6: compatible, NAT64 (well-known and local-use), 6to4, Teredo.
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::8.8.8.8",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
         ] {
             assert!(is_internal(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["8.8.8.8", "1.1.1.1", "2a00:1450::1"] {
+        for ip in ["8.8.8.8", "1.1.1.1", "2a00:1450::1", "64:ff9b::8.8.8.8", "2002:808:808::1", "::8.8.8.8"] {
             assert!(!is_internal(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    #[test]
+    fn only_the_origin_of_a_url_is_logged() {
+        assert_eq!(logged_url("https://hooks.example.com/services/T0/B0?token=s3cr3t"), "https://hooks.example.com");
+        assert_eq!(logged_url("http://ci.example:8080/trigger/abc#x"), "http://ci.example:8080");
+        assert_eq!(logged_url("not a url"), "");
     }
 
     #[test]

@@ -8,7 +8,8 @@ use super::components::*;
 use super::{signed_in, urlencode};
 use crate::api::admin::{
     auth_overview, get_settings, list_activity, list_users, try_directory_user, AddGroupMapping, CreateUser,
-    DeleteGroupMapping, DeleteUser, SendPasswordReset, SetUserPassword, UpdateSettings, UpdateUser,
+    DeleteGroupMapping, DeleteUser, SendPasswordReset, SetGroupMappingSource, SetUserPassword, UpdateSettings,
+    UpdateUser,
 };
 use crate::api::tokens::{take_new_secret, CreateTokenFor};
 use crate::model::{
@@ -458,11 +459,16 @@ pub fn RegistryPage() -> impl IntoView {
 pub fn AuthenticationPage() -> impl IntoView {
     let add = ServerAction::<AddGroupMapping>::new();
     let remove = ServerAction::<DeleteGroupMapping>::new();
+    let set_source = ServerAction::<SetGroupMappingSource>::new();
     let add_error = action_error(add);
     let remove_error = action_error(remove);
+    let source_error = action_error(set_source);
     let query = use_query_map();
     let tried = Memo::new(move |_| query.read().get("try").unwrap_or_default());
-    let overview = Resource::new(move || (add.version().get(), remove.version().get()), |_| auth_overview());
+    let overview = Resource::new(
+        move || (add.version().get(), remove.version().get(), set_source.version().get()),
+        |_| auth_overview(),
+    );
     let lookup = Resource::new(
         move || tried.get(),
         |name| async move {
@@ -526,10 +532,21 @@ pub fn AuthenticationPage() -> impl IntoView {
                     </div>
                     <div class="mt-6">
                         <Card title="Groups → teams">
-                            <div class="mb-3"><FormError error=remove_error/></div>
-                            {mappings_table(o.mappings, remove)}
+                            <div class="mb-3"><FormError error=remove_error/><FormError error=source_error/></div>
+                            {mappings_table(o.mappings, o.sources.clone(), remove, set_source)}
                             <ActionForm action=add attr:class="mt-6 grid gap-4 border-t border-slate-100 pt-4 sm:grid-cols-2">
                                 <div class="sm:col-span-2"><FormError error=add_error/></div>
+                                <label class="block text-sm"><span class="mb-1 block font-medium">"Where the group comes from"</span>
+                                    <select name="source" class=INPUT>
+                                        {o.sources.iter().map(|(v, l)| view! { <option value=v.clone()>{l.clone()}</option> }).collect_view()}
+                                    </select>
+                                    <span class="mt-1 block text-xs text-slate-500">"Only that source's groups match: a provider's group never satisfies a directory mapping, nor one provider's another's."</span></label>
+                                <label class="block text-sm"><span class="mb-1 block font-medium">"A directory group is named by"</span>
+                                    <select name="match_by" class=INPUT>
+                                        <option value="dn" selected=true>"its full DN"</option>
+                                        <option value="name">"its name (any group of that name in the directory)"</option>
+                                    </select>
+                                    <span class="mt-1 block text-xs text-slate-500">"A provider's group is the value of its groups claim."</span></label>
                                 <Field label="Group (DN, name, or groups claim value)" name="group" required=true error=add_error placeholder="cn=developers,ou=groups,dc=example,dc=org"/>
                                 <Field label="Team" name="team" error=add_error hint="Leave empty when the group only makes administrators."/>
                                 <label class="block text-sm"><span class="mb-1 block font-medium">"Role in the team"</span>
@@ -586,8 +603,14 @@ fn lookup_view(found: Option<DirectoryLookup>) -> AnyView {
     }.into_any()
 }
 
-/// The group mappings, each with a way to remove it.
-fn mappings_table(mappings: Vec<GroupMappingView>, remove: ServerAction<DeleteGroupMapping>) -> AnyView {
+/// The group mappings, each with a way to remove it; one without a source (made before
+/// mappings had sources, with several configured) is flagged, with a way to pick it.
+fn mappings_table(
+    mappings: Vec<GroupMappingView>,
+    sources: Vec<(String, String)>,
+    remove: ServerAction<DeleteGroupMapping>,
+    set_source: ServerAction<SetGroupMappingSource>,
+) -> AnyView {
     if mappings.is_empty() {
         return view! {
             <EmptyState title="No group mappings">
@@ -595,22 +618,58 @@ fn mappings_table(mappings: Vec<GroupMappingView>, remove: ServerAction<DeleteGr
             </EmptyState>
         }.into_any();
     }
+    let unsourced = mappings.iter().filter(|m| m.source.is_none()).count();
     view! {
-        <Table head=vec!["Group", "Gives", "Since", ""]>
-            {mappings.into_iter().map(|m| view! {
-                <tr data-mapping=m.group_name.clone()>
-                    <td class=format!("{TD} break-all font-mono text-xs")>{m.group_name.clone()}</td>
-                    <td class=TD>
-                        {m.team.clone().zip(m.role).map(|(t, r)| view! { <span><a class=LINK href=format!("/teams/{t}")>{t.clone()}</a>" as "{role_badge(r)}</span> })}
-                        {m.grants_admin.then(|| view! { <span class="ml-2"><Badge text="administrators" tone=Tone::Indigo/></span> })}
-                    </td>
-                    <td class=TD>{time_view(m.created_at)}</td>
-                    <td class=format!("{TD} text-right")>
-                        <ConfirmAction action=remove label="Remove…" question=format!("Remove the mapping of {}? Its members leave the team at their next sign-in.", m.group_name) yes="Yes, remove">
-                            <input type="hidden" name="id" value=m.id/>
-                        </ConfirmAction>
-                    </td>
-                </tr>
+        {(unsourced > 0).then(|| view! {
+            <div class="mb-3" data-testid="unsourced-mappings"><Alert kind=AlertKind::Error message=format!(
+                "{} not say where {} group comes from, and {} no one until {}: several sources of groups are configured, and a group of the same name from another one must not give its access. Pick the source below.",
+                if unsourced == 1 { "1 mapping does".to_string() } else { format!("{unsourced} mappings do") },
+                if unsourced == 1 { "its" } else { "their" },
+                if unsourced == 1 { "matches" } else { "match" },
+                if unsourced == 1 { "it does" } else { "they do" },
+            )/></div>
+        })}
+        <Table head=vec!["Group", "From", "Gives", "Since", ""]>
+            {mappings.into_iter().map(|m| {
+                let options = sources.clone();
+                let from = match (&m.source, &m.source_label) {
+                    (Some(_), Some(label)) => {
+                        let how = match m.match_by.as_str() { "dn" => " · by DN", "name" => " · by name", _ => "" };
+                        view! { <span class="text-sm">{format!("{label}{how}")}</span> }.into_any()
+                    }
+                    _ => view! {
+                        <div class="space-y-2">
+                            <Badge text="no source: matches no one" tone=Tone::Red/>
+                            <ActionForm action=set_source attr:class="flex flex-wrap items-center gap-2">
+                                <input type="hidden" name="id" value=m.id/>
+                                <select name="source" class=INPUT aria-label="Source">
+                                    {options.into_iter().map(|(v, l)| view! { <option value=v>{l}</option> }).collect_view()}
+                                </select>
+                                <select name="match_by" class=INPUT aria-label="Directory groups by">
+                                    <option value="dn">"by DN"</option>
+                                    <option value="name">"by name"</option>
+                                </select>
+                                <button type="submit" class=BUTTON_SECONDARY>"Set"</button>
+                            </ActionForm>
+                        </div>
+                    }.into_any(),
+                };
+                view! {
+                    <tr data-mapping=m.group_name.clone()>
+                        <td class=format!("{TD} break-all font-mono text-xs")>{m.group_name.clone()}</td>
+                        <td class=TD>{from}</td>
+                        <td class=TD>
+                            {m.team.clone().zip(m.role).map(|(t, r)| view! { <span><a class=LINK href=format!("/teams/{t}")>{t.clone()}</a>" as "{role_badge(r)}</span> })}
+                            {m.grants_admin.then(|| view! { <span class="ml-2"><Badge text="administrators" tone=Tone::Indigo/></span> })}
+                        </td>
+                        <td class=TD>{time_view(m.created_at)}</td>
+                        <td class=format!("{TD} text-right")>
+                            <ConfirmAction action=remove label="Remove…" question=format!("Remove the mapping of {}? Its members leave the team at their next sign-in.", m.group_name) yes="Yes, remove">
+                                <input type="hidden" name="id" value=m.id/>
+                            </ConfirmAction>
+                        </td>
+                    </tr>
+                }
             }).collect_view()}
         </Table>
     }.into_any()

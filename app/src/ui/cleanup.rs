@@ -81,6 +81,8 @@ pub fn CleanupCard(state: Cleanup, namespace: String, #[prop(optional)] reposito
                 let enabled = rules.as_ref().is_none_or(|r| r.enabled);
                 let untagged = rules.as_ref().is_some_and(|r| r.delete_untagged);
                 let last = p.as_ref().and_then(|p| p.last_run.clone());
+                let paused = p.as_ref().and_then(|p| p.paused.clone());
+                let runs = paused.is_none();
                 let preview_href = preview_href.clone();
                 view! {
                     {p.is_none().then(|| view! { <p class="mb-3 text-sm text-slate-500">{if own {
@@ -88,6 +90,7 @@ pub fn CleanupCard(state: Cleanup, namespace: String, #[prop(optional)] reposito
                     } else {
                         "No policy yet: nothing is deleted."
                     }}</p> })}
+                    {paused.map(|why| view! { <div class="mb-3" data-testid="cleanup-paused"><Alert kind=AlertKind::Info message=why/></div> })}
                     {last.map(|l| view! { <LastRun l/> })}
                     <ActionForm action=save attr:class="grid gap-4 sm:grid-cols-2">
                         <div class="sm:col-span-2"><FormError error=save_error/></div>
@@ -108,10 +111,12 @@ pub fn CleanupCard(state: Cleanup, namespace: String, #[prop(optional)] reposito
                         view! {
                             <div class="mt-4 flex flex-wrap items-center gap-3 border-t border-slate-100 pt-4">
                                 <a href=preview_href class=BUTTON_SECONDARY>"Preview (dry run)"</a>
-                                <ConfirmAction action=run label="Run now…" start=true question="Delete from the registry every tag this policy does not keep? This cannot be undone." yes="Yes, run it">
-                                    <input type="hidden" name="namespace" value=b/>
-                                    <input type="hidden" name="repository" value=r2/>
-                                </ConfirmAction>
+                                {runs.then(|| view! {
+                                    <ConfirmAction action=run label="Run now…" start=true question="Delete from the registry every tag this policy does not keep? This cannot be undone." yes="Yes, run it">
+                                        <input type="hidden" name="namespace" value=b/>
+                                        <input type="hidden" name="repository" value=r2/>
+                                    </ConfirmAction>
+                                })}
                             </div>
                         }
                     })}

@@ -198,6 +198,15 @@ pub struct NewGroupMappingBody {
     team: Option<String>,
     role: Option<TeamRole>,
     admin: Option<bool>,
+    source: Option<String>,
+    match_by: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupMappingSourceBody {
+    source: String,
+    match_by: Option<String>,
 }
 
 pub async fn create_group_mapping(
@@ -205,9 +214,25 @@ pub async fn create_group_mapping(
     ApiAuth(p): ApiAuth,
     ApiJson(b): ApiJson<NewGroupMappingBody>,
 ) -> ApiResult<(StatusCode, Json<GroupMappingView>)> {
-    let role = b.role.unwrap_or(TeamRole::Contributor);
-    let m = groups::add(&state, &p, &b.group, b.team.as_deref().unwrap_or(""), role, b.admin.unwrap_or(false)).await?;
-    Ok((StatusCode::CREATED, Json(m)))
+    let new = groups::NewMapping {
+        group: b.group,
+        team: b.team.unwrap_or_default(),
+        role: b.role.unwrap_or(TeamRole::Contributor),
+        grants_admin: b.admin.unwrap_or(false),
+        source: b.source,
+        match_by: b.match_by,
+    };
+    Ok((StatusCode::CREATED, Json(groups::add(&state, &p, new).await?)))
+}
+
+/// Says where a mapping's group comes from (and, for the directory, how it is named).
+pub async fn set_group_mapping_source(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<GroupMappingSourceBody>,
+) -> ApiResult<Json<GroupMappingView>> {
+    Ok(Json(groups::set_source(&state, &p, id, &b.source, b.match_by.as_deref()).await?))
 }
 
 pub async fn delete_group_mapping(

@@ -20,7 +20,7 @@ use axum::{
     extract::{rejection::JsonRejection, rejection::PathRejection, FromRequest, FromRequestParts, Request},
     http::{header, request::Parts, StatusCode},
     response::{IntoResponse, Response},
-    routing::{delete, get, post, put},
+    routing::{delete, get, patch, post, put},
     Json, Router,
 };
 use serde::de::DeserializeOwned;
@@ -36,7 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/users", get(list_users).post(create_user))
         .route("/api/v1/users/{id}", get(get_user).put(update_user).patch(update_user).delete(delete_user))
         .route("/api/v1/group_mappings", get(list_group_mappings).post(create_group_mapping))
-        .route("/api/v1/group_mappings/{id}", delete(delete_group_mapping))
+        .route("/api/v1/group_mappings/{id}", patch(set_group_mapping_source).delete(delete_group_mapping))
         .route("/api/v1/users/{id}/password", put(set_user_password))
         .route("/api/v1/users/{id}/password_reset", post(send_password_reset))
         .route("/api/v1/users/{id}/application_tokens", get(list_tokens).post(create_token))

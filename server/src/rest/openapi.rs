@@ -216,6 +216,7 @@ fn core_spec() -> Value {
                 "post": op("Map a directory group to a team with a role, or to the administrators (administrators)", "users", &[], Some("NewGroupMapping"), "201", ok("The mapping", schema_ref("GroupMapping")))
             },
             "/api/v1/group_mappings/{id}": {
+                "patch": op("Say where a mapping's group comes from, and how a directory group is named (administrators)", "users", &["id"], Some("GroupMappingSource"), "200", ok("The mapping", schema_ref("GroupMapping"))),
                 "delete": op("Remove a group mapping; its members leave the team at their next sign-in (administrators)", "users", &["id"], None, "204", no_content())
             },
             "/api/v1/users/{id}/password": {
@@ -300,8 +301,9 @@ fn core_spec() -> Value {
 
 /// Request bodies are read strictly: a field the API does not know is a 422, not ignored
 /// (a misspelt `visibilty` must not silently do nothing), and the schemas say so.
-const REQUEST_SCHEMAS: [&str; 16] = [
+const REQUEST_SCHEMAS: [&str; 17] = [
     "NewGroupMapping",
+    "GroupMappingSource",
     "NewUser",
     "NewPassword",
     "UserChange",
@@ -321,8 +323,11 @@ const REQUEST_SCHEMAS: [&str; 16] = [
 
 /// Fields of request bodies that may be `null`, meaning "not given" (left as it is, or the
 /// default).
-const NULLABLE_FIELDS: [(&str, &str); 22] = [
+const NULLABLE_FIELDS: [(&str, &str); 25] = [
     ("NewGroupMapping", "team"),
+    ("NewGroupMapping", "source"),
+    ("NewGroupMapping", "match_by"),
+    ("GroupMappingSource", "match_by"),
     ("NewGroupMapping", "role"),
     ("NewGroupMapping", "admin"),
     ("CleanupRules", "delete_untagged"),
@@ -433,12 +438,21 @@ fn password_schemas() -> Value {
             "id": { "type": "integer", "format": "int64" }, "group_name": { "type": "string" },
             "team": { "type": "string", "nullable": true },
             "role": { "type": "string", "enum": ["viewer", "contributor", "owner", null], "nullable": true },
-            "grants_admin": { "type": "boolean" }, "created_at": { "type": "string", "format": "date-time" } } },
+            "grants_admin": { "type": "boolean" },
+            "source": { "type": "string", "nullable": true, "description": "ldap (the directory) or oidc:<provider>; null: unknown, the mapping matches nothing until one is set" },
+            "source_label": { "type": "string", "nullable": true },
+            "match_by": { "type": "string", "enum": ["dn", "name", "value"] },
+            "created_at": { "type": "string", "format": "date-time" } } },
         "NewGroupMapping": { "type": "object", "required": ["group"], "properties": {
-            "group": { "type": "string", "description": "The group's DN or name (its first RDN's value)" },
+            "group": { "type": "string", "description": "The group's full DN, its name (its first RDN's value, with match_by name), or a provider's groups claim value" },
             "team": { "type": "string", "description": "Empty or absent with admin: the group only makes administrators" },
             "role": { "type": "string", "enum": ["viewer", "contributor", "owner"] },
-            "admin": { "type": "boolean" } } }
+            "admin": { "type": "boolean" },
+            "source": { "type": "string", "description": "ldap or oidc:<provider>; may be left out when only one is configured" },
+            "match_by": { "type": "string", "enum": ["dn", "name"], "description": "For directory groups: by full DN (the default) or by name anywhere in the directory" } } },
+        "GroupMappingSource": { "type": "object", "required": ["source"], "properties": {
+            "source": { "type": "string", "description": "ldap or oidc:<provider>" },
+            "match_by": { "type": "string", "enum": ["dn", "name"] } } }
     })
 }
 

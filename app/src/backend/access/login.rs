@@ -41,8 +41,19 @@ pub async fn login_with_password(
                     tracing::info!(target: "portcullis::auth", %username, ?addr, "directory login refused");
                     Err(AppError::unauthorized(BAD_CREDENTIALS))
                 }
+                Err(_) if user.is_none() => {
+                    // A name unknown here while the directory does not answer: the answer a
+                    // local name with a wrong password gets (same words, same status, a hash
+                    // checked for the same time), or an outage would tell the names of local
+                    // accounts from all others.
+                    let _ = state.hasher.verify(password, None).await?;
+                    attempt.failed();
+                    tracing::info!(target: "portcullis::auth", %username, ?addr, "login refused (the directory does not answer)");
+                    Err(AppError::unauthorized(BAD_CREDENTIALS))
+                }
                 Err(e) => {
-                    // Not counted as a failure: the password was never checked.
+                    // A directory account: it is told the directory is down. Not counted as a
+                    // failure: the password was never checked.
                     attempt.succeeded(&state.db).await?;
                     Err(e)
                 }
@@ -105,7 +116,7 @@ async fn directory_login(
         return Ok(None);
     }
     match users::from_directory(&state.db, &person.username, &person.display_name, person.email.as_deref()).await? {
-        Some(user) => Ok(Some(super::groups::sync(state, user, &person.groups).await?)),
+        Some(user) => Ok(Some(super::groups::sync(state, user, super::groups::DIRECTORY, &person.groups).await?)),
         None => Ok(None),
     }
 }

@@ -358,7 +358,9 @@ impl Provider {
         let claimed_name = text(&self.settings.username_claim).or(text("preferred_username")).unwrap_or("").to_string();
         let display_name = text("name").unwrap_or(&claimed_name).chars().take(200).collect();
         // An address the provider says it did not verify is not taken (it could be anyone's).
-        let verified = claims.get("email_verified").and_then(Value::as_bool) != Some(false);
+        // Only JSON `true` is a verified address: a missing claim, `false` or the string "false"
+        // is not.
+        let verified = claims.get("email_verified") == Some(&Value::Bool(true));
         let email = text("email").filter(|e| verified && e.contains('@') && e.len() <= 254).map(str::to_string);
         let groups = match claims.get(&self.settings.groups_claim) {
             _ if self.settings.groups_claim.is_empty() => Vec::new(),
@@ -670,7 +672,7 @@ async fn follow(state: &AppState, user: User, identity: &Identity) -> AppResult<
     let user = users::find_by_id(&state.db, user.id).await?.ok_or(AppError::Internal)?;
     let groups: Vec<DirectoryGroup> =
         identity.groups.iter().map(|g| DirectoryGroup { dn: g.clone(), name: g.clone() }).collect();
-    super::groups::sync(state, user, &groups).await
+    super::groups::sync(state, user, &super::groups::provider_source(&identity.provider), &groups).await
 }
 
 /// What one round of [`check_all`] did.
@@ -826,6 +828,26 @@ mod tests {
         assert!(subtle_eq(b"abc", b"abc"));
         assert!(!subtle_eq(b"abc", b"abd"));
         assert!(!subtle_eq(b"abc", b"abcd"));
+    }
+
+    #[test]
+    fn only_a_json_true_verifies_an_email_address() {
+        let settings: OidcSettings = serde_json::from_value(serde_json::json!({
+            "name": "corp", "issuer": "https://sso.example", "client_id": "c", "client_secret": "s",
+        }))
+        .unwrap();
+        let provider = Provider::new(settings, "https://portcullis.example").unwrap();
+        let email = |verified: Option<Value>| {
+            let mut claims = serde_json::json!({ "preferred_username": "olivia", "email": "olivia@example.org" });
+            if let Some(v) = verified {
+                claims["email_verified"] = v;
+            }
+            provider.identity("sub".into(), claims.as_object().unwrap(), None).email
+        };
+        assert_eq!(email(Some(Value::Bool(true))).as_deref(), Some("olivia@example.org"));
+        for unverified in [None, Some(Value::Bool(false)), Some("false".into()), Some("true".into()), Some(1.into())] {
+            assert_eq!(email(unverified.clone()), None, "{unverified:?}");
+        }
     }
 
     #[test]

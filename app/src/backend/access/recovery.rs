@@ -72,7 +72,7 @@ async fn send_if_known(state: &AppState, login: &str, base_url: &str) -> AppResu
                   is_bot, auth_epoch
            from "user"
            where (username = $1 or lower(email) = $1) and is_enabled and not is_bot and email is not null
-             and password_hash is not null
+             and password_hash is not null and source = 'local'
            order by username = $1 desc limit 1"#,
         login
     )
@@ -98,6 +98,10 @@ pub async fn send_for_admin(state: &AppState, p: &Principal, id: i64, base_url: 
     let user = users::find_by_id(&state.db, id).await?.ok_or_else(|| AppError::not_found("No such user."))?;
     if user.is_bot {
         return Err(AppError::Conflict("Bot users have no password; they sign in with access tokens.".into()));
+    }
+    // A link would give a directory or provider account a password of its own here.
+    if users::source_of(&state.db, id).await?.as_deref() != Some("local") {
+        return Err(AppError::Conflict(format!("{}: {}", user.username, users::VOUCHED_PASSWORD)));
     }
     let email = user.email.clone().ok_or_else(|| {
         AppError::Conflict(format!("{} has no email address: set a new password instead.", user.username))
@@ -159,7 +163,7 @@ async fn valid_link(db: &sqlx::PgPool, token: &str) -> AppResult<User> {
                   u.is_bot, u.auth_epoch
            from password_reset r join "user" u on u.user_id = r.user_id
            where r.token_hash = $1 and r.used_at is null and r.expires_at > now()
-             and r.auth_epoch = u.auth_epoch and u.is_enabled and not u.is_bot"#,
+             and r.auth_epoch = u.auth_epoch and u.is_enabled and not u.is_bot and u.source = 'local'"#,
         hash(token)
     )
     .fetch_optional(db)
@@ -188,6 +192,7 @@ pub async fn complete(state: &AppState, token: &str, password: String, confirm: 
            from "user" u
            where r.token_hash = $1 and r.used_at is null and r.expires_at > now()
              and u.user_id = r.user_id and r.auth_epoch = u.auth_epoch and u.is_enabled and not u.is_bot
+             and u.source = 'local'
            returning r.password_reset_id"#,
         hash(token)
     )

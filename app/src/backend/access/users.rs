@@ -208,14 +208,20 @@ pub async fn update_password(db: &PgPool, user: &User, password_hash: &str) -> A
 pub async fn replace_password(conn: &mut PgConnection, id: i64, password_hash: &str) -> AppResult<i32> {
     sqlx::query_scalar!(
         r#"update "user" set password_hash = $2, auth_epoch = auth_epoch + 1, updated_at = now()
-           where user_id = $1 returning auth_epoch"#,
+           where user_id = $1 and source = 'local' returning auth_epoch"#,
         id,
         password_hash
     )
     .fetch_optional(conn)
     .await?
-    .ok_or_else(|| AppError::not_found("No such user."))
+    // Never a password here for an account another system vouches for: it would outlive the
+    // directory or provider dropping the person.
+    .ok_or_else(|| AppError::Conflict(VOUCHED_PASSWORD.into()))
 }
+
+/// Why an account of the directory or of a provider gets no password here.
+pub const VOUCHED_PASSWORD: &str =
+    "This account signs in through the directory (LDAP) or an identity provider, which keeps its password.";
 
 /// A page of users by name; `q` (when not empty) keeps those whose name, display name or
 /// email contains it.

@@ -33,13 +33,18 @@ pub enum Scope {
     Repository(String),
 }
 
-/// The scope as ids, once the principal may manage it: (namespace id, repository id).
-async fn managed(state: &AppState, p: &Principal, scope: &Scope) -> AppResult<(i64, Option<i64>)> {
+/// The scope as ids, once the principal may manage it: (namespace id, repository id, the
+/// namespace's facts for the principal).
+async fn managed_with_facts(
+    state: &AppState,
+    p: &Principal,
+    scope: &Scope,
+) -> AppResult<(i64, Option<i64>, policy::NamespaceFacts)> {
     match scope {
         Scope::Namespace(ns) => {
             let (n, _) = namespaces::find(state, p, ns).await?;
             p.allowed(|a| policy::can_manage_cleanup(a, &n.facts()))?;
-            Ok((n.id, None))
+            Ok((n.id, None, n.facts()))
         }
         Scope::Repository(name) => {
             let r = visible_repository(state, p, name).await?;
@@ -49,9 +54,23 @@ async fn managed(state: &AppState, p: &Principal, scope: &Scope) -> AppResult<(i
                 ));
             };
             p.allowed(|a| policy::can_manage_cleanup(a, &r.facts))?;
-            Ok((ns, Some(r.id)))
+            Ok((ns, Some(r.id), r.facts))
         }
     }
+}
+
+/// The scope as ids, once the principal may manage it: (namespace id, repository id).
+async fn managed(state: &AppState, p: &Principal, scope: &Scope) -> AppResult<(i64, Option<i64>)> {
+    managed_with_facts(state, p, scope).await.map(|(ns, repo, _)| (ns, repo))
+}
+
+/// Why no policy runs now (deleting is turned off), if so.
+async fn paused(state: &AppState) -> Option<String> {
+    let s = state.access.get(&state.db).await;
+    (!s.delete_enabled).then(|| {
+        let why = policy::CLEANUP_PAUSED;
+        format!("{}{}.", why[..1].to_uppercase(), &why[1..])
+    })
 }
 
 /// Compiles a pattern, anchored as written (`^v\d+` is a prefix, `latest` anywhere).
@@ -105,7 +124,7 @@ pub async fn set(state: &AppState, p: &Principal, scope: &Scope, rules: CleanupR
              keep_last = excluded.keep_last, keep_days = excluded.keep_days,
              include_pattern = excluded.include_pattern, keep_pattern = excluded.keep_pattern,
              schedule = excluded.schedule, delete_untagged = excluded.delete_untagged,
-             updated_at = now()
+             updated_at = now(), next_run_at = null
          returning cleanup_policy_id",
         ns,
         repo,
@@ -141,7 +160,11 @@ pub async fn get(state: &AppState, p: &Principal, scope: &Scope) -> AppResult<Op
     .fetch_optional(&state.db)
     .await?;
     match id {
-        Some(id) => Ok(Some(view(&mut *state.db.acquire().await?, id).await?)),
+        Some(id) => {
+            let mut v = view(&mut *state.db.acquire().await?, id).await?;
+            v.paused = paused(state).await;
+            Ok(Some(v))
+        }
         None => Ok(None),
     }
 }
@@ -217,6 +240,7 @@ async fn view(conn: &mut sqlx::PgConnection, id: i64) -> AppResult<CleanupPolicy
             }),
             _ => None,
         },
+        paused: None,
     })
 }
 
@@ -447,6 +471,12 @@ async fn run_policy(
     )
     .fetch_one(&state.db)
     .await?;
+    // The tags each doomed image was decided for.
+    let mut decided: HashMap<(String, String), HashSet<String>> = HashMap::new();
+    for d in decisions.iter().filter(|d| d.action == "delete") {
+        decided.entry((d.repository.clone(), d.digest.clone())).or_default().insert(d.tag.clone());
+    }
+    pause_for_tests().await;
     let mut deleted_tags = 0;
     for (repo_id, repo, digest) in &doomed {
         let namespace_id: Option<i64> =
@@ -457,6 +487,18 @@ async fn run_policy(
         let mut tx = state.db.begin().await?;
         // The worker waits, so the registry's delete events find the rows gone already.
         store::exclude_worker(&mut tx).await?;
+        // Asked again now: a tag given to this image since the decisions goes with it.
+        let tags = decided.get(&(repo.clone(), digest.clone())).cloned().unwrap_or_default();
+        if let Some(why) = retagged(state, &mut tx, *repo_id, repo, digest, &tags).await? {
+            for d in
+                decisions.iter_mut().filter(|d| d.action == "delete" && d.repository == *repo && d.digest == *digest)
+            {
+                d.action = "skip".into();
+                d.reason = format!("{why} since this run decided; it stays");
+                report.skipped += 1;
+            }
+            continue;
+        }
         if let Err(e) = state.registry.delete_manifest(state, repo, digest).await {
             report.errors.push(format!("{repo}@{digest}: {e}"));
             continue;
@@ -497,9 +539,12 @@ async fn run_policy(
     )
     .execute(&mut *tx)
     .await?;
-    sqlx::query!("update cleanup_policy set last_run_at = now() where cleanup_policy_id = $1", policy_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "update cleanup_policy set last_run_at = now(), next_run_at = null where cleanup_policy_id = $1",
+        policy_id
+    )
+    .execute(&mut *tx)
+    .await?;
     let name = rules.repository.clone().unwrap_or_else(|| rules.namespace.clone());
     let ns_id: Option<i64> =
         sqlx::query_scalar!("select namespace_id from cleanup_policy where cleanup_policy_id = $1", policy_id)
@@ -533,9 +578,73 @@ async fn run_policy(
     Ok(report)
 }
 
+/// Why the image `digest` of `repo` must stay after all, if it must: a tag other than those
+/// the run decided to delete (`decided`) points at it now, here (with the event worker held off
+/// by the caller), in an event the inbox holds and has not applied yet, or in the registry
+/// (its tags Portcullis does not know yet, each asked for its digest).
+async fn retagged(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    repo_id: i64,
+    repo: &str,
+    digest: &str,
+    decided: &HashSet<String>,
+) -> AppResult<Option<String>> {
+    let known = sqlx::query_scalar!("select name from tag where repository_id = $1 and digest = $2", repo_id, digest)
+        .fetch_all(&mut *tx)
+        .await?;
+    if let Some(tag) = known.iter().find(|t| !decided.contains(*t)) {
+        return Ok(Some(format!("it was tagged {tag}")));
+    }
+    let pending = sqlx::query_scalar!(
+        r#"select exists(select 1 from registry_event where processed_at is null and repository = $1
+                         and raw -> 'target' ->> 'digest' = $2) as "e!""#,
+        repo,
+        digest
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if pending {
+        return Ok(Some("the registry told of a push of it, not yet applied,".into()));
+    }
+    let all = sqlx::query_scalar!("select name from tag where repository_id = $1", repo_id).fetch_all(&mut *tx).await?;
+    let all: HashSet<String> = all.into_iter().collect();
+    for tag in state.registry.tags(state, repo).await? {
+        if all.contains(&tag) || decided.contains(&tag) {
+            continue;
+        }
+        if state.registry.head_manifest(state, repo, &tag).await?.is_some_and(|(d, _)| d == digest) {
+            return Ok(Some(format!("it was tagged {tag} in the registry")));
+        }
+    }
+    Ok(None)
+}
+
+type Gate = (std::sync::Arc<tokio::sync::Notify>, std::sync::Arc<tokio::sync::Notify>);
+static PAUSE: std::sync::Mutex<Option<Gate>> = std::sync::Mutex::new(None);
+
+/// For the tests of a run racing a push: the next run stops between its decisions and its
+/// deletes, tells `reached`, and goes on when `resume` is told.
+#[doc(hidden)]
+pub fn pause_next_run(reached: std::sync::Arc<tokio::sync::Notify>, resume: std::sync::Arc<tokio::sync::Notify>) {
+    *PAUSE.lock().unwrap_or_else(|e| e.into_inner()) = Some((reached, resume));
+}
+
+async fn pause_for_tests() {
+    let gate = PAUSE.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some((reached, resume)) = gate {
+        reached.notify_one();
+        resume.notified().await;
+    }
+}
+
 /// Runs the policy of a namespace or repository now, or (`dry_run`) says what it would do.
 pub async fn run(state: &AppState, p: &Principal, scope: &Scope, dry_run: bool) -> AppResult<CleanupReport> {
-    let (ns, repo) = managed(state, p, scope).await?;
+    let (ns, repo, facts) = managed_with_facts(state, p, scope).await?;
+    if !dry_run {
+        let s = state.access.get(&state.db).await;
+        p.allowed(|a| policy::can_run_cleanup(a, &facts, &s))?;
+    }
     let user = p.require_writer()?;
     let id = sqlx::query_scalar!(
         "select cleanup_policy_id from cleanup_policy where namespace_id = $1 and repository_id is not distinct from $2",
@@ -560,16 +669,48 @@ pub async fn run(state: &AppState, p: &Principal, scope: &Scope, dry_run: bool) 
 
 /// Runs the policies whose schedule is due (the caller holds the cleanup lock).
 async fn run_due(state: &AppState) -> AppResult<()> {
+    // The next due time is stored; it is worked out (once) after each save and each run,
+    // which clear it, from the time of that save or run.
     let policies = sqlx::query!(
-        r#"select cleanup_policy_id, schedule, coalesce(last_run_at, updated_at) as "since!: DateTime<Utc>"
-           from cleanup_policy where enabled and schedule <> '' order by cleanup_policy_id"#
+        r#"select cleanup_policy_id, schedule, next_run_at as "next_run_at: DateTime<Utc>",
+                  coalesce(last_run_at, updated_at) as "since!: DateTime<Utc>"
+           from cleanup_policy where enabled and schedule <> '' and (next_run_at is null or next_run_at <= now())
+           order by cleanup_policy_id"#
     )
     .fetch_all(&state.db)
     .await?;
     let now = Utc::now();
-    let due =
-        policies.into_iter().filter(|p| super::cron::Schedule::parse(&p.schedule).is_ok_and(|s| s.due(p.since, now)));
-    for id in due.map(|p| p.cleanup_policy_id) {
+    let mut due = Vec::new();
+    for p in policies {
+        let next = match p.next_run_at {
+            Some(next) => Some(next),
+            None => {
+                let next = super::cron::Schedule::parse(&p.schedule).ok().and_then(|s| s.next_after(p.since));
+                // A schedule that never comes (saved before such were refused) is parked far ahead.
+                let stored = next.unwrap_or(now + chrono::Duration::days(super::cron::HORIZON_DAYS));
+                sqlx::query!(
+                    "update cleanup_policy set next_run_at = to_timestamp($2::bigint) where cleanup_policy_id = $1",
+                    p.cleanup_policy_id,
+                    stored.timestamp()
+                )
+                .execute(&state.db)
+                .await?;
+                next
+            }
+        };
+        if next.is_some_and(|n| n <= now) {
+            due.push(p.cleanup_policy_id);
+        }
+    }
+    let paused = paused(state).await;
+    for id in due {
+        if let Some(why) = &paused {
+            // Recorded as this occurrence's run, so the card says why nothing went, and the
+            // policy is due again only at its next occurrence.
+            skip_run(state, id, why).await?;
+            tracing::info!(policy = id, "scheduled cleanup skipped: deleting is turned off");
+            continue;
+        }
         match run_policy(state, id, false, "schedule", None).await {
             Ok(r) => {
                 tracing::info!(policy = id, deleted = r.deleted, kept = r.kept, skipped = r.skipped, "cleanup ran")
@@ -577,6 +718,26 @@ async fn run_due(state: &AppState) -> AppResult<()> {
             Err(e) => tracing::warn!(policy = id, error = %e, "cleanup failed"),
         }
     }
+    Ok(())
+}
+
+/// Records that a scheduled run of a policy did not happen, and why.
+async fn skip_run(state: &AppState, policy_id: i64, why: &str) -> AppResult<()> {
+    let mut tx = state.db.begin().await?;
+    sqlx::query!(
+        "insert into cleanup_run (cleanup_policy_id, trigger, finished_at, error) values ($1, 'schedule', now(), $2)",
+        policy_id,
+        format!("Skipped: {why}")
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "update cleanup_policy set last_run_at = now(), next_run_at = null where cleanup_policy_id = $1",
+        policy_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -75,37 +75,59 @@ impl Schedule {
         if weekdays[7] {
             weekdays[0] = true; // 7 is Sunday too
         }
-        Ok(Self { minutes, hours, days, months, weekdays, days_restricted, weekdays_restricted })
+        let schedule = Self { minutes, hours, days, months, weekdays, days_restricted, weekdays_restricted };
+        if schedule.next_after(Utc::now()).is_none() {
+            return Err("never comes: no such day in the next four years (a 30 or 31 February?)".into());
+        }
+        Ok(schedule)
     }
 
     /// Whether the minute starting at `t` is one of the schedule's.
     pub fn matches(&self, t: DateTime<Utc>) -> bool {
-        let day = self.days[t.day() as usize];
-        let weekday = self.weekdays[t.weekday().num_days_from_sunday() as usize];
-        let date = match (self.days_restricted, self.weekdays_restricted) {
-            (true, true) => day || weekday,
-            _ => day && weekday,
-        };
-        self.minutes[t.minute() as usize] && self.hours[t.hour() as usize] && self.months[t.month() as usize] && date
+        self.minutes[t.minute() as usize] && self.hours[t.hour() as usize] && self.on_date(t.date_naive())
     }
 
     /// Whether a scheduled minute came after `since` and by `now` (a run is due).
     pub fn due(&self, since: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-        let floor = |t: DateTime<Utc>| {
-            t - Duration::seconds(i64::from(t.second())) - Duration::nanoseconds(i64::from(t.nanosecond()))
-        };
-        let mut t = floor(since) + Duration::minutes(1);
-        // A year and a day covers every schedule five fields can say.
-        let end = floor(now).min(t + Duration::days(367));
-        while t <= end {
-            if self.matches(t) {
-                return true;
+        self.next_after(since).is_some_and(|next| next <= now)
+    }
+
+    /// The first scheduled minute after `t`, within the [`HORIZON_DAYS`] after it; `None` if the
+    /// schedule has none there (`0 0 31 2 *`: it never comes). Walks days, not minutes: at most
+    /// a few thousand cheap steps, whatever the schedule.
+    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let start = t - Duration::seconds(i64::from(t.second())) - Duration::nanoseconds(i64::from(t.nanosecond()))
+            + Duration::minutes(1);
+        let first_day = start.date_naive();
+        for offset in 0..=HORIZON_DAYS {
+            let day = first_day + Duration::days(offset);
+            if !self.on_date(day) {
+                continue;
             }
-            t += Duration::minutes(1);
+            let today = offset == 0;
+            for hour in (0..24u32).filter(|h| self.hours[*h as usize] && (!today || *h >= start.hour())) {
+                let from = if today && hour == start.hour() { start.minute() } else { 0 };
+                if let Some(minute) = (from..60).find(|m| self.minutes[*m as usize]) {
+                    return day.and_hms_opt(hour, minute, 0).map(|n| n.and_utc());
+                }
+            }
         }
-        false
+        None
+    }
+
+    fn on_date(&self, d: chrono::NaiveDate) -> bool {
+        let day = self.days[d.day() as usize];
+        let weekday = self.weekdays[d.weekday().num_days_from_sunday() as usize];
+        let date = match (self.days_restricted, self.weekdays_restricted) {
+            (true, true) => day || weekday,
+            _ => day && weekday,
+        };
+        self.months[d.month() as usize] && date
     }
 }
+
+/// How far ahead a schedule must come at least once: four years and a day hold a 29 February.
+pub const HORIZON_DAYS: i64 = 4 * 366;
 
 #[cfg(test)]
 mod tests {
@@ -137,6 +159,26 @@ mod tests {
         {
             assert!(Schedule::parse(bad).is_err(), "{bad:?}");
         }
+        // Days that never come are refused, not walked every minute for ever.
+        for never in ["0 0 31 2 *", "0 0 30 2 *", "0 0 31 4,6,9,11 *"] {
+            let why = Schedule::parse(never).unwrap_err();
+            assert!(why.contains("never comes"), "{never:?}: {why}");
+        }
+        assert!(Schedule::parse("0 0 29 2 *").is_ok(), "a leap day comes within four years");
+    }
+
+    #[test]
+    fn the_next_minute_is_found_by_days() {
+        let next = |s: &str, t: &str| Schedule::parse(s).unwrap().next_after(at(t));
+        assert_eq!(next("0 3 * * *", "2026-12-02T03:00:10Z"), Some(at("2026-12-03T03:00:00Z")));
+        assert_eq!(next("*/15 * * * *", "2026-12-02T10:44:59Z"), Some(at("2026-12-02T10:45:00Z")));
+        assert_eq!(next("*/15 * * * *", "2026-12-02T10:45:00Z"), Some(at("2026-12-02T11:00:00Z")));
+        assert_eq!(next("59 23 31 12 *", "2026-12-31T23:59:30Z"), Some(at("2027-12-31T23:59:00Z")));
+        assert_eq!(next("0 0 29 2 *", "2026-12-02T00:00:00Z"), Some(at("2028-02-29T00:00:00Z")));
+        assert_eq!(next("30 4 * * 1", "2026-12-02T12:00:00Z"), Some(at("2026-12-07T04:30:00Z")), "next Monday");
+        // The walk is over days: a schedule that never comes is known at once.
+        let never = Schedule { days: vec![false; 32], days_restricted: true, ..Schedule::parse("0 0 * * *").unwrap() };
+        assert_eq!(never.next_after(at("2026-12-02T00:00:00Z")), None);
     }
 
     #[test]

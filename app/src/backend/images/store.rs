@@ -606,13 +606,25 @@ pub enum Holder {
 /// worker is between batches and keeps it out until the transaction ends (its own deletes of
 /// the same tags and manifests would deadlock with the cascade), then counts the repositories
 /// that still hold images. Such a removal must be refused: the images stay in the registry. A
-/// repository whose every image was deleted holds nothing; it goes with the namespace.
+/// repository whose every image was deleted holds nothing; it goes with the namespace, and so
+/// does the tag history of the namespace's repositories (kept by name, it would otherwise pass
+/// to whoever makes a namespace of the same name next). A refused removal rolls the
+/// transaction back, history included.
 pub async fn before_removing(tx: &mut PgConnection, holder: Holder) -> AppResult<i64> {
     exclude_worker(&mut *tx).await?;
     let (namespace_id, personal_of) = match holder {
         Holder::Namespace(id) => (Some(id), None),
         Holder::PersonalOf(user_id) => (None, Some(user_id)),
     };
+    sqlx::query!(
+        "delete from tag_event e using namespace n join team t using (team_id)
+         where ($1::bigint is null or n.namespace_id = $1) and ($2::bigint is null or t.personal_user_id = $2)
+           and left(e.repository, length(n.name) + 1) = n.name || '/'",
+        namespace_id,
+        personal_of
+    )
+    .execute(&mut *tx)
+    .await?;
     Ok(sqlx::query_scalar!(
         r#"select count(*) as "n!" from repository r join namespace n using (namespace_id) join team t using (team_id)
            where ($1::bigint is null or r.namespace_id = $1) and ($2::bigint is null or t.personal_user_id = $2)

@@ -539,12 +539,7 @@ async fn run_policy(
     )
     .execute(&mut *tx)
     .await?;
-    sqlx::query!(
-        "update cleanup_policy set last_run_at = now(), next_run_at = null where cleanup_policy_id = $1",
-        policy_id
-    )
-    .execute(&mut *tx)
-    .await?;
+    mark_ran(&mut tx, policy_id).await?;
     let name = rules.repository.clone().unwrap_or_else(|| rules.namespace.clone());
     let ns_id: Option<i64> =
         sqlx::query_scalar!("select namespace_id from cleanup_policy where cleanup_policy_id = $1", policy_id)
@@ -721,6 +716,18 @@ async fn run_due(state: &AppState) -> AppResult<()> {
     Ok(())
 }
 
+/// Records that a policy ran (or that its scheduled run was skipped) now: its next due time
+/// is worked out afresh from now.
+async fn mark_ran(conn: &mut sqlx::PgConnection, policy_id: i64) -> AppResult<()> {
+    sqlx::query!(
+        "update cleanup_policy set last_run_at = now(), next_run_at = null where cleanup_policy_id = $1",
+        policy_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Records that a scheduled run of a policy did not happen, and why.
 async fn skip_run(state: &AppState, policy_id: i64, why: &str) -> AppResult<()> {
     let mut tx = state.db.begin().await?;
@@ -731,12 +738,7 @@ async fn skip_run(state: &AppState, policy_id: i64, why: &str) -> AppResult<()> 
     )
     .execute(&mut *tx)
     .await?;
-    sqlx::query!(
-        "update cleanup_policy set last_run_at = now(), next_run_at = null where cleanup_policy_id = $1",
-        policy_id
-    )
-    .execute(&mut *tx)
-    .await?;
+    mark_ran(&mut tx, policy_id).await?;
     tx.commit().await?;
     Ok(())
 }

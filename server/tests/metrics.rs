@@ -118,7 +118,8 @@ async fn a_forwarded_loopback_address_does_not_read_the_metrics() {
     use axum::extract::ConnectInfo;
     use axum::http::Request;
     let db = fresh_db().await;
-    let app = app_with(&db, |c| c.trusted_proxies = "10.0.0.0/8".parse().unwrap()).await;
+    // Proxies inside the network, and one on this machine.
+    let app = app_with(&db, |c| c.trusted_proxies = "10.0.0.0/8,127.0.0.1".parse().unwrap()).await;
     let scrape = |peer: [u8; 4], forwarded: Option<&str>| {
         let mut req = Request::get("/metrics").extension(ConnectInfo(std::net::SocketAddr::from((peer, 40000))));
         if let Some(f) = forwarded {

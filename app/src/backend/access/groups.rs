@@ -65,13 +65,14 @@ pub async fn list(state: &AppState, p: &Principal) -> AppResult<Vec<GroupMapping
         .map(|r| {
             let source_label = match &r.source {
                 None => None,
-                Some(s) => Some(
-                    sources
-                        .iter()
-                        .find(|(v, _)| v == s)
-                        .map(|(_, label)| label.clone())
-                        .unwrap_or_else(|| format!("{s} (not configured now)")),
-                ),
+                Some(s) => {
+                    Some(sources.iter().find(|(v, _)| v == s).map(|(_, label)| label.clone()).unwrap_or_else(|| {
+                        match s.as_str() {
+                            DIRECTORY => "Directory (LDAP), not configured now".to_string(),
+                            other => format!("{other} (not configured now)"),
+                        }
+                    }))
+                }
             };
             GroupMappingView {
                 id: r.id,
@@ -119,7 +120,9 @@ fn checked_source(
 ) -> AppResult<(String, &'static str)> {
     let configured = sources(state);
     let source = match source.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(s) if configured.iter().any(|(v, _)| v == s) => s.to_string(),
+        // The directory may be mapped before it is configured (its groups are DNs, which no
+        // provider sends); a provider must be one configured here.
+        Some(s) if s == DIRECTORY || configured.iter().any(|(v, _)| v == s) => s.to_string(),
         Some(_) => return Err(AppError::invalid("source", "is not the directory nor a provider configured here")),
         None => match configured.as_slice() {
             [(only, _)] => only.clone(),
@@ -316,8 +319,13 @@ pub async fn overview(state: &AppState, p: &Principal) -> AppResult<crate::model
         ]
     });
     let providers = state.oidc.0.iter().map(|p| p.describe()).collect();
+    // The form offers the directory even before it is configured (mappings may be made first).
+    let mut choices = sources(state);
+    if state.directory.is_none() {
+        choices.insert(0, (DIRECTORY.to_string(), "Directory (LDAP), not configured yet".to_string()));
+    }
     Ok(crate::model::AuthOverview {
-        sources: sources(state),
+        sources: choices,
         directory,
         mail,
         providers,

@@ -575,7 +575,8 @@ async fn run_policy(
 
 /// Why the image `digest` of `repo` must stay after all, if it must: a tag other than those
 /// the run decided to delete (`decided`) points at it now, here (with the event worker held off
-/// by the caller), in an event the inbox holds and has not applied yet, or in the registry
+/// by the caller), in a push the inbox holds and has not applied yet (pulls of it, such as a
+/// look at the doomed tag, do not count), or in the registry
 /// (its tags Portcullis does not know yet, each asked for its digest).
 async fn retagged(
     state: &AppState,
@@ -591,15 +592,7 @@ async fn retagged(
     if let Some(tag) = known.iter().find(|t| !decided.contains(*t)) {
         return Ok(Some(format!("it was tagged {tag}")));
     }
-    let pending = sqlx::query_scalar!(
-        r#"select exists(select 1 from registry_event where processed_at is null and repository = $1
-                         and raw -> 'target' ->> 'digest' = $2) as "e!""#,
-        repo,
-        digest
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if pending {
+    if push_pending(&mut *tx, repo, digest).await? {
         return Ok(Some("the registry told of a push of it, not yet applied,".into()));
     }
     let all = sqlx::query_scalar!("select name from tag where repository_id = $1", repo_id).fetch_all(&mut *tx).await?;
@@ -613,6 +606,19 @@ async fn retagged(
         }
     }
     Ok(None)
+}
+
+/// Whether the inbox holds a push of the image `digest` to `repo` not applied yet. Other events
+/// about it (a pull, such as a look at the doomed tag) give it no new tag.
+pub async fn push_pending(tx: &mut sqlx::PgConnection, repo: &str, digest: &str) -> AppResult<bool> {
+    Ok(sqlx::query_scalar!(
+        r#"select exists(select 1 from registry_event where processed_at is null and repository = $1
+                         and action = 'push' and raw -> 'target' ->> 'digest' = $2) as "e!""#,
+        repo,
+        digest
+    )
+    .fetch_one(tx)
+    .await?)
 }
 
 type Gate = (std::sync::Arc<tokio::sync::Notify>, std::sync::Arc<tokio::sync::Notify>);

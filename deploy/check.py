@@ -4,7 +4,7 @@
 `make test` runs it (deploy/local/test.sh), with the tools' Python (PyYAML, check-jsonschema):
 - deploy/compose/compose.yaml against the compose-spec schema, and what it must say: every
   service, two Portcullis replicas, a health check, secrets only by reference, the nginx site
-  that server/tests/tls.rs runs, with every variable of it set;
+  that server/tests/it/tls.rs runs, with every variable of it set;
 - deploy/kubernetes, rendered with `kubectl kustomize` (base and the example overlay): the
   replicas, probes on /readyz and /healthz, the migration Job, the registry's configuring init
   container, one Ingress routing as the nginx site does, secrets by reference only;
@@ -116,7 +116,7 @@ def check_compose(known):
     mounts = proxy.get("volumes", [])
     check(
         "../nginx/portcullis.conf.template:/etc/nginx/templates/portcullis.conf.template:ro" in mounts,
-        "the proxy runs the nginx site that server/tests/tls.rs runs",
+        "the proxy runs the nginx site that server/tests/it/tls.rs runs",
     )
     proxy_env = proxy.get("environment", {})
     for var in template_variables():

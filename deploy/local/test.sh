@@ -14,11 +14,11 @@ cargo fmt --all --check
 step "deployment files (compose, Kubernetes)"
 "${XDG_CACHE_HOME:-$HOME/.cache}/portcullis/tools/venv/bin/python" deploy/check.py
 
-step "the container image (Containerfile, debug build; server/tests/image.rs runs it)"
+step "the container image (Containerfile, debug build; server/tests/it/image.rs runs it)"
 export PORTCULLIS_TEST_IMAGE=localhost/portcullis:test
 IMAGE="$PORTCULLIS_TEST_IMAGE" PROFILE=debug deploy/image/build.sh
 
-step "the release front end, split (server/tests/first_load.rs measures what a first visit downloads)"
+step "the release front end, split (server/tests/it/first_load.rs measures what a first visit downloads)"
 # Its own site root, so the browser tests' debug site below does not replace it.
 LEPTOS_SITE_ROOT=target/site-release CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" \
   cargo leptos build --release --split --frontend-only

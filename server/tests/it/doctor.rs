@@ -2,7 +2,7 @@
 //! serving): it passes a healthy one, and each thing broken in turn gets its own failing line
 //! with a fix, and exit code 1.
 
-mod common;
+use crate::common;
 
 use tokio::process::Command;
 

@@ -3,7 +3,7 @@
 //! alone (a `kid` without its certificate) is never enough. The CA itself is replaced in two
 //! steps around a registry restart. Private keys are encrypted at rest when a key is set.
 
-mod common;
+use crate::common;
 
 use common::stack::{claims, jwt_header, oci_image, Stack};
 use common::*;

@@ -8,7 +8,7 @@
 //! file in `PORTCULLIS_TEST_RELEASE_HASHES`); a plain `cargo test` without it skips this file
 //! with a note.
 
-mod common;
+use crate::common;
 
 use common::replica::Replica;
 use common::stack::{oci_image, Stack};

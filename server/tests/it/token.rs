@@ -1,6 +1,6 @@
 //! The token endpoint through the router: the protocol, the grant, credentials of every kind.
 
-mod common;
+use crate::common;
 
 use app::model::{AccessTokenView, TeamRole, UserView, Visibility};
 use axum::body::{Body, Bytes};

@@ -1,6 +1,6 @@
 //! REST API v1 through the real router and PostgreSQL. Every allowed case has its refused twin.
 
-mod common;
+use crate::common;
 
 use app::model::{AccessTokenView, NamespaceView, TeamMemberView, TeamRole, TeamView, UserView, Visibility};
 use axum::body::Body;
@@ -710,7 +710,7 @@ async fn openapi(world: &World) -> serde_json::Value {
 
 /// Every route the API router registers, read from its source so that none is forgotten.
 fn routes() -> Vec<&'static str> {
-    let source = include_str!("../src/rest/mod.rs");
+    let source = include_str!("../../src/rest/mod.rs");
     let router = &source[source.find("pub fn router").unwrap()..];
     let router = &router[..router.find("\n}\n").unwrap()];
     router.split('"').skip(1).step_by(2).filter(|p| p.starts_with("/api/v1/") && !p.contains('*')).collect()

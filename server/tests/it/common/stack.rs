@@ -119,7 +119,7 @@ impl Stack {
     }
 
     /// Runs the registry's garbage collection while the registry is stopped (the window the
-    /// README asks for), then starts it again. Returns what garbage-collect printed.
+    /// docs/features.md asks for), then starts it again. Returns what garbage-collect printed.
     pub async fn collect_garbage(&mut self) -> std::process::Output {
         let _ = self.registry_process.kill().await;
         let out = tokio::process::Command::new("docker-registry")

@@ -1,7 +1,7 @@
 //! Images in Portcullis: registry notifications, reconcile, metadata, browsing, deletes and
 //! search, against the real registry and skopeo.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,7 @@
 //! by `deploy/local/setup.sh`) on 127.0.0.1, speaking StartTLS with a certificate of the
 //! test's own CA, with a test tree: people, one of them disabled, and a service account.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

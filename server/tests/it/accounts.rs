@@ -1,6 +1,6 @@
 //! Accounts and sessions through the real router and a real PostgreSQL database.
 
-mod common;
+use crate::common;
 
 use app::error::AppError;
 use axum::body::Body;

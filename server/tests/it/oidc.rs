@@ -4,7 +4,7 @@
 //! forged callbacks and forged ID tokens (wrong nonce, another key, expired, another
 //! audience) are refused.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! while its events waited, a worker that panics or loses its connection, and the history
 //! of processed events kept bounded. Against the real registry.
 
-mod common;
+use crate::common;
 
 use app::api::images::RegistryStatus;
 use app::error::AppError;

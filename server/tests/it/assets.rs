@@ -1,7 +1,7 @@
 //! How the site's files and pages are sent: compressed when the client accepts it, hashed
 //! files kept by browsers for a year, pages and API answers asked for again every time.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};

@@ -2,7 +2,7 @@
 //! process. What one changes, the other's caches forget at once (through PostgreSQL's
 //! NOTIFY), long before their 60-second backstop.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! `--tls-verify=false`); a push, a pull, a refresh-token login and the UI all work through
 //! it, and the registry's notifications reach Portcullis on the inside (`internal_url`).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -55,7 +55,7 @@ fn nginx_binary() -> PathBuf {
 
 /// The shipped template with its variables filled, as the nginx image's entrypoint does.
 fn site_config(dir: &Path, listen: u16, portcullis: &str, registry: &str) -> String {
-    let template = include_str!("../../deploy/nginx/portcullis.conf.template");
+    let template = include_str!("../../../deploy/nginx/portcullis.conf.template");
     let filled = [
         ("${PORTCULLIS_HOSTNAME}", "127.0.0.1".to_string()),
         ("${NGINX_LISTEN}", format!("127.0.0.1:{listen}")),

@@ -1,7 +1,7 @@
 //! `GET /metrics`: a scrape after real pushes and logins passes Debian's `promtool check
 //! metrics` and counts what happened; the page is refused to whoever may not read it.
 
-mod common;
+use crate::common;
 
 use common::stack::{oci_image, Stack};
 use common::*;

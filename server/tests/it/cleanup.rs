@@ -3,7 +3,7 @@
 //! image with a doomed one still pulling, a repository's policy winning over its namespace's,
 //! and only owners setting a policy.
 
-mod common;
+use crate::common;
 
 use app::model::{CleanupDecision, CleanupPolicyView, CleanupReport, TagMove, TeamRole};
 use axum::http::StatusCode;

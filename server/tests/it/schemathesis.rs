@@ -3,7 +3,7 @@
 //! administrator, checking that nothing answers 5xx and every answer keeps to the document
 //! (its status codes, content types, headers and schemas). Bounded in examples and time.
 
-mod common;
+use crate::common;
 
 use common::stack::Stack;
 use common::*;

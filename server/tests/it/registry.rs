@@ -1,7 +1,7 @@
 //! Pushes and pulls through a real registry (Debian's docker-registry) with a real client
 //! (skopeo), every permission next to its refused twin.
 
-mod common;
+use crate::common;
 
 use app::model::{AccessTokenView, TeamRole, Visibility};
 use base64::Engine as _;

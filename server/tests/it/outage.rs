@@ -3,7 +3,7 @@
 //! Runs its own PostgreSQL cluster (deploy/local/pg.sh with its own directory), so stopping it
 //! disturbs no other test.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

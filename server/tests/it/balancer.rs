@@ -4,7 +4,7 @@
 //! the replica that made it, a burst of pushes survives a replica killed midway with no event
 //! lost, and the event worker and reconcile run on one replica at a time.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -48,7 +48,7 @@ impl User {
 
 /// The shipped haproxy configuration with this test's addresses.
 fn haproxy_config(lb_port: u16, replicas: &[Replica]) -> String {
-    let mut text = include_str!("../../deploy/haproxy/haproxy.cfg").to_string();
+    let mut text = include_str!("../../../deploy/haproxy/haproxy.cfg").to_string();
     let mut swap = |from: &str, to: &str| {
         assert!(text.contains(from), "the shipped haproxy.cfg has {from}");
         text = text.replace(from, to);

@@ -6,7 +6,7 @@
 //! `make test` builds the image first and names it in `PORTCULLIS_TEST_IMAGE`; a plain
 //! `cargo test` without it skips this file with a note.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

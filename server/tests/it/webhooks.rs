@@ -3,7 +3,7 @@
 //! payload that verifies, a receiver answering 500 then 200 gets the retry, an internal
 //! address is refused, the secret is never shown again, and only owners manage webhooks.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! that age out, remembered passwords that a disable ends at once, last administrators and
 //! owners that two simultaneous requests cannot both remove, and the scope cap.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

@@ -3,7 +3,7 @@
 //! makes. Portcullis connects with `sslmode=verify-full` and that CA as `database_ca_file`;
 //! the wrong CA and a connection without TLS are refused with errors that say so.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

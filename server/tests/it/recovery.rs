@@ -3,7 +3,7 @@
 //! own CA, storing what it receives in a maildir the test reads. The links in the mail are
 //! followed through the real router, as a browser without JavaScript would.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::Duration;

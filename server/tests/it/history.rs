@@ -2,7 +2,7 @@
 //! made it, and an earlier image is put back under its tag (the registry serves it again),
 //! by those who may push there only.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

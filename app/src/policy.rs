@@ -344,13 +344,40 @@ pub fn can_administer(actor: &Actor) -> Decision {
 
 /// List, create and revoke the access tokens of user `owner_id`.
 pub fn can_manage_tokens_of(actor: &Actor, owner_id: i64) -> Decision {
+    can_manage_own_or_as_admin(actor, owner_id, "you may manage only your own access tokens")
+}
+
+/// See user `user_id`'s account: themself, or an administrator. (Callers answer a refusal
+/// as "no such user", so that accounts cannot be discovered by their ids.)
+pub fn can_see_user(actor: &Actor, user_id: i64) -> Decision {
+    can_manage_own_or_as_admin(actor, user_id, "you may see only your own account")
+}
+
+/// Change user `user_id`: their display name and email (`admin_fields` false) themself or an
+/// administrator; whether they are an administrator or enabled (`admin_fields`) only an
+/// administrator.
+pub fn can_change_user(actor: &Actor, user_id: i64, admin_fields: bool) -> Decision {
+    if admin_fields {
+        return can_administer(actor);
+    }
+    can_manage_own_or_as_admin(actor, user_id, "you may change only your own account")
+}
+
+fn can_manage_own_or_as_admin(actor: &Actor, user_id: i64, refusal: &'static str) -> Decision {
     if !actor.is_enabled {
         return deny("this account is disabled");
     }
-    if actor.user_id == Some(owner_id) || actor.is_admin {
+    if actor.user_id == Some(user_id) || actor.is_admin {
         return Ok(());
     }
-    deny("you may manage only your own access tokens")
+    deny(refusal)
+}
+
+/// Whether a password kept by Portcullis signs this user in: always, unless the site signs
+/// people in through a directory or provider only (`local_passwords` off), where only
+/// administrators keep one (to repair the site when the directory is down).
+pub fn keeps_local_password(user_is_admin: bool, local_passwords: bool) -> bool {
+    local_passwords || user_is_admin
 }
 
 /// What the actor may do in a namespace, for pages to decide what to offer.

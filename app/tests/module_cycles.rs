@@ -1,5 +1,5 @@
 //! The modules of `app` do not import each other in a circle: each `backend` room's low-level
-//! `store` is where rooms that call each other meet (see the README's architecture section).
+//! `store` is where rooms that call each other meet (see docs/architecture.md).
 //! A module's dependencies are the `crate::…` and `super::…` paths its source names; a module
 //! may always use its own ancestors (they only declare it and hold shared types).
 

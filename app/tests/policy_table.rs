@@ -350,3 +350,37 @@ fn list_filters_agree_with_the_rules() {
     }
     println!("policy table: {cases} list filter cases checked");
 }
+
+/// The decisions about accounts, as a table: every kind of actor against their own account and
+/// someone else's.
+#[test]
+fn accounts_are_seen_and_changed_by_themselves_or_administrators() {
+    use app::policy::{can_change_user, can_manage_tokens_of, can_see_user, keeps_local_password};
+    const ME: i64 = 1;
+    const OTHER: i64 = 2;
+    // (actor, may see/change/manage the tokens of their own, of another's, may change admin fields)
+    let table = [
+        (Actor::ANONYMOUS, false, false, false),
+        (Actor::user(ME, false, true), true, false, false),
+        (Actor::user(ME, false, false), false, false, false),
+        (Actor::user(ME, true, true), true, true, true),
+        (Actor::user(ME, true, false), false, false, false),
+    ];
+    for (a, own, others, admin_fields) in table {
+        assert_eq!(can_see_user(&a, ME).is_ok(), own, "{a:?} sees their own");
+        assert_eq!(can_see_user(&a, OTHER).is_ok(), others, "{a:?} sees another's");
+        assert_eq!(can_change_user(&a, ME, false).is_ok(), own, "{a:?} changes their own name");
+        assert_eq!(can_change_user(&a, OTHER, false).is_ok(), others, "{a:?} changes another's name");
+        for whose in [ME, OTHER] {
+            assert_eq!(can_change_user(&a, whose, true).is_ok(), admin_fields, "{a:?} promotes or disables {whose}");
+        }
+        assert_eq!(can_manage_tokens_of(&a, ME).is_ok(), own, "{a:?} manages their own tokens");
+        assert_eq!(can_manage_tokens_of(&a, OTHER).is_ok(), others, "{a:?} manages another's tokens");
+    }
+    // Local passwords: everyone's, or (directory or provider sign-in only) administrators'.
+    for (is_admin, local, keeps) in
+        [(false, true, true), (true, true, true), (false, false, false), (true, false, true)]
+    {
+        assert_eq!(keeps_local_password(is_admin, local), keeps, "admin {is_admin}, local passwords {local}");
+    }
+}

@@ -10,6 +10,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use app::backend::images::events;
 use app::backend::registry::keys::{self, KeyCrypt};
 use chrono::{DateTime, Utc};
 use reqwest::header;
@@ -480,10 +481,7 @@ async fn notifications_check(
     let Some((repo, tag)) = some_tag(state, http, base).await else {
         return ok("notifications", format!("{last}; the registry holds no image to test a delivery with"));
     };
-    let before: i64 = match sqlx::query_scalar("select coalesce(max(registry_event_id), 0) from registry_event")
-        .fetch_one(&state.db)
-        .await
-    {
+    let before = match events::newest(&state.db).await {
         Ok(id) => id,
         Err(e) => return fail("notifications", format!("cannot read the inbox: {e}"), fix),
     };
@@ -492,13 +490,7 @@ async fn notifications_check(
     }
     let started = Instant::now();
     while started.elapsed() < NOTIFICATION_WAIT {
-        let arrived: Result<bool, _> = sqlx::query_scalar(
-            "select exists(select 1 from registry_event where registry_event_id > $1 and repository = $2)",
-        )
-        .bind(before)
-        .bind(&repo)
-        .fetch_one(&state.db)
-        .await;
+        let arrived = events::arrived_since(&state.db, before, &repo).await;
         if arrived.unwrap_or(false) {
             return ok(
                 "notifications",

@@ -1,4 +1,5 @@
-//! `GET /healthz` (the process is alive) and `GET /readyz` (it can reach PostgreSQL).
+//! `GET /healthz` (the process is alive) and `GET /readyz` (it can reach PostgreSQL; the REST
+//! API's `GET /api/v1/health` is the same handler).
 
 use app::backend::AppState;
 use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
@@ -12,7 +13,7 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match sqlx::query_scalar::<_, i32>("select 1").fetch_one(&state.db).await {
         Ok(_) => (StatusCode::OK, Json(json!({ "status": "ok", "database": "ok" }))),
         Err(e) => {

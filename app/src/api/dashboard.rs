@@ -1,8 +1,8 @@
 //! The dashboard's one request: the viewer's latest pushes, and the first of their namespaces
 //! and teams. One server function answering small rows, not three lists of whole views: the
 //! browser decodes only what the page shows, and its wasm carries the code for only that (the
-//! dashboard is one of the pages a first visit must load light; see the README's "Front-end
-//! weight").
+//! dashboard is one of the pages a first visit must load light; see "Front-end weight" in
+//! docs/performance.md).
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -143,8 +143,7 @@ pub struct RegistryStatus {
 #[server(endpoint = "admin/sync", output = crate::api::Json)]
 pub async fn run_sync() -> Result<(), AppError> {
     form::answer(None, |state, p| async move {
-        p.require_writer()?;
-        p.require_admin()?;
+        p.allowed(crate::policy::can_administer)?;
         match crate::backend::images::reconcile::reconcile(&state, "administrator").await? {
             Some(_) => Ok(()),
             None => Err(AppError::Conflict("A reconcile is already running.".into())),

@@ -1,5 +1,6 @@
 //! The activity log: every change to users, teams, namespaces, tokens and settings, with who
-//! did it, to what, and when. Written in the same transaction as the change it records.
+//! did it, to what, and when. Written in the same transaction as the change it records. Owns the
+//! `audit_event` table.
 
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
@@ -160,12 +161,18 @@ const CSV_HEADER: &str = "time,actor,action,target_kind,target,namespace,details
 
 /// Renders entries as rows of CSV (RFC 4180), without the header.
 fn to_csv_rows(events: &[AuditEventView]) -> String {
+    // Quote everything; neutralise spreadsheet formulas.
     fn field(s: &str) -> String {
-        // Quote everything; neutralise spreadsheet formulas.
-        let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
-        format!("\"{}\"", s.replace('"', "\"\""))
+        if s.starts_with(['=', '+', '-', '@']) {
+            format!("'{s}")
+        } else {
+            s.to_string()
+        }
     }
-    let mut out = String::new();
+    let mut out = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
     for e in events {
         let row = [
             e.at.to_rfc3339(),
@@ -176,10 +183,10 @@ fn to_csv_rows(events: &[AuditEventView]) -> String {
             e.namespace.clone().unwrap_or_default(),
             e.details.to_string(),
         ];
-        out.push_str(&row.iter().map(|f| field(f)).collect::<Vec<_>>().join(","));
-        out.push_str("\r\n");
+        // Into memory: a write cannot fail.
+        let _ = out.write_record(row.iter().map(|f| field(f)));
     }
-    out
+    out.into_inner().map(|bytes| String::from_utf8_lossy(&bytes).into_owned()).unwrap_or_default()
 }
 
 #[cfg(test)]

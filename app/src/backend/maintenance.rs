@@ -52,13 +52,7 @@ pub async fn run(state: &AppState) -> AppResult<Report> {
     let events = events::prune(state, state.settings.events_retention_days).await?;
     let refresh_tokens = token_service::prune_refresh_tokens(state).await?;
     let throttles = throttle::prune(&state.db).await?;
-    let sync_runs = sqlx::query!(
-        "delete from sync_run where sync_run_id < (select min(sync_run_id) from
-             (select sync_run_id from sync_run order by sync_run_id desc limit 1000) newest)"
-    )
-    .execute(&state.db)
-    .await?
-    .rows_affected();
+    let sync_runs = super::images::reconcile::prune(state).await?;
     let tag_moves = super::images::history::prune(state, state.settings.tag_history_days).await?;
     let webhook_deliveries = super::webhooks::prune(state, 30).await?;
     let password_resets = super::access::recovery::prune(&state.db).await?;

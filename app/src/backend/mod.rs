@@ -1,4 +1,8 @@
 //! Server-side domain code: everything that touches the database, secrets or the network.
+//! Each room (a folder, or a file at this level) names in its module doc the tables it owns,
+//! in backticks in a sentence that starts "Owns the": only that room writes them
+//! (app/tests/table_owners.rs).
+//! This module owns the `app_secret` table (the key sessions are signed with).
 //! Compiled only with the `ssr` feature; server functions and HTTP handlers call into it.
 
 pub mod access;
@@ -104,29 +108,18 @@ pub struct Settings {
 
 /// An address or CIDR block of trusted reverse proxies (`10.0.0.0/8`, `::1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProxyNet {
-    addr: std::net::IpAddr,
-    prefix: u8,
-}
+pub struct ProxyNet(ipnet::IpNet);
 
 impl ProxyNet {
+    /// Whether `ip` is in the block; an IPv4 block holds the IPv4-mapped IPv6 addresses too
+    /// (`::ffff:10.0.0.1`, as a dual-stack socket reports an IPv4 peer).
     pub fn contains(&self, ip: std::net::IpAddr) -> bool {
         use std::net::IpAddr::{V4, V6};
-        let ip = match (self.addr, ip) {
-            (V4(_), V6(v6)) => v6.to_ipv4_mapped().map(V4).unwrap_or(V6(v6)),
+        let ip = match (self.0, ip) {
+            (ipnet::IpNet::V4(_), V6(v6)) => v6.to_ipv4_mapped().map(V4).unwrap_or(V6(v6)),
             _ => ip,
         };
-        match (self.addr, ip) {
-            (V4(net), V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (V6(net), V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
+        self.0.contains(&ip)
     }
 }
 
@@ -134,17 +127,12 @@ impl std::str::FromStr for ProxyNet {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: std::net::IpAddr = addr.parse().map_err(|_| format!("{s:?} is not an IP address or CIDR block"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| format!("{s:?}: bad prefix length"))?,
-        };
-        Ok(Self { addr, prefix })
+        let addr = s.split_once('/').map_or(s, |(a, _)| a);
+        let _: std::net::IpAddr = addr.parse().map_err(|_| format!("{s:?} is not an IP address or CIDR block"))?;
+        match s.contains('/') {
+            true => s.parse().map(Self).map_err(|_| format!("{s:?}: bad prefix length")),
+            false => Ok(Self(s.parse::<std::net::IpAddr>().expect("parsed above").into())),
+        }
     }
 }
 

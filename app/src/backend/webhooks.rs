@@ -207,8 +207,7 @@ fn check_new(w: &NewWebhook, allow_private: bool) -> AppResult<String> {
 async fn scope(state: &AppState, p: &Principal, namespace: Option<&NamespaceRef>) -> AppResult<Option<(i64, String)>> {
     match namespace {
         None => {
-            p.require_writer()?;
-            p.require_admin()?;
+            p.allowed(policy::can_administer)?;
             Ok(None)
         }
         Some(ns) => {

@@ -489,12 +489,12 @@ pub fn AuthenticationPage() -> impl IntoView {
                         <Card title="Directory (LDAP)">
                             {match o.directory {
                                 Some(pairs) => settings_list(pairs).into_any(),
-                                None => view! { <p class="text-sm text-slate-600">"Not configured: everyone has a local account. Set ldap_url and its neighbours (README, Configuration reference) to sign people in with their directory password."</p> }.into_any(),
+                                None => view! { <p class="text-sm text-slate-600">"Not configured: everyone has a local account. Set ldap_url and its neighbours (docs/configuration.md) to sign people in with their directory password."</p> }.into_any(),
                             }}
                         </Card>
                         <Card title="Identity providers (OpenID Connect)">
                             {if o.providers.is_empty() {
-                                view! { <p class="text-sm text-slate-600">"Not configured. Add [[oidc_providers]] to the configuration (README, Configuration reference) to sign people in through your identity provider."</p> }.into_any()
+                                view! { <p class="text-sm text-slate-600">"Not configured. Add [[oidc_providers]] to the configuration (docs/configuration.md) to sign people in through your identity provider."</p> }.into_any()
                             } else {
                                 view! {
                                     <div class="space-y-4">

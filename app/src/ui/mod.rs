@@ -48,7 +48,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// Pages whose code the browser fetches when one of them is first shown: `cargo leptos
 /// --split` (every build of the site here; a wasm built without it cannot load a section) makes
 /// each section a wasm module of its own, so a first visit downloads the application's frame
-/// and that section, not every page (see the README's "Front-end weight"). On the server a
+/// and that section, not every page (see "Front-end weight" in docs/performance.md). On the server a
 /// section is just its pages.
 ///
 /// A section, not a page, is the unit: each module the splitter makes is also a request and a
@@ -395,14 +395,9 @@ where
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
 pub fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const RESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    utf8_percent_encode(s, RESERVED).to_string()
 }
 
 /// The 404 page. On the server it also sets the status code.

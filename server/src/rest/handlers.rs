@@ -33,15 +33,6 @@ fn created<T>(value: T) -> Created<T> {
     (StatusCode::CREATED, Json(value))
 }
 
-pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match sqlx::query_scalar::<_, i32>("select 1").fetch_one(&state.db).await {
-        Ok(_) => (StatusCode::OK, Json(json!({ "status": "ok", "database": "ok" }))),
-        Err(_) => {
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "unreachable" })))
-        }
-    }
-}
-
 // --- users -----------------------------------------------------------------------------------
 
 #[derive(Deserialize)]

@@ -31,7 +31,7 @@ pub use auth::ApiAuth;
 pub fn router(state: AppState) -> Router {
     use handlers::*;
     Router::new()
-        .route("/api/v1/health", get(health))
+        .route("/api/v1/health", get(crate::health::readyz))
         .route("/api/v1/users/bootstrap", post(bootstrap))
         .route("/api/v1/users", get(list_users).post(create_user))
         .route("/api/v1/users/{id}", get(get_user).put(update_user).patch(update_user).delete(delete_user))

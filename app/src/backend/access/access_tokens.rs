@@ -95,7 +95,7 @@ pub async fn list(state: &AppState, p: &Principal, user_id: i64, req: PageReques
 
 /// Creates a token and returns its secret, which is never stored or shown again.
 pub async fn create(state: &AppState, p: &Principal, user_id: i64, new: NewToken) -> AppResult<CreatedToken> {
-    let actor = p.require_writer()?;
+    let actor = p.allowed(|a| policy::can_manage_tokens_of(a, user_id))?.user();
     let owner = owner(state, p, user_id).await?;
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -162,13 +162,16 @@ pub async fn insert(
 
 /// Revokes a token. Revoking twice is harmless.
 pub async fn revoke(state: &AppState, p: &Principal, token_id: i64) -> AppResult<AccessTokenView> {
-    let actor = p.require_writer()?;
+    p.require_writer()?;
     let row = sqlx::query!("select user_id, name from access_token where access_token_id = $1", token_id)
         .fetch_optional(&state.db)
         .await?
         .ok_or_else(|| AppError::not_found("No such token."))?;
     // Someone else's token: "not found" unless an administrator.
-    owner(state, p, row.user_id).await.map_err(|_| AppError::not_found("No such token."))?;
+    let actor = p
+        .allowed(|a| policy::can_manage_tokens_of(a, row.user_id))
+        .map_err(|_| AppError::not_found("No such token."))?
+        .user();
     let mut tx = state.db.begin().await?;
     let changed = sqlx::query!(
         "update access_token set revoked_at = now() where access_token_id = $1 and revoked_at is null",
@@ -204,9 +207,7 @@ pub async fn authenticate(db: &PgPool, secret: &str) -> AppResult<Option<(User, 
     .await?;
     let Some(row) = row else { return Ok(None) };
     if row.stale {
-        sqlx::query!("update access_token set last_used_at = now() where access_token_id = $1", row.access_token_id)
-            .execute(db)
-            .await?;
+        touch(db, row.access_token_id).await?;
     }
     let user = crate::user_from_row!(row);
     let scope = TokenScope {
@@ -215,6 +216,20 @@ pub async fn authenticate(db: &PgPool, secret: &str) -> AppResult<Option<(User, 
         restriction: crate::grant::Restriction { namespace_ids: row.namespace_ids, pull_only: row.pull_only },
     };
     Ok(Some((user, scope)))
+}
+
+/// Records that token `id` was used just now.
+pub async fn touch(db: &PgPool, id: i64) -> AppResult<()> {
+    sqlx::query!("update access_token set last_used_at = now() where access_token_id = $1", id).execute(db).await?;
+    Ok(())
+}
+
+/// Revokes every token of user `user_id` still in force; returns how many.
+pub async fn revoke_all(conn: &mut sqlx::PgConnection, user_id: i64) -> AppResult<u64> {
+    Ok(sqlx::query!("update access_token set revoked_at = now() where user_id = $1 and revoked_at is null", user_id)
+        .execute(conn)
+        .await?
+        .rows_affected())
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use super::principal::User;
 use super::users::{self, NewUser, Origin};
-use crate::backend::access::principal::Principal;
+use crate::backend::access::principal::{check, Principal};
 use crate::backend::audit::{self, Target};
 use crate::backend::images::store::Holder;
 use crate::backend::AppState;
@@ -86,16 +86,14 @@ pub async fn bootstrap(state: &AppState, mut req: AccountRequest) -> AppResult<U
 
 pub async fn list_users(state: &AppState, p: &Principal, q: &str, req: PageRequest) -> AppResult<Page<UserView>> {
     p.require_user()?;
-    p.require_admin()?;
+    check(crate::policy::can_administer(&p.actor()))?;
     users::list(&state.db, &crate::backend::bounded_query("q", q)?, req).await
 }
 
 /// A user as seen by themself or an administrator.
 pub async fn get_user(state: &AppState, p: &Principal, id: i64) -> AppResult<UserView> {
-    let me = p.require_user()?;
-    if me.id != id {
-        p.require_admin().map_err(|_| AppError::not_found("No such user."))?;
-    }
+    p.require_user()?;
+    check(crate::policy::can_see_user(&p.actor(), id)).map_err(|_| AppError::not_found("No such user."))?;
     users::view(&state.db, id).await?.ok_or_else(|| AppError::not_found("No such user."))
 }
 
@@ -111,13 +109,10 @@ pub struct UserChange {
 /// Changes a user. Anyone may change their own display name and email; only administrators
 /// change the admin and enabled flags, and never so that no enabled administrator is left.
 pub async fn update_user(state: &AppState, p: &Principal, id: i64, change: UserChange) -> AppResult<UserView> {
-    let me = p.require_writer()?;
     let target = get_user(state, p, id).await?;
     let admin_fields = change.is_admin.is_some_and(|a| a != target.is_admin)
         || change.is_enabled.is_some_and(|e| e != target.is_enabled);
-    if admin_fields {
-        p.require_admin()?;
-    }
+    let me = p.allowed(|a| crate::policy::can_change_user(a, id, admin_fields))?.user();
     validate_email(change.email.as_deref())?;
     if change.display_name.as_deref().is_some_and(|d| d.chars().count() > 100) {
         return Err(AppError::invalid("display_name", "must be at most 100 characters"));

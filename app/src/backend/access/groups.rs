@@ -24,6 +24,7 @@ use super::ldap::DirectoryGroup;
 use super::principal::{Principal, User};
 use super::users;
 use crate::backend::audit::{self, Target};
+use crate::backend::directory::store;
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult, OnConstraint as _};
 use crate::model::{GroupMappingView, TeamRole};
@@ -400,12 +401,7 @@ pub async fn sync_all(state: &AppState) -> AppResult<SyncReport> {
             }
             _ => {
                 let mut tx = state.db.begin().await?;
-                sqlx::query!(
-                    r#"update "user" set is_enabled = false, auth_epoch = auth_epoch + 1 where user_id = $1"#,
-                    user.id
-                )
-                .execute(&mut *tx)
-                .await?;
+                users::set_enabled(&mut tx, user.id, false).await?;
                 let details = serde_json::json!({ "reason": "no longer in the directory" });
                 audit::record(&mut tx, None, "user.disable", Target::user(&name), details).await?;
                 tx.commit().await?;
@@ -508,21 +504,12 @@ pub async fn sync(state: &AppState, user: User, source: &str, groups: &[Director
         }
         match wanted.get(&c.team_id) {
             Some(role) => {
-                sqlx::query!(
-                    "update team_member set role = $3 where team_id = $1 and user_id = $2",
-                    c.team_id,
-                    user.id,
-                    *role as TeamRole
-                )
-                .execute(&mut *tx)
-                .await?;
+                store::set_synced_role(&mut tx, c.team_id, user.id, Some(*role)).await?;
                 let details = serde_json::json!({ "member": user.username, "from": c.role.as_str(), "to": role.as_str(), "synced": true });
                 audit::record(&mut tx, None, "team.member.role", Target::team(&c.name), details).await?;
             }
             None => {
-                sqlx::query!("delete from team_member where team_id = $1 and user_id = $2", c.team_id, user.id)
-                    .execute(&mut *tx)
-                    .await?;
+                store::set_synced_role(&mut tx, c.team_id, user.id, None).await?;
                 let details = serde_json::json!({ "member": user.username, "role": c.role.as_str(), "synced": true });
                 audit::record(&mut tx, None, "team.member.remove", Target::team(&c.name), details).await?;
             }
@@ -530,16 +517,7 @@ pub async fn sync(state: &AppState, user: User, source: &str, groups: &[Director
         changed = true;
     }
     for (team, role) in wanted.iter().filter(|(t, _)| !current.iter().any(|c| c.team_id == **t)) {
-        let name = sqlx::query_scalar!(
-            "insert into team_member (team_id, user_id, role, synced) values ($1, $2, $3, true)
-             returning (select name from team where team_id = $1)",
-            team,
-            user.id,
-            *role as TeamRole
-        )
-        .fetch_one(&mut *tx)
-        .await?
-        .unwrap_or_default();
+        let name = store::add_synced_member(&mut tx, *team, user.id, *role).await?;
         let details = serde_json::json!({ "member": user.username, "role": role.as_str(), "synced": true });
         audit::record(&mut tx, None, "team.member.add", Target::team(&name), details).await?;
         changed = true;

@@ -67,7 +67,10 @@ pub async fn login_with_password(
     let verified = plausible && state.hasher.verify(password, hash).await?;
     match user {
         Some(user)
-            if verified && user.is_enabled && !user.is_bot && !state.settings.local_passwords && !user.is_admin =>
+            if verified
+                && user.is_enabled
+                && !user.is_bot
+                && !crate::policy::keeps_local_password(user.is_admin, state.settings.local_passwords) =>
         {
             attempt.succeeded(&state.db).await?;
             Err(AppError::unauthorized(

@@ -1,7 +1,8 @@
 //! Who is asking, and whether they may: the principal every door builds (sessions, passwords,
 //! access and refresh tokens all end as one [`principal::Principal`], whose `actor()` is what
-//! the policy judges), sign-in with its throttle, password hashing, and the tables of people
-//! and their credentials (`user`, `access_token`, `login_failure`).
+//! the policy judges), sign-in with its throttle, password hashing, the directory (LDAP) and
+//! OpenID Connect sign-ins, and group mappings. Owns the `user`, `access_token`,
+//! `login_failure`, `password_reset`, `oidc_identity` and `group_mapping` tables.
 //!
 //! May call: `directory` (a token's namespaces by name; `directory::store` for a user's
 //! personal team and namespace), `images::store::before_removing` (a

@@ -757,17 +757,8 @@ async fn sign_out_everywhere(state: &AppState, user_id: i64, provider: &str, sub
     )
     .execute(&mut *tx)
     .await?;
-    let revoked =
-        sqlx::query!("update access_token set revoked_at = now() where user_id = $1 and revoked_at is null", user_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-    let username = sqlx::query_scalar!(
-        r#"update "user" set auth_epoch = auth_epoch + 1 where user_id = $1 returning username"#,
-        user_id
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    let revoked = super::access_tokens::revoke_all(&mut tx, user_id).await?;
+    let username = super::users::end_sessions(&mut tx, user_id).await?;
     tracing::info!(%username, %provider, revoked, "the provider no longer knows this person: signed out everywhere");
     audit::record(
         &mut tx,

@@ -272,6 +272,17 @@ pub async fn set_enabled(conn: &mut PgConnection, id: i64, enabled: bool) -> App
     Ok(())
 }
 
+/// Ends every session and docker refresh token of user `id` (bumps the auth epoch); returns
+/// their username.
+pub async fn end_sessions(conn: &mut PgConnection, id: i64) -> AppResult<String> {
+    Ok(sqlx::query_scalar!(
+        r#"update "user" set auth_epoch = auth_epoch + 1 where user_id = $1 returning username"#,
+        id
+    )
+    .fetch_one(conn)
+    .await?)
+}
+
 /// Makes user `id` an administrator or not; `synced` when a directory group decides it (a
 /// sync then takes back only what a sync gave, never what an administrator did by hand).
 pub async fn set_admin(conn: &mut PgConnection, id: i64, admin: bool, synced: bool) -> AppResult<()> {

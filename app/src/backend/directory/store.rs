@@ -1,5 +1,6 @@
 //! The directory's rows as the other rooms need them: a new user's personal team and
-//! namespace, their removal, and the namespace a push or reconcile names. Depends on nothing
+//! namespace, their removal, the namespace a push or reconcile names, and the memberships a
+//! group sync (`access::groups`) gives and takes. Depends on nothing
 //! above it (only `audit`), so `access::users` and `images::store` can call it while
 //! `namespaces` and `teams` call them.
 
@@ -8,6 +9,7 @@ use sqlx::PgConnection;
 
 use crate::backend::audit;
 use crate::error::AppResult;
+use crate::model::TeamRole;
 
 /// Creates a user's personal team (they own it) and private namespace, both named after them.
 /// A name clash is left as the database's unique violation, for the caller's `on_constraint`.
@@ -74,4 +76,51 @@ pub async fn create_implicit_namespace(
     )
     .await?;
     Ok(Some(id))
+}
+
+/// Adds user `user_id` to team `team_id` as `role`, marked as given by a group sync (which may
+/// take it back). Returns the team's name.
+pub async fn add_synced_member(
+    conn: &mut PgConnection,
+    team_id: i64,
+    user_id: i64,
+    role: TeamRole,
+) -> AppResult<String> {
+    Ok(sqlx::query_scalar!(
+        "insert into team_member (team_id, user_id, role, synced) values ($1, $2, $3, true)
+         returning (select name from team where team_id = $1)",
+        team_id,
+        user_id,
+        role as TeamRole
+    )
+    .fetch_one(conn)
+    .await?
+    .unwrap_or_default())
+}
+
+/// Changes a synced membership to `role`, or (`None`) ends it.
+pub async fn set_synced_role(
+    conn: &mut PgConnection,
+    team_id: i64,
+    user_id: i64,
+    role: Option<TeamRole>,
+) -> AppResult<()> {
+    match role {
+        Some(role) => {
+            sqlx::query!(
+                "update team_member set role = $3 where team_id = $1 and user_id = $2",
+                team_id,
+                user_id,
+                role as TeamRole
+            )
+            .execute(conn)
+            .await?
+        }
+        None => {
+            sqlx::query!("delete from team_member where team_id = $1 and user_id = $2", team_id, user_id)
+                .execute(conn)
+                .await?
+        }
+    };
+    Ok(())
 }

@@ -187,6 +187,24 @@ async fn insert(state: &AppState, events: &[Incoming]) -> AppResult<u64> {
     Ok(n)
 }
 
+/// The newest event's id in the inbox (0 when empty): `portcullis doctor` waits for one after it.
+pub async fn newest(db: &sqlx::PgPool) -> AppResult<i64> {
+    Ok(sqlx::query_scalar!(r#"select coalesce(max(registry_event_id), 0) as "id!" from registry_event"#)
+        .fetch_one(db)
+        .await?)
+}
+
+/// Whether an event about `repository` arrived after the event `after`.
+pub async fn arrived_since(db: &sqlx::PgPool, after: i64, repository: &str) -> AppResult<bool> {
+    Ok(sqlx::query_scalar!(
+        r#"select exists(select 1 from registry_event where registry_event_id > $1 and repository = $2) as "e!""#,
+        after,
+        repository
+    )
+    .fetch_one(db)
+    .await?)
+}
+
 /// What applying one event came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

@@ -1,6 +1,7 @@
 //! What is in the registry: the image store (repositories, manifests, tags), browsing it, the
-//! registry's notifications and reconcile, and each tag's history. Owns the `repository`,
-//! `manifest`, `tag`, `tag_event`, `registry_event` and `sync_run` tables.
+//! registry's notifications and reconcile, each tag's history, and cleanup policies. Owns the
+//! `repository`, `manifest`, `tag`, `tag_event`, `registry_event`, `registry_event_count`,
+//! `sync_run`, `cleanup_policy` and `cleanup_run` tables.
 //!
 //! May call: `access`, `directory` (`directory::store` for the namespace an image arrives
 //! in), `registry` (the client), `audit`.

@@ -262,3 +262,14 @@ pub async fn recent_runs(state: &AppState) -> AppResult<Vec<crate::model::SyncRu
         })
         .collect())
 }
+
+/// Keeps the newest 1,000 reconcile runs (housekeeping); returns how many went.
+pub async fn prune(state: &AppState) -> AppResult<u64> {
+    Ok(sqlx::query!(
+        "delete from sync_run where sync_run_id < (select min(sync_run_id) from
+             (select sync_run_id from sync_run order by sync_run_id desc limit 1000) newest)"
+    )
+    .execute(&state.db)
+    .await?
+    .rows_affected())
+}

@@ -311,9 +311,7 @@ async fn by_access_token(state: &AppState, secret: &str) -> Result<Principal, To
             if let Some(id) = hit.token.as_ref().map(|t| t.token_id) {
                 let db = state.hot.clone();
                 tokio::spawn(async move {
-                    let _ = sqlx::query!("update access_token set last_used_at = now() where access_token_id = $1", id)
-                        .execute(&db)
-                        .await;
+                    let _ = tokens::touch(&db, id).await;
                 });
             }
         }

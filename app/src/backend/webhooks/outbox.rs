@@ -1,0 +1,98 @@
+//! What happened, queued for the webhooks that asked for it, in the transaction that records it.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::PgConnection;
+
+use crate::error::AppResult;
+
+/// Something that happened to an image, as webhooks report it.
+#[derive(Debug, Clone)]
+pub struct ImageEvent<'a> {
+    /// `push`, `delete` or `pull`.
+    pub kind: &'a str,
+    pub repository: &'a str,
+    pub namespace_id: Option<i64>,
+    pub tag: Option<&'a str>,
+    pub digest: &'a str,
+    /// The verified user, when known.
+    pub actor: Option<&'a str>,
+    pub at: DateTime<Utc>,
+}
+
+/// Queues `event` for every enabled webhook that asked for it (its namespace's, and the
+/// site-wide ones), in the caller's transaction. Returns how many deliveries were queued.
+pub async fn enqueue(conn: &mut PgConnection, registry_host: &str, event: &ImageEvent<'_>) -> AppResult<u64> {
+    let kind = match event.kind {
+        "push" => "PUSH_ARTIFACT",
+        "delete" => "DELETE_ARTIFACT",
+        _ => "PULL_ARTIFACT",
+    };
+    let (namespace, name) = match event.repository.rsplit_once('/') {
+        Some((ns, name)) => (ns, name),
+        None => ("", event.repository),
+    };
+    let resource_url = match event.tag {
+        Some(t) => format!("{registry_host}/{}:{t}", event.repository),
+        None => format!("{registry_host}/{}@{}", event.repository, event.digest),
+    };
+    let payload = json!({
+        "type": kind,
+        "occur_at": event.at.timestamp(),
+        "operator": event.actor.unwrap_or(""),
+        "event_data": {
+            "resources": [{ "digest": event.digest, "tag": event.tag, "resource_url": resource_url }],
+            "repository": { "name": name, "namespace": namespace, "repo_full_name": event.repository },
+        },
+    });
+    Ok(sqlx::query!(
+        "insert into webhook_delivery (webhook_id, event, payload)
+         select webhook_id, $1, $2 from webhook
+         where enabled and $1 = any(events) and (namespace_id is null or namespace_id = $3)",
+        event.kind,
+        payload,
+        event.namespace_id
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
+/// What a cleanup run did, as webhooks report it.
+#[derive(Debug, Clone)]
+pub struct CleanupEvent<'a> {
+    pub namespace_id: i64,
+    pub namespace: &'a str,
+    /// The repository whose own policy ran, if it was one.
+    pub repository: Option<&'a str>,
+    pub trigger: &'a str,
+    /// Who ran it (`None`: the schedule).
+    pub actor: Option<&'a str>,
+    pub deleted: i32,
+    pub kept: i32,
+    pub skipped: i32,
+    pub bytes_freed: i64,
+}
+
+/// Queues a cleanup run's summary for the webhooks that asked for `cleanup`.
+pub async fn enqueue_cleanup(conn: &mut PgConnection, e: &CleanupEvent<'_>) -> AppResult<u64> {
+    let payload = json!({
+        "type": "CLEANUP_RUN",
+        "occur_at": Utc::now().timestamp(),
+        "operator": e.actor.unwrap_or("schedule"),
+        "event_data": {
+            "namespace": e.namespace, "repository": e.repository, "trigger": e.trigger,
+            "deleted": e.deleted, "kept": e.kept, "skipped": e.skipped, "bytes_freed": e.bytes_freed,
+        },
+    });
+    Ok(sqlx::query!(
+        "insert into webhook_delivery (webhook_id, event, payload)
+         select webhook_id, 'cleanup', $1 from webhook
+         where enabled and 'cleanup' = any(events) and (namespace_id is null or namespace_id = $2)",
+        payload,
+        e.namespace_id
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}

@@ -8,7 +8,7 @@ use crate::model::{RepositoryHead, RepositoryView, SyncRunView, TagDetail, TagVi
 #[cfg(feature = "ssr")]
 use crate::api::form;
 #[cfg(feature = "ssr")]
-use crate::backend::images::browse;
+use crate::backend::images::{browse, manage};
 
 pub use crate::model::Page;
 
@@ -61,7 +61,7 @@ pub async fn get_repository_settings(name: String) -> Result<RepositoryHead, App
 
 #[server(endpoint = "repositories/update", output = crate::api::Json)]
 pub async fn update_repository(name: String, description: String) -> Result<RepositoryView, AppError> {
-    form::answer(None, |state, p| async move { browse::update_repository(&state, &p, &name, &description).await }).await
+    form::answer(None, |state, p| async move { manage::update_repository(&state, &p, &name, &description).await }).await
 }
 
 #[server(endpoint = "repositories/delete", output = crate::api::Json)]
@@ -70,7 +70,7 @@ pub async fn delete_repository(name: String) -> Result<(), AppError> {
         Some((ns, _)) => format!("/namespaces/{ns}"),
         None => "/explore".to_string(),
     };
-    form::answer(Some(&to), |state, p| async move { browse::delete_repository(&state, &p, &name).await }).await
+    form::answer(Some(&to), |state, p| async move { manage::delete_repository(&state, &p, &name).await }).await
 }
 
 #[server(endpoint = "tags/get", output = crate::api::Json)]
@@ -83,7 +83,7 @@ pub async fn get_tag(id: i64) -> Result<TagDetail, AppError> {
 #[server(endpoint = "tags/delete", output = crate::api::Json)]
 pub async fn delete_tag(id: i64, repository: String, digest: Option<String>) -> Result<Vec<String>, AppError> {
     form::answer(Some(&format!("/repositories/{repository}")), |state, p| async move {
-        browse::delete_tag(&state, &p, id, digest.as_deref()).await
+        manage::delete_tag(&state, &p, id, digest.as_deref()).await
     })
     .await
 }
@@ -92,7 +92,7 @@ pub async fn delete_tag(id: i64, repository: String, digest: Option<String>) -> 
 #[server(endpoint = "tags/restore", output = crate::api::Json)]
 pub async fn restore_tag(repository: String, tag: String, digest: String) -> Result<(), AppError> {
     form::answer(Some(&format!("/repositories/{repository}/-/history")), |state, p| async move {
-        crate::backend::images::browse::restore_tag(&state, &p, &repository, &tag, &digest).await.map(|_| ())
+        crate::backend::images::manage::restore_tag(&state, &p, &repository, &tag, &digest).await.map(|_| ())
     })
     .await
 }

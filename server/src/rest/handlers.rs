@@ -10,6 +10,7 @@ use app::backend::directory::{
     teams::{self, TeamRef},
 };
 use app::backend::images::browse::{self, TagQuery};
+use app::backend::images::manage;
 use app::backend::AppState;
 use app::error::AppError;
 use app::model::{
@@ -544,7 +545,7 @@ pub async fn update_repository(
     ApiJson(b): ApiJson<RepositoryChangeBody>,
 ) -> ApiResult<Json<RepositoryView>> {
     let name = browse::name_of(&state, id).await?;
-    Ok(Json(browse::update_repository(&state, &p, &name, &b.description).await?))
+    Ok(Json(manage::update_repository(&state, &p, &name, &b.description).await?))
 }
 
 pub async fn delete_repository(
@@ -553,7 +554,7 @@ pub async fn delete_repository(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     let name = browse::name_of(&state, id).await?;
-    browse::delete_repository(&state, &p, &name).await?;
+    manage::delete_repository(&state, &p, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -615,7 +616,7 @@ pub async fn restore_tag(
     ApiJson(b): ApiJson<RestoreBody>,
 ) -> ApiResult<Json<Value>> {
     let name = browse::name_of(&state, id).await?;
-    let previous = app::backend::images::browse::restore_tag(&state, &p, &name, &b.tag, &b.digest).await?;
+    let previous = app::backend::images::manage::restore_tag(&state, &p, &name, &b.tag, &b.digest).await?;
     Ok(Json(json!({ "previous": previous })))
 }
 
@@ -640,6 +641,6 @@ pub async fn delete_tag(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<DeleteTagQuery>,
 ) -> ApiResult<Json<Value>> {
-    let removed = browse::delete_tag(&state, &p, id, q.digest.as_deref()).await?;
+    let removed = manage::delete_tag(&state, &p, id, q.digest.as_deref()).await?;
     Ok(Json(json!({ "deleted_tags": removed })))
 }

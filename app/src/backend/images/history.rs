@@ -1,6 +1,6 @@
 //! Each tag's history: the `tag_event` rows that the store's tag changes write, read for the
 //! tag and repository pages, and pruned after their retention. Putting an earlier image back
-//! (Quay's "time machine") is [`super::browse::restore_tag`].
+//! (Quay's "time machine") is [`super::manage::restore_tag`].
 
 use crate::backend::AppState;
 use crate::error::AppResult;

@@ -11,5 +11,6 @@ pub mod cleanup;
 pub mod cron;
 pub mod events;
 pub mod history;
+pub mod manage;
 pub mod reconcile;
 pub mod store;

@@ -232,6 +232,15 @@ pub fn can_manage_cleanup(actor: &Actor, ns: &NamespaceFacts) -> Decision {
         .map_err(|_| Denied("only owners of the team may manage this namespace's cleanup policy"))
 }
 
+/// See a namespace's activity (what happened there and who did it): signed-in people who may
+/// pull from it. Visitors see none of it, even on a public namespace.
+pub fn can_read_activity(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings) -> Decision {
+    if !actor.is_signed_in() {
+        return deny("sign in to see what happened here");
+    }
+    can_pull(actor, ns, s)
+}
+
 /// Read the details of a namespace's activity (who was added with which role, a webhook's
 /// host, a cleanup policy's rules): those who may manage the namespace, owners of its team and
 /// administrators. Everyone who may pull sees that something happened, and who did it.

@@ -32,11 +32,12 @@ enum Action {
     Edit,
     DeleteNamespace,
     RunCleanup,
+    ReadActivity,
 }
 
 const WHO: [Who; 7] =
     [Who::Anonymous, Who::Disabled, Who::Outsider, Who::Viewer, Who::Contributor, Who::Owner, Who::Admin];
-const ACTIONS: [Action; 7] = [
+const ACTIONS: [Action; 8] = [
     Action::Pull,
     Action::Push,
     Action::Delete,
@@ -44,6 +45,7 @@ const ACTIONS: [Action; 7] = [
     Action::Edit,
     Action::DeleteNamespace,
     Action::RunCleanup,
+    Action::ReadActivity,
 ];
 
 fn namespaces() -> Vec<Ns> {
@@ -155,6 +157,11 @@ fn expected(who: Who, ns: Ns, s: &AccessSettings, action: Action) -> bool {
             _ if ns == Ns::Global => false,
             _ => who == Owner,
         },
+        Action::ReadActivity => match visibility {
+            _ if who == Anonymous => false, // never for visitors, even when public
+            Visibility::Public | Visibility::Protected => true, // anyone signed in
+            Visibility::Private => member || who == Admin, // the team, and admins
+        },
     }
 }
 
@@ -168,6 +175,7 @@ fn actual(who: Who, ns: Ns, s: &AccessSettings, action: Action) -> bool {
         Action::Edit => policy::can_edit_namespace(&a, &f, s),
         Action::DeleteNamespace => policy::can_delete_namespace(&a, &f),
         Action::RunCleanup => policy::can_run_cleanup(&a, &f, s),
+        Action::ReadActivity => policy::can_read_activity(&a, &f, s),
     }
     .is_ok()
 }
@@ -190,7 +198,7 @@ fn namespace_actions_match_the_table() {
         }
     }
     println!("policy table: {cases} namespace cases checked");
-    assert_eq!(cases, 7 * 7 * 24 * 7);
+    assert_eq!(cases, 7 * 7 * 24 * 8);
     assert!(wrong.is_empty(), "{} of {cases} cases disagree:\n{}", wrong.len(), wrong.join("\n"));
 }
 

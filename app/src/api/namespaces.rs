@@ -69,8 +69,11 @@ pub async fn get_namespace(name: String, page: Option<u32>) -> Result<NamespaceD
     let (state, p) = form::principal().await?;
     let ns = namespaces::get(&state, &p, &NamespaceRef::Name(name)).await?;
     let filter = audit::Filter { namespace_id: Some(ns.namespace.id), ..Default::default() };
-    let mut activity =
-        if p.user.is_some() { audit::list(&state.db, &filter, None, 20).await?.items } else { Vec::new() };
+    let s = state.access.get(&state.db).await;
+    let mut activity = match crate::policy::can_read_activity(&p.actor(), &ns.namespace.facts(), &s) {
+        Ok(()) => audit::list(&state.db, &filter, None, 20).await?.items,
+        Err(_) => Vec::new(),
+    };
     // What happened and who did it, for all who may pull; the details (a webhook's host, a
     // member's role, a policy's rules) for those who manage the namespace.
     if crate::policy::can_read_activity_details(&p.actor(), &ns.namespace.facts()).is_err() {
@@ -78,7 +81,6 @@ pub async fn get_namespace(name: String, page: Option<u32>) -> Result<NamespaceD
             e.details = serde_json::json!({});
         }
     }
-    let s = state.access.get(&state.db).await;
     let member = Actor::user(0, false, true);
     let facts = |role| NamespaceFacts { role, ..ns.namespace.facts() };
     let mut roles: Vec<(String, bool, bool, bool)> = TeamRole::ALL

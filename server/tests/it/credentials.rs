@@ -287,3 +287,32 @@ async fn a_token_request_names_at_most_64_scopes() {
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(refused.body.contains("at most 64 scopes"), "{}", refused.body);
 }
+
+/// A `docker login` is revoked by its owner (or an administrator); anyone else is told there is
+/// no such login, and it keeps working.
+#[tokio::test]
+async fn only_its_owner_or_an_administrator_revokes_a_docker_login() {
+    let world = World::new().await;
+    let (alice, bob, root) = (world.person("alice").await, world.person("bob").await, world.root().await);
+    let (first, second) = (docker_login(&world, &alice).await, docker_login(&world, &alice).await);
+    let ids: Vec<i64> = sqlx::query_scalar("select refresh_token_id from refresh_token order by refresh_token_id")
+        .fetch_all(&world.db)
+        .await
+        .unwrap();
+    let revoke = |who: &Person, id: i64| {
+        let (app, id) = (world.app.clone(), id.to_string());
+        let who = who.clone();
+        async move { call(&app, "/api/tokens/refresh/revoke", &[("id", &id)], Some(&who.session().await)).await }
+    };
+    let r = revoke(&bob, ids[0]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "bob may not revoke alice's login: {}", r.body);
+    assert_eq!(refresh(&world, &first).await, StatusCode::OK, "and it still works");
+    let r = revoke(&alice, ids[0]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(refresh(&world, &first).await, StatusCode::UNAUTHORIZED, "revoked by its owner");
+    let r = revoke(&root, ids[1]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(refresh(&world, &second).await, StatusCode::UNAUTHORIZED, "revoked by an administrator");
+    let r = revoke(&alice, 999_999).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+}

@@ -581,18 +581,26 @@ pub async fn list_refresh_tokens(state: &AppState, user: &User) -> Result<Vec<Re
     .await?)
 }
 
-pub async fn revoke_refresh_token(state: &AppState, user: &User, id: i64) -> Result<(), AppError> {
+/// Revokes a `docker login` (a refresh token): its owner's, or an administrator's decision
+/// (`policy::can_manage_tokens_of`); anyone else's is "not found".
+pub async fn revoke_refresh_token(state: &AppState, p: &Principal, id: i64) -> Result<(), AppError> {
+    let missing = || AppError::not_found("No such refresh token.");
+    p.require_writer()?;
+    let owner = sqlx::query_scalar!("select user_id from refresh_token where refresh_token_id = $1", id)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or_else(missing)?;
+    let user = p.allowed(|a| crate::policy::can_manage_tokens_of(a, owner)).map_err(|_| missing())?.user();
     let mut tx = state.db.begin().await?;
     let done = sqlx::query!(
-        "update refresh_token set revoked_at = now() where refresh_token_id = $1 and user_id = $2 and revoked_at is null",
-        id,
-        user.id
+        "update refresh_token set revoked_at = now() where refresh_token_id = $1 and revoked_at is null",
+        id
     )
     .execute(&mut *tx)
     .await?
     .rows_affected();
     if done == 0 {
-        return Err(AppError::not_found("No such refresh token."));
+        return Err(missing());
     }
     crate::backend::audit::record(
         &mut tx,

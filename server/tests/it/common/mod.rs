@@ -13,8 +13,11 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod oidc_provider;
 pub mod pki;
 pub mod replica;
+pub mod slapd;
+pub mod smtp;
 pub mod stack;
 
 use std::collections::HashMap;

@@ -7,10 +7,14 @@
 //! Errors are `{"message": "...", "field": "..."}` with the status of the error: 400 malformed,
 //! 401 not authenticated, 403 refused, 404 unknown, 409 conflict, 413 too large, 422 invalid.
 
+mod accounts;
+mod activity;
 mod auth;
 mod cleanup;
-mod handlers;
+mod namespaces;
 pub mod openapi;
+mod repositories;
+mod teams;
 mod webhooks;
 
 use app::backend::AppState;
@@ -28,8 +32,22 @@ use serde_json::json;
 
 pub use auth::ApiAuth;
 
+/// A handler's answer to a POST that made something: 201 and the thing.
+type Created<T> = (StatusCode, Json<T>);
+
+fn created<T>(value: T) -> Created<T> {
+    (StatusCode::CREATED, Json(value))
+}
+
+/// A list's search text (`?q=`).
+#[derive(serde::Deserialize, Default)]
+struct TextQuery {
+    #[serde(default)]
+    q: String,
+}
+
 pub fn router(state: AppState) -> Router {
-    use handlers::*;
+    use {accounts::*, activity::*, namespaces::*, repositories::*, teams::*};
     Router::new()
         .route("/api/v1/health", get(crate::health::readyz))
         .route("/api/v1/users/bootstrap", post(bootstrap))

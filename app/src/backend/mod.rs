@@ -18,6 +18,7 @@ mod client_ip;
 mod database;
 mod input;
 mod redacted;
+pub mod sealed;
 mod settings;
 mod state;
 

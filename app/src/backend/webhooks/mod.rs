@@ -15,7 +15,7 @@
 //! not followed.
 //!
 //! May call: `access` (the principal), `directory` (the namespace and its facts), `registry`
-//! (the keys' encryption of secrets), `audit`.
+//! (the key ring, which holds the `sealed` encryption of secrets), `audit`.
 //!
 //! The room's files: `hooks` (a webhook's life: creating, listing, turning off, deleting, its
 //! deliveries, a test and a redelivery), `targets` (where a webhook may point: the URL, its

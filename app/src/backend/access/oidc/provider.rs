@@ -1,24 +1,6 @@
-//! Signing in through OpenID Connect providers: the authorization code flow with PKCE, the ID
-//! token verified against the provider's published keys, accounts made just in time and
-//! linked to the provider's subject, groups that become teams, and a periodic check that the
-//! provider still knows each person.
-//!
-//! The flow, per sign-in:
-//! 1. [`Provider::begin`] makes the provider's authorization URL with a fresh `state`, `nonce`
-//!    and PKCE verifier; the caller keeps them in the browser's session ([`Attempt`]).
-//! 2. The provider sends the browser back with `code` and `state`. [`Provider::finish`]
-//!    checks the state against the session's, exchanges the code (with the verifier), verifies
-//!    the ID token (signature by a key of the provider's JWKS, issuer, audience, expiry, nonce)
-//!    and reads the claims (the ID token's, completed by the userinfo endpoint's).
-//! 3. [`sign_in`] finds the account linked to `(provider, subject)`, or makes one whose name
-//!    comes from the configured claim; when that name is taken or not a valid registry name,
-//!    the person chooses one ([`create_chosen`]).
-//!
-//! `docker login` never sees the provider: people create access tokens on their account page,
-//! which live as long as the account is enabled, not as long as an ID token. What the
-//! provider says later is checked with its refresh token ([`check_all`]): a refusal
-//! (`invalid_grant`: the person is gone or was disabled there) revokes every token and ends
-//! every session of theirs.
+//! The protocol with one provider: discovery (cached, re-read for an unknown key), the
+//! authorization code flow with PKCE, state and nonce, the ID token's checks, userinfo, and
+//! refreshing.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,75 +15,10 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::ldap::DirectoryGroup;
-use super::principal::User;
-use super::users;
-use crate::backend::audit::{self, Target};
-use crate::backend::{AppState, Secret};
-use crate::error::{AppError, AppResult};
+use crate::backend::AppState;
+use crate::error::AppError;
 
-/// One provider as configured.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OidcSettings {
-    /// Short name, in URLs (`/login/oidc/<name>`) and in the accounts it makes.
-    pub name: String,
-    /// What the sign-in button says ("Sign in with <label>"); the name when empty.
-    #[serde(default)]
-    pub label: String,
-    /// The issuer URL; its `/.well-known/openid-configuration` describes the rest.
-    pub issuer: String,
-    pub client_id: String,
-    #[serde(default)]
-    pub client_secret: Secret,
-    /// Scopes asked for besides `openid`. With `offline_access` the provider gives a refresh
-    /// token, with which Portcullis checks that it still knows each person.
-    #[serde(default = "default_scopes")]
-    pub scopes: Vec<String>,
-    /// The claim that names the account at its first sign-in.
-    #[serde(default = "default_username_claim")]
-    pub username_claim: String,
-    /// The claim listing the person's groups (mapped to teams like directory groups); none
-    /// when empty.
-    #[serde(default)]
-    pub groups_claim: String,
-    /// PEM file of the CA that signed the provider's certificate, when not a public one.
-    #[serde(default)]
-    pub ca_file: String,
-}
-
-fn default_scopes() -> Vec<String> {
-    ["profile", "email", "offline_access"].map(String::from).to_vec()
-}
-
-fn default_username_claim() -> String {
-    "preferred_username".into()
-}
-
-impl OidcSettings {
-    pub fn label(&self) -> &str {
-        if self.label.is_empty() {
-            &self.name
-        } else {
-            &self.label
-        }
-    }
-
-    /// Refuses what cannot work: a name unfit for URLs, an issuer that is not a URL.
-    pub fn validate(&self) -> Result<(), String> {
-        let name_ok = !self.name.is_empty()
-            && self.name.len() <= 32
-            && self.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !name_ok {
-            return Err(format!("provider name {:?}: 1-32 lowercase letters, digits or '-'", self.name));
-        }
-        IssuerUrl::new(self.issuer.clone()).map_err(|e| format!("provider {}: issuer: {e}", self.name))?;
-        if self.client_id.is_empty() {
-            return Err(format!("provider {}: client_id is empty", self.name));
-        }
-        Ok(())
-    }
-}
+use super::*;
 
 /// The provider's discovery document and keys are fetched again after this long (and at once
 /// when a token is signed by a key they do not have).
@@ -113,9 +30,9 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// A configured provider, with its discovery document once fetched.
 pub struct Provider {
     pub settings: OidcSettings,
-    redirect: RedirectUrl,
-    http: reqwest::Client,
-    metadata: tokio::sync::Mutex<Option<(CoreProviderMetadata, Instant)>>,
+    pub(super) redirect: RedirectUrl,
+    pub(super) http: reqwest::Client,
+    pub(super) metadata: tokio::sync::Mutex<Option<(CoreProviderMetadata, Instant)>>,
 }
 
 impl std::fmt::Debug for Provider {
@@ -129,10 +46,10 @@ impl std::fmt::Debug for Provider {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Attempt {
     pub provider: String,
-    state: String,
-    nonce: String,
-    verifier: String,
-    started: i64,
+    pub(super) state: String,
+    pub(super) nonce: String,
+    pub(super) verifier: String,
+    pub(super) started: i64,
     /// Where to go once signed in.
     pub next: String,
 }
@@ -172,7 +89,7 @@ pub struct Identity {
     pub email: Option<String>,
     pub groups: Vec<String>,
     /// The provider's refresh token, sealed ([`crate::backend::registry::keys::KeyCrypt`]).
-    sealed_refresh_token: Option<String>,
+    pub(super) sealed_refresh_token: Option<String>,
 }
 
 /// Why a sign-in through a provider failed.
@@ -353,7 +270,12 @@ impl Provider {
         Ok(self.identity(subject, &claims, sealed_refresh_token))
     }
 
-    fn identity(&self, subject: String, claims: &Map<String, Value>, sealed_refresh_token: Option<String>) -> Identity {
+    pub(super) fn identity(
+        &self,
+        subject: String,
+        claims: &Map<String, Value>,
+        sealed_refresh_token: Option<String>,
+    ) -> Identity {
         let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
         let claimed_name = text(&self.settings.username_claim).or(text("preferred_username")).unwrap_or("").to_string();
         let display_name = text("name").unwrap_or(&claimed_name).chars().take(200).collect();
@@ -455,7 +377,7 @@ impl Provider {
     /// `Ok(Some(..))`: yes, with the refresh token to keep (a new one if it rotated them) and
     /// what it now says of them (when its answer carries an ID token that verifies);
     /// `Ok(None)`: no, it refused the token; `Err`: it could not be asked.
-    async fn still_knows(&self, refresh_token: &str) -> Result<Option<Refreshed>, OidcError> {
+    pub(super) async fn still_knows(&self, refresh_token: &str) -> Result<Option<Refreshed>, OidcError> {
         let (client, metadata) = self.client(false).await?;
         let token = RefreshToken::new(refresh_token.to_string());
         let response = client
@@ -499,14 +421,14 @@ impl Provider {
 }
 
 /// What a refresh brought back.
-struct Refreshed {
-    refresh_token: String,
-    claims: Option<Map<String, Value>>,
+pub(super) struct Refreshed {
+    pub(super) refresh_token: String,
+    pub(super) claims: Option<Map<String, Value>>,
 }
 
 /// Constant-time equality of two byte strings (the state is a secret until it is used).
 fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -560,259 +482,9 @@ impl Providers {
     }
 }
 
-/// A registry-valid username made from what a provider calls the person: lowercase, the
-/// domain of an email address left out, other characters become separators, separators not
-/// doubled nor at the ends. `None` when nothing valid is left.
-pub fn username_from_claim(claim: &str) -> Option<String> {
-    let local = claim.split('@').next().unwrap_or("");
-    let mut name = String::new();
-    for c in local.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_lowercase() || c.is_ascii_digit() {
-            name.push(c);
-        } else if matches!(c, '.' | '_' | '-') {
-            if name.ends_with(['.', '_', '-']) || name.is_empty() {
-                continue;
-            }
-            name.push(c);
-        } else if !name.is_empty() && !name.ends_with(['.', '_', '-']) {
-            name.push('-');
-        }
-    }
-    name.truncate(64);
-    let name = name.trim_end_matches(['.', '_', '-']).to_string();
-    crate::model::validate_username(&name).is_ok().then_some(name)
-}
-
-/// What signing in through a provider comes to.
-pub enum Outcome {
-    /// The account (found or made), groups synced.
-    SignedIn(User),
-    /// No account yet, and the claimed name cannot be used: the person chooses one.
-    ChooseUsername { suggestion: String },
-}
-
-/// Finds or makes the account of `identity` and brings it up to date (name, email, groups,
-/// refresh token).
-pub async fn sign_in(state: &AppState, identity: &Identity) -> AppResult<Outcome> {
-    let linked = sqlx::query_scalar!(
-        "select user_id from oidc_identity where provider = $1 and subject = $2",
-        identity.provider,
-        identity.subject
-    )
-    .fetch_optional(&state.db)
-    .await?;
-    if let Some(id) = linked {
-        let user = users::find_by_id(&state.db, id).await?.ok_or(AppError::Internal)?;
-        return Ok(Outcome::SignedIn(signed_in(state, user, identity).await?));
-    }
-    let Some(name) = username_from_claim(&identity.claimed_name) else {
-        return Ok(Outcome::ChooseUsername { suggestion: String::new() });
-    };
-    match create(state, identity, &name).await {
-        Ok(user) => Ok(Outcome::SignedIn(user)),
-        Err(AppError::Invalid { field, .. }) if field == "username" => {
-            let suggestion = format!("{name}-{}", identity.provider);
-            let free = username_from_claim(&suggestion).filter(|s| *s == suggestion).is_some()
-                && users::find_by_username(&state.db, &suggestion).await?.is_none();
-            Ok(Outcome::ChooseUsername { suggestion: if free { suggestion } else { String::new() } })
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// Makes the account of `identity` under the name the person chose.
-pub async fn create_chosen(state: &AppState, identity: &Identity, username: &str) -> AppResult<User> {
-    let username = username.trim().to_ascii_lowercase();
-    crate::model::validate_username(&username).map_err(|e| AppError::invalid("username", e))?;
-    create(state, identity, &username).await
-}
-
-async fn create(state: &AppState, identity: &Identity, username: &str) -> AppResult<User> {
-    let user =
-        users::insert_vouched(&state.db, username, &identity.display_name, identity.email.as_deref(), "oidc").await?;
-    let inserted = sqlx::query!(
-        "insert into oidc_identity (provider, subject, user_id) values ($1, $2, $3) on conflict do nothing",
-        identity.provider,
-        identity.subject,
-        user.id
-    )
-    .execute(&state.db)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        // The same person finished two sign-ins at once: keep the first account.
-        let mut conn = state.db.acquire().await?;
-        users::delete(&mut conn, user.id).await?;
-        return Err(AppError::Conflict("This sign-in already made an account; sign in again.".into()));
-    }
-    signed_in(state, user, identity).await
-}
-
-/// Records a sign-in of a linked account and brings it up to date.
-async fn signed_in(state: &AppState, user: User, identity: &Identity) -> AppResult<User> {
-    sqlx::query!(
-        "update oidc_identity set signed_in_at = now(), checked_at = now(),
-                refresh_token = coalesce($3, refresh_token)
-         where provider = $1 and subject = $2",
-        identity.provider,
-        identity.subject,
-        identity.sealed_refresh_token
-    )
-    .execute(&state.db)
-    .await?;
-    if !user.is_enabled {
-        return Err(AppError::forbidden("This account is disabled here. Ask an administrator."));
-    }
-    follow(state, user, identity).await
-}
-
-/// Makes an account follow what its provider says: name, email, groups (teams and
-/// administrators, through the group mappings).
-async fn follow(state: &AppState, user: User, identity: &Identity) -> AppResult<User> {
-    users::follow_profile(&state.db, &user, &identity.display_name, identity.email.as_deref()).await?;
-    let user = users::find_by_id(&state.db, user.id).await?.ok_or(AppError::Internal)?;
-    let groups: Vec<DirectoryGroup> =
-        identity.groups.iter().map(|g| DirectoryGroup { dn: g.clone(), name: g.clone() }).collect();
-    super::groups::sync(state, user, &super::groups::provider_source(&identity.provider), &groups).await
-}
-
-/// What one round of [`check_all`] did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct CheckReport {
-    /// People the provider still knows.
-    pub known: usize,
-    /// People it no longer knows: their tokens and sessions are gone.
-    pub signed_out: usize,
-    /// People it could not be asked about (it was down).
-    pub failed: usize,
-}
-
-/// Asks each provider, person by person, whether it still knows them (by their refresh
-/// token). Those it refuses lose every access token, docker login and session here.
-pub async fn check_all(state: &AppState) -> AppResult<CheckReport> {
-    let rows = sqlx::query!(
-        r#"select provider, subject, user_id, refresh_token as "refresh_token!" from oidc_identity
-           where refresh_token is not null order by checked_at nulls first"#
-    )
-    .fetch_all(&state.db)
-    .await?;
-    let mut report = CheckReport::default();
-    // A provider that fails once is not asked again this round: with it down, every person
-    // would wait out a timeout.
-    let mut down: Vec<String> = Vec::new();
-    for row in rows {
-        let Some(provider) = state.oidc.get(&row.provider) else { continue };
-        if down.contains(&row.provider) {
-            report.failed += 1;
-            continue;
-        }
-        let Ok(token) = state.keys.crypt().open(&row.refresh_token) else {
-            tracing::warn!(provider = %row.provider, "a refresh token cannot be read (was keys_encryption_key changed?)");
-            report.failed += 1;
-            continue;
-        };
-        match provider.still_knows(&token).await {
-            Ok(Some(refreshed)) => {
-                let new = refreshed.refresh_token;
-                let sealed = if new == token { row.refresh_token.clone() } else { state.keys.crypt().seal(&new)? };
-                sqlx::query!(
-                    "update oidc_identity set refresh_token = $3, checked_at = now() where provider = $1 and subject = $2",
-                    row.provider,
-                    row.subject,
-                    sealed
-                )
-                .execute(&state.db)
-                .await?;
-                // Between sign-ins too, name, email and teams follow what the provider says.
-                let claims = refreshed.claims.filter(|c| c.get("sub").and_then(Value::as_str) == Some(&row.subject));
-                if let Some(identity) = claims.map(|c| provider.identity(row.subject.clone(), &c, None)) {
-                    if let Some(user) = users::find_by_id(&state.db, row.user_id).await?.filter(|u| u.is_enabled) {
-                        follow(state, user, &identity).await?;
-                    }
-                }
-                report.known += 1;
-            }
-            Ok(None) => {
-                sign_out_everywhere(state, row.user_id, &row.provider, &row.subject).await?;
-                report.signed_out += 1;
-            }
-            Err(e) => {
-                tracing::warn!(provider = %row.provider, error = %e, "could not ask the provider about its people; trying again next time");
-                down.push(row.provider.clone());
-                report.failed += 1;
-            }
-        }
-    }
-    Ok(report)
-}
-
-/// The provider no longer knows this person: revokes their access tokens, and bumps their
-/// auth epoch (which ends their sessions and docker logins). Their next sign-in through the
-/// provider, if it lets them, starts afresh.
-async fn sign_out_everywhere(state: &AppState, user_id: i64, provider: &str, subject: &str) -> AppResult<()> {
-    let mut tx = state.db.begin().await?;
-    sqlx::query!(
-        "update oidc_identity set refresh_token = null, checked_at = now() where provider = $1 and subject = $2",
-        provider,
-        subject
-    )
-    .execute(&mut *tx)
-    .await?;
-    let revoked = super::access_tokens::revoke_all(&mut tx, user_id).await?;
-    let username = super::users::end_sessions(&mut tx, user_id).await?;
-    tracing::info!(%username, %provider, revoked, "the provider no longer knows this person: signed out everywhere");
-    audit::record(
-        &mut tx,
-        None,
-        "user.signed_out",
-        Target::user(&username),
-        serde_json::json!({ "provider": provider, "reason": "the provider refused their refresh token", "tokens_revoked": revoked }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Runs [`check_all`] every `every` on one replica at a time (`oidc_check_interval_secs`).
-pub fn spawn_periodic(state: AppState, every: Duration) {
-    if state.oidc.0.is_empty() || every.is_zero() {
-        return;
-    }
-    crate::backend::jobs::periodically(
-        "identity provider check",
-        "portcullis.oidc_check",
-        state,
-        every,
-        |state| async move {
-            let r = check_all(&state).await?;
-            if r.signed_out > 0 || r.failed > 0 {
-                tracing::info!(?r, "checked the identity providers' people");
-            }
-            Ok(())
-        },
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn claimed_names_become_registry_names() {
-        for (claim, name) in [
-            ("alice", Some("alice")),
-            ("Alice.Smith@corp.example", Some("alice.smith")),
-            ("José Núñez", Some("jos-n-ez")),
-            ("--x--y__", Some("x-y")),
-            ("a", None),
-            ("", None),
-            ("@corp", None),
-            ("Ops Team (EU)", Some("ops-team-eu")),
-        ] {
-            assert_eq!(username_from_claim(claim).as_deref(), name, "{claim}");
-        }
-        let long = "x".repeat(100);
-        assert_eq!(username_from_claim(&long).map(|n| n.len()), Some(64));
-    }
 
     #[test]
     fn state_comparison_is_exact() {

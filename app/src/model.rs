@@ -581,6 +581,22 @@ pub struct TagMove {
     pub at: chrono::DateTime<chrono::Utc>,
 }
 
+/// The repository page: a page of its tags under its head, and the registry's host (for the
+/// pull commands).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositoryTagsView {
+    pub head: RepositoryHead,
+    pub tags: Page<TagView>,
+    pub registry_host: String,
+}
+
+/// A repository's latest tag moves, deleted tags included, newest first, under its head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositoryHistoryView {
+    pub head: RepositoryHead,
+    pub moves: Vec<TagMove>,
+}
+
 impl TagMove {
     /// The move in words, without the time: "pushed by carol", "deleted", "put back by alice".
     pub fn describe(&self) -> String {

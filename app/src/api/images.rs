@@ -3,7 +3,9 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{RepositoryHead, RepositoryView, SyncRunView, TagDetail, TagView};
+use crate::model::{
+    RepositoryHead, RepositoryHistoryView, RepositoryTagsView, RepositoryView, SyncRunView, TagDetail, TagView,
+};
 
 #[cfg(feature = "ssr")]
 use crate::api::form;
@@ -12,14 +14,6 @@ use crate::backend::images::{browse, manage};
 
 pub use crate::model::Page;
 
-/// The repository page: a page of its tags under its head.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RepositoryPageData {
-    pub head: RepositoryHead,
-    pub tags: Page<TagView>,
-    pub registry_host: String,
-}
-
 #[server(endpoint = "repositories/get", output = crate::api::Json)]
 pub async fn get_repository(
     name: String,
@@ -27,25 +21,16 @@ pub async fn get_repository(
     label: String,
     sort: String,
     page: u32,
-) -> Result<RepositoryPageData, AppError> {
+) -> Result<RepositoryTagsView, AppError> {
     let (state, p) = form::principal().await?;
     let q = browse::TagQuery { name: tag, label, sort, page, per_page: 50 };
-    let r = browse::repository_page(&state, &p, &name, &q).await?;
-    Ok(RepositoryPageData { head: r.head, tags: r.tags, registry_host: state.settings.registry_host.clone() })
-}
-
-/// The repository's history page: the latest moves of its tags, deleted ones included.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RepositoryHistoryData {
-    pub head: RepositoryHead,
-    pub moves: Vec<crate::model::TagMove>,
+    browse::repository_page(&state, &p, &name, &q).await
 }
 
 #[server(endpoint = "repositories/history", output = crate::api::Json)]
-pub async fn get_repository_history(name: String) -> Result<RepositoryHistoryData, AppError> {
+pub async fn get_repository_history(name: String) -> Result<RepositoryHistoryView, AppError> {
     let (state, p) = form::principal().await?;
-    let r = browse::repository_history(&state, &p, &name).await?;
-    Ok(RepositoryHistoryData { head: r.head, moves: r.moves })
+    browse::repository_history(&state, &p, &name).await
 }
 
 /// The repository's settings page: refused to those who may change nothing there.

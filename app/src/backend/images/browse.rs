@@ -9,7 +9,10 @@ use crate::backend::directory::namespaces::{self, NamespaceRef};
 use crate::backend::directory::namespaces::{namespaces_by_name, pullable_ids};
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
-use crate::model::{ImageConfig, NamespaceView, Page, PageRequest, RepositoryHead, RepositoryView, TagDetail, TagView};
+use crate::model::{
+    ImageConfig, NamespaceView, Page, PageRequest, RepositoryHead, RepositoryHistoryView, RepositoryTagsView,
+    RepositoryView, TagDetail, TagView,
+};
 use crate::policy::{self, NamespaceFacts, GLOBAL};
 
 fn platform_names(platforms: &Value) -> Vec<String> {
@@ -179,20 +182,6 @@ async fn tag_views(state: &AppState, ids: &[i64]) -> AppResult<Vec<TagView>> {
     Ok(items)
 }
 
-/// A page of a repository's tags, under its head.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RepositoryPage {
-    pub head: RepositoryHead,
-    pub tags: Page<TagView>,
-}
-
-/// A repository's latest tag moves, deleted tags included, newest first, under its head.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RepositoryHistory {
-    pub head: RepositoryHead,
-    pub moves: Vec<crate::model::TagMove>,
-}
-
 fn label_filter(label: &str) -> Option<Value> {
     let label = label.trim();
     if label.is_empty() {
@@ -204,7 +193,12 @@ fn label_filter(label: &str) -> Option<Value> {
     })
 }
 
-pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &TagQuery) -> AppResult<RepositoryPage> {
+pub async fn repository_page(
+    state: &AppState,
+    p: &Principal,
+    name: &str,
+    q: &TagQuery,
+) -> AppResult<RepositoryTagsView> {
     crate::backend::bounded_query("name", &q.name)?;
     crate::backend::bounded_query("label", &q.label)?;
     let (r, head) = visible_head(state, p, name).await?;
@@ -276,7 +270,8 @@ pub async fn repository_page(state: &AppState, p: &Principal, name: &str, q: &Ta
         .await?
     };
     let items = tag_views(state, &ids).await?;
-    Ok(RepositoryPage { head, tags: Page { items, page, per_page, total: total as u64 } })
+    let registry_host = state.settings.registry_host.clone();
+    Ok(RepositoryTagsView { head, tags: Page { items, page, per_page, total: total as u64 }, registry_host })
 }
 
 /// A repository visible to `p`, as lists show it.
@@ -309,10 +304,10 @@ async fn visible_head(state: &AppState, p: &Principal, name: &str) -> AppResult<
 }
 
 /// The repository's history page.
-pub async fn repository_history(state: &AppState, p: &Principal, name: &str) -> AppResult<RepositoryHistory> {
+pub async fn repository_history(state: &AppState, p: &Principal, name: &str) -> AppResult<RepositoryHistoryView> {
     let (r, head) = visible_head(state, p, name).await?;
     let moves = super::history::of_repository(state, &r.name).await?;
-    Ok(RepositoryHistory { head, moves })
+    Ok(RepositoryHistoryView { head, moves })
 }
 
 /// One tag with its manifest's details.

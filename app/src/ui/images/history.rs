@@ -8,8 +8,8 @@ use leptos::prelude::*;
 use super::super::components::*;
 use super::super::{signed_in_or_visitor, RepositoryPath};
 use super::{repository_header, repository_name};
-use crate::api::images::{get_repository_history, RepositoryHistoryData, RestoreTag};
-use crate::model::{short_digest, TagMove};
+use crate::api::images::{get_repository_history, RestoreTag};
+use crate::model::{short_digest, RepositoryHistoryView, TagMove};
 
 /// A repository's history page: the latest moves of all its tags, deleted ones included.
 #[component]
@@ -18,7 +18,7 @@ pub fn RepositoryHistoryPage() -> impl IntoView {
     let restore = ServerAction::<RestoreTag>::new();
     let data = Resource::new(move || (name.get(), restore.version().get()), |(n, _)| get_repository_history(n));
     signed_in_or_visitor(move |_| {
-        loaded(data, move |d: RepositoryHistoryData| {
+        loaded(data, move |d: RepositoryHistoryView| {
             let name = d.head.name.clone();
             view! {
                 {repository_header(&d.head, RepositoryPath::HISTORY)}

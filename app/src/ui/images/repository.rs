@@ -8,8 +8,8 @@ use leptos_router::hooks::use_query_map;
 use super::super::components::*;
 use super::super::{urlencode, RepositoryPath};
 use super::{delete_fields, delete_question, label_chips, repository_header, repository_name};
-use crate::api::images::{get_repository, DeleteTag, RepositoryPageData};
-use crate::model::{human_size, TagView};
+use crate::api::images::{get_repository, DeleteTag};
+use crate::model::{human_size, RepositoryTagsView, TagView};
 
 #[component]
 pub fn RepositoryPage() -> impl IntoView {
@@ -27,7 +27,7 @@ pub fn RepositoryPage() -> impl IntoView {
 
 #[component]
 fn RepositoryView(
-    d: RepositoryPageData,
+    d: RepositoryTagsView,
     filters: Memo<(String, String, String, u32)>,
     delete_tag: Post,
 ) -> impl IntoView {

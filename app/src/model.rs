@@ -699,7 +699,7 @@ pub fn short_digest(digest: &str) -> &str {
 
 /// What one run of the catalog reconcile did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncReport {
+pub struct ReconcileReport {
     pub repositories: i32,
     pub tags_added: i32,
     pub tags_updated: i32,
@@ -712,7 +712,7 @@ pub struct SyncReport {
 /// One recorded run of the catalog reconcile: when, why, and its report (all zeros while it
 /// is still running).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncRunView {
+pub struct ReconcileRunView {
     pub id: i64,
     #[serde(deserialize_with = "utc::deserialize")]
     pub started_at: chrono::DateTime<chrono::Utc>,
@@ -720,7 +720,7 @@ pub struct SyncRunView {
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     pub trigger: String,
     #[serde(flatten)]
-    pub report: SyncReport,
+    pub report: ReconcileReport,
 }
 
 /// The state of the registry-event inbox.

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::model::{
-    RepositoryHead, RepositoryHistoryView, RepositoryTagsView, RepositoryView, SyncRunView, TagDetail, TagView,
+    ReconcileRunView, RepositoryHead, RepositoryHistoryView, RepositoryTagsView, RepositoryView, TagDetail, TagView,
 };
 
 #[cfg(feature = "ssr")]
@@ -120,13 +120,13 @@ pub async fn get_registry_status() -> Result<RegistryStatus, AppError> {
 /// Recent reconcile runs and the state of the event inbox (administrators).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RegistryStatus {
-    pub runs: Vec<SyncRunView>,
+    pub runs: Vec<ReconcileRunView>,
     pub inbox: crate::model::InboxStats,
 }
 
 /// Reconciles with the registry now (administrators).
-#[server(endpoint = "admin/sync", output = crate::api::Json)]
-pub async fn run_sync() -> Result<(), AppError> {
+#[server(endpoint = "admin/reconcile", output = crate::api::Json)]
+pub async fn run_reconcile() -> Result<(), AppError> {
     form::answer(None, |state, p| async move {
         p.allowed(crate::policy::can_administer)?;
         match crate::backend::images::reconcile::reconcile(&state, "administrator").await? {

@@ -20,7 +20,7 @@ pub struct Report {
     pub events: u64,
     pub refresh_tokens: u64,
     pub throttles: u64,
-    pub sync_runs: u64,
+    pub reconcile_runs: u64,
     pub tag_moves: u64,
     pub webhook_deliveries: u64,
     pub password_resets: u64,
@@ -52,9 +52,9 @@ pub async fn run(state: &AppState) -> AppResult<Report> {
     let events = events::prune(state, state.settings.events_retention_days).await?;
     let refresh_tokens = token_service::prune_refresh_tokens(state).await?;
     let throttles = throttle::prune(&state.db).await?;
-    let sync_runs = super::images::reconcile::prune(state).await?;
+    let reconcile_runs = super::images::reconcile::prune(state).await?;
     let tag_moves = super::images::history::prune(state, state.settings.tag_history_days).await?;
     let webhook_deliveries = super::webhooks::prune(state, 30).await?;
     let password_resets = super::access::recovery::prune(&state.db).await?;
-    Ok(Report { events, refresh_tokens, throttles, sync_runs, tag_moves, webhook_deliveries, password_resets })
+    Ok(Report { events, refresh_tokens, throttles, reconcile_runs, tag_moves, webhook_deliveries, password_resets })
 }

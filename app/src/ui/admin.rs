@@ -384,7 +384,7 @@ pub fn WebhooksPage() -> impl IntoView {
 /// The registry: reconcile on demand, its recent runs, and the event inbox.
 #[component]
 pub fn RegistryPage() -> impl IntoView {
-    let sync = ServerAction::<crate::api::images::RunSync>::new();
+    let sync = ServerAction::<crate::api::images::RunReconcile>::new();
     let error = action_error(sync);
     let status = Resource::new(move || sync.version().get(), |_| crate::api::images::get_registry_status());
     admin_only(move |_| {

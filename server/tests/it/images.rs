@@ -296,7 +296,7 @@ async fn a_push_whose_manifest_is_gone_holds_up_no_event_after_it() {
 }
 
 /// Runs the catalog reconcile as `portcullis sync` does.
-async fn reconcile(stack: &Stack) -> app::backend::images::reconcile::SyncReport {
+async fn reconcile(stack: &Stack) -> app::backend::images::reconcile::ReconcileReport {
     app::backend::images::reconcile::reconcile(&stack.state, "test").await.unwrap().unwrap()
 }
 
@@ -410,9 +410,9 @@ async fn only_administrators_run_a_sync() {
     let (_stack, world) = start(Options { without_notifications: true }).await;
     let (root, alice) = (world.root().await, world.person("alice").await);
     // `portcullis sync` runs the same code; an administrator's button too.
-    assert_eq!(call(&world.app, "/api/admin/sync", &[], Some(&root.session().await)).await.status, StatusCode::OK);
+    assert_eq!(call(&world.app, "/api/admin/reconcile", &[], Some(&root.session().await)).await.status, StatusCode::OK);
     assert_eq!(
-        call(&world.app, "/api/admin/sync", &[], Some(&alice.session().await)).await.status,
+        call(&world.app, "/api/admin/reconcile", &[], Some(&alice.session().await)).await.status,
         StatusCode::FORBIDDEN
     );
 }

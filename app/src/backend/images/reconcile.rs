@@ -13,7 +13,7 @@ use crate::error::AppResult;
 /// How many repositories are reconciled at once.
 const CONCURRENCY: usize = 8;
 
-pub use crate::model::SyncReport;
+pub use crate::model::ReconcileReport;
 
 #[derive(Default)]
 struct RepoReport {
@@ -120,7 +120,7 @@ async fn record_manifest(
 /// Runs a reconcile unless one is running elsewhere (then `None`). The run is a task of its
 /// own: a caller that goes away (a browser closing the page) neither cuts it short nor leaves
 /// the claim held.
-pub async fn reconcile(state: &AppState, trigger: &str) -> AppResult<Option<SyncReport>> {
+pub async fn reconcile(state: &AppState, trigger: &str) -> AppResult<Option<ReconcileReport>> {
     let (state, trigger) = (state.clone(), trigger.to_string());
     tokio::spawn(async move { claimed(&state, &trigger).await }).await.map_err(|e| {
         tracing::error!(error = %e, "reconcile task failed");
@@ -128,13 +128,13 @@ pub async fn reconcile(state: &AppState, trigger: &str) -> AppResult<Option<Sync
     })?
 }
 
-async fn claimed(state: &AppState, trigger: &str) -> AppResult<Option<SyncReport>> {
+async fn claimed(state: &AppState, trigger: &str) -> AppResult<Option<ReconcileReport>> {
     let mut lock = crate::backend::jobs::dedicated_connection(&state.db, "portcullis reconcile").await?;
     crate::backend::jobs::exclusively(&mut lock, "portcullis.sync", recorded(state, trigger)).await
 }
 
 /// One run, recorded in `sync_run`.
-async fn recorded(state: &AppState, trigger: &str) -> AppResult<SyncReport> {
+async fn recorded(state: &AppState, trigger: &str) -> AppResult<ReconcileReport> {
     let run = sqlx::query!(
         r#"insert into sync_run (trigger) values ($1)
            returning sync_run_id, started_at as "started_at: chrono::DateTime<chrono::Utc>""#,
@@ -150,7 +150,7 @@ async fn recorded(state: &AppState, trigger: &str) -> AppResult<SyncReport> {
     metrics::counter!("portcullis_reconcile_runs_total", "outcome" => outcome).increment(1);
     let (report, error) = match &result {
         Ok(r) => (r.clone(), r.error.clone()),
-        Err(e) => (SyncReport::default(), Some(e.to_string())),
+        Err(e) => (ReconcileReport::default(), Some(e.to_string())),
     };
     sqlx::query!(
         "update sync_run set finished_at = now(), repositories = $2, tags_added = $3, tags_updated = $4,
@@ -168,7 +168,7 @@ async fn recorded(state: &AppState, trigger: &str) -> AppResult<SyncReport> {
     result
 }
 
-async fn run(state: &AppState, started: chrono::DateTime<chrono::Utc>) -> AppResult<SyncReport> {
+async fn run(state: &AppState, started: chrono::DateTime<chrono::Utc>) -> AppResult<ReconcileReport> {
     let catalog = state.registry.catalog(state).await?;
     let jobs = catalog.clone().into_iter().map(|name| {
         let state = state.clone();
@@ -179,7 +179,7 @@ async fn run(state: &AppState, started: chrono::DateTime<chrono::Utc>) -> AppRes
     });
     let results: Vec<(String, AppResult<RepoReport>)> =
         stream::iter(jobs).buffer_unordered(CONCURRENCY).collect().await;
-    let mut report = SyncReport { repositories: catalog.len() as i32, ..Default::default() };
+    let mut report = ReconcileReport { repositories: catalog.len() as i32, ..Default::default() };
     // One repository the registry cannot serve does not stop the others.
     let mut failed = Vec::new();
     for (name, r) in results {
@@ -235,7 +235,7 @@ pub fn spawn_periodic(state: AppState, every: std::time::Duration) {
 }
 
 /// The latest runs, newest first.
-pub async fn recent_runs(state: &AppState) -> AppResult<Vec<crate::model::SyncRunView>> {
+pub async fn recent_runs(state: &AppState) -> AppResult<Vec<crate::model::ReconcileRunView>> {
     let rows = sqlx::query!(
         r#"select sync_run_id, started_at as "started_at: chrono::DateTime<chrono::Utc>",
                   finished_at as "finished_at: chrono::DateTime<chrono::Utc>", trigger,
@@ -246,12 +246,12 @@ pub async fn recent_runs(state: &AppState) -> AppResult<Vec<crate::model::SyncRu
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| crate::model::SyncRunView {
+        .map(|r| crate::model::ReconcileRunView {
             id: r.sync_run_id,
             started_at: r.started_at,
             finished_at: r.finished_at,
             trigger: r.trigger,
-            report: SyncReport {
+            report: ReconcileReport {
                 repositories: r.repositories,
                 tags_added: r.tags_added,
                 tags_updated: r.tags_updated,

@@ -1,5 +1,6 @@
-//! The modules of `app` do not import each other in a circle: each `backend` room's low-level
-//! `store` is where rooms that call each other meet (see docs/architecture.md).
+//! The modules of `app` do not import each other in a circle: the rooms' low-level modules,
+//! `images::store` and `directory::shared`, are where rooms that call each other meet (see
+//! docs/architecture.md).
 //! A module's dependencies are the `crate::…` and `super::…` paths its source names; a module
 //! may always use its own ancestors (they only declare it and hold shared types).
 

@@ -24,7 +24,7 @@ use super::ldap::DirectoryGroup;
 use super::principal::{Principal, User};
 use super::users;
 use crate::backend::audit::{self, Target};
-use crate::backend::directory::store;
+use crate::backend::directory::shared;
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult, OnConstraint as _};
 use crate::model::{GroupMappingView, TeamRole};
@@ -504,12 +504,12 @@ pub async fn sync(state: &AppState, user: User, source: &str, groups: &[Director
         }
         match wanted.get(&c.team_id) {
             Some(role) => {
-                store::set_synced_role(&mut tx, c.team_id, user.id, Some(*role)).await?;
+                shared::set_synced_role(&mut tx, c.team_id, user.id, Some(*role)).await?;
                 let details = serde_json::json!({ "member": user.username, "from": c.role.as_str(), "to": role.as_str(), "synced": true });
                 audit::record(&mut tx, None, "team.member.role", Target::team(&c.name), details).await?;
             }
             None => {
-                store::set_synced_role(&mut tx, c.team_id, user.id, None).await?;
+                shared::set_synced_role(&mut tx, c.team_id, user.id, None).await?;
                 let details = serde_json::json!({ "member": user.username, "role": c.role.as_str(), "synced": true });
                 audit::record(&mut tx, None, "team.member.remove", Target::team(&c.name), details).await?;
             }
@@ -517,7 +517,7 @@ pub async fn sync(state: &AppState, user: User, source: &str, groups: &[Director
         changed = true;
     }
     for (team, role) in wanted.iter().filter(|(t, _)| !current.iter().any(|c| c.team_id == **t)) {
-        let name = store::add_synced_member(&mut tx, *team, user.id, *role).await?;
+        let name = shared::add_synced_member(&mut tx, *team, user.id, *role).await?;
         let details = serde_json::json!({ "member": user.username, "role": role.as_str(), "synced": true });
         audit::record(&mut tx, None, "team.member.add", Target::team(&name), details).await?;
         changed = true;

@@ -92,7 +92,7 @@ pub async fn insert(db: &PgPool, new: NewUser<'_>, first_user_admin: bool, origi
     .fetch_one(&mut *tx)
     .await
     .on_constraint(&taken)?;
-    crate::backend::directory::store::create_personal(&mut tx, user.id, &user.username).await.on_constraint(&taken)?;
+    crate::backend::directory::shared::create_personal(&mut tx, user.id, &user.username).await.on_constraint(&taken)?;
     let (actor, action) = match origin {
         Origin::SignUp => (Some(&user), "user.signup"),
         Origin::Admin(admin) => (Some(admin), "user.create"),
@@ -319,7 +319,7 @@ pub async fn other_enabled_admins(conn: &mut PgConnection, id: i64) -> AppResult
 /// Deletes a user with their personal team and namespace (the caller checked that it holds no
 /// images).
 pub async fn delete(conn: &mut PgConnection, id: i64) -> AppResult<()> {
-    crate::backend::directory::store::delete_personal(&mut *conn, id).await?;
+    crate::backend::directory::shared::delete_personal(&mut *conn, id).await?;
     sqlx::query!(r#"delete from "user" where user_id = $1"#, id).execute(&mut *conn).await?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sqlx::PgConnection;
 
-use crate::backend::directory::store as directory;
+use crate::backend::directory::shared;
 use crate::backend::registry::client::{is_index, Blob, Fetched, RegistryClient, CONFIG_LIMIT};
 use crate::backend::AppState;
 use crate::error::AppResult;
@@ -275,7 +275,7 @@ pub enum Recorder<'a> {
 /// belongs to their personal team, private. Reconcile, which found images in the registry,
 /// gives it to the first administrator's.
 async fn namespace_for(conn: &mut PgConnection, ns: &str, by: Recorder<'_>) -> AppResult<Option<i64>> {
-    if let Some(id) = directory::namespace_id(conn, ns).await? {
+    if let Some(id) = shared::namespace_id(conn, ns).await? {
         return Ok(Some(id));
     }
     if crate::model::validate_username(ns).is_err() {
@@ -283,8 +283,8 @@ async fn namespace_for(conn: &mut PgConnection, ns: &str, by: Recorder<'_>) -> A
     }
     match by {
         Recorder::Push(None) => Ok(None),
-        Recorder::Push(Some(pusher)) => directory::create_implicit_namespace(conn, ns, Some(pusher)).await,
-        Recorder::Reconcile => directory::create_implicit_namespace(conn, ns, None).await,
+        Recorder::Push(Some(pusher)) => shared::create_implicit_namespace(conn, ns, Some(pusher)).await,
+        Recorder::Reconcile => shared::create_implicit_namespace(conn, ns, None).await,
     }
 }
 

@@ -21,11 +21,11 @@ impl std::str::FromStr for ProxyNet {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        let addr = s.split_once('/').map_or(s, |(a, _)| a);
-        let _: std::net::IpAddr = addr.parse().map_err(|_| format!("{s:?} is not an IP address or CIDR block"))?;
-        match s.contains('/') {
-            true => s.parse().map(Self).map_err(|_| format!("{s:?}: bad prefix length")),
-            false => Ok(Self(s.parse::<std::net::IpAddr>().expect("parsed above").into())),
+        let (addr, prefix) = s.split_once('/').map_or((s, None), |(a, p)| (a, Some(p)));
+        let ip: std::net::IpAddr = addr.parse().map_err(|_| format!("{s:?} is not an IP address or CIDR block"))?;
+        match prefix {
+            Some(_) => s.parse().map(Self).map_err(|_| format!("{s:?}: bad prefix length")),
+            None => Ok(Self(ip.into())),
         }
     }
 }

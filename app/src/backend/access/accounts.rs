@@ -86,7 +86,7 @@ pub async fn bootstrap(state: &AppState, mut req: AccountRequest) -> AppResult<U
 
 pub async fn list_users(state: &AppState, p: &Principal, q: &str, req: PageRequest) -> AppResult<Page<UserView>> {
     p.require_user()?;
-    check(crate::policy::can_administer(&p.actor()))?;
+    p.require_admin()?;
     users::list(&state.db, &crate::backend::bounded_query("q", q)?, req).await
 }
 

@@ -232,6 +232,18 @@ pub fn can_manage_cleanup(actor: &Actor, ns: &NamespaceFacts) -> Decision {
         .map_err(|_| Denied("only owners of the team may manage this namespace's cleanup policy"))
 }
 
+/// Open a repository's settings: those who may change something there (its description, its
+/// images, or its own cleanup policy, which a repository of the global namespace has not).
+pub fn can_change_repository(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings, in_namespace: bool) -> Decision {
+    let any = can_edit_namespace(actor, ns, s).is_ok()
+        || can_delete(actor, ns, s).is_ok()
+        || (in_namespace && can_manage_cleanup(actor, ns).is_ok());
+    if any {
+        return Ok(());
+    }
+    deny("you may not change this repository")
+}
+
 /// See a namespace's activity (what happened there and who did it): signed-in people who may
 /// pull from it. Visitors see none of it, even on a public namespace.
 pub fn can_read_activity(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings) -> Decision {

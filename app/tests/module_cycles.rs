@@ -1,5 +1,5 @@
 //! The modules of `app` do not import each other in a circle: the rooms' low-level modules,
-//! `images::store` and `directory::shared`, are where rooms that call each other meet (see
+//! `images::store` and `org::shared`, are where rooms that call each other meet (see
 //! docs/architecture.md).
 //! A module's dependencies are the `crate::…` and `super::…` paths its source names; a module
 //! may always use its own ancestors (they only declare it and hold shared types).

@@ -33,11 +33,13 @@ enum Action {
     DeleteNamespace,
     RunCleanup,
     ReadActivity,
+    /// Open a repository's settings: change its description, its images or its own cleanup.
+    ChangeRepository,
 }
 
 const WHO: [Who; 7] =
     [Who::Anonymous, Who::Disabled, Who::Outsider, Who::Viewer, Who::Contributor, Who::Owner, Who::Admin];
-const ACTIONS: [Action; 8] = [
+const ACTIONS: [Action; 9] = [
     Action::Pull,
     Action::Push,
     Action::Delete,
@@ -46,6 +48,7 @@ const ACTIONS: [Action; 8] = [
     Action::DeleteNamespace,
     Action::RunCleanup,
     Action::ReadActivity,
+    Action::ChangeRepository,
 ];
 
 fn namespaces() -> Vec<Ns> {
@@ -162,6 +165,11 @@ fn expected(who: Who, ns: Ns, s: &AccessSettings, action: Action) -> bool {
             Visibility::Public | Visibility::Protected => true, // anyone signed in
             Visibility::Private => member || who == Admin, // the team, and admins
         },
+        Action::ChangeRepository => {
+            expected(who, ns, s, Action::Edit)
+                || expected(who, ns, s, Action::Delete)
+                || (ns != Ns::Global && matches!(who, Owner | Admin)) // its own cleanup policy
+        }
     }
 }
 
@@ -176,6 +184,7 @@ fn actual(who: Who, ns: Ns, s: &AccessSettings, action: Action) -> bool {
         Action::DeleteNamespace => policy::can_delete_namespace(&a, &f),
         Action::RunCleanup => policy::can_run_cleanup(&a, &f, s),
         Action::ReadActivity => policy::can_read_activity(&a, &f, s),
+        Action::ChangeRepository => policy::can_change_repository(&a, &f, s, ns != Ns::Global),
     }
     .is_ok()
 }
@@ -198,7 +207,7 @@ fn namespace_actions_match_the_table() {
         }
     }
     println!("policy table: {cases} namespace cases checked");
-    assert_eq!(cases, 7 * 7 * 24 * 8);
+    assert_eq!(cases, 7 * 7 * 24 * 9);
     assert!(wrong.is_empty(), "{} of {cases} cases disagree:\n{}", wrong.len(), wrong.join("\n"));
 }
 

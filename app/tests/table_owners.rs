@@ -3,6 +3,11 @@
 //! the source is in the room that owns its table. A room is a folder of `app/src/backend` or a
 //! file at its top; code outside the backend (pages, server functions, the server crate) writes
 //! no table at all. Another room that needs a write calls the owner's helper.
+//!
+//! And every write runs on a `Change` (see `backend::access::principal`): begun by a person the
+//! policy allowed or by one of the system's named duties. The helpers that write take
+//! `&mut Change`, so the compiler holds them to it; what it cannot see, a query run on the
+//! bare pool or on a connection of its own, this test does.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -141,6 +146,129 @@ fn every_table_has_one_owner_and_only_its_owner_writes_it() {
     }
     assert!(seen > 50, "the writes were found ({seen})");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The `fn` each line is in: the index of the line that opens it.
+fn enclosing_fns(source: &str) -> Vec<Option<usize>> {
+    let mut current = None;
+    source
+        .lines()
+        .enumerate()
+        .map(|(n, line)| {
+            let code = line.trim_start();
+            if !code.starts_with("//") && (code.contains("fn ") && code.contains('(')) && !code.contains("|") {
+                current = Some(n);
+            }
+            current
+        })
+        .collect()
+}
+
+/// The executor a statement written at line `at` runs on: the argument of the first
+/// `.execute(`, `.fetch_one(`, `.fetch_optional(`, `.fetch_all(` or `.fetch(` from there.
+fn executor(lines: &[&str], at: usize) -> Option<String> {
+    let text = lines[at..lines.len().min(at + 60)].join("\n");
+    let start = ["execute(", "fetch_one(", "fetch_optional(", "fetch_all(", "fetch("]
+        .iter()
+        .filter_map(|call| text.find(&format!(".{call}")).map(|i| i + call.len() + 1))
+        .min()?;
+    let rest = &text[start..];
+    let mut depth = 0;
+    for (i, c) in rest.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth == 0 => return Some(rest[..i].trim().to_string()),
+            ')' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Why a write (at line `at` of `source`) might not run on a `Change`, if it might.
+fn not_on_a_change(source: &str, at: usize, fns: &[Option<usize>]) -> Option<String> {
+    let lines: Vec<&str> = source.lines().collect();
+    let Some(start) = fns[at] else { return Some("outside any function".into()) };
+    let Some(on) = executor(&lines, at) else { return Some("no executor found".into()) };
+    if !on.starts_with("&mut ") {
+        return Some(format!("runs on `{on}`, not on a change"));
+    }
+    let body = lines[start..=at].join("\n");
+    for bare in ["PgConnection", "Transaction", ".begin()"] {
+        if body.contains(bare) {
+            return Some(format!("its function has a bare `{bare}`"));
+        }
+    }
+    // A connection of its own, from the pool.
+    let own = body.lines().filter(|l| l.contains(".acquire()")).filter_map(|l| {
+        let name = l.trim_start().strip_prefix("let mut ")?;
+        Some(name.split(|c: char| !(c.is_alphanumeric() || c == '_')).next()?.to_string())
+    });
+    for name in own {
+        if on == format!("&mut *{name}") || on == format!("&mut {name}") {
+            return Some(format!("runs on `{name}`, a bare connection (`.acquire()`)"));
+        }
+    }
+    if on.contains(".acquire()") {
+        return Some("runs on a bare connection (`.acquire()`)".into());
+    }
+    let begun = ["Change", "Duty::", ".begin(", "begin_for(", "durable("].iter().any(|b| body.contains(b));
+    if !begun && !on.contains("Duty::") {
+        return Some("its function neither takes nor begins a change".into());
+    }
+    None
+}
+
+#[test]
+fn every_write_runs_on_a_change() {
+    let tables = tables();
+    let mut files = Vec::new();
+    rust_files(&root().join("app/src"), &mut files);
+    rust_files(&root().join("server/src"), &mut files);
+    let principal = root().join("app/src/backend/access/principal.rs");
+    let mut problems = Vec::new();
+    let mut seen = 0;
+    for file in &files {
+        let source = std::fs::read_to_string(file).unwrap();
+        let at = file.strip_prefix(root()).unwrap_or(file).display().to_string();
+        // Only `Change` begins a transaction, but for reading.
+        if *file != principal {
+            for (n, line) in source.lines().enumerate() {
+                let next: String = source.lines().skip(n).take(3).collect();
+                if line.contains(".begin()") && !next.contains("read only") {
+                    problems.push(format!("{at}:{}: a bare transaction; begin a `Change`", n + 1));
+                }
+            }
+        }
+        let fns = enclosing_fns(&source);
+        for (line, table) in writes(&source, &tables) {
+            seen += 1;
+            if let Some(why) = not_on_a_change(&source, line - 1, &fns) {
+                problems.push(format!("{at}:{line} writes `{table}`: {why}"));
+            }
+        }
+    }
+    assert!(seen > 50, "the writes were found ({seen})");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_checker_refuses_a_write_on_the_pool() {
+    let tables: BTreeSet<String> = ["team"].map(String::from).into();
+    let check = |source: &str| {
+        let fns = enclosing_fns(source);
+        let (line, _) = writes(source, &tables)[0].clone();
+        not_on_a_change(source, line - 1, &fns)
+    };
+    let on_pool = "async fn f(db: &PgPool) {\n    sqlx::query!(\"delete from team\")\n        .execute(db).await?;\n}";
+    assert!(check(on_pool).is_some_and(|w| w.contains("runs on `db`")));
+    let own = "async fn f(db: &PgPool) {\n    let mut c = db.acquire().await?;\n    sqlx::query!(\"delete from team\").execute(&mut *c).await?;\n}";
+    assert!(check(own).is_some_and(|w| w.contains(".acquire()")), "{:?}", check(own));
+    let allowed = "async fn f(db: &PgPool, a: Allowed<'_>) {\n    let mut tx = a.begin(db).await?;\n    sqlx::query!(\"delete from team\").execute(&mut *tx).await?;\n}";
+    assert_eq!(check(allowed), None);
+    let helper =
+        "async fn f(c: &mut Change<'_>) {\n    sqlx::query!(\"delete from team\").execute(&mut **c).await?;\n}";
+    assert_eq!(check(helper), None);
 }
 
 #[test]

@@ -72,7 +72,7 @@ pub async fn admin(config: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("no user named {username}"))?;
             let mut ids = Vec::new();
             for ns in &namespaces {
-                let rows = app::backend::directory::namespaces::namespaces_by_name(
+                let rows = app::backend::org::namespaces::namespaces_by_name(
                     &state.db,
                     Some(owner.id),
                     std::slice::from_ref(ns),
@@ -88,8 +88,12 @@ pub async fn admin(config: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
                 expires_at: expires_days.map(|d| Utc::now() + Duration::days(d)),
             };
             let ids = (!ids.is_empty()).then_some(ids);
-            let created =
-                tokens::insert(&state.db, &owner, None, &name, ids, &new).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let created = async {
+                let change = app::backend::access::principal::Duty::Setup.begin(&state.db).await?;
+                tokens::insert(change, &state.db, &owner, &name, ids, &new).await
+            }
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", created.secret);
         }
     }

@@ -112,6 +112,17 @@ macro_rules! config_keys {
             $( $(#[doc = $doc])+ pub $name: $ty, )*
         }
 
+        /// Every key, as the configuration reference documents it.
+        pub const KEYS: &[KeyDoc] = &[
+            $( KeyDoc {
+                name: stringify!($name),
+                env: $env,
+                default: $default,
+                doc: concat!($($doc, "\n",)+),
+                ty: stringify!($ty),
+            }, )*
+        ];
+
         impl Config {
             fn layer(args: ConfigArgs, file: FileConfig) -> Result<Self, ConfigError> {
                 Ok(Self {
@@ -130,8 +141,33 @@ macro_rules! config_keys {
     };
 }
 
+/// A key as the configuration reference documents it: what `config_keys!` declares.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyDoc {
+    pub name: &'static str,
+    pub env: &'static str,
+    pub default: &'static str,
+    /// Its doc comment, a line per line.
+    pub doc: &'static str,
+    pub ty: &'static str,
+}
+
+/// The table of every key in `docs/configuration.md`, made from [`KEYS`] (a test keeps the
+/// file current).
+pub fn reference_table() -> String {
+    let cell = |s: &str| s.replace('|', "\\|");
+    let mut out = String::from("| key (TOML) | environment | default | meaning |\n|---|---|---|---|\n");
+    for k in KEYS {
+        let doc = k.doc.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+        let default = if k.default.is_empty() { "—".to_string() } else { format!("`{}`", cell(k.default)) };
+        let secret = if k.ty == "Secret" { " (secret)" } else { "" };
+        out += &format!("| `{}` | `{}` | {default} | {}{secret} |\n", k.name, k.env, cell(&doc));
+    }
+    out
+}
+
 config_keys! {
-    /// Address and port the HTTP server listens on.
+    /// Address and port the HTTP server listens on (the container image sets 0.0.0.0:3000).
     listen: SocketAddr = "127.0.0.1:3000", "PORTCULLIS_LISTEN";
     /// The URL users and the registry reach Portcullis at. With https, session cookies are
     /// marked Secure.
@@ -164,7 +200,7 @@ config_keys! {
     /// host:port of the registry as users type it in `docker login` and `docker pull`.
     registry_host: String = "127.0.0.1:5000", "PORTCULLIS_REGISTRY_HOST";
     /// Directory with the compiled site (wasm, css, static files). When empty, LEPTOS_SITE_ROOT
-    /// or target/site.
+    /// or target/site (the container image sets /site).
     site_root: String = "", "PORTCULLIS_SITE_ROOT";
     /// Log format: text or json.
     log_format: LogFormat = "text", "PORTCULLIS_LOG_FORMAT";
@@ -431,6 +467,27 @@ mod tests {
     struct TestCli {
         #[command(flatten)]
         args: ConfigArgs,
+    }
+
+    #[test]
+    fn the_configuration_reference_is_made_from_the_keys() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (begin, end) = ("<!-- the keys: made from server/src/config.rs -->\n", "<!-- end of the keys -->");
+        let start = text.find(begin).expect("the table's opening marker") + begin.len();
+        let stop = start + text[start..].find(end).expect("the table's closing marker");
+        let want = reference_table();
+        assert_eq!(want.lines().count(), KEYS.len() + 2);
+        if text[start..stop] != want {
+            if std::env::var_os("PORTCULLIS_BLESS_DOCS").is_some() {
+                std::fs::write(&path, format!("{}{want}{}", &text[..start], &text[stop..])).unwrap();
+            } else {
+                panic!(
+                    "docs/configuration.md's table of keys is not what server/src/config.rs declares; \
+                     rewrite it with: PORTCULLIS_BLESS_DOCS=1 cargo test -p server --lib config::"
+                );
+            }
+        }
     }
 
     #[test]

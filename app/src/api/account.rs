@@ -191,7 +191,9 @@ pub async fn change_password(
             return Err(AppError::invalid("new_password_confirm", "does not match the new password"));
         }
         let hash = state.hasher.hash(new_password).await?;
-        let epoch = users::update_password(&state.db, &user, &hash).await?;
+        let me = crate::backend::access::principal::Principal::user(user.clone());
+        let allowed = me.allowed(|a| crate::policy::can_change_user(a, user.id, false))?;
+        let epoch = users::update_password(&state.db, allowed, &hash).await?;
         session::refresh_epoch(&session, epoch).await?;
         Ok(())
     }

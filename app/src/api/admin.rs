@@ -9,7 +9,7 @@ use crate::policy::AccessSettings;
 #[cfg(feature = "ssr")]
 use crate::api::form;
 #[cfg(feature = "ssr")]
-use crate::backend::{access::accounts as admin, access::groups, access::recovery, audit, directory::settings};
+use crate::backend::{access::accounts as admin, access::groups, access::recovery, audit, org::settings};
 
 #[server(endpoint = "admin/users", output = crate::api::Json)]
 pub async fn list_users(q: Option<String>, page: Option<u32>) -> Result<Page<UserView>, AppError> {

@@ -10,16 +10,16 @@ use crate::model::{CleanupPolicyView, CleanupReport};
 use crate::api::form;
 #[cfg(feature = "ssr")]
 use crate::backend::{
-    directory::namespaces::NamespaceRef,
-    images::cleanup::{self, Scope},
+    images::cleanup::{self, SetOn},
+    org::namespaces::NamespaceRef,
 };
 
-/// The scope a form names.
+/// What a form names: a namespace, or one of its repositories.
 #[cfg(feature = "ssr")]
-fn scope(namespace: String, repository: Option<String>) -> Scope {
+fn set_on(namespace: String, repository: Option<String>) -> SetOn {
     match repository.filter(|r| !r.is_empty()) {
-        Some(r) => Scope::Repository(r),
-        None => Scope::Namespace(NamespaceRef::Name(namespace)),
+        Some(r) => SetOn::Repository(r),
+        None => SetOn::Namespace(NamespaceRef::Name(namespace)),
     }
 }
 
@@ -35,7 +35,7 @@ fn page_of(namespace: &str, repository: Option<&str>) -> String {
 #[server(endpoint = "cleanup/get", output = crate::api::Json)]
 pub async fn get_cleanup(namespace: String, repository: Option<String>) -> Result<Option<CleanupPolicyView>, AppError> {
     let (state, p) = form::principal().await?;
-    cleanup::get(&state, &p, &scope(namespace, repository)).await
+    cleanup::get(&state, &p, &set_on(namespace, repository)).await
 }
 
 /// A whole number from a form field: empty is `None`.
@@ -71,7 +71,7 @@ pub async fn save_cleanup(
             delete_untagged: delete_untagged.is_some_and(|v| !v.is_empty()),
             enabled: enabled.is_some_and(|v| !v.is_empty()),
         };
-        cleanup::set(&state, &p, &scope(namespace, repository), rules).await
+        cleanup::set(&state, &p, &set_on(namespace, repository), rules).await
     })
     .await
 }
@@ -79,12 +79,12 @@ pub async fn save_cleanup(
 /// What the policy would do now.
 #[server(endpoint = "cleanup/preview", output = crate::api::Json)]
 pub async fn preview_cleanup(namespace: String, repository: Option<String>) -> Result<CleanupReport, AppError> {
-    form::answer(None, |state, p| async move { cleanup::run(&state, &p, &scope(namespace, repository), true).await })
+    form::answer(None, |state, p| async move { cleanup::run(&state, &p, &set_on(namespace, repository), true).await })
         .await
 }
 
 #[server(endpoint = "cleanup/run", output = crate::api::Json)]
 pub async fn run_cleanup(namespace: String, repository: Option<String>) -> Result<CleanupReport, AppError> {
-    form::answer(None, |state, p| async move { cleanup::run(&state, &p, &scope(namespace, repository), false).await })
+    form::answer(None, |state, p| async move { cleanup::run(&state, &p, &set_on(namespace, repository), false).await })
         .await
 }

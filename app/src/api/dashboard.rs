@@ -13,9 +13,9 @@ use crate::model::{TeamRole, Visibility};
 #[cfg(feature = "ssr")]
 use crate::api::form;
 #[cfg(feature = "ssr")]
-use crate::backend::directory::{namespaces, teams};
-#[cfg(feature = "ssr")]
 use crate::backend::images::browse;
+#[cfg(feature = "ssr")]
+use crate::backend::org::{namespaces, teams};
 
 /// How many namespaces and teams the dashboard lists before "All … →".
 #[cfg(feature = "ssr")]

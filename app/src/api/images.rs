@@ -37,11 +37,7 @@ pub async fn get_repository_history(name: String) -> Result<RepositoryHistoryVie
 #[server(endpoint = "repositories/settings", output = crate::api::Json)]
 pub async fn get_repository_settings(name: String) -> Result<RepositoryHead, AppError> {
     let (state, p) = form::principal().await?;
-    let head = browse::repository_head(&state, &p, &name).await?;
-    match head.has_settings() {
-        true => Ok(head),
-        false => Err(AppError::forbidden("You may not change this repository.")),
-    }
+    browse::repository_settings(&state, &p, &name).await
 }
 
 #[server(endpoint = "repositories/update", output = crate::api::Json)]

@@ -11,7 +11,7 @@ use crate::api::form;
 #[cfg(feature = "ssr")]
 use crate::backend::audit;
 #[cfg(feature = "ssr")]
-use crate::backend::directory::{namespaces, namespaces::NamespaceRef, teams, teams::TeamRef};
+use crate::backend::org::{namespaces, namespaces::NamespaceRef, teams, teams::TeamRef};
 
 /// The namespaces the viewer may see, and the teams they may create namespaces for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,7 +41,7 @@ pub async fn list_namespaces(q: Option<String>, page: Option<u32>) -> Result<Nam
     let list =
         namespaces::list(&state, &p, q.as_deref().unwrap_or_default(), crate::model::PageRequest::new(page, None))
             .await?;
-    let s = state.access.get(&state.db).await;
+    let s = state.access_settings.get(&state.db).await;
     let actor = p.actor();
     // The form offers (at most) the first hundred teams the viewer may create namespaces for.
     let teams_for_new = match p.user {
@@ -69,7 +69,7 @@ pub async fn get_namespace(name: String, page: Option<u32>) -> Result<NamespaceD
     let (state, p) = form::principal().await?;
     let ns = namespaces::get(&state, &p, &NamespaceRef::Name(name)).await?;
     let filter = audit::Filter { namespace_id: Some(ns.namespace.id), ..Default::default() };
-    let s = state.access.get(&state.db).await;
+    let s = state.access_settings.get(&state.db).await;
     let mut activity = match crate::policy::can_read_activity(&p.actor(), &ns.namespace.facts(), &s) {
         Ok(()) => audit::list(&state.db, &filter, None, 20).await?.items,
         Err(_) => Vec::new(),

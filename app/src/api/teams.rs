@@ -9,7 +9,7 @@ use crate::model::{NamespaceView, Page, TeamMemberView, TeamRole, TeamView};
 #[cfg(feature = "ssr")]
 use crate::api::form;
 #[cfg(feature = "ssr")]
-use crate::backend::directory::{namespaces, teams, teams::TeamRef};
+use crate::backend::org::{namespaces, teams, teams::TeamRef};
 
 /// Everything the team page shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,7 +34,7 @@ pub struct TeamList {
 pub async fn list_teams(page: Option<u32>) -> Result<TeamList, AppError> {
     let (state, p) = form::principal().await?;
     let teams = teams::list(&state, &p, crate::model::PageRequest::new(page, None)).await?;
-    let s = state.access.get(&state.db).await;
+    let s = state.access_settings.get(&state.db).await;
     Ok(TeamList { teams, can_create: crate::policy::can_create_team(&p.actor(), &s).is_ok() })
 }
 
@@ -46,7 +46,7 @@ pub async fn get_team(name: String, page: Option<u32>, ns_page: Option<u32>) -> 
     let members = teams::members(&state, &p, &team_ref, crate::model::PageRequest::new(page, None)).await?;
     let namespaces =
         namespaces::list_for_team(&state, &p, &team_ref, crate::model::PageRequest::new(ns_page, None)).await?;
-    let s = state.access.get(&state.db).await;
+    let s = state.access_settings.get(&state.db).await;
     let actor = p.actor();
     Ok(TeamDetail {
         can_manage: crate::policy::can_manage_team(&actor, team.role).is_ok(),

@@ -10,7 +10,7 @@ use crate::model::{WebhookDelivery, WebhookView};
 #[cfg(feature = "ssr")]
 use crate::api::form;
 #[cfg(feature = "ssr")]
-use crate::backend::{directory::namespaces::NamespaceRef, webhooks};
+use crate::backend::{org::namespaces::NamespaceRef, webhooks};
 
 /// Where a webhook's page leads back to.
 #[cfg(feature = "ssr")]

@@ -3,9 +3,9 @@
 //! `audit_event` table.
 
 use serde_json::Value;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 
-use super::access::principal::User;
+use super::access::principal::{Change, User};
 use crate::error::AppResult;
 use crate::model::{AuditEventView, Feed};
 
@@ -34,9 +34,28 @@ impl<'a> Target<'a> {
     }
 }
 
-/// Records one change. `actor` is `None` for the system (the command line, the first start).
-pub async fn record(
-    conn: &mut PgConnection,
+/// Records one change, made by whoever `change` says: a person, or the system.
+pub async fn record(change: &mut Change<'_>, action: &str, target: Target<'_>, details: Value) -> AppResult<()> {
+    let actor = change.user();
+    write(change, actor, action, target, details).await
+}
+
+/// Records a change the system makes for what a person did elsewhere or proved another way:
+/// a push through the registry (which their token allowed), signing up, a first sign-in a
+/// directory or provider vouched for, a recovery link. They are its actor (`None`: anonymous,
+/// recorded as the system).
+pub async fn record_as(
+    change: &mut Change<'_>,
+    actor: Option<&User>,
+    action: &str,
+    target: Target<'_>,
+    details: Value,
+) -> AppResult<()> {
+    write(change, actor, action, target, details).await
+}
+
+async fn write(
+    change: &mut Change<'_>,
     actor: Option<&User>,
     action: &str,
     target: Target<'_>,
@@ -54,11 +73,13 @@ pub async fn record(
         target.namespace_id,
         details
     )
-    .execute(&mut *conn)
+    .execute(&mut **change)
     .await?;
     // Access may have changed: tell every replica's caches (images do not change access).
     if !action.starts_with("image.") && !action.starts_with("repository.") {
-        sqlx::query!("select pg_notify($1, $2)", super::registry::cache::CHANNEL, action).execute(&mut *conn).await?;
+        sqlx::query!("select pg_notify($1, $2)", super::registry::cache::CHANNEL, action)
+            .execute(&mut **change)
+            .await?;
         super::registry::cache::invalidate();
     }
     tracing::info!(target: "portcullis::audit", actor = actor_name, action, kind = target.kind, name = target.name);

@@ -1,6 +1,7 @@
 //! The schema and what Portcullis keeps for itself: the embedded migrations, their status, and
 //! the secrets it generates once for every replica. Owns the `app_secret` table.
 
+use crate::backend::access::principal::Duty;
 use sqlx::PgPool;
 
 /// The schema migrations embedded in the binary.
@@ -55,6 +56,6 @@ pub async fn secret(db: &PgPool, name: &str) -> Result<String, crate::error::App
         name,
         fresh
     )
-    .fetch_one(db)
+    .fetch_one(&mut *Duty::Setup.on(db).await?)
     .await?)
 }

@@ -6,11 +6,11 @@
 
 pub mod access;
 pub mod audit;
-pub mod directory;
 pub mod images;
 pub mod jobs;
 pub mod mail;
 pub mod maintenance;
+pub mod org;
 pub mod registry;
 pub mod webhooks;
 

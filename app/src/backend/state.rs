@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use super::{access, directory, images, mail, registry, secret, Secret, Settings};
+use super::{access, images, mail, org, registry, secret, Secret, Settings};
 use crate::error::AppError;
 
 /// Everything a request handler needs, cheap to clone.
@@ -17,7 +17,8 @@ pub struct AppState {
     pub hot: PgPool,
     pub settings: Arc<Settings>,
     pub hasher: access::password::Hasher,
-    pub access: directory::settings::SettingsStore,
+    /// The site's access settings (push policy, deletes, what users may create), cached.
+    pub access_settings: org::settings::AccessSettingsStore,
     pub keys: registry::keys::KeyRing,
     pub auth_cache: Arc<registry::token_service::AuthCache>,
     pub registry: registry::client::RegistryClient,
@@ -36,7 +37,7 @@ pub struct AppState {
 impl AppState {
     /// Builds the state over a migrated database.
     pub async fn init(db: PgPool, settings: Settings) -> Result<Self, crate::error::AppError> {
-        let access = directory::settings::SettingsStore::init(&db, settings.access_defaults).await?;
+        let access_settings = org::settings::AccessSettingsStore::init(&db, settings.access_defaults).await?;
         let policy = registry::keys::KeyPolicy {
             alg: settings.key_algorithm,
             rotation: settings.key_rotation,
@@ -73,7 +74,7 @@ impl AppState {
             db,
             settings: Arc::new(settings),
             hasher: access::password::Hasher::new(access::password::default_concurrency()),
-            access,
+            access_settings,
             keys,
             auth_cache: Arc::new(cache),
         })

@@ -393,10 +393,10 @@ fn Tokens(
                         let now = chrono::Utc::now();
                         let pager = pager(&list, |p| format!("/account?page={p}#tokens"));
                         view! {
-                            <Table head=vec!["Name", "Scope", "Last used", "Expires", ""]>
+                            <Table head=vec!["Name", "Allows", "Last used", "Expires", ""]>
                                 {list.items.into_iter().map(|t| {
                                     let active = t.is_active(now);
-                                    let scope = match (t.namespaces.is_empty(), t.pull_only) {
+                                    let allows = match (t.namespaces.is_empty(), t.pull_only) {
                                         (true, false) => "everything you may do".to_string(),
                                         (true, true) => "pull only".to_string(),
                                         (false, pull) => format!("{}{}", t.namespaces.join(", "), if pull { " (pull only)" } else { "" }),
@@ -407,7 +407,7 @@ fn Tokens(
                                                 <span class="font-medium text-slate-900">{t.name.clone()}</span>
                                                 <p class="font-mono text-xs text-slate-500">{format!("{}…", t.prefix)}</p>
                                             </td>
-                                            <td class=TD>{scope}</td>
+                                            <td class=TD>{allows}</td>
                                             <td class=TD>{t.last_used_at.map(|u| time_view(u).into_any()).unwrap_or_else(|| view! { <span>"never"</span> }.into_any())}</td>
                                             <td class=TD>{t.expires_at.map(utc_date).unwrap_or_else(|| "never".into())}</td>
                                             <td class=format!("{TD} text-right")>

@@ -60,7 +60,10 @@ pub async fn bootstrap(
 ) -> ApiResult<Created<Bootstrapped>> {
     let user = admin::bootstrap(&state, body.into()).await?;
     let new = NewToken { name: "bootstrap".into(), ..Default::default() };
-    let token = tokens::insert(&state.db, &user, Some(&user), "bootstrap", None, &new).await?;
+    // The new administrator makes their own first token.
+    let me = app::backend::access::principal::Principal::user(user.clone());
+    let allowed = me.allowed(|a| app::policy::can_manage_tokens_of(a, user.id))?;
+    let token = tokens::insert(allowed.begin(&state.db).await?, &state.db, &user, "bootstrap", None, &new).await?;
     let view = app::backend::access::users::view(&state.db, user.id).await?.ok_or(AppError::Internal)?;
     Ok(created(Bootstrapped { user: view, token }))
 }

@@ -1,9 +1,9 @@
 //! `/api/v1/namespaces/{id}/cleanup` and `/api/v1/repositories/{id}/cleanup`: a cleanup
 //! policy (owners), its dry run and a run now.
 
-use app::backend::directory::namespaces::NamespaceRef;
 use app::backend::images::browse;
-use app::backend::images::cleanup::{self, Scope};
+use app::backend::images::cleanup::{self, SetOn};
+use app::backend::org::namespaces::NamespaceRef;
 use app::backend::AppState;
 use app::error::AppError;
 use app::model::{CleanupPolicyView, CleanupReport, CleanupRules};
@@ -39,33 +39,33 @@ impl From<RulesBody> for CleanupRules {
     }
 }
 
-async fn namespace(_state: &AppState, id: i64) -> ApiResult<Scope> {
-    Ok(Scope::Namespace(NamespaceRef::Id(id)))
+async fn namespace(_state: &AppState, id: i64) -> ApiResult<SetOn> {
+    Ok(SetOn::Namespace(NamespaceRef::Id(id)))
 }
 
-async fn repository(state: &AppState, id: i64) -> ApiResult<Scope> {
-    Ok(Scope::Repository(browse::name_of(state, id).await?))
+async fn repository(state: &AppState, id: i64) -> ApiResult<SetOn> {
+    Ok(SetOn::Repository(browse::name_of(state, id).await?))
 }
 
 async fn get(
     state: &AppState,
     p: &app::backend::access::principal::Principal,
-    scope: Scope,
+    on: SetOn,
 ) -> ApiResult<Json<CleanupPolicyView>> {
-    match cleanup::get(state, p, &scope).await? {
+    match cleanup::get(state, p, &on).await? {
         Some(v) => Ok(Json(v)),
         None => Err(AppError::not_found("No cleanup policy is set here.").into()),
     }
 }
 
 macro_rules! cleanup_handlers {
-    ($scope:ident, $get:ident, $put:ident, $delete:ident, $preview:ident, $run:ident) => {
+    ($set_on:ident, $get:ident, $put:ident, $delete:ident, $preview:ident, $run:ident) => {
         pub async fn $get(
             State(state): State<AppState>,
             ApiAuth(p): ApiAuth,
             ApiPath(id): ApiPath<i64>,
         ) -> ApiResult<Json<CleanupPolicyView>> {
-            get(&state, &p, $scope(&state, id).await?).await
+            get(&state, &p, $set_on(&state, id).await?).await
         }
 
         pub async fn $put(
@@ -74,7 +74,7 @@ macro_rules! cleanup_handlers {
             ApiPath(id): ApiPath<i64>,
             ApiJson(b): ApiJson<RulesBody>,
         ) -> ApiResult<Json<CleanupPolicyView>> {
-            Ok(Json(cleanup::set(&state, &p, &$scope(&state, id).await?, b.into()).await?))
+            Ok(Json(cleanup::set(&state, &p, &$set_on(&state, id).await?, b.into()).await?))
         }
 
         pub async fn $delete(
@@ -82,7 +82,7 @@ macro_rules! cleanup_handlers {
             ApiAuth(p): ApiAuth,
             ApiPath(id): ApiPath<i64>,
         ) -> ApiResult<StatusCode> {
-            cleanup::remove(&state, &p, &$scope(&state, id).await?).await?;
+            cleanup::remove(&state, &p, &$set_on(&state, id).await?).await?;
             Ok(StatusCode::NO_CONTENT)
         }
 
@@ -91,7 +91,7 @@ macro_rules! cleanup_handlers {
             ApiAuth(p): ApiAuth,
             ApiPath(id): ApiPath<i64>,
         ) -> ApiResult<Json<CleanupReport>> {
-            Ok(Json(cleanup::run(&state, &p, &$scope(&state, id).await?, true).await?))
+            Ok(Json(cleanup::run(&state, &p, &$set_on(&state, id).await?, true).await?))
         }
 
         pub async fn $run(
@@ -99,7 +99,7 @@ macro_rules! cleanup_handlers {
             ApiAuth(p): ApiAuth,
             ApiPath(id): ApiPath<i64>,
         ) -> ApiResult<Json<CleanupReport>> {
-            Ok(Json(cleanup::run(&state, &p, &$scope(&state, id).await?, false).await?))
+            Ok(Json(cleanup::run(&state, &p, &$set_on(&state, id).await?, false).await?))
         }
     };
 }

@@ -1,6 +1,6 @@
 //! The REST API v1: namespaces: `/api/v1/namespaces…`.
 
-use app::backend::directory::{
+use app::backend::org::{
     namespaces::{self, NamespaceRef},
     teams::TeamRef,
 };

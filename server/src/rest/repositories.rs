@@ -1,8 +1,8 @@
 //! The REST API v1: repositories and tags: `/api/v1/repositories…`, `/api/v1/tags…`.
 
-use app::backend::directory::namespaces::NamespaceRef;
 use app::backend::images::browse::{self, TagQuery};
 use app::backend::images::manage;
+use app::backend::org::namespaces::NamespaceRef;
 use app::backend::AppState;
 use app::error::AppError;
 use app::model::{Page, RepositoryView, TagDetail, TagView};

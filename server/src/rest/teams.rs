@@ -1,6 +1,6 @@
 //! The REST API v1: teams and their members: `/api/v1/teams…`.
 
-use app::backend::directory::{
+use app::backend::org::{
     namespaces,
     teams::{self, TeamRef},
 };

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use app::backend::directory::namespaces::NamespaceRef;
+use app::backend::org::namespaces::NamespaceRef;
 use app::backend::webhooks::{self, NewWebhook};
 use app::backend::AppState;
 use app::model::{CreatedWebhook, WebhookDelivery, WebhookView};

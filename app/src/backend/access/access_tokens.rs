@@ -10,8 +10,8 @@ use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-use super::principal::User;
-use super::principal::{check, Principal, TokenScope};
+use super::principal::{check, Principal, UsedToken};
+use super::principal::{Change, Duty, User};
 use super::users;
 use crate::backend::audit::{self, Target};
 use crate::backend::AppState;
@@ -95,7 +95,7 @@ pub async fn list(state: &AppState, p: &Principal, user_id: i64, req: PageReques
 
 /// Creates a token and returns its secret, which is never stored or shown again.
 pub async fn create(state: &AppState, p: &Principal, user_id: i64, new: NewToken) -> AppResult<CreatedToken> {
-    let actor = p.allowed(|a| policy::can_manage_tokens_of(a, user_id))?.user();
+    let allowed = p.allowed(|a| policy::can_manage_tokens_of(a, user_id))?;
     let owner = owner(state, p, user_id).await?;
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -110,10 +110,10 @@ pub async fn create(state: &AppState, p: &Principal, user_id: i64, new: NewToken
         let owner_principal = Principal::user(owner.clone());
         let mut ids = Vec::new();
         for name in &new.namespaces {
-            let ns = crate::backend::directory::namespaces::get(
+            let ns = crate::backend::org::namespaces::get(
                 state,
                 &owner_principal,
-                &crate::backend::directory::namespaces::NamespaceRef::Name(name.clone()),
+                &crate::backend::org::namespaces::NamespaceRef::Name(name.clone()),
             )
             .await
             .map_err(|_| AppError::invalid("namespaces", format!("{name}: no such namespace")))?;
@@ -121,21 +121,20 @@ pub async fn create(state: &AppState, p: &Principal, user_id: i64, new: NewToken
         }
         Some(ids)
     };
-    insert(&state.db, &owner, Some(actor), name, namespace_ids, &new).await
+    insert(allowed.begin(&state.db).await?, &state.db, &owner, name, namespace_ids, &new).await
 }
 
-/// Stores a new token for `owner` (checks done by the caller) and returns its secret.
-/// `actor` is `None` when the command line creates it.
+/// Stores a new token for `owner` in `tx` (checks done by whoever began it: a person the
+/// policy allowed, or the command line) and returns its secret.
 pub async fn insert(
+    mut tx: Change<'_>,
     db: &PgPool,
     owner: &User,
-    actor: Option<&User>,
     name: &str,
     namespace_ids: Option<Vec<i64>>,
     new: &NewToken,
 ) -> AppResult<CreatedToken> {
     let secret = generate();
-    let mut tx = db.begin().await?;
     let id = sqlx::query_scalar!(
         "insert into access_token (user_id, name, token_hash, display_prefix, namespace_ids, pull_only, expires_at, created_by)
          values ($1, $2, $3, $4, $5, $6, $7, $8) returning access_token_id",
@@ -146,7 +145,7 @@ pub async fn insert(
         namespace_ids.as_deref(),
         new.pull_only,
         new.expires_at as _,
-        actor.map(|a| a.id)
+        tx.user().map(|a| a.id)
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -154,7 +153,7 @@ pub async fn insert(
         "owner": owner.username, "pull_only": new.pull_only, "namespaces": new.namespaces,
         "expires_at": new.expires_at,
     });
-    audit::record(&mut tx, actor, "token.create", Target::token(name), details).await?;
+    audit::record(&mut tx, "token.create", Target::token(name), details).await?;
     tx.commit().await?;
     let token = views(db, owner.id, Some(id), PageRequest::default()).await?.pop().ok_or(AppError::Internal)?;
     Ok(CreatedToken { token, secret })
@@ -168,11 +167,10 @@ pub async fn revoke(state: &AppState, p: &Principal, token_id: i64) -> AppResult
         .await?
         .ok_or_else(|| AppError::not_found("No such token."))?;
     // Someone else's token: "not found" unless an administrator.
-    let actor = p
+    let allowed = p
         .allowed(|a| policy::can_manage_tokens_of(a, row.user_id))
-        .map_err(|_| AppError::not_found("No such token."))?
-        .user();
-    let mut tx = state.db.begin().await?;
+        .map_err(|_| AppError::not_found("No such token."))?;
+    let mut tx = allowed.begin(&state.db).await?;
     let changed = sqlx::query!(
         "update access_token set revoked_at = now() where access_token_id = $1 and revoked_at is null",
         token_id
@@ -181,7 +179,7 @@ pub async fn revoke(state: &AppState, p: &Principal, token_id: i64) -> AppResult
     .await?
     .rows_affected();
     if changed > 0 {
-        audit::record(&mut tx, Some(actor), "token.revoke", Target::token(&row.name), serde_json::json!({})).await?;
+        audit::record(&mut tx, "token.revoke", Target::token(&row.name), serde_json::json!({})).await?;
     }
     tx.commit().await?;
     views(&state.db, row.user_id, Some(token_id), PageRequest::default()).await?.pop().ok_or(AppError::Internal)
@@ -189,7 +187,7 @@ pub async fn revoke(state: &AppState, p: &Principal, token_id: i64) -> AppResult
 
 /// The user and restrictions behind a token secret, if it is valid: known, not revoked, not
 /// expired, its user enabled. Records the time of use (at most once a minute per token).
-pub async fn authenticate(db: &PgPool, secret: &str) -> AppResult<Option<(User, TokenScope)>> {
+pub async fn authenticate(db: &PgPool, secret: &str) -> AppResult<Option<(User, UsedToken)>> {
     if !looks_like_token(secret) {
         return Ok(None);
     }
@@ -207,27 +205,29 @@ pub async fn authenticate(db: &PgPool, secret: &str) -> AppResult<Option<(User, 
     .await?;
     let Some(row) = row else { return Ok(None) };
     if row.stale {
-        touch(db, row.access_token_id).await?;
+        touch(&mut Duty::SignIn.on(db).await?, row.access_token_id).await?;
     }
     let user = crate::user_from_row!(row);
-    let scope = TokenScope {
+    let used = UsedToken {
         token_id: row.access_token_id,
         expires_at: row.expires_at,
         restriction: crate::grant::Restriction { namespace_ids: row.namespace_ids, pull_only: row.pull_only },
     };
-    Ok(Some((user, scope)))
+    Ok(Some((user, used)))
 }
 
 /// Records that token `id` was used just now.
-pub async fn touch(db: &PgPool, id: i64) -> AppResult<()> {
-    sqlx::query!("update access_token set last_used_at = now() where access_token_id = $1", id).execute(db).await?;
+pub async fn touch(c: &mut Change<'_>, id: i64) -> AppResult<()> {
+    sqlx::query!("update access_token set last_used_at = now() where access_token_id = $1", id)
+        .execute(&mut **c)
+        .await?;
     Ok(())
 }
 
 /// Revokes every token of user `user_id` still in force; returns how many.
-pub async fn revoke_all(conn: &mut sqlx::PgConnection, user_id: i64) -> AppResult<u64> {
+pub async fn revoke_all(c: &mut Change<'_>, user_id: i64) -> AppResult<u64> {
     Ok(sqlx::query!("update access_token set revoked_at = now() where user_id = $1 and revoked_at is null", user_id)
-        .execute(conn)
+        .execute(&mut **c)
         .await?
         .rows_affected())
 }

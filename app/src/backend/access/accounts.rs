@@ -69,8 +69,8 @@ pub async fn create_account(state: &AppState, req: AccountRequest, origin: Origi
 
 /// An administrator creates an account.
 pub async fn create_user(state: &AppState, p: &Principal, req: AccountRequest) -> AppResult<UserView> {
-    let admin = p.allowed(crate::policy::can_administer)?.user();
-    let user = create_account(state, req, Origin::Admin(admin)).await?;
+    let allowed = p.allowed(crate::policy::can_administer)?;
+    let user = create_account(state, req, Origin::Admin(allowed)).await?;
     users::view(&state.db, user.id).await?.ok_or(AppError::Internal)
 }
 
@@ -112,12 +112,13 @@ pub async fn update_user(state: &AppState, p: &Principal, id: i64, change: UserC
     let target = get_user(state, p, id).await?;
     let admin_fields = change.is_admin.is_some_and(|a| a != target.is_admin)
         || change.is_enabled.is_some_and(|e| e != target.is_enabled);
-    let me = p.allowed(|a| crate::policy::can_change_user(a, id, admin_fields))?.user();
+    let allowed = p.allowed(|a| crate::policy::can_change_user(a, id, admin_fields))?;
+    let me = allowed.user();
     validate_email(change.email.as_deref())?;
     if change.display_name.as_deref().is_some_and(|d| d.chars().count() > 100) {
         return Err(AppError::invalid("display_name", "must be at most 100 characters"));
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = allowed.begin(&state.db).await?;
     let removes_admin = (change.is_admin == Some(false) && target.is_admin)
         || (change.is_enabled == Some(false) && target.is_admin && target.is_enabled);
     if removes_admin && users::other_enabled_admins(&mut tx, id).await? == 0 {
@@ -132,12 +133,12 @@ pub async fn update_user(state: &AppState, p: &Principal, id: i64, change: UserC
             None => target.email.clone(),
         };
         users::update_profile(&mut tx, id, &display, email.as_deref()).await?;
-        audit::record(&mut tx, Some(me), "user.update", Target::user(name), serde_json::json!({})).await?;
+        audit::record(&mut tx, "user.update", Target::user(name), serde_json::json!({})).await?;
     }
     if let Some(admin) = change.is_admin.filter(|a| *a != target.is_admin) {
         users::set_admin(&mut tx, id, admin, false).await?;
         let action = if admin { "user.promote" } else { "user.demote" };
-        audit::record(&mut tx, Some(me), action, Target::user(name), serde_json::json!({})).await?;
+        audit::record(&mut tx, action, Target::user(name), serde_json::json!({})).await?;
     }
     if let Some(enabled) = change.is_enabled.filter(|e| *e != target.is_enabled) {
         if !enabled && id == me.id {
@@ -145,7 +146,7 @@ pub async fn update_user(state: &AppState, p: &Principal, id: i64, change: UserC
         }
         users::set_enabled(&mut tx, id, enabled).await?;
         let action = if enabled { "user.enable" } else { "user.disable" };
-        audit::record(&mut tx, Some(me), action, Target::user(name), serde_json::json!({})).await?;
+        audit::record(&mut tx, action, Target::user(name), serde_json::json!({})).await?;
     }
     tx.commit().await?;
     users::view(&state.db, id).await?.ok_or(AppError::Internal)
@@ -153,12 +154,13 @@ pub async fn update_user(state: &AppState, p: &Principal, id: i64, change: UserC
 
 /// Deletes a user with their personal namespace and tokens.
 pub async fn delete_user(state: &AppState, p: &Principal, id: i64) -> AppResult<()> {
-    let me = p.allowed(crate::policy::can_administer)?.user();
+    let allowed = p.allowed(crate::policy::can_administer)?;
+    let me = allowed.user();
     let target = get_user(state, p, id).await?;
     if id == me.id {
         return Err(AppError::Conflict("You cannot delete your own account.".into()));
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = allowed.begin(&state.db).await?;
     if target.is_admin && target.is_enabled && users::other_enabled_admins(&mut tx, id).await? == 0 {
         return Err(AppError::Conflict("This is the last enabled administrator.".into()));
     }
@@ -171,7 +173,7 @@ pub async fn delete_user(state: &AppState, p: &Principal, id: i64) -> AppResult<
         )));
     }
     users::delete(&mut tx, id).await?;
-    audit::record(&mut tx, Some(me), "user.delete", Target::user(&target.username), serde_json::json!({})).await?;
+    audit::record(&mut tx, "user.delete", Target::user(&target.username), serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(())
 }

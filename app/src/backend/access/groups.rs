@@ -21,10 +21,10 @@
 use std::collections::HashMap;
 
 use super::ldap::DirectoryGroup;
-use super::principal::{Principal, User};
+use super::principal::{Duty, Principal, User};
 use super::users;
 use crate::backend::audit::{self, Target};
-use crate::backend::directory::shared;
+use crate::backend::org::shared;
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult, OnConstraint as _};
 use crate::model::{GroupMappingView, TeamRole};
@@ -64,17 +64,14 @@ pub async fn list(state: &AppState, p: &Principal) -> AppResult<Vec<GroupMapping
     Ok(rows
         .into_iter()
         .map(|r| {
-            let source_label = match &r.source {
-                None => None,
-                Some(s) => {
-                    Some(sources.iter().find(|(v, _)| v == s).map(|(_, label)| label.clone()).unwrap_or_else(|| {
-                        match s.as_str() {
-                            DIRECTORY => "Directory (LDAP), not configured now".to_string(),
-                            other => format!("{other} (not configured now)"),
-                        }
-                    }))
-                }
-            };
+            let source_label = r.source.as_ref().map(|s| {
+                sources.iter().find(|(v, _)| v == s).map(|(_, label)| label.clone()).unwrap_or_else(|| {
+                    match s.as_str() {
+                        DIRECTORY => "Directory (LDAP), not configured now".to_string(),
+                        other => format!("{other} (not configured now)"),
+                    }
+                })
+            });
             GroupMappingView {
                 id: r.id,
                 group_name: r.group_name,
@@ -157,7 +154,7 @@ fn checked_source(
 
 /// Maps a group to a team with a role, or (with `team` empty) to the administrators.
 pub async fn add(state: &AppState, p: &Principal, new: NewMapping) -> AppResult<GroupMappingView> {
-    let admin = p.allowed(crate::policy::can_administer)?.user();
+    let allowed = p.allowed(crate::policy::can_administer)?;
     let group = new.group.trim();
     if group.is_empty() || group.chars().count() > 1024 {
         return Err(AppError::invalid("group", "give the group's DN or name (at most 1024 characters)"));
@@ -177,7 +174,7 @@ pub async fn add(state: &AppState, p: &Principal, new: NewMapping) -> AppResult<
             .ok_or_else(|| AppError::invalid("team", "no team has this name"))?;
         Some(id)
     };
-    let mut tx = state.db.begin().await?;
+    let mut tx = allowed.begin(&state.db).await?;
     let id = sqlx::query_scalar!(
         "insert into group_mapping (group_name, team_id, role, grants_admin, source, match_by) values ($1, $2, $3, $4, $5, $6)
          returning group_mapping_id",
@@ -197,7 +194,6 @@ pub async fn add(state: &AppState, p: &Principal, new: NewMapping) -> AppResult<
     });
     audit::record(
         &mut tx,
-        Some(admin),
         "group_mapping.create",
         Target { kind: "group_mapping", name: group, namespace_id: None },
         details,
@@ -216,13 +212,13 @@ pub async fn set_source(
     source: &str,
     match_by: Option<&str>,
 ) -> AppResult<GroupMappingView> {
-    let admin = p.allowed(crate::policy::can_administer)?.user();
+    let allowed = p.allowed(crate::policy::can_administer)?;
     let group = sqlx::query_scalar!("select group_name from group_mapping where group_mapping_id = $1", id)
         .fetch_optional(&state.db)
         .await?
         .ok_or_else(|| AppError::not_found("No such group mapping."))?;
     let (source, match_by) = checked_source(state, &group, Some(source), match_by)?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = allowed.begin(&state.db).await?;
     sqlx::query!(
         "update group_mapping set source = $2, match_by = $3 where group_mapping_id = $1",
         id,
@@ -238,7 +234,6 @@ pub async fn set_source(
     let details = serde_json::json!({ "source": source, "match_by": match_by });
     audit::record(
         &mut tx,
-        Some(admin),
         "group_mapping.source",
         Target { kind: "group_mapping", name: &group, namespace_id: None },
         details,
@@ -256,7 +251,7 @@ pub async fn adopt_unsourced(state: &AppState) -> AppResult<u64> {
     let all = sources(state);
     let [(only, _)] = all.as_slice() else { return Ok(0) };
     let only = only.clone();
-    let mut tx = state.db.begin().await?;
+    let mut tx = Duty::Setup.begin(&state.db).await?;
     let names = sqlx::query_scalar!(
         "update group_mapping set source = $1, match_by = case when $1 = 'ldap' then match_by else 'value' end
          where source is null returning group_name",
@@ -267,7 +262,7 @@ pub async fn adopt_unsourced(state: &AppState) -> AppResult<u64> {
     for name in &names {
         let details = serde_json::json!({ "source": only, "why": "the only source of groups configured" });
         let target = Target { kind: "group_mapping", name, namespace_id: None };
-        audit::record(&mut tx, None, "group_mapping.source", target, details).await?;
+        audit::record(&mut tx, "group_mapping.source", target, details).await?;
     }
     tx.commit().await?;
     Ok(names.len() as u64)
@@ -275,15 +270,14 @@ pub async fn adopt_unsourced(state: &AppState) -> AppResult<u64> {
 
 /// Removes a mapping; the memberships it made go at each member's next sign-in.
 pub async fn delete(state: &AppState, p: &Principal, id: i64) -> AppResult<()> {
-    let admin = p.allowed(crate::policy::can_administer)?.user();
-    let mut tx = state.db.begin().await?;
+    let allowed = p.allowed(crate::policy::can_administer)?;
+    let mut tx = allowed.begin(&state.db).await?;
     let group = sqlx::query_scalar!("delete from group_mapping where group_mapping_id = $1 returning group_name", id)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| AppError::not_found("No such group mapping."))?;
     audit::record(
         &mut tx,
-        Some(admin),
         "group_mapping.delete",
         Target { kind: "group_mapping", name: &group, namespace_id: None },
         serde_json::json!({}),
@@ -400,10 +394,10 @@ pub async fn sync_all(state: &AppState) -> AppResult<SyncReport> {
                 sync(state, user, DIRECTORY, &person.groups).await?;
             }
             _ => {
-                let mut tx = state.db.begin().await?;
+                let mut tx = Duty::DirectorySync.begin(&state.db).await?;
                 users::set_enabled(&mut tx, user.id, false).await?;
                 let details = serde_json::json!({ "reason": "no longer in the directory" });
-                audit::record(&mut tx, None, "user.disable", Target::user(&name), details).await?;
+                audit::record(&mut tx, "user.disable", Target::user(&name), details).await?;
                 tx.commit().await?;
                 report.disabled += 1;
             }
@@ -482,7 +476,7 @@ pub async fn sync(state: &AppState, user: User, source: &str, groups: &[Director
         }
         admin |= m.grants_admin;
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = Duty::DirectorySync.begin(&state.db).await?;
     let current = sqlx::query!(
         r#"select m.team_id, t.name, m.role as "role: TeamRole", m.synced from team_member m join team t using (team_id)
            where m.user_id = $1 and t.personal_user_id is null"#,
@@ -494,7 +488,7 @@ pub async fn sync(state: &AppState, user: User, source: &str, groups: &[Director
     for c in current.iter().filter(|c| c.synced && wanted.get(&c.team_id) != Some(&c.role)) {
         // A team keeps an owner: the last one stays, whatever the groups say.
         if c.role == TeamRole::Owner {
-            match crate::backend::directory::teams::keep_an_owner(&mut tx, c.team_id, user.id).await {
+            match crate::backend::org::teams::keep_an_owner(&mut tx, c.team_id, user.id).await {
                 Err(AppError::Conflict(_)) => {
                     tracing::warn!(username = %user.username, team = %c.name, "kept as the team's last owner despite the directory groups");
                     continue;
@@ -506,12 +500,12 @@ pub async fn sync(state: &AppState, user: User, source: &str, groups: &[Director
             Some(role) => {
                 shared::set_synced_role(&mut tx, c.team_id, user.id, Some(*role)).await?;
                 let details = serde_json::json!({ "member": user.username, "from": c.role.as_str(), "to": role.as_str(), "synced": true });
-                audit::record(&mut tx, None, "team.member.role", Target::team(&c.name), details).await?;
+                audit::record(&mut tx, "team.member.role", Target::team(&c.name), details).await?;
             }
             None => {
                 shared::set_synced_role(&mut tx, c.team_id, user.id, None).await?;
                 let details = serde_json::json!({ "member": user.username, "role": c.role.as_str(), "synced": true });
-                audit::record(&mut tx, None, "team.member.remove", Target::team(&c.name), details).await?;
+                audit::record(&mut tx, "team.member.remove", Target::team(&c.name), details).await?;
             }
         }
         changed = true;
@@ -519,7 +513,7 @@ pub async fn sync(state: &AppState, user: User, source: &str, groups: &[Director
     for (team, role) in wanted.iter().filter(|(t, _)| !current.iter().any(|c| c.team_id == **t)) {
         let name = shared::add_synced_member(&mut tx, *team, user.id, *role).await?;
         let details = serde_json::json!({ "member": user.username, "role": role.as_str(), "synced": true });
-        audit::record(&mut tx, None, "team.member.add", Target::team(&name), details).await?;
+        audit::record(&mut tx, "team.member.add", Target::team(&name), details).await?;
         changed = true;
     }
     let synced_admin = sqlx::query_scalar!(r#"select admin_synced from "user" where user_id = $1"#, user.id)
@@ -532,8 +526,7 @@ pub async fn sync(state: &AppState, user: User, source: &str, groups: &[Director
     } else if demote || (admin && !user.is_admin) {
         users::set_admin(&mut tx, user.id, admin, true).await?;
         let action = if admin { "user.promote" } else { "user.demote" };
-        audit::record(&mut tx, None, action, Target::user(&user.username), serde_json::json!({ "synced": true }))
-            .await?;
+        audit::record(&mut tx, action, Target::user(&user.username), serde_json::json!({ "synced": true })).await?;
         changed = true;
     }
     tx.commit().await?;

@@ -4,7 +4,7 @@
 //! OpenID Connect sign-ins, and group mappings. Owns the `user`, `access_token`,
 //! `login_failure`, `password_reset`, `oidc_identity` and `group_mapping` tables.
 //!
-//! May call: `directory` (a token's namespaces by name; `directory::shared` for a user's
+//! May call: `org` (a token's namespaces by name; `org::shared` for a user's
 //! personal team and namespace), `images::store::before_removing` (a
 //! user's removal, which must not leave images behind), `audit`. Never `registry`.
 

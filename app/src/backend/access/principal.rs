@@ -1,5 +1,9 @@
 //! Gathering the facts the policy decides on: who is asking, the site's access settings, and
-//! what a namespace is to the actor. The decisions themselves live in `crate::policy`.
+//! what a namespace is to the actor; and the [`Change`] a write runs on, begun only by a
+//! person the policy allowed or by one of the system's named duties. The decisions themselves
+//! live in `crate::policy`.
+
+use sqlx::{PgConnection, PgPool};
 
 use crate::error::{AppError, AppResult};
 use crate::grant::Restriction;
@@ -60,12 +64,12 @@ macro_rules! user_from_row {
 pub struct Principal {
     pub user: Option<User>,
     /// Set when the user authenticated with an access token.
-    pub token: Option<TokenScope>,
+    pub token: Option<UsedToken>,
 }
 
 /// The access token a request authenticated with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenScope {
+pub struct UsedToken {
     pub token_id: i64,
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     pub restriction: Restriction,
@@ -159,6 +163,122 @@ impl<'a> Allowed<'a> {
     pub fn user(&self) -> &'a User {
         self.user
     }
+
+    /// Begins the allowed change: a transaction that knows who makes it.
+    pub async fn begin(self, db: &PgPool) -> AppResult<Change<'a>> {
+        Ok(Change { conn: Conn::Transaction(db.begin().await?), by: By::Person(self.user) })
+    }
+}
+
+/// The system's own jobs: the writes nobody asked for in a request. A [`Change`] is begun by a
+/// person the policy [`Allowed`], or by one of these; there is no third way, so this list is
+/// every write the system makes on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duty {
+    /// The first start and the command line: the first administrator, the settings, an
+    /// operator at the console.
+    Setup,
+    /// Signing in: failed attempts, an access token's last use, a refresh token's rotation, the
+    /// account an LDAP or OpenID Connect sign-in creates or links, a recovery link redeemed
+    /// (the link is the permission).
+    SignIn,
+    /// A registry event stored and applied; a pull counted.
+    Ingest,
+    /// The catalog reconcile.
+    Reconcile,
+    /// The directory pass: LDAP groups to teams, OpenID Connect accounts checked.
+    DirectorySync,
+    /// A cleanup policy's run.
+    Cleanup,
+    /// Webhook deliveries, queued and sent.
+    Delivery,
+    /// Retention: old rows pruned.
+    Prune,
+    /// The signing keys: made and rotated.
+    Keys,
+}
+
+impl Duty {
+    /// Begins one of the system's changes in a transaction.
+    pub async fn begin(self, db: &PgPool) -> AppResult<Change<'static>> {
+        Ok(Change { conn: Conn::Transaction(db.begin().await?), by: By::System(self) })
+    }
+
+    /// Begins a change made by the person the policy allowed, when someone asked for it, or
+    /// as this duty when nobody did (a schedule, a worker).
+    pub async fn begin_for<'a>(self, by: Option<Allowed<'a>>, db: &PgPool) -> AppResult<Change<'a>> {
+        match by {
+            Some(allowed) => allowed.begin(db).await,
+            None => self.begin(db).await,
+        }
+    }
+
+    /// One of the system's changes made of single statements, each its own transaction (no
+    /// `begin`/`commit` round trips on the hot paths).
+    pub async fn on(self, db: &PgPool) -> AppResult<Change<'static>> {
+        Ok(Change { conn: Conn::Single(db.acquire().await?), by: By::System(self) })
+    }
+}
+
+/// Who makes a [`Change`].
+#[derive(Debug, Clone, Copy)]
+pub enum By<'a> {
+    Person(&'a User),
+    System(Duty),
+}
+
+/// A write to the database and who makes it: the connection every write runs on. Made only by
+/// [`Allowed::begin`] and [`Duty`], so a helper that takes `&mut Change` cannot be called
+/// without a policy decision or a named duty (and `app/tests/table_owners.rs` checks that no
+/// write runs on anything else). Dropped without [`Change::commit`], it rolls back.
+pub struct Change<'a> {
+    conn: Conn,
+    by: By<'a>,
+}
+
+enum Conn {
+    Transaction(sqlx::Transaction<'static, sqlx::Postgres>),
+    Single(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+impl<'a> Change<'a> {
+    pub fn by(&self) -> By<'a> {
+        self.by
+    }
+
+    /// The person making the change (`None`: the system).
+    pub fn user(&self) -> Option<&'a User> {
+        match self.by {
+            By::Person(u) => Some(u),
+            By::System(_) => None,
+        }
+    }
+
+    pub async fn commit(self) -> AppResult<()> {
+        if let Conn::Transaction(tx) = self.conn {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Change<'_> {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        match &self.conn {
+            Conn::Transaction(tx) => tx,
+            Conn::Single(c) => c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Change<'_> {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        match &mut self.conn {
+            Conn::Transaction(tx) => tx,
+            Conn::Single(c) => c,
+        }
+    }
 }
 
 /// Turns a policy refusal into the error the caller sees.
@@ -193,7 +313,7 @@ mod tests {
     }
 
     fn with(restriction: Restriction) -> Principal {
-        Principal { user: Some(admin()), token: Some(TokenScope { token_id: 9, expires_at: None, restriction }) }
+        Principal { user: Some(admin()), token: Some(UsedToken { token_id: 9, expires_at: None, restriction }) }
     }
 
     #[test]

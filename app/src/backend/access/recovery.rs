@@ -15,7 +15,7 @@
 use std::net::IpAddr;
 
 use super::access_tokens::{hash, new_secret};
-use super::principal::{Principal, User};
+use super::principal::{Allowed, Change, Duty, Principal, User};
 use super::{throttle, users};
 use crate::backend::audit::{self, Target};
 use crate::backend::AppState;
@@ -89,7 +89,7 @@ async fn send_if_known(state: &AppState, login: &str, base_url: &str) -> AppResu
 
 /// An administrator sends user `id` a reset link; errors say why one cannot be sent.
 pub async fn send_for_admin(state: &AppState, p: &Principal, id: i64, base_url: &str) -> AppResult<String> {
-    let admin = p.allowed(crate::policy::can_administer)?.user().clone();
+    let allowed = p.allowed(crate::policy::can_administer)?;
     if !mail_enabled(state) {
         return Err(AppError::Conflict(
             "Email is not set up on this Portcullis (smtp_host): set a new password instead.".into(),
@@ -106,16 +106,17 @@ pub async fn send_for_admin(state: &AppState, p: &Principal, id: i64, base_url: 
     let email = user.email.clone().ok_or_else(|| {
         AppError::Conflict(format!("{} has no email address: set a new password instead.", user.username))
     })?;
-    send_link(state, &user, Some(&admin), base_url).await?;
+    send_link(state, &user, Some(allowed), base_url).await?;
     Ok(email)
 }
 
 /// Makes a link for `user`, records it and mails it.
-async fn send_link(state: &AppState, user: &User, by: Option<&User>, base_url: &str) -> AppResult<()> {
+async fn send_link(state: &AppState, user: &User, by: Option<Allowed<'_>>, base_url: &str) -> AppResult<()> {
     let mailer = state.mailer.as_ref().ok_or_else(|| AppError::Conflict(NO_MAIL.into()))?;
     let email = user.email.as_deref().ok_or_else(|| AppError::Conflict("The user has no email address.".into()))?;
     let token = new_secret(PREFIX);
-    let mut tx = state.db.begin().await?;
+    let mut tx = Duty::SignIn.begin_for(by, &state.db).await?;
+    let by = by.map(|a| a.user());
     sqlx::query!(
         "insert into password_reset (user_id, token_hash, auth_epoch, requested_by, expires_at)
          values ($1, $2, $3, $4, now() + make_interval(mins => $5))",
@@ -130,7 +131,7 @@ async fn send_link(state: &AppState, user: &User, by: Option<&User>, base_url: &
     // Asked for by an administrator, or by someone (anyone may ask): the log does not say
     // the user did it.
     let details = serde_json::json!({ "by_administrator": by.is_some() });
-    audit::record(&mut tx, by, "user.password_reset_sent", Target::user(&user.username), details).await?;
+    audit::record(&mut tx, "user.password_reset_sent", Target::user(&user.username), details).await?;
     // Stored before it is sent: a link that arrives always works.
     tx.commit().await?;
     let link = format!("{}/reset-password?token={token}", base_url.trim_end_matches('/'));
@@ -185,7 +186,7 @@ pub async fn complete(state: &AppState, token: &str, password: String, confirm: 
     // Checked, then hashed, before the transaction, which holds its locks only for the writes.
     let user = valid_link(&state.db, token).await?;
     let password_hash = state.hasher.hash(password).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = Duty::SignIn.begin(&state.db).await?;
     // Taken again under the row's lock: of two uses at once, one finds it used.
     sqlx::query!(
         r#"update password_reset r set used_at = now()
@@ -201,7 +202,7 @@ pub async fn complete(state: &AppState, token: &str, password: String, confirm: 
     .ok_or_else(expired)?;
     users::replace_password(&mut tx, user.id, &password_hash).await?;
     void_links(&mut tx, user.id).await?;
-    audit::record(&mut tx, Some(&user), "user.password_reset", Target::user(&user.username), serde_json::json!({}))
+    audit::record_as(&mut tx, Some(&user), "user.password_reset", Target::user(&user.username), serde_json::json!({}))
         .await?;
     tx.commit().await?;
     Ok(())
@@ -210,7 +211,8 @@ pub async fn complete(state: &AppState, token: &str, password: String, confirm: 
 /// An administrator sets user `id`'s password; their sessions, refresh tokens and reset links
 /// end. Not for oneself (the account page asks for the current password) nor for bots.
 pub async fn set_by_admin(state: &AppState, p: &Principal, id: i64, password: String) -> AppResult<()> {
-    let admin = p.allowed(crate::policy::can_administer)?.user().clone();
+    let allowed = p.allowed(crate::policy::can_administer)?;
+    let admin = allowed.user().clone();
     if id == admin.id {
         return Err(AppError::Conflict("Change your own password on your account page.".into()));
     }
@@ -226,19 +228,18 @@ pub async fn set_by_admin(state: &AppState, p: &Principal, id: i64, password: St
         )));
     }
     let password_hash = state.hasher.hash(password).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = allowed.begin(&state.db).await?;
     users::replace_password(&mut tx, id, &password_hash).await?;
     void_links(&mut tx, id).await?;
-    audit::record(&mut tx, Some(&admin), "user.password_set", Target::user(&user.username), serde_json::json!({}))
-        .await?;
+    audit::record(&mut tx, "user.password_set", Target::user(&user.username), serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Ends every link of user `id` still unused (their password was just set).
-async fn void_links(conn: &mut sqlx::PgConnection, id: i64) -> AppResult<()> {
+async fn void_links(conn: &mut Change<'_>, id: i64) -> AppResult<()> {
     sqlx::query!("update password_reset set used_at = now() where user_id = $1 and used_at is null", id)
-        .execute(conn)
+        .execute(&mut **conn)
         .await?;
     Ok(())
 }
@@ -246,7 +247,7 @@ async fn void_links(conn: &mut sqlx::PgConnection, id: i64) -> AppResult<()> {
 /// Removes links that ended a day ago or more.
 pub async fn prune(db: &sqlx::PgPool) -> AppResult<u64> {
     Ok(sqlx::query!("delete from password_reset where expires_at < now() - interval '1 day'")
-        .execute(db)
+        .execute(&mut *Duty::Prune.on(db).await?)
         .await?
         .rows_affected())
 }

@@ -20,6 +20,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use crate::backend::access::principal::Duty;
 use crate::error::{AppError, AppResult};
 
 /// One throttling rule.
@@ -125,7 +126,7 @@ pub async fn begin(db: &PgPool, keys: Vec<(String, Rule)>) -> AppResult<Attempt>
     // One order for every transaction, so that two attempts never wait on each other's rows.
     keys.sort_by(|a, b| a.0.cmp(&b.0));
     let names: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
-    let mut tx = db.begin().await?;
+    let mut tx = Duty::SignIn.begin(db).await?;
     sqlx::query!(
         "insert into login_failure (key, failures, window_start, last_at)
          select k, 0, now(), now() from unnest($1::text[]) k order by k on conflict (key) do nothing",
@@ -194,11 +195,13 @@ impl Attempt {
         for (key, rule) in &self.keys {
             match rule.on_success {
                 OnSuccess::Clear => {
-                    sqlx::query!("delete from login_failure where key = $1", key).execute(db).await?;
+                    sqlx::query!("delete from login_failure where key = $1", key)
+                        .execute(&mut *Duty::SignIn.on(db).await?)
+                        .await?;
                 }
                 OnSuccess::Uncount => {
                     sqlx::query!("update login_failure set failures = greatest(failures - 1, 0) where key = $1", key)
-                        .execute(db)
+                        .execute(&mut *Duty::SignIn.on(db).await?)
                         .await?;
                 }
                 OnSuccess::Keep => {}
@@ -213,7 +216,7 @@ pub async fn prune(db: &PgPool) -> AppResult<u64> {
     Ok(sqlx::query!(
         "delete from login_failure where window_start < now() - interval '2 hours' and last_at < now() - interval '2 hours'"
     )
-    .execute(db)
+    .execute(&mut *Duty::Prune.on(db).await?)
     .await?
     .rows_affected())
 }

@@ -2,7 +2,7 @@
 
 use sqlx::{PgConnection, PgPool};
 
-use crate::backend::access::principal::User;
+use crate::backend::access::principal::{Allowed, Change, Duty, User};
 use crate::backend::audit;
 use crate::error::{AppError, AppResult, OnConstraint as _};
 
@@ -61,7 +61,11 @@ pub async fn find_by_id(db: &PgPool, id: i64) -> AppResult<Option<User>> {
 /// With `first_user_admin`, the first account ever created becomes an administrator; an
 /// advisory lock makes two simultaneous first sign-ups agree on who that is.
 pub async fn insert(db: &PgPool, new: NewUser<'_>, first_user_admin: bool, origin: Origin<'_>) -> AppResult<User> {
-    let mut tx = db.begin().await?;
+    let mut tx = match origin {
+        Origin::Admin(allowed) => allowed.begin(db).await?,
+        Origin::System | Origin::Bootstrap => Duty::Setup.begin(db).await?,
+        Origin::SignUp | Origin::Directory => Duty::SignIn.begin(db).await?,
+    };
     sqlx::query!("select pg_advisory_xact_lock(hashtext('portcullis.user.insert'))").execute(&mut *tx).await?;
     let is_first =
         !sqlx::query_scalar!(r#"select exists(select 1 from "user") as "exists!""#).fetch_one(&mut *tx).await?;
@@ -92,16 +96,17 @@ pub async fn insert(db: &PgPool, new: NewUser<'_>, first_user_admin: bool, origi
     .fetch_one(&mut *tx)
     .await
     .on_constraint(&taken)?;
-    crate::backend::directory::shared::create_personal(&mut tx, user.id, &user.username).await.on_constraint(&taken)?;
-    let (actor, action) = match origin {
-        Origin::SignUp => (Some(&user), "user.signup"),
-        Origin::Admin(admin) => (Some(admin), "user.create"),
-        Origin::System | Origin::Bootstrap => (None, "user.create"),
-        Origin::Directory => (Some(&user), "user.create"),
-    };
+    crate::backend::org::shared::create_personal(&mut tx, user.id, &user.username).await.on_constraint(&taken)?;
     let details =
         serde_json::json!({ "admin": user.is_admin, "bot": user.is_bot, "source": new.source.unwrap_or("local") });
-    audit::record(&mut tx, actor, action, audit::Target::user(&user.username), details).await?;
+    let target = audit::Target::user(&user.username);
+    match origin {
+        Origin::SignUp => audit::record_as(&mut tx, Some(&user), "user.signup", target, details).await?,
+        Origin::Directory => audit::record_as(&mut tx, Some(&user), "user.create", target, details).await?,
+        Origin::Admin(_) | Origin::System | Origin::Bootstrap => {
+            audit::record(&mut tx, "user.create", target, details).await?
+        }
+    }
     tx.commit().await?;
     Ok(user)
 }
@@ -112,7 +117,7 @@ pub enum Origin<'a> {
     /// The user signed up themself.
     SignUp,
     /// An administrator created it.
-    Admin(&'a User),
+    Admin(Allowed<'a>),
     /// The command line.
     System,
     /// The API's bootstrap: refused unless it is the very first account.
@@ -179,7 +184,7 @@ pub async fn follow_profile(db: &PgPool, user: &User, display_name: &str, email:
     if user.display_name == display_name && user.email.as_deref() == email {
         return Ok(());
     }
-    let mut conn = db.acquire().await?;
+    let mut conn = Duty::SignIn.on(db).await?;
     if let Err(AppError::Invalid { .. }) = update_profile(&mut conn, user.id, display_name, email).await {
         tracing::warn!(username = %user.username, "the email address given is another account's; kept the old one");
         update_profile(&mut conn, user.id, display_name, user.email.as_deref()).await?;
@@ -194,25 +199,25 @@ pub async fn any_exist(db: &PgPool) -> AppResult<bool> {
 
 /// Replaces the password hash and bumps the auth epoch, which voids every other session.
 /// Returns the new epoch.
-pub async fn update_password(db: &PgPool, user: &User, password_hash: &str) -> AppResult<i32> {
-    let mut tx = db.begin().await?;
+pub async fn update_password(db: &PgPool, allowed: Allowed<'_>, password_hash: &str) -> AppResult<i32> {
+    let user = allowed.user();
+    let mut tx = allowed.begin(db).await?;
     let epoch = replace_password(&mut tx, user.id, password_hash).await?;
-    audit::record(&mut tx, Some(user), "user.password", audit::Target::user(&user.username), serde_json::json!({}))
-        .await?;
+    audit::record(&mut tx, "user.password", audit::Target::user(&user.username), serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(epoch)
 }
 
 /// Sets user `id`'s password hash and bumps their auth epoch, which voids their sessions,
 /// refresh tokens and reset links. Returns the new epoch.
-pub async fn replace_password(conn: &mut PgConnection, id: i64, password_hash: &str) -> AppResult<i32> {
+pub async fn replace_password(conn: &mut Change<'_>, id: i64, password_hash: &str) -> AppResult<i32> {
     sqlx::query_scalar!(
         r#"update "user" set password_hash = $2, auth_epoch = auth_epoch + 1, updated_at = now()
            where user_id = $1 and source = 'local' returning auth_epoch"#,
         id,
         password_hash
     )
-    .fetch_optional(conn)
+    .fetch_optional(&mut **conn)
     .await?
     // Never a password here for an account another system vouches for: it would outlive the
     // directory or provider dropping the person.
@@ -260,46 +265,41 @@ pub async fn view(db: &PgPool, id: i64) -> AppResult<Option<UserView>> {
 }
 
 /// Enables or disables a user. Disabling bumps the auth epoch, ending their sessions.
-pub async fn set_enabled(conn: &mut PgConnection, id: i64, enabled: bool) -> AppResult<()> {
+pub async fn set_enabled(conn: &mut Change<'_>, id: i64, enabled: bool) -> AppResult<()> {
     sqlx::query!(
         r#"update "user" set is_enabled = $2, auth_epoch = auth_epoch + case when $2 then 0 else 1 end
            where user_id = $1"#,
         id,
         enabled
     )
-    .execute(conn)
+    .execute(&mut **conn)
     .await?;
     Ok(())
 }
 
 /// Ends every session and docker refresh token of user `id` (bumps the auth epoch); returns
 /// their username.
-pub async fn end_sessions(conn: &mut PgConnection, id: i64) -> AppResult<String> {
+pub async fn end_sessions(conn: &mut Change<'_>, id: i64) -> AppResult<String> {
     Ok(sqlx::query_scalar!(
         r#"update "user" set auth_epoch = auth_epoch + 1 where user_id = $1 returning username"#,
         id
     )
-    .fetch_one(conn)
+    .fetch_one(&mut **conn)
     .await?)
 }
 
 /// Makes user `id` an administrator or not; `synced` when a directory group decides it (a
 /// sync then takes back only what a sync gave, never what an administrator did by hand).
-pub async fn set_admin(conn: &mut PgConnection, id: i64, admin: bool, synced: bool) -> AppResult<()> {
+pub async fn set_admin(conn: &mut Change<'_>, id: i64, admin: bool, synced: bool) -> AppResult<()> {
     sqlx::query!(r#"update "user" set is_admin = $2, admin_synced = $2 and $3 where user_id = $1"#, id, admin, synced)
-        .execute(conn)
+        .execute(&mut **conn)
         .await?;
     Ok(())
 }
 
-pub async fn update_profile(
-    conn: &mut PgConnection,
-    id: i64,
-    display_name: &str,
-    email: Option<&str>,
-) -> AppResult<()> {
+pub async fn update_profile(conn: &mut Change<'_>, id: i64, display_name: &str, email: Option<&str>) -> AppResult<()> {
     sqlx::query!(r#"update "user" set display_name = $2, email = $3 where user_id = $1"#, id, display_name, email)
-        .execute(conn)
+        .execute(&mut **conn)
         .await
         .on_constraint(&[("user_email_key", AppError::invalid("email", EMAIL_TAKEN))])?;
     Ok(())
@@ -318,8 +318,8 @@ pub async fn other_enabled_admins(conn: &mut PgConnection, id: i64) -> AppResult
 
 /// Deletes a user with their personal team and namespace (the caller checked that it holds no
 /// images).
-pub async fn delete(conn: &mut PgConnection, id: i64) -> AppResult<()> {
-    crate::backend::directory::shared::delete_personal(&mut *conn, id).await?;
-    sqlx::query!(r#"delete from "user" where user_id = $1"#, id).execute(&mut *conn).await?;
+pub async fn delete(conn: &mut Change<'_>, id: i64) -> AppResult<()> {
+    crate::backend::org::shared::delete_personal(&mut *conn, id).await?;
+    sqlx::query!(r#"delete from "user" where user_id = $1"#, id).execute(&mut **conn).await?;
     Ok(())
 }

@@ -4,9 +4,9 @@
 
 use serde_json::Value;
 
-use crate::backend::access::principal::Principal;
-use crate::backend::directory::namespaces::{self, NamespaceRef};
-use crate::backend::directory::namespaces::{namespaces_by_name, pullable_ids};
+use crate::backend::access::principal::{check, Principal};
+use crate::backend::org::namespaces::{self, NamespaceRef};
+use crate::backend::org::namespaces::{namespaces_by_name, pullable_ids};
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
 use crate::model::{
@@ -69,7 +69,7 @@ pub(super) async fn visible_repository(state: &AppState, p: &Principal, name: &s
             .map(|r| r.facts())
             .ok_or_else(not_found)?,
     };
-    let s = state.access.get(&state.db).await;
+    let s = state.access_settings.get(&state.db).await;
     if !p.may_see(row.namespace_id, &facts, &s) {
         return Err(not_found());
     }
@@ -285,20 +285,37 @@ pub async fn repository_head(state: &AppState, p: &Principal, name: &str) -> App
     Ok(visible_head(state, p, name).await?.1)
 }
 
+/// A repository for its settings page: refused to those who may change nothing there.
+pub async fn repository_settings(state: &AppState, p: &Principal, name: &str) -> AppResult<RepositoryHead> {
+    let (r, head) = visible_head(state, p, name).await?;
+    let s = state.access_settings.get(&state.db).await;
+    check(policy::can_change_repository(&p.actor(), &r.facts, &s, r.namespace_id.is_some()))?;
+    Ok(head)
+}
+
+/// What the actor may do in a repository: its namespace's abilities, without a cleanup
+/// policy of its own in the global namespace.
+fn repository_abilities(
+    actor: &policy::Actor,
+    r: &VisibleRepository,
+    s: &policy::AccessSettings,
+) -> crate::model::NamespaceAbilities {
+    let mut abilities = policy::namespace_abilities(actor, &r.facts, s);
+    abilities.cleanup &= r.namespace_id.is_some();
+    abilities
+}
+
 async fn visible_head(state: &AppState, p: &Principal, name: &str) -> AppResult<(VisibleRepository, RepositoryHead)> {
     let r = visible_repository(state, p, name).await?;
     let v = repository_views(state, &[r.id]).await?.pop().ok_or(AppError::Internal)?;
-    let s = state.access.get(&state.db).await;
+    let s = state.access_settings.get(&state.db).await;
     let actor = p.actor();
     let head = RepositoryHead {
         name: v.name,
         namespace: v.namespace,
         description: v.description,
         tag_count: v.tag_count,
-        can_push: policy::can_push(&actor, &r.facts, &s).is_ok(),
-        can_delete: policy::can_delete(&actor, &r.facts, &s).is_ok(),
-        can_edit: policy::can_edit_namespace(&actor, &r.facts, &s).is_ok(),
-        can_manage_cleanup: r.namespace_id.is_some() && policy::can_manage_cleanup(&actor, &r.facts).is_ok(),
+        abilities: repository_abilities(&actor, &r, &s),
     };
     Ok((r, head))
 }
@@ -375,7 +392,7 @@ pub async fn tag_detail(state: &AppState, p: &Principal, tag_id: i64) -> AppResu
         Ok(v) => serde_json::to_string_pretty(&v).unwrap_or(raw),
         Err(_) => raw,
     });
-    let s = state.access.get(&state.db).await;
+    let s = state.access_settings.get(&state.db).await;
     let tag_name = tag.name.clone();
     Ok(TagDetail {
         repository: r.name.clone(),
@@ -386,8 +403,7 @@ pub async fn tag_detail(state: &AppState, p: &Principal, tag_id: i64) -> AppResu
         config_digest: row.config_digest,
         index_entries,
         incomplete_reason: row.incomplete_reason,
-        can_delete: policy::can_delete(&p.actor(), &r.facts, &s).is_ok(),
-        can_push: policy::can_push(&p.actor(), &r.facts, &s).is_ok(),
+        abilities: repository_abilities(&p.actor(), &r, &s),
         registry_host: state.settings.registry_host.clone(),
         history: super::history::of_tag(state, &r.name, &tag_name).await?,
         tag,

@@ -13,10 +13,10 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use regex::Regex;
 
-use crate::backend::access::principal::Principal;
+use crate::backend::access::principal::{Allowed, Change, Duty, Principal};
 use crate::backend::audit::{self, Target};
-use crate::backend::directory::namespaces::{self, NamespaceRef};
 use crate::backend::images::store;
+use crate::backend::org::namespaces::{self, NamespaceRef};
 use crate::backend::webhooks;
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
@@ -25,48 +25,47 @@ use crate::policy;
 
 use super::browse::visible_repository;
 
-/// What a policy is attached to.
+/// What a policy is set on: a namespace (and every repository in it), or one repository.
 #[derive(Debug, Clone)]
-pub enum Scope {
+pub enum SetOn {
     Namespace(NamespaceRef),
     /// A repository by name.
     Repository(String),
 }
 
-/// The scope as ids, once the principal may manage it: (namespace id, repository id, the
-/// namespace's facts for the principal).
-async fn managed_with_facts(
-    state: &AppState,
-    p: &Principal,
-    scope: &Scope,
-) -> AppResult<(i64, Option<i64>, policy::NamespaceFacts)> {
-    match scope {
-        Scope::Namespace(ns) => {
+/// What a policy is set on, as ids, once the principal may manage it.
+struct Managed<'a> {
+    namespace_id: i64,
+    repository_id: Option<i64>,
+    /// The namespace's facts for the principal.
+    facts: policy::NamespaceFacts,
+    allowed: Allowed<'a>,
+}
+
+/// What a policy is set on, once the principal may manage it.
+async fn managed<'a>(state: &AppState, p: &'a Principal, on: &SetOn) -> AppResult<Managed<'a>> {
+    match on {
+        SetOn::Namespace(ns) => {
             let (n, _) = namespaces::find(state, p, ns).await?;
-            p.allowed(|a| policy::can_manage_cleanup(a, &n.facts()))?;
-            Ok((n.id, None, n.facts()))
+            let allowed = p.allowed(|a| policy::can_manage_cleanup(a, &n.facts()))?;
+            Ok(Managed { namespace_id: n.id, repository_id: None, facts: n.facts(), allowed })
         }
-        Scope::Repository(name) => {
+        SetOn::Repository(name) => {
             let r = visible_repository(state, p, name).await?;
             let Some(ns) = r.namespace_id else {
                 return Err(AppError::BadRequest(
                     "Repositories of the global namespace have no cleanup policy; use a namespace.".into(),
                 ));
             };
-            p.allowed(|a| policy::can_manage_cleanup(a, &r.facts))?;
-            Ok((ns, Some(r.id), r.facts))
+            let allowed = p.allowed(|a| policy::can_manage_cleanup(a, &r.facts))?;
+            Ok(Managed { namespace_id: ns, repository_id: Some(r.id), facts: r.facts, allowed })
         }
     }
 }
 
-/// The scope as ids, once the principal may manage it: (namespace id, repository id).
-async fn managed(state: &AppState, p: &Principal, scope: &Scope) -> AppResult<(i64, Option<i64>)> {
-    managed_with_facts(state, p, scope).await.map(|(ns, repo, _)| (ns, repo))
-}
-
 /// Why no policy runs now (deleting is turned off), if so.
 async fn paused(state: &AppState) -> Option<String> {
-    let s = state.access.get(&state.db).await;
+    let s = state.access_settings.get(&state.db).await;
     (!s.delete_enabled).then(|| {
         let why = policy::CLEANUP_PAUSED;
         format!("{}{}.", why[..1].to_uppercase(), &why[1..])
@@ -111,11 +110,10 @@ fn check(rules: &CleanupRules) -> AppResult<()> {
 }
 
 /// Sets the policy of a namespace or repository (owners of the namespace's team).
-pub async fn set(state: &AppState, p: &Principal, scope: &Scope, rules: CleanupRules) -> AppResult<CleanupPolicyView> {
-    let (ns, repo) = managed(state, p, scope).await?;
-    let user = p.require_writer()?;
+pub async fn set(state: &AppState, p: &Principal, on: &SetOn, rules: CleanupRules) -> AppResult<CleanupPolicyView> {
+    let Managed { namespace_id: ns, repository_id: repo, allowed, .. } = managed(state, p, on).await?;
     check(&rules)?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = allowed.begin(&state.db).await?;
     let id = sqlx::query_scalar!(
         "insert into cleanup_policy (namespace_id, repository_id, enabled, keep_last, keep_days, include_pattern,
                                      keep_pattern, schedule, created_by, delete_untagged)
@@ -134,7 +132,7 @@ pub async fn set(state: &AppState, p: &Principal, scope: &Scope, rules: CleanupR
         if rules.include_pattern.is_empty() { ".*" } else { rules.include_pattern.as_str() },
         rules.keep_pattern,
         rules.schedule.trim(),
-        user.username,
+        allowed.user().username,
         rules.delete_untagged
     )
     .fetch_one(&mut *tx)
@@ -143,15 +141,14 @@ pub async fn set(state: &AppState, p: &Principal, scope: &Scope, rules: CleanupR
     let name = view.repository.clone().unwrap_or_else(|| view.namespace.clone());
     let target =
         Target { kind: if repo.is_some() { "repository" } else { "namespace" }, name: &name, namespace_id: Some(ns) };
-    audit::record(&mut tx, Some(user), "cleanup.policy", target, serde_json::to_value(&view.rules).unwrap_or_default())
-        .await?;
+    audit::record(&mut tx, "cleanup.policy", target, serde_json::to_value(&view.rules).unwrap_or_default()).await?;
     tx.commit().await?;
     Ok(view)
 }
 
 /// The policy set on a namespace or repository, if any (owners).
-pub async fn get(state: &AppState, p: &Principal, scope: &Scope) -> AppResult<Option<CleanupPolicyView>> {
-    let (ns, repo) = managed(state, p, scope).await?;
+pub async fn get(state: &AppState, p: &Principal, on: &SetOn) -> AppResult<Option<CleanupPolicyView>> {
+    let Managed { namespace_id: ns, repository_id: repo, .. } = managed(state, p, on).await?;
     let id = sqlx::query_scalar!(
         "select cleanup_policy_id from cleanup_policy where namespace_id = $1 and repository_id is not distinct from $2",
         ns,
@@ -170,10 +167,9 @@ pub async fn get(state: &AppState, p: &Principal, scope: &Scope) -> AppResult<Op
 }
 
 /// Removes the policy of a namespace or repository.
-pub async fn remove(state: &AppState, p: &Principal, scope: &Scope) -> AppResult<()> {
-    let (ns, repo) = managed(state, p, scope).await?;
-    let user = p.require_writer()?;
-    let mut tx = state.db.begin().await?;
+pub async fn remove(state: &AppState, p: &Principal, on: &SetOn) -> AppResult<()> {
+    let Managed { namespace_id: ns, repository_id: repo, allowed, .. } = managed(state, p, on).await?;
+    let mut tx = allowed.begin(&state.db).await?;
     let gone = sqlx::query!(
         "delete from cleanup_policy where namespace_id = $1 and repository_id is not distinct from $2",
         ns,
@@ -185,15 +181,15 @@ pub async fn remove(state: &AppState, p: &Principal, scope: &Scope) -> AppResult
     if gone == 0 {
         return Err(AppError::not_found("No cleanup policy is set here."));
     }
-    let name = match scope {
-        Scope::Repository(r) => r.clone(),
-        Scope::Namespace(_) => {
+    let name = match on {
+        SetOn::Repository(r) => r.clone(),
+        SetOn::Namespace(_) => {
             sqlx::query_scalar!("select name from namespace where namespace_id = $1", ns).fetch_one(&mut *tx).await?
         }
     };
     let target =
         Target { kind: if repo.is_some() { "repository" } else { "namespace" }, name: &name, namespace_id: Some(ns) };
-    audit::record(&mut tx, Some(user), "cleanup.remove", target, serde_json::json!({})).await?;
+    audit::record(&mut tx, "cleanup.remove", target, serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -402,8 +398,9 @@ async fn run_policy(
     policy_id: i64,
     dry_run: bool,
     trigger: &str,
-    who: Option<&crate::backend::access::principal::User>,
+    by: Option<Allowed<'_>>,
 ) -> AppResult<CleanupReport> {
+    let who = by.map(|a| a.user());
     let rules = view(&mut *state.db.acquire().await?, policy_id).await?;
     let (tags, children) = covered(state, policy_id).await?;
     let now = Utc::now();
@@ -464,13 +461,15 @@ async fn run_policy(
         report.decisions = decisions;
         return Ok(report);
     }
+    let mut started = Duty::Cleanup.begin_for(by, &state.db).await?;
     let run_id = sqlx::query_scalar!(
         "insert into cleanup_run (cleanup_policy_id, trigger) values ($1, $2) returning cleanup_run_id",
         policy_id,
         trigger
     )
-    .fetch_one(&state.db)
+    .fetch_one(&mut *started)
     .await?;
+    started.commit().await?;
     // The tags each doomed image was decided for.
     let mut decided: HashMap<(String, String), HashSet<String>> = HashMap::new();
     for d in decisions.iter().filter(|d| d.action == "delete") {
@@ -484,7 +483,7 @@ async fn run_policy(
                 .fetch_optional(&state.db)
                 .await?
                 .flatten();
-        let mut tx = state.db.begin().await?;
+        let mut tx = Duty::Cleanup.begin_for(by, &state.db).await?;
         // The worker waits, so the registry's delete events find the rows gone already.
         store::exclude_worker(&mut tx).await?;
         // Asked again now: a tag given to this image since the decisions goes with it.
@@ -526,7 +525,7 @@ async fn run_policy(
     report.deleted = deleted_tags;
     report.decisions = decisions;
     let error = (!report.errors.is_empty()).then(|| report.errors.join("; "));
-    let mut tx = state.db.begin().await?;
+    let mut tx = Duty::Cleanup.begin_for(by, &state.db).await?;
     sqlx::query!(
         "update cleanup_run set finished_at = now(), deleted = $2, kept = $3, skipped = $4, bytes_freed = $5, error = $6
          where cleanup_run_id = $1",
@@ -554,7 +553,7 @@ async fn run_policy(
         "trigger": trigger, "deleted": report.deleted, "kept": report.kept, "skipped": report.skipped,
         "bytes_freed": report.bytes_freed,
     });
-    audit::record(&mut tx, who, "cleanup.run", target, details).await?;
+    audit::record(&mut tx, "cleanup.run", target, details).await?;
     if let Some(namespace_id) = ns_id {
         let told = webhooks::CleanupEvent {
             namespace_id,
@@ -640,13 +639,14 @@ async fn pause_for_tests() {
 }
 
 /// Runs the policy of a namespace or repository now, or (`dry_run`) says what it would do.
-pub async fn run(state: &AppState, p: &Principal, scope: &Scope, dry_run: bool) -> AppResult<CleanupReport> {
-    let (ns, repo, facts) = managed_with_facts(state, p, scope).await?;
-    if !dry_run {
-        let s = state.access.get(&state.db).await;
-        p.allowed(|a| policy::can_run_cleanup(a, &facts, &s))?;
-    }
-    let user = p.require_writer()?;
+pub async fn run(state: &AppState, p: &Principal, on: &SetOn, dry_run: bool) -> AppResult<CleanupReport> {
+    let Managed { namespace_id: ns, repository_id: repo, facts, allowed } = managed(state, p, on).await?;
+    let allowed = if dry_run {
+        allowed
+    } else {
+        let s = state.access_settings.get(&state.db).await;
+        p.allowed(|a| policy::can_run_cleanup(a, &facts, &s))?
+    };
     let id = sqlx::query_scalar!(
         "select cleanup_policy_id from cleanup_policy where namespace_id = $1 and repository_id is not distinct from $2",
         ns,
@@ -656,13 +656,13 @@ pub async fn run(state: &AppState, p: &Principal, scope: &Scope, dry_run: bool) 
     .await?
     .ok_or_else(|| AppError::not_found("No cleanup policy is set here."))?;
     if dry_run {
-        return run_policy(state, id, true, "preview", Some(user)).await;
+        return run_policy(state, id, true, "preview", Some(allowed)).await;
     }
     let mut lock = crate::backend::jobs::dedicated_connection(&state.db, "portcullis cleanup").await?;
     crate::backend::jobs::exclusively(
         &mut lock,
         "portcullis.cleanup",
-        run_policy(state, id, false, "on demand", Some(user)),
+        run_policy(state, id, false, "on demand", Some(allowed)),
     )
     .await?
     .ok_or_else(|| AppError::Conflict("A cleanup is running already; try again in a moment.".into()))
@@ -694,7 +694,7 @@ async fn run_due(state: &AppState) -> AppResult<()> {
                     p.cleanup_policy_id,
                     stored.timestamp()
                 )
-                .execute(&state.db)
+                .execute(&mut *Duty::Cleanup.on(&state.db).await?)
                 .await?;
                 next
             }
@@ -724,19 +724,19 @@ async fn run_due(state: &AppState) -> AppResult<()> {
 
 /// Records that a policy ran (or that its scheduled run was skipped) now: its next due time
 /// is worked out afresh from now.
-async fn mark_ran(conn: &mut sqlx::PgConnection, policy_id: i64) -> AppResult<()> {
+async fn mark_ran(conn: &mut Change<'_>, policy_id: i64) -> AppResult<()> {
     sqlx::query!(
         "update cleanup_policy set last_run_at = now(), next_run_at = null where cleanup_policy_id = $1",
         policy_id
     )
-    .execute(conn)
+    .execute(&mut **conn)
     .await?;
     Ok(())
 }
 
 /// Records that a scheduled run of a policy did not happen, and why.
 async fn skip_run(state: &AppState, policy_id: i64, why: &str) -> AppResult<()> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = Duty::Cleanup.begin(&state.db).await?;
     sqlx::query!(
         "insert into cleanup_run (cleanup_policy_id, trigger, finished_at, error) values ($1, 'schedule', now(), $2)",
         policy_id,

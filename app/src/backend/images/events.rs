@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Notify;
 
+use crate::backend::access::principal::{Change, Duty};
 use crate::backend::audit;
 use crate::backend::images::store;
 use crate::backend::registry::client::{is_manifest, RegistryClient, SELF_SUBJECT};
@@ -131,8 +132,8 @@ async fn record_skipped(state: &AppState, e: &Incoming, why: &str) -> AppResult<
 
 /// A transaction whose commit is on disk before it returns, whatever the server's
 /// `synchronous_commit`: what the inbox acknowledges must survive a crash of PostgreSQL.
-async fn durable(state: &AppState) -> AppResult<sqlx::Transaction<'static, sqlx::Postgres>> {
-    let mut tx = state.hot.begin().await?;
+async fn durable(state: &AppState) -> AppResult<Change<'static>> {
+    let mut tx = Duty::Ingest.begin(&state.hot).await?;
     sqlx::query!("set local synchronous_commit = on").execute(&mut *tx).await?;
     Ok(tx)
 }
@@ -268,8 +269,8 @@ pub async fn apply(state: &AppState, client: &RegistryClient, raw: &Value) -> Ap
             Ok(Outcome::Skipped("Portcullis reading the manifest is not a pull".into()))
         }
         "pull" if is_manifest(&t.media_type) || t.tag.is_some() => {
-            store::record_pull(&state.db, &t.repository, &t.digest, t.tag.as_deref(), at).await?;
-            let mut conn = state.db.acquire().await?;
+            let mut conn = Duty::Ingest.on(&state.db).await?;
+            store::record_pull(&mut conn, &t.repository, &t.digest, t.tag.as_deref(), at).await?;
             if let Some((_, namespace_id)) = store::repository_by_name(&mut conn, &t.repository).await? {
                 let told = webhooks::ImageEvent {
                     kind: "pull",
@@ -315,7 +316,7 @@ async fn apply_push(
         return Ok(Outcome::Skipped("the manifest is no longer in the registry".into()));
     };
     let meta = store::describe(state, client, &t.repository, &fetched).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = Duty::Ingest.begin(&state.db).await?;
     let Some((repo_id, namespace_id)) =
         store::find_or_create_repository(&mut tx, &t.repository, store::Recorder::Push(actor)).await?
     else {
@@ -330,7 +331,7 @@ async fn apply_push(
         if store::upsert_tag(&mut tx, repo_id, tag, &t.digest, actor, at, None, "push").await? {
             let details = serde_json::json!({ "tag": tag, "digest": t.digest });
             let target = audit::Target { kind: "repository", name: &t.repository, namespace_id };
-            audit::record(&mut tx, who(state, actor).await?.as_ref(), "image.push", target, details).await?;
+            audit::record_as(&mut tx, who(state, actor).await?.as_ref(), "image.push", target, details).await?;
         }
     }
     // Every push is told, a push of what was there already too (as the registry saw it).
@@ -350,7 +351,7 @@ async fn apply_push(
 
 /// A tag or a digest deleted in the registry: removed here too, the delete logged.
 async fn apply_delete(state: &AppState, t: &Target, actor: Option<&str>) -> AppResult<Outcome> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = Duty::Ingest.begin(&state.db).await?;
     let Some((repo_id, namespace_id)) = store::repository_by_name(&mut tx, &t.repository).await? else {
         return Ok(Outcome::Skipped("unknown repository".into()));
     };
@@ -369,7 +370,7 @@ async fn apply_delete(state: &AppState, t: &Target, actor: Option<&str>) -> AppR
     if !removed.is_empty() && actor.is_some() {
         let target = audit::Target { kind: "repository", name: &t.repository, namespace_id };
         let details = serde_json::json!({ "tags": removed, "digest": t.digest });
-        audit::record(&mut tx, who(state, actor).await?.as_ref(), "image.delete", target, details).await?;
+        audit::record_as(&mut tx, who(state, actor).await?.as_ref(), "image.delete", target, details).await?;
     }
     for tag in &removed {
         let told = webhooks::ImageEvent {
@@ -463,7 +464,7 @@ async fn drain(state: &AppState, client: &RegistryClient) -> AppResult<u64> {
                             attempts,
                             e.to_string()
                         )
-                        .execute(&state.db)
+                        .execute(&mut *Duty::Ingest.on(&state.db).await?)
                         .await?;
                         held.push(ev.repository);
                         continue;
@@ -478,7 +479,7 @@ async fn drain(state: &AppState, client: &RegistryClient) -> AppResult<u64> {
                 outcome,
                 reason
             )
-            .execute(&state.db)
+            .execute(&mut *Duty::Ingest.on(&state.db).await?)
             .await?;
             if let Some(c) = counts.iter_mut().find(|c| c.0 == outcome) {
                 c.1 += 1;
@@ -494,7 +495,7 @@ async fn drain(state: &AppState, client: &RegistryClient) -> AppResult<u64> {
             &outcomes as &[&str],
             &ns
         )
-        .execute(&state.db)
+        .execute(&mut *Duty::Ingest.on(&state.db).await?)
         .await?;
     }
 }
@@ -532,7 +533,7 @@ pub async fn prune(state: &AppState, days: u32) -> AppResult<u64> {
                   where processed_at < now() - make_interval(days => $1) limit 5000)",
             days as i32
         )
-        .execute(&state.db)
+        .execute(&mut *Duty::Prune.on(&state.db).await?)
         .await?
         .rows_affected();
         total += n;

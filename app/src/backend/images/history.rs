@@ -2,6 +2,7 @@
 //! tag and repository pages, and pruned after their retention. Putting an earlier image back
 //! (Quay's "time machine") is [`super::manage::restore_tag`].
 
+use crate::backend::access::principal::Duty;
 use crate::backend::AppState;
 use crate::error::AppResult;
 use crate::model::{TagMove, HISTORY_SHOWN};
@@ -70,7 +71,7 @@ pub async fn prune(state: &AppState, days: u32) -> AppResult<u64> {
                  (select tag_event_id from tag_event where at < now() - make_interval(days => $1) limit 5000)",
             days as i32
         )
-        .execute(&state.db)
+        .execute(&mut *Duty::Prune.on(&state.db).await?)
         .await?
         .rows_affected();
         total += n;

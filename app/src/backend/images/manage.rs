@@ -3,7 +3,7 @@
 //! description. Each asks the policy first, changes the registry, then the store, and tells
 //! the activity log and the webhooks.
 
-use crate::backend::access::principal::Principal;
+use crate::backend::access::principal::{Change, Principal};
 use crate::backend::audit::{self, Target};
 use crate::backend::images::browse::{repository_views, visible_repository, VisibleRepository};
 use crate::backend::images::store;
@@ -30,8 +30,9 @@ pub async fn delete_tag(
     .await?
     .ok_or_else(|| AppError::not_found("No such tag."))?;
     let r = visible_repository(state, p, &row.repository).await?;
-    let s = state.access.get(&state.db).await;
-    let user = p.allowed(|a| policy::can_delete(a, &r.facts, &s))?.user();
+    let s = state.access_settings.get(&state.db).await;
+    let allowed = p.allowed(|a| policy::can_delete(a, &r.facts, &s))?;
+    let user = allowed.user();
     // What is deleted must be what was confirmed, and what the registry serves now: a push
     // may have moved the tag since the page was shown, or since its event was applied.
     let moved = || AppError::Conflict("This tag points at another image now. Look at it again before deleting.".into());
@@ -52,7 +53,7 @@ pub async fn delete_tag(
     .await?;
     // The worker waits until this is recorded: the registry's delete event (whose actor is
     // Portcullis itself) then finds nothing left, and the tags' history names the user.
-    let mut tx = state.db.begin().await?;
+    let mut tx = allowed.begin(&state.db).await?;
     crate::backend::images::store::exclude_worker(&mut tx).await?;
     state.registry.delete_manifest(state, &r.name, &row.digest).await?;
     let by = store::Removal { source: "delete", actor: Some(&user.username) };
@@ -60,7 +61,7 @@ pub async fn delete_tag(
     tell_deleted(state, &mut tx, &r, &row.digest, &removed, &user.username).await?;
     let details = serde_json::json!({ "tags": tags, "digest": row.digest });
     let target = Target { kind: "repository", name: &r.name, namespace_id: r.namespace_id };
-    audit::record(&mut tx, Some(user), "image.delete", target, details).await?;
+    audit::record(&mut tx, "image.delete", target, details).await?;
     tx.commit().await?;
     Ok(tags)
 }
@@ -92,8 +93,9 @@ pub async fn restore_tag(
 ) -> AppResult<Option<String>> {
     p.require_writer()?;
     let r = visible_repository(state, p, repository).await?;
-    let settings = state.access.get(&state.db).await;
-    let user = p.allowed(|a| policy::can_push(a, &r.facts, &settings))?.user();
+    let settings = state.access_settings.get(&state.db).await;
+    let allowed = p.allowed(|a| policy::can_push(a, &r.facts, &settings))?;
+    let user = allowed.user();
     if !valid_tag(tag) {
         return Err(AppError::BadRequest(format!("{tag:?} is not a tag name.")));
     }
@@ -107,7 +109,7 @@ pub async fn restore_tag(
             short_digest(digest)
         )));
     };
-    let mut tx = state.db.begin().await?;
+    let mut tx = allowed.begin(&state.db).await?;
     // The worker waits, so the registry's push event finds the move recorded as a restore.
     store::exclude_worker(&mut tx).await?;
     let previous: Option<String> =
@@ -122,7 +124,7 @@ pub async fn restore_tag(
     store::upsert_tag(&mut tx, r.id, tag, digest, Some(&user.username), now, None, "restore").await?;
     let details = serde_json::json!({ "tag": tag, "digest": digest, "previous": previous });
     let target = Target { kind: "repository", name: &r.name, namespace_id: r.namespace_id };
-    audit::record(&mut tx, Some(user), "tag.restore", target, details).await?;
+    audit::record(&mut tx, "tag.restore", target, details).await?;
     tx.commit().await?;
     Ok(previous)
 }
@@ -131,7 +133,7 @@ pub async fn restore_tag(
 /// events then find nothing left to remove, and are not told twice).
 async fn tell_deleted(
     state: &AppState,
-    tx: &mut sqlx::PgConnection,
+    tx: &mut Change<'_>,
     r: &VisibleRepository,
     digest: &str,
     tags: &[String],
@@ -156,8 +158,9 @@ async fn tell_deleted(
 pub async fn delete_repository(state: &AppState, p: &Principal, name: &str) -> AppResult<()> {
     p.require_writer()?;
     let r = visible_repository(state, p, name).await?;
-    let s = state.access.get(&state.db).await;
-    let user = p.allowed(|a| policy::can_delete(a, &r.facts, &s))?.user();
+    let s = state.access_settings.get(&state.db).await;
+    let allowed = p.allowed(|a| policy::can_delete(a, &r.facts, &s))?;
+    let user = allowed.user();
     // Every manifest known here goes: tagged ones, untagged ones, and the per-platform images
     // of multi-platform ones, which would otherwise stay pullable by digest.
     let digests = sqlx::query_scalar!(
@@ -170,7 +173,7 @@ pub async fn delete_repository(state: &AppState, p: &Principal, name: &str) -> A
     .fetch_all(&state.db)
     .await?;
     // The worker waits (see delete_tag), and every tag's history says who deleted it.
-    let mut tx = state.db.begin().await?;
+    let mut tx = allowed.begin(&state.db).await?;
     crate::backend::images::store::exclude_worker(&mut tx).await?;
     for d in &digests {
         state.registry.delete_manifest(state, &r.name, d).await?;
@@ -184,7 +187,6 @@ pub async fn delete_repository(state: &AppState, p: &Principal, name: &str) -> A
     let details = serde_json::json!({ "manifests": digests.len() });
     audit::record(
         &mut tx,
-        Some(user),
         "repository.delete",
         Target { kind: "repository", name: &r.name, namespace_id: r.namespace_id },
         details,
@@ -203,16 +205,15 @@ pub async fn update_repository(
 ) -> AppResult<RepositoryView> {
     p.require_writer()?;
     let r = visible_repository(state, p, name).await?;
-    let s = state.access.get(&state.db).await;
-    let user = p.allowed(|a| policy::can_edit_namespace(a, &r.facts, &s))?.user();
+    let s = state.access_settings.get(&state.db).await;
+    let allowed = p.allowed(|a| policy::can_edit_namespace(a, &r.facts, &s))?;
     crate::backend::validate_description(description)?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = allowed.begin(&state.db).await?;
     sqlx::query!("update repository set description = $2 where repository_id = $1", r.id, description.trim())
         .execute(&mut *tx)
         .await?;
     audit::record(
         &mut tx,
-        Some(user),
         "repository.update",
         Target { kind: "repository", name: &r.name, namespace_id: r.namespace_id },
         serde_json::json!({}),

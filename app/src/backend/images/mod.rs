@@ -3,7 +3,7 @@
 //! `repository`, `manifest`, `tag`, `tag_event`, `registry_event`, `registry_event_count`,
 //! `sync_run`, `cleanup_policy` and `cleanup_run` tables.
 //!
-//! May call: `access`, `directory` (`directory::shared` for the namespace an image arrives
+//! May call: `access`, `directory` (`org::shared` for the namespace an image arrives
 //! in), `registry` (the client), `audit`.
 
 pub mod browse;

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use futures_util::{stream, StreamExt};
 
+use crate::backend::access::principal::{Change, Duty};
 use crate::backend::images::store;
 use crate::backend::AppState;
 use crate::error::AppResult;
@@ -37,7 +38,7 @@ async fn repository(state: &AppState, name: &str, started: chrono::DateTime<chro
         if was.is_some_and(|k| k.digest == digest && k.complete) {
             continue;
         }
-        let mut conn = state.db.acquire().await?;
+        let mut conn = Duty::Reconcile.on(&state.db).await?;
         let Some((rid, _)) = store::find_or_create_repository(&mut conn, name, store::Recorder::Reconcile).await?
         else {
             return Ok(report);
@@ -60,7 +61,7 @@ async fn repository(state: &AppState, name: &str, started: chrono::DateTime<chro
     let listed: HashSet<&String> = tags.iter().collect();
     let gone: Vec<&String> = known.keys().filter(|t| !listed.contains(t)).collect();
     if !gone.is_empty() {
-        let mut conn = state.db.acquire().await?;
+        let mut conn = Duty::Reconcile.on(&state.db).await?;
         let rid = match repo_id {
             Some(r) => Some(r),
             None => store::repository_by_name(&mut conn, name).await?.map(|(id, _)| id),
@@ -85,7 +86,7 @@ async fn repository(state: &AppState, name: &str, started: chrono::DateTime<chro
         // Listed in the catalog but empty (its last manifest was deleted): nothing to show.
         return Ok(report);
     }
-    store::forget_orphan_manifests(&state.db, name).await?;
+    store::forget_orphan_manifests(&mut Duty::Reconcile.on(&state.db).await?, name).await?;
     Ok(report)
 }
 
@@ -94,7 +95,7 @@ async fn repository(state: &AppState, name: &str, started: chrono::DateTime<chro
 /// problem, not the repository's: the other tags are still reconciled).
 async fn record_manifest(
     state: &AppState,
-    conn: &mut sqlx::PgConnection,
+    conn: &mut Change<'_>,
     repository_id: i64,
     name: &str,
     tag: &str,
@@ -140,7 +141,7 @@ async fn recorded(state: &AppState, trigger: &str) -> AppResult<ReconcileReport>
            returning sync_run_id, started_at as "started_at: chrono::DateTime<chrono::Utc>""#,
         trigger
     )
-    .fetch_one(&state.db)
+    .fetch_one(&mut *Duty::Reconcile.on(&state.db).await?)
     .await?;
     let run_id = run.sync_run_id;
     let clock = std::time::Instant::now();
@@ -163,7 +164,7 @@ async fn recorded(state: &AppState, trigger: &str) -> AppResult<ReconcileReport>
         report.repositories_removed,
         error
     )
-    .execute(&state.db)
+    .execute(&mut *Duty::Reconcile.on(&state.db).await?)
     .await?;
     result
 }
@@ -207,7 +208,7 @@ async fn run(state: &AppState, started: chrono::DateTime<chrono::Utc>) -> AppRes
         &catalog,
         started as _
     )
-    .execute(&state.db)
+    .execute(&mut *Duty::Reconcile.on(&state.db).await?)
     .await?
     .rows_affected() as i32;
     Ok(report)
@@ -269,7 +270,7 @@ pub async fn prune(state: &AppState) -> AppResult<u64> {
         "delete from sync_run where sync_run_id < (select min(sync_run_id) from
              (select sync_run_id from sync_run order by sync_run_id desc limit 1000) newest)"
     )
-    .execute(&state.db)
+    .execute(&mut *Duty::Prune.on(&state.db).await?)
     .await?
     .rows_affected())
 }

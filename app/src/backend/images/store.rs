@@ -5,7 +5,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sqlx::PgConnection;
 
-use crate::backend::directory::shared;
+use crate::backend::access::principal::Change;
+use crate::backend::org::shared;
 use crate::backend::registry::client::{is_index, Blob, Fetched, RegistryClient, CONFIG_LIMIT};
 use crate::backend::AppState;
 use crate::error::AppResult;
@@ -274,7 +275,7 @@ pub enum Recorder<'a> {
 /// that was deleted meanwhile does not bring it back for a member of its old team); it
 /// belongs to their personal team, private. Reconcile, which found images in the registry,
 /// gives it to the first administrator's.
-async fn namespace_for(conn: &mut PgConnection, ns: &str, by: Recorder<'_>) -> AppResult<Option<i64>> {
+async fn namespace_for(conn: &mut Change<'_>, ns: &str, by: Recorder<'_>) -> AppResult<Option<i64>> {
     if let Some(id) = shared::namespace_id(conn, ns).await? {
         return Ok(Some(id));
     }
@@ -291,7 +292,7 @@ async fn namespace_for(conn: &mut PgConnection, ns: &str, by: Recorder<'_>) -> A
 /// The repository row for `name`, created (with its namespace) when missing.
 /// `None` when the name cannot be placed (a malformed name, no namespace possible).
 pub async fn find_or_create_repository(
-    conn: &mut PgConnection,
+    conn: &mut Change<'_>,
     name: &str,
     by: Recorder<'_>,
 ) -> AppResult<Option<(i64, Option<i64>)>> {
@@ -315,7 +316,7 @@ pub async fn find_or_create_repository(
         name,
         namespace_id
     )
-    .fetch_one(&mut *conn)
+    .fetch_one(&mut **conn)
     .await?;
     Ok(Some((id, namespace_id)))
 }
@@ -330,7 +331,7 @@ pub async fn repository_by_name(conn: &mut PgConnection, name: &str) -> AppResul
 
 /// Records a pull of `repository` (by digest, or by tag) at `at`.
 pub async fn record_pull(
-    db: &sqlx::PgPool,
+    c: &mut Change<'_>,
     repository: &str,
     digest: &str,
     tag: Option<&str>,
@@ -345,13 +346,13 @@ pub async fn record_pull(
         at as _,
         tag
     )
-    .execute(db)
+    .execute(&mut **c)
     .await?;
     Ok(())
 }
 
 /// Records (or refreshes) a manifest's metadata.
-pub async fn upsert_manifest(conn: &mut PgConnection, repository_id: i64, m: &ImageMeta) -> AppResult<()> {
+pub async fn upsert_manifest(conn: &mut Change<'_>, repository_id: i64, m: &ImageMeta) -> AppResult<()> {
     sqlx::query!(
         "insert into manifest (repository_id, digest, media_type, size, created, os, architecture, platforms, labels,
                                annotations, config_digest, layers, manifest_json, config, incomplete_reason, signed)
@@ -379,7 +380,7 @@ pub async fn upsert_manifest(conn: &mut PgConnection, repository_id: i64, m: &Im
         (!m.config.is_null()).then_some(&m.config),
         m.incomplete_reason
     )
-    .execute(conn)
+    .execute(&mut **conn)
     .await?;
     Ok(())
 }
@@ -398,7 +399,7 @@ pub fn signature_target(tag: &str) -> Option<String> {
 /// A move to another digest (or a new tag) is written to the tag's history with `source`.
 #[allow(clippy::too_many_arguments)]
 pub async fn upsert_tag(
-    conn: &mut PgConnection,
+    conn: &mut Change<'_>,
     repository_id: i64,
     tag: &str,
     digest: &str,
@@ -440,7 +441,7 @@ pub async fn upsert_tag(
         unless_since as _,
         source
     )
-    .fetch_one(&mut *conn)
+    .fetch_one(&mut **conn)
     .await?
         > 0;
     if let Some(signed) = signature_target(tag) {
@@ -451,7 +452,7 @@ pub async fn upsert_tag(
             signed,
             tag
         )
-        .execute(&mut *conn)
+        .execute(&mut **conn)
         .await?;
     }
     Ok(changed)
@@ -468,7 +469,7 @@ pub struct Removal<'a> {
 /// Removes a manifest and every tag pointing at it (what a registry DELETE by digest does),
 /// each removal written to its tag's history. Returns the names of the removed tags.
 pub async fn remove_digest(
-    conn: &mut PgConnection,
+    conn: &mut Change<'_>,
     repository_id: i64,
     digest: &str,
     by: Removal<'_>,
@@ -483,10 +484,10 @@ pub async fn remove_digest(
         by.actor,
         by.source
     )
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut **conn)
     .await?;
     sqlx::query!("delete from manifest where repository_id = $1 and digest = $2", repository_id, digest)
-        .execute(&mut *conn)
+        .execute(&mut **conn)
         .await?;
     unsign(conn, repository_id, &tags).await?;
     Ok(tags)
@@ -495,7 +496,7 @@ pub async fn remove_digest(
 /// Removes one tag (its manifest stays while other tags point at it). With `unless_since`,
 /// a tag written at or after that time stays (see [`upsert_tag`]).
 pub async fn remove_tag(
-    conn: &mut PgConnection,
+    conn: &mut Change<'_>,
     repository_id: i64,
     tag: &str,
     unless_since: Option<chrono::DateTime<chrono::Utc>>,
@@ -513,7 +514,7 @@ pub async fn remove_tag(
         by.actor,
         by.source
     )
-    .fetch_one(&mut *conn)
+    .fetch_one(&mut **conn)
     .await?
         > 0;
     if !gone {
@@ -523,7 +524,7 @@ pub async fn remove_tag(
     Ok(gone)
 }
 
-async fn unsign(conn: &mut PgConnection, repository_id: i64, tags: &[String]) -> AppResult<()> {
+async fn unsign(conn: &mut Change<'_>, repository_id: i64, tags: &[String]) -> AppResult<()> {
     for t in tags {
         if let Some(d) = signature_target(t) {
             sqlx::query!(
@@ -531,7 +532,7 @@ async fn unsign(conn: &mut PgConnection, repository_id: i64, tags: &[String]) ->
                 repository_id,
                 d
             )
-            .execute(&mut *conn)
+            .execute(&mut **conn)
             .await?;
         }
     }
@@ -566,7 +567,7 @@ pub async fn known_tags(db: &sqlx::PgPool, name: &str) -> AppResult<std::collect
 
 /// Forgets the manifests of the repository `name` that no tag points at any more and no
 /// index refers to.
-pub async fn forget_orphan_manifests(db: &sqlx::PgPool, name: &str) -> AppResult<()> {
+pub async fn forget_orphan_manifests(c: &mut Change<'_>, name: &str) -> AppResult<()> {
     sqlx::query!(
         "delete from manifest m using repository r
          where m.repository_id = r.repository_id and r.name = $1
@@ -577,7 +578,7 @@ pub async fn forget_orphan_manifests(db: &sqlx::PgPool, name: &str) -> AppResult
                           and i.platforms @> jsonb_build_array(jsonb_build_object('digest', m.digest)))",
         name
     )
-    .execute(db)
+    .execute(&mut **c)
     .await?;
     Ok(())
 }
@@ -610,7 +611,7 @@ pub enum Holder {
 /// does the tag history of the namespace's repositories (kept by name, it would otherwise pass
 /// to whoever makes a namespace of the same name next). A refused removal rolls the
 /// transaction back, history included.
-pub async fn before_removing(tx: &mut PgConnection, holder: Holder) -> AppResult<i64> {
+pub async fn before_removing(tx: &mut Change<'_>, holder: Holder) -> AppResult<i64> {
     exclude_worker(&mut *tx).await?;
     let (namespace_id, personal_of) = match holder {
         Holder::Namespace(id) => (Some(id), None),
@@ -623,7 +624,7 @@ pub async fn before_removing(tx: &mut PgConnection, holder: Holder) -> AppResult
         namespace_id,
         personal_of
     )
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     Ok(sqlx::query_scalar!(
         r#"select count(*) as "n!" from repository r join namespace n using (namespace_id) join team t using (team_id)
@@ -633,7 +634,7 @@ pub async fn before_removing(tx: &mut PgConnection, holder: Holder) -> AppResult
         namespace_id,
         personal_of
     )
-    .fetch_one(tx)
+    .fetch_one(&mut **tx)
     .await?)
 }
 

@@ -8,6 +8,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
+use crate::backend::access::principal::Duty;
 use crate::backend::AppState;
 use crate::error::AppResult;
 
@@ -169,7 +170,7 @@ pub async fn run_due(state: &AppState) -> AppResult<usize> {
            returning d.webhook_delivery_id as id, d.event, d.payload, d.attempts,
                      d.created_at as "created_at: DateTime<Utc>", w.url, w.format, w.secret, w.headers"#
     )
-    .fetch_all(&state.db)
+    .fetch_all(&mut *Duty::Delivery.on(&state.db).await?)
     .await?;
     let n = due.len();
     let results: Vec<(i64, i32, DateTime<Utc>, Attempt)> = futures_util::stream::iter(due)
@@ -208,7 +209,7 @@ pub async fn run_due(state: &AppState) -> AppResult<usize> {
             a.body,
             backoff(attempts).as_secs_f64()
         )
-        .execute(&state.db)
+        .execute(&mut *Duty::Delivery.on(&state.db).await?)
         .await?;
     }
     Ok(n)
@@ -238,7 +239,7 @@ pub async fn prune(state: &AppState, days: u32) -> AppResult<u64> {
               where created_at < now() - make_interval(days => $1) and state <> 'pending' limit 10000)",
         days as i32
     )
-    .execute(&state.db)
+    .execute(&mut *Duty::Prune.on(&state.db).await?)
     .await?
     .rows_affected())
 }

@@ -4,9 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::backend::access::principal::Principal;
+use crate::backend::access::principal::{Allowed, Principal};
 use crate::backend::audit::{self, Target};
-use crate::backend::directory::namespaces::{self, NamespaceRef};
+use crate::backend::org::namespaces::{self, NamespaceRef};
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
 use crate::model::{CreatedWebhook, WebhookDelivery, WebhookView};
@@ -16,17 +16,19 @@ use super::*;
 
 use super::targets::{check_new, logged_url};
 
-/// Where a webhook belongs: a namespace, or the whole site (`None`).
-async fn scope(state: &AppState, p: &Principal, namespace: Option<&NamespaceRef>) -> AppResult<Option<(i64, String)>> {
+/// Where a webhook belongs: a namespace, or the whole site (`None`); and the principal's
+/// permission to manage the webhooks there.
+async fn belonging<'a>(
+    state: &AppState,
+    p: &'a Principal,
+    namespace: Option<&NamespaceRef>,
+) -> AppResult<(Option<(i64, String)>, Allowed<'a>)> {
     match namespace {
-        None => {
-            p.allowed(policy::can_administer)?;
-            Ok(None)
-        }
+        None => Ok((None, p.allowed(policy::can_administer)?)),
         Some(ns) => {
             let (n, _) = namespaces::find(state, p, ns).await?;
-            p.allowed(|a| policy::can_manage_webhooks(a, &n.facts()))?;
-            Ok(Some((n.id, n.name)))
+            let allowed = p.allowed(|a| policy::can_manage_webhooks(a, &n.facts()))?;
+            Ok((Some((n.id, n.name)), allowed))
         }
     }
 }
@@ -39,8 +41,7 @@ pub async fn create(
     namespace: Option<&NamespaceRef>,
     new: NewWebhook,
 ) -> AppResult<CreatedWebhook> {
-    let scope = scope(state, p, namespace).await?;
-    let user = p.require_writer()?;
+    let (belongs, allowed) = belonging(state, p, namespace).await?;
     let format = check_new(&new, state.settings.webhook_allow_private)?;
     let secret = match new.secret.clone().filter(|s| !s.is_empty()) {
         Some(s) => s,
@@ -54,11 +55,11 @@ pub async fn create(
     let crypt = state.keys.crypt();
     let headers: serde_json::Map<String, Value> = new.headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     let names: Vec<String> = new.headers.iter().map(|(k, _)| k.clone()).collect();
-    let mut tx = state.db.begin().await?;
+    let mut tx = allowed.begin(&state.db).await?;
     let id = sqlx::query_scalar!(
         "insert into webhook (namespace_id, name, url, events, format, secret, headers, header_names, created_by)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning webhook_id",
-        scope.as_ref().map(|s| s.0),
+        belongs.as_ref().map(|s| s.0),
         new.name.trim(),
         new.url.trim(),
         &new.events,
@@ -66,14 +67,13 @@ pub async fn create(
         crypt.seal(&secret)?,
         crypt.seal(&Value::Object(headers).to_string())?,
         &names,
-        user.username
+        allowed.user().username
     )
     .fetch_one(&mut *tx)
     .await?;
-    let target = Target { kind: "webhook", name: new.name.trim(), namespace_id: scope.as_ref().map(|s| s.0) };
+    let target = Target { kind: "webhook", name: new.name.trim(), namespace_id: belongs.as_ref().map(|s| s.0) };
     audit::record(
         &mut tx,
-        Some(user),
         "webhook.create",
         target,
         json!({ "url": logged_url(new.url.trim()), "events": new.events }),
@@ -85,10 +85,10 @@ pub async fn create(
 
 /// The webhooks of a namespace (its owners), or the site-wide ones (administrators).
 pub async fn list(state: &AppState, p: &Principal, namespace: Option<&NamespaceRef>) -> AppResult<Vec<WebhookView>> {
-    let scope = scope(state, p, namespace).await?;
+    let (belongs, _) = belonging(state, p, namespace).await?;
     let ids = sqlx::query_scalar!(
         "select webhook_id from webhook where namespace_id is not distinct from $1 order by webhook_id",
-        scope.map(|s| s.0)
+        belongs.map(|s| s.0)
     )
     .fetch_all(&state.db)
     .await?;
@@ -99,8 +99,8 @@ pub async fn list(state: &AppState, p: &Principal, namespace: Option<&NamespaceR
     Ok(out)
 }
 
-/// A webhook, for whoever may manage it (anyone else: not found).
-async fn managed(state: &AppState, p: &Principal, id: i64) -> AppResult<(Option<i64>, String)> {
+/// A webhook (its namespace and name), for whoever may manage it (anyone else: not found).
+async fn managed<'a>(state: &AppState, p: &'a Principal, id: i64) -> AppResult<(Option<i64>, String, Allowed<'a>)> {
     let row = sqlx::query!(
         r#"select w.namespace_id, w.name, n.name as "namespace?" from webhook w
            left join namespace n on n.namespace_id = w.namespace_id where w.webhook_id = $1"#,
@@ -110,11 +110,11 @@ async fn managed(state: &AppState, p: &Principal, id: i64) -> AppResult<(Option<
     .await?
     .ok_or_else(|| AppError::not_found("No such webhook."))?;
     let not_found = |_| AppError::not_found("No such webhook.");
-    match row.namespace {
-        Some(ns) => scope(state, p, Some(&NamespaceRef::Name(ns))).await.map_err(not_found)?,
-        None => scope(state, p, None).await.map_err(not_found)?,
+    let (_, allowed) = match row.namespace {
+        Some(ns) => belonging(state, p, Some(&NamespaceRef::Name(ns))).await.map_err(not_found)?,
+        None => belonging(state, p, None).await.map_err(not_found)?,
     };
-    Ok((row.namespace_id, row.name))
+    Ok((row.namespace_id, row.name, allowed))
 }
 
 pub async fn get(state: &AppState, p: &Principal, id: i64) -> AppResult<WebhookView> {
@@ -124,30 +124,20 @@ pub async fn get(state: &AppState, p: &Principal, id: i64) -> AppResult<WebhookV
 
 /// Turns a webhook on or off.
 pub async fn set_enabled(state: &AppState, p: &Principal, id: i64, enabled: bool) -> AppResult<WebhookView> {
-    let (namespace_id, name) = managed(state, p, id).await?;
-    let user = p.require_writer()?;
-    let mut tx = state.db.begin().await?;
+    let (namespace_id, name, allowed) = managed(state, p, id).await?;
+    let mut tx = allowed.begin(&state.db).await?;
     sqlx::query!("update webhook set enabled = $2 where webhook_id = $1", id, enabled).execute(&mut *tx).await?;
     let action = if enabled { "webhook.enable" } else { "webhook.disable" };
-    audit::record(&mut tx, Some(user), action, Target { kind: "webhook", name: &name, namespace_id }, json!({}))
-        .await?;
+    audit::record(&mut tx, action, Target { kind: "webhook", name: &name, namespace_id }, json!({})).await?;
     tx.commit().await?;
     view(state, id).await
 }
 
 pub async fn delete(state: &AppState, p: &Principal, id: i64) -> AppResult<()> {
-    let (namespace_id, name) = managed(state, p, id).await?;
-    let user = p.require_writer()?;
-    let mut tx = state.db.begin().await?;
+    let (namespace_id, name, allowed) = managed(state, p, id).await?;
+    let mut tx = allowed.begin(&state.db).await?;
     sqlx::query!("delete from webhook where webhook_id = $1", id).execute(&mut *tx).await?;
-    audit::record(
-        &mut tx,
-        Some(user),
-        "webhook.delete",
-        Target { kind: "webhook", name: &name, namespace_id },
-        json!({}),
-    )
-    .await?;
+    audit::record(&mut tx, "webhook.delete", Target { kind: "webhook", name: &name, namespace_id }, json!({})).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -198,21 +188,22 @@ async fn view(state: &AppState, id: i64) -> AppResult<WebhookView> {
 
 /// Queues a test event for a webhook now.
 pub async fn send_test(state: &AppState, p: &Principal, id: i64) -> AppResult<WebhookDelivery> {
-    managed(state, p, id).await?;
-    p.require_writer()?;
+    let (_, _, allowed) = managed(state, p, id).await?;
     let payload = json!({
         "type": "TEST",
         "occur_at": Utc::now().timestamp(),
         "operator": p.name(),
         "event_data": { "message": "A test delivery from Portcullis." }
     });
+    let mut tx = allowed.begin(&state.db).await?;
     let did = sqlx::query_scalar!(
         "insert into webhook_delivery (webhook_id, event, payload) values ($1, 'test', $2) returning webhook_delivery_id",
         id,
         payload
     )
-    .fetch_one(&state.db)
+    .fetch_one(&mut *tx)
     .await?;
+    tx.commit().await?;
     one_delivery(state, did).await
 }
 
@@ -223,16 +214,17 @@ pub async fn redeliver(state: &AppState, p: &Principal, delivery_id: i64) -> App
             .fetch_optional(&state.db)
             .await?
             .ok_or_else(|| AppError::not_found("No such delivery."))?;
-    managed(state, p, webhook_id).await?;
-    p.require_writer()?;
+    let (_, _, allowed) = managed(state, p, webhook_id).await?;
+    let mut tx = allowed.begin(&state.db).await?;
     let did = sqlx::query_scalar!(
         "insert into webhook_delivery (webhook_id, event, payload)
          select webhook_id, event, payload from webhook_delivery where webhook_delivery_id = $1
          returning webhook_delivery_id",
         delivery_id
     )
-    .fetch_one(&state.db)
+    .fetch_one(&mut *tx)
     .await?;
+    tx.commit().await?;
     one_delivery(state, did).await
 }
 

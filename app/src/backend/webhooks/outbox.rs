@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::PgConnection;
 
+use crate::backend::access::principal::Change;
 use crate::error::AppResult;
 
 /// Something that happened to an image, as webhooks report it.
@@ -22,7 +22,7 @@ pub struct ImageEvent<'a> {
 
 /// Queues `event` for every enabled webhook that asked for it (its namespace's, and the
 /// site-wide ones), in the caller's transaction. Returns how many deliveries were queued.
-pub async fn enqueue(conn: &mut PgConnection, registry_host: &str, event: &ImageEvent<'_>) -> AppResult<u64> {
+pub async fn enqueue(conn: &mut Change<'_>, registry_host: &str, event: &ImageEvent<'_>) -> AppResult<u64> {
     let kind = match event.kind {
         "push" => "PUSH_ARTIFACT",
         "delete" => "DELETE_ARTIFACT",
@@ -53,7 +53,7 @@ pub async fn enqueue(conn: &mut PgConnection, registry_host: &str, event: &Image
         payload,
         event.namespace_id
     )
-    .execute(&mut *conn)
+    .execute(&mut **conn)
     .await?
     .rows_affected())
 }
@@ -75,7 +75,7 @@ pub struct CleanupEvent<'a> {
 }
 
 /// Queues a cleanup run's summary for the webhooks that asked for `cleanup`.
-pub async fn enqueue_cleanup(conn: &mut PgConnection, e: &CleanupEvent<'_>) -> AppResult<u64> {
+pub async fn enqueue_cleanup(conn: &mut Change<'_>, e: &CleanupEvent<'_>) -> AppResult<u64> {
     let payload = json!({
         "type": "CLEANUP_RUN",
         "occur_at": Utc::now().timestamp(),
@@ -92,7 +92,7 @@ pub async fn enqueue_cleanup(conn: &mut PgConnection, e: &CleanupEvent<'_>) -> A
         payload,
         e.namespace_id
     )
-    .execute(&mut *conn)
+    .execute(&mut **conn)
     .await?
     .rows_affected())
 }

@@ -31,7 +31,7 @@ pub fn RepositoryHistoryPage() -> impl IntoView {
                 } else {
                     view! {
                         <div class="max-w-3xl">
-                            <TagHistoryCard repository=name moves=d.moves can_push=d.head.can_push restore show_tags=true/>
+                            <TagHistoryCard repository=name moves=d.moves can_push=d.head.abilities.push restore show_tags=true/>
                         </div>
                     }.into_any()
                 }}

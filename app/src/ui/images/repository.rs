@@ -48,7 +48,7 @@ fn RepositoryView(
     let filtered = !tag_q.is_empty() || !label_q.is_empty();
     let del_error = delete_tag.error();
     let (page, pages, total) = (d.tags.page, d.tags.pages(), d.tags.total);
-    let can_delete = d.head.can_delete;
+    let can_delete = d.head.abilities.delete;
     let rows = d.tags.items.into_iter().map(|t| tag_row(&name, &host, t, can_delete, delete_tag)).collect_view();
     let here = RepositoryPath::TAGS.of(&name);
     view! {

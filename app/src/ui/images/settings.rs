@@ -35,7 +35,7 @@ fn SettingsView(
     view! {
         {repository_header(&head, RepositoryPath::SETTINGS)}
         <div class="max-w-3xl space-y-6">
-            {head.can_edit.then(|| view! {
+            {head.abilities.edit.then(|| view! {
                 <Card title="Description">
                     <ActionForm action=update attr:class="space-y-4">
                         <FormError error=update_error/>
@@ -45,10 +45,10 @@ fn SettingsView(
                     </ActionForm>
                 </Card>
             })}
-            {head.namespace.clone().filter(|_| head.can_manage_cleanup).map(|ns| view! {
+            {head.namespace.clone().filter(|_| head.abilities.cleanup).map(|ns| view! {
                 <CleanupCard state=cleanup namespace=ns repository=name.clone()/>
             })}
-            {head.can_delete.then(|| view! {
+            {head.abilities.delete.then(|| view! {
                 <Card title="Delete repository">
                     <p class="mb-4 text-sm text-slate-600">
                         "Deletes every tag of this repository from the registry; the registry's garbage collection then frees their space."

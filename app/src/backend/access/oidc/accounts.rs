@@ -2,7 +2,7 @@
 //! the provider's subject, and their name, email and groups following the provider's.
 
 use crate::backend::access::ldap::DirectoryGroup;
-use crate::backend::access::principal::User;
+use crate::backend::access::principal::{Duty, User};
 use crate::backend::access::users;
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
@@ -85,12 +85,11 @@ async fn create(state: &AppState, identity: &Identity, username: &str) -> AppRes
         identity.subject,
         user.id
     )
-    .execute(&state.db)
+    .execute(&mut *Duty::SignIn.on(&state.db).await?)
     .await?;
     if inserted.rows_affected() == 0 {
         // The same person finished two sign-ins at once: keep the first account.
-        let mut conn = state.db.acquire().await?;
-        users::delete(&mut conn, user.id).await?;
+        users::delete(&mut Duty::SignIn.on(&state.db).await?, user.id).await?;
         return Err(AppError::Conflict("This sign-in already made an account; sign in again.".into()));
     }
     signed_in(state, user, identity).await
@@ -106,7 +105,7 @@ async fn signed_in(state: &AppState, user: User, identity: &Identity) -> AppResu
         identity.subject,
         identity.sealed_refresh_token
     )
-    .execute(&state.db)
+    .execute(&mut *Duty::SignIn.on(&state.db).await?)
     .await?;
     if !user.is_enabled {
         return Err(AppError::forbidden("This account is disabled here. Ask an administrator."));

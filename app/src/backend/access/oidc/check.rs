@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::backend::access::principal::Duty;
 use crate::backend::access::users;
 use crate::backend::audit::{self, Target};
 use crate::backend::AppState;
@@ -57,7 +58,7 @@ pub async fn check_all(state: &AppState) -> AppResult<CheckReport> {
                     row.subject,
                     sealed
                 )
-                .execute(&state.db)
+                .execute(&mut *Duty::DirectorySync.on(&state.db).await?)
                 .await?;
                 // Between sign-ins too, name, email and teams follow what the provider says.
                 let claims = refreshed.claims.filter(|c| c.get("sub").and_then(Value::as_str) == Some(&row.subject));
@@ -86,7 +87,7 @@ pub async fn check_all(state: &AppState) -> AppResult<CheckReport> {
 /// auth epoch (which ends their sessions and docker logins). Their next sign-in through the
 /// provider, if it lets them, starts afresh.
 async fn sign_out_everywhere(state: &AppState, user_id: i64, provider: &str, subject: &str) -> AppResult<()> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = Duty::DirectorySync.begin(&state.db).await?;
     sqlx::query!(
         "update oidc_identity set refresh_token = null, checked_at = now() where provider = $1 and subject = $2",
         provider,
@@ -99,7 +100,6 @@ async fn sign_out_everywhere(state: &AppState, user_id: i64, provider: &str, sub
     tracing::info!(%username, %provider, revoked, "the provider no longer knows this person: signed out everywhere");
     audit::record(
         &mut tx,
-        None,
         "user.signed_out",
         Target::user(&username),
         serde_json::json!({ "provider": provider, "reason": "the provider refused their refresh token", "tokens_revoked": revoked }),

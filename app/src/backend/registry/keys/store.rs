@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use crate::backend::access::principal::{Change, Duty};
 use crate::error::{AppError, AppResult};
 
 use super::*;
@@ -53,12 +54,7 @@ pub async fn inspect(db: &PgPool, crypt: &KeyCrypt) -> AppResult<KeysReport> {
     Ok(report)
 }
 
-pub(super) async fn insert(
-    conn: &mut sqlx::PgConnection,
-    k: &NewKey,
-    crypt: &KeyCrypt,
-    pending: bool,
-) -> AppResult<()> {
+pub(super) async fn insert(conn: &mut Change<'_>, k: &NewKey, crypt: &KeyCrypt, pending: bool) -> AppResult<()> {
     sqlx::query!(
         "insert into signing_key (kind, alg, kid, private_key_pem, certificate_pem, not_after, pending)
          values ($1, $2, $3, $4, $5, $6, $7)",
@@ -70,7 +66,7 @@ pub(super) async fn insert(
         k.not_after as _,
         pending
     )
-    .execute(conn)
+    .execute(&mut **conn)
     .await?;
     Ok(())
 }
@@ -97,7 +93,7 @@ pub(super) async fn active_ca_key(tx: &mut sqlx::PgConnection, crypt: &KeyCrypt)
 /// its certificate ends). Private keys stored in clear are encrypted when a key is set. Safe
 /// to call from several replicas; the maintenance job calls it every few minutes.
 pub async fn ensure(db: &PgPool, policy: &KeyPolicy) -> AppResult<()> {
-    let mut tx = db.begin().await?;
+    let mut tx = Duty::Keys.begin(db).await?;
     lock(&mut tx).await?;
     if policy.crypt.is_set() {
         let clear = sqlx::query!(
@@ -138,19 +134,19 @@ pub async fn ensure(db: &PgPool, policy: &KeyPolicy) -> AppResult<()> {
     Ok(())
 }
 
-pub(super) async fn rotate_in(tx: &mut sqlx::PgConnection, ca_key: &str, policy: &KeyPolicy) -> AppResult<String> {
+pub(super) async fn rotate_in(tx: &mut Change<'_>, ca_key: &str, policy: &KeyPolicy) -> AppResult<String> {
     let ca_key = ca_key.to_string();
     let (alg, valid_for) = (policy.alg, policy.rotation + policy.margin());
     let key = tokio::task::spawn_blocking(move || generate_signing_key(&ca_key, alg, valid_for))
         .await
         .map_err(pki_error)??;
     sqlx::query!("update signing_key set retired_at = now() where kind = 'signing' and retired_at is null")
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     insert(tx, &key, &policy.crypt, false).await?;
     // Keys whose certificates have ended are of no use to anyone any more.
     sqlx::query!("delete from signing_key where kind = 'signing' and retired_at is not null and not_after < now()")
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     Ok(key.kid)
 }
@@ -159,7 +155,7 @@ pub(super) async fn rotate_in(tx: &mut sqlx::PgConnection, ca_key: &str, policy:
 /// certificate still chains to the CA the registry trusts). Returns the new key id.
 pub(super) async fn rotate(db: &PgPool, policy: &KeyPolicy) -> AppResult<String> {
     ensure(db, policy).await?;
-    let mut tx = db.begin().await?;
+    let mut tx = Duty::Keys.begin(db).await?;
     lock(&mut tx).await?;
     let ca_key = active_ca_key(&mut tx, &policy.crypt).await?.ok_or(AppError::Internal)?;
     let kid = rotate_in(&mut tx, &ca_key, policy).await?;
@@ -182,7 +178,7 @@ pub enum CaRotation {
 /// tokens signed under it have expired).
 pub(super) async fn rotate_ca(db: &PgPool, policy: &KeyPolicy, finish: bool) -> AppResult<CaRotation> {
     ensure(db, policy).await?;
-    let mut tx = db.begin().await?;
+    let mut tx = Duty::Keys.begin(db).await?;
     lock(&mut tx).await?;
     let staged = sqlx::query!(
         "select signing_key_id, kid, private_key_pem from signing_key where kind = 'ca' and pending

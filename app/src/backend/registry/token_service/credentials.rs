@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 
 use crate::backend::access::principal::Principal;
-use crate::backend::access::principal::User;
+use crate::backend::access::principal::{Duty, User};
 use crate::backend::access::{access_tokens as tokens, login as auth};
 use crate::backend::AppState;
 use crate::error::AppError;
@@ -80,7 +80,9 @@ pub(super) async fn by_access_token(state: &AppState, secret: &str) -> Result<Pr
             if let Some(id) = hit.token.as_ref().map(|t| t.token_id) {
                 let db = state.hot.clone();
                 tokio::spawn(async move {
-                    let _ = tokens::touch(&db, id).await;
+                    if let Ok(mut c) = Duty::SignIn.on(&db).await {
+                        let _ = tokens::touch(&mut c, id).await;
+                    }
                 });
             }
         }
@@ -132,7 +134,7 @@ pub(super) async fn refresh_token_user(state: &AppState, token: &str, service: &
     .ok_or_else(invalid)?;
     if row.stale {
         sqlx::query!("update refresh_token set last_used_at = now() where refresh_token_id = $1", row.refresh_token_id)
-            .execute(&state.hot)
+            .execute(&mut *Duty::SignIn.on(&state.hot).await?)
             .await
             .map_err(AppError::from)?;
     }

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::backend::access::access_tokens as tokens;
 use crate::backend::access::principal::User;
-use crate::backend::directory::namespaces::namespaces_by_name;
+use crate::backend::org::namespaces::namespaces_by_name;
 use crate::backend::registry::jwt::sign;
 use crate::backend::AppState;
 use crate::error::AppError;
@@ -213,7 +213,7 @@ pub async fn issue(state: &AppState, creds: Credentials, req: TokenRequest) -> R
     }
 
     let known = lookup_namespaces(state, user, &requested).await?;
-    let settings = state.access.get(&state.db).await;
+    let settings = state.access_settings.get(&state.db).await;
     let restriction = principal.restriction();
     let access = grant::grant(&principal.actor(), &requested, |ns| known.get(ns).copied(), &settings, restriction);
 

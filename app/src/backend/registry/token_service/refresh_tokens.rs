@@ -2,6 +2,7 @@
 //! per user, listed and revoked on the account page, pruned when they end.
 
 use crate::backend::access::access_tokens as tokens;
+use crate::backend::access::principal::Duty;
 use crate::backend::access::principal::Principal;
 use crate::backend::access::principal::User;
 use crate::backend::AppState;
@@ -17,6 +18,7 @@ pub(super) async fn create_refresh_token(
     client_id: &str,
 ) -> Result<String, TokenError> {
     let secret = tokens::new_secret(REFRESH_PREFIX);
+    let mut c = Duty::SignIn.on(&state.db).await?;
     sqlx::query!(
         "insert into refresh_token (user_id, service, client_id, token_hash, display_prefix, auth_epoch)
          values ($1, $2, $3, $4, $5, $6)",
@@ -27,7 +29,7 @@ pub(super) async fn create_refresh_token(
         &secret[..REFRESH_PREFIX.len() + 6],
         user.auth_epoch
     )
-    .execute(&state.db)
+    .execute(&mut *c)
     .await
     .map_err(AppError::from)?;
     // Each `docker login` makes one: a client keeps its newest few, a user a bounded number.
@@ -44,7 +46,7 @@ pub(super) async fn create_refresh_token(
         REFRESH_TOKENS_PER_CLIENT,
         REFRESH_TOKENS_PER_USER
     )
-    .execute(&state.db)
+    .execute(&mut *c)
     .await
     .map_err(AppError::from)?;
     Ok(secret)
@@ -67,7 +69,7 @@ pub async fn prune_refresh_tokens(state: &AppState) -> Result<u64, AppError> {
         state.settings.refresh_token_max_days as i32,
         state.settings.refresh_token_idle_days as i32
     )
-    .execute(&state.db)
+    .execute(&mut *Duty::Prune.on(&state.db).await?)
     .await?
     .rows_affected())
 }
@@ -99,8 +101,8 @@ pub async fn revoke_refresh_token(state: &AppState, p: &Principal, id: i64) -> R
         .fetch_optional(&state.db)
         .await?
         .ok_or_else(missing)?;
-    let user = p.allowed(|a| crate::policy::can_manage_tokens_of(a, owner)).map_err(|_| missing())?.user();
-    let mut tx = state.db.begin().await?;
+    let allowed = p.allowed(|a| crate::policy::can_manage_tokens_of(a, owner)).map_err(|_| missing())?;
+    let mut tx = allowed.begin(&state.db).await?;
     let done = sqlx::query!(
         "update refresh_token set revoked_at = now() where refresh_token_id = $1 and revoked_at is null",
         id
@@ -113,7 +115,6 @@ pub async fn revoke_refresh_token(state: &AppState, p: &Principal, id: i64) -> R
     }
     crate::backend::audit::record(
         &mut tx,
-        Some(user),
         "token.revoke",
         crate::backend::audit::Target::token("refresh token"),
         serde_json::json!({}),

@@ -93,12 +93,13 @@ pub async fn list(state: &AppState, p: &Principal, req: PageRequest) -> AppResul
 
 /// Creates a team owned by the principal.
 pub async fn create(state: &AppState, p: &Principal, name: &str, description: &str) -> AppResult<TeamView> {
-    let settings = state.access.get(&state.db).await;
-    let user = p.allowed(|a| policy::can_create_team(a, &settings))?.user();
+    let settings = state.access_settings.get(&state.db).await;
+    let allowed = p.allowed(|a| policy::can_create_team(a, &settings))?;
+    let user = allowed.user();
     let name = name.trim();
     validate_username(name).map_err(|e| AppError::invalid("name", e))?;
     crate::backend::validate_description(description)?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = allowed.begin(&state.db).await?;
     let id = sqlx::query_scalar!(
         "insert into team (name, description) values ($1, $2) returning team_id",
         name,
@@ -110,7 +111,7 @@ pub async fn create(state: &AppState, p: &Principal, name: &str, description: &s
     sqlx::query!("insert into team_member (team_id, user_id, role) values ($1, $2, 'owner')", id, user.id)
         .execute(&mut *tx)
         .await?;
-    audit::record(&mut tx, Some(user), "team.create", Target::team(name), serde_json::json!({})).await?;
+    audit::record(&mut tx, "team.create", Target::team(name), serde_json::json!({})).await?;
     tx.commit().await?;
     get(state, p, &TeamRef::Id(id)).await
 }
@@ -118,13 +119,13 @@ pub async fn create(state: &AppState, p: &Principal, name: &str, description: &s
 /// Changes a team's description.
 pub async fn update(state: &AppState, p: &Principal, team: &TeamRef, description: &str) -> AppResult<TeamView> {
     let t = get(state, p, team).await?;
-    let user = p.allowed(|a| policy::can_manage_team(a, t.role))?.user();
+    let allowed = p.allowed(|a| policy::can_manage_team(a, t.role))?;
     crate::backend::validate_description(description)?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = allowed.begin(&state.db).await?;
     sqlx::query!("update team set description = $2 where team_id = $1", t.id, description.trim())
         .execute(&mut *tx)
         .await?;
-    audit::record(&mut tx, Some(user), "team.update", Target::team(&t.name), serde_json::json!({})).await?;
+    audit::record(&mut tx, "team.update", Target::team(&t.name), serde_json::json!({})).await?;
     tx.commit().await?;
     get(state, p, &TeamRef::Id(t.id)).await
 }
@@ -132,16 +133,16 @@ pub async fn update(state: &AppState, p: &Principal, team: &TeamRef, description
 /// Deletes a team that owns no namespaces.
 pub async fn delete(state: &AppState, p: &Principal, team: &TeamRef) -> AppResult<()> {
     let t = get(state, p, team).await?;
-    let user = p.allowed(|a| policy::can_manage_team(a, t.role))?.user();
+    let allowed = p.allowed(|a| policy::can_manage_team(a, t.role))?;
     if t.namespace_count > 0 {
         return Err(AppError::Conflict(format!(
             "Team {} still owns {} namespace(s). Move or delete them first.",
             t.name, t.namespace_count
         )));
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = allowed.begin(&state.db).await?;
     sqlx::query!("delete from team where team_id = $1", t.id).execute(&mut *tx).await?;
-    audit::record(&mut tx, Some(user), "team.delete", Target::team(&t.name), serde_json::json!({})).await?;
+    audit::record(&mut tx, "team.delete", Target::team(&t.name), serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -193,12 +194,12 @@ pub async fn add_member(
     role: TeamRole,
 ) -> AppResult<TeamMemberView> {
     let t = get(state, p, team).await?;
-    let actor = p.allowed(|a| policy::can_manage_team(a, t.role))?.user();
+    let allowed = p.allowed(|a| policy::can_manage_team(a, t.role))?;
     let username = username.trim().to_ascii_lowercase();
     let member = crate::backend::access::users::find_by_username(&state.db, &username)
         .await?
         .ok_or_else(|| AppError::invalid("username", "no user has this name"))?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = allowed.begin(&state.db).await?;
     sqlx::query!(
         "insert into team_member (team_id, user_id, role) values ($1, $2, $3)",
         t.id,
@@ -209,7 +210,7 @@ pub async fn add_member(
     .await
     .on_constraint(&[("team_member_pkey", AppError::invalid("username", "is already a member of this team"))])?;
     let details = serde_json::json!({ "member": member.username, "role": role.as_str() });
-    audit::record(&mut tx, Some(actor), "team.member.add", Target::team(&t.name), details).await?;
+    audit::record(&mut tx, "team.member.add", Target::team(&t.name), details).await?;
     tx.commit().await?;
     self::member(&state.db, t.id, member.id).await
 }
@@ -248,9 +249,9 @@ async fn current_role(db: &PgPool, team_id: i64, user_id: i64) -> AppResult<(Str
 /// Changes a member's role.
 pub async fn set_role(state: &AppState, p: &Principal, team: &TeamRef, user_id: i64, role: TeamRole) -> AppResult<()> {
     let t = get(state, p, team).await?;
-    let actor = p.allowed(|a| policy::can_manage_team(a, t.role))?.user();
+    let allowed = p.allowed(|a| policy::can_manage_team(a, t.role))?;
     let (username, before) = current_role(&state.db, t.id, user_id).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = allowed.begin(&state.db).await?;
     if before == TeamRole::Owner && role != TeamRole::Owner {
         keep_an_owner(&mut tx, t.id, user_id).await?;
     }
@@ -264,7 +265,7 @@ pub async fn set_role(state: &AppState, p: &Principal, team: &TeamRef, user_id: 
     .execute(&mut *tx)
     .await?;
     let details = serde_json::json!({ "member": username, "from": before.as_str(), "to": role.as_str() });
-    audit::record(&mut tx, Some(actor), "team.member.role", Target::team(&t.name), details).await?;
+    audit::record(&mut tx, "team.member.role", Target::team(&t.name), details).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -272,9 +273,9 @@ pub async fn set_role(state: &AppState, p: &Principal, team: &TeamRef, user_id: 
 /// Removes a member from a team.
 pub async fn remove_member(state: &AppState, p: &Principal, team: &TeamRef, user_id: i64) -> AppResult<()> {
     let t = get(state, p, team).await?;
-    let actor = p.allowed(|a| policy::can_manage_team(a, t.role))?.user();
+    let allowed = p.allowed(|a| policy::can_manage_team(a, t.role))?;
     let (username, before) = current_role(&state.db, t.id, user_id).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = allowed.begin(&state.db).await?;
     if before == TeamRole::Owner {
         keep_an_owner(&mut tx, t.id, user_id).await?;
     }
@@ -282,7 +283,7 @@ pub async fn remove_member(state: &AppState, p: &Principal, team: &TeamRef, user
         .execute(&mut *tx)
         .await?;
     let details = serde_json::json!({ "member": username, "role": before.as_str() });
-    audit::record(&mut tx, Some(actor), "team.member.remove", Target::team(&t.name), details).await?;
+    audit::record(&mut tx, "team.member.remove", Target::team(&t.name), details).await?;
     tx.commit().await?;
     Ok(())
 }

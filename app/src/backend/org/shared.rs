@@ -7,13 +7,14 @@
 use serde_json::json;
 use sqlx::PgConnection;
 
+use crate::backend::access::principal::Change;
 use crate::backend::audit;
 use crate::error::AppResult;
 use crate::model::TeamRole;
 
 /// Creates a user's personal team (they own it) and private namespace, both named after them.
 /// A name clash is left as the database's unique violation, for the caller's `on_constraint`.
-pub async fn create_personal(conn: &mut PgConnection, user_id: i64, username: &str) -> Result<(), sqlx::Error> {
+pub async fn create_personal(conn: &mut Change<'_>, user_id: i64, username: &str) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "with t as (insert into team (name, personal_user_id) values ($1, $2) returning team_id),
               m as (insert into team_member (team_id, user_id, role) select team_id, $2, 'owner' from t)
@@ -21,18 +22,18 @@ pub async fn create_personal(conn: &mut PgConnection, user_id: i64, username: &s
         username,
         user_id
     )
-    .execute(conn)
+    .execute(&mut **conn)
     .await?;
     Ok(())
 }
 
 /// Deletes a user's personal namespace (their personal team goes with the user).
-pub async fn delete_personal(conn: &mut PgConnection, user_id: i64) -> AppResult<()> {
+pub async fn delete_personal(conn: &mut Change<'_>, user_id: i64) -> AppResult<()> {
     sqlx::query!(
         "delete from namespace where team_id in (select team_id from team where personal_user_id = $1)",
         user_id
     )
-    .execute(conn)
+    .execute(&mut **conn)
     .await?;
     Ok(())
 }
@@ -46,7 +47,7 @@ pub async fn namespace_id(conn: &mut PgConnection, name: &str) -> AppResult<Opti
 /// personal team): `pusher`'s when given and an enabled administrator, otherwise (`None`) the
 /// first enabled administrator's. `None` when there is no such administrator.
 pub async fn create_implicit_namespace(
-    conn: &mut PgConnection,
+    conn: &mut Change<'_>,
     name: &str,
     pusher: Option<&str>,
 ) -> AppResult<Option<i64>> {
@@ -56,7 +57,7 @@ pub async fn create_implicit_namespace(
            order by u.user_id limit 1"#,
         pusher
     )
-    .fetch_optional(&mut *conn)
+    .fetch_optional(&mut **conn)
     .await?;
     let Some(team) = team else { return Ok(None) };
     let id = sqlx::query_scalar!(
@@ -65,11 +66,10 @@ pub async fn create_implicit_namespace(
         name,
         team
     )
-    .fetch_one(&mut *conn)
+    .fetch_one(&mut **conn)
     .await?;
     audit::record(
         conn,
-        None,
         "namespace.create",
         audit::Target::namespace(name, id),
         json!({ "implicit": true, "pusher": pusher }),
@@ -80,12 +80,7 @@ pub async fn create_implicit_namespace(
 
 /// Adds user `user_id` to team `team_id` as `role`, marked as given by a group sync (which may
 /// take it back). Returns the team's name.
-pub async fn add_synced_member(
-    conn: &mut PgConnection,
-    team_id: i64,
-    user_id: i64,
-    role: TeamRole,
-) -> AppResult<String> {
+pub async fn add_synced_member(conn: &mut Change<'_>, team_id: i64, user_id: i64, role: TeamRole) -> AppResult<String> {
     Ok(sqlx::query_scalar!(
         "insert into team_member (team_id, user_id, role, synced) values ($1, $2, $3, true)
          returning (select name from team where team_id = $1)",
@@ -93,14 +88,14 @@ pub async fn add_synced_member(
         user_id,
         role as TeamRole
     )
-    .fetch_one(conn)
+    .fetch_one(&mut **conn)
     .await?
     .unwrap_or_default())
 }
 
 /// Changes a synced membership to `role`, or (`None`) ends it.
 pub async fn set_synced_role(
-    conn: &mut PgConnection,
+    conn: &mut Change<'_>,
     team_id: i64,
     user_id: i64,
     role: Option<TeamRole>,
@@ -113,12 +108,12 @@ pub async fn set_synced_role(
                 user_id,
                 role as TeamRole
             )
-            .execute(conn)
+            .execute(&mut **conn)
             .await?
         }
         None => {
             sqlx::query!("delete from team_member where team_id = $1 and user_id = $2", team_id, user_id)
-                .execute(conn)
+                .execute(&mut **conn)
                 .await?
         }
     };

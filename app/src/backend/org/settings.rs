@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 
+use crate::backend::access::principal::Allowed;
+use crate::backend::access::principal::Duty;
 use crate::backend::access::principal::Principal;
-use crate::backend::access::principal::User;
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
 use crate::policy::AccessSettings;
@@ -15,13 +16,13 @@ use crate::policy::AccessSettings;
 /// The site's access settings: kept in PostgreSQL (editable by administrators, shared by
 /// replicas) and cached here for a few seconds so that hot paths do not query them.
 #[derive(Clone)]
-pub struct SettingsStore {
+pub struct AccessSettingsStore {
     inner: Arc<RwLock<(AccessSettings, Instant)>>,
 }
 
 const SETTINGS_TTL: Duration = Duration::from_secs(5);
 
-impl SettingsStore {
+impl AccessSettingsStore {
     pub fn new(initial: AccessSettings) -> Self {
         Self { inner: Arc::new(RwLock::new((initial, Instant::now()))) }
     }
@@ -39,7 +40,7 @@ impl SettingsStore {
             defaults.users_may_create_namespaces,
             defaults.users_may_change_visibility
         )
-        .execute(db)
+        .execute(&mut *Duty::Setup.on(db).await?)
         .await?;
         Ok(Self::new(load(db).await?))
     }
@@ -61,8 +62,8 @@ impl SettingsStore {
 
     /// Stores new settings and, when they changed, records who changed what, in one
     /// transaction. Returns the previous settings.
-    pub async fn set(&self, db: &PgPool, s: AccessSettings, by: &User) -> AppResult<AccessSettings> {
-        let mut tx = db.begin().await?;
+    pub async fn set(&self, db: &PgPool, s: AccessSettings, by: Allowed<'_>) -> AppResult<AccessSettings> {
+        let mut tx = by.begin(db).await?;
         // The row lock orders two administrators saving at once.
         sqlx::query!("select 1 as one from access_setting for update").fetch_one(&mut *tx).await?;
         let before = load(&mut *tx).await?;
@@ -83,7 +84,6 @@ impl SettingsStore {
             let details = serde_json::json!({ "from": before, "to": s });
             crate::backend::audit::record(
                 &mut tx,
-                Some(by),
                 "settings.update",
                 crate::backend::audit::Target::settings(),
                 details,
@@ -113,11 +113,11 @@ async fn load<'e>(db: impl sqlx::PgExecutor<'e>) -> AppResult<AccessSettings> {
 
 pub async fn get_settings(state: &AppState, p: &Principal) -> AppResult<AccessSettings> {
     p.require_user()?;
-    Ok(state.access.get(&state.db).await)
+    Ok(state.access_settings.get(&state.db).await)
 }
 
 pub async fn update_settings(state: &AppState, p: &Principal, s: AccessSettings) -> AppResult<AccessSettings> {
-    let admin = p.allowed(crate::policy::can_administer)?.user();
-    state.access.set(&state.db, s, admin).await?;
+    let allowed = p.allowed(crate::policy::can_administer)?;
+    state.access_settings.set(&state.db, s, allowed).await?;
     Ok(s)
 }

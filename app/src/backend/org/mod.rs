@@ -1,5 +1,6 @@
-//! What people are organised into: teams and their members, namespaces and their
-//! visibility, and the site's access settings. Owns the `team`, `team_member`, `namespace` and
+//! The organisation: what people are organised into (teams and their members, namespaces and
+//! their visibility) and the site's access settings. (The directory, LDAP, is `access::ldap`.)
+//! Owns the `team`, `team_member`, `namespace` and
 //! `access_setting` tables: every write to them and every lookup of their rows is here
 //! (`shared` holds the ones other rooms call: a user's personal team and namespace, the
 //! namespace an image arrives in). Other rooms' read queries may join these tables to show a

@@ -112,7 +112,7 @@ pub struct NamespaceQuery {
 /// count 30,000 repositories against 3,000 public namespaces), while the subquery is hashed
 /// once (7 ms).
 pub async fn pullable_ids(state: &AppState, p: &Principal) -> AppResult<(Option<Vec<i64>>, bool)> {
-    let s = state.access.get(&state.db).await;
+    let s = state.access_settings.get(&state.db).await;
     let f = crate::policy::pull_filter(&p.actor(), &s);
     let row = sqlx::query!(
         r#"select coalesce(array_agg(n.namespace_id) filter (where v.visible), '{}') as "ids!",
@@ -145,7 +145,7 @@ pub async fn visible_namespaces(
     q: &NamespaceQuery,
     req: crate::model::PageRequest,
 ) -> AppResult<crate::model::Page<Namespace>> {
-    let s = state.access.get(&state.db).await;
+    let s = state.access_settings.get(&state.db).await;
     let f = crate::policy::pull_filter(&p.actor(), &s);
     let viewer = p.user.as_ref().map(|u| u.id);
     let filter = RowFilter {
@@ -219,7 +219,7 @@ async fn views(
     req: PageRequest,
 ) -> AppResult<Page<NamespaceView>> {
     let page = visible_namespaces(state, p, q, req).await?;
-    let (actor, s) = (p.actor(), state.access.get(&state.db).await);
+    let (actor, s) = (p.actor(), state.access_settings.get(&state.db).await);
     Ok(Page {
         items: page.items.into_iter().map(|r| view(r, &actor, &s)).collect(),
         page: page.page,
@@ -232,7 +232,7 @@ async fn views(
 /// "not found", revealing nothing.
 /// A namespace the principal may see (else "not found"), and the access settings.
 pub async fn find(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppResult<(Namespace, AccessSettings)> {
-    let s = state.access.get(&state.db).await;
+    let s = state.access_settings.get(&state.db).await;
     let viewer = p.user.as_ref().map(|u| u.id);
     let row = match ns {
         NamespaceRef::Name(name) => namespaces_by_name(&state.db, viewer, std::slice::from_ref(name)).await?.pop(),
@@ -263,12 +263,12 @@ pub async fn create(
     validate_username(&name).map_err(|e| AppError::invalid("name", e))?;
     crate::backend::validate_description(description)?;
     let t = teams::get(state, p, team).await.map_err(|_| AppError::invalid("team", "no such team"))?;
-    let s = state.access.get(&state.db).await;
-    let user = p.allowed(|a| policy::can_create_namespace(a, t.role, &s))?.user();
+    let s = state.access_settings.get(&state.db).await;
+    let allowed = p.allowed(|a| policy::can_create_namespace(a, t.role, &s))?;
     if visibility != Visibility::Private {
         p.allowed(|a| policy::can_choose_visibility(a, t.role, &s))?;
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = allowed.begin(&state.db).await?;
     let id = sqlx::query_scalar!(
         "insert into namespace (name, team_id, visibility, description) values ($1, $2, $3, $4)
          returning namespace_id",
@@ -281,7 +281,7 @@ pub async fn create(
     .await
     .on_constraint(&[("namespace_name_key", AppError::invalid("name", "is already taken"))])?;
     let details = serde_json::json!({ "team": t.name, "visibility": visibility.as_str() });
-    audit::record(&mut tx, Some(user), "namespace.create", Target::namespace(&name, id), details).await?;
+    audit::record(&mut tx, "namespace.create", Target::namespace(&name, id), details).await?;
     tx.commit().await?;
     get(state, p, &NamespaceRef::Id(id)).await
 }
@@ -321,14 +321,14 @@ pub async fn set_visibility(
     visibility: Visibility,
 ) -> AppResult<NamespaceView> {
     let (n, s) = find(state, p, ns).await?;
-    let user = p.allowed(|a| policy::can_change_visibility(a, &n.facts(), &s))?.user();
+    let allowed = p.allowed(|a| policy::can_change_visibility(a, &n.facts(), &s))?;
     if n.visibility != visibility {
-        let mut tx = state.db.begin().await?;
+        let mut tx = allowed.begin(&state.db).await?;
         sqlx::query!("update namespace set visibility = $2 where namespace_id = $1", n.id, visibility as Visibility)
             .execute(&mut *tx)
             .await?;
         let details = serde_json::json!({ "from": n.visibility.as_str(), "to": visibility.as_str() });
-        audit::record(&mut tx, Some(user), "namespace.visibility", Target::namespace(&n.name, n.id), details).await?;
+        audit::record(&mut tx, "namespace.visibility", Target::namespace(&n.name, n.id), details).await?;
         tx.commit().await?;
     }
     get(state, p, &NamespaceRef::Id(n.id)).await
@@ -337,14 +337,13 @@ pub async fn set_visibility(
 /// Changes a namespace's description.
 pub async fn update(state: &AppState, p: &Principal, ns: &NamespaceRef, description: &str) -> AppResult<NamespaceView> {
     let (n, s) = find(state, p, ns).await?;
-    let user = p.allowed(|a| policy::can_edit_namespace(a, &n.facts(), &s))?.user();
+    let allowed = p.allowed(|a| policy::can_edit_namespace(a, &n.facts(), &s))?;
     crate::backend::validate_description(description)?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = allowed.begin(&state.db).await?;
     sqlx::query!("update namespace set description = $2 where namespace_id = $1", n.id, description.trim())
         .execute(&mut *tx)
         .await?;
-    audit::record(&mut tx, Some(user), "namespace.update", Target::namespace(&n.name, n.id), serde_json::json!({}))
-        .await?;
+    audit::record(&mut tx, "namespace.update", Target::namespace(&n.name, n.id), serde_json::json!({})).await?;
     tx.commit().await?;
     get(state, p, &NamespaceRef::Id(n.id)).await
 }
@@ -352,8 +351,8 @@ pub async fn update(state: &AppState, p: &Principal, ns: &NamespaceRef, descript
 /// Deletes a namespace (not a personal one).
 pub async fn delete(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppResult<()> {
     let (n, _) = find(state, p, ns).await?;
-    let user = p.allowed(|a| policy::can_delete_namespace(a, &n.facts()))?.user();
-    let mut tx = state.db.begin().await?;
+    let allowed = p.allowed(|a| policy::can_delete_namespace(a, &n.facts()))?;
+    let mut tx = allowed.begin(&state.db).await?;
     // Its images would stay in the registry, and a later namespace of the same name would
     // inherit them.
     let held = crate::backend::images::store::before_removing(&mut tx, Holder::Namespace(n.id)).await?;
@@ -364,7 +363,6 @@ pub async fn delete(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppRe
     let details = serde_json::json!({ "team": n.team_name });
     audit::record(
         &mut tx,
-        Some(user),
         "namespace.delete",
         Target { kind: "namespace", name: &n.name, namespace_id: None },
         details,

@@ -1,0 +1,69 @@
+//! Admin → Settings: the site's access rules (push policy, deletes, what users may create).
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use super::{admin_only, AdminHeader};
+use crate::api::admin::{get_settings, UpdateSettings};
+use crate::model::PushPolicy;
+use crate::ui::components::*;
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let save = ServerAction::<UpdateSettings>::new();
+    let error = action_error(save);
+    let query = use_query_map();
+    let saved =
+        Signal::derive(move || action_ok(save).get() || (query.read().get("saved").is_some() && error.get().is_none()));
+    let settings = Resource::new(move || save.version().get(), |_| get_settings());
+    admin_only(move |_| {
+        view! {
+            <AdminHeader current="/admin/settings"/>
+            {loaded(settings, move |s| {
+                let check = |name: &'static str, label: &'static str, on: bool| view! {
+                    <label class="flex items-start gap-2 text-sm">
+                        <input type="checkbox" name=name value="true" checked=on class="mt-0.5"/>
+                        <span>{label}</span>
+                    </label>
+                };
+                view! {
+                    <Card title="Access settings">
+                        <ActionForm action=save attr:class="max-w-xl space-y-5">
+                            {move || saved.get().then(|| view! { <Alert kind=AlertKind::Success message="Settings saved."/> })}
+                            <FormError error/>
+                            <fieldset>
+                                <legend class="mb-2 text-sm font-medium text-slate-700">"Who may push"</legend>
+                                {PushPolicy::ALL.into_iter().map(|p| {
+                                    let text = match p {
+                                        PushPolicy::AllowTeams => "Owners and contributors of a namespace's team",
+                                        PushPolicy::AllowPersonal => "Users only to their personal namespace",
+                                        PushPolicy::AdminOnly => "Administrators only",
+                                    };
+                                    view! {
+                                        <label class="flex items-start gap-2 text-sm">
+                                            <input type="radio" name="push_policy" value=p.as_str() checked=p == s.push_policy class="mt-0.5"/>
+                                            <span>{text}</span>
+                                        </label>
+                                    }
+                                }).collect_view()}
+                                <p class="mt-1 text-xs text-slate-500">"Administrators may always push."</p>
+                            </fieldset>
+                            <fieldset class="space-y-2">
+                                <legend class="mb-2 text-sm font-medium text-slate-700">"Deleting images"</legend>
+                                {check("delete_enabled", "Images may be deleted (by team owners and administrators)", s.delete_enabled)}
+                                {check("contributors_may_delete", "Contributors may delete too", s.contributors_may_delete)}
+                            </fieldset>
+                            <fieldset class="space-y-2">
+                                <legend class="mb-2 text-sm font-medium text-slate-700">"What users may do"</legend>
+                                {check("users_may_create_teams", "Create teams", s.users_may_create_teams)}
+                                {check("users_may_create_namespaces", "Create namespaces for their teams", s.users_may_create_namespaces)}
+                                {check("users_may_change_visibility", "Change the visibility of their teams' namespaces (owners)", s.users_may_change_visibility)}
+                            </fieldset>
+                            <Submit label="Save settings" busy_label="Saving…" pending=save.pending()/>
+                        </ActionForm>
+                    </Card>
+                }
+            })}
+        }
+    })
+}

@@ -3,6 +3,7 @@
 # PostgreSQL, wrk on the same machine, 32 connections, one scenario at a time:
 #   1. access token via Basic       2. refresh token via POST
 #   3. repeated password via Basic  4. anonymous pull of a public repository
+#   5, 6. access token and repeated password again, with an unrelated change every second
 # then, in the same run, raw ES256 signatures/s of the same code on one core.
 #   deploy/bench/token-bench.sh [seconds-per-scenario]
 set -euo pipefail
@@ -76,6 +77,31 @@ run "refresh token via POST" -s "$lua" "$base/v2/token"
 run "repeated password via Basic" -H "Authorization: Basic $(printf 'bench:bench password 1' | base64 -w0)" \
   "$base/v2/token?service=portcullis-registry&$scope"
 run "anonymous pull, public repository" "$base/v2/token?service=portcullis-registry&scope=repository:bench/app:pull"
+
+# The same two paths while the rest of the site is busy: once a second, another user's
+# profile changes and a token is made for root (activity that touches no credential of
+# "bench"). Remembered credentials should not notice.
+curl -sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+  -d '{"username":"bystander","password":"bystander password 1"}' "$base/api/v1/users" >/dev/null
+bystander_id=$(curl -sf -H "Authorization: Bearer $admin" "$base/api/v1/users" \
+  | python3 -c "import json,sys; print(next(u['id'] for u in json.load(sys.stdin) if u['username'] == 'bystander'))")
+(
+  n=0
+  while sleep 1; do
+    n=$((n + 1))
+    curl -sf -X PATCH -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+      -d "{\"display_name\":\"Bystander $n\"}" "$base/api/v1/users/$bystander_id" >/dev/null
+    curl -sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' -d "{\"name\":\"busy $n\"}" \
+      "$base/api/v1/users/1/application_tokens" >/dev/null
+  done
+) &
+busy=$!
+cleanups+=("kill $busy 2>/dev/null")
+run "access token, site busy (1 change/s)" -H "Authorization: Basic $(printf 'bench:%s' "$token" | base64 -w0)" \
+  "$base/v2/token?service=portcullis-registry&$scope"
+run "repeated password, site busy" -H "Authorization: Basic $(printf 'bench:bench password 1' | base64 -w0)" \
+  "$base/v2/token?service=portcullis-registry&$scope"
+kill "$busy" 2>/dev/null || true
 
 echo
 echo "==> raw signatures, same key type and claims, one core"

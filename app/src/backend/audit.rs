@@ -6,6 +6,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use super::access::principal::{Change, User};
+use super::registry::cache::{self, Effect};
 use crate::error::AppResult;
 use crate::model::{AuditEventView, Feed};
 
@@ -62,6 +63,7 @@ async fn write(
     details: Value,
 ) -> AppResult<()> {
     let actor_name = actor.map(|u| u.username.as_str()).unwrap_or("system");
+    let effect = effect(action, &target, &details);
     sqlx::query!(
         "insert into audit_event (actor_id, actor_name, action, target_kind, target_name, namespace_id, details)
          values ($1, $2, $3, $4, $5, $6, $7)",
@@ -75,15 +77,49 @@ async fn write(
     )
     .execute(&mut **change)
     .await?;
-    // Access may have changed: tell every replica's caches (images do not change access).
-    if !action.starts_with("image.") && !action.starts_with("repository.") {
-        sqlx::query!("select pg_notify($1, $2)", super::registry::cache::CHANNEL, action)
-            .execute(&mut **change)
-            .await?;
-        super::registry::cache::invalidate();
+    // Tell every replica's caches what may have changed (nothing, for most actions).
+    if effect != Effect::Nothing {
+        sqlx::query!("select pg_notify($1, $2)", cache::CHANNEL, effect.encode()).execute(&mut **change).await?;
+        cache::apply(&effect);
     }
     tracing::info!(target: "portcullis::audit", actor = actor_name, action, kind = target.kind, name = target.name);
     Ok(())
+}
+
+/// What an action may have changed in the token service's caches: who may do what, through
+/// which credential. Narrow where the action says whose access changed, nothing where it
+/// cannot change access, everything where it is not known.
+fn effect(action: &str, target: &Target<'_>, details: &Value) -> Effect {
+    let named = |field: &str| details.get(field).and_then(Value::as_str).map(str::to_string);
+    match action {
+        // Images, repositories, webhooks, cleanup, group mappings (a sync that follows one
+        // is recorded on its own), new tokens (nothing remembers a credential before its
+        // first use), teams' own rows (a team with namespaces is never deleted), descriptions,
+        // and a reset link asked for (by anyone: it must not flush everyone's credentials).
+        _ if ["image.", "repository.", "tag.", "webhook.", "cleanup.", "group_mapping."]
+            .iter()
+            .any(|p| action.starts_with(p)) =>
+        {
+            Effect::Nothing
+        }
+        "token.create"
+        | "team.create"
+        | "team.update"
+        | "team.delete"
+        | "namespace.update"
+        | "user.password_reset_sent" => Effect::Nothing,
+        // A member's role or membership: that member's facts.
+        "team.member.add" | "team.member.remove" | "team.member.role" => {
+            named("member").map_or(Effect::Everything, Effect::User)
+        }
+        // A revoked token: its owner's credentials.
+        "token.revoke" => named("owner").map_or(Effect::Everything, Effect::User),
+        _ if action.starts_with("user.") && target.kind == "user" => Effect::User(target.name.to_string()),
+        _ if action.starts_with("namespace.") && target.kind == "namespace" => {
+            Effect::Namespace(target.name.to_string())
+        }
+        _ => Effect::Everything,
+    }
 }
 
 /// Filters for the activity page and its CSV export. Empty strings mean "any".

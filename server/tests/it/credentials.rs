@@ -152,6 +152,38 @@ async fn a_disable_ends_a_remembered_password_at_once() {
     assert_eq!(get().await.status, StatusCode::UNAUTHORIZED);
 }
 
+/// A change ends only the remembered credentials it touched: a CI client's token outlives
+/// the rest of the site's activity, and not a change to its own user. (The token is revoked
+/// behind the replica's back, so a request answers from memory until memory is told.)
+#[tokio::test]
+async fn a_change_ends_only_the_remembered_credentials_it_touched() {
+    let world = World::new().await;
+    let root = world.root().await;
+    // Names no other test uses: the caches' record of changes is the process's.
+    let ci = world.person("cache-ci").await;
+    let other = world.person("cache-other").await;
+    let get = || token_from(&world.app, "198.51.100.7", None, "cache-ci", &ci.token);
+    assert_eq!(get().await.status, StatusCode::OK, "checked, then remembered");
+    sqlx::query("update access_token set revoked_at = now() where user_id = $1")
+        .bind(ci.id)
+        .execute(&world.db)
+        .await
+        .unwrap();
+    assert_eq!(get().await.status, StatusCode::OK, "from memory: nobody was told");
+
+    // The rest of the site's activity: another user, a team, another namespace, a reset link.
+    let r = root.patch(&format!("/api/v1/users/{}", other.id), json!({"display_name": "Other"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(root.post("/api/v1/teams", json!({"name": "cache-team"})).await.status, StatusCode::CREATED);
+    other.set_visibility("cache-other", app::model::Visibility::Public).await;
+    assert_eq!(get().await.status, StatusCode::OK, "none of that touched this token's user");
+
+    // A change to its own user ends it at once.
+    let r = root.patch(&format!("/api/v1/users/{}", ci.id), json!({"display_name": "CI"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(get().await.status, StatusCode::UNAUTHORIZED, "looked up again, and revoked");
+}
+
 /// A refresh token for alice, as `docker login` gets one.
 async fn docker_login(world: &World, alice: &Person) -> String {
     let req = Request::get("/v2/token?service=portcullis-registry&offline_token=true&client_id=docker")

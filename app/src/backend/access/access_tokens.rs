@@ -162,10 +162,14 @@ pub async fn insert(
 /// Revokes a token. Revoking twice is harmless.
 pub async fn revoke(state: &AppState, p: &Principal, token_id: i64) -> AppResult<AccessTokenView> {
     p.require_writer()?;
-    let row = sqlx::query!("select user_id, name from access_token where access_token_id = $1", token_id)
-        .fetch_optional(&state.db)
-        .await?
-        .ok_or_else(|| AppError::not_found("No such token."))?;
+    let row = sqlx::query!(
+        r#"select t.user_id, t.name, u.username from access_token t join "user" u using (user_id)
+           where t.access_token_id = $1"#,
+        token_id
+    )
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(|| AppError::not_found("No such token."))?;
     // Someone else's token: "not found" unless an administrator.
     let allowed = p
         .allowed(|a| policy::can_manage_tokens_of(a, row.user_id))
@@ -179,7 +183,8 @@ pub async fn revoke(state: &AppState, p: &Principal, token_id: i64) -> AppResult
     .await?
     .rows_affected();
     if changed > 0 {
-        audit::record(&mut tx, "token.revoke", Target::token(&row.name), serde_json::json!({})).await?;
+        let details = serde_json::json!({ "owner": row.username });
+        audit::record(&mut tx, "token.revoke", Target::token(&row.name), details).await?;
     }
     tx.commit().await?;
     views(&state.db, row.user_id, Some(token_id), PageRequest::default()).await?.pop().ok_or(AppError::Internal)

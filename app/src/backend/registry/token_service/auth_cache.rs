@@ -15,8 +15,9 @@ use crate::grant::Known;
 
 /// What the token service remembers between requests, so that a repeated credential costs
 /// no argon2 and few queries: principals by credential (a keyed HMAC of username and
-/// password, or the SHA-256 of a token) and namespace facts by user. Entries are dropped when
-/// their generation is old (any change to access anywhere, see `cache`), and after a time anyway.
+/// password, or the SHA-256 of a token) and namespace facts by user. An entry is dropped when
+/// what it depends on changed after its stamp (its user, its namespace, or everything: see
+/// `cache`), and after a time anyway.
 pub struct AuthCache {
     pub(super) key: [u8; 32],
     pub(super) principals: Mutex<HashMap<[u8; 32], Remembered>>,
@@ -24,11 +25,11 @@ pub struct AuthCache {
     pub(super) password_ttl: Duration,
 }
 
-/// A credential's principal, as of a cache generation.
+/// A credential's principal, as of a cache stamp.
 #[derive(Clone)]
 pub(super) struct Remembered {
     pub(super) principal: Principal,
-    pub(super) generation: u64,
+    pub(super) stamp: u64,
     pub(super) until: Instant,
     pub(super) touched: Instant,
 }
@@ -36,7 +37,7 @@ pub(super) struct Remembered {
 #[derive(Clone, Copy)]
 pub(super) struct Facts {
     pub(super) known: Known,
-    pub(super) generation: u64,
+    pub(super) stamp: u64,
     pub(super) until: Instant,
 }
 
@@ -45,7 +46,7 @@ pub(super) const CACHE_MAX: usize = 100_000;
 /// How long any entry may live, however quiet the change channel.
 pub(super) const BACKSTOP: Duration = Duration::from_secs(60);
 
-/// Makes room for one more entry: entries of an old generation or past their time go first,
+/// Makes room for one more entry: entries stale or past their time go first,
 /// and only if that is not enough (the map holds that many live entries) everything goes.
 pub(super) fn make_room<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, live: impl Fn(&V) -> bool) {
     if map.len() >= CACHE_MAX {
@@ -86,7 +87,7 @@ impl AuthCache {
             let entries = self.principals.lock().expect("auth cache lock");
             entries
                 .get(slot)
-                .filter(|r| r.generation == crate::backend::registry::cache::generation() && r.until > now)
+                .filter(|r| r.until > now && r.fresh())
                 .filter(|r| r.principal.token.as_ref().and_then(|t| t.expires_at).is_none_or(|e| e > Utc::now()))
                 .map(|r| r.principal.clone())
         };
@@ -98,16 +99,15 @@ impl AuthCache {
         self.principals.lock().expect("auth cache lock").remove(slot);
     }
 
-    /// Remembers what a credential stood for, as of `generation` (read before the lookup).
-    pub(super) fn remember(&self, slot: [u8; 32], principal: Principal, ttl: Duration, generation: u64) {
+    /// Remembers what a credential stood for, as of `stamp` (read before the lookup).
+    pub(super) fn remember(&self, slot: [u8; 32], principal: Principal, ttl: Duration, stamp: u64) {
         if ttl.is_zero() {
             return;
         }
         let mut entries = self.principals.lock().expect("auth cache lock");
         let now = Instant::now();
-        let current = crate::backend::registry::cache::generation();
-        make_room(&mut entries, |r| r.generation == current && r.until > now);
-        entries.insert(slot, Remembered { principal, generation, until: now + ttl, touched: now });
+        make_room(&mut entries, |r| r.until > now && r.fresh());
+        entries.insert(slot, Remembered { principal, stamp, until: now + ttl, touched: now });
     }
 
     /// Whether an access token's last use should be written again (at most once a minute).
@@ -120,6 +120,17 @@ impl AuthCache {
             }
             _ => false,
         }
+    }
+}
+
+impl Remembered {
+    /// Whether nothing its user depends on changed since it was looked up.
+    fn fresh(&self) -> bool {
+        crate::backend::registry::cache::fresh(
+            self.stamp,
+            self.principal.user.as_ref().map(|u| u.username.as_str()),
+            None,
+        )
     }
 }
 

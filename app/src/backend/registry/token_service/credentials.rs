@@ -62,12 +62,12 @@ pub(super) async fn by_password(
         }
         cache.forget(&slot);
     }
-    let generation = crate::backend::registry::cache::generation();
+    let stamp = crate::backend::registry::cache::stamp();
     let user = auth::login_with_password(state, &username, password, addr).await.map_err(|e| match e {
         AppError::Unauthorized(_) => TokenError::Unauthorized(BAD_CREDENTIALS.into()),
         other => other.into(),
     })?;
-    cache.remember(slot, Principal::user(user.clone()), cache.password_ttl, generation);
+    cache.remember(slot, Principal::user(user.clone()), cache.password_ttl, stamp);
     Ok(user)
 }
 
@@ -88,12 +88,12 @@ pub(super) async fn by_access_token(state: &AppState, secret: &str) -> Result<Pr
         }
         return Ok(hit);
     }
-    let generation = crate::backend::registry::cache::generation();
+    let stamp = crate::backend::registry::cache::stamp();
     let (user, scope) = tokens::authenticate(&state.hot, secret)
         .await?
         .ok_or_else(|| TokenError::Unauthorized(BAD_CREDENTIALS.into()))?;
     let principal = Principal { user: Some(user), token: Some(scope) };
-    cache.remember(slot, principal.clone(), BACKSTOP, generation);
+    cache.remember(slot, principal.clone(), BACKSTOP, stamp);
     Ok(principal)
 }
 
@@ -103,9 +103,9 @@ pub(super) async fn by_refresh_token(state: &AppState, token: &str, service: &st
     if let Some(user) = state.auth_cache.principal(&slot).and_then(|p| p.user) {
         return Ok(user);
     }
-    let generation = crate::backend::registry::cache::generation();
+    let stamp = crate::backend::registry::cache::stamp();
     let user = refresh_token_user(state, token, service).await?;
-    state.auth_cache.remember(slot, Principal::user(user.clone()), BACKSTOP, generation);
+    state.auth_cache.remember(slot, Principal::user(user.clone()), BACKSTOP, stamp);
     Ok(user)
 }
 

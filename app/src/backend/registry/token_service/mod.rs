@@ -34,6 +34,7 @@ pub use auth_cache::AuthCache;
 pub use credentials::REFRESH_PREFIX;
 pub use refresh_tokens::{list_refresh_tokens, prune_refresh_tokens, revoke_refresh_token};
 
+use crate::backend::registry::cache;
 use auth_cache::*;
 use credentials::*;
 use refresh_tokens::*;
@@ -155,7 +156,8 @@ pub(super) async fn lookup_namespaces(
     names.sort();
     names.dedup();
     let viewer = user.map(|u| u.id).unwrap_or(0);
-    let generation = crate::backend::registry::cache::generation();
+    let viewer_name = user.map(|u| u.username.as_str());
+    let stamp = crate::backend::registry::cache::stamp();
     let mut known = HashMap::new();
     let mut missing = Vec::new();
     {
@@ -163,7 +165,7 @@ pub(super) async fn lookup_namespaces(
         let now = Instant::now();
         for name in names {
             match cached.get(&(viewer, name.clone())) {
-                Some(f) if f.generation == generation && f.until > now => {
+                Some(f) if f.until > now && cache::fresh(f.stamp, viewer_name, Some(&name)) => {
                     count_lookup("namespace", true);
                     known.insert(name, f.known);
                 }
@@ -185,8 +187,8 @@ pub(super) async fn lookup_namespaces(
     // MAX_SCOPES a request) cost a query each time, and can never crowd out real entries.
     for row in rows {
         let k = Known { id: row.id, facts: row.facts() };
-        make_room(&mut cached, |f| f.generation == generation && f.until > now);
-        cached.insert((viewer, row.name.clone()), Facts { known: k, generation, until });
+        make_room(&mut cached, |f| f.until > now && cache::fresh(f.stamp, None, None));
+        cached.insert((viewer, row.name.clone()), Facts { known: k, stamp, until });
         known.insert(row.name, k);
     }
     Ok(known)

@@ -97,11 +97,14 @@ pub async fn list_refresh_tokens(state: &AppState, user: &User) -> Result<Vec<Re
 pub async fn revoke_refresh_token(state: &AppState, p: &Principal, id: i64) -> Result<(), AppError> {
     let missing = || AppError::not_found("No such refresh token.");
     p.require_writer()?;
-    let owner = sqlx::query_scalar!("select user_id from refresh_token where refresh_token_id = $1", id)
-        .fetch_optional(&state.db)
-        .await?
-        .ok_or_else(missing)?;
-    let allowed = p.allowed(|a| crate::policy::can_manage_tokens_of(a, owner)).map_err(|_| missing())?;
+    let owner = sqlx::query!(
+        r#"select r.user_id, u.username from refresh_token r join "user" u using (user_id) where r.refresh_token_id = $1"#,
+        id
+    )
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(missing)?;
+    let allowed = p.allowed(|a| crate::policy::can_manage_tokens_of(a, owner.user_id)).map_err(|_| missing())?;
     let mut tx = allowed.begin(&state.db).await?;
     let done = sqlx::query!(
         "update refresh_token set revoked_at = now() where refresh_token_id = $1 and revoked_at is null",
@@ -117,7 +120,7 @@ pub async fn revoke_refresh_token(state: &AppState, p: &Principal, id: i64) -> R
         &mut tx,
         "token.revoke",
         crate::backend::audit::Target::token("refresh token"),
-        serde_json::json!({}),
+        serde_json::json!({ "owner": owner.username }),
     )
     .await?;
     tx.commit().await?;

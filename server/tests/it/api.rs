@@ -310,10 +310,7 @@ async fn an_expired_token_stops_working() {
     let alice = world.person("alice").await;
     let short = alice.using(&alice.mint(json!({"name": "short", "expires_at": "2999-01-01T00:00:00Z"})).await);
     assert_eq!(short.get("/api/v1/teams").await.status, StatusCode::OK);
-    sqlx::query("update access_token set expires_at = now() - interval '1 second' where name = 'short'")
-        .execute(&world.db)
-        .await
-        .unwrap();
+    common::behind::expire_access_token(&world.db, "short").await;
     assert_eq!(short.get("/api/v1/teams").await.status, StatusCode::UNAUTHORIZED);
 }
 

@@ -241,10 +241,7 @@ async fn a_policy_runs_by_itself_when_its_cron_schedule_comes() {
     let minute = (chrono::Utc::now() - chrono::Duration::minutes(1)).minute();
     let schedule = format!("{minute} * * * *");
     assert_eq!(alice.put(&policy, json!({ "keep_last": 1, "schedule": schedule })).await.status, StatusCode::OK);
-    sqlx::query("update cleanup_policy set updated_at = now() - interval '2 minutes'")
-        .execute(&world.db)
-        .await
-        .unwrap();
+    common::behind::make_schedules_due(&world.db).await;
     app::backend::images::cleanup::run_scheduled(&stack.state).await.unwrap();
     stack.inspect(Some(&alice.creds()), "alice/cron:a").await.expect_missing("deleted on schedule");
     stack.inspect(Some(&alice.creds()), "alice/cron:b").await.expect_ok("kept");
@@ -282,10 +279,7 @@ async fn while_deleting_is_off_no_cleanup_runs_on_demand_or_on_schedule() {
     assert_eq!(by_action(&preview, "delete"), ["a"]);
 
     // On schedule: skipped, and the run says why.
-    sqlx::query("update cleanup_policy set updated_at = now() - interval '2 minutes', next_run_at = null")
-        .execute(&world.db)
-        .await
-        .unwrap();
+    common::behind::make_schedules_due(&world.db).await;
     app::backend::images::cleanup::run_scheduled(&stack.state).await.unwrap();
     stack.inspect(Some(&alice.creds()), "alice/off:a").await.expect_ok("nothing deleted on schedule");
     let view: CleanupPolicyView = alice.get(&policy).await.parse();

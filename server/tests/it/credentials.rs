@@ -145,10 +145,7 @@ async fn a_disable_ends_a_remembered_password_at_once() {
     assert_eq!(get().await.status, StatusCode::OK, "from memory");
     // Disabled behind this replica's back (its change notification lost): the next request
     // sees the new auth epoch.
-    sqlx::query(r#"update "user" set is_enabled = false, auth_epoch = auth_epoch + 1 where username = 'alice'"#)
-        .execute(&world.db)
-        .await
-        .unwrap();
+    common::behind::disable(&world.db, "alice").await;
     assert_eq!(get().await.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -164,11 +161,7 @@ async fn a_change_ends_only_the_remembered_credentials_it_touched() {
     let other = world.person("cache-other").await;
     let get = || token_from(&world.app, "198.51.100.7", None, "cache-ci", &ci.token);
     assert_eq!(get().await.status, StatusCode::OK, "checked, then remembered");
-    sqlx::query("update access_token set revoked_at = now() where user_id = $1")
-        .bind(ci.id)
-        .execute(&world.db)
-        .await
-        .unwrap();
+    common::behind::revoke_tokens_of(&world.db, ci.id).await;
     assert_eq!(get().await.status, StatusCode::OK, "from memory: nobody was told");
 
     // The rest of the site's activity: another user, a team, another namespace, a reset link.
@@ -230,17 +223,8 @@ async fn refresh_tokens_too_old_or_unused_too_long_end_and_are_deleted() {
     let (kept, old, idle) =
         (docker_login(&world, &alice).await, docker_login(&world, &alice).await, docker_login(&world, &alice).await);
     // Too old, or unused too long: refused, then deleted by the housekeeping.
-    let hash = |t: &str| <sha2::Sha256 as sha2::Digest>::digest(t.as_bytes()).to_vec();
-    sqlx::query("update refresh_token set created_at = now() - interval '91 days' where token_hash = $1")
-        .bind(hash(&old))
-        .execute(&world.db)
-        .await
-        .unwrap();
-    sqlx::query("update refresh_token set created_at = now() - interval '60 days', last_used_at = now() - interval '31 days' where token_hash = $1")
-        .bind(hash(&idle))
-        .execute(&world.db)
-        .await
-        .unwrap();
+    common::behind::age_refresh_token(&world.db, &old, 91, None).await;
+    common::behind::age_refresh_token(&world.db, &idle, 60, Some(31)).await;
     assert_eq!(refresh(&world, &old).await, StatusCode::UNAUTHORIZED);
     assert_eq!(refresh(&world, &idle).await, StatusCode::UNAUTHORIZED);
     assert_eq!(refresh(&world, &kept).await, StatusCode::OK);

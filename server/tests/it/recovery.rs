@@ -126,10 +126,7 @@ async fn a_forgotten_password_is_reset_through_the_link_mailed() {
     // A link past its hour does not work either, nor a forged one.
     forgot(&app, "bob").await;
     let late = token_in(&smtp.nth(2).await);
-    sqlx::query("update password_reset set expires_at = now() - interval '1 minute' where used_at is null")
-        .execute(&db)
-        .await
-        .unwrap();
+    common::behind::expire_reset_links(&db).await;
     let page = get(&app, &format!("/reset-password?token={late}"), None).await;
     assert!(page.body.contains("This link does not work"), "{}", page.body);
     let forged = format!("pcr_{}", "A".repeat(43));

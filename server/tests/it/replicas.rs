@@ -102,10 +102,7 @@ async fn a_change_made_while_the_listener_was_cut_off_still_reaches_the_caches()
     .await
     .unwrap();
     assert!(cut >= 1, "the other replica listens");
-    sqlx::query(r#"update "user" set is_enabled = false, auth_epoch = auth_epoch + 1 where username = 'alice'"#)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    common::behind::disable(&mut *tx, "alice").await;
     sqlx::query("select pg_notify('portcullis_changes', 'user.disable')").execute(&mut *tx).await.unwrap();
     tx.commit().await.unwrap();
     // The other replica noticed the lost connection, so it forgot what it knew.

@@ -12,6 +12,7 @@
 //! ```
 #![allow(dead_code)]
 
+pub mod behind;
 pub mod cluster;
 pub mod oidc_provider;
 pub mod pki;

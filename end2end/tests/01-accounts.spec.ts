@@ -27,7 +27,12 @@ test("the first account becomes admin; sign out and back in reaches the dashboar
   await signUp(page, admin);
   await expect(page.getByRole("heading", { name: `Welcome, ${admin.username}` })).toBeVisible();
   await expect(page.getByTestId("user-menu")).toContainText("admin");
-  await expect(page.getByText("No images yet")).toBeVisible();
+  // Until their first push, the dashboard says how, for this registry and their namespace.
+  const first = page.getByTestId("first-push");
+  await expect(first).toContainText("Push your first image");
+  await expect(first.locator("code", { hasText: /^docker login \S+ -u root-admin$/ })).toBeVisible();
+  await expect(first.locator("code", { hasText: /^docker push \S+\/root-admin\/hello-world:latest$/ })).toBeVisible();
+  await expect(first.locator("code", { hasText: /--password-stdin$/ })).toBeVisible();
 
   await logOut(page);
   await page.goto("/account");

@@ -71,7 +71,8 @@ test("an admin manages users and sees the activity log", async ({ page }) => {
   await bot.getByText("Token…").click();
   await bot.getByPlaceholder("ci").fill("deploy");
   await bot.getByRole("button", { name: "Create token" }).click();
-  await expect(page.getByTestId("new-token").locator("code")).toHaveText(/^pcat_/);
+  await expect(page.getByTestId("new-token").locator("code").first()).toHaveText(/^pcat_/);
+  await expect(page.getByTestId("new-token").locator("code").nth(1)).toHaveText(/^echo 'pcat_\S+' \| docker login \S+ -u ci-bot --password-stdin$/);
   // An administrator sets a user's password (alice's, to the one she has: later tests sign in
   // with it); without SMTP here, the menu says why no link can be mailed.
   const row = page.locator(`tr[data-user='${alice.username}']`);
@@ -118,7 +119,12 @@ test("a user creates an access token, sees it once, and revokes it", async ({ pa
   await page.getByRole("button", { name: "Create token" }).click();
   const shown = page.getByTestId("new-token");
   await expect(shown).toContainText("laptop");
-  await expect(shown.locator("code")).toHaveText(/^pcat_[A-Za-z0-9_-]{43}$/);
+  await expect(shown.locator("code").first()).toHaveText(/^pcat_[A-Za-z0-9_-]{43}$/);
+  // With the line that signs in with it, ready to copy.
+  const secret = await shown.locator("code").first().innerText();
+  await expect(shown.locator("code").nth(1)).toHaveText(
+    new RegExp(`^echo '${secret}' \\| docker login \\S+ -u ${alice.username} --password-stdin$`),
+  );
   const row = page.getByRole("row", { name: /laptop/ });
   await expect(row).toContainText("pull only");
 
@@ -139,7 +145,8 @@ test.describe("with JavaScript disabled", () => {
     await page.goto("/account");
     await page.getByLabel("Name", { exact: true }).fill("no-js");
     await page.getByRole("button", { name: "Create token" }).click();
-    await expect(page.getByTestId("new-token").locator("code")).toHaveText(/^pcat_/);
+    await expect(page.getByTestId("new-token").locator("code").first()).toHaveText(/^pcat_/);
+    await expect(page.getByTestId("new-token").locator("code").nth(1)).toContainText("--password-stdin");
     await page.reload();
     await expect(page.getByTestId("new-token")).toHaveCount(0);
   });

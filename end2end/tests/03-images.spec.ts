@@ -11,6 +11,12 @@ const registry = process.env.PORTCULLIS_REGISTRY_HOST ?? "127.0.0.1:5055";
 
 /// Builds an image with umoci (a label included) and pushes it with skopeo as alice.
 function pushImage(repoTag: string, label: string) {
+  pushImageAs(alice, `${registry}/${repoTag}`, label);
+}
+
+/// Builds an image with umoci and pushes it with skopeo to `reference` (host/name:tag).
+function pushImageAs(who: { username: string; password: string }, reference: string, label: string) {
+  const repoTag = reference.slice(reference.indexOf("/") + 1);
   const dir = mkdtempSync(join(tmpdir(), "portcullis-e2e-"));
   const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: dir, stdio: "pipe" });
   const rootless = process.getuid && process.getuid() !== 0 ? ["--rootless"] : [];
@@ -23,10 +29,36 @@ function pushImage(repoTag: string, label: string) {
   writeFileSync(join(dir, "policy.json"), '{"default":[{"type":"insecureAcceptAnything"}]}');
   run("skopeo", [
     "--policy", "policy.json", "copy", "--dest-tls-verify=false",
-    "--dest-creds", `${alice.username}:${alice.password}`,
-    "oci:oci:1.0", `docker://${registry}/${repoTag}`,
+    "--dest-creds", `${who.username}:${who.password}`,
+    "oci:oci:1.0", `docker://${reference}`,
   ]);
 }
+
+test("a new user pushes with the lines the dashboard gives, and the getting-started box goes away", async ({ page }) => {
+  const newbie = { username: "newbie", password: "newbie password 1" };
+  await page.goto("/signup");
+  await page.getByLabel("Username").fill(newbie.username);
+  await page.getByLabel("Password", { exact: true }).fill(newbie.password);
+  await page.getByLabel("Confirm password").fill(newbie.password);
+  await page.getByRole("button", { name: "Create account" }).click();
+  const first = page.getByTestId("first-push");
+  const login = await first.locator("code", { hasText: /^docker login / }).innerText();
+  const push = await first.locator("code", { hasText: /^docker push / }).innerText();
+  // What docker would do with those lines, done by skopeo: sign in as the login line says,
+  // push to exactly the reference the push line names.
+  const [, host, user] = login.match(/^docker login (\S+) -u (\S+)$/) ?? [];
+  expect(host).toBe(registry);
+  expect(user).toBe(newbie.username);
+  const reference = push.replace(/^docker push /, "");
+  pushImageAs({ username: user, password: newbie.password }, reference, "org.example.first=yes");
+  await expect(async () => {
+    await page.goto("/");
+    await expect(page.getByRole("heading", { name: "Your recent pushes" })).toBeVisible({ timeout: 1000 });
+  }).toPass({ timeout: 20_000 });
+  await expect(page.getByTestId("first-push")).toHaveCount(0);
+  await expect(page.getByRole("link", { name: `${newbie.username}/hello-world:latest` })).toBeVisible();
+  await logOut(page);
+});
 
 test("a pushed image is found by search, its tag opened and its pull line copied", async ({ page, context }) => {
   pushImage("alice/webapp:2.1", "org.opencontainers.image.description=kingfisher web app");

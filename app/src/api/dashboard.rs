@@ -26,6 +26,8 @@ const RECENT_PUSHES: i64 = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DashboardData {
+    /// Whether the viewer has pushed an image yet.
+    pub pushed: bool,
     /// The latest pushes the viewer may see, newest first.
     pub recent: Vec<RecentPush>,
     /// The viewer's namespaces: name and visibility.
@@ -56,7 +58,9 @@ pub async fn dashboard() -> Result<DashboardData, AppError> {
     let recent = browse::recent_pushes(&state, &p, RECENT_PUSHES).await?;
     let mine = namespaces::mine(&state, &p, rows).await?;
     let teams = teams::list(&state, &p, rows).await?;
+    let pushed = crate::backend::audit::has_pushed(&state.db, p.require_user()?.username.as_str()).await?;
     Ok(DashboardData {
+        pushed,
         recent: recent
             .into_iter()
             .map(|(repository, t)| RecentPush {

@@ -132,6 +132,17 @@ pub struct Filter {
     pub namespace_id: Option<i64>,
 }
 
+/// Whether `username` ever pushed an image that moved a tag (the dashboard's getting-started
+/// box stays until they have).
+pub async fn has_pushed(db: &PgPool, username: &str) -> AppResult<bool> {
+    Ok(sqlx::query_scalar!(
+        r#"select exists(select 1 from audit_event where actor_name = $1 and action = 'image.push') as "pushed!""#,
+        username
+    )
+    .fetch_one(db)
+    .await?)
+}
+
 /// A stretch of the activity log, newest first, and where the next (older) one starts.
 pub async fn list(db: &PgPool, f: &Filter, before: Option<i64>, per_page: u32) -> AppResult<Feed<AuditEventView>> {
     let per_page = per_page.clamp(1, 1_000);

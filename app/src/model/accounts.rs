@@ -30,6 +30,10 @@ pub struct SiteInfo {
     pub password_reset_by_email: bool,
     /// `host:port` of the registry, for `docker login` / `docker pull` lines.
     pub registry_host: String,
+    /// Whether clients reach the registry over plain HTTP (Docker then needs it among its
+    /// `insecure-registries`).
+    #[serde(default)]
+    pub registry_plain_http: bool,
     /// The OpenID Connect providers people may sign in through.
     pub providers: Vec<SignInProvider>,
 }
@@ -165,6 +169,9 @@ impl AccessTokenView {
 pub struct CreatedToken {
     pub token: AccessTokenView,
     pub secret: String,
+    /// Its owner's username, for the `docker login` line shown with it.
+    #[serde(default)]
+    pub username: String,
 }
 
 impl std::fmt::Debug for CreatedToken {

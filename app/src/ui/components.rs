@@ -658,6 +658,7 @@ where
 /// Shows a just-created token's secret, once.
 #[component]
 pub fn NewSecret(secret: Signal<Option<crate::model::CreatedToken>>) -> impl IntoView {
+    let site = crate::ui::use_session().site;
     view! {
         <Transition fallback=|| ()>
             {move || secret.get().map(|c| view! {
@@ -666,6 +667,13 @@ pub fn NewSecret(secret: Signal<Option<crate::model::CreatedToken>>) -> impl Int
                         {format!("Token \"{}\" created. Copy it now: it will not be shown again.", c.token.name)}
                     </p>
                     <CopyLine command=c.secret.clone()/>
+                    {(!c.username.is_empty()).then(|| {
+                        let registry = site.get().and_then(|s| s.ok()).map(|s| s.registry_host).unwrap_or_default();
+                        view! {
+                            <p class="pt-1 text-sm text-emerald-900">"Sign in to the registry with it:"</p>
+                            <CopyLine command=format!("echo '{}' | docker login {registry} -u {} --password-stdin", c.secret, c.username)/>
+                        }
+                    })}
                 </div>
             })}
         </Transition>

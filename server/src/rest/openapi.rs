@@ -483,7 +483,7 @@ fn response_and_request_schemas() -> Value {
         "NewToken": { "type": "object", "required": ["name"], "properties": {
             "name": s("string"), "namespaces": { "type": "array", "items": s("string") },
             "pull_only": s("boolean"), "expires_at": time() } },
-        "CreatedToken": { "type": "object", "properties": { "token": schema_ref("AccessToken"), "secret": s("string") } },
+        "CreatedToken": { "type": "object", "properties": { "token": schema_ref("AccessToken"), "secret": s("string"), "username": s("string") } },
         "Team": { "type": "object", "properties": {
             "id": id(), "name": s("string"), "description": s("string"), "member_count": s("integer"),
             "namespace_count": s("integer"), "role": { "type": "string", "nullable": true, "enum": ["viewer", "contributor", "owner"] },

@@ -156,7 +156,7 @@ pub async fn insert(
     audit::record(&mut tx, "token.create", Target::token(name), details).await?;
     tx.commit().await?;
     let token = views(db, owner.id, Some(id), PageRequest::default()).await?.pop().ok_or(AppError::Internal)?;
-    Ok(CreatedToken { token, secret })
+    Ok(CreatedToken { token, secret, username: owner.username.clone() })
 }
 
 /// Revokes a token. Revoking twice is harmless.

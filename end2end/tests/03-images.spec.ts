@@ -189,7 +189,7 @@ test("an owner sets a cleanup policy, previews it and runs it", async ({ page })
 
   await card.getByRole("link", { name: "Preview (dry run)" }).click();
   const report = card.getByTestId("cleanup-report");
-  await expect(report).toContainText("would delete 2 tag(s)");
+  await expect(report).toContainText("would delete 2 tags");
   await expect(report.locator("tr[data-decision='delete']")).toHaveCount(2);
   await expect(report.locator("tr[data-decision='delete']").first()).toContainText("alice/tidy:2");
 
@@ -210,7 +210,7 @@ test("an owner sets a cleanup policy, previews it and runs it", async ({ page })
   await own.getByLabel("Keep the newest").fill("5");
   await own.getByRole("button", { name: "Save policy" }).click();
   await own.getByRole("link", { name: "Preview (dry run)" }).click();
-  await expect(own.getByTestId("cleanup-report")).toContainText("would delete 0 tag(s), keeps 1");
+  await expect(own.getByTestId("cleanup-report")).toContainText("would delete 0 tags, keeps 1");
   await logOut(page);
 });
 
@@ -233,7 +233,7 @@ test.describe("with JavaScript disabled", () => {
     await card.getByRole("link", { name: "Preview (dry run)" }).click();
     await expect(page).toHaveURL(/\?dry-run/);
     const report = card.getByTestId("cleanup-report");
-    await expect(report).toContainText("would delete 1 tag(s), keeps 1");
+    await expect(report).toContainText("would delete 1 tag, keeps 1");
     await expect(report.locator("tr[data-decision='delete']")).toContainText("alice/plain:a");
 
     await card.getByText("Run now…").click();

@@ -26,7 +26,6 @@ pub async fn get_site_info() -> Result<SiteInfo, AppError> {
         signup_enabled: state.settings.signup_enabled,
         password_reset_by_email: state.mailer.is_some(),
         registry_host: state.settings.registry_host.clone(),
-        registry_plain_http: state.settings.registry_plain_http(),
         providers: state
             .oidc
             .buttons()

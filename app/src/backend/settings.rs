@@ -56,13 +56,3 @@ pub struct Settings {
     /// The OpenID Connect providers people may sign in through (each a button on the sign-in page).
     pub oidc: Vec<access::oidc::OidcSettings>,
 }
-
-impl Settings {
-    /// Whether clients reach the registry over plain HTTP: Portcullis reaches it at an
-    /// `http://` URL whose host and port are the ones users type (no TLS proxy in front).
-    pub fn registry_plain_http(&self) -> bool {
-        self.registry_url
-            .strip_prefix("http://")
-            .is_some_and(|rest| rest.trim_end_matches('/').eq_ignore_ascii_case(&self.registry_host))
-    }
-}

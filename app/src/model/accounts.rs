@@ -30,10 +30,6 @@ pub struct SiteInfo {
     pub password_reset_by_email: bool,
     /// `host:port` of the registry, for `docker login` / `docker pull` lines.
     pub registry_host: String,
-    /// Whether clients reach the registry over plain HTTP (Docker then needs it among its
-    /// `insecure-registries`).
-    #[serde(default)]
-    pub registry_plain_http: bool,
     /// The OpenID Connect providers people may sign in through.
     pub providers: Vec<SignInProvider>,
 }

@@ -34,9 +34,26 @@ pub struct RepositoryHead {
     pub namespace: Option<String>,
     pub description: String,
     pub tag_count: i64,
-    /// What the viewer may do here: its namespace's abilities (`edit` is its description,
-    /// `cleanup` its own cleanup policy, which a repository of the global namespace has not).
-    pub abilities: NamespaceAbilities,
+    /// What the viewer may do here.
+    pub abilities: RepositoryAbilities,
+}
+
+/// What the viewer may do with a repository (the policy's answers for its namespace), for
+/// pages to decide what to offer: the repository's share of [`NamespaceAbilities`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositoryAbilities {
+    pub push: bool,
+    pub delete: bool,
+    /// Change its description.
+    pub edit: bool,
+    /// Set its own cleanup policy (a repository of the global namespace has none).
+    pub cleanup: bool,
+}
+
+impl From<NamespaceAbilities> for RepositoryAbilities {
+    fn from(n: NamespaceAbilities) -> Self {
+        Self { push: n.push, delete: n.delete, edit: n.edit, cleanup: n.cleanup }
+    }
 }
 
 impl RepositoryHead {
@@ -118,9 +135,11 @@ pub struct TagDetail {
     pub index_entries: Vec<(String, String, Option<i64>)>,
     /// Why part of this image's metadata was not read (over a size limit), if it was not.
     pub incomplete_reason: Option<String>,
-    /// What the viewer may do here: delete the tag, push (and so put an earlier image back
-    /// under the tag), and so on.
-    pub abilities: NamespaceAbilities,
+    /// Whether the viewer may delete the tag. (Flat, not `RepositoryAbilities`: the REST API
+    /// publishes this type, and these two names are in its contract.)
+    pub can_delete: bool,
+    /// Whether the viewer may push here, and so put an earlier image back under the tag.
+    pub can_push: bool,
     pub registry_host: String,
     /// The tag's moves, newest first (at most [`HISTORY_SHOWN`]).
     pub history: Vec<TagMove>,

@@ -163,10 +163,10 @@ fn LastRun(l: CleanupRunSummary) -> impl IntoView {
 fn ReportView(r: CleanupReport) -> impl IntoView {
     let verb = if r.dry_run { "would delete" } else { "deleted" };
     let summary = format!(
-        "{} {} {} tag(s), keeps {}, skips {}; {} {}.",
+        "{} {} {}, keeps {}, skips {}; {} {}.",
         if r.dry_run { "This policy" } else { "The run" },
         verb,
-        r.deleted,
+        count_of(r.deleted, "tag"),
         r.kept,
         r.skipped,
         human_size(r.bytes_freed),

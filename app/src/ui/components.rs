@@ -300,7 +300,8 @@ pub const BUTTON_DANGER: &str = "inline-flex items-center justify-center rounded
 #[component]
 pub fn Tabs(label: &'static str, tabs: Vec<(String, &'static str, bool)>) -> impl IntoView {
     view! {
-        <nav class="mb-6 flex gap-1 overflow-x-auto border-b border-slate-200" aria-label=label>
+        // Wrapping, not scrolling: on a phone every tab stays in sight.
+        <nav class="mb-6 flex flex-wrap gap-x-1 border-b border-slate-200" aria-label=label>
             {tabs.into_iter().map(|(href, label, current)| {
                 let class = if current {
                     "whitespace-nowrap border-b-2 border-indigo-600 px-3 py-2 text-sm font-semibold text-indigo-700"
@@ -547,12 +548,21 @@ pub fn ErrorPage(error: AppError) -> impl IntoView {
         _ => "Something went wrong",
     };
     view! {
+        <leptos_meta::Title text=title/>
         <div class="mx-auto max-w-lg py-16 text-center">
             <p class="text-sm font-semibold text-indigo-600">{error.status()}</p>
             <h1 class="mt-2 text-3xl font-bold tracking-tight text-slate-900">{title}</h1>
             <p class="mt-3 text-slate-600">{error.message()}</p>
             <a href="/" class=format!("mt-6 {BUTTON}")>"Back to the dashboard"</a>
         </div>
+    }
+}
+
+/// A count and its noun: `1 tag`, `3 tags`.
+pub fn count_of(n: impl Into<i64>, noun: &str) -> String {
+    match n.into() {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
     }
 }
 
@@ -670,7 +680,6 @@ pub fn NewSecret(secret: Signal<Option<crate::model::CreatedToken>>) -> impl Int
                     {(!c.username.is_empty()).then(|| {
                         let registry = site.get().and_then(|s| s.ok()).map(|s| s.registry_host).unwrap_or_default();
                         view! {
-                            <p class="pt-1 text-sm text-emerald-900">"Sign in to the registry with it:"</p>
                             <CopyLine command=format!("echo '{}' | docker login {registry} -u {} --password-stdin", c.secret, c.username)/>
                         }
                     })}

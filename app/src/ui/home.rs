@@ -17,10 +17,9 @@ pub fn HomePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let site = session.site.await.ok();
                 let registry = site.as_ref().map(|s| s.registry_host.clone()).unwrap_or_default();
-                let plain_http = site.as_ref().is_some_and(|s| s.registry_plain_http);
                 let signup_enabled = site.is_some_and(|s| s.signup_enabled);
                 match session.user.await.ok().flatten() {
-                    Some(user) => view! { <Dashboard user registry plain_http/> }.into_any(),
+                    Some(user) => view! { <Dashboard user registry/> }.into_any(),
                     None => view! { <Welcome signup_enabled/> }.into_any(),
                 }
             })}
@@ -29,7 +28,7 @@ pub fn HomePage() -> impl IntoView {
 }
 
 #[component]
-fn Dashboard(user: CurrentUser, registry: String, plain_http: bool) -> impl IntoView {
+fn Dashboard(user: CurrentUser, registry: String) -> impl IntoView {
     let data = Resource::new(|| (), |_| dashboard());
     let username = user.username.clone();
     view! {
@@ -37,17 +36,13 @@ fn Dashboard(user: CurrentUser, registry: String, plain_http: bool) -> impl Into
         <PageHeader title=format!("Welcome, {}", user.username) subtitle="Your images, namespaces and teams."/>
         {loaded_part(data, move |d| {
             let (registry, username) = (registry.clone(), username.clone());
-            let first = (!d.pushed).then(|| view! { <FirstPush registry username=username.clone() plain_http/> });
+            let first = (!d.pushed).then(|| view! { <FirstPush registry username=username.clone()/> });
             let (own, others): (Vec<_>, Vec<_>) =
                 d.recent.into_iter().partition(|t| t.pushed_by.as_deref() == Some(username.as_str()));
-            let nothing = d.pushed && own.is_empty() && others.is_empty();
             let pushes = view! {
                 {first}
-                {nothing.then(|| view! {
-                    <EmptyState title="No recent pushes"><p>"Nothing you can see was pushed lately."</p></EmptyState>
-                })}
                 {(!own.is_empty()).then(|| view! { <RecentPushes title="Your recent pushes" pushes=own/> })}
-                {(!others.is_empty()).then(|| view! { <RecentPushes title="Recent pushes by others you can see" pushes=others/> })}
+                {(!others.is_empty()).then(|| view! { <RecentPushes title="Others' recent pushes" pushes=others/> })}
             };
             let teams = if d.teams.is_empty() {
                 view! { <p class="text-sm text-slate-600">"No teams yet. " <a class=LINK href="/teams">"Create or join one"</a></p> }.into_any()
@@ -109,44 +104,19 @@ fn Welcome(signup_enabled: bool) -> impl IntoView {
 }
 
 /// How to push a first image, until the viewer has pushed one: to their personal namespace,
-/// which has their username. Three lines to copy, the way a script signs in, and what Docker
-/// needs for a registry without TLS.
+/// which has their username. Three lines to copy, and the way a script signs in.
 #[component]
-fn FirstPush(registry: String, username: String, plain_http: bool) -> impl IntoView {
+fn FirstPush(registry: String, username: String) -> impl IntoView {
     let image = format!("{registry}/{username}/hello-world:latest");
     view! {
-        <section class="rounded-lg border border-indigo-200 bg-indigo-50/60 p-4 sm:p-6" data-testid="first-push">
-            <h2 class="text-base font-semibold text-slate-900">"Push your first image"</h2>
-            <p class="mt-1 text-sm text-slate-700">
-                "Your personal namespace, "
-                <code class="rounded bg-white px-1 font-mono text-slate-800">{username.clone()}</code>
-                ", is ready. Sign in to the registry with your Portcullis username and password, tag any image you have, and push it:"
-            </p>
-            <ol class="mt-4 space-y-2">
-                <li><CopyLine command=format!("docker login {registry} -u {username}")/></li>
-                <li><CopyLine command=format!("docker tag hello-world {image}")/></li>
-                <li><CopyLine command=format!("docker push {image}")/></li>
-            </ol>
-            <p class="mt-4 text-sm text-slate-700">
-                "In a script or CI job, sign in with an "
-                <a class=LINK href="/account#tokens">"access token"</a>
-                " instead of your password:"
-            </p>
-            <div class="mt-2">
-                <CopyLine command=format!("echo \"$PORTCULLIS_TOKEN\" | docker login {registry} -u {username} --password-stdin")/>
-            </div>
-            {plain_http.then(|| view! {
-                <p class="mt-4 text-sm text-slate-700">
-                    "This registry is served over plain HTTP: add "
-                    <code class="rounded bg-white px-1 font-mono text-slate-800">{format!("\"insecure-registries\": [\"{registry}\"]")}</code>
-                    " to Docker's "
-                    <code class="rounded bg-white px-1 font-mono text-slate-800">"daemon.json"</code>
-                    " (or pass "
-                    <code class="rounded bg-white px-1 font-mono text-slate-800">"--tls-verify=false"</code>
-                    " to podman and skopeo) before you push."
-                </p>
-            })}
-            <p class="mt-4 text-xs text-slate-500">"This box goes away after your first push."</p>
+        <section class="space-y-2 rounded-lg border border-indigo-200 bg-indigo-50 p-4 text-sm" data-testid="first-push">
+            <h2 class="font-semibold">"Push your first image"</h2>
+            <p>"Sign in, tag any image, push:"</p>
+            <CopyLine command=format!("docker login {registry} -u {username}")/>
+            <CopyLine command=format!("docker tag hello-world {image}")/>
+            <CopyLine command=format!("docker push {image}")/>
+            <p>"In CI, with an " <a class=LINK href="/account#tokens">"access token"</a> ":"</p>
+            <CopyLine command=format!("echo \"$TOKEN\" | docker login {registry} -u {username} --password-stdin")/>
         </section>
     }
 }

@@ -287,14 +287,16 @@ fn Header() -> impl IntoView {
                         let user = session.user.await.ok().flatten();
                         let signup_enabled = session.site.await.is_ok_and(|s| s.signup_enabled);
                         view! {
-                            <nav class="order-3 -mx-2 flex w-full gap-1 overflow-x-auto sm:order-none sm:mx-0 sm:w-auto" aria-label="Main">
+                            // On a phone the links wrap onto lines of their own (none is pushed
+                            // off the screen), and search takes the line under them.
+                            <nav class="order-3 -mx-2 flex w-full flex-wrap gap-1 sm:order-none sm:mx-0 sm:w-auto" aria-label="Main">
                                 {nav(user.clone())}
                             </nav>
-                            <div class="ml-auto flex items-center gap-3">
-                                <form method="get" action="/search" role="search" class="hidden md:block">
-                                    <input name="q" placeholder="Search images…" aria-label="Search images"
-                                        class="w-48 rounded-md border border-slate-700 bg-slate-800 px-3 py-1.5 text-sm text-white placeholder:text-slate-400 focus:border-indigo-400 focus:outline-none lg:w-64"/>
-                                </form>
+                            <form method="get" action="/search" role="search" class="order-4 w-full md:order-none md:ml-auto md:w-auto">
+                                <input name="q" placeholder="Search images…" aria-label="Search images"
+                                    class="w-full rounded-md border border-slate-700 bg-slate-800 px-3 py-1.5 text-sm text-white placeholder:text-slate-400 focus:border-indigo-400 focus:outline-none md:w-48 lg:w-64"/>
+                            </form>
+                            <div class="ml-auto flex items-center gap-3 md:ml-0">
                                 <UserMenu user signup_enabled/>
                             </div>
                         }

@@ -71,7 +71,7 @@ async fn every_move_of_a_tag_is_kept_with_who_made_it_even_after_the_tag_is_dele
     );
     assert_eq!(detail.history[0].previous_digest.as_deref(), Some(first.digest.as_str()));
     assert_eq!(detail.history[0].describe(), "moved by alice");
-    assert!(detail.abilities.push);
+    assert!(detail.can_push);
 
     // Deleted in the UI: the repository's history still has it, naming alice.
     let r = alice.delete(&format!("/api/v1/tags/{}?digest={}", second.id, second.digest)).await;

@@ -299,8 +299,8 @@ fn repository_abilities(
     actor: &policy::Actor,
     r: &VisibleRepository,
     s: &policy::AccessSettings,
-) -> crate::model::NamespaceAbilities {
-    let mut abilities = policy::namespace_abilities(actor, &r.facts, s);
+) -> crate::model::RepositoryAbilities {
+    let mut abilities: crate::model::RepositoryAbilities = policy::namespace_abilities(actor, &r.facts, s).into();
     abilities.cleanup &= r.namespace_id.is_some();
     abilities
 }
@@ -403,7 +403,8 @@ pub async fn tag_detail(state: &AppState, p: &Principal, tag_id: i64) -> AppResu
         config_digest: row.config_digest,
         index_entries,
         incomplete_reason: row.incomplete_reason,
-        abilities: repository_abilities(&p.actor(), &r, &s),
+        can_delete: policy::can_delete(&p.actor(), &r.facts, &s).is_ok(),
+        can_push: policy::can_push(&p.actor(), &r.facts, &s).is_ok(),
         registry_host: state.settings.registry_host.clone(),
         history: super::history::of_tag(state, &r.name, &tag_name).await?,
         tag,

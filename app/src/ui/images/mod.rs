@@ -48,7 +48,7 @@ pub(super) fn repository_header(head: &RepositoryHead, current: RepositoryPath) 
     view! {
         <Title text=title/>
         <PageHeader title=head.name.clone() subtitle=head.description.clone()/>
-        <p class="-mt-4 mb-4 text-sm text-slate-600">{namespace} {format!("{} tag(s)", head.tag_count)}</p>
+        <p class="-mt-4 mb-4 text-sm text-slate-600">{namespace} {count_of(head.tag_count, "tag")}</p>
         <Tabs label="Repository" tabs/>
     }
 }

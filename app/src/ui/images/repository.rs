@@ -49,11 +49,15 @@ fn RepositoryView(
     let del_error = delete_tag.error();
     let (page, pages, total) = (d.tags.page, d.tags.pages(), d.tags.total);
     let can_delete = d.head.abilities.delete;
+    // A line that works as pasted: the newest tag shown here (no `<tag>` for a shell to read
+    // as a redirection).
+    let newest = d.tags.items.iter().max_by_key(|t| t.pushed_at).map_or("latest", |t| t.name.as_str());
+    let pull_line = format!("docker pull {host}/{name}:{newest}");
     let rows = d.tags.items.into_iter().map(|t| tag_row(&name, &host, t, can_delete, delete_tag)).collect_view();
     let here = RepositoryPath::TAGS.of(&name);
     view! {
         {repository_header(&d.head, RepositoryPath::TAGS)}
-        <div class="mb-6 max-w-2xl"><CopyLine command=format!("docker pull {host}/{name}:<tag>")/></div>
+        <div class="mb-6 max-w-2xl"><CopyLine command=pull_line/></div>
         <FormError error=del_error/>
         <form method="get" action=here.clone() class="mb-4 flex flex-wrap items-end gap-3">
             <label class="text-sm"><span class="mb-1 block font-medium text-slate-700">"Tag"</span>
@@ -94,7 +98,7 @@ fn tag_row(repo: &str, host: &str, t: TagView, can_delete: bool, delete_tag: Pos
             <td class="px-4 py-3">
                 <a class=format!("font-mono {LINK}") href=format!("/tags/{}", t.id)>{t.name.clone()}</a>
                 {t.signed.then(|| view! { <span class="ml-2"><Badge text="signed" tone=Tone::Green/></span> })}
-                <div class="mt-1 w-56"><CopyLine command=pull/></div>
+                <div class="mt-1 w-full min-w-56 max-w-md"><CopyLine command=pull/></div>
                 // At phone width the other columns fold into one line here.
                 <p class="mt-1 text-xs text-slate-500 md:hidden">
                     {[t.size.map(human_size), (!t.platforms.is_empty()).then(|| t.platforms.join(", "))]
@@ -105,7 +109,7 @@ fn tag_row(repo: &str, host: &str, t: TagView, can_delete: bool, delete_tag: Pos
                     "pushed " {time_view(t.pushed_at)} {t.pushed_by.clone().map(|by| format!(" by {by}"))}
                 </p>
                 {(!shared.is_empty()).then(|| view! {
-                    <p class="mt-1 text-xs text-amber-700">{format!("Same image as {}", shared.join(", "))}</p>
+                    <p class="mt-1 text-xs text-slate-500">{format!("Same image as {}", shared.join(", "))}</p>
                 })}
             </td>
             // The whole digest is in the cell (selected and copied whole), shown cut short.

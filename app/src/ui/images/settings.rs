@@ -55,7 +55,7 @@ fn SettingsView(
                     </p>
                     <FormError error=delete_error/>
                     <ConfirmAction action=delete label="Delete repository…" start=true
-                        question=format!("Delete {} and all its {} tag(s) from the registry? This cannot be undone.", n2, head.tag_count)
+                        question=format!("Delete {} and all its {} from the registry? This cannot be undone.", n2, count_of(head.tag_count, "tag"))
                         yes="Yes, delete everything">
                         <input type="hidden" name="name" value=n2.clone()/>
                     </ConfirmAction>

@@ -69,7 +69,7 @@ fn TagDetailView(d: TagDetail, delete: ServerAction<DeleteTag>, restore: ServerA
                         {row("Other tags", view! { <span>{if t.shared_with.is_empty() { "none".to_string() } else { t.shared_with.join(", ") }}</span> }.into_any())}
                     </dl>
                 </Card>
-                <TagHistoryCard repository=repo.clone() moves=d.history.clone() can_push=d.abilities.push restore show_tags=false/>
+                <TagHistoryCard repository=repo.clone() moves=d.history.clone() can_push=d.can_push restore show_tags=false/>
                 {d.config.clone().map(|c| view! { <ConfigCard c/> })}
                 {(!d.index_entries.is_empty()).then(|| view! { <IndexCard entries=d.index_entries.clone()/> })}
                 {(!d.layers.is_empty()).then(|| view! { <LayersCard layers=d.layers.clone() config_digest=d.config_digest.clone()/> })}
@@ -106,7 +106,7 @@ fn TagDetailView(d: TagDetail, delete: ServerAction<DeleteTag>, restore: ServerA
                         </dl>
                     </Card>
                 })}
-                {d.abilities.delete.then(|| view! {
+                {d.can_delete.then(|| view! {
                     <Card title="Danger zone">
                         <FormError error/>
                         <ConfirmAction action=delete label="Delete this tag…" start=true question=question.clone() yes="Yes, delete">

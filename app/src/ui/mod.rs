@@ -294,7 +294,7 @@ fn Header() -> impl IntoView {
                             </nav>
                             <form method="get" action="/search" role="search" class="order-4 w-full md:order-none md:ml-auto md:w-auto">
                                 <input name="q" placeholder="Search images…" aria-label="Search images"
-                                    class="w-full rounded-md border border-slate-700 bg-slate-800 px-3 py-1.5 text-sm text-white placeholder:text-slate-400 focus:border-indigo-400 focus:outline-none md:w-48 lg:w-64"/>
+                                    class="w-full rounded-md border border-slate-700 bg-slate-800 px-3 py-1.5 text-sm text-white placeholder:text-slate-400 focus:border-indigo-400 focus:outline-none md:w-44 lg:w-56"/>
                             </form>
                             <div class="ml-auto flex items-center gap-3 md:ml-0">
                                 <UserMenu user signup_enabled/>

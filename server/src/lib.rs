@@ -1,6 +1,10 @@
 //! The `portcullis` server: configuration, start-up and the HTTP router. Handlers are thin;
 //! the logic lives in `app::backend`.
 
+// A release build without erased component types (`cargo build --release`, as the benchmarks
+// do) lays out the pages' nested view types here, deeper than rustc's default limit of 128.
+#![recursion_limit = "256"]
+
 pub mod cli;
 pub mod config;
 pub mod csrf;
@@ -152,6 +156,15 @@ pub fn router(state: AppState, config: &Config) -> Router {
         let state = state.clone();
         move || provide_context(state.clone())
     };
+    let trusted = Arc::new(config.trusted_proxies.0.clone());
+    // What the registry and its clients call (`/v2/token`, the event inbox) carries no cookie,
+    // gets small JSON answers (no compression, no-store set by the handlers) and is never a
+    // cross-site form: it skips the sessions, the same-origin check and the pages' layers,
+    // which measured about a fifth of a token's cost (docs/performance.md).
+    let registry_facing = token::router(state.clone())
+        .merge(events::router(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(trusted.clone(), client_ip))
+        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024));
     Router::new()
         .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();
@@ -161,18 +174,17 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .with_state(options)
         .merge(health::router(state.clone()))
         .merge(rest::router(state.clone()))
-        .merge(token::router(state.clone()))
         .merge(oidc::router(state.clone()))
-        .merge(events::router(state.clone()))
         .merge(prometheus::router(state, config.metrics_token.clone()))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(Arc::new(config.public_origin()), csrf::same_origin_only))
-        .layer(axum::middleware::from_fn_with_state(Arc::new(config.trusted_proxies.0.clone()), client_ip))
+        .layer(axum::middleware::from_fn_with_state(trusted, client_ip))
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
-        .layer(axum::middleware::from_fn(prometheus::track))
         .layer(axum::middleware::from_fn(cache_control))
         .layer(axum::middleware::from_fn(server_fn_status))
         .layer(compression())
+        .merge(registry_facing)
+        .layer(axum::middleware::from_fn(prometheus::track))
         .layer(axum::middleware::from_fn(request_id))
 }
 
@@ -303,8 +315,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     migrate(&db).await?;
     spawn_session_cleanup(db.clone());
 
-    let mut state = state(db, &config).await?;
-    state.hot = hot;
+    let state = state(db, &config).await?.with_hot_pool(hot);
     if config.keys_encryption_key.is_empty() {
         tracing::warn!(
             "no keys_encryption_key (PORTCULLIS_KEYS_ENCRYPTION_KEY) is set: the token signing keys are stored in \

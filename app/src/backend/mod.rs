@@ -21,6 +21,7 @@ mod redacted;
 pub mod sealed;
 mod settings;
 mod state;
+pub mod together;
 
 pub use client_ip::{client_ip, ClientIp, ProxyNet};
 pub use database::{migrate, migration_status, secret, MigrationStatus};

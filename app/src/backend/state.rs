@@ -7,9 +7,21 @@ use sqlx::PgPool;
 use super::{access, images, mail, org, registry, secret, Secret, Settings};
 use crate::error::AppError;
 
-/// Everything a request handler needs, cheap to clone.
+/// Everything a request handler needs: one shared allocation, so that a clone (every
+/// extractor and middleware takes one) is a single reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What an [`AppState`] holds.
+#[derive(Clone)]
+pub struct Shared {
     pub db: PgPool,
     /// Connections left on PostgreSQL's generic plans, for the fixed-shape statements run on
     /// every registry request: the token endpoint's lookups, the event inbox, the sessions.
@@ -24,6 +36,8 @@ pub struct AppState {
     pub registry: registry::client::RegistryClient,
     /// Wakes the event worker when the inbox stores events.
     pub events: images::events::Wakeup,
+    /// The event inbox's commits, made together.
+    pub inbox: Arc<images::events::Inbox>,
     /// The secret the registry sends with its notifications.
     pub events_secret: Arc<str>,
     /// Sends mail, when SMTP is configured.
@@ -63,12 +77,13 @@ impl AppState {
         };
         let oidc = access::oidc::Providers::new(&settings.oidc, &settings.public_url)
             .map_err(|e| AppError::invalid("oidc", e))?;
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             mailer,
             directory,
             oidc,
             registry: registry::client::RegistryClient::new(&settings.registry_url),
             events: Default::default(),
+            inbox: Default::default(),
             events_secret: events_secret.into(),
             hot: db.clone(),
             db,
@@ -77,6 +92,12 @@ impl AppState {
             access_settings,
             keys,
             auth_cache: Arc::new(cache),
-        })
+        })))
+    }
+
+    /// The same state with the registry's hot path on a pool of its own (see `hot`).
+    pub fn with_hot_pool(mut self, hot: PgPool) -> Self {
+        Arc::make_mut(&mut self.0).hot = hot;
+        self
     }
 }

@@ -149,6 +149,28 @@ async fn a_disable_ends_a_remembered_password_at_once() {
     assert_eq!(get().await.status, StatusCode::UNAUTHORIZED);
 }
 
+/// Remembered passwords of a crowd are rechecked together (`token_service::recheck`), and each
+/// request still gets its own answer: bob's disable ends bob's, in the same read as alice's.
+#[tokio::test]
+async fn a_crowd_of_remembered_passwords_each_get_their_own_answer() {
+    let world = World::new().await;
+    world.person("alice").await;
+    world.person("bob").await;
+    let get = |user: &'static str| {
+        let app = world.app.clone();
+        async move { token_from(&app, "198.51.100.1", None, user, &format!("{user} password 1")).await.status }
+    };
+    assert_eq!((get("alice").await, get("bob").await), (StatusCode::OK, StatusCode::OK), "checked, then remembered");
+    common::behind::disable(&world.db, "bob").await;
+    let crowd = (0..40).map(|i| get(if i % 2 == 0 { "alice" } else { "bob" }));
+    let answers = futures_util::future::join_all(crowd).await;
+    for (i, status) in answers.iter().enumerate() {
+        // bob's refusals are 401, then 429 once they count as guesses from that address.
+        let refused = matches!(*status, StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS);
+        assert!(if i % 2 == 0 { *status == StatusCode::OK } else { refused }, "request {i}: {answers:?}");
+    }
+}
+
 /// A change ends only the remembered credentials it touched: a CI client's token outlives
 /// the rest of the site's activity, and not a change to its own user. (The token is revoked
 /// behind the replica's back, so a request answers from memory until memory is told.)

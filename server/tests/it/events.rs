@@ -199,6 +199,31 @@ async fn the_inbox_acknowledges_every_body_once_the_secret_is_right() {
     assert_eq!(send(&world.app, req).await.status, StatusCode::UNAUTHORIZED);
 }
 
+/// Envelopes that arrive together are committed together (`backend::together`): each is
+/// answered only once its own events are stored, resends among them are stored once.
+#[tokio::test]
+async fn a_crowd_of_envelopes_is_stored_whole_and_once() {
+    let (stack, world) = start(Options::default()).await;
+    let envelope = |i: usize| {
+        json!({"events": [
+            {"id": format!("crowd-{i}-a"), "action": "pull", "target": {"repository": "alice/x", "tag": "v1"}},
+            {"id": format!("crowd-{i}-b"), "action": "pull", "target": {"repository": "alice/x", "tag": "v2"}},
+        ]})
+    };
+    // 48 envelopes at once, the last 16 of them resending the first 16.
+    let posts = (0..48).map(|i| {
+        let (stack, world, body) = (&stack, &world, envelope(i % 32));
+        async move { post_events(stack, world, &body).await }
+    });
+    let statuses = futures_util::future::join_all(posts).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    let stored: i64 = sqlx::query_scalar("select count(*) from registry_event where event_id like 'crowd-%'")
+        .fetch_one(&world.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 64, "32 envelopes of two events, each stored once");
+}
+
 #[tokio::test]
 async fn a_late_push_does_not_bring_back_a_deleted_namespace() {
     let (stack, world) = start(Options { without_notifications: true }).await;

@@ -204,6 +204,14 @@ impl Duty {
         Ok(Change { conn: Conn::Transaction(db.begin().await?), by: By::System(self) })
     }
 
+    /// Begins a change whose commit is on disk before it returns, whatever the server's
+    /// `synchronous_commit` (what is acknowledged to the registry must survive a crash of
+    /// PostgreSQL). One round trip, like `begin`.
+    pub async fn begin_durable(self, db: &PgPool) -> AppResult<Change<'static>> {
+        let tx = db.begin_with("begin; set local synchronous_commit = on").await?;
+        Ok(Change { conn: Conn::Transaction(tx), by: By::System(self) })
+    }
+
     /// Begins a change made by the person the policy allowed, when someone asked for it, or
     /// as this duty when nobody did (a schedule, a worker).
     pub async fn begin_for<'a>(self, by: Option<Allowed<'a>>, db: &PgPool) -> AppResult<Change<'a>> {

@@ -16,6 +16,7 @@ use crate::backend::access::principal::{Change, Duty};
 use crate::backend::audit;
 use crate::backend::images::store;
 use crate::backend::registry::client::{is_manifest, RegistryClient, SELF_SUBJECT};
+use crate::backend::together::{Together, Waiting};
 use crate::backend::webhooks;
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
@@ -133,10 +134,12 @@ async fn record_skipped(state: &AppState, e: &Incoming, why: &str) -> AppResult<
 /// A transaction whose commit is on disk before it returns, whatever the server's
 /// `synchronous_commit`: what the inbox acknowledges must survive a crash of PostgreSQL.
 async fn durable(state: &AppState) -> AppResult<Change<'static>> {
-    let mut tx = Duty::Ingest.begin(&state.hot).await?;
-    sqlx::query!("set local synchronous_commit = on").execute(&mut *tx).await?;
-    Ok(tx)
+    Duty::Ingest.begin_durable(&state.hot).await
 }
+
+/// The inbox's commits, made [`Together`]: while one envelope's commit waits for the disk, the
+/// envelopes that arrive meanwhile queue, and the next commit stores them all.
+pub type Inbox = Together<Vec<Incoming>, AppResult<u64>>;
 
 /// Stores events durably; returns how many were new. An event PostgreSQL refuses for what it
 /// holds (not for being unreachable) is recorded as skipped with the reason instead, so that
@@ -145,9 +148,45 @@ pub async fn store(state: &AppState, events: &[Incoming]) -> AppResult<u64> {
     if events.is_empty() {
         return Ok(0);
     }
-    let n = match insert(state, events).await {
+    let turn = state.clone();
+    let n = state
+        .inbox
+        .run(events.to_vec(), |envelopes| async move { commit_all(&turn, envelopes).await })
+        .await
+        .unwrap_or(Err(AppError::Internal))?;
+    state.events.notify_one();
+    Ok(n)
+}
+
+/// Stores a turn's envelopes in one durable commit and answers each with how many of its
+/// events were new; when PostgreSQL refuses one, each envelope is stored on its own.
+async fn commit_all(state: &AppState, envelopes: Vec<Waiting<Vec<Incoming>, AppResult<u64>>>) {
+    let all: Vec<Incoming> = envelopes.iter().flat_map(|(events, _)| events.iter().cloned()).collect();
+    match insert(state, &all).await {
+        Ok(mut new) => {
+            for (events, answer) in envelopes {
+                let n = events.iter().filter(|e| new.remove(&e.id)).count();
+                let _ = answer.send(Ok(n as u64));
+            }
+        }
+        Err(AppError::BadRequest(_)) => {
+            for (events, answer) in envelopes {
+                let _ = answer.send(store_alone(state, &events).await);
+            }
+        }
+        Err(e) => {
+            for (_, answer) in envelopes {
+                let _ = answer.send(Err(e.clone()));
+            }
+        }
+    }
+}
+
+/// One envelope, and when PostgreSQL refuses it, one event at a time to find the one it
+/// refuses, which is recorded as skipped.
+async fn store_alone(state: &AppState, events: &[Incoming]) -> AppResult<u64> {
+    match insert(state, events).await {
         Err(AppError::BadRequest(why)) => {
-            // One at a time, to find the one PostgreSQL refuses.
             let mut n = 0;
             for e in events {
                 n += match insert(state, std::slice::from_ref(e)).await {
@@ -155,37 +194,36 @@ pub async fn store(state: &AppState, events: &[Incoming]) -> AppResult<u64> {
                         let unstorable = Incoming { raw: serde_json::json!({ "unstorable": true }), ..e.clone() };
                         record_skipped(state, &unstorable, &format!("the event could not be stored: {why}")).await?
                     }
-                    other => other?,
+                    other => other?.len() as u64,
                 };
             }
-            n
+            Ok(n)
         }
-        other => other?,
-    };
-    state.events.notify_one();
-    Ok(n)
+        other => Ok(other?.len() as u64),
+    }
 }
 
-async fn insert(state: &AppState, events: &[Incoming]) -> AppResult<u64> {
+/// Inserts events durably; returns the ids of those that were new.
+async fn insert(state: &AppState, events: &[Incoming]) -> AppResult<std::collections::HashSet<String>> {
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
     let repos: Vec<&str> = events.iter().map(|e| e.repository.as_str()).collect();
     let raws: Vec<Value> = events.iter().map(|e| e.raw.clone()).collect();
     let mut tx = durable(state).await?;
-    let n = sqlx::query!(
+    let new = sqlx::query_scalar!(
         "insert into registry_event (event_id, action, repository, raw)
          select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])
-         on conflict (event_id) do nothing",
+         on conflict (event_id) do nothing
+         returning event_id",
         &ids as &[&str],
         &actions as &[&str],
         &repos as &[&str],
         &raws
     )
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    .fetch_all(&mut *tx)
+    .await?;
     tx.commit().await?;
-    Ok(n)
+    Ok(new.into_iter().collect())
 }
 
 /// The newest event's id in the inbox (0 when empty): `portcullis doctor` waits for one after it.

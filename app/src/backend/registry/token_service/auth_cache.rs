@@ -23,6 +23,8 @@ pub struct AuthCache {
     pub(super) principals: Mutex<HashMap<[u8; 32], Remembered>>,
     pub(super) facts: Mutex<HashMap<(i64, String), Facts>>,
     pub(super) password_ttl: Duration,
+    /// The reads that confirm remembered passwords, made together.
+    pub(super) rechecks: super::recheck::Rechecks,
 }
 
 /// A credential's principal, as of a cache stamp.
@@ -61,7 +63,13 @@ impl AuthCache {
     pub fn new(password_ttl: Duration) -> Self {
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
-        Self { key, principals: Mutex::new(HashMap::new()), facts: Mutex::new(HashMap::new()), password_ttl }
+        Self {
+            key,
+            principals: Mutex::new(HashMap::new()),
+            facts: Mutex::new(HashMap::new()),
+            password_ttl,
+            rechecks: Default::default(),
+        }
     }
 
     /// The slot of a username and password: an HMAC under a key only this process knows.

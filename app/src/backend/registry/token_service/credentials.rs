@@ -3,8 +3,6 @@
 
 use std::net::IpAddr;
 
-use chrono::{DateTime, Utc};
-
 use crate::backend::access::principal::Principal;
 use crate::backend::access::principal::{Duty, User};
 use crate::backend::access::{access_tokens as tokens, login as auth};
@@ -24,8 +22,9 @@ pub(super) fn looks_like_refresh_token(s: &str) -> bool {
 
 /// The user behind a password, through the cache when possible. A remembered password is
 /// trusted only while the user's auth epoch and enabled flag are what they were (one indexed
-/// read): a password change or a disable made through another replica ends it at once, even
-/// if that replica's change notification was lost.
+/// read, made together with the requests beside it: see `recheck`): a password change or a
+/// disable made through another replica ends it at once, even if that replica's change
+/// notification was lost.
 pub(super) async fn by_password(
     state: &AppState,
     username: &str,
@@ -36,29 +35,15 @@ pub(super) async fn by_password(
     let cache = &state.auth_cache;
     let slot = cache.password_slot(&username, &password);
     if let Some(hit) = cache.principal(&slot).and_then(|p| p.user) {
-        // One read: the user as they are now, and the throttle's counts for this attempt (a
-        // throttled client gets no answer from memory either).
+        // One read (shared with the requests waiting beside it): the user as they are now,
+        // and the throttle's counts for this attempt (a throttled client gets no answer from
+        // memory either).
         let keys = crate::backend::access::throttle::password_attempt(&username, addr);
         let names: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
-        let rows = sqlx::query!(
-            r#"select u.auth_epoch, u.is_enabled, now() as "now!: DateTime<Utc>",
-                      f.key as "key?", f.failures as "failures?", f.window_start as "window_start?: DateTime<Utc>",
-                      f.last_at as "last_at?: DateTime<Utc>"
-               from "user" u left join login_failure f on f.key = any($2)
-               where u.user_id = $1"#,
-            hit.id,
-            &names
-        )
-        .fetch_all(&state.hot)
-        .await
-        .map_err(AppError::from)?;
-        if let Some(first) = rows.first() {
-            let counts: Vec<crate::backend::access::throttle::Row> =
-                rows.iter().filter_map(|r| Some((r.key.clone()?, r.failures?, r.window_start?, r.last_at?))).collect();
-            crate::backend::access::throttle::check(&keys, &counts, first.now)?;
-            if first.is_enabled && first.auth_epoch == hit.auth_epoch {
-                return Ok(hit);
-            }
+        let seen = cache.rechecks.read(&state.hot, hit.id, names).await?;
+        crate::backend::access::throttle::check(&keys, &seen.failures, seen.now)?;
+        if seen.user == Some((hit.auth_epoch, true)) {
+            return Ok(hit);
         }
         cache.forget(&slot);
     }

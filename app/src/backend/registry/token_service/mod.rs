@@ -28,6 +28,7 @@ use crate::scope::{self, RepositoryName, Resource};
 
 mod auth_cache;
 mod credentials;
+mod recheck;
 mod refresh_tokens;
 
 pub use auth_cache::AuthCache;

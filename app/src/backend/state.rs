@@ -83,7 +83,7 @@ impl AppState {
             oidc,
             registry: registry::client::RegistryClient::new(&settings.registry_url),
             events: Default::default(),
-            inbox: Default::default(),
+            inbox: Arc::new(images::events::Inbox::new(images::events::INBOX_TURNS)),
             events_secret: events_secret.into(),
             hot: db.clone(),
             db,

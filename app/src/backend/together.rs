@@ -18,12 +18,21 @@ pub type Waiting<T, R> = (T, oneshot::Sender<R>);
 /// Items of type `T` done together, each answered with an `R`.
 pub struct Together<T, R> {
     waiting: Mutex<Vec<Waiting<T, R>>>,
-    turn: tokio::sync::Mutex<()>,
+    turns: tokio::sync::Semaphore,
 }
 
+/// One turn at a time.
 impl<T, R> Default for Together<T, R> {
     fn default() -> Self {
-        Self { waiting: Mutex::new(Vec::new()), turn: tokio::sync::Mutex::new(()) }
+        Self::new(1)
+    }
+}
+
+impl<T, R> Together<T, R> {
+    /// At most `turns` turns at once: more than one keeps a round trip's idle time busy (while
+    /// one commit waits for the disk, the next is already on its way).
+    pub fn new(turns: usize) -> Self {
+        Self { waiting: Mutex::new(Vec::new()), turns: tokio::sync::Semaphore::new(turns.max(1)) }
     }
 }
 
@@ -39,7 +48,7 @@ impl<T: Send + 'static, R: Send + 'static> Together<T, R> {
     {
         let (answer, mut answered) = oneshot::channel();
         self.waiting.lock().expect("queue").push((item, answer));
-        let turn = self.turn.lock().await;
+        let turn = self.turns.acquire().await.expect("never closed");
         if let Ok(r) = answered.try_recv() {
             return Some(r);
         }

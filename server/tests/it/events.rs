@@ -224,6 +224,37 @@ async fn a_crowd_of_envelopes_is_stored_whole_and_once() {
     assert_eq!(stored, 64, "32 envelopes of two events, each stored once");
 }
 
+/// What the inbox acknowledges is on disk, even on a server that commits asynchronously (the
+/// tests' own PostgreSQL runs with `synchronous_commit = off`, where only the WAL writer
+/// flushes, a few times a second): each acknowledged envelope was flushed.
+#[tokio::test]
+async fn inbox_commits_reach_the_disk() {
+    let (stack, world) = start(Options::default()).await;
+    // A connection reports its WAL statistics when it goes idle, at most once a second unless
+    // told to: every idle connection of the server's pool is told first.
+    let pool = &stack.state.hot;
+    let syncs = || async {
+        let mut all = Vec::new();
+        while let Some(mut c) = pool.try_acquire() {
+            sqlx::query("select pg_stat_force_next_flush()").execute(&mut *c).await.unwrap();
+            all.push(c);
+        }
+        drop(all);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        sqlx::query_scalar::<_, i64>("select wal_sync from pg_stat_wal").fetch_one(&world.db).await.unwrap()
+    };
+    let before = syncs().await;
+    for i in 0..20 {
+        let body =
+            json!({"events": [{"id": format!("durable-{i}"), "action": "pull", "target": {"repository": "alice/x"}}]});
+        assert_eq!(post_events(&stack, &world, &body).await, StatusCode::OK);
+    }
+    let flushed = syncs().await - before;
+    // Not always 20: a flush by another connection or the WAL writer can cover a commit just
+    // before its own. Without the inbox's own setting, only the WAL writer flushes (a few).
+    assert!(flushed >= 10, "20 acknowledged envelopes, {flushed} flushes");
+}
+
 #[tokio::test]
 async fn a_late_push_does_not_bring_back_a_deleted_namespace() {
     let (stack, world) = start(Options { without_notifications: true }).await;

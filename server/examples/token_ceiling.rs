@@ -12,6 +12,10 @@ use app::backend::registry::keys::{KeyAlgorithm, Signer};
 use axum::{extract::State, routing::get, Json, Router};
 use rand::RngCore;
 
+/// The server's allocator, so that the two differ only in what the endpoint does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 async fn token(State(signer): State<Arc<Signer>>) -> Json<serde_json::Value> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let mut jti = [0u8; 16];

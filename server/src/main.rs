@@ -5,6 +5,12 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use server::config::{Config, ConfigArgs};
 
+/// mimalloc instead of the C library's allocator: glibc's malloc and free were a tenth of a
+/// registry token's cost in the profile (docs/performance.md), and musl's, in the container
+/// image, is slower still.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Portcullis: accounts, teams and access control in front of a container registry.
 #[derive(Parser)]
 #[command(name = "portcullis", version, about, long_about = None)]

@@ -5,17 +5,21 @@
 
 .PHONY: run test setup fmt clippy image
 
-run: setup
+# Each installs only what it needs: `make run` none of the test tools.
+run:
+	@deploy/local/setup.sh run
 	@deploy/local/run.sh
 
-test: setup
+test:
+	@deploy/local/setup.sh test
 	@deploy/local/test.sh
 
-image: setup
+image:
+	@deploy/local/setup.sh image
 	@deploy/image/build.sh
 
 setup:
-	@deploy/local/setup.sh
+	@deploy/local/setup.sh test
 
 fmt:
 	cargo fmt --all

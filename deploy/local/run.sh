@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # `make run`: PostgreSQL (unless DATABASE_URL is set), a registry configured against
-# Portcullis, then Portcullis itself. Ctrl-C stops everything this script started.
+# Portcullis, then Portcullis itself. Ctrl-C stops everything this script started. Each step
+# says what it does and how long it takes the first time (two cores; later runs take seconds).
 set -euo pipefail
-source "$(dirname "$0")/env.sh"
+started=$SECONDS
+step() { printf '\033[1;34m==>\033[0m [%d:%02d] %s\n' $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)) "$*"; }
 
+step "1/3 the database (a private PostgreSQL under .data/pg unless DATABASE_URL is set; seconds)"
+source "$(dirname "$0")/env.sh"
 if [ "$own_pg" = 1 ]; then
   export PORTCULLIS_DATABASE_URL="$(database_url portcullis)"
 else
@@ -12,10 +16,17 @@ fi
 
 profile=debug
 [ -n "${RELEASE:-}" ] && profile=release
-echo "==> building Portcullis ($profile; the first build takes several minutes)"
+if [ -x "${CARGO_TARGET_DIR:-$root/target}/$profile/portcullis" ]; then
+  step "2/3 building Portcullis ($profile; only what changed since the last build)"
+elif [ -n "${RELEASE:-}" ]; then
+  step "2/3 building Portcullis (release, first build: about 25 minutes on two cores; cargo lists each crate)"
+else
+  step "2/3 building Portcullis (debug, first build: about 10 minutes on two cores; cargo lists each crate)"
+fi
 CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" cargo leptos build --split ${RELEASE:+--release -P}
 bin="${CARGO_TARGET_DIR:-$root/target}/$profile/portcullis"
 
+step "3/3 the registry and the server"
 registry_listen="${PORTCULLIS_REGISTRY_LISTEN:-127.0.0.1:5000}"
 if (exec 3<>"/dev/tcp/${registry_listen%:*}/${registry_listen##*:}") 2>/dev/null; then
   echo "warning: something already listens on $registry_listen; not starting a registry" >&2

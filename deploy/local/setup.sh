@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs whatever this machine is missing to build, run and test Portcullis.
 # Idempotent and quick when everything is already there. Needs root (or sudo) for apt.
+#   deploy/local/setup.sh run     what `make run` needs, nothing only the tests use
+#   deploy/local/setup.sh image   that, and what `make image` needs
+#   deploy/local/setup.sh [test]  everything (`make test`)
 #
 # Only crates.io, npm and Debian's packages are reached: cargo-leptos would otherwise
 # download tailwind, wasm-bindgen and wasm-opt from GitHub, so each is supplied here first
@@ -9,6 +12,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+for_=${1:-test}
+case "$for_" in run | image | test) ;; *) echo "usage: $0 [run|image|test]" >&2; exit 2 ;; esac
+# Whether this set-up is for `$1` (run < image < test).
+wants() { case "$1" in run) true ;; image) [ "$for_" != run ] ;; test) [ "$for_" = test ] ;; esac; }
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- Debian packages -------------------------------------------------------------------------
@@ -19,12 +26,15 @@ sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # the doctor test; slapd + ldap-utils: the directory of the LDAP sign-in tests; musl-tools,
 # buildah, podman and runc: the container image (make image) and its test. Nothing is started as a service: the
 # tests start what they need on 127.0.0.1 and stop it.
+pkgs=(postgresql docker-registry)
+wants image && pkgs+=(musl-tools buildah podman runc)
+wants test && pkgs+=(skopeo umoci chromium wrk nginx haproxy prometheus faketime slapd ldap-utils)
 need_pkgs=()
-for pkg in postgresql docker-registry skopeo umoci chromium wrk nginx haproxy prometheus faketime slapd ldap-utils musl-tools buildah podman runc; do
+for pkg in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
-  say "installing Debian packages: ${need_pkgs[*]}"
+  say "installing Debian packages: ${need_pkgs[*]} (a minute or two)"
   sudo_ apt-get update -qq
   # Packages must not start their services (nginx would take port 80): policy-rc.d says no.
   no_start=""
@@ -46,20 +56,21 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 # The container image's server is static (musl); make image and make test build it.
-if ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
+if wants image && ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
   say "adding the x86_64-unknown-linux-musl target"
   rustup target add x86_64-unknown-linux-musl
 fi
 
 # cargo-leptos: `--locked` needs rustc 1.96+ for one dependency, so build it with nightly
-# when stable is older; the resulting binary runs fine with stable.
+# when stable is older; the resulting binary runs fine with stable. Its own release profile asks
+# for whole-program LTO in one codegen unit, which is most of its build time on two cores; a
+# build tool does not need that, so the install overrides it (CLEPTOS_BUILD_TIME below).
 if ! command -v cargo-leptos >/dev/null; then
-  say "installing cargo-leptos 0.3.11 (takes ~13 minutes once)"
-  if rustup toolchain list | grep -q '^nightly'; then
-    cargo +nightly install cargo-leptos --version 0.3.11 --locked -j2
-  else
-    cargo install cargo-leptos --version 0.3.11 --locked -j2
-  fi
+  say "installing cargo-leptos 0.3.11 (once; CLEPTOS_BUILD_TIME on two cores, the longest step of a first run)"
+  toolchain=()
+  rustup toolchain list | grep -q '^nightly' && toolchain=(+nightly)
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo "${toolchain[@]}" install cargo-leptos --version 0.3.11 --locked -j2
 fi
 
 # wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock. No --locked: its lock
@@ -67,16 +78,19 @@ fi
 want_bindgen=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
 have_bindgen=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
 if [ "$want_bindgen" != "$have_bindgen" ]; then
-  say "installing wasm-bindgen-cli $want_bindgen"
+  say "installing wasm-bindgen-cli $want_bindgen (once, about 3 minutes)"
   cargo install wasm-bindgen-cli --version "$want_bindgen" --force -j2
 fi
 
 # --- npm: tailwind + wasm-opt for cargo-leptos, Playwright for the browser tests -------------
 if [ ! -x node_modules/.bin/tailwindcss ] || [ ! -x node_modules/.bin/wasm-opt ] || [ package.json -nt node_modules/.stamp ]; then
-  say "installing npm build tools (tailwind, binaryen)"
+  say "installing npm build tools (tailwind, binaryen; under a minute)"
   npm install --no-audit --no-fund --loglevel=error
   touch node_modules/.stamp
 fi
+wants test || exit 0
+
+# --- only the tests need what follows -------------------------------------------------------
 if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package.json -nt end2end/node_modules/.stamp ]; then
   say "installing Playwright (no browser download: tests use Debian's chromium)"
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error)

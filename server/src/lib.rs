@@ -158,13 +158,17 @@ pub fn router(state: AppState, config: &Config) -> Router {
     };
     let trusted = Arc::new(config.trusted_proxies.0.clone());
     // What the registry and its clients call (`/v2/token`, the event inbox) carries no cookie,
-    // gets small JSON answers (no compression, no-store set by the handlers) and is never a
+    // gets small JSON answers (no compression, never stored) and is never a
     // cross-site form: it skips the sessions, the same-origin check and the pages' layers,
     // which measured about a fifth of a token's cost (docs/performance.md).
     let registry_facing = token::router(state.clone())
         .merge(events::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(trusted.clone(), client_ip))
-        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024));
+        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        ));
     Router::new()
         .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();

@@ -72,4 +72,12 @@ async fn files_and_pages_are_compressed_and_cached_as_they_should() {
     let r = fetch(&app, "/v2/token?service=portcullis-registry", "gzip").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(header_of(&r, header::CONTENT_ENCODING), "", "tokens are not compressed");
+    // Refusals of the registry's routes are not stored either.
+    let req = Request::get("/v2/token?service=portcullis-registry")
+        .header(header::AUTHORIZATION, basic("nobody", "wrong"))
+        .body(Body::empty())
+        .unwrap();
+    let r = send(&app, req).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    assert_eq!(header_of(&r, header::CACHE_CONTROL), "no-store");
 }

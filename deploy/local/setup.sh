@@ -63,10 +63,10 @@ fi
 
 # cargo-leptos: `--locked` needs rustc 1.96+ for one dependency, so build it with nightly
 # when stable is older; the resulting binary runs fine with stable. Its own release profile asks
-# for whole-program LTO in one codegen unit, which is most of its build time on two cores; a
-# build tool does not need that, so the install overrides it (CLEPTOS_BUILD_TIME below).
+# for whole-program LTO in one codegen unit, a long single-threaded last step for a build tool
+# that does not need it, so the install turns that off (774 s on two cores, 2026-12-07).
 if ! command -v cargo-leptos >/dev/null; then
-  say "installing cargo-leptos 0.3.11 (once; CLEPTOS_BUILD_TIME on two cores, the longest step of a first run)"
+  say "installing cargo-leptos 0.3.11 (once: about 13 minutes on two cores, the longest step of a first run)"
   toolchain=()
   rustup toolchain list | grep -q '^nightly' && toolchain=(+nightly)
   CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \

@@ -564,6 +564,7 @@ async fn private_images_never_show_to_outsiders() {
     alice.set_visibility("alice", Visibility::Public).await;
     let explore = call(&world.app, "/api/images/explore", &[], None).await.parse::<Page<RepositoryView>>();
     assert_eq!(explore.items[0].name, "alice/secret");
+    assert_eq!(explore.total, 1, "{explore:?}");
     assert_eq!(search(None).await.tags.len(), 1);
 }
 
@@ -598,6 +599,24 @@ async fn search_results_are_paged() {
     assert_eq!(seen.len(), 45);
     let outsider = search(&bob, "1").await;
     assert!(outsider.repositories.is_empty() && !outsider.more, "{outsider:?}");
+
+    // One or two characters are in most names: those matches come by name, still only what
+    // the searcher may see.
+    let short = |who: &Person, q: &'static str| {
+        let (app, who) = (world.app.clone(), who.clone());
+        async move {
+            let cookie = who.session().await;
+            call(&app, "/api/images/search", &[("q", q)], Some(&cookie)).await.parse::<SearchData>()
+        }
+    };
+    let found = short(&alice, "7").await;
+    let names: Vec<_> = found.repositories.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["alice/kestrel-07", "alice/kestrel-17", "alice/kestrel-27", "alice/kestrel-37"]);
+    assert!(found.tags.is_empty() && !found.more, "{found:?}");
+    let found = short(&alice, "l-").await;
+    assert_eq!((found.repositories.len(), found.more), (20, true), "{found:?}");
+    assert_eq!(found.repositories[0].name, "alice/kestrel-01");
+    assert!(short(&bob, "7").await.repositories.is_empty());
 }
 
 #[tokio::test]

@@ -19,8 +19,8 @@ struct RowFilter<'a> {
     names: Option<&'a [String]>,
     /// Visibilities admitted for anyone, and for members of the owning team only (the
     /// policy's pull filter).
-    anyone: Vec<String>,
-    members: Vec<String>,
+    anyone: Vec<Visibility>,
+    members: Vec<Visibility>,
     /// A credential's namespaces.
     only: Option<Vec<i64>>,
     team_id: Option<i64>,
@@ -33,7 +33,7 @@ impl Default for RowFilter<'_> {
         Self {
             id: None,
             names: None,
-            anyone: names(&Visibility::ALL),
+            anyone: Visibility::ALL.to_vec(),
             members: Vec::new(),
             only: None,
             team_id: None,
@@ -55,23 +55,28 @@ async fn namespace_rows(
 ) -> AppResult<Vec<Namespace>> {
     Ok(sqlx::query_as!(
         Namespace,
-        r#"select n.namespace_id as id, n.name, n.description, n.visibility as "visibility: Visibility",
+        r#"with listed as (
+             select n.namespace_id, n.name from namespace n
+             where ($2::bigint is null or n.namespace_id = $2) and ($3::text[] is null or n.name = any($3))
+               and (n.visibility = any($4::visibility[])
+                    or (n.visibility = any($5::visibility[]) and n.team_id in (select team_id from team_member where user_id = $1)))
+               and ($6::bigint[] is null or n.namespace_id = any($6)) and ($7::bigint is null or n.team_id = $7)
+               and ($8 = '' or n.name ilike '%' || $8 || '%' or n.description ilike '%' || $8 || '%')
+               and (not $9 or n.team_id in (select team_id from team_member where user_id = $1))
+             order by n.name limit $10 offset $11)
+           select n.namespace_id as id, n.name, n.description, n.visibility as "visibility: Visibility",
                   n.team_id, t.name as team_name, (t.personal_user_id is not null) as "is_personal!",
                   n.created_at as "created_at: _", m.role as "role?: TeamRole"
-           from namespace n
+           from listed l
+           join namespace n on n.namespace_id = l.namespace_id
            join team t on t.team_id = n.team_id
            left join team_member m on m.team_id = n.team_id and m.user_id = $1
-           where ($2::bigint is null or n.namespace_id = $2) and ($3::text[] is null or n.name = any($3))
-             and (n.visibility = any($4::text[]::visibility[]) or (n.visibility = any($5::text[]::visibility[]) and m.role is not null))
-             and ($6::bigint[] is null or n.namespace_id = any($6)) and ($7::bigint is null or n.team_id = $7)
-             and ($8 = '' or n.name ilike '%' || $8 || '%' or n.description ilike '%' || $8 || '%')
-             and (not $9 or m.role is not null)
-           order by n.name limit $10 offset $11"#,
+           order by l.name"#,
         user_id,
         f.id,
         f.names,
-        &f.anyone,
-        &f.members,
+        &f.anyone as &[Visibility],
+        &f.members as &[Visibility],
         f.only.as_deref(),
         f.team_id,
         f.text,
@@ -114,28 +119,46 @@ pub struct NamespaceQuery {
 pub async fn pullable_ids(state: &AppState, p: &Principal) -> AppResult<(Option<Vec<i64>>, bool)> {
     let s = state.access_settings.get(&state.db).await;
     let f = crate::policy::pull_filter(&p.actor(), &s);
+    let global = f.global && p.reaches(None);
+    let only = p.restriction().and_then(|r| r.namespace_ids.as_deref());
+    // Every visibility for anyone (an administrator): every namespace, without reading them.
+    if only.is_none() && Visibility::ALL.iter().all(|v| f.anyone.contains(v)) {
+        return Ok((None, global));
+    }
     let row = sqlx::query!(
         r#"select coalesce(array_agg(n.namespace_id) filter (where v.visible), '{}') as "ids!",
                   count(*) filter (where not v.visible) as "hidden!"
            from namespace n
            left join team_member m on m.team_id = n.team_id and m.user_id = $1
-           cross join lateral (select (n.visibility = any($2::text[]::visibility[])
-                                       or (n.visibility = any($3::text[]::visibility[]) and m.role is not null))
+           cross join lateral (select (n.visibility = any($2::visibility[])
+                                       or (n.visibility = any($3::visibility[]) and m.role is not null))
                                       and ($4::bigint[] is null or n.namespace_id = any($4)) as visible) v"#,
         p.user.as_ref().map(|u| u.id),
-        &names(&f.anyone),
-        &names(&f.members),
-        p.restriction().and_then(|r| r.namespace_ids.as_deref())
+        &f.anyone as &[Visibility],
+        &f.members as &[Visibility],
+        only
     )
     .fetch_one(&state.db)
     .await?;
-    // Every namespace (an administrator): no list to filter by.
+    // Every namespace: no list to filter by.
     let ids = (row.hidden > 0).then_some(row.ids);
-    Ok((ids, f.global && p.reaches(None)))
+    Ok((ids, global))
 }
 
-fn names(v: &[Visibility]) -> Vec<String> {
-    v.iter().map(|v| v.as_str().to_string()).collect()
+/// The viewer and the rows a list of `q` shows them.
+async fn row_filter<'a>(state: &AppState, p: &Principal, q: &'a NamespaceQuery) -> (Option<i64>, RowFilter<'a>) {
+    let s = state.access_settings.get(&state.db).await;
+    let f = crate::policy::pull_filter(&p.actor(), &s);
+    let filter = RowFilter {
+        anyone: f.anyone,
+        members: f.members,
+        only: p.restriction().and_then(|r| r.namespace_ids.clone()),
+        team_id: q.team_id,
+        text: &q.text,
+        member_only: q.member_only,
+        ..Default::default()
+    };
+    (p.user.as_ref().map(|u| u.id), filter)
 }
 
 /// A page of the namespaces the principal may pull from, by name.
@@ -145,28 +168,17 @@ pub async fn visible_namespaces(
     q: &NamespaceQuery,
     req: crate::model::PageRequest,
 ) -> AppResult<crate::model::Page<Namespace>> {
-    let s = state.access_settings.get(&state.db).await;
-    let f = crate::policy::pull_filter(&p.actor(), &s);
-    let viewer = p.user.as_ref().map(|u| u.id);
-    let filter = RowFilter {
-        anyone: names(&f.anyone),
-        members: names(&f.members),
-        only: p.restriction().and_then(|r| r.namespace_ids.clone()),
-        team_id: q.team_id,
-        text: &q.text,
-        member_only: q.member_only,
-        ..Default::default()
-    };
+    let (viewer, filter) = row_filter(state, p, q).await;
     let total = sqlx::query_scalar!(
         r#"select count(*) as "n!" from namespace n
-           left join team_member m on m.team_id = n.team_id and m.user_id = $1
-           where (n.visibility = any($2::text[]::visibility[]) or (n.visibility = any($3::text[]::visibility[]) and m.role is not null))
+           where (n.visibility = any($2::visibility[])
+                  or (n.visibility = any($3::visibility[]) and n.team_id in (select team_id from team_member where user_id = $1)))
              and ($4::bigint[] is null or n.namespace_id = any($4)) and ($5::bigint is null or n.team_id = $5)
              and ($6 = '' or n.name ilike '%' || $6 || '%' or n.description ilike '%' || $6 || '%')
-             and (not $7 or m.role is not null)"#,
+             and (not $7 or n.team_id in (select team_id from team_member where user_id = $1))"#,
         viewer,
-        &filter.anyone,
-        &filter.members,
+        &filter.anyone as &[Visibility],
+        &filter.members as &[Visibility],
         filter.only.as_deref(),
         filter.team_id,
         filter.text,
@@ -194,6 +206,16 @@ fn view(namespace: Namespace, actor: &Actor, s: &AccessSettings) -> NamespaceVie
 pub async fn list(state: &AppState, p: &Principal, text: &str, req: PageRequest) -> AppResult<Page<NamespaceView>> {
     let q = NamespaceQuery { text: crate::backend::bounded_query("q", text)?, ..Default::default() };
     views(state, p, &q, req).await
+}
+
+/// Like [`list`], without counting every match: search shows a page of each kind and asks
+/// only whether a next one may find more.
+pub async fn matching(state: &AppState, p: &Principal, text: &str, req: PageRequest) -> AppResult<Vec<NamespaceView>> {
+    let q = NamespaceQuery { text: crate::backend::bounded_query("q", text)?, ..Default::default() };
+    let (viewer, filter) = row_filter(state, p, &q).await;
+    let rows = namespace_rows(&state.db, viewer, &filter, Some(req.limit()), req.offset()).await?;
+    let (actor, s) = (p.actor(), state.access_settings.get(&state.db).await);
+    Ok(rows.into_iter().map(|r| view(r, &actor, &s)).collect())
 }
 
 /// A page of the namespaces the principal belongs to (through their teams), by name.

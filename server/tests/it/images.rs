@@ -617,6 +617,24 @@ async fn search_results_are_paged() {
     assert_eq!((found.repositories.len(), found.more), (20, true), "{found:?}");
     assert_eq!(found.repositories[0].name, "alice/kestrel-01");
     assert!(short(&bob, "7").await.repositories.is_empty());
+
+    // Short tag names are found whole, and a pull reference finds its tag.
+    sqlx::query(
+        "insert into tag (repository_id, name, digest)
+         select repository_id, t, 'sha256:' || repeat('a', 64) from repository
+         cross join (values ('t5'), ('t55')) v (t) where name in ('alice/kestrel-01', 'alice/kestrel-02')",
+    )
+    .execute(&world.db)
+    .await
+    .unwrap();
+    let found = short(&alice, "t5").await;
+    let tags: Vec<_> = found.tags.iter().map(|(r, t)| format!("{r}:{}", t.name)).collect();
+    assert_eq!(tags.len(), 2, "{tags:?}");
+    assert!(tags.iter().all(|t| t.ends_with(":t5")), "{tags:?}");
+    assert!(short(&bob, "t5").await.tags.is_empty());
+    let found = short(&alice, "127.0.0.1:5000/alice/kestrel-02:t55").await;
+    assert_eq!(found.tags.first().map(|(r, t)| (r.as_str(), t.name.as_str())), Some(("alice/kestrel-02", "t55")));
+    assert!(short(&bob, "alice/kestrel-02:t55").await.tags.is_empty());
 }
 
 #[tokio::test]

@@ -519,10 +519,25 @@ pub async fn search(state: &AppState, p: &Principal, q: &str, page: u32) -> AppR
     let repositories = repository_views(state, &ids).await?;
     // `key=value` finds the images with that label (the labels' index); anything else, tags
     // by name and labels by text (the trigram indexes).
-    let tags = match q.split_once('=') {
-        // One or two characters say too little to look through every tag for (the trigram
-        // indexes need three): namespaces and repositories only.
-        _ if q.chars().count() < 3 => Vec::new(),
+    let mut tags: Vec<(i64, String)> = match q.split_once('=') {
+        // One or two characters say too little to look through every tag for a part of its
+        // name (the trigram index needs three): tags of exactly that name (the same index
+        // answers equality).
+        _ if short => sqlx::query!(
+            r#"select t.tag_id, r.name as repository from tag t join repository r using (repository_id)
+               where ((r.namespace_id is not null and ($2::bigint[] is null or r.namespace_id in (select unnest($2::bigint[])))) or (r.namespace_id is null and $3)) and t.name = $1
+               order by t.pushed_at desc, t.tag_id desc limit $4 offset $5"#,
+            q,
+            visible_ns.as_deref(),
+            global,
+            per,
+            offset
+        )
+        .fetch_all(&state.db)
+        .await?
+        .into_iter()
+        .map(|t| (t.tag_id, t.repository))
+        .collect(),
         Some((key, value)) if !key.trim().is_empty() => {
             let label = serde_json::json!({ key.trim(): value.trim() });
             sqlx::query!(
@@ -574,8 +589,45 @@ pub async fn search(state: &AppState, p: &Principal, q: &str, page: u32) -> AppR
     };
     let full = |n: usize| n as i64 == per;
     let more = page < SEARCH_MAX_PAGE && (full(namespaces.len()) || full(repositories.len()) || full(tags.len()));
+    // `repository:tag` (a pull line's reference, with or without the registry's host) names
+    // one tag: it comes first.
+    if let Some(named) = named_tag(state, q, visible_ns.as_deref(), global).await? {
+        if page == 1 && !tags.contains(&named) {
+            tags.insert(0, named);
+        }
+    }
     let found = tags_with_repository(state, tags).await?;
     Ok(SearchResults { namespaces, repositories, tags: found, page, more })
+}
+
+/// The tag `q` names as `repository:tag`, optionally after a registry host (a first part
+/// with a dot or a port, or `localhost`, as Docker reads it), if the principal may see it.
+async fn named_tag(
+    state: &AppState,
+    q: &str,
+    visible: Option<&[i64]>,
+    global: bool,
+) -> AppResult<Option<(i64, String)>> {
+    let Some((repository, tag)) = q.rsplit_once(':') else { return Ok(None) };
+    let repository = match repository.split_once('/') {
+        Some((host, rest)) if host.contains(['.', ':']) || host == "localhost" => rest,
+        _ => repository,
+    };
+    if repository.is_empty() || tag.is_empty() || tag.contains('/') {
+        return Ok(None);
+    }
+    Ok(sqlx::query!(
+        r#"select t.tag_id, r.name as repository from tag t join repository r using (repository_id)
+           where r.name = $1 and t.name = $2
+             and ((r.namespace_id is not null and ($3::bigint[] is null or r.namespace_id in (select unnest($3::bigint[])))) or (r.namespace_id is null and $4))"#,
+        repository,
+        tag,
+        visible,
+        global
+    )
+    .fetch_optional(&state.db)
+    .await?
+    .map(|t| (t.tag_id, t.repository)))
 }
 
 /// The name of repository `id` (whoever asks; callers then check visibility by name).

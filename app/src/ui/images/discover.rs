@@ -48,13 +48,14 @@ pub fn SearchPage() -> impl IntoView {
             match r {
                 _ if term.trim().is_empty() => view! { <p class="text-sm text-slate-500">"Type a name, a tag, a word of a label, or key=value for a label."</p> }.into_any(),
                 r if r.namespaces.is_empty() && r.repositories.is_empty() && r.tags.is_empty() => view! {
-                    <EmptyState title="Nothing found"><p>{format!("Nothing you may see matches “{term}”.")}</p></EmptyState>
+                    <EmptyState title="Nothing found"><p>{format!("Nothing you may see matches “{term}”.")}</p>
+                        <p>"One or two characters find tags by their exact name; parts of names and labels, three or more. A pull reference (repository:tag) finds its tag."</p></EmptyState>
                 }.into_any(),
                 r => view! {
                     <SearchPager term=term.clone() page=r.page more=r.more/>
                     <div class="space-y-8">
                         {(term.trim().chars().count() < 3).then(|| view! {
-                            <p class="text-sm text-slate-500">"Tags and labels are searched from three characters on."</p>
+                            <p class="text-sm text-slate-500">"One or two characters find tags by their exact name; parts of names and labels, three or more."</p>
                         })}
                         {(!r.repositories.is_empty()).then(|| view! {
                             <section><h2 class="mb-3 text-base font-semibold">"Repositories"</h2>

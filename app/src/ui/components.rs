@@ -152,7 +152,7 @@ pub fn CopyLine(#[prop(into)] command: String) -> impl IntoView {
     };
     view! {
         <div class="flex items-stretch overflow-hidden rounded-md border border-slate-700 bg-slate-900 text-slate-100">
-            <code class="min-w-0 flex-1 select-all overflow-x-auto whitespace-nowrap px-3 py-2 font-mono text-xs sm:text-sm">
+            <code class="min-w-0 flex-1 select-all overflow-x-auto whitespace-nowrap px-3 py-2 font-mono text-xs sm:text-sm" tabindex="0">
                 {command}
             </code>
             <button
@@ -269,7 +269,8 @@ pub fn Table(
     children: Children,
 ) -> impl IntoView {
     view! {
-        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
+        // Focusable, so a keyboard can scroll it; `scroll-hint` shades the side where columns hide.
+        <div class="scroll-hint overflow-x-auto rounded-lg border border-slate-200 shadow-sm" tabindex="0">
             <table class="min-w-full divide-y divide-slate-200 text-sm">
                 <thead class="bg-slate-50">
                     <tr>
@@ -525,11 +526,12 @@ pub fn FeedPager(newest: Option<String>, older: Option<String>) -> impl IntoView
     }
 }
 
-/// A link of a pager, greyed out (a link without a target) where there is nowhere to go.
+/// A link of a pager, greyed out (a link without a target, marked disabled) where there is
+/// nowhere to go.
 fn pager_link(href: Option<String>, rel: &'static str, label: &'static str) -> impl IntoView {
     let class = if href.is_some() { BUTTON_SMALL.to_string() } else { format!("{BUTTON_SMALL} opacity-40") };
-    let rel = href.is_some().then_some(rel);
-    view! { <a class=class href=href rel=rel>{label}</a> }
+    let (rel, disabled) = (href.is_some().then_some(rel), href.is_none().then_some("true"));
+    view! { <a class=class href=href rel=rel aria-disabled=disabled>{label}</a> }
 }
 
 /// A page-level error: sets the status code on the server (404 for unknown things).

@@ -78,7 +78,7 @@ fn TagDetailView(d: TagDetail, delete: ServerAction<DeleteTag>, restore: ServerA
                     <Card title="Manifest">
                         <details>
                             <summary class="cursor-pointer text-sm text-indigo-700">"Show the manifest as the registry serves it"</summary>
-                            <pre class="mt-3 max-h-96 overflow-auto rounded-md bg-slate-900 p-3 text-xs text-slate-100">{m}</pre>
+                            <pre class="mt-3 max-h-96 overflow-auto rounded-md bg-slate-900 p-3 text-xs text-slate-100" tabindex="0">{m}</pre>
                         </details>
                     </Card>
                 })}
@@ -225,7 +225,7 @@ fn LayersCard(layers: Vec<(String, String, i64)>, config_digest: Option<String>)
                     </tr>
                 }).collect_view()}
             </Table>
-            {config_digest.map(|c| view! { <p class="mt-2 text-xs text-slate-500">"Config " <code>{c}</code></p> })}
+            {config_digest.map(|c| view! { <p class="mt-2 break-all text-xs text-slate-500">"Config " <code>{c}</code></p> })}
         </Card>
     }
 }

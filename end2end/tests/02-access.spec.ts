@@ -1,4 +1,4 @@
-import { test, expect } from "@playwright/test";
+import { test, expect, Locator } from "@playwright/test";
 
 import { admin, alice, hydrated, logIn, logOut, nav } from "./helpers";
 
@@ -67,7 +67,21 @@ test("an admin manages users and sees the activity log", async ({ page }) => {
   const bot = page.locator("tr[data-user='ci-bot']");
   await expect(bot).toBeVisible();
   await expect(bot).toContainText("bot");
+  // Each row's actions are behind one menu; a bot never signs in to the web interface, alice has.
+  await expect(bot).toContainText("tokens only");
+  await expect(page.locator(`tr[data-user='${alice.username}']`)).not.toContainText("never");
+  // What changes access asks first: disabling the bot, then enabling it again.
+  await openActions(bot);
+  await bot.getByText("Disable…").click();
+  await expect(bot.getByText(/Disable ci-bot\? They are signed out everywhere/)).toBeVisible();
+  await expect(bot).toContainText("enabled");
+  await bot.getByRole("button", { name: "Yes, disable" }).click();
+  await expect(bot).toContainText("disabled");
+  await openActions(bot);
+  await bot.getByRole("button", { name: "Enable" }).click();
+  await expect(bot).not.toContainText("disabled");
   // An administrator mints a token for the bot; the secret is shown once.
+  await openActions(bot);
   await bot.getByText("Token…").click();
   await bot.getByPlaceholder("ci").fill("deploy");
   await bot.getByRole("button", { name: "Create token" }).click();
@@ -77,6 +91,7 @@ test("an admin manages users and sees the activity log", async ({ page }) => {
   // with it); without SMTP here, the menu says why no link can be mailed.
   const row = page.locator(`tr[data-user='${alice.username}']`);
   await hydrated(page);
+  await openActions(row);
   await row.getByText("Password…").click();
   await expect(row.getByText("Reset links need email (smtp_host).")).toBeVisible();
   await row.getByLabel("New password").fill(alice.password);
@@ -151,3 +166,9 @@ test.describe("with JavaScript disabled", () => {
     await expect(page.getByTestId("new-token")).toHaveCount(0);
   });
 });
+
+/// Opens a user row's actions menu (it stays open while the page stays).
+async function openActions(row: Locator) {
+  const menu = row.locator("details[data-actions]");
+  if ((await menu.getAttribute("open")) === null) await menu.locator("summary").first().click();
+}

@@ -79,6 +79,9 @@ pub struct UserView {
     pub source: String,
     #[serde(deserialize_with = "utc::deserialize")]
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// The last sign-in to the web interface (never: none).
+    #[serde(default, deserialize_with = "utc::deserialize_option")]
+    pub last_sign_in_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A directory group mapped to a team with a role, or to the administrators.

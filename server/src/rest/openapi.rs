@@ -469,7 +469,7 @@ fn response_and_request_schemas() -> Value {
             "id": id(), "username": s("string"), "display_name": s("string"), "email": { "type": "string", "nullable": true },
             "is_admin": s("boolean"), "is_enabled": s("boolean"), "is_bot": s("boolean"),
             "source": { "type": "string", "enum": ["local", "ldap", "oidc"], "description": "ldap: made at the first sign-in through the directory; oidc: through an OpenID Connect provider" },
-            "created_at": time() } },
+            "created_at": time(), "last_sign_in_at": opt_time() } },
         "NewUser": { "type": "object", "required": ["username"], "properties": {
             "username": s("string"), "password": { "type": "string", "description": "Required for people, absent for bots" },
             "email": s("string"), "display_name": s("string"), "admin": s("boolean"), "bot": s("boolean") } },

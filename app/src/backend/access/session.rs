@@ -20,12 +20,13 @@ fn session_error(e: tower_sessions::session::Error) -> AppError {
 }
 
 /// Binds the session to `user`, under a fresh session id (no fixation), for
-/// `session_days` of inactivity.
+/// `session_days` of inactivity, and records the sign-in's time.
 pub async fn establish(state: &AppState, session: &Session, user: &User) -> AppResult<()> {
     session.cycle_id().await.map_err(session_error)?;
     session.set_expiry(Some(Expiry::OnInactivity(Duration::days(state.settings.session_days))));
     session.insert(USER_ID, user.id).await.map_err(session_error)?;
     session.insert(EPOCH, user.auth_epoch).await.map_err(session_error)?;
+    sqlx::query!(r#"update "user" set last_sign_in_at = now() where user_id = $1"#, user.id).execute(&state.db).await?;
     Ok(())
 }
 

@@ -240,7 +240,8 @@ pub async fn list(db: &PgPool, q: &str, req: PageRequest) -> AppResult<Page<User
     .await?;
     let items = sqlx::query_as!(
         UserView,
-        r#"select user_id as id, username, display_name, email, is_admin, is_enabled, is_bot, source, created_at as "created_at: _"
+        r#"select user_id as id, username, display_name, email, is_admin, is_enabled, is_bot, source, created_at as "created_at: _",
+                  last_sign_in_at as "last_sign_in_at: _"
            from "user"
            where $1 = '' or username ilike '%' || $1 || '%' or display_name ilike '%' || $1 || '%' or email ilike '%' || $1 || '%'
            order by username limit $2 offset $3"#,
@@ -256,7 +257,8 @@ pub async fn list(db: &PgPool, q: &str, req: PageRequest) -> AppResult<Page<User
 pub async fn view(db: &PgPool, id: i64) -> AppResult<Option<UserView>> {
     Ok(sqlx::query_as!(
         UserView,
-        r#"select user_id as id, username, display_name, email, is_admin, is_enabled, is_bot, source, created_at as "created_at: _"
+        r#"select user_id as id, username, display_name, email, is_admin, is_enabled, is_bot, source, created_at as "created_at: _",
+                  last_sign_in_at as "last_sign_in_at: _"
            from "user" where user_id = $1"#,
         id
     )

@@ -66,7 +66,7 @@ pub fn UsersPage() -> impl IntoView {
                         let pager = pager(&list, move |p| format!("/admin/users?q={}&page={p}", urlencode(&q)));
                         let me = me.id;
                         view! {
-                            <Table head=vec!["User", "Role", "Status", "Created", ""]>
+                            <Table head=vec!["User", "Status", "Last sign-in", ""] wide_only=vec![2]>
                                 {list.items.into_iter().map(|u| view! { <UserRow u me actions/> }).collect_view()}
                             </Table>
                             {pager}
@@ -102,7 +102,8 @@ struct RowActions {
     mail: bool,
 }
 
-/// One user in the administrators' list, with what may be done to them.
+/// One user in the administrators' list, with what may be done to them behind one menu.
+/// What changes access (make admin, disable, delete) asks first.
 #[component]
 fn UserRow(
     u: crate::model::UserView,
@@ -112,77 +113,116 @@ fn UserRow(
 ) -> impl IntoView {
     let RowActions { update, delete, mint, set_password, send_reset, mail } = actions;
     let myself = u.id == me;
+    let name = u.username.clone();
+    // A change of the admin or enabled flag: its hidden fields.
+    let flag = move |field: &'static str, value: bool| {
+        view! {
+            <input type="hidden" name="id" value=u.id/>
+            <input type="hidden" name=field value=value.to_string()/>
+        }
+    };
     view! {
         <tr data-user=u.username.clone()>
             <td class=TD>
                 <span class="font-medium text-slate-900">{u.username.clone()}</span>
+                {u.is_admin.then(|| view! { <span class="ml-2"><Badge text="admin" tone=Tone::Indigo/></span> })}
                 {u.is_bot.then(|| view! { <span class="ml-2"><Badge text="bot" tone=Tone::Amber/></span> })}
                 {(u.source == "ldap").then(|| view! { <span class="ml-2" title="Signs in with the directory (LDAP) password"><Badge text="directory" tone=Tone::Blue/></span> })}
                 {(u.source == "oidc").then(|| view! { <span class="ml-2" title="Signs in through an identity provider (OpenID Connect)"><Badge text="provider" tone=Tone::Blue/></span> })}
-                <p class="text-xs text-slate-500">{u.email.clone().unwrap_or_default()}</p>
+                <p class="text-xs text-slate-500">{u.email.clone().map(|e| format!("{e} · "))} "joined " {time_view(u.created_at)}</p>
             </td>
-            <td class=TD>{if u.is_admin { view! { <Badge text="admin" tone=Tone::Indigo/> }.into_any() } else { view! { <span>"user"</span> }.into_any() }}</td>
             <td class=TD>{if u.is_enabled { view! { <Badge text="enabled" tone=Tone::Green/> } } else { view! { <Badge text="disabled" tone=Tone::Red/> } }}</td>
-            <td class=TD>{time_view(u.created_at)}</td>
-            <td class=format!("{TD} text-right")>
+            <td class=format!("{TD} {WIDE_ONLY}")>
+                {match (u.last_sign_in_at, u.is_bot) {
+                    (Some(at), _) => time_view(at).into_any(),
+                    (None, true) => view! { <span class="text-slate-500">"tokens only"</span> }.into_any(),
+                    (None, false) => view! { <span class="text-slate-500">"never"</span> }.into_any(),
+                }}
+            </td>
+            <td class=format!("{TD} text-right align-top")>
                 {(!myself).then(|| view! {
-                    <div class="flex flex-wrap items-start justify-end gap-2">
-                        <ActionForm action=update>
-                            <input type="hidden" name="id" value=u.id/>
-                            <input type="hidden" name="admin" value=(!u.is_admin).to_string()/>
-                            <button type="submit" class=BUTTON_SMALL>{if u.is_admin { "Demote" } else { "Make admin" }}</button>
-                        </ActionForm>
-                        <ActionForm action=update>
-                            <input type="hidden" name="id" value=u.id/>
-                            <input type="hidden" name="enabled" value=(!u.is_enabled).to_string()/>
-                            <button type="submit" class=BUTTON_SMALL>{if u.is_enabled { "Disable" } else { "Enable" }}</button>
-                        </ActionForm>
-                        {u.is_bot.then(|| view! {
-                            <details class="relative inline-block">
-                                <summary class=format!("{BUTTON_SMALL} cursor-pointer list-none")>"Token…"</summary>
-                                <div class="absolute right-0 z-20 mt-2 w-72 rounded-md border border-slate-200 bg-white p-4 text-left shadow-lg">
+                    <details class="inline-block text-left" data-actions>
+                        <summary class=format!("{BUTTON_SMALL} cursor-pointer list-none")>"Actions ▾"</summary>
+                        // In the row, not floating over the table: the table scrolls, and would clip it.
+                        <div class="mt-2 w-60 space-y-2 whitespace-normal rounded-md border border-slate-200 bg-white p-3 text-sm shadow-sm">
+                            {if u.is_admin {
+                                view! { <ActionForm action=update>{flag("admin", false)}<button type="submit" class=MENU_ITEM>"Remove admin rights"</button></ActionForm> }.into_any()
+                            } else {
+                                view! {
+                                    <Ask label="Make admin…" question=format!("Make {name} an administrator? They may then change every user, team, namespace and setting.")>
+                                        <ActionForm action=update>{flag("admin", true)}<button type="submit" class=BUTTON>"Yes, make admin"</button></ActionForm>
+                                    </Ask>
+                                }.into_any()
+                            }}
+                            {if u.is_enabled {
+                                view! {
+                                    <Ask label="Disable…" question=format!("Disable {name}? They are signed out everywhere, and their passwords and access tokens stop working until enabled again.")>
+                                        <ActionForm action=update>{flag("enabled", false)}<button type="submit" class=BUTTON_DANGER>"Yes, disable"</button></ActionForm>
+                                    </Ask>
+                                }.into_any()
+                            } else {
+                                view! { <ActionForm action=update>{flag("enabled", true)}<button type="submit" class=MENU_ITEM>"Enable"</button></ActionForm> }.into_any()
+                            }}
+                            {u.is_bot.then(|| view! {
+                                <Ask label="Token…" question="A token for this bot, shown once.">
                                     <ActionForm action=mint attr:class="space-y-3">
                                         <input type="hidden" name="user_id" value=u.id/>
-                                        <label class="block text-sm"><span class="mb-1 block font-medium">"Token name"</span>
+                                        <label class="block"><span class="mb-1 block font-medium">"Token name"</span>
                                             <input name="name" required class=INPUT placeholder="ci"/></label>
-                                        <label class="flex items-center gap-2 text-sm"><input type="checkbox" name="pull_only" value="true"/>"Pull only"</label>
+                                        <label class="flex items-center gap-2"><input type="checkbox" name="pull_only" value="true"/>"Pull only"</label>
                                         <button type="submit" class=BUTTON>"Create token"</button>
                                     </ActionForm>
-                                </div>
-                            </details>
-                        })}
-                        {(!u.is_bot && u.source == "local").then(|| view! {
-                            <details class="inline-block">
-                                <summary class=format!("{BUTTON_SMALL} cursor-pointer list-none")>"Password…"</summary>
-                                // In the row, not floating over the table: the table scrolls, and would clip it.
-                                <div class="mt-2 w-64 space-y-4 rounded-md border border-slate-200 bg-white p-4 text-left shadow-sm">
+                                </Ask>
+                            })}
+                            {(!u.is_bot && u.source == "local").then(|| view! {
+                                <Ask label="Password…" question="Signs them out everywhere; docker logins with the old password stop working.">
                                     <ActionForm action=set_password attr:class="space-y-3">
                                         <input type="hidden" name="id" value=u.id/>
-                                        <label class="block text-sm"><span class="mb-1 block font-medium">"New password"</span>
+                                        <label class="block"><span class="mb-1 block font-medium">"New password"</span>
                                             <input name="password" type="password" autocomplete="new-password" required minlength=MIN_PASSWORD_LEN class=INPUT/></label>
-                                        <p class="text-xs text-slate-500">"Signs them out everywhere; docker logins with the old password stop working."</p>
                                         <button type="submit" class=BUTTON>"Set password"</button>
                                     </ActionForm>
                                     {match (u.email.clone(), mail) {
                                         (Some(email), true) => view! {
-                                            <ActionForm action=send_reset attr:class="border-t border-slate-100 pt-3">
+                                            <ActionForm action=send_reset attr:class="mt-3 border-t border-slate-100 pt-3">
                                                 <input type="hidden" name="id" value=u.id/>
                                                 <button type="submit" class=BUTTON_SECONDARY>"Email a reset link"</button>
                                                 <p class="mt-1 text-xs text-slate-500">{format!("To {email}; it works once, for an hour.")}</p>
                                             </ActionForm>
                                         }.into_any(),
-                                        (None, true) => view! { <p class="border-t border-slate-100 pt-3 text-xs text-slate-500">"No email address: a reset link cannot be sent."</p> }.into_any(),
-                                        (_, false) => view! { <p class="border-t border-slate-100 pt-3 text-xs text-slate-500">"Reset links need email (smtp_host)."</p> }.into_any(),
+                                        (None, true) => view! { <p class="mt-3 border-t border-slate-100 pt-3 text-xs text-slate-500">"No email address: a reset link cannot be sent."</p> }.into_any(),
+                                        (_, false) => view! { <p class="mt-3 border-t border-slate-100 pt-3 text-xs text-slate-500">"Reset links need email (smtp_host)."</p> }.into_any(),
                                     }}
-                                </div>
-                            </details>
-                        })}
-                        <ConfirmAction action=delete label="Delete…" question=format!("Delete {} with their personal namespace and tokens? This cannot be undone.", u.username) yes="Yes, delete">
-                            <input type="hidden" name="id" value=u.id/>
-                        </ConfirmAction>
-                    </div>
+                                </Ask>
+                            })}
+                            <Ask label="Delete…" question=format!("Delete {name} with their personal namespace and tokens? This cannot be undone.")>
+                                <ActionForm action=delete>
+                                    <input type="hidden" name="id" value=u.id/>
+                                    <button type="submit" class=BUTTON_DANGER>"Yes, delete"</button>
+                                </ActionForm>
+                            </Ask>
+                        </div>
+                    </details>
                 })}
             </td>
         </tr>
+    }
+}
+
+/// An entry of a row's actions menu.
+const MENU_ITEM: &str = "block w-full rounded px-2 py-1.5 text-left font-medium text-slate-700 hover:bg-slate-100";
+
+/// An entry of the actions menu that opens in place (a `<details>`, so without JavaScript
+/// too): `question` and what answers it.
+#[component]
+fn Ask(label: &'static str, #[prop(into)] question: String, children: Children) -> impl IntoView {
+    view! {
+        <details>
+            <summary class=format!("{MENU_ITEM} cursor-pointer list-none")>{label}</summary>
+            <div class="mt-1 space-y-3 rounded-md bg-slate-50 p-3">
+                <p class="text-slate-700">{question}</p>
+                {children()}
+            </div>
+        </details>
     }
 }

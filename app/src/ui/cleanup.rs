@@ -189,7 +189,7 @@ fn ReportView(r: CleanupReport) -> impl IntoView {
                                 }}</span>
                                     <p class="text-xs text-slate-500" title=d.digest.clone()>{short_digest(&d.digest).to_string()}</p></td>
                                 <td class=TD><Badge text=d.action.clone() tone/></td>
-                                <td class=format!("{TD} text-sm text-slate-600")>{d.reason.clone()}</td>
+                                <td class="min-w-64 px-4 py-3 text-sm text-slate-600">{d.reason.clone()}</td>
                             </tr>
                         }
                     }).collect_view()}

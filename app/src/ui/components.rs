@@ -8,7 +8,7 @@ use crate::error::AppError;
 
 /// Tailwind classes shared by inputs and buttons, so every form looks the same.
 pub const INPUT: &str = "block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-sm text-slate-900 \
-     shadow-sm placeholder:text-slate-400 focus:border-indigo-500 focus:outline-none focus:ring-2 \
+     shadow-sm placeholder:text-slate-500 focus:border-indigo-500 focus:outline-none focus:ring-2 \
      focus:ring-indigo-500/30";
 pub const BUTTON: &str = "inline-flex items-center justify-center gap-2 rounded-md bg-indigo-600 px-4 py-2 text-sm \
      font-semibold text-white shadow-sm hover:bg-indigo-500 focus:outline-none focus:ring-2 \
@@ -293,7 +293,7 @@ pub fn Table(
 pub const TD: &str = "whitespace-nowrap px-4 py-3 text-slate-700";
 /// A table cell (or anything) shown only from medium width up.
 pub const WIDE_ONLY: &str = "hidden md:table-cell";
-pub const SELECT: &str = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm text-slate-900 shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30";
+pub const SELECT: &str = "rounded-md border border-slate-300 bg-white px-2 py-2 text-sm text-slate-900 shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30";
 pub const BUTTON_SMALL: &str = "inline-flex items-center rounded-md border border-slate-300 bg-white px-2.5 py-1.5 text-xs font-semibold text-slate-700 shadow-sm hover:bg-slate-50";
 pub const BUTTON_DANGER: &str = "inline-flex items-center justify-center rounded-md bg-red-600 px-3 py-2 text-sm font-semibold text-white shadow-sm hover:bg-red-500";
 
@@ -318,20 +318,21 @@ pub fn Tabs(label: &'static str, tabs: Vec<(String, &'static str, bool)>) -> imp
 /// A destructive action behind a confirmation step. It is a `<details>`, so the question
 /// opens without JavaScript; the form inside does the deed. The question opens under the
 /// button, towards the page's middle: leftwards from a button at a row's end, rightwards from
-/// one at a card's start (`start`); on a phone, across the screen.
+/// one at a card's start (`start`); on a phone, across the screen. A `calm` one (it restores,
+/// it does not destroy) is not red.
 #[component]
 pub fn Confirm(
     #[prop(into)] label: String,
     #[prop(into)] question: String,
     #[prop(optional)] start: bool,
+    #[prop(optional)] calm: bool,
     children: Children,
 ) -> impl IntoView {
     let place = if start { CONFIRM_START } else { CONFIRM_END };
+    let look = if calm { BUTTON_SMALL } else { CONFIRM_DANGER };
     view! {
         <details class="group relative inline-block">
-            <summary class="inline-flex cursor-pointer list-none items-center rounded-md border border-red-200 bg-white px-2.5 py-1.5 text-xs font-semibold text-red-700 shadow-sm hover:bg-red-50">
-                {label}
-            </summary>
+            <summary class=format!("{look} cursor-pointer list-none")>{label}</summary>
             <div class=place>
                 <p class="mb-3 whitespace-normal">{question}</p>
                 {children()}
@@ -340,6 +341,8 @@ pub fn Confirm(
     }
 }
 
+const CONFIRM_DANGER: &str = "inline-flex items-center rounded-md border border-red-200 bg-white px-2.5 py-1.5 \
+     text-xs font-semibold text-red-700 shadow-sm hover:bg-red-50";
 const CONFIRM_END: &str =
     "z-20 mt-2 w-72 rounded-md border border-slate-200 bg-white p-4 text-left text-sm text-slate-700 shadow-lg \
      max-sm:fixed max-sm:inset-x-4 max-sm:top-24 max-sm:w-auto sm:absolute sm:right-0";
@@ -348,7 +351,7 @@ const CONFIRM_START: &str =
      max-sm:fixed max-sm:inset-x-4 max-sm:top-24 max-sm:w-auto sm:absolute sm:left-0";
 
 /// A destructive action behind [`Confirm`]: `label` opens `question`, and `yes` posts
-/// `action` with the form's hidden `children`.
+/// `action` with the form's hidden `children` (a `calm` one restores, and is not red).
 #[component]
 pub fn ConfirmAction<S, O: 'static>(
     action: ServerAction<S>,
@@ -356,6 +359,7 @@ pub fn ConfirmAction<S, O: 'static>(
     #[prop(into)] question: String,
     yes: &'static str,
     #[prop(optional)] start: bool,
+    #[prop(optional)] calm: bool,
     children: Children,
 ) -> impl IntoView
 where
@@ -366,10 +370,10 @@ where
     S::Client: Client<S::Error>,
 {
     view! {
-        <Confirm label question start>
+        <Confirm label question start calm>
             <ActionForm action>
                 {children()}
-                <button type="submit" class=BUTTON_DANGER>{yes}</button>
+                <button type="submit" class=if calm { BUTTON } else { BUTTON_DANGER }>{yes}</button>
             </ActionForm>
         </Confirm>
     }

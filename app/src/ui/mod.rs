@@ -206,8 +206,12 @@ pub fn App() -> impl IntoView {
                 // time), a bar at the top says so; the page shown stays until the next is ready.
                 <div class="fixed inset-x-0 top-0 z-50 h-1 animate-pulse bg-indigo-400" class:hidden=move || !is_routing.get()
                     role="progressbar" aria-label="Loading the page"></div>
+                // The first stop of the keyboard: past the navigation, to the page itself.
+                <a href="#main" class="sr-only rounded-md bg-white text-sm font-semibold text-indigo-700 shadow focus:not-sr-only focus:fixed focus:left-4 focus:top-4 focus:z-50 focus:px-4 focus:py-2">
+                    "Skip to content"
+                </a>
                 <Header/>
-                <main class="mx-auto w-full max-w-6xl flex-1 px-4 py-8 sm:px-6 lg:px-8">
+                <main id="main" tabindex="-1" class="mx-auto w-full max-w-6xl flex-1 px-4 py-8 outline-none sm:px-6 lg:px-8">
                     <Routes fallback=NotFound>
                         <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} ssr=SsrMode::Async/>

@@ -57,7 +57,7 @@ pub fn ActivityPage() -> impl IntoView {
                 <label class="text-sm"><span class="mb-1 block font-medium text-slate-700">"Who"</span>
                     <input name="actor" value=actor class=INPUT placeholder="username"/></label>
                 <label class="text-sm"><span class="mb-1 block font-medium text-slate-700">"Action"</span>
-                    <select name="action" class=SELECT>
+                    <select name="action" class=format!("block h-[2.375rem] {SELECT}")>
                         {["", "user", "team", "namespace", "token", "settings"].into_iter().map(|a| view! {
                             <option value=a selected=a == action>{if a.is_empty() { "any".to_string() } else { a.to_string() }}</option>
                         }).collect_view()}

@@ -68,7 +68,7 @@ pub fn TagHistoryCard(
                     short_digest(&digest)
                 );
                 view! {
-                    <ConfirmAction action=restore label="Put back…" question yes="Yes, put it back">
+                    <ConfirmAction action=restore label="Put back…" question yes="Yes, put it back" calm=true>
                         <input type="hidden" name="repository" value=repo/>
                         <input type="hidden" name="tag" value=tag/>
                         <input type="hidden" name="digest" value=digest.clone()/>

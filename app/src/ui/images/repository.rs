@@ -65,7 +65,7 @@ fn RepositoryView(
             <label class="text-sm"><span class="mb-1 block font-medium text-slate-700">"Label"</span>
                 <input name="label" value=label_q class=INPUT placeholder="key=value"/></label>
             <label class="text-sm"><span class="mb-1 block font-medium text-slate-700">"Sort"</span>
-                <select name="sort" class=SELECT>
+                <select name="sort" class=format!("block h-[2.375rem] {SELECT}")>
                     <option value="pushed" selected=sort_q != "name">"Newest push first"</option>
                     <option value="name" selected=sort_q == "name">"Tag name"</option>
                 </select></label>

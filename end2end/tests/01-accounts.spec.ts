@@ -55,6 +55,10 @@ test("a wrong password shows an error and does not sign in", async ({ page }) =>
   await logIn(page, user.username, "not the password");
   await expect(page.getByRole("alert")).toHaveText("Invalid username or password.");
   await expect(page.getByTestId("user-menu")).toHaveCount(0);
+  // The address stays the sign-in page's, the username stays typed, the password is next.
+  expect(new URL(page.url()).search).not.toContain("__err");
+  await expect(page.getByLabel("Username")).toHaveValue(user.username);
+  await expect(page.getByLabel("Password")).toBeFocused();
   // An unknown user gets the very same answer.
   await logIn(page, "nobody-here", "not the password");
   await expect(page.getByRole("alert")).toHaveText("Invalid username or password.");
@@ -63,6 +67,9 @@ test("a wrong password shows an error and does not sign in", async ({ page }) =>
 test("sign-up explains an invalid username next to the field", async ({ page }) => {
   await signUp(page, { username: "Bad Name", password: "long enough pw" });
   await expect(page.locator("#field-username-error")).toContainText("lowercase letters");
+  // What was typed stays, but for the password.
+  await expect(page.getByLabel("Username")).toHaveValue("Bad Name");
+  await expect(page.getByLabel("Password", { exact: true })).toHaveValue("");
 });
 
 test.describe("with JavaScript disabled", () => {
@@ -71,6 +78,7 @@ test.describe("with JavaScript disabled", () => {
   test("login, wrong password and logout work as plain forms", async ({ page }) => {
     await logIn(page, user.username, "wrong password!");
     await expect(page.getByRole("alert")).toHaveText("Invalid username or password.");
+    await expect(page.getByLabel("Username")).toHaveValue(user.username);
     await logIn(page, user.username, user.password);
     await expect(page.getByRole("heading", { name: `Welcome, ${user.username}` })).toBeVisible();
     await logOut(page);

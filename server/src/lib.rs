@@ -10,6 +10,7 @@ pub mod config;
 pub mod csrf;
 pub mod doctor;
 pub mod events;
+pub mod flash;
 pub mod health;
 pub mod oidc;
 pub mod prometheus;
@@ -180,6 +181,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .merge(rest::router(state.clone()))
         .merge(oidc::router(state.clone()))
         .merge(prometheus::router(state, config.metrics_token.clone()))
+        .layer(axum::middleware::from_fn(flash::carry))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(Arc::new(config.public_origin()), csrf::same_origin_only))
         .layer(axum::middleware::from_fn_with_state(trusted, client_ip))

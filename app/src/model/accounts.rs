@@ -192,3 +192,30 @@ pub struct RefreshTokenView {
     /// Not revoked, and issued under the current password.
     pub active: bool,
 }
+
+/// A plain form post (no JavaScript) the server refused, carried in the session to the page
+/// it goes back to: the error for the form's server function at `path` (as the
+/// `ServerFnUrlError` encoding would have put it in the address) and what was typed, without
+/// anything secret (see [`FormFlash::keeps`]). The address stays clean, and the form keeps its
+/// values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormFlash {
+    pub path: String,
+    pub error: String,
+    pub fields: Vec<(String, String)>,
+}
+
+impl FormFlash {
+    /// The session key it travels under.
+    pub const KEY: &'static str = "form_flash";
+
+    /// Whether a field is given back: never passwords, secrets, tokens or header values.
+    pub fn keeps(name: &str) -> bool {
+        !["password", "secret", "token", "value", "key"].iter().any(|s| name.contains(s))
+    }
+
+    /// What was typed into the field `name`.
+    pub fn value(&self, name: &str) -> Option<String> {
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+}

@@ -19,7 +19,8 @@ use crate::api::tokens::{
 };
 use crate::error::AppError;
 use crate::model::{
-    AccessTokenView, CreatedToken, Page, RefreshTokenView, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, PASSWORD_RESET_MINUTES,
+    AccessTokenView, CreatedToken, FormFlash, Page, RefreshTokenView, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,
+    PASSWORD_RESET_MINUTES,
 };
 
 /// A narrow centred card for the sign-in and sign-up forms.
@@ -56,6 +57,7 @@ pub fn LoginPage() -> impl IntoView {
                 let next = query.read_untracked().get("next").unwrap_or_default();
                 let reset = query.read_untracked().get("reset").is_some();
                 let sso_failure = query.read_untracked().get("sso").and_then(|c| crate::model::sso_failure(&c));
+                let name_kept = use_context::<FormFlash>().is_some_and(|f| f.value("username").is_some());
                 let provider_links = (!providers.is_empty()).then(|| {
                     let next = next.clone();
                     view! {
@@ -92,7 +94,9 @@ pub fn LoginPage() -> impl IntoView {
                             <FormError error/>
                             <input type="hidden" name="next" value=next/>
                             <Field label="Username" name="username" autocomplete="username" required=true error/>
-                            <Field label="Password" name="password" kind="password" autocomplete="current-password" required=true error/>
+                            // After a refused sign-in the username is still there: the password is next.
+                            <Field label="Password" name="password" kind="password" autocomplete="current-password" required=true error
+                                autofocus=name_kept/>
                             <Submit label="Sign in" busy_label="Signing in…"/>
                         </form>
                         <p class="mt-4 text-center text-sm"><a href="/forgot-password" class=LINK>"Forgot your password?"</a></p>

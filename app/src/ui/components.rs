@@ -77,6 +77,7 @@ pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView
 }
 
 /// A labelled input, with the error of its field (if the last submission had one) below it.
+/// Without a `value`, it shows what was typed into it before a refused plain post.
 #[component]
 pub fn Field(
     #[prop(into)] label: String,
@@ -87,9 +88,11 @@ pub fn Field(
     #[prop(optional, into)] autocomplete: Option<String>,
     #[prop(optional, into)] hint: Option<String>,
     #[prop(optional)] required: bool,
+    #[prop(optional)] autofocus: bool,
     #[prop(optional, into)] error: Option<Signal<Option<AppError>>>,
 ) -> impl IntoView {
     let id = format!("field-{name}");
+    let value = value.or_else(|| use_context::<crate::model::FormFlash>().and_then(|f| f.value(&name)));
     let field_name = name.clone();
     let field_error =
         move || error.and_then(|e| e.get()).filter(|e| e.field() == Some(field_name.as_str())).map(|e| e.message());
@@ -109,6 +112,7 @@ pub fn Field(
                 placeholder=placeholder
                 autocomplete=autocomplete
                 required=required
+                autofocus=autofocus
                 aria-invalid=move || has_error().then_some("true")
                 aria-describedby=error_id.clone()
                 class=INPUT

@@ -21,7 +21,7 @@ use leptos_router::{
 
 use crate::api::account::{get_current_user, get_site_info, Logout};
 use crate::error::AppError;
-use crate::model::{CurrentUser, SiteInfo};
+use crate::model::{CurrentUser, FormFlash, SiteInfo};
 use components::Loading;
 use leptos::server_fn::ServerFn as _;
 
@@ -189,6 +189,19 @@ pub fn use_session() -> Session {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // A refused plain form post, carried by the session (server::flash): its error goes to
+    // the form's action as an error in the address would, and its values back into the form.
+    // Read once on the server and handed to the hydrating page as it was.
+    let flash = SharedValue::new(|| {
+        #[cfg(feature = "ssr")]
+        return use_context::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<FormFlash>().cloned());
+        #[cfg(not(feature = "ssr"))]
+        None::<FormFlash>
+    });
+    if let Some(flash) = flash.into_inner() {
+        provide_context(leptos::server::ServerActionError::new(&flash.path, &flash.error));
+        provide_context(flash);
+    }
     let session = Session {
         user: Resource::new_blocking(|| (), |_| get_current_user()),
         site: Resource::new_blocking(|| (), |_| get_site_info()),

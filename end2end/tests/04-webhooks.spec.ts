@@ -1,6 +1,6 @@
 import { test, expect } from "@playwright/test";
 
-import { alice, hydrated, logIn, logOut } from "./helpers";
+import { admin, alice, hydrated, logIn, logOut } from "./helpers";
 
 // Needs 01-accounts first (alice exists, owner of her personal namespace).
 
@@ -30,6 +30,20 @@ test("an owner adds a webhook, sends a test event and reads in the log why it wa
   }).toPass({ timeout: 20_000 });
   await expect(page.locator("tr[data-delivery]").first()).toContainText("does not resolve");
   await expect(page.getByText("a shared secret of ours")).toHaveCount(0);
+
+  // An administrator sees the failing namespace webhook on Admin → Webhooks, with why.
+  const hookPage = page.url();
+  await logOut(page);
+  await logIn(page, admin);
+  await page.goto("/admin/webhooks");
+  const all = page.locator("#namespace-webhooks");
+  await expect(all).toContainText("1 failing");
+  const failing = all.locator("tr[data-webhook='ci'][data-failing]");
+  await expect(failing).toContainText("alice");
+  await expect(failing).toContainText("does not resolve");
+  await logOut(page);
+  await logIn(page, alice);
+  await page.goto(hookPage);
 
   await page.getByRole("button", { name: "Turn off" }).click();
   await expect(page.getByRole("button", { name: "Turn on" })).toBeVisible();

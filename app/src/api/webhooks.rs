@@ -28,6 +28,13 @@ pub async fn list_webhooks(namespace: Option<String>) -> Result<Vec<WebhookView>
     webhooks::list(&state, &p, ns.as_ref()).await
 }
 
+/// Every namespace's webhooks, failing ones first (administrators).
+#[server(endpoint = "webhooks/all", output = crate::api::Json)]
+pub async fn list_namespace_webhooks() -> Result<Vec<WebhookView>, AppError> {
+    let (state, p) = form::principal().await?;
+    webhooks::list_all_namespaces(&state, &p).await
+}
+
 /// A new webhook from the form: one checkbox per event, at most one custom header.
 #[server(endpoint = "webhooks/create", output = crate::api::Json)]
 #[allow(clippy::too_many_arguments)]

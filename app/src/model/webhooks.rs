@@ -49,6 +49,13 @@ pub struct WebhookDelivery {
     pub delivered_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+impl WebhookDelivery {
+    /// Whether it did not reach its receiver: gave up, or waits for another try.
+    pub fn is_failing(&self) -> bool {
+        self.state == "failed" || (self.state == "pending" && self.attempts > 0)
+    }
+}
+
 /// A webhook just created, with its secret: shown this once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedWebhook {

@@ -8,8 +8,8 @@ use leptos_router::hooks::use_params_map;
 use super::components::*;
 use super::signed_in;
 use crate::api::webhooks::{
-    get_webhook, list_webhooks, CreateWebhook, DeleteWebhook, Redeliver, SetWebhookEnabled, TestWebhook,
-    WebhookPageData,
+    get_webhook, list_namespace_webhooks, list_webhooks, CreateWebhook, DeleteWebhook, Redeliver, SetWebhookEnabled,
+    TestWebhook, WebhookPageData,
 };
 use crate::error::AppError;
 use crate::model::{WebhookDelivery, WebhookView};
@@ -22,6 +22,59 @@ fn delivery_badge(d: &WebhookDelivery) -> impl IntoView {
         "failed" => view! { <Badge text=format!("failed{status}") tone=Tone::Red/> }.into_any(),
         _ if d.attempts > 0 => view! { <Badge text=format!("retrying{status}") tone=Tone::Amber/> }.into_any(),
         _ => view! { <Badge text="queued" tone=Tone::Gray/> }.into_any(),
+    }
+}
+
+/// Every namespace's webhooks, for administrators: what fails is flagged and comes first,
+/// so a namespace webhook that keeps failing is seen without visiting each namespace.
+#[component]
+pub fn NamespaceWebhooksCard() -> impl IntoView {
+    let hooks = Resource::new(|| (), |_| list_namespace_webhooks());
+    view! {
+        <section id="namespace-webhooks" class="mt-6 rounded-lg border border-slate-200 bg-white p-5 shadow-sm sm:p-6">
+            <h2 class="text-base font-semibold text-slate-900">"Namespaces' webhooks"</h2>
+            {loaded_part(hooks, move |list: Vec<WebhookView>| {
+                if list.is_empty() {
+                    return view! { <p class="mt-1 text-sm text-slate-600">"No namespace has a webhook."</p> }.into_any();
+                }
+                let failing = list.iter().filter(|w| w.last_delivery.as_ref().is_some_and(WebhookDelivery::is_failing)).count();
+                view! {
+                    <p class="mb-4 mt-1 text-sm text-slate-600">
+                        {format!("{} in all. ", list.len())}
+                        {if failing == 0 {
+                            view! { <span>"None is failing."</span> }.into_any()
+                        } else {
+                            view! { <span class="font-semibold text-red-700">{format!("{failing} failing: their newest delivery did not arrive.")}</span> }.into_any()
+                        }}
+                    </p>
+                    <Table head=vec!["Webhook", "Namespace", "Last delivery"]>
+                        {list.into_iter().map(|w| {
+                            let failing = w.last_delivery.as_ref().is_some_and(WebhookDelivery::is_failing);
+                            let ns = w.namespace.clone().unwrap_or_default();
+                            view! {
+                                <tr data-webhook=w.name.clone() data-failing=failing.then_some("")>
+                                    <td class=TD>
+                                        <a class=LINK href=format!("/webhooks/{}", w.id)>{w.name.clone()}</a>
+                                        {(!w.enabled).then(|| view! { <span class="ml-2"><Badge text="off" tone=Tone::Gray/></span> })}
+                                        <p class="max-w-[14rem] truncate font-mono text-xs text-slate-500" title=w.url.clone()>{w.url.clone()}</p>
+                                    </td>
+                                    <td class=TD><a class=LINK href=format!("/namespaces/{ns}#webhooks")>{ns.clone()}</a></td>
+                                    <td class=TD>{match &w.last_delivery {
+                                        Some(d) => view! {
+                                            <span>{delivery_badge(d)} " " {time_view(d.created_at)}</span>
+                                            {failing.then(|| d.last_error.clone()).flatten().map(|e| view! {
+                                                <p class="max-w-xs whitespace-normal text-xs text-red-700">{e}</p>
+                                            })}
+                                        }.into_any(),
+                                        None => view! { <span class="text-sm text-slate-500">"none yet"</span> }.into_any(),
+                                    }}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </Table>
+                }.into_any()
+            })}
+        </section>
     }
 }
 

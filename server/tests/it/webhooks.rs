@@ -297,6 +297,17 @@ async fn only_owners_manage_a_namespaces_webhooks_and_only_administrators_site_w
     assert_eq!(root.post("/api/v1/webhooks", new()).await.status, StatusCode::CREATED);
     let site: Vec<WebhookView> = root.get("/api/v1/webhooks").await.parse();
     assert_eq!((site.len(), site[0].namespace.as_deref()), (1, None));
+    // Every namespace's webhooks, in one list: administrators only.
+    let all = |who: &Person| {
+        let app = world.app.clone();
+        let who = who.clone();
+        async move { call(&app, "/api/webhooks/all", &[], Some(&who.session().await)).await }
+    };
+    let listed: Vec<WebhookView> = serde_json::from_str(&all(&root).await.body).unwrap();
+    let mut names: Vec<_> = listed.iter().map(|w| w.namespace.clone().unwrap_or_default()).collect();
+    names.sort();
+    assert_eq!(names, ["acme", "alice"]);
+    assert_eq!(all(&alice).await.status, StatusCode::FORBIDDEN);
 
     // Turned off, it is not told of pushes.
     let r = alice.put(&format!("/api/v1/webhooks/{}", created.webhook.id), json!({ "enabled": false })).await;

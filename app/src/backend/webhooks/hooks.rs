@@ -99,6 +99,27 @@ pub async fn list(state: &AppState, p: &Principal, namespace: Option<&NamespaceR
     Ok(out)
 }
 
+/// Every namespace's webhooks, for administrators: the failing ones (their newest delivery
+/// failed or waits for a retry) first, then by namespace and name. At most `LIMIT`.
+pub async fn list_all_namespaces(state: &AppState, p: &Principal) -> AppResult<Vec<WebhookView>> {
+    const LIMIT: i64 = 500;
+    p.allowed(policy::can_administer)?;
+    let ids = sqlx::query_scalar!(
+        r#"select w.webhook_id from webhook w join namespace n using (namespace_id)
+           order by n.name, w.name limit $1"#,
+        LIMIT
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(view(state, id).await?);
+    }
+    // A stable sort: failing first, each group still by namespace and name.
+    out.sort_by_key(|w| !w.last_delivery.as_ref().is_some_and(|d| d.is_failing()));
+    Ok(out)
+}
+
 /// A webhook (its namespace and name), for whoever may manage it (anyone else: not found).
 async fn managed<'a>(state: &AppState, p: &'a Principal, id: i64) -> AppResult<(Option<i64>, String, Allowed<'a>)> {
     let row = sqlx::query!(

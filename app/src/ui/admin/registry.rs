@@ -5,7 +5,8 @@ use leptos::prelude::*;
 use super::{admin_only, AdminHeader};
 use crate::ui::components::*;
 
-/// The site-wide webhooks: told of every namespace's images.
+/// The site-wide webhooks (told of every namespace's images), and every namespace's own,
+/// failing ones first.
 #[component]
 pub fn WebhooksPage() -> impl IntoView {
     let hooks = crate::ui::webhooks::Webhooks::new(|| None);
@@ -13,6 +14,7 @@ pub fn WebhooksPage() -> impl IntoView {
         view! {
             <AdminHeader current="/admin/webhooks"/>
             <crate::ui::webhooks::WebhooksCard state=hooks namespace=None/>
+            <crate::ui::webhooks::NamespaceWebhooksCard/>
         }
     })
 }

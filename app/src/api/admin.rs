@@ -156,11 +156,13 @@ pub async fn list_activity(
     actor: String,
     action: String,
     target: String,
+    from: String,
+    to: String,
     before: Option<i64>,
 ) -> Result<Feed<AuditEventView>, AppError> {
     let (state, p) = form::principal().await?;
     p.require_user()?;
     p.require_admin()?;
-    let filter = audit::Filter { actor, action, target, namespace_id: None };
+    let filter = audit::Filter { actor, action, target, ..Default::default() }.days(&from, &to)?;
     audit::list(&state.db, &filter, before, 50).await
 }

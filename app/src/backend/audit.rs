@@ -130,6 +130,28 @@ pub struct Filter {
     pub action: String,
     pub target: String,
     pub namespace_id: Option<i64>,
+    /// From this time on (the start of a day: see [`Filter::days`]).
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Before this time (the end of a day).
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Filter {
+    /// Limits it to the days `from` to `to` (each `YYYY-MM-DD`, in UTC, both included; an
+    /// empty one is open).
+    pub fn days(mut self, from: &str, to: &str) -> AppResult<Self> {
+        let day = |field: &'static str, s: &str| -> AppResult<Option<chrono::DateTime<chrono::Utc>>> {
+            if s.trim().is_empty() {
+                return Ok(None);
+            }
+            let d = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                .map_err(|_| crate::error::AppError::invalid(field, "must be a date like 2026-12-07"))?;
+            Ok(Some(d.and_time(chrono::NaiveTime::MIN).and_utc()))
+        };
+        self.from = day("from", from)?;
+        self.to = day("to", to)?.map(|t| t + chrono::Duration::days(1));
+        Ok(self)
+    }
 }
 
 /// Whether `username` ever pushed an image that moved a tag (the dashboard's getting-started
@@ -170,6 +192,7 @@ async fn entries(
            where ($1 = '' or e.actor_name = $1) and ($2 = '' or e.action = $2 or e.action like $2 || '.%')
              and ($3 = '' or e.target_name ilike '%' || $3 || '%') and ($4::bigint is null or e.namespace_id = $4)
              and ($5::bigint is null or e.audit_event_id < $5)
+             and ($7::timestamptz is null or e.at >= $7) and ($8::timestamptz is null or e.at < $8)
            order by e.audit_event_id desc
            limit $6"#,
         f.actor,
@@ -177,7 +200,10 @@ async fn entries(
         f.target,
         f.namespace_id,
         before,
-        limit
+        limit,
+        // Bound as chrono times (the macro would check them as `time`'s).
+        f.from as _,
+        f.to as _
     )
     .fetch_all(db)
     .await?)

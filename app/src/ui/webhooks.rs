@@ -114,7 +114,7 @@ pub fn WebhooksCard(state: Webhooks, namespace: Option<String>) -> impl IntoView
     let list_ns = namespace.clone().unwrap_or_default();
     view! {
         <section id="webhooks" class="rounded-lg border border-slate-200 bg-white p-5 shadow-sm sm:p-6">
-            <h2 class="text-base font-semibold text-slate-900">"Webhooks"</h2>
+            <h2 class="text-base font-semibold text-slate-900">{if namespace.is_some() { "Webhooks" } else { "Site-wide webhooks" }}</h2>
             <p class="mb-4 mt-1 text-sm text-slate-600">
                 {format!("Tell other systems (CI, chat) about {scope}. Each delivery is signed: ")}
                 <code class="rounded bg-slate-100 px-1 text-xs">"X-Portcullis-Signature: t=…,v1=HMAC-SHA256(secret, t.body)"</code>

@@ -14,6 +14,11 @@ pub struct ActivityQuery {
     action: String,
     #[serde(default)]
     target: String,
+    /// The first and last day (`YYYY-MM-DD`, UTC).
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
 }
 
 /// The activity log as CSV (administrators), with the filters of the activity page.
@@ -25,7 +30,8 @@ pub async fn activity_csv(
     use app::backend::audit;
     p.require_user()?;
     p.require_admin()?;
-    let filter = audit::Filter { actor: q.actor, action: q.action, target: q.target, namespace_id: None };
+    let filter = audit::Filter { actor: q.actor, action: q.action, target: q.target, ..Default::default() }
+        .days(&q.from, &q.to)?;
     let headers = [
         (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
         (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"portcullis-activity.csv\""),

@@ -638,6 +638,21 @@ async fn only_admins_export_the_activity_log() {
     assert!(csv.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
     assert!(csv.body.contains("team.create") && !csv.body.contains("namespace.create"), "{}", csv.body);
     assert_eq!(alice.get("/admin/activity.csv").await.status, StatusCode::FORBIDDEN);
+    // By date (UTC days, both ends included): today has it, tomorrow and yesterday do not.
+    let today = chrono::Utc::now().date_naive();
+    let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let (yesterday, tomorrow) = (day(today.pred_opt().unwrap()), day(today.succ_opt().unwrap()));
+    let on = |from: String, to: String| {
+        let root = root.clone();
+        async move { root.get(&format!("/admin/activity.csv?action=team&from={from}&to={to}")).await.body }
+    };
+    assert!(on(day(today), day(today)).await.contains("team.create"));
+    assert!(on(yesterday.clone(), String::new()).await.contains("team.create"));
+    assert!(!on(tomorrow, String::new()).await.contains("team.create"));
+    assert!(!on(String::new(), yesterday).await.contains("team.create"));
+    let bad = root.get("/admin/activity.csv?from=7%2F12%2F2026").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(bad.body.contains("must be a date like"), "{}", bad.body);
 }
 
 /// A log of 12,000 entries is read a stretch at a time (`before=`), and exported whole, each

@@ -88,7 +88,14 @@ pub async fn explore(page: Option<u32>) -> Result<Page<RepositoryView>, AppError
 pub async fn search(q: String, page: Option<u32>) -> Result<crate::api::images::SearchData, AppError> {
     let (state, p) = form::principal().await?;
     let r = browse::search(&state, &p, &q, page.unwrap_or(1)).await?;
-    Ok(SearchData { namespaces: r.namespaces, repositories: r.repositories, tags: r.tags, page: r.page, more: r.more })
+    Ok(SearchData {
+        namespaces: r.namespaces,
+        repositories: r.repositories,
+        tags: r.tags,
+        page: r.page,
+        more: r.more,
+        named: r.named,
+    })
 }
 
 /// What a search found, by kind.
@@ -100,6 +107,9 @@ pub struct SearchData {
     pub page: u32,
     /// Whether the next page may find more.
     pub more: bool,
+    /// The tag the search named as a pull reference (`repository:tag`): the page goes there.
+    #[serde(default)]
+    pub named: Option<i64>,
 }
 
 #[server(endpoint = "admin/registry", output = crate::api::Json)]

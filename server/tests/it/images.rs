@@ -634,7 +634,18 @@ async fn search_results_are_paged() {
     assert!(short(&bob, "t5").await.tags.is_empty());
     let found = short(&alice, "127.0.0.1:5000/alice/kestrel-02:t55").await;
     assert_eq!(found.tags.first().map(|(r, t)| (r.as_str(), t.name.as_str())), Some(("alice/kestrel-02", "t55")));
-    assert!(short(&bob, "alice/kestrel-02:t55").await.tags.is_empty());
+    let named = found.tags[0].1.id;
+    assert_eq!(found.named, Some(named));
+    let refused = short(&bob, "alice/kestrel-02:t55").await;
+    assert!(refused.tags.is_empty() && refused.named.is_none());
+    // The search page goes straight to the tag's page; for bob it stays a search with nothing.
+    let page = |who: &Person| {
+        let (app, who) = (world.app.clone(), who.clone());
+        async move { get(&app, "/search?q=alice%2Fkestrel-02%3At55", Some(&who.session().await)).await }
+    };
+    let jumped = page(&alice).await;
+    assert_eq!((jumped.status, jumped.location()), (StatusCode::FOUND, Some(format!("/tags/{named}").as_str())));
+    assert_eq!(page(&bob).await.status, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -450,6 +450,9 @@ pub struct SearchResults {
     /// This page (1-based), and whether a next one may find more.
     pub page: u32,
     pub more: bool,
+    /// The tag the search named as a pull reference (`repository:tag`): the page goes there.
+    #[serde(default)]
+    pub named: Option<i64>,
 }
 
 /// Results of each kind a search page shows.
@@ -577,15 +580,17 @@ pub async fn search(state: &AppState, p: &Principal, q: &str, page: u32) -> AppR
     let more = page < SEARCH_MAX_PAGE && (full(namespaces.len()) || full(repositories.len()) || full(tags.len()));
     // `repository:tag` (a pull line's reference, with or without the registry's host) names
     // one tag: it comes first.
+    let mut named_id = None;
     if page == 1 {
         if let Some(named) = named_tag(state, q, visible_ns.as_deref(), global).await? {
+            named_id = Some(named.0);
             if !tags.contains(&named) {
                 tags.insert(0, named);
             }
         }
     }
     let found = tags_with_repository(state, tags).await?;
-    Ok(SearchResults { namespaces, repositories, tags: found, page, more })
+    Ok(SearchResults { namespaces, repositories, tags: found, page, more, named: named_id })
 }
 
 /// The tag `q` names as `repository:tag`, optionally after a registry host (a first part

@@ -46,6 +46,8 @@ pub fn SearchPage() -> impl IntoView {
         {loaded(results, move |r| {
             let term = q.get_untracked();
             match r {
+                // A pull reference names one tag: its page.
+                r if r.named.is_some() => view! { <leptos_router::components::Redirect path=format!("/tags/{}", r.named.unwrap_or_default())/> }.into_any(),
                 _ if term.trim().is_empty() => view! { <p class="text-sm text-slate-500">"Type a name, a tag, a word of a label, or key=value for a label."</p> }.into_any(),
                 r if r.namespaces.is_empty() && r.repositories.is_empty() && r.tags.is_empty() => view! {
                     <EmptyState title="Nothing found"><p>{format!("Nothing you may see matches “{term}”.")}</p>

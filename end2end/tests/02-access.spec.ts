@@ -35,12 +35,15 @@ test("an admin builds a team with a namespace; a viewer sees it but not the visi
   await expect(page.getByRole("heading", { name: "platform-apps" })).toBeVisible();
   await expect(page.getByText("owned by team")).toBeVisible();
 
+  // The namespace's pages are tabs; its settings are the last.
+  await page.getByRole("navigation", { name: "Namespace" }).getByRole("link", { name: "Settings" }).click();
   const form = page.getByTestId("visibility-form");
   await form.getByLabel(/protected/).check();
   await form.getByRole("button", { name: "Save visibility" }).click();
   await expect(page.locator("main").getByText("protected", { exact: true }).first()).toBeVisible();
   await page.reload();
   await expect(page.getByTestId("visibility-form").getByLabel(/protected/)).toBeChecked();
+  await page.getByRole("navigation", { name: "Namespace" }).getByRole("link", { name: "Activity" }).click();
   await expect(page.getByText("namespace.visibility")).toBeVisible();
   await logOut(page);
 
@@ -49,6 +52,10 @@ test("an admin builds a team with a namespace; a viewer sees it but not the visi
   await page.getByRole("link", { name: "platform-apps" }).click();
   await expect(page.getByRole("heading", { name: "platform-apps" })).toBeVisible();
   await expect(page.getByText("your role:")).toContainText("viewer");
+  // A viewer has no settings tab, and asking for it shows the repositories.
+  await expect(page.getByRole("navigation", { name: "Namespace" }).getByRole("link", { name: "Settings" })).toHaveCount(0);
+  await page.goto("/namespaces/platform-apps?tab=settings");
+  await expect(page.getByText("No repositories yet")).toBeVisible();
   await expect(page.getByTestId("visibility-form")).toHaveCount(0);
   await expect(page.getByRole("button", { name: "Save visibility" })).toHaveCount(0);
   // Alice is not offered team management either.

@@ -180,7 +180,7 @@ test("an owner sets a cleanup policy, previews it and runs it", async ({ page })
     await expect(page.locator("tr[data-tag]")).toHaveCount(3, { timeout: 1000 });
   }).toPass({ timeout: 20_000 });
 
-  await page.goto("/namespaces/alice");
+  await page.goto("/namespaces/alice?tab=cleanup");
   await hydrated(page);
   const card = page.locator("#cleanup");
   await expect(card.getByText("No policy yet")).toBeVisible();

@@ -6,7 +6,7 @@ import { admin, alice, hydrated, logIn, logOut } from "./helpers";
 
 test("an owner adds a webhook, sends a test event and reads in the log why it was not delivered", async ({ page }) => {
   await logIn(page, alice);
-  await page.goto("/namespaces/alice");
+  await page.goto("/namespaces/alice?tab=webhooks");
   await hydrated(page);
   const card = page.locator("#webhooks");
   await expect(card.getByText("No webhooks yet")).toBeVisible();

@@ -28,7 +28,7 @@ fn set_on(namespace: String, repository: Option<String>) -> SetOn {
 fn page_of(namespace: &str, repository: Option<&str>) -> String {
     match repository.filter(|r| !r.is_empty()) {
         Some(r) => format!("/repositories/{r}/-/settings#cleanup"),
-        None => format!("/namespaces/{namespace}#cleanup"),
+        None => format!("/namespaces/{namespace}?tab=cleanup#cleanup"),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::backend::{org::namespaces::NamespaceRef, webhooks};
 #[cfg(feature = "ssr")]
 fn home_of(namespace: Option<&str>) -> String {
     match namespace {
-        Some(ns) => format!("/namespaces/{ns}#webhooks"),
+        Some(ns) => format!("/namespaces/{ns}?tab=webhooks"),
         None => "/admin/webhooks".to_string(),
     }
 }

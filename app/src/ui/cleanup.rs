@@ -50,16 +50,23 @@ impl Cleanup {
 #[component]
 pub fn CleanupCard(state: Cleanup, namespace: String, #[prop(optional)] repository: Option<String>) -> impl IntoView {
     let Cleanup { save, run, policy, dry_run } = state;
-    let page = match &repository {
-        Some(r) => crate::ui::RepositoryPath::SETTINGS.of(r),
-        None => format!("/namespaces/{namespace}"),
+    // This page (the namespace's cleanup tab, or the repository's settings), and its address
+    // asking for a dry run.
+    let (page, preview_href) = match &repository {
+        Some(r) => {
+            let page = crate::ui::RepositoryPath::SETTINGS.of(r);
+            (page.clone(), format!("{page}?dry-run#cleanup"))
+        }
+        None => (
+            format!("/namespaces/{namespace}?tab=cleanup"),
+            format!("/namespaces/{namespace}?tab=cleanup&dry-run#cleanup"),
+        ),
     };
     let repo = repository.clone().unwrap_or_default();
     let own = repository.is_some();
     let save_error = action_error(save);
     let run_error = action_error(run);
     let ns = namespace.clone();
-    let preview_href = format!("{page}?dry-run#cleanup");
     view! {
         <section id="cleanup" class="rounded-lg border border-slate-200 bg-white p-5 shadow-sm sm:p-6">
             <h2 class="text-base font-semibold text-slate-900">"Cleanup policy"</h2>

@@ -138,26 +138,33 @@ pub fn NamespacePage() -> impl IntoView {
     let delete = ServerAction::<DeleteNamespace>::new();
     let query = use_query_map();
     let page = Memo::new(move |_| page_number(&query.read(), "page"));
+    // The tab shown (`?tab=`); switching tabs reads nothing again.
+    let tab = Memo::new(move |_| query.read().get("tab").unwrap_or_default());
     let detail = Resource::new(
         move || (name.get(), page.get(), visibility.version().get(), update.version().get()),
         |(n, page, ..)| get_namespace(n, Some(page)),
     );
     let cleanup = super::cleanup::Cleanup::new(move || (name.get(), None));
     let hooks = super::webhooks::Webhooks::new(move || Some(name.get()));
-    signed_in_or_visitor(move |_| {
-        loaded(detail, move |d| view! { <NamespaceDetailView d visibility update delete cleanup hooks/> })
-    })
+    let actions = NamespaceActions { visibility, update, delete, cleanup, hooks };
+    signed_in_or_visitor(move |_| loaded(detail, move |d| view! { <NamespaceDetailView d tab=tab.get() actions/> }))
 }
 
-#[component]
-fn NamespaceDetailView(
-    d: NamespaceDetail,
+/// What a namespace's page does, made before anything is awaited.
+#[derive(Clone, Copy)]
+struct NamespaceActions {
     visibility: ServerAction<SetVisibility>,
     update: ServerAction<UpdateNamespace>,
     delete: ServerAction<DeleteNamespace>,
     cleanup: super::cleanup::Cleanup,
     hooks: super::webhooks::Webhooks,
-) -> impl IntoView {
+}
+
+/// A namespace: a summary line, and a tab of it (repositories, who may do what, cleanup,
+/// webhooks, activity, settings), as the repository page has tabs.
+#[component]
+fn NamespaceDetailView(d: NamespaceDetail, tab: String, actions: NamespaceActions) -> impl IntoView {
+    let NamespaceActions { visibility, update, delete, cleanup, hooks } = actions;
     let (abilities, n) = (d.namespace.abilities, d.namespace.namespace);
     let vis_error = action_error(visibility);
     let upd_error = action_error(update);
@@ -168,64 +175,69 @@ fn NamespaceDetailView(
     } else {
         view! { <span>"owned by team " <a class=LINK href=format!("/teams/{}", n.team_name)>{n.team_name.clone()}</a></span> }.into_any()
     };
-    let (name0, name1, name2, name3, name4, name5, name6) = (
-        n.name.clone(),
-        n.name.clone(),
-        n.name.clone(),
-        n.name.clone(),
-        n.name.clone(),
-        n.name.clone(),
-        n.name.clone(),
-    );
-    let pager = {
-        let name = n.name.clone();
-        pager(&d.repositories, move |p| format!("/namespaces/{name}?page={p}"))
-    };
-    view! {
-        <Title text=n.name.clone()/>
-        <PageHeader title=n.name.clone() subtitle=n.description.clone()>
-            {visibility_badge(n.visibility)}
-        </PageHeader>
-        <p class="-mt-4 mb-6 text-sm text-slate-600">{owner} {n.role.map(|r| view! { <span>" · your role: " {role_badge(r)}</span> })}</p>
-        <div class="grid gap-6 lg:grid-cols-3">
-            <div class="space-y-6 lg:col-span-2">
-                <section>
-                    <h2 class="mb-3 text-base font-semibold text-slate-900">"Repositories"</h2>
-                    <super::images::RepositoryTable repositories=d.repositories.items empty_title="No repositories yet">
-                        <p>{format!("Push an image to {}/{}/<name>:<tag> and it appears here.", d.registry_host, name0)}</p>
-                    </super::images::RepositoryTable>
-                    {pager}
-                </section>
-                <Card title="Who may do what">
-                    <Table head=vec!["Who", "Pull", "Push", "Delete"]>
-                        {d.roles
-                            .into_iter()
-                            .map(|(who, pull, push, del)| {
-                                let mark = |b: bool| if b { "✓" } else { "—" };
-                                view! {
-                                    <tr>
-                                        <td class=TD>{who}</td>
-                                        <td class=TD>{mark(pull)}</td>
-                                        <td class=TD>{mark(push)}</td>
-                                        <td class=TD>{mark(del)}</td>
-                                    </tr>
-                                }
-                            })
-                            .collect_view()}
-                    </Table>
-                    <p class="mt-2 text-xs text-slate-500">"Administrators may do everything."</p>
-                </Card>
-                {abilities.cleanup.then(|| view! { <super::cleanup::CleanupCard state=cleanup namespace=name6.clone()/> })}
-                {abilities.webhooks.then(|| view! { <super::webhooks::WebhooksCard state=hooks namespace=Some(name5.clone())/> })}
-                <Card title="Recent activity">
-                    {if d.activity.is_empty() {
-                        view! { <p class="text-sm text-slate-500">"Nothing has happened here yet."</p> }.into_any()
-                    } else {
-                        view! { <super::admin::ActivityTable events=d.activity/> }.into_any()
-                    }}
-                </Card>
-            </div>
-            <div class="space-y-6">
+    let settings = abilities.change_visibility || abilities.edit || abilities.delete_namespace;
+    let base = format!("/namespaces/{}", n.name);
+    let tabs: Vec<(String, &'static str, bool)> = [
+        ("", "Repositories", true),
+        ("access", "Who may do what", true),
+        ("cleanup", "Cleanup", abilities.cleanup),
+        ("webhooks", "Webhooks", abilities.webhooks),
+        ("activity", "Activity", true),
+        ("settings", "Settings", settings),
+    ]
+    .into_iter()
+    .filter(|(_, _, shown)| *shown)
+    .map(|(key, label, _)| {
+        let href = if key.is_empty() { base.clone() } else { format!("{base}?tab={key}") };
+        (href, label, key == tab.as_str())
+    })
+    .collect();
+    // An unknown tab, or one the viewer may not see, is the repositories.
+    let tab = if tabs.iter().any(|(_, _, current)| *current) { tab } else { String::new() };
+    let tabs: Vec<_> = tabs
+        .into_iter()
+        .map(|(href, label, current)| (href, label, current || (tab.is_empty() && label == "Repositories")))
+        .collect();
+    let name = n.name.clone();
+    let body = match tab.as_str() {
+        "access" => view! {
+            <Card title="Who may do what">
+                <Table head=vec!["Who", "Pull", "Push", "Delete"]>
+                    {d.roles
+                        .into_iter()
+                        .map(|(who, pull, push, del)| {
+                            let mark = |b: bool| if b { "✓" } else { "—" };
+                            view! {
+                                <tr>
+                                    <td class=TD>{who}</td>
+                                    <td class=TD>{mark(pull)}</td>
+                                    <td class=TD>{mark(push)}</td>
+                                    <td class=TD>{mark(del)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </Table>
+                <p class="mt-2 text-xs text-slate-500">"Administrators may do everything."</p>
+            </Card>
+        }
+        .into_any(),
+        "cleanup" => view! { <super::cleanup::CleanupCard state=cleanup namespace=name.clone()/> }.into_any(),
+        "webhooks" => view! { <super::webhooks::WebhooksCard state=hooks namespace=Some(name.clone())/> }.into_any(),
+        "activity" => view! {
+            <Card title="Recent activity">
+                {if d.activity.is_empty() {
+                    view! { <p class="text-sm text-slate-500">"Nothing has happened here yet."</p> }.into_any()
+                } else {
+                    view! { <super::admin::ActivityTable events=d.activity/> }.into_any()
+                }}
+            </Card>
+        }
+        .into_any(),
+        "settings" => {
+            let (name1, name2, description) = (name.clone(), name.clone(), n.description.clone());
+            view! {
+            <div class="max-w-2xl space-y-6">
                 {abilities.change_visibility.then(|| view! {
                     <Card title="Visibility">
                         <ActionForm action=visibility attr:class="space-y-4" attr:data-testid="visibility-form">
@@ -241,7 +253,7 @@ fn NamespaceDetailView(
                         <ActionForm action=update attr:class="space-y-4">
                             <FormError error=upd_error/>
                             <input type="hidden" name="namespace" value=name2.clone()/>
-                            <Field label="Description" name="description" value=n.description.clone() error=upd_error/>
+                            <Field label="Description" name="description" value=description.clone() error=upd_error/>
                             <Submit label="Save description" busy_label="Saving…" pending=update.pending()/>
                         </ActionForm>
                     </Card>
@@ -249,12 +261,41 @@ fn NamespaceDetailView(
                 {abilities.delete_namespace.then(|| view! {
                     <Card title="Danger zone">
                         <FormError error=del_error/>
-                        <ConfirmAction action=delete label="Delete namespace…" start=true question=format!("Delete namespace {}? This cannot be undone.", name3) yes="Yes, delete it">
-                            <input type="hidden" name="namespace" value=name4.clone()/>
+                        <ConfirmAction action=delete label="Delete namespace…" start=true question=format!("Delete namespace {name}? This cannot be undone.") yes="Yes, delete it">
+                            <input type="hidden" name="namespace" value=name.clone()/>
                         </ConfirmAction>
                     </Card>
                 })}
             </div>
-        </div>
+            }.into_any()
+        }
+        _ => {
+            let pager = {
+                let name = name.clone();
+                pager(&d.repositories, move |p| format!("/namespaces/{name}?page={p}"))
+            };
+            view! {
+                <super::images::RepositoryTable repositories=d.repositories.items empty_title="No repositories yet">
+                    <p>{format!("Push an image to {}/{}/<name>:<tag> and it appears here.", d.registry_host, name)}</p>
+                </super::images::RepositoryTable>
+                {pager}
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <Title text=n.name.clone()/>
+        <PageHeader title=n.name.clone() subtitle=n.description.clone()>
+            {visibility_badge(n.visibility)}
+        </PageHeader>
+        <p class="-mt-4 mb-6 text-sm text-slate-600">
+            {owner} {n.role.map(|r| view! { <span>" · your role: " {role_badge(r)}</span> })}
+            {match d.repositories.total {
+                1 => " · 1 repository".to_string(),
+                n => format!(" · {n} repositories"),
+            }}
+        </p>
+        <Tabs label="Namespace" tabs/>
+        {body}
     }
 }

@@ -58,7 +58,7 @@ pub fn NamespaceWebhooksCard() -> impl IntoView {
                                         {(!w.enabled).then(|| view! { <span class="ml-2"><Badge text="off" tone=Tone::Gray/></span> })}
                                         <p class="max-w-[14rem] truncate font-mono text-xs text-slate-500" title=w.url.clone()>{w.url.clone()}</p>
                                     </td>
-                                    <td class=TD><a class=LINK href=format!("/namespaces/{ns}#webhooks")>{ns.clone()}</a></td>
+                                    <td class=TD><a class=LINK href=format!("/namespaces/{ns}?tab=webhooks")>{ns.clone()}</a></td>
                                     <td class=TD>{match &w.last_delivery {
                                         Some(d) => view! {
                                             <span>{delivery_badge(d)} " " {time_view(d.created_at)}</span>
@@ -214,7 +214,7 @@ fn WebhookView(
 ) -> impl IntoView {
     let w = d.webhook;
     let back = match &w.namespace {
-        Some(ns) => (format!("/namespaces/{ns}#webhooks"), format!("← webhooks of {ns}")),
+        Some(ns) => (format!("/namespaces/{ns}?tab=webhooks"), format!("← webhooks of {ns}")),
         None => ("/admin/webhooks".to_string(), "← site-wide webhooks".to_string()),
     };
     let error = Signal::derive(move || {

@@ -291,8 +291,8 @@ async fn while_deleting_is_off_no_cleanup_runs_on_demand_or_on_schedule() {
     app::backend::images::cleanup::run_scheduled(&stack.state).await.unwrap();
     let runs: i64 = sqlx::query_scalar("select count(*) from cleanup_run").fetch_one(&world.db).await.unwrap();
     assert_eq!(runs, 1);
-    // The namespace page's card says so and offers no run.
-    let page = get(&world.app, "/namespaces/alice", Some(&alice.session().await)).await;
+    // The namespace page's cleanup tab says so and offers no run.
+    let page = get(&world.app, "/namespaces/alice?tab=cleanup", Some(&alice.session().await)).await;
     assert!(page.body.contains("cleanup policies do not run") && !page.body.contains("Run now…"), "{}", page.body);
 }
 

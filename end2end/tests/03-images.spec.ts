@@ -42,6 +42,8 @@ test("a new user pushes with the lines the dashboard gives, and the getting-star
   await page.getByLabel("Confirm password").fill(newbie.password);
   await page.getByRole("button", { name: "Create account" }).click();
   const first = page.getByTestId("first-push");
+  // The registry here is plain HTTP on 127.0.0.1: the box says what clients need for that.
+  await expect(first.getByTestId("plain-http")).toContainText("--tls-verify=false");
   const login = await first.locator("code", { hasText: /^docker login / }).innerText();
   const push = await first.locator("code", { hasText: /^docker push / }).innerText();
   // What docker would do with those lines, done by skopeo: sign in as the login line says,
@@ -88,6 +90,8 @@ test("a pushed image is found by search, its tag opened and its pull line copied
 
   await page.getByRole("link", { name: /all tags of/ }).click();
   await expect(page.locator("tr[data-tag='2.1']")).toContainText("linux/amd64");
+  // alice may push here: the page gives her the push line too.
+  await expect(page.locator("code", { hasText: `docker push ${registry}/alice/webapp:2.1` })).toBeVisible();
 
   // At phone width the tags table keeps the tag, its pull line and a one-line summary, and
   // the page does not scroll sideways.

@@ -34,6 +34,10 @@ pub struct DashboardData {
     pub namespaces: Vec<(String, Visibility)>,
     /// The viewer's teams: name and their role there.
     pub teams: Vec<(String, Option<TeamRole>)>,
+    /// Whether clients reach the registry over plain HTTP (its address here is `http://` and
+    /// the host clients use is that address's): docker and podman then need to be told.
+    #[serde(default)]
+    pub plain_http: bool,
 }
 
 /// A push as the dashboard lists it.
@@ -75,5 +79,10 @@ pub async fn dashboard() -> Result<DashboardData, AppError> {
             .collect(),
         namespaces: mine.items.into_iter().map(|n| (n.namespace.name, n.namespace.visibility)).collect(),
         teams: teams.items.into_iter().map(|t| (t.name, t.role)).collect(),
+        plain_http: state
+            .settings
+            .registry_url
+            .strip_prefix("http://")
+            .is_some_and(|rest| rest.trim_end_matches('/') == state.settings.registry_host),
     })
 }

@@ -36,7 +36,7 @@ fn Dashboard(user: CurrentUser, registry: String) -> impl IntoView {
         <PageHeader title=format!("Welcome, {}", user.username) subtitle="Your images, namespaces and teams."/>
         {loaded_part(data, move |d| {
             let (registry, username) = (registry.clone(), username.clone());
-            let first = (!d.pushed).then(|| view! { <FirstPush registry username=username.clone()/> });
+            let first = (!d.pushed).then(|| view! { <FirstPush registry username=username.clone() plain_http=d.plain_http/> });
             let (own, others): (Vec<_>, Vec<_>) =
                 d.recent.into_iter().partition(|t| t.pushed_by.as_deref() == Some(username.as_str()));
             let pushes = view! {
@@ -106,8 +106,9 @@ fn Welcome(signup_enabled: bool) -> impl IntoView {
 /// How to push a first image, until the viewer has pushed one: to their personal namespace,
 /// which has their username. Three lines to copy, and the way a script signs in.
 #[component]
-fn FirstPush(registry: String, username: String) -> impl IntoView {
+fn FirstPush(registry: String, username: String, plain_http: bool) -> impl IntoView {
     let image = format!("{registry}/{username}/hello-world:latest");
+    let local = registry.starts_with("127.") || registry.starts_with("localhost");
     view! {
         <section class="space-y-2 rounded-lg border border-indigo-200 bg-indigo-50 p-4 text-sm" data-testid="first-push">
             <h2 class="font-semibold">"Push your first image"</h2>
@@ -117,6 +118,15 @@ fn FirstPush(registry: String, username: String) -> impl IntoView {
             <CopyLine command=format!("docker push {image}")/>
             <p>"In CI, with an " <a class=LINK href="/account#tokens">"access token"</a> ":"</p>
             <CopyLine command=format!("echo \"$TOKEN\" | docker login {registry} -u {username} --password-stdin")/>
+            {plain_http.then(|| view! {
+                <p class="text-slate-700" data-testid="plain-http">
+                    "This registry speaks plain HTTP. "
+                    {if local { "Docker accepts that for 127.0.0.1 as it is; " } else { "Docker needs it listed first: " }}
+                    {(!local).then(|| view! { <code class="break-all text-xs">{format!("\"insecure-registries\": [\"{registry}\"]")}</code> })}
+                    {(!local).then_some(" in /etc/docker/daemon.json, then a restart of docker; ")}
+                    "podman and skopeo need " <code class="text-xs">"--tls-verify=false"</code> "."
+                </p>
+            })}
         </section>
     }
 }

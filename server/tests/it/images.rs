@@ -153,6 +153,18 @@ async fn the_pages_show_repositories_tags_and_namespaces() {
     assert!(html.body.contains("linux/arm64") && html.body.contains("Platforms of this index"));
     let html = get(&world.app, "/namespaces/alice", Some(&cookie)).await;
     assert!(html.body.contains("alice/multi") && html.body.contains("alice/hello"));
+    // alice may push, so her repository page gives the push line; bob, who may only pull
+    // from her now public namespace, gets the pull line alone.
+    let html = get(&world.app, "/repositories/alice/hello", Some(&cookie)).await;
+    let push_line = html.body.split("docker push ").nth(1).map(|rest| rest.split('<').next().unwrap_or_default());
+    assert!(
+        push_line.is_some_and(|l| l.ends_with("/alice/hello:1.0") || l.ends_with("/alice/hello:v2s2")),
+        "{push_line:?}"
+    );
+    alice.set_visibility("alice", app::model::Visibility::Public).await;
+    let bob = world.person("bob").await;
+    let html = get(&world.app, "/repositories/alice/hello", Some(&bob.session().await)).await;
+    assert!(html.body.contains("docker pull") && !html.body.contains("docker push"), "{}", html.body);
 }
 
 #[tokio::test]

@@ -53,11 +53,17 @@ fn RepositoryView(
     // as a redirection).
     let newest = d.tags.items.iter().max_by_key(|t| t.pushed_at).map_or("latest", |t| t.name.as_str());
     let pull_line = format!("docker pull {host}/{name}:{newest}");
+    // For those who may push: the same reference, pushed (a new tag is the same line with
+    // another name after the colon).
+    let push_line = d.head.abilities.push.then(|| format!("docker push {host}/{name}:{newest}"));
     let rows = d.tags.items.into_iter().map(|t| tag_row(&name, &host, t, can_delete, delete_tag)).collect_view();
     let here = RepositoryPath::TAGS.of(&name);
     view! {
         {repository_header(&d.head, RepositoryPath::TAGS)}
-        <div class="mb-6 max-w-2xl"><CopyLine command=pull_line/></div>
+        <div class="mb-6 max-w-2xl space-y-2">
+            <CopyLine command=pull_line/>
+            {push_line.map(|command| view! { <CopyLine command/> })}
+        </div>
         <FormError error=del_error/>
         <form method="get" action=here.clone() class="mb-4 flex flex-wrap items-end gap-3">
             <label class="text-sm"><span class="mb-1 block font-medium text-slate-700">"Tag"</span>

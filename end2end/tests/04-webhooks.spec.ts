@@ -29,6 +29,11 @@ test("an owner adds a webhook, sends a test event and reads in the log why it wa
     await expect(page.locator("tr[data-delivery]").first()).toContainText("retrying", { timeout: 1000 });
   }).toPass({ timeout: 20_000 });
   await expect(page.locator("tr[data-delivery]").first()).toContainText("does not resolve");
+  // The delivery in full: why it failed, when it is tried next, and the event as sent.
+  const details = page.locator("tr[data-delivery]").first().locator("[data-delivery-details]");
+  await details.getByText("Details").click();
+  await expect(details).toContainText("Next try");
+  await expect(details.locator("pre")).toContainText('"type": "TEST"');
   await expect(page.getByText("a shared secret of ours")).toHaveCount(0);
 
   // An administrator sees the failing namespace webhook on Admin → Webhooks, with why.

@@ -47,6 +47,9 @@ pub struct WebhookDelivery {
     pub next_attempt_at: chrono::DateTime<chrono::Utc>,
     #[serde(default, deserialize_with = "utc::deserialize_option")]
     pub delivered_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The event as it is sent (the body, before signing).
+    #[serde(default)]
+    pub payload: serde_json::Value,
 }
 
 impl WebhookDelivery {

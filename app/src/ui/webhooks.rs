@@ -78,6 +78,27 @@ pub fn NamespaceWebhooksCard() -> impl IntoView {
     }
 }
 
+/// A delivery in full, behind a disclosure: the receiver's status and answer (or why it was
+/// not reached), when it is tried next, and the event as sent.
+fn delivery_details(d: &WebhookDelivery) -> impl IntoView {
+    let next = (d.state == "pending").then(|| utc_minute(d.next_attempt_at));
+    let payload = serde_json::to_string_pretty(&d.payload).unwrap_or_default();
+    view! {
+        <details class="mt-1 text-xs" data-delivery-details="">
+            <summary class="cursor-pointer text-indigo-700">"Details"</summary>
+            <dl class="mt-2 w-80 max-w-[80vw] space-y-2 whitespace-normal text-slate-700">
+                {d.last_status.map(|s| view! { <div><dt class="font-medium">"Status"</dt><dd>{s}</dd></div> })}
+                {d.last_error.clone().map(|e| view! { <div><dt class="font-medium">"Error"</dt><dd class="break-words text-red-700">{e}</dd></div> })}
+                {d.response_body.clone().filter(|b| !b.is_empty()).map(|b| view! {
+                    <div><dt class="font-medium">"Answer"</dt><dd><pre class="max-h-40 overflow-auto whitespace-pre-wrap break-all rounded bg-slate-50 p-2" tabindex="0">{b}</pre></dd></div>
+                })}
+                {next.map(|t| view! { <div><dt class="font-medium">"Next try"</dt><dd>{t}</dd></div> })}
+                <div><dt class="font-medium">"Payload"</dt><dd><pre class="max-h-60 overflow-auto rounded bg-slate-900 p-2 text-slate-100" tabindex="0">{payload}</pre></dd></div>
+            </dl>
+        </details>
+    }
+}
+
 /// What the webhooks card reads and does, made at the top of its page before anything is
 /// awaited (see `super::cleanup::Cleanup` for why).
 #[derive(Clone, Copy)]
@@ -227,11 +248,12 @@ fn WebhookView(
         .map(|del| {
             let answer = del.last_error.clone().or(del.response_body.clone()).unwrap_or_default();
             let whole = answer.clone();
+            let details = delivery_details(&del);
             view! {
-                <tr data-delivery=del.id>
+                <tr data-delivery=del.id class="align-top">
                     <td class=TD>{time_view(del.created_at)}</td>
                     <td class=TD>{del.event.clone()}</td>
-                    <td class=TD>{delivery_badge(&del)}</td>
+                    <td class=TD>{delivery_badge(&del)} {details}</td>
                     <td class=format!("{TD} {WIDE_ONLY}")>{del.attempts}</td>
                     <td class=format!("{TD} {WIDE_ONLY}")>{del.response_ms.map(|ms| format!("{ms} ms"))}</td>
                     <td class=format!("{TD} {WIDE_ONLY}")><code class="block max-w-xs truncate text-xs" title=whole>{answer}</code></td>

@@ -400,7 +400,8 @@ fn lifecycle_schemas() -> Value {
             "state": { "type": "string", "enum": ["pending", "delivered", "failed"] }, "attempts": s("integer"),
             "last_status": { "type": "integer", "nullable": true }, "last_error": { "type": "string", "nullable": true },
             "response_ms": { "type": "integer", "nullable": true }, "response_body": { "type": "string", "nullable": true },
-            "created_at": time(), "next_attempt_at": time(), "delivered_at": opt_time() } },
+            "created_at": time(), "next_attempt_at": time(), "delivered_at": opt_time(),
+            "payload": { "type": "object", "description": "The event as sent (the body, before signing)" } } },
         "CreatedWebhook": { "type": "object", "properties": { "webhook": schema_ref("Webhook"), "secret": s("string") } },
         "CleanupRules": { "type": "object", "properties": {
             "keep_last": { "type": "integer", "minimum": 0, "maximum": 10000, "description": "Keep the N most recently pushed" },

@@ -178,7 +178,7 @@ pub enum Duty {
     /// The first start and the command line: the first administrator, the settings, an
     /// operator at the console.
     Setup,
-    /// Signing in: failed attempts, an access token's last use, a refresh token's rotation, the
+    /// Signing in: failed attempts, the time of a web sign-in, an access token's last use, a refresh token's rotation, the
     /// account an LDAP or OpenID Connect sign-in creates or links, a recovery link redeemed
     /// (the link is the permission).
     SignIn,

@@ -26,8 +26,7 @@ pub async fn establish(state: &AppState, session: &Session, user: &User) -> AppR
     session.set_expiry(Some(Expiry::OnInactivity(Duration::days(state.settings.session_days))));
     session.insert(USER_ID, user.id).await.map_err(session_error)?;
     session.insert(EPOCH, user.auth_epoch).await.map_err(session_error)?;
-    sqlx::query!(r#"update "user" set last_sign_in_at = now() where user_id = $1"#, user.id).execute(&state.db).await?;
-    Ok(())
+    users::signed_in(&mut super::principal::Duty::SignIn.on(&state.db).await?, user.id).await
 }
 
 /// Minutes a session that only carries a sign-in under way (at an identity provider) lives.

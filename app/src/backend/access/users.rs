@@ -254,6 +254,12 @@ pub async fn list(db: &PgPool, q: &str, req: PageRequest) -> AppResult<Page<User
     Ok(req.of(items, total))
 }
 
+/// Records that user `id` signed in to the web interface just now.
+pub async fn signed_in(c: &mut Change<'_>, id: i64) -> AppResult<()> {
+    sqlx::query!(r#"update "user" set last_sign_in_at = now() where user_id = $1"#, id).execute(&mut **c).await?;
+    Ok(())
+}
+
 pub async fn view(db: &PgPool, id: i64) -> AppResult<Option<UserView>> {
     Ok(sqlx::query_as!(
         UserView,

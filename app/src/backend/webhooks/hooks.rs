@@ -174,7 +174,7 @@ async fn delivery_rows(state: &AppState, webhook_id: i64, limit: i64) -> AppResu
         WebhookDelivery,
         r#"select webhook_delivery_id as id, webhook_id, event, state, attempts, last_status, last_error, response_ms,
                   response_body, created_at as "created_at: DateTime<Utc>",
-                  next_attempt_at as "next_attempt_at: DateTime<Utc>", delivered_at as "delivered_at: DateTime<Utc>"
+                  next_attempt_at as "next_attempt_at: DateTime<Utc>", delivered_at as "delivered_at: DateTime<Utc>", payload
            from webhook_delivery where webhook_id = $1 order by webhook_delivery_id desc limit $2"#,
         webhook_id,
         limit
@@ -254,7 +254,7 @@ async fn one_delivery(state: &AppState, id: i64) -> AppResult<WebhookDelivery> {
         WebhookDelivery,
         r#"select webhook_delivery_id as id, webhook_id, event, state, attempts, last_status, last_error, response_ms,
                   response_body, created_at as "created_at: DateTime<Utc>",
-                  next_attempt_at as "next_attempt_at: DateTime<Utc>", delivered_at as "delivered_at: DateTime<Utc>"
+                  next_attempt_at as "next_attempt_at: DateTime<Utc>", delivered_at as "delivered_at: DateTime<Utc>", payload
            from webhook_delivery where webhook_delivery_id = $1"#,
         id
     )

@@ -156,13 +156,15 @@ pub async fn list_activity(
     actor: String,
     action: String,
     target: String,
-    from: String,
-    to: String,
+    // Days, `YYYY-MM-DD` (optional: older callers send none).
+    from: Option<String>,
+    to: Option<String>,
     before: Option<i64>,
 ) -> Result<Feed<AuditEventView>, AppError> {
     let (state, p) = form::principal().await?;
     p.require_user()?;
     p.require_admin()?;
-    let filter = audit::Filter { actor, action, target, ..Default::default() }.days(&from, &to)?;
+    let filter = audit::Filter { actor, action, target, ..Default::default() }
+        .days(from.as_deref().unwrap_or_default(), to.as_deref().unwrap_or_default())?;
     audit::list(&state.db, &filter, before, 50).await
 }

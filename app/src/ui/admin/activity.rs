@@ -88,7 +88,9 @@ pub fn ActivityPage() -> impl IntoView {
     });
     let events = Resource::new(
         move || filters.get(),
-        |((actor, action, target, from, to), _, before)| list_activity(actor, action, target, from, to, before),
+        |((actor, action, target, from, to), _, before)| {
+            list_activity(actor, action, target, Some(from), Some(to), before)
+        },
     );
     admin_only(move |_| {
         let ((actor, action, target, from, to), query, _) = filters.get_untracked();

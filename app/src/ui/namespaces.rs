@@ -177,7 +177,7 @@ fn NamespaceDetailView(d: NamespaceDetail, tab: String, actions: NamespaceAction
     };
     let settings = abilities.change_visibility || abilities.edit || abilities.delete_namespace;
     let base = format!("/namespaces/{}", n.name);
-    let tabs: Vec<(String, &'static str, bool)> = [
+    let shown: Vec<(&'static str, &'static str)> = [
         ("", "Repositories", true),
         ("access", "Who may do what", true),
         ("cleanup", "Cleanup", abilities.cleanup),
@@ -186,17 +186,16 @@ fn NamespaceDetailView(d: NamespaceDetail, tab: String, actions: NamespaceAction
         ("settings", "Settings", settings),
     ]
     .into_iter()
-    .filter(|(_, _, shown)| *shown)
-    .map(|(key, label, _)| {
-        let href = if key.is_empty() { base.clone() } else { format!("{base}?tab={key}") };
-        (href, label, key == tab.as_str())
-    })
+    .filter_map(|(key, label, shown)| shown.then_some((key, label)))
     .collect();
     // An unknown tab, or one the viewer may not see, is the repositories.
-    let tab = if tabs.iter().any(|(_, _, current)| *current) { tab } else { String::new() };
-    let tabs: Vec<_> = tabs
+    let tab = if shown.iter().any(|(key, _)| *key == tab) { tab } else { String::new() };
+    let tabs: Vec<(String, &'static str, bool)> = shown
         .into_iter()
-        .map(|(href, label, current)| (href, label, current || (tab.is_empty() && label == "Repositories")))
+        .map(|(key, label)| {
+            let href = if key.is_empty() { base.clone() } else { format!("{base}?tab={key}") };
+            (href, label, key == tab)
+        })
         .collect();
     let name = n.name.clone();
     let body = match tab.as_str() {

@@ -53,21 +53,14 @@ pub fn NamespaceWebhooksCard() -> impl IntoView {
                             let ns = w.namespace.clone().unwrap_or_default();
                             view! {
                                 <tr data-webhook=w.name.clone() data-failing=failing.then_some("")>
-                                    <td class=TD>
-                                        <a class=LINK href=format!("/webhooks/{}", w.id)>{w.name.clone()}</a>
-                                        {(!w.enabled).then(|| view! { <span class="ml-2"><Badge text="off" tone=Tone::Gray/></span> })}
-                                        <p class="max-w-[14rem] truncate font-mono text-xs text-slate-500" title=w.url.clone()>{w.url.clone()}</p>
-                                    </td>
+                                    <td class=TD>{webhook_name(&w)}</td>
                                     <td class=TD><a class=LINK href=format!("/namespaces/{ns}?tab=webhooks")>{ns.clone()}</a></td>
-                                    <td class=TD>{match &w.last_delivery {
-                                        Some(d) => view! {
-                                            <span>{delivery_badge(d)} " " {time_view(d.created_at)}</span>
-                                            {failing.then(|| d.last_error.clone()).flatten().map(|e| view! {
-                                                <p class="max-w-xs whitespace-normal text-xs text-red-700">{e}</p>
-                                            })}
-                                        }.into_any(),
-                                        None => view! { <span class="text-sm text-slate-500">"none yet"</span> }.into_any(),
-                                    }}</td>
+                                    <td class=TD>
+                                        {last_delivery(&w)}
+                                        {failing.then(|| w.last_delivery.as_ref().and_then(|d| d.last_error.clone())).flatten().map(|e| view! {
+                                            <p class="max-w-xs whitespace-normal text-xs text-red-700">{e}</p>
+                                        })}
+                                    </td>
                                 </tr>
                             }
                         }).collect_view()}
@@ -75,6 +68,23 @@ pub fn NamespaceWebhooksCard() -> impl IntoView {
                 }.into_any()
             })}
         </section>
+    }
+}
+
+/// A webhook in a list: its name (to its page), whether it is off, and its URL.
+fn webhook_name(w: &WebhookView) -> impl IntoView {
+    view! {
+        <a class=LINK href=format!("/webhooks/{}", w.id)>{w.name.clone()}</a>
+        {(!w.enabled).then(|| view! { <span class="ml-2"><Badge text="off" tone=Tone::Gray/></span> })}
+        <p class="max-w-[14rem] truncate font-mono text-xs text-slate-500" title=w.url.clone()>{w.url.clone()}</p>
+    }
+}
+
+/// A webhook's newest delivery: how it went and when, or that there is none.
+fn last_delivery(w: &WebhookView) -> impl IntoView {
+    match &w.last_delivery {
+        Some(d) => view! { <span>{delivery_badge(d)} " " {time_view(d.created_at)}</span> }.into_any(),
+        None => view! { <span class="text-sm text-slate-500">"none yet"</span> }.into_any(),
     }
 }
 
@@ -155,17 +165,12 @@ pub fn WebhooksCard(state: Webhooks, namespace: Option<String>) -> impl IntoView
                             view! {
                                 <tr data-webhook=w.name.clone()>
                                     <td class=TD>
-                                        <a class=LINK href=format!("/webhooks/{}", w.id)>{w.name.clone()}</a>
-                                        {(!w.enabled).then(|| view! { <span class="ml-2"><Badge text="off" tone=Tone::Gray/></span> })}
-                                        <p class="max-w-[14rem] truncate font-mono text-xs text-slate-500" title=w.url.clone()>{w.url.clone()}</p>
+                                        {webhook_name(&w)}
                                         <p class="text-xs text-slate-500">{format!("{} · {}", w.events.join(", "), w.format)}</p>
                                         // At phone width the last delivery folds in here.
                                         <p class="mt-1 md:hidden">{w.last_delivery.as_ref().map(delivery_badge)}</p>
                                     </td>
-                                    <td class=format!("{TD} {WIDE_ONLY}")>{match &w.last_delivery {
-                                        Some(d) => view! { <span>{delivery_badge(d)} " " {time_view(d.created_at)}</span> }.into_any(),
-                                        None => view! { <span class="text-sm text-slate-500">"none yet"</span> }.into_any(),
-                                    }}</td>
+                                    <td class=format!("{TD} {WIDE_ONLY}")>{last_delivery(&w)}</td>
                                     <td class=format!("{TD} text-right")>
                                         <ConfirmAction action=delete label="Delete…" question=format!("Delete webhook {}? Its delivery log goes with it.", w.name) yes="Yes, delete">
                                             <input type="hidden" name="id" value=w.id/>

@@ -153,6 +153,7 @@ def check_kubernetes(known, directory, replicas):
         ("Deployment", "registry"),
         ("Service", "registry"),
         ("Ingress", "portcullis"),
+        ("Ingress", "portcullis-gate"),
     ]
     if not all([check(k in by, f"{where} renders {k[0]} {k[1]}") for k in wanted]):
         return
@@ -231,6 +232,15 @@ def check_kubernetes(known, directory, replicas):
     check(
         routes == {("/v2/token", "Exact"): "portcullis", ("/v2/", "Prefix"): "registry", ("/", "Prefix"): "portcullis"},
         f"{where}: the Ingress routes as the nginx site does: {routes}",
+    )
+    gate = by[("Ingress", "portcullis-gate")]
+    gate_rule = gate["spec"]["rules"][0]
+    gate_routes = {p["path"]: p["backend"]["service"]["name"] for p in gate_rule["http"]["paths"]}
+    check(
+        gate_rule["host"] == host
+        and gate["metadata"]["annotations"].get("nginx.ingress.kubernetes.io/use-regex") == "true"
+        and gate_routes == {"/v2/.+/manifests/[^/]+$": "portcullis"},
+        f"{where}: the manifest paths go to Portcullis's gate: {gate_routes}",
     )
 
 

@@ -232,6 +232,11 @@ pub fn can_manage_cleanup(actor: &Actor, ns: &NamespaceFacts) -> Decision {
         .map_err(|_| Denied("only owners of the team may manage this namespace's cleanup policy"))
 }
 
+/// Manage a namespace's tag rules (immutable tags): owners of its team, and administrators.
+pub fn can_manage_tag_rules(actor: &Actor, ns: &NamespaceFacts) -> Decision {
+    can_manage_webhooks(actor, ns).map_err(|_| Denied("only owners of the team may manage this namespace's tag rules"))
+}
+
 /// Open a repository's settings: those who may change something there (its description, its
 /// images, or its own cleanup policy, which a repository of the global namespace has not).
 pub fn can_change_repository(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings, in_namespace: bool) -> Decision {

@@ -27,7 +27,14 @@ CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" cargo leptos build --split ${RELEASE:+
 bin="${CARGO_TARGET_DIR:-$root/target}/$profile/portcullis"
 
 step "3/3 the registry and the server"
-registry_listen="${PORTCULLIS_REGISTRY_LISTEN:-127.0.0.1:5000}"
+# Clients type the gate's address (127.0.0.1:5000): Portcullis serves the registry's API
+# there, checks every manifest request against the tag rules and streams the rest to the
+# registry, which listens beside it and is reached only through Portcullis.
+gate_listen="${PORTCULLIS_GATE_LISTEN:-127.0.0.1:5000}"
+registry_listen="${PORTCULLIS_REGISTRY_LISTEN:-127.0.0.1:5001}"
+export PORTCULLIS_GATE_LISTEN="$gate_listen" PORTCULLIS_REGISTRY_LISTEN="$registry_listen"
+export PORTCULLIS_REGISTRY_URL="${PORTCULLIS_REGISTRY_URL:-http://$registry_listen}"
+export PORTCULLIS_REGISTRY_HOST="${PORTCULLIS_REGISTRY_HOST:-$gate_listen}"
 if (exec 3<>"/dev/tcp/${registry_listen%:*}/${registry_listen##*:}") 2>/dev/null; then
   echo "warning: something already listens on $registry_listen; not starting a registry" >&2
 else
@@ -39,12 +46,13 @@ fi
 cat <<MSG
 
   Portcullis:  http://127.0.0.1:3000  (first run: open /signup; the first account becomes the administrator)
-  Registry:    $registry_listen  (CNCF Distribution, data in .data/registry/data, log in .data/registry/log)
+  Registry:    $gate_listen  (Portcullis's gate in front of CNCF Distribution on $registry_listen;
+               data in .data/registry/data, log in .data/registry/log)
   Database:    $( [ "$own_pg" = 1 ] && echo "PostgreSQL cluster in .data/pg (port $(cat .data/pg/port))" || echo "the database at DATABASE_URL" )
 
-  Try it:      skopeo login --tls-verify=false -u <you> $registry_listen
-               skopeo copy --dest-tls-verify=false docker-archive:image.tar docker://$registry_listen/<you>/hello:1.0
-               (docker: add "$registry_listen" to insecure-registries, then docker login $registry_listen)
+  Try it:      skopeo login --tls-verify=false -u <you> $gate_listen
+               skopeo copy --dest-tls-verify=false docker-archive:image.tar docker://$gate_listen/<you>/hello:1.0
+               (docker: add "$gate_listen" to insecure-registries, then docker login $gate_listen)
   Stop:        Ctrl-C
 
 MSG

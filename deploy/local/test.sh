@@ -38,9 +38,11 @@ DATABASE_URL="$PG_SERVER_URL" RUSTFLAGS="--cfg erase_components" cargo test --lo
 step "browser tests (Playwright + Chromium, with a registry)"
 export PORTCULLIS_DATABASE_URL="$(database_url portcullis_e2e fresh)"
 CARGO_BUILD_JOBS=1 cargo leptos build --split
-registry_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export PORTCULLIS_REGISTRY_LISTEN="127.0.0.1:$registry_port"
-export PORTCULLIS_REGISTRY_URL="http://$PORTCULLIS_REGISTRY_LISTEN" PORTCULLIS_REGISTRY_HOST="$PORTCULLIS_REGISTRY_LISTEN"
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# As `make run` has it: clients (skopeo in the tests) reach the registry through Portcullis's
+# gate, and the registry itself listens beside it.
+export PORTCULLIS_REGISTRY_LISTEN="127.0.0.1:$(free_port)" PORTCULLIS_GATE_LISTEN="127.0.0.1:$(free_port)"
+export PORTCULLIS_REGISTRY_URL="http://$PORTCULLIS_REGISTRY_LISTEN" PORTCULLIS_REGISTRY_HOST="$PORTCULLIS_GATE_LISTEN"
 rm -rf .data/e2e-registry
 "${CARGO_TARGET_DIR:-$root/target}/debug/portcullis" registry-config --out .data/e2e-registry >/dev/null
 docker-registry serve .data/e2e-registry/config.yml > .data/e2e-registry.log 2>&1 &

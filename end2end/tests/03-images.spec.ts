@@ -1,38 +1,14 @@
 import { test, expect } from "@playwright/test";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 
-import { alice, hydrated, logIn, logOut, nav } from "./helpers";
+import { alice, hydrated, logIn, logOut, nav, pushImageAs, registry } from "./helpers";
 
 // Needs 01-accounts first (alice exists) and the registry `make test` starts beside the server.
-const registry = process.env.PORTCULLIS_REGISTRY_HOST ?? "127.0.0.1:5055";
 
 /// Builds an image with umoci (a label included) and pushes it with skopeo as alice.
 function pushImage(repoTag: string, label: string) {
   pushImageAs(alice, `${registry}/${repoTag}`, label);
 }
 
-/// Builds an image with umoci and pushes it with skopeo to `reference` (host/name:tag).
-function pushImageAs(who: { username: string; password: string }, reference: string, label: string) {
-  const repoTag = reference.slice(reference.indexOf("/") + 1);
-  const dir = mkdtempSync(join(tmpdir(), "portcullis-e2e-"));
-  const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: dir, stdio: "pipe" });
-  const rootless = process.getuid && process.getuid() !== 0 ? ["--rootless"] : [];
-  run("umoci", ["init", "--layout", "oci"]);
-  run("umoci", ["new", "--image", "oci:img"]);
-  writeFileSync(join(dir, "hello.txt"), `hello from ${repoTag}\n`);
-  run("umoci", ["insert", ...rootless, "--image", "oci:img", "hello.txt", "/hello.txt"]);
-  run("umoci", ["config", "--image", "oci:img", "--config.label", label, "--architecture", "amd64", "--os", "linux"]);
-  run("umoci", ["tag", "--image", "oci:img", "1.0"]);
-  writeFileSync(join(dir, "policy.json"), '{"default":[{"type":"insecureAcceptAnything"}]}');
-  run("skopeo", [
-    "--policy", "policy.json", "copy", "--dest-tls-verify=false",
-    "--dest-creds", `${who.username}:${who.password}`,
-    "oci:oci:1.0", `docker://${reference}`,
-  ]);
-}
 
 test("a new user pushes with the lines the dashboard gives, and the getting-started box goes away", async ({ page }) => {
   const newbie = { username: "newbie", password: "newbie password 1" };

@@ -89,6 +89,7 @@ test("an administrator's pages fit a phone and pass the accessibility check", as
     "/namespaces/alice",
     "/namespaces/alice?tab=access",
     "/namespaces/alice?tab=cleanup",
+    "/namespaces/alice?tab=rules",
     "/namespaces/alice?tab=webhooks",
     "/namespaces/alice?tab=activity",
     "/namespaces/alice?tab=settings",

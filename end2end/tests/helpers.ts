@@ -1,4 +1,11 @@
 import { expect, Locator, Page } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/// Where clients push: the gate `make test` starts beside the server, in front of the registry.
+export const registry = process.env.PORTCULLIS_REGISTRY_HOST ?? "127.0.0.1:5055";
 
 export const admin = { username: "root-admin", password: "correct horse battery" };
 export const alice = { username: "alice", password: "alice password 1" };
@@ -30,4 +37,24 @@ export function nav(page: Page, name: string): Locator {
 /// (a dry run's report shown in place) can be used.
 export async function hydrated(page: Page) {
   await page.locator("body[data-hydrated]").waitFor();
+}
+
+/// Builds an image with umoci and pushes it with skopeo to `reference` (host/name:tag).
+export function pushImageAs(who: { username: string; password: string }, reference: string, label: string) {
+  const repoTag = reference.slice(reference.indexOf("/") + 1);
+  const dir = mkdtempSync(join(tmpdir(), "portcullis-e2e-"));
+  const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: dir, stdio: "pipe" });
+  const rootless = process.getuid && process.getuid() !== 0 ? ["--rootless"] : [];
+  run("umoci", ["init", "--layout", "oci"]);
+  run("umoci", ["new", "--image", "oci:img"]);
+  writeFileSync(join(dir, "hello.txt"), `hello from ${repoTag}\n`);
+  run("umoci", ["insert", ...rootless, "--image", "oci:img", "hello.txt", "/hello.txt"]);
+  run("umoci", ["config", "--image", "oci:img", "--config.label", label, "--architecture", "amd64", "--os", "linux"]);
+  run("umoci", ["tag", "--image", "oci:img", "1.0"]);
+  writeFileSync(join(dir, "policy.json"), '{"default":[{"type":"insecureAcceptAnything"}]}');
+  run("skopeo", [
+    "--policy", "policy.json", "copy", "--dest-tls-verify=false",
+    "--dest-creds", `${who.username}:${who.password}`,
+    "oci:oci:1.0", `docker://${reference}`,
+  ]);
 }

@@ -232,6 +232,11 @@ config_keys! {
     registry_listen: String = "127.0.0.1:5000", "PORTCULLIS_REGISTRY_LISTEN";
     /// The registry's HTTP API as Portcullis reaches it (reconcile, manifests, deletes).
     registry_url: String = "http://127.0.0.1:5000", "PORTCULLIS_REGISTRY_URL";
+    /// A second address on which Portcullis serves the registry's whole API in front of the
+    /// registry (single-address mode: manifests checked by the gate, blobs streamed through),
+    /// so that clients type one host. Empty: none (the main address serves it too, for a
+    /// proxy that sends it the manifest paths). `make run` serves 127.0.0.1:5000 so.
+    gate_listen: String = "", "PORTCULLIS_GATE_LISTEN";
     /// Shared secret of the registry's notifications. When empty, one is generated and kept
     /// in the database; `registry-config` writes it into the registry's configuration.
     registry_events_secret: Secret = "", "PORTCULLIS_REGISTRY_EVENTS_SECRET";
@@ -415,6 +420,7 @@ impl Config {
             keys_encryption_key: Some(self.keys_encryption_key.clone()).filter(|s| !s.is_empty()),
             password_cache_secs: self.password_cache_secs,
             registry_url: self.registry_url.clone(),
+            gate_listen: self.gate_listen.clone(),
             events_secret: Some(self.registry_events_secret.clone()).filter(|s| !s.is_empty()),
             events_retention_days: self.events_retention_days.max(1),
             tag_history_days: self.tag_history_days.max(1),

@@ -11,6 +11,7 @@ pub mod csrf;
 pub mod doctor;
 pub mod events;
 pub mod flash;
+pub mod gate;
 pub mod health;
 pub mod oidc;
 pub mod prometheus;
@@ -162,8 +163,10 @@ pub fn router(state: AppState, config: &Config) -> Router {
     // gets small JSON answers (no compression, never stored) and is never a
     // cross-site form: it skips the sessions, the same-origin check and the pages' layers,
     // which measured about a fifth of a token's cost (docs/performance.md).
+    let gate = gate::Gate::new(state.clone(), config);
     let registry_facing = token::router(state.clone())
         .merge(events::router(state.clone()))
+        .merge(gate::router(gate))
         .layer(axum::middleware::from_fn_with_state(trusted.clone(), client_ip))
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
         .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
@@ -276,7 +279,10 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// Gives every request an id: the one a proxy in front sent (when it is short and plain), or a
 /// new one. Every log line written while the request is handled carries it (a `request` span),
 /// and the response names it, so that a user's report can be found in the logs.
-async fn request_id(mut req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+pub(crate) async fn request_id(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     use rand::RngCore as _;
     use tracing::Instrument as _;
     let given = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).filter(|v| {
@@ -300,7 +306,7 @@ async fn request_id(mut req: axum::extract::Request, next: axum::middleware::Nex
 }
 
 /// Works out who the client is (see [`backend::client_ip`]) once, for every handler.
-async fn client_ip(
+pub(crate) async fn client_ip(
     axum::extract::State(trusted): axum::extract::State<Arc<Vec<backend::ProxyNet>>>,
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
@@ -346,6 +352,22 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     app::backend::webhooks::spawn_worker(state.clone());
     app::backend::images::cleanup::spawn(state.clone());
     prometheus::spawn_upkeep();
+    if !config.gate_listen.is_empty() {
+        let gate =
+            gate::listener_router(gate::Gate::new(state.clone(), &config), Arc::new(config.trusted_proxies.0.clone()));
+        let gate_listener = tokio::net::TcpListener::bind(&config.gate_listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (gate_listen)", config.gate_listen))?;
+        tracing::info!(listen = %config.gate_listen, registry = %config.registry_url, "the registry's API is served here too");
+        tokio::spawn(async move {
+            let served = axum::serve(gate_listener, gate.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(shutdown_signal())
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the gate's listener stopped");
+            }
+        });
+    }
     let router = router(state, &config);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -79,10 +79,12 @@ pub async fn dashboard() -> Result<DashboardData, AppError> {
             .collect(),
         namespaces: mine.items.into_iter().map(|n| (n.namespace.name, n.namespace.visibility)).collect(),
         teams: teams.items.into_iter().map(|t| (t.name, t.role)).collect(),
-        plain_http: state
-            .settings
-            .registry_url
-            .strip_prefix("http://")
-            .is_some_and(|rest| rest.trim_end_matches('/') == state.settings.registry_host),
+        // Users reach plain HTTP when they type the gate's own address, or the registry's.
+        plain_http: state.settings.registry_host == state.settings.gate_listen
+            || state
+                .settings
+                .registry_url
+                .strip_prefix("http://")
+                .is_some_and(|rest| rest.trim_end_matches('/') == state.settings.registry_host),
     })
 }

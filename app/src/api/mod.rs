@@ -10,6 +10,7 @@ pub mod dashboard;
 pub mod form;
 pub mod images;
 pub mod namespaces;
+pub mod tag_rules;
 pub mod teams;
 pub mod tokens;
 pub mod webhooks;

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod gate;
 pub mod images;
 pub mod jobs;
 pub mod mail;

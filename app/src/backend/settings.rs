@@ -32,6 +32,8 @@ pub struct Settings {
     pub password_cache_secs: u64,
     /// The registry's HTTP API, as Portcullis reaches it.
     pub registry_url: String,
+    /// The address on which Portcullis's gate serves the registry's API (plain HTTP), if any.
+    pub gate_listen: String,
     /// The shared secret of the registry's notifications; generated and kept in the
     /// database when not configured.
     pub events_secret: Option<Secret>,

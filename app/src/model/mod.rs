@@ -2,7 +2,7 @@
 //! records that pages render. Nothing here touches the database or holds a secret.
 //!
 //! One file per subject: [`names`] (validation), [`accounts`], [`teams`] (and namespaces),
-//! [`images`], [`activity`], [`webhooks`], [`cleanup`], [`paging`], and [`utc`] (times as
+//! [`images`], [`activity`], [`webhooks`], [`cleanup`], [`rules`] (the gate's), [`paging`], and [`utc`] (times as
 //! the pages read them). Everything is re-exported here: `crate::model::TeamView`.
 
 mod accounts;
@@ -11,6 +11,7 @@ mod cleanup;
 mod images;
 mod names;
 mod paging;
+mod rules;
 mod teams;
 pub mod utc;
 mod webhooks;
@@ -21,5 +22,6 @@ pub use cleanup::*;
 pub use images::*;
 pub use names::*;
 pub use paging::*;
+pub use rules::*;
 pub use teams::*;
 pub use webhooks::*;

@@ -8,6 +8,7 @@ pub mod components;
 pub mod home;
 pub mod images;
 pub mod namespaces;
+pub mod tag_rules;
 pub mod teams;
 pub mod webhooks;
 

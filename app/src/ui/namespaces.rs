@@ -146,7 +146,8 @@ pub fn NamespacePage() -> impl IntoView {
     );
     let cleanup = super::cleanup::Cleanup::new(move || (name.get(), None));
     let hooks = super::webhooks::Webhooks::new(move || Some(name.get()));
-    let actions = NamespaceActions { visibility, update, delete, cleanup, hooks };
+    let rules = super::tag_rules::TagRules::new(move || name.get());
+    let actions = NamespaceActions { visibility, update, delete, cleanup, hooks, rules };
     signed_in_or_visitor(move |_| loaded(detail, move |d| view! { <NamespaceDetailView d tab=tab.get() actions/> }))
 }
 
@@ -158,13 +159,14 @@ struct NamespaceActions {
     delete: ServerAction<DeleteNamespace>,
     cleanup: super::cleanup::Cleanup,
     hooks: super::webhooks::Webhooks,
+    rules: super::tag_rules::TagRules,
 }
 
-/// A namespace: a summary line, and a tab of it (repositories, who may do what, cleanup,
-/// webhooks, activity, settings), as the repository page has tabs.
+/// A namespace: a summary line, and a tab of it (repositories, who may do what, cleanup, tag
+/// rules, webhooks, activity, settings), as the repository page has tabs.
 #[component]
 fn NamespaceDetailView(d: NamespaceDetail, tab: String, actions: NamespaceActions) -> impl IntoView {
-    let NamespaceActions { visibility, update, delete, cleanup, hooks } = actions;
+    let NamespaceActions { visibility, update, delete, cleanup, hooks, rules } = actions;
     let (abilities, n) = (d.namespace.abilities, d.namespace.namespace);
     let vis_error = action_error(visibility);
     let upd_error = action_error(update);
@@ -181,6 +183,7 @@ fn NamespaceDetailView(d: NamespaceDetail, tab: String, actions: NamespaceAction
         ("", "Repositories", true),
         ("access", "Who may do what", true),
         ("cleanup", "Cleanup", abilities.cleanup),
+        ("rules", "Tag rules", true),
         ("webhooks", "Webhooks", abilities.webhooks),
         ("activity", "Activity", true),
         ("settings", "Settings", settings),
@@ -222,6 +225,11 @@ fn NamespaceDetailView(d: NamespaceDetail, tab: String, actions: NamespaceAction
         }
         .into_any(),
         "cleanup" => view! { <super::cleanup::CleanupCard state=cleanup namespace=name.clone()/> }.into_any(),
+        // Tag rules are managed by the same people as cleanup (owners of the team, administrators).
+        "rules" => view! {
+            <super::tag_rules::TagRulesCard state=rules namespace=name.clone() manage=abilities.cleanup registry_host=d.registry_host.clone()/>
+        }
+        .into_any(),
         "webhooks" => view! { <super::webhooks::WebhooksCard state=hooks namespace=Some(name.clone())/> }.into_any(),
         "activity" => view! {
             <Card title="Recent activity">

@@ -122,7 +122,7 @@ fn no_content() -> Value {
 
 pub fn spec() -> Value {
     let mut doc = core_spec();
-    for more in [webhook_paths(), cleanup_paths()] {
+    for more in [webhook_paths(), cleanup_paths(), tag_rule_paths()] {
         if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), more) {
             paths.extend(more);
         }
@@ -158,6 +158,19 @@ fn webhook_paths() -> Value {
         },
         "/api/v1/webhooks/deliveries/{id}/redeliver": {
             "post": op("Send a delivery's event again", "webhooks", &["id"], None, "202", delivery())
+        }
+    })
+}
+
+/// The tag rules' endpoints (the manifest gate's immutable tags).
+fn tag_rule_paths() -> Value {
+    json!({
+        "/api/v1/namespaces/{id}/tag_rules": {
+            "get": op("List a namespace's tag rules (whoever sees the namespace)", "tag rules", &["id"], None, "200", ok("The rules", list_of("TagRule"))),
+            "post": op("Add an immutable-tag rule (owners of the namespace's team): a tag it covers never moves and is never deleted once it exists", "tag rules", &["id"], Some("NewTagRule"), "201", ok("The rule", schema_ref("TagRule")))
+        },
+        "/api/v1/namespaces/{id}/tag_rules/{rule_id}": {
+            "delete": op("Remove a tag rule (owners)", "tag rules", &["id", "rule_id"], None, "204", no_content())
         }
     })
 }
@@ -301,7 +314,7 @@ fn core_spec() -> Value {
 
 /// Request bodies are read strictly: a field the API does not know is a 422, not ignored
 /// (a misspelt `visibilty` must not silently do nothing), and the schemas say so.
-const REQUEST_SCHEMAS: [&str; 17] = [
+const REQUEST_SCHEMAS: [&str; 18] = [
     "NewGroupMapping",
     "GroupMappingSource",
     "NewUser",
@@ -319,6 +332,7 @@ const REQUEST_SCHEMAS: [&str; 17] = [
     "NewWebhook",
     "WebhookChange",
     "CleanupRules",
+    "NewTagRule",
 ];
 
 /// Fields of request bodies that may be `null`, meaning "not given" (left as it is, or the
@@ -353,7 +367,7 @@ const NULLABLE_FIELDS: [(&str, &str); 25] = [
 
 fn schemas() -> Value {
     let mut all = response_and_request_schemas();
-    for more in [lifecycle_schemas(), password_schemas()] {
+    for more in [lifecycle_schemas(), password_schemas(), tag_rule_schemas()] {
         if let (Some(all), Value::Object(more)) = (all.as_object_mut(), more) {
             all.extend(more);
         }
@@ -373,6 +387,21 @@ fn schemas() -> Value {
         all["NewNamespace"]["properties"][field]["nullable"] = json!(true);
     }
     all
+}
+
+/// The tag rules' schemas.
+fn tag_rule_schemas() -> Value {
+    let glob = |d: &str| json!({ "type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[A-Za-z0-9._*?/-]+$", "description": d });
+    json!({
+        "NewTagRule": { "type": "object", "required": ["tags"], "properties": {
+            "repositories": { "type": "string", "nullable": true, "maxLength": 128, "description": "A glob on the repository's path after the namespace (app, tools/*); empty or * for all" },
+            "tags": glob("A glob on tag names: * for any run of characters, ? for one (v*, release-*, prod)") } },
+        "TagRule": { "type": "object", "properties": {
+            "id": { "type": "integer", "format": "int64" }, "namespace": { "type": "string" },
+            "repositories": { "type": "string" }, "tags": { "type": "string" },
+            "kind": { "type": "string", "enum": ["immutable"] }, "created_by": { "type": "string" },
+            "created_at": { "type": "string", "format": "date-time" } } }
+    })
 }
 
 /// Webhooks' and cleanup policies' schemas (apart: one `json!` with all of them exceeds the

@@ -143,7 +143,7 @@ async fn a_healthy_installation_passes_and_each_setting_broken_in_turn_fails_its
 
 #[tokio::test]
 async fn a_registry_that_sends_no_notifications_fails_the_test_delivery() {
-    let (stack, db) = installation(Options { without_notifications: true }).await;
+    let (stack, db) = installation(Options { without_notifications: true, ..Default::default() }).await;
     let report = doctor(&stack, &db, &[], None).await;
     let line = report.failed("notifications");
     assert!(line.contains("sent no notification"), "{}", report.text);

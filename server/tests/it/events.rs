@@ -257,7 +257,7 @@ async fn inbox_commits_reach_the_disk() {
 
 #[tokio::test]
 async fn a_late_push_does_not_bring_back_a_deleted_namespace() {
-    let (stack, world) = start(Options { without_notifications: true }).await;
+    let (stack, world) = start(Options { without_notifications: true, ..Default::default() }).await;
     let (root, alice, bob) = (world.root().await, world.person("alice").await, world.person("bob").await);
     let team = alice.create_team("acme").await;
     let r = alice

@@ -323,7 +323,7 @@ async fn quiet_pushes(stack: &Stack, world: &World) -> (Person, PathBuf) {
 
 #[tokio::test]
 async fn reconcile_finds_pushes_notifications_missed_and_fills_in_old_rows() {
-    let (stack, world) = start(Options { without_notifications: true }).await;
+    let (stack, world) = start(Options { without_notifications: true, ..Default::default() }).await;
     let (alice, _) = quiet_pushes(&stack, &world).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert!(alice.repository("alice/quiet").await.is_none(), "nothing known before reconcile");
@@ -347,7 +347,7 @@ async fn reconcile_finds_pushes_notifications_missed_and_fills_in_old_rows() {
 
 #[tokio::test]
 async fn reconcile_finds_deletes_notifications_missed() {
-    let (stack, world) = start(Options { without_notifications: true }).await;
+    let (stack, world) = start(Options { without_notifications: true, ..Default::default() }).await;
     let (alice, _) = quiet_pushes(&stack, &world).await;
     reconcile(&stack).await;
     stack.delete(&alice.creds(), "alice/quiet:1.0").await.expect_ok("delete without notifications");
@@ -358,7 +358,7 @@ async fn reconcile_finds_deletes_notifications_missed() {
 
 #[tokio::test]
 async fn reconcile_keeps_what_events_wrote_while_it_ran() {
-    let (stack, world) = start(Options { without_notifications: true }).await;
+    let (stack, world) = start(Options { without_notifications: true, ..Default::default() }).await;
     let (alice, _) = quiet_pushes(&stack, &world).await;
     reconcile(&stack).await;
     // What an event applied while a run was under way (a tag written after the run started,
@@ -392,7 +392,7 @@ async fn reconcile_keeps_what_events_wrote_while_it_ran() {
 
 #[tokio::test]
 async fn reconcile_adds_a_tag_of_a_repository_with_a_delete_since_it_started_only_at_its_next_run() {
-    let (stack, world) = start(Options { without_notifications: true }).await;
+    let (stack, world) = start(Options { without_notifications: true, ..Default::default() }).await;
     let (alice, image) = quiet_pushes(&stack, &world).await;
     reconcile(&stack).await;
     // A tag reconcile finds in a repository that saw a delete applied since the run started
@@ -419,7 +419,7 @@ async fn reconcile_adds_a_tag_of_a_repository_with_a_delete_since_it_started_onl
 
 #[tokio::test]
 async fn only_administrators_run_a_sync() {
-    let (_stack, world) = start(Options { without_notifications: true }).await;
+    let (_stack, world) = start(Options { without_notifications: true, ..Default::default() }).await;
     let (root, alice) = (world.root().await, world.person("alice").await);
     // `portcullis sync` runs the same code; an administrator's button too.
     assert_eq!(call(&world.app, "/api/admin/reconcile", &[], Some(&root.session().await)).await.status, StatusCode::OK);

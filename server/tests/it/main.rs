@@ -18,6 +18,7 @@ mod database_tls;
 mod doctor;
 mod events;
 mod first_load;
+mod gate;
 mod history;
 mod image;
 mod images;

@@ -95,7 +95,8 @@ async fn start() -> Proxied {
     std::fs::write(dir.join("server.crt"), chain).unwrap();
     std::fs::write(dir.join("server.key"), key).unwrap();
     let portcullis = stack.url.trim_start_matches("http://").to_string();
-    std::fs::write(dir.join("portcullis.conf"), site_config(&dir, port, &portcullis, &stack.registry)).unwrap();
+    // nginx sends the manifests to Portcullis and the rest of /v2/ to the registry itself.
+    std::fs::write(dir.join("portcullis.conf"), site_config(&dir, port, &portcullis, &stack.registry_direct)).unwrap();
     let d = dir.display();
     let user = if is_root() { "user root;\n" } else { "" };
     std::fs::write(
@@ -151,6 +152,19 @@ async fn a_push_and_a_pull_go_through_the_proxy_verified_with_the_test_ca() {
         .expect_ok("a pull through the TLS proxy");
     let index: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
     assert_eq!(index["manifests"][0]["digest"], tag.digest.as_str(), "the pulled image is the pushed one");
+
+    // nginx sends the manifests to Portcullis's gate: a tag rule holds on this path too.
+    let ns = alice.namespace("alice").await.namespace.id;
+    let r = alice.post(&format!("/api/v1/namespaces/{ns}/tag_rules"), serde_json::json!({ "tags": "1" })).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let other = oci_image(p.stack.dir.path(), "another image", &[]);
+    let src = format!("oci:{}:1.0", other.display());
+    let moved = p
+        .stack
+        .skopeo(&["copy", "--dest-cert-dir", &certs, "--dest-creds", &alice.creds(), &src, &p.image("alice/app:1")])
+        .await;
+    moved.expect_refused("moving an immutable tag through the TLS proxy");
+    assert!(moved.stderr.contains("immutable"), "{}", moved.stderr);
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use regex::Regex;
 
 use crate::backend::access::principal::{Allowed, Change, Duty, Principal};
 use crate::backend::audit::{self, Target};
+use crate::backend::gate;
 use crate::backend::images::store;
 use crate::backend::org::namespaces::{self, NamespaceRef};
 use crate::backend::webhooks;
@@ -251,11 +252,14 @@ struct Tagged {
     last_pulled_at: Option<DateTime<Utc>>,
 }
 
-/// The decisions for one repository's tags under `rules`, newest push first.
+/// The decisions for one repository's tags under `rules`, newest push first. `immutable`: the
+/// tag globs of the namespace's immutable-tag rules that cover the repository (such a tag is
+/// always kept).
 fn decide(
     rules: &CleanupRules,
     tags: &[Tagged],
     children: &HashMap<String, Vec<String>>,
+    immutable: &[String],
     now: DateTime<Utc>,
 ) -> Vec<CleanupDecision> {
     let include = pattern("include_pattern", &rules.include_pattern).ok().flatten();
@@ -271,6 +275,9 @@ fn decide(
                 action: action.into(),
                 reason,
             };
+            if let Some(glob) = gate::check::covering(immutable, &t.tag) {
+                return decision("keep", format!("immutable (the namespace's tag rule {glob})"));
+            }
             if include.as_ref().is_some_and(|re| !re.is_match(&t.tag)) {
                 return decision("keep", format!("not covered by the pattern {}", rules.include_pattern));
             }
@@ -412,8 +419,9 @@ async fn run_policy(
             _ => by_repo.push((t.repository_id, t.repository.clone(), vec![t])),
         }
     }
-    for (_, _, list) in &by_repo {
-        decisions.extend(decide(&rules.rules, list, &children, now));
+    for (_, repository, list) in &by_repo {
+        let immutable = gate::check::immutable_tags(state, repository).await?;
+        decisions.extend(decide(&rules.rules, list, &children, &immutable, now));
     }
     if rules.rules.delete_untagged {
         decisions.extend(untagged(state, policy_id).await?);
@@ -807,7 +815,7 @@ mod tests {
     fn the_newest_are_kept_and_a_pattern_always_keeps() {
         let tags =
             [tag("v4", "d4", 1), tag("v3", "d3", 2), tag("latest", "d0", 3), tag("v2", "d2", 4), tag("v1", "d1", 5)];
-        let ds = decide(&rules(Some(2), None, "^latest$"), &tags, &HashMap::new(), Utc::now());
+        let ds = decide(&rules(Some(2), None, "^latest$"), &tags, &HashMap::new(), &[], Utc::now());
         assert_eq!(
             actions(&ds),
             [("v4", "keep"), ("v3", "keep"), ("latest", "keep"), ("v2", "delete"), ("v1", "delete")]
@@ -820,16 +828,24 @@ mod tests {
         let mut used = tag("v1", "d1", 30);
         used.last_pulled_at = Some(Utc::now());
         let tags = [tag("v3", "d3", 20), tag("stable", "d2", 25), used, tag("v2", "d2", 40)];
-        let ds = decide(&rules(None, Some(7), "^stable$"), &tags, &HashMap::new(), Utc::now());
+        let ds = decide(&rules(None, Some(7), "^stable$"), &tags, &HashMap::new(), &[], Utc::now());
         assert_eq!(actions(&ds), [("v3", "delete"), ("stable", "keep"), ("v1", "keep"), ("v2", "skip")]);
         assert!(ds[3].reason.contains("also tagged stable"), "{}", ds[3].reason);
+    }
+
+    #[test]
+    fn an_immutable_tag_is_always_kept_and_takes_no_place_among_the_newest() {
+        let tags = [tag("v2", "d2", 1), tag("dev", "d3", 2), tag("v1", "d1", 3), tag("old", "d0", 4)];
+        let ds = decide(&rules(Some(1), None, ""), &tags, &HashMap::new(), &["v*".to_string()], Utc::now());
+        assert_eq!(actions(&ds), [("v2", "keep"), ("dev", "keep"), ("v1", "keep"), ("old", "delete")]);
+        assert!(ds[0].reason.contains("immutable") && ds[0].reason.contains("v*"), "{}", ds[0].reason);
     }
 
     #[test]
     fn an_image_a_kept_index_includes_stays() {
         let tags = [tag("multi", "index", 1), tag("amd64-only", "child", 50)];
         let children = HashMap::from([("index".to_string(), vec!["child".to_string()])]);
-        let ds = decide(&rules(Some(1), None, ""), &tags, &children, Utc::now());
+        let ds = decide(&rules(Some(1), None, ""), &tags, &children, &[], Utc::now());
         assert_eq!(actions(&ds), [("multi", "keep"), ("amd64-only", "skip")]);
     }
 

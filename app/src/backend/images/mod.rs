@@ -4,7 +4,7 @@
 //! `sync_run`, `cleanup_policy` and `cleanup_run` tables.
 //!
 //! May call: `access`, `directory` (`org::shared` for the namespace an image arrives
-//! in), `registry` (the client), `audit`.
+//! in), `registry` (the client), `audit`, `gate` (cleanup keeps immutable tags).
 
 pub mod browse;
 pub mod cleanup;

@@ -59,3 +59,44 @@ pub async fn sign(state: &AppState, subject: &str, access: &[Access], now: DateT
     };
     state.keys.current(&state.db).await.sign(&claims)
 }
+
+/// What a registry token that [`verify`] accepted says: who acts, and what it grants.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Verified {
+    pub sub: String,
+    #[serde(default)]
+    pub access: Vec<Access>,
+    pub exp: i64,
+}
+
+impl Verified {
+    /// Whether it grants `action` on repository `name` (`*` grants every action).
+    pub fn allows(&self, name: &str, action: &str) -> bool {
+        self.access
+            .iter()
+            .any(|a| a.kind == "repository" && a.name == name && a.actions.iter().any(|x| x == action || x == "*"))
+    }
+}
+
+/// How far the clocks of the replicas that sign and the one that checks may drift apart.
+const LEEWAY_SECS: u64 = 60;
+
+/// Checks a registry token as the registry does: signed by one of Portcullis's signing keys
+/// (by its `kid`, whose certificate has not ended), with the configured issuer and audience,
+/// and within its lifetime. `None` for anything else, forged or expired alike.
+pub async fn verify(state: &AppState, raw: &str) -> AppResult<Option<Verified>> {
+    let Ok(header) = jsonwebtoken::decode_header(raw) else { return Ok(None) };
+    let Some(kid) = header.kid else { return Ok(None) };
+    let Some(verifier) = state.keys.verifier(&state.db, &kid).await? else { return Ok(None) };
+    if header.alg != verifier.alg {
+        return Ok(None);
+    }
+    let cfg = &state.settings.token;
+    let mut validation = jsonwebtoken::Validation::new(verifier.alg);
+    validation.leeway = LEEWAY_SECS;
+    validation.validate_nbf = true;
+    validation.set_audience(&[cfg.service.as_str()]);
+    validation.set_issuer(&[cfg.issuer.as_str()]);
+    validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+    Ok(jsonwebtoken::decode::<Verified>(raw, &verifier.key, &validation).ok().map(|d| d.claims))
+}

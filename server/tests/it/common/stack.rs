@@ -12,17 +12,29 @@ use sqlx::PgPool;
 use super::free_port;
 
 /// How the registry of a stack is set up.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 pub struct Options {
     /// Leave the registry's notifications out (images pushed "while notifications were off").
     pub without_notifications: bool,
+    /// Clients reach the registry through Portcullis's gate (single-address mode, as
+    /// `make run` has it): `registry` is the gate's address, `registry_direct` the registry's.
+    pub through_gate: bool,
+}
+
+impl Default for Options {
+    /// Through the gate, as `make run` and the shipped set-ups have it.
+    fn default() -> Self {
+        Self { without_notifications: false, through_gate: true }
+    }
 }
 
 pub struct Stack {
     /// `http://127.0.0.1:<port>` of Portcullis.
     pub url: String,
-    /// `127.0.0.1:<port>` of the registry.
+    /// `127.0.0.1:<port>` clients use as the registry: the registry's own, or the gate's.
     pub registry: String,
+    /// `127.0.0.1:<port>` of the registry itself.
+    pub registry_direct: String,
     pub state: AppState,
     pub dir: tempfile::TempDir,
     /// The settings the stack's Portcullis runs with.
@@ -56,6 +68,14 @@ impl Stack {
         config.listen = addr;
         config.registry_listen = format!("127.0.0.1:{registry_port}");
         config.registry_host = config.registry_listen.clone();
+        let gate_listener = if options.through_gate {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            config.gate_listen = l.local_addr().unwrap().to_string();
+            config.registry_host = config.gate_listen.clone();
+            Some(l)
+        } else {
+            None
+        };
         tweak(&mut config);
 
         config.registry_url = format!("http://{}", config.registry_listen);
@@ -67,6 +87,15 @@ impl Stack {
         tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
         });
+        if let Some(l) = gate_listener {
+            let gate = server::gate::listener_router(
+                server::gate::Gate::new(state.clone(), &config),
+                std::sync::Arc::new(config.trusted_proxies.0.clone()),
+            );
+            tokio::spawn(async move {
+                axum::serve(l, gate.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+            });
+        }
 
         let dir = tempfile::tempdir().unwrap();
         let layout = server::registry_config::RegistryLayout {
@@ -90,7 +119,8 @@ impl Stack {
             .expect("docker-registry is installed (deploy/local/setup.sh)");
         let stack = Stack {
             url: format!("http://{addr}"),
-            registry: config.registry_listen.clone(),
+            registry: if options.through_gate { config.gate_listen.clone() } else { config.registry_listen.clone() },
+            registry_direct: config.registry_listen.clone(),
             state,
             dir,
             config: config.clone(),
@@ -135,7 +165,7 @@ impl Stack {
     async fn wait_for_registry(&self) {
         let client = reqwest::Client::new();
         for _ in 0..100 {
-            if let Ok(r) = client.get(format!("http://{}/v2/", self.registry)).send().await {
+            if let Ok(r) = client.get(format!("http://{}/v2/", self.registry_direct)).send().await {
                 assert_eq!(r.status(), 401, "the registry must ask for a token");
                 return;
             }

@@ -25,7 +25,7 @@ mod store;
 
 pub use crate::backend::sealed::KeyCrypt;
 pub use pki::libtrust_kid;
-pub use signer::{KeyRing, Signer};
+pub use signer::{KeyRing, Signer, Verifier};
 pub use store::{ensure, inspect, CaRotation, KeysReport};
 
 /// Which algorithm new signing keys use.

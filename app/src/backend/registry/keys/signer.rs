@@ -167,6 +167,38 @@ pub(super) async fn load_signer(db: &PgPool, crypt: &KeyCrypt) -> AppResult<Sign
 pub struct KeyRing {
     inner: Arc<RwLock<(Arc<Signer>, Instant)>>,
     policy: KeyPolicy,
+    /// The public keys that check tokens, by key id: every signing key whose certificate has
+    /// not ended (a retired key's last tokens are still good, as the registry finds them).
+    verifiers: Arc<RwLock<std::collections::HashMap<String, Option<Arc<Verifier>>>>>,
+}
+
+/// A public key that checks the tokens of one signing key.
+pub struct Verifier {
+    pub alg: Algorithm,
+    pub key: jsonwebtoken::DecodingKey,
+    /// When its certificate ends: no token it signed is good after.
+    pub not_after: chrono::DateTime<chrono::Utc>,
+}
+
+/// How many keys the ring remembers before it forgets them all (keys rotate daily).
+const VERIFIERS_KEPT: usize = 256;
+
+async fn load_verifier(db: &PgPool, crypt: &KeyCrypt, kid: &str) -> AppResult<Option<Verifier>> {
+    let row = sqlx::query!(
+        r#"select alg, private_key_pem, not_after as "not_after: chrono::DateTime<chrono::Utc>" from signing_key
+           where kind = 'signing' and kid = $1 and not_after > now()"#,
+        kid
+    )
+    .fetch_optional(db)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let pem = crypt.open(&row.private_key_pem)?;
+    let public = rcgen::KeyPair::from_pem(&pem).map_err(pki_error)?.public_key_pem();
+    let (alg, key) = match row.alg.as_str() {
+        "RS256" => (Algorithm::RS256, jsonwebtoken::DecodingKey::from_rsa_pem(public.as_bytes())),
+        _ => (Algorithm::ES256, jsonwebtoken::DecodingKey::from_ec_pem(public.as_bytes())),
+    };
+    Ok(Some(Verifier { alg, key: key.map_err(pki_error)?, not_after: row.not_after }))
 }
 
 const RELOAD_EVERY: Duration = Duration::from_secs(10);
@@ -175,7 +207,28 @@ impl KeyRing {
     pub async fn load(db: &PgPool, policy: KeyPolicy) -> AppResult<Self> {
         ensure(db, &policy).await?;
         let signer = load_signer(db, &policy.crypt).await?;
-        Ok(Self { inner: Arc::new(RwLock::new((Arc::new(signer), Instant::now()))), policy })
+        Ok(Self { inner: Arc::new(RwLock::new((Arc::new(signer), Instant::now()))), policy, verifiers: Arc::default() })
+    }
+
+    /// The public key of signing key `kid`, when it is one of ours and its certificate has not
+    /// ended. Looked up in PostgreSQL once per key id (a key another replica made is found).
+    pub async fn verifier(&self, db: &PgPool, kid: &str) -> AppResult<Option<Arc<Verifier>>> {
+        if kid.is_empty() || kid.len() > 128 {
+            return Ok(None);
+        }
+        if let Some(known) = self.verifiers.read().expect("verifier lock").get(kid) {
+            return Ok(known.clone().filter(|v| v.not_after > chrono::Utc::now()));
+        }
+        let found = load_verifier(db, &self.policy.crypt, kid).await?.map(Arc::new);
+        let mut verifiers = self.verifiers.write().expect("verifier lock");
+        if verifiers.len() >= VERIFIERS_KEPT {
+            verifiers.clear();
+        }
+        // An unknown id is not remembered: another replica may make that key a moment later.
+        if found.is_some() {
+            verifiers.insert(kid.to_string(), found.clone());
+        }
+        Ok(found)
     }
 
     /// Loads the current signer from PostgreSQL now (after a rotation in this process).

@@ -1,0 +1,14 @@
+//! The manifest gate: the rules a registry token cannot carry, because a token names a
+//! repository and never a tag. Every push ends with a manifest PUT and every delete is a
+//! manifest DELETE, so Portcullis serves those paths (`server/src/gate.rs`) and asks here
+//! before it forwards them to the registry. Owns the `tag_rule` table.
+//!
+//! [`rules`] manages a namespace's tag rules; [`check`] decides a PUT or DELETE at the gate.
+//!
+//! May call: `access`, `org` (the namespace a rule is set on), `registry` (what a tag points
+//! at now), `audit`.
+
+pub mod check;
+pub mod rules;
+
+pub use check::{may_delete, may_put, Refusal};

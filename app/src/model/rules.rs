@@ -1,0 +1,79 @@
+//! Tag rules: what the manifest gate holds a namespace's tags to.
+
+use serde::{Deserialize, Serialize};
+
+use super::utc;
+
+/// A tag rule as pages and the API show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagRuleView {
+    pub id: i64,
+    pub namespace: String,
+    /// The repositories of the namespace it covers: a glob on the path after the namespace
+    /// (`app`, `tools/*`), `*` for all.
+    pub repositories: String,
+    /// The tags it covers: a glob (`v*`, `release-*`, `prod`).
+    pub tags: String,
+    /// `immutable`: a tag it covers never moves and is never deleted once it exists.
+    pub kind: String,
+    pub created_by: String,
+    #[serde(deserialize_with = "utc::deserialize")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A new tag rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagRuleInput {
+    /// Empty or `*`: every repository of the namespace.
+    #[serde(default)]
+    pub repositories: String,
+    pub tags: String,
+}
+
+/// Whether `text` matches `glob`, where `*` stands for any run of characters (`/` included)
+/// and `?` for one; everything else stands for itself.
+pub fn glob_matches(glob: &str, text: &str) -> bool {
+    let (g, t): (Vec<char>, Vec<char>) = (glob.chars().collect(), text.chars().collect());
+    // The classic two-pointer walk, with one star to fall back to: linear in practice.
+    let (mut gi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if gi < g.len() && (g[gi] == '?' || g[gi] == t[ti]) {
+            gi += 1;
+            ti += 1;
+        } else if gi < g.len() && g[gi] == '*' {
+            star = Some(gi);
+            mark = ti;
+            gi += 1;
+        } else if let Some(s) = star {
+            gi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    g[gi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_matches;
+
+    #[test]
+    fn globs_match_whole_names() {
+        assert!(glob_matches("v*", "v1.2.0"));
+        assert!(glob_matches("v*", "v"));
+        assert!(!glob_matches("v*", "dev"));
+        assert!(glob_matches("prod", "prod"));
+        assert!(!glob_matches("prod", "prod2"));
+        assert!(!glob_matches("prod", "preprod"));
+        assert!(glob_matches("*", "anything/at/all"));
+        assert!(glob_matches("release-*-final", "release-1.0-final"));
+        assert!(!glob_matches("release-*-final", "release-1.0-final2"));
+        assert!(glob_matches("v?.*", "v1.0"));
+        assert!(!glob_matches("v?.*", "v10.0"));
+        assert!(glob_matches("tools/*", "tools/lint"));
+        assert!(!glob_matches("tools/*", "tool/lint"));
+        assert!(glob_matches("**", ""));
+    }
+}

@@ -1,0 +1,111 @@
+//! A namespace's tag rules on its page: what the manifest gate holds its tags to (immutable
+//! tags), listed for whoever sees the namespace, added and removed by its owners.
+
+use leptos::prelude::*;
+
+use super::components::*;
+
+use crate::api::tag_rules::{list_tag_rules, AddTagRule, RemoveTagRule};
+use crate::error::AppError;
+use crate::model::TagRuleView;
+
+/// What the rules tab reads and does, made at the top of its page before anything is awaited
+/// (see `cleanup::Cleanup` for why).
+#[derive(Clone, Copy)]
+pub struct TagRules {
+    add: ServerAction<AddTagRule>,
+    remove: ServerAction<RemoveTagRule>,
+    rules: Resource<Result<Vec<TagRuleView>, AppError>>,
+}
+
+impl TagRules {
+    pub fn new(namespace: impl Fn() -> String + Copy + Send + Sync + 'static) -> Self {
+        let add = ServerAction::<AddTagRule>::new();
+        let remove = ServerAction::<RemoveTagRule>::new();
+        let rules = Resource::new(
+            move || (namespace(), add.version().get(), remove.version().get()),
+            |(ns, ..)| list_tag_rules(ns),
+        );
+        TagRules { add, remove, rules }
+    }
+}
+
+/// `manage`: the viewer may add and remove rules (owners of the team, administrators).
+#[component]
+pub fn TagRulesCard(state: TagRules, namespace: String, manage: bool, registry_host: String) -> impl IntoView {
+    let TagRules { add, remove, rules } = state;
+    let add_error = action_error(add);
+    let remove_error = action_error(remove);
+    let ns = namespace.clone();
+    let list = move || {
+        let ns = ns.clone();
+        loaded(rules, move |rules| {
+            if rules.is_empty() {
+                return view! {
+                    <EmptyState title="No tag rules">
+                        <p>"Every tag here can be pushed again with another image, and deleted, by whoever may push or delete."</p>
+                    </EmptyState>
+                }
+                .into_any();
+            }
+            let ns = ns.clone();
+            view! {
+                <Table head=vec!["Tags", "In", "Added", ""] wide_only=vec![2]>
+                    {rules
+                        .into_iter()
+                        .map(|r| {
+                            let ns = ns.clone();
+                            let question = format!("Remove the rule on tags {}? Those tags can then move and be deleted.", r.tags);
+                            view! {
+                                <tr>
+                                    <td class=TD><code>{r.tags.clone()}</code></td>
+                                    <td class=TD>{if r.repositories == "*" {
+                                        view! { <span>"every repository"</span> }.into_any()
+                                    } else {
+                                        view! { <code>{r.repositories.clone()}</code> }.into_any()
+                                    }}</td>
+                                    <td class=format!("{TD} {WIDE_ONLY}")>{time_view(r.created_at)} " by " {r.created_by.clone()}</td>
+                                    <td class=TD>
+                                        {manage.then(|| view! {
+                                            <ConfirmAction action=remove label="Remove…" question yes="Yes, remove it">
+                                                <input type="hidden" name="namespace" value=ns.clone()/>
+                                                <input type="hidden" name="id" value=r.id.to_string()/>
+                                            </ConfirmAction>
+                                        })}
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </Table>
+            }
+            .into_any()
+        })
+    };
+    view! {
+        <div class="max-w-3xl space-y-6" id="rules">
+            <Card title="Immutable tags">
+                <p class="mb-4 text-sm text-slate-600">
+                    "Once a tag a rule covers exists, a push that would point it at another image is refused, and so is
+                    deleting it; pushing the same image again passes (clients retry). Cleanup policies keep these tags. "
+                    "The gate holds the rules for every client that pushes to " <code>{registry_host}</code> "."
+                </p>
+                <FormError error=remove_error/>
+                {list}
+            </Card>
+            {manage.then(|| view! {
+                <Card title="Add a rule">
+                    <ActionForm action=add attr:class="space-y-4">
+                        <FormError error=add_error/>
+                        <input type="hidden" name="namespace" value=namespace.clone()/>
+                        <Field label="Tags" name="tags" placeholder="v*" required=true error=add_error
+                            hint="A tag name, or a pattern: * for any run of characters, ? for one (v*, release-*, prod)."/>
+                        <Field label="Repositories" name="repositories" placeholder="*" error=add_error
+                            hint="The repositories of this namespace it covers, by their path after the namespace (app, tools/*); empty for all."/>
+                        <Submit label="Add rule" busy_label="Adding…" pending=add.pending()/>
+                    </ActionForm>
+                </Card>
+            })}
+        </div>
+    }
+}

@@ -1,0 +1,55 @@
+import { test, expect } from "@playwright/test";
+
+import { alice, hydrated, logIn, logOut, pushImageAs, registry } from "./helpers";
+
+// Needs 01-accounts first (alice exists). skopeo pushes through the gate `make test` starts.
+
+/// Pushes as alice; the error skopeo printed when the push was refused, or null.
+function tryPush(repoTag: string, label: string): string | null {
+  try {
+    pushImageAs(alice, `${registry}/${repoTag}`, label);
+    return null;
+  } catch (e) {
+    return String((e as { stderr?: Buffer }).stderr ?? e);
+  }
+}
+
+test("an owner makes release tags immutable; moving one is refused with the rule's name, until the rule goes", async ({ page }) => {
+  expect(tryPush("alice/release:v1", "org.example.build=1")).toBeNull();
+  await logIn(page, alice);
+  await page.goto("/namespaces/alice?tab=rules");
+  await hydrated(page);
+  const card = page.locator("#rules");
+  await expect(card.getByText("No tag rules")).toBeVisible();
+  await card.getByLabel("Tags").fill("v*");
+  await card.getByRole("button", { name: "Add rule" }).click();
+  await expect(card.locator("tr", { hasText: "v*" })).toContainText("every repository");
+
+  const refused = tryPush("alice/release:v1", "org.example.build=2");
+  expect(refused).toContain("immutable");
+  expect(refused).toContain("v*");
+  // A tag the rule does not cover still moves.
+  expect(tryPush("alice/release:dev", "org.example.build=2")).toBeNull();
+
+  await card.getByText("Remove…").click();
+  await card.getByRole("button", { name: "Yes, remove it" }).click();
+  await expect(card.getByText("No tag rules")).toBeVisible();
+  expect(tryPush("alice/release:v1", "org.example.build=3")).toBeNull();
+  await logOut(page);
+});
+
+test.describe("with JavaScript disabled", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("a rule is added as a plain form, and a bad pattern is explained next to its field", async ({ page }) => {
+    await logIn(page, alice);
+    await page.goto("/namespaces/alice?tab=rules");
+    const card = page.locator("#rules");
+    await card.getByLabel("Tags").fill("v 1");
+    await card.getByRole("button", { name: "Add rule" }).click();
+    await expect(page.locator("#rules")).toContainText("cannot be in a tag");
+    await page.locator("#rules").getByLabel("Tags").fill("release-*");
+    await page.locator("#rules").getByRole("button", { name: "Add rule" }).click();
+    await expect(page.locator("#rules tr", { hasText: "release-*" })).toBeVisible();
+  });
+});

@@ -1,0 +1,358 @@
+//! The manifest gate (issue 29): Portcullis serves the registry's API (`/v2/...`) and
+//! forwards it to the registry, checking on the way what a registry token cannot say.
+//!
+//! - A manifest request (`/v2/<name>/manifests/<reference>`) is checked first: the client's
+//!   bearer token must be one of Portcullis's, for this repository and this action; a PUT's
+//!   body is read (bounded) and its digest computed; then the namespace's tag rules
+//!   ([`app::backend::gate`]) decide. A refusal answers in the registry's error format and
+//!   says which rule refused; nothing refused is forwarded.
+//! - Everything else (blobs, uploads, tag lists, the catalog) is streamed both ways
+//!   untouched: the registry checks the token itself, and blobs carry no tag.
+//!
+//! So one address serves everything (single-address mode: `gate_listen`, and `make run`'s
+//! `127.0.0.1:5000`), or a proxy in front sends only the manifest paths here (the nginx,
+//! haproxy and Kubernetes set-ups).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::backend::gate::{self, Refusal};
+use app::backend::registry::client::MANIFEST_LIMIT;
+use app::backend::registry::jwt::{self, Verified};
+use app::backend::AppState;
+use app::scope::RepositoryName;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use sha2::{Digest as _, Sha256};
+
+use crate::token::error;
+
+/// What the gate needs: the state (keys, rules, the registry client) and its own HTTP client,
+/// which streams without an overall time limit (a layer of gigabytes takes its time).
+#[derive(Clone)]
+pub struct Gate {
+    state: AppState,
+    upstream: String,
+    http: reqwest::Client,
+    realm: Arc<str>,
+    /// Tokens already checked, until they expire: a client sends the same token with every
+    /// request of a pull, and a signature check costs more than the rest of the gate.
+    checked: Arc<Mutex<HashMap<Box<str>, Arc<Verified>>>>,
+}
+
+/// How many checked tokens are remembered before all are forgotten.
+const CHECKED_KEPT: usize = 4096;
+
+impl Gate {
+    pub fn new(state: AppState, config: &crate::Config) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .read_timeout(Duration::from_secs(120))
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("an HTTP client with default TLS settings");
+        Self {
+            upstream: config.registry_url.trim_end_matches('/').to_string(),
+            realm: format!("{}/v2/token", config.public_url.trim_end_matches('/')).into(),
+            state,
+            http,
+            checked: Arc::default(),
+        }
+    }
+
+    /// The token of `headers`, when it is one of Portcullis's and still good.
+    async fn token(&self, headers: &HeaderMap) -> Result<Option<Arc<Verified>>, Response> {
+        let Some(raw) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+        else {
+            return Ok(None);
+        };
+        let now = chrono::Utc::now().timestamp();
+        if let Some(v) = self.checked.lock().expect("gate token cache").get(raw) {
+            if v.exp > now {
+                return Ok(Some(v.clone()));
+            }
+        }
+        match jwt::verify(&self.state, raw).await {
+            Ok(Some(v)) => {
+                let v = Arc::new(v);
+                let mut checked = self.checked.lock().expect("gate token cache");
+                if checked.len() >= CHECKED_KEPT {
+                    checked.retain(|_, t| t.exp > now);
+                    if checked.len() >= CHECKED_KEPT {
+                        checked.clear();
+                    }
+                }
+                checked.insert(raw.into(), v.clone());
+                Ok(Some(v))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                tracing::error!(error = %e, "checking a registry token at the gate failed");
+                Err(error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "cannot check the token now; try again"))
+            }
+        }
+    }
+
+    /// The registry's answer to a request without a good token: a challenge that sends the
+    /// client to the token endpoint for `scope`.
+    fn challenge(&self, name: &str, actions: &str, insufficient: bool) -> Response {
+        let message = if insufficient {
+            "the token does not grant this action on this repository"
+        } else {
+            "authentication required"
+        };
+        let mut res = error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message);
+        let value = format!(
+            "Bearer realm=\"{}\",service=\"{}\",scope=\"repository:{name}:{actions}\"{}",
+            self.realm,
+            self.state.settings.token.service,
+            if insufficient { ",error=\"insufficient_scope\"" } else { "" }
+        );
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        res
+    }
+}
+
+/// The gate's routes: all of `/v2/` (the token endpoint and the event inbox, merged beside
+/// them, are more specific and win).
+pub fn router(gate: Gate) -> Router {
+    Router::new()
+        .route("/v2/", axum::routing::any(pass))
+        .route("/v2/{*rest}", axum::routing::any(serve))
+        .with_state(gate)
+}
+
+/// The gate alone, with what every request gets: single-address mode's listener.
+pub fn listener_router(gate: Gate, trusted: Arc<Vec<app::backend::ProxyNet>>) -> Router {
+    router(gate)
+        .layer(axum::middleware::from_fn_with_state(trusted, crate::client_ip))
+        .layer(axum::middleware::from_fn(crate::prometheus::track))
+        .layer(axum::middleware::from_fn(crate::request_id))
+}
+
+async fn pass(State(gate): State<Gate>, req: Request) -> Response {
+    forward(&gate, req).await
+}
+
+async fn serve(State(gate): State<Gate>, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    let rest = &path["/v2/".len()..];
+    match rest.rsplit_once("/manifests/") {
+        Some((name, reference)) => manifest(&gate, req, name, reference).await,
+        None => forward(&gate, req).await,
+    }
+}
+
+/// Whether `reference` is a tag as the registry's grammar has it: `[\w][\w.-]{0,127}`.
+fn is_tag(reference: &str) -> bool {
+    let b = reference.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    !b.is_empty() && b.len() <= 128 && word(b[0]) && b.iter().all(|&c| word(c) || c == b'.' || c == b'-')
+}
+
+/// Whether `reference` is a digest: `sha256:` and 64 lower-case hex digits, or `sha512:` and 128.
+fn is_digest(reference: &str) -> bool {
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+    match reference.split_once(':') {
+        Some(("sha256", h)) => hex(h, 64),
+        Some(("sha512", h)) => hex(h, 128),
+        _ => false,
+    }
+}
+
+/// The manifest types a PUT may carry: OCI and Docker images and indexes, and Docker's
+/// schema 1 (which the registry answers for itself).
+const MANIFEST_TYPES: &[&str] = &[
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+    "application/json",
+];
+
+async fn manifest(gate: &Gate, req: Request, name: &str, reference: &str) -> Response {
+    if RepositoryName::parse(name).is_none() {
+        return error(StatusCode::BAD_REQUEST, "NAME_INVALID", "invalid repository name");
+    }
+    if !is_tag(reference) && !is_digest(reference) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "TAG_INVALID",
+            "invalid reference: a tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}) or a digest (sha256:<64 hex digits>)",
+        );
+    }
+    let (action, scope) = match *req.method() {
+        Method::GET | Method::HEAD => ("pull", "pull"),
+        Method::PUT => ("push", "pull,push"),
+        Method::DELETE => ("delete", "delete"),
+        _ => return error(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED", "the operation is unsupported"),
+    };
+    let token = match gate.token(req.headers()).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return gate.challenge(name, scope, false),
+        Err(res) => return res,
+    };
+    if !token.allows(name, action) {
+        return gate.challenge(name, scope, true);
+    }
+    match action {
+        "push" => put(gate, req, name, reference, &token.sub).await,
+        "delete" => match gate::may_delete(&gate.state, name, reference).await {
+            Ok(Ok(())) => forward(gate, req).await,
+            Ok(Err(refusal)) => denied(refusal, &token.sub, "DELETE", name, reference),
+            Err(e) => rules_unavailable(e),
+        },
+        _ => forward(gate, req).await,
+    }
+}
+
+async fn put(gate: &Gate, req: Request, name: &str, reference: &str, who: &str) -> Response {
+    let media_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if !MANIFEST_TYPES.contains(&media_type.as_str()) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "MANIFEST_INVALID",
+            &format!(
+                "manifest invalid: Content-Type {media_type:?} is not a manifest type (OCI or Docker image or index)"
+            ),
+        );
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MANIFEST_LIMIT as usize).await else {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "SIZE_INVALID",
+            &format!("manifest over {} MiB, more than a registry accepts", MANIFEST_LIMIT >> 20),
+        );
+    };
+    if serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body).is_err() {
+        return error(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", "manifest invalid: not a JSON object");
+    }
+    let digest = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
+    if reference.starts_with("sha256:") && reference != digest {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            &format!("the manifest's digest is {digest}, not the {reference} it was pushed as"),
+        );
+    }
+    match gate::may_put(&gate.state, name, reference, &digest).await {
+        Ok(Ok(())) => {}
+        Ok(Err(refusal)) => return denied(refusal, who, "PUT", name, reference),
+        Err(e) => return rules_unavailable(e),
+    }
+    forward(gate, Request::from_parts(parts, Body::from(body))).await
+}
+
+/// A refusal: `403 DENIED` with the rule's reason.
+fn denied(refusal: Refusal, who: &str, method: &str, name: &str, reference: &str) -> Response {
+    tracing::info!(actor = who, method, repository = name, reference, reason = %refusal.0, "the gate refused");
+    error(StatusCode::FORBIDDEN, "DENIED", &refusal.0)
+}
+
+/// The rules could not be read: the gate fails closed.
+fn rules_unavailable(e: app::error::AppError) -> Response {
+    tracing::error!(error = %e, "reading the gate's rules failed");
+    error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "cannot check this namespace's rules now; try again")
+}
+
+/// Headers that belong to one hop, never forwarded.
+fn hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+    )
+}
+
+/// Sends a request on to the registry as it came (the body streamed) and its answer back
+/// the same way. The registry builds the addresses it answers with (an upload's Location)
+/// from the forwarded host, so they point at the gate.
+async fn forward(gate: &Gate, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/v2/");
+    let url = format!("{}{path}", gate.upstream);
+    let mut headers = HeaderMap::with_capacity(parts.headers.len() + 2);
+    for (k, v) in &parts.headers {
+        if !hop_by_hop(k) {
+            headers.append(k.clone(), v.clone());
+        }
+    }
+    if !headers.contains_key("x-forwarded-host") {
+        if let Some(host) = parts.headers.get(header::HOST) {
+            headers.insert("x-forwarded-host", host.clone());
+        }
+    }
+    if !headers.contains_key("x-forwarded-proto") {
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    }
+    let body = match parts.method {
+        Method::GET | Method::HEAD | Method::DELETE | Method::OPTIONS => reqwest::Body::from(""),
+        _ => reqwest::Body::wrap_stream(body.into_data_stream()),
+    };
+    let sent = gate.http.request(parts.method.clone(), url).headers(headers).body(body).send().await;
+    let res = match sent {
+        Ok(res) => res,
+        Err(e) => {
+            tracing::warn!(error = %e, "the registry is unreachable from the gate");
+            return error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "the registry is unreachable; try again");
+        }
+    };
+    let mut out = Response::builder().status(res.status());
+    if let Some(h) = out.headers_mut() {
+        for (k, v) in res.headers() {
+            if !hop_by_hop(k) {
+                h.append(k.clone(), v.clone());
+            }
+        }
+    }
+    out.body(Body::from_stream(res.bytes_stream())).unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_follow_the_registry_grammar() {
+        assert!(is_tag("v1.2.0"));
+        assert!(is_tag("latest"));
+        assert!(is_tag("_x"));
+        assert!(!is_tag(".hidden"));
+        assert!(!is_tag("-x"));
+        assert!(!is_tag(""));
+        assert!(!is_tag(&"a".repeat(129)));
+        assert!(!is_tag("a/b"));
+        assert!(!is_tag("..%2f"));
+        assert!(is_digest(&format!("sha256:{}", "a".repeat(64))));
+        assert!(!is_digest(&format!("sha256:{}", "A".repeat(64))));
+        assert!(!is_digest(&format!("sha256:{}", "a".repeat(63))));
+        assert!(!is_digest("md5:abc"));
+    }
+}

@@ -1,0 +1,190 @@
+//! The manifest gate (issue 29) with a real registry and a real client: skopeo talks to
+//! Portcullis's gate (single-address mode, as `make run` serves 127.0.0.1:5000), which
+//! checks manifest requests and streams everything else to the registry.
+
+use crate::common;
+
+use app::backend::registry::keys::{KeyAlgorithm, Signer};
+use common::stack::{oci_image, Options, Stack};
+use common::*;
+use serde_json::json;
+
+async fn start() -> (Stack, World) {
+    let db = fresh_db().await;
+    let stack = Stack::start_full(&db, |_| {}, Options::default()).await;
+    let world = stack.replica_world().await;
+    (stack, world)
+}
+
+#[tokio::test]
+async fn through_the_gate_pushes_pulls_and_deletes_work_and_refusals_keep_their_twins() {
+    let (stack, world) = start().await;
+    let (alice, bob) = (world.person("alice").await, world.person("bob").await);
+    let image = oci_image(stack.dir.path(), "through the gate", &[]);
+    assert_ne!(stack.registry, stack.registry_direct, "skopeo must talk to the gate");
+
+    stack.push(&image, &alice.creds(), "alice/app:1.0").await.expect_ok("alice pushes through the gate");
+    stack.pull(&alice.creds(), "alice/app:1.0").await.expect_ok("alice pulls through the gate");
+    let tags = stack.list_tags(&alice.creds(), "alice/app").await;
+    tags.expect_ok("alice lists her tags through the gate");
+    assert!(tags.stdout.contains("\"1.0\""), "{}", tags.stdout);
+    // What went through the gate reached Portcullis's own records (the registry's event).
+    stack.wait_for_tag(&alice, "alice/app", "1.0").await;
+
+    stack.push(&image, &bob.creds(), "alice/app:evil").await.expect_refused("bob pushes to alice's namespace");
+    stack.inspect(Some(&bob.creds()), "alice/app:1.0").await.expect_refused("bob pulls alice's private image");
+    stack.inspect(None, "alice/app:1.0").await.expect_refused("anonymous pulls alice's private image");
+    stack.delete(&bob.creds(), "alice/app:1.0").await.expect_refused("bob deletes alice's image");
+
+    stack.delete(&alice.creds(), "alice/app:1.0").await.expect_ok("alice deletes her image through the gate");
+    stack.inspect(Some(&alice.creds()), "alice/app:1.0").await.expect_missing("the deleted image");
+}
+
+#[tokio::test]
+async fn an_immutable_tag_never_moves_nor_goes_but_a_retry_passes() {
+    let (stack, world) = start().await;
+    let (alice, bob) = (world.person("alice").await, world.person("bob").await);
+    let ns = alice.namespace("alice").await.namespace.id;
+    let (first, second) =
+        (oci_image(stack.dir.path(), "release one", &[]), oci_image(stack.dir.path(), "release two", &[]));
+
+    let r = bob.post(&format!("/api/v1/namespaces/{ns}/tag_rules"), json!({ "tags": "v*" })).await;
+    assert!(r.status == 403 || r.status == 404, "bob may not set alice's rules: {} {}", r.status, r.body);
+    let r = alice.post(&format!("/api/v1/namespaces/{ns}/tag_rules"), json!({ "tags": "v*" })).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let rule: app::model::TagRuleView = r.parse();
+    assert_eq!((rule.repositories.as_str(), rule.tags.as_str(), rule.kind.as_str()), ("*", "v*", "immutable"));
+    let r = alice.post(&format!("/api/v1/namespaces/{ns}/tag_rules"), json!({ "tags": "v 1" })).await;
+    assert_eq!(r.status, 422, "a tag glob with a space: {}", r.body);
+    let r = alice.get(&format!("/api/v1/namespaces/{ns}/tag_rules")).await;
+    assert_eq!(r.parse::<Vec<app::model::TagRuleView>>().len(), 1);
+
+    stack.push(&first, &alice.creds(), "alice/app:v1").await.expect_ok("the first push of an immutable tag");
+    stack.push(&first, &alice.creds(), "alice/app:v1").await.expect_ok("the same digest again (a retry)");
+    let moved = stack.push(&second, &alice.creds(), "alice/app:v1").await;
+    moved.expect_refused("moving an immutable tag");
+    assert!(
+        moved.stderr.contains("immutable") && moved.stderr.contains("rule \\\"v*"),
+        "the rule is named: {}",
+        moved.stderr
+    );
+    let deleted = stack.delete(&alice.creds(), "alice/app:v1").await;
+    deleted.expect_refused("deleting an immutable tag's image");
+    assert!(deleted.stderr.contains("immutable"), "{}", deleted.stderr);
+
+    // A tag no rule covers moves and goes as before.
+    stack.push(&second, &alice.creds(), "alice/app:dev").await.expect_ok("a mutable tag");
+    stack.push(&first, &alice.creds(), "alice/app:dev").await.expect_ok("a mutable tag moves");
+    let pulled = stack.inspect(Some(&alice.creds()), "alice/app:v1").await;
+    pulled.expect_ok("the immutable tag is still there");
+
+    // Without the rule, the tag moves.
+    let r = bob.delete(&format!("/api/v1/namespaces/{ns}/tag_rules/{}", rule.id)).await;
+    assert!(r.status == 403 || r.status == 404, "bob may not remove alice's rule: {}", r.status);
+    let r = alice.delete(&format!("/api/v1/namespaces/{ns}/tag_rules/{}", rule.id)).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    stack.push(&second, &alice.creds(), "alice/app:v1").await.expect_ok("the tag moves once the rule is gone");
+    let actions = world.actions().await;
+    assert!(
+        actions.iter().any(|a| a == "tag_rule.add") && actions.iter().any(|a| a == "tag_rule.remove"),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_at_the_gate_is_refused_in_the_registrys_words_and_never_forwarded() {
+    let (stack, world) = start().await;
+    let alice = world.person("alice").await;
+    let http = reqwest::Client::new();
+    let gate = format!("http://{}", stack.registry);
+    let url = |path: &str| format!("{gate}/v2/alice/neverforwarded{path}");
+    let code = |v: serde_json::Value| v["errors"][0]["code"].as_str().unwrap_or_default().to_string();
+
+    // No token: the registry's challenge, naming the token endpoint and the scope.
+    let r = http.get(url("/manifests/v1")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_string();
+    assert!(challenge.starts_with(&format!("Bearer realm=\"{}/v2/token\"", stack.url)), "{challenge}");
+    assert!(challenge.contains("scope=\"repository:alice/neverforwarded:pull\""), "{challenge}");
+    assert_eq!(code(r.json().await.unwrap()), "UNAUTHORIZED");
+
+    // A token for another repository does not open this one.
+    let other = stack.registry_token(&alice, &["repository:alice/other:pull,push"]).await;
+    let r = http.get(url("/manifests/v1")).bearer_auth(&other).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("insufficient_scope"));
+
+    // A token signed by a key that is not Portcullis's.
+    let now = chrono::Utc::now().timestamp();
+    let forged = Signer::ephemeral(KeyAlgorithm::ES256)
+        .unwrap()
+        .sign(&json!({
+            "iss": "portcullis", "sub": "alice", "aud": "portcullis-registry", "exp": now + 300, "nbf": now, "iat": now,
+            "jti": "x", "access": [{ "type": "repository", "name": "alice/neverforwarded", "actions": ["pull", "push"] }]
+        }))
+        .unwrap();
+    let r = http.get(url("/manifests/v1")).bearer_auth(&forged).send().await.unwrap();
+    assert_eq!(r.status(), 401, "a forged token");
+
+    let token = stack.registry_token(&alice, &["repository:alice/neverforwarded:pull,push,delete"]).await;
+    let put = |path: &str, content_type: &str, body: Vec<u8>| {
+        http.put(url(path)).bearer_auth(&token).header("content-type", content_type).body(body).send()
+    };
+    let oci = "application/vnd.oci.image.manifest.v1+json";
+    let r = put("/manifests/v1", "text/plain", b"{}".to_vec()).await.unwrap();
+    assert_eq!((r.status().as_u16(), code(r.json().await.unwrap()).as_str()), (400, "MANIFEST_INVALID"), "wrong type");
+    let r = put("/manifests/v1", oci, b"{not json".to_vec()).await.unwrap();
+    assert_eq!((r.status().as_u16(), code(r.json().await.unwrap()).as_str()), (400, "MANIFEST_INVALID"), "broken JSON");
+    let r = put("/manifests/v1", oci, vec![b' '; 5 << 20]).await.unwrap();
+    assert_eq!((r.status().as_u16(), code(r.json().await.unwrap()).as_str()), (413, "SIZE_INVALID"), "oversized");
+    let wrong = format!("/manifests/sha256:{}", "0".repeat(64));
+    let r = put(&wrong, oci, b"{}".to_vec()).await.unwrap();
+    assert_eq!((r.status().as_u16(), code(r.json().await.unwrap()).as_str()), (400, "DIGEST_INVALID"), "wrong digest");
+    for trick in ["/manifests/..%2f..%2fv1", "/manifests/.v1", "/manifests/v1%00", "/manifests/sha256:xyz"] {
+        let r = http.get(url(trick)).bearer_auth(&token).send().await.unwrap();
+        assert_eq!((r.status().as_u16(), code(r.json().await.unwrap()).as_str()), (400, "TAG_INVALID"), "{trick}");
+    }
+    let r = http.get(format!("{gate}/v2/Alice/NeverForwarded/manifests/v1")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), code(r.json().await.unwrap()).as_str()), (400, "NAME_INVALID"));
+    let r = http.patch(url("/manifests/v1")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+
+    assert!(
+        !stack.registry_log().to_lowercase().contains("neverforwarded"),
+        "nothing refused reached the registry: {}",
+        stack.registry_log()
+    );
+    // The same token, used right, passes.
+    let r = http.get(url("/manifests/v1")).bearer_auth(&token).header("accept", oci).send().await.unwrap();
+    assert_eq!(r.status(), 404, "an unknown tag, answered by the registry");
+    assert_eq!(code(r.json().await.unwrap()), "MANIFEST_UNKNOWN");
+}
+
+#[tokio::test]
+async fn behind_a_proxy_the_registry_answers_for_the_address_the_client_used() {
+    let (stack, world) = start().await;
+    let alice = world.person("alice").await;
+    let token = stack.registry_token(&alice, &["repository:alice/app:pull,push"]).await;
+    let http = reqwest::Client::new();
+    let gate = format!("http://{}", stack.registry);
+    let r = http
+        .get(format!("{gate}/v2/"))
+        .header("host", "images.example.org")
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-for", "127.0.0.1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "{}", r.text().await.unwrap());
+    let r = http
+        .post(format!("{gate}/v2/alice/app/blobs/uploads/"))
+        .bearer_auth(&token)
+        .header("host", "images.example.org")
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let location = r.headers()["location"].to_str().unwrap();
+    assert!(location.starts_with("https://images.example.org/v2/alice/app/blobs/uploads/"), "{location}");
+}

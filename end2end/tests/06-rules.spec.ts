@@ -50,6 +50,12 @@ test.describe("with JavaScript disabled", () => {
     await expect(page.locator("#rules")).toContainText("cannot be in a tag");
     await page.locator("#rules").getByLabel("Tags").fill("release-*");
     await page.locator("#rules").getByRole("button", { name: "Add rule" }).click();
-    await expect(page.locator("#rules tr", { hasText: "release-*" })).toBeVisible();
+    await expect(page.locator("#rules tr", { hasText: "release-*" })).toContainText("Immutable");
+    // A protected tag: owners push it, administrators alone delete it.
+    await page.locator("#rules").getByLabel("Tags").fill("prod");
+    await page.locator("#rules").getByLabel("Protected").check();
+    await page.locator("#rules").getByLabel("Delete", { exact: true }).selectOption("admin");
+    await page.locator("#rules").getByRole("button", { name: "Add rule" }).click();
+    await expect(page.locator("#rules tr", { hasText: "prod" })).toContainText("Protected: owners push, administrators delete");
   });
 });

@@ -210,7 +210,7 @@ async fn manifest(gate: &Gate, req: Request, name: &str, reference: &str) -> Res
     }
     match action {
         "push" => put(gate, req, name, reference, &token.sub).await,
-        "delete" => match gate::may_delete(&gate.state, name, reference).await {
+        "delete" => match gate::may_delete(&gate.state, &token.sub, name, reference).await {
             Ok(Ok(())) => forward(gate, req).await,
             Ok(Err(refusal)) => denied(refusal, &token.sub, "DELETE", name, reference),
             Err(e) => rules_unavailable(e),
@@ -254,7 +254,7 @@ async fn put(gate: &Gate, req: Request, name: &str, reference: &str, who: &str) 
             &format!("the manifest's digest is {digest}, not the {reference} it was pushed as"),
         );
     }
-    match gate::may_put(&gate.state, name, reference, &digest).await {
+    match gate::may_put(&gate.state, who, name, reference, &digest).await {
         Ok(Ok(())) => {}
         Ok(Err(refusal)) => return denied(refusal, who, "PUT", name, reference),
         Err(e) => return rules_unavailable(e),

@@ -24,10 +24,23 @@ pub async fn list_tag_rules(namespace: String) -> Result<Vec<TagRuleView>, AppEr
 }
 
 #[server(endpoint = "tag_rules/add", output = crate::api::Json)]
-pub async fn add_tag_rule(namespace: String, repositories: String, tags: String) -> Result<TagRuleView, AppError> {
+pub async fn add_tag_rule(
+    namespace: String,
+    repositories: String,
+    tags: String,
+    kind: Option<String>,
+    push_role: Option<String>,
+    delete_role: Option<String>,
+) -> Result<TagRuleView, AppError> {
     let back = page_of(&namespace);
     form::answer(Some(&back), |state, p| async move {
-        let input = crate::model::TagRuleInput { repositories, tags };
+        let input = crate::model::TagRuleInput {
+            repositories,
+            tags,
+            kind: kind.unwrap_or_default(),
+            push_role: push_role.unwrap_or_default(),
+            delete_role: delete_role.unwrap_or_default(),
+        };
         rules::add(&state, &p, &NamespaceRef::Name(namespace), input).await
     })
     .await

@@ -15,7 +15,14 @@ pub struct TagRuleView {
     /// The tags it covers: a glob (`v*`, `release-*`, `prod`).
     pub tags: String,
     /// `immutable`: a tag it covers never moves and is never deleted once it exists.
+    /// `protected`: only members of at least `push_role` may push (create or move) a tag it
+    /// covers, and of at least `delete_role` delete one.
     pub kind: String,
+    /// For a protected rule: `contributor`, `owner` or `admin` (administrators only).
+    #[serde(default)]
+    pub push_role: Option<String>,
+    #[serde(default)]
+    pub delete_role: Option<String>,
     pub created_by: String,
     #[serde(deserialize_with = "utc::deserialize")]
     pub created_at: chrono::DateTime<chrono::Utc>,
@@ -28,6 +35,34 @@ pub struct TagRuleInput {
     #[serde(default)]
     pub repositories: String,
     pub tags: String,
+    /// `immutable` (the default) or `protected`.
+    #[serde(default)]
+    pub kind: String,
+    /// For a protected rule: the least role that may push, and delete (`owner` by default).
+    #[serde(default)]
+    pub push_role: String,
+    #[serde(default)]
+    pub delete_role: String,
+}
+
+/// How a role ranks for a protected tag: `contributor` < `owner` < `admin`.
+pub fn role_rank(role: &str) -> Option<u8> {
+    match role {
+        "viewer" => Some(0),
+        "contributor" => Some(1),
+        "owner" => Some(2),
+        "admin" => Some(3),
+        _ => None,
+    }
+}
+
+/// Who a protected rule's least role means, for people: "contributors and owners".
+pub fn role_reach(role: &str) -> &'static str {
+    match role {
+        "contributor" => "contributors, owners and administrators",
+        "owner" => "owners of the team and administrators",
+        _ => "administrators",
+    }
 }
 
 /// Whether `text` matches `glob`, where `*` stands for any run of characters (`/` included)

@@ -1,5 +1,5 @@
 //! A namespace's tag rules on its page: what the manifest gate holds its tags to (immutable
-//! tags), listed for whoever sees the namespace, added and removed by its owners.
+//! and protected tags), listed for whoever sees the namespace, added and removed by its owners.
 
 use leptos::prelude::*;
 
@@ -50,7 +50,7 @@ pub fn TagRulesCard(state: TagRules, namespace: String, manage: bool, registry_h
             }
             let ns = ns.clone();
             view! {
-                <Table head=vec!["Tags", "In", "Added", ""] wide_only=vec![2]>
+                <Table head=vec!["Tags", "In", "Rule", "Added", ""] wide_only=vec![3]>
                     {rules
                         .into_iter()
                         .map(|r| {
@@ -64,6 +64,7 @@ pub fn TagRulesCard(state: TagRules, namespace: String, manage: bool, registry_h
                                     } else {
                                         view! { <code>{r.repositories.clone()}</code> }.into_any()
                                     }}</td>
+                                    <td class=TD>{describe(&r)}</td>
                                     <td class=format!("{TD} {WIDE_ONLY}")>{time_view(r.created_at)} " by " {r.created_by.clone()}</td>
                                     <td class=TD>
                                         {manage.then(|| view! {
@@ -84,11 +85,12 @@ pub fn TagRulesCard(state: TagRules, namespace: String, manage: bool, registry_h
     };
     view! {
         <div class="max-w-3xl space-y-6" id="rules">
-            <Card title="Immutable tags">
+            <Card title="Tag rules">
                 <p class="mb-4 text-sm text-slate-600">
-                    "Once a tag a rule covers exists, a push that would point it at another image is refused, and so is
-                    deleting it; pushing the same image again passes (clients retry). Cleanup policies keep these tags. "
-                    "The gate holds the rules for every client that pushes to " <code>{registry_host}</code> "."
+                    "An immutable tag, once it exists, is never pointed at another image nor deleted (pushing the same
+                    image again passes: clients retry), and cleanup policies keep it. A protected tag is pushed and
+                    deleted only by the roles its rule names. The gate holds the rules for every client of "
+                    <code>{registry_host}</code> ", and a refused push says which rule refused it."
                 </p>
                 <FormError error=remove_error/>
                 {list}
@@ -102,10 +104,56 @@ pub fn TagRulesCard(state: TagRules, namespace: String, manage: bool, registry_h
                             hint="A tag name, or a pattern: * for any run of characters, ? for one (v*, release-*, prod)."/>
                         <Field label="Repositories" name="repositories" placeholder="*" error=add_error
                             hint="The repositories of this namespace it covers, by their path after the namespace (app, tools/*); empty for all."/>
+                        <fieldset class="space-y-2">
+                            <legend class="mb-1 text-sm font-medium text-slate-700">"Rule"</legend>
+                            <label class="flex items-start gap-2 text-sm">
+                                <input type="radio" name="kind" value="immutable" checked=true class="mt-0.5"/>
+                                <span><span class="font-medium text-slate-800">"Immutable"</span>
+                                    <span class="text-slate-500">" — never moves, never deleted, kept by cleanup"</span></span>
+                            </label>
+                            <label class="flex items-start gap-2 text-sm">
+                                <input type="radio" name="kind" value="protected" class="mt-0.5"/>
+                                <span><span class="font-medium text-slate-800">"Protected"</span>
+                                    <span class="text-slate-500">" — only these roles push and delete it:"</span></span>
+                            </label>
+                            <div class="flex flex-wrap gap-4 pl-6">
+                                <RoleChoice name="push_role" label="Push"/>
+                                <RoleChoice name="delete_role" label="Delete"/>
+                            </div>
+                        </fieldset>
                         <Submit label="Add rule" busy_label="Adding…" pending=add.pending()/>
                     </ActionForm>
                 </Card>
             })}
+        </div>
+    }
+}
+
+/// How a rule reads in the list.
+fn describe(r: &TagRuleView) -> String {
+    let who = |role: &Option<String>| match role.as_deref() {
+        Some("contributor") => "contributors",
+        Some("owner") => "owners",
+        _ => "administrators",
+    };
+    match r.kind.as_str() {
+        "protected" => format!("Protected: {} push, {} delete", who(&r.push_role), who(&r.delete_role)),
+        _ => "Immutable".to_string(),
+    }
+}
+
+/// A protected rule's least role for one action (owners by default).
+#[component]
+fn RoleChoice(name: &'static str, label: &'static str) -> impl IntoView {
+    let id = format!("field-{name}");
+    view! {
+        <div>
+            <label for=id.clone() class="mb-1 block text-xs font-medium text-slate-600">{label}</label>
+            <select id=id name=name class=SELECT>
+                <option value="contributor">"contributors and owners"</option>
+                <option value="owner" selected=true>"owners"</option>
+                <option value="admin">"administrators only"</option>
+            </select>
         </div>
     }
 }

@@ -167,7 +167,7 @@ fn tag_rule_paths() -> Value {
     json!({
         "/api/v1/namespaces/{id}/tag_rules": {
             "get": op("List a namespace's tag rules (whoever sees the namespace)", "tag rules", &["id"], None, "200", ok("The rules", list_of("TagRule"))),
-            "post": op("Add an immutable-tag rule (owners of the namespace's team): a tag it covers never moves and is never deleted once it exists", "tag rules", &["id"], Some("NewTagRule"), "201", ok("The rule", schema_ref("TagRule")))
+            "post": op("Add a tag rule (owners of the namespace's team): immutable (a tag it covers never moves and is never deleted once it exists) or protected (only the given least roles push and delete a tag it covers)", "tag rules", &["id"], Some("NewTagRule"), "201", ok("The rule", schema_ref("TagRule")))
         },
         "/api/v1/namespaces/{id}/tag_rules/{rule_id}": {
             "delete": op("Remove a tag rule (owners)", "tag rules", &["id", "rule_id"], None, "204", no_content())
@@ -395,11 +395,16 @@ fn tag_rule_schemas() -> Value {
     json!({
         "NewTagRule": { "type": "object", "required": ["tags"], "properties": {
             "repositories": { "type": "string", "nullable": true, "maxLength": 128, "description": "A glob on the repository's path after the namespace (app, tools/*); empty or * for all" },
-            "tags": glob("A glob on tag names: * for any run of characters, ? for one (v*, release-*, prod)") } },
+            "tags": glob("A glob on tag names: * for any run of characters, ? for one (v*, release-*, prod)"),
+            "kind": { "type": "string", "nullable": true, "enum": ["immutable", "protected", null], "description": "immutable (the default): never moves, never deleted; protected: only the least roles below push and delete" },
+            "push_role": { "type": "string", "nullable": true, "enum": ["contributor", "owner", "admin", null], "description": "A protected rule's least role that may push (create or move) a tag; owner by default" },
+            "delete_role": { "type": "string", "nullable": true, "enum": ["contributor", "owner", "admin", null], "description": "A protected rule's least role that may delete a tag; owner by default" } } },
         "TagRule": { "type": "object", "properties": {
             "id": { "type": "integer", "format": "int64" }, "namespace": { "type": "string" },
             "repositories": { "type": "string" }, "tags": { "type": "string" },
-            "kind": { "type": "string", "enum": ["immutable"] }, "created_by": { "type": "string" },
+            "kind": { "type": "string", "enum": ["immutable", "protected"] },
+            "push_role": { "type": "string", "nullable": true }, "delete_role": { "type": "string", "nullable": true },
+            "created_by": { "type": "string" },
             "created_at": { "type": "string", "format": "date-time" } } }
     })
 }

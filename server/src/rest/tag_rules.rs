@@ -1,5 +1,5 @@
 //! `/api/v1/namespaces/{id}/tag_rules`: the tag rules the manifest gate holds a namespace's
-//! tags to (immutable tags). Listed by whoever sees the namespace, changed by its owners.
+//! tags to (immutable and protected tags). Listed by whoever sees the namespace, changed by its owners.
 
 use app::backend::gate::rules;
 use app::backend::org::namespaces::NamespaceRef;
@@ -16,6 +16,9 @@ use super::{created, ApiAuth, ApiJson, ApiPath, ApiResult, Created};
 pub struct NewTagRule {
     repositories: Option<String>,
     tags: String,
+    kind: Option<String>,
+    push_role: Option<String>,
+    delete_role: Option<String>,
 }
 
 pub async fn list(
@@ -32,7 +35,13 @@ pub async fn add(
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<NewTagRule>,
 ) -> ApiResult<Created<TagRuleView>> {
-    let input = TagRuleInput { repositories: b.repositories.unwrap_or_default(), tags: b.tags };
+    let input = TagRuleInput {
+        repositories: b.repositories.unwrap_or_default(),
+        tags: b.tags,
+        kind: b.kind.unwrap_or_default(),
+        push_role: b.push_role.unwrap_or_default(),
+        delete_role: b.delete_role.unwrap_or_default(),
+    };
     Ok(created(rules::add(&state, &p, &NamespaceRef::Id(id), input).await?))
 }
 

@@ -188,3 +188,49 @@ async fn behind_a_proxy_the_registry_answers_for_the_address_the_client_used() {
     let location = r.headers()["location"].to_str().unwrap();
     assert!(location.starts_with("https://images.example.org/v2/alice/app/blobs/uploads/"), "{location}");
 }
+
+#[tokio::test]
+async fn a_protected_tag_is_pushed_and_deleted_only_by_the_roles_its_rule_names() {
+    let (stack, world) = start().await;
+    let (root, alice, bob) = (world.root().await, world.person("alice").await, world.person("bob").await);
+    let team = bob.create_team("acme").await;
+    let ns = bob.create_namespace("acme", "acme").await.namespace.id;
+    bob.add_member(team.id, "alice", app::model::TeamRole::Contributor).await;
+    let (one, two) = (oci_image(stack.dir.path(), "build one", &[]), oci_image(stack.dir.path(), "build two", &[]));
+
+    let rule = json!({ "tags": "prod", "kind": "protected", "push_role": "owner", "delete_role": "admin" });
+    let r = alice.post(&format!("/api/v1/namespaces/{ns}/tag_rules"), rule.clone()).await;
+    assert_eq!(r.status, 403, "a contributor may not set the team's rules: {}", r.body);
+    let r = bob.post(&format!("/api/v1/namespaces/{ns}/tag_rules"), rule).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let bad = json!({ "tags": "prod", "kind": "protected", "push_role": "everyone" });
+    assert_eq!(bob.post(&format!("/api/v1/namespaces/{ns}/tag_rules"), bad).await.status, 422);
+
+    // alice may move dev, but not prod as a contributor; owner bob may.
+    stack.push(&one, &alice.creds(), "acme/app:dev").await.expect_ok("a contributor pushes an unprotected tag");
+    stack.push(&two, &alice.creds(), "acme/app:dev").await.expect_ok("and moves it");
+    let refused = stack.push(&one, &alice.creds(), "acme/app:prod").await;
+    refused.expect_refused("a contributor pushes a protected tag");
+    assert!(
+        refused.stderr.contains("protected") && refused.stderr.contains("only owners of the team and administrators"),
+        "the rule and the way past it are named: {}",
+        refused.stderr
+    );
+    stack.push(&one, &bob.creds(), "acme/app:prod").await.expect_ok("an owner pushes the protected tag");
+    stack.push(&two, &bob.creds(), "acme/app:prod").await.expect_ok("and moves it");
+    stack.wait_for_tag(&bob, "acme/app", "prod").await;
+
+    // Deleting prod is for administrators only: not the owner, and not through dev, which
+    // shares its image (a delete names the image and takes every tag on it).
+    let deleted = stack.delete(&bob.creds(), "acme/app:prod").await;
+    deleted.expect_refused("an owner deletes a tag only administrators may delete");
+    assert!(deleted.stderr.contains("protected"), "{}", deleted.stderr);
+    stack.delete(&bob.creds(), "acme/app:dev").await.expect_refused("deleting prod's image through dev");
+    stack.delete(&root.creds(), "acme/app:prod").await.expect_ok("an administrator deletes it");
+
+    let actions = world.actions().await;
+    assert!(
+        actions.iter().filter(|a| *a == "gate.refuse").count() >= 3,
+        "each refusal is in the activity log: {actions:?}"
+    );
+}

@@ -196,6 +196,8 @@ pub enum Duty {
     Prune,
     /// The signing keys: made and rotated.
     Keys,
+    /// The manifest gate: a refusal recorded in the activity log.
+    Gate,
 }
 
 impl Duty {

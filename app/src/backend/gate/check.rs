@@ -1,10 +1,17 @@
 //! The gate's decisions on a manifest PUT or DELETE that the client's token already allows:
-//! what the namespace's tag rules say. Each refusal says which rule and how to get past it.
+//! what the namespace's tag rules say. Each refusal says which rule and how to get past it,
+//! and is recorded in the activity log.
 
+use crate::backend::access::principal::Duty;
+use crate::backend::access::users;
+use crate::backend::audit::{self, Target};
+use crate::backend::org::namespaces;
 use crate::backend::AppState;
 use crate::error::AppResult;
-use crate::model::glob_matches;
+use crate::model::{glob_matches, role_rank, role_reach};
 use crate::scope::RepositoryName;
+
+use super::rules::{rules_in, Rule};
 
 /// Why the gate refuses a request: the message the client shows its user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,49 +22,121 @@ pub fn is_digest(reference: &str) -> bool {
     reference.contains(':')
 }
 
-/// The tag globs of the immutable rules of `repo`'s namespace that cover `repo` (cleanup
-/// keeps what they cover).
-pub async fn immutable_tags(state: &AppState, repo: &str) -> AppResult<Vec<String>> {
-    let Some(name) = RepositoryName::parse(repo) else { return Ok(Vec::new()) };
-    let Some(namespace) = name.namespace() else { return Ok(Vec::new()) };
+/// The rules of `repo`'s namespace that cover `repo`, and the namespace's id.
+async fn rules_for(state: &AppState, repo: &str) -> AppResult<(Option<i64>, Vec<Rule>)> {
+    let Some(name) = RepositoryName::parse(repo) else { return Ok((None, Vec::new())) };
+    let Some(namespace) = name.namespace() else { return Ok((None, Vec::new())) };
     let path = &repo[namespace.len() + 1..];
-    let rules = super::rules::immutable_in(&state.db, namespace).await?;
-    Ok(rules.into_iter().filter(|(repos, _)| glob_matches(repos, path)).map(|(_, tags)| tags).collect())
+    let (id, rules) = rules_in(&state.db, namespace).await?;
+    Ok((id, rules.into_iter().filter(|r| glob_matches(&r.repositories, path)).collect()))
 }
 
-/// The first of `globs` that covers `tag`.
-pub fn covering<'a>(globs: &'a [String], tag: &str) -> Option<&'a str> {
-    globs.iter().find(|g| glob_matches(g, tag)).map(String::as_str)
+/// What cleanup never deletes in `repo`: the tags the namespace's rules cover, as
+/// `(tag glob, why)` ("immutable" or "protected").
+pub async fn kept_tags(state: &AppState, repo: &str) -> AppResult<Vec<(String, &'static str)>> {
+    Ok(rules_for(state, repo)
+        .await?
+        .1
+        .into_iter()
+        .map(|r| (r.tags, if r.immutable { "immutable" } else { "protected" }))
+        .collect())
+}
+
+/// The first of `kept` that covers `tag`.
+pub fn covering<'a>(kept: &'a [(String, &'static str)], tag: &str) -> Option<&'a (String, &'static str)> {
+    kept.iter().find(|(g, _)| glob_matches(g, tag))
 }
 
 fn namespace_of(repo: &str) -> &str {
     repo.split_once('/').map(|(ns, _)| ns).unwrap_or(repo)
 }
 
-/// Whether `repo:reference` may be pointed at the manifest whose digest is `digest`. A tag
+/// Where `actor` stands in `repo`'s namespace: a rank to compare with a protected rule's
+/// least role (administrators above every role, outsiders below), and how to say it.
+async fn standing(state: &AppState, actor: &str, repo: &str) -> AppResult<(u8, String)> {
+    let Some(user) = users::find_by_username(&state.db, actor).await? else {
+        return Ok((0, "not a member".into()));
+    };
+    if user.is_admin {
+        return Ok((3, "an administrator".into()));
+    }
+    let ns = namespaces::namespaces_by_name(&state.db, Some(user.id), &[namespace_of(repo).to_string()]).await?;
+    Ok(match ns.first().and_then(|n| n.role) {
+        Some(role) => (role_rank(role.as_str()).unwrap_or(0), format!("a {} there", role.as_str())),
+        None => (0, "not a member of its team".into()),
+    })
+}
+
+/// A protected rule's refusal of `what` (push or delete) on `repo:tag`, if `actor` ranks below
+/// the rule's least role. The actor's standing is read once, when a rule needs it.
+async fn protected(
+    state: &AppState,
+    actor: &str,
+    repo: &str,
+    tag: &str,
+    rules: &[Rule],
+    what: &str,
+    standing_once: &mut Option<(u8, String)>,
+) -> AppResult<Option<Refusal>> {
+    for rule in rules.iter().filter(|r| !r.immutable && glob_matches(&r.tags, tag)) {
+        let least = if what == "push" { &rule.push_role } else { &rule.delete_role };
+        let least = least.as_deref().unwrap_or("admin");
+        if standing_once.is_none() {
+            *standing_once = Some(standing(state, actor, repo).await?);
+        }
+        let (rank, said) = standing_once.as_ref().expect("just read");
+        if *rank < role_rank(least).unwrap_or(3) {
+            let ns = namespace_of(repo);
+            return Ok(Some(Refusal(format!(
+                "{repo}:{tag} is protected (rule \"{tags}\" of namespace {ns}): only {who} may {what} it, and \
+                 {actor} is {said}; ask an owner of {ns} to {what} it, or to change the rule",
+                tags = rule.tags,
+                who = role_reach(least),
+            ))));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether `actor` may point `repo:reference` at the manifest whose digest is `digest`. A tag
 /// an immutable rule covers may be created, and pushed again with the same digest (clients
-/// retry), but never moved. A push by digest moves no tag.
-pub async fn may_put(state: &AppState, repo: &str, reference: &str, digest: &str) -> AppResult<Result<(), Refusal>> {
+/// retry), but never moved; a protected one only by members of the rule's least role. A push
+/// by digest moves no tag.
+pub async fn may_put(
+    state: &AppState,
+    actor: &str,
+    repo: &str,
+    reference: &str,
+    digest: &str,
+) -> AppResult<Result<(), Refusal>> {
     if is_digest(reference) {
         return Ok(Ok(()));
     }
-    let globs = immutable_tags(state, repo).await?;
-    let Some(tags) = covering(&globs, reference) else { return Ok(Ok(())) };
+    let (namespace_id, rules) = rules_for(state, repo).await?;
+    if let Some(refusal) = protected(state, actor, repo, reference, &rules, "push", &mut None).await? {
+        return refused(state, actor, namespace_id, repo, reference, refusal).await;
+    }
+    let Some(rule) = rules.iter().find(|r| r.immutable && glob_matches(&r.tags, reference)) else { return Ok(Ok(())) };
     match state.registry.head_manifest(state, repo, reference).await? {
-        Some((current, _)) if current != digest => Ok(Err(Refusal(format!(
-            "{repo}:{reference} is immutable (rule \"{tags}\" of namespace {ns}) and already points at {current}; \
-             push under a new tag, or ask an owner of {ns} to remove the rule",
-            ns = namespace_of(repo)
-        )))),
+        Some((current, _)) if current != digest => {
+            let refusal = Refusal(format!(
+                "{repo}:{reference} is immutable (rule \"{tags}\" of namespace {ns}) and already points at {current}; \
+                 push under a new tag, or ask an owner of {ns} to remove the rule",
+                tags = rule.tags,
+                ns = namespace_of(repo)
+            ));
+            refused(state, actor, namespace_id, repo, reference, refusal).await
+        }
         _ => Ok(Ok(())),
     }
 }
 
-/// Whether `repo@reference` may be deleted. A manifest DELETE names a digest and takes every
-/// tag on it, so it is refused when any of them is immutable; a tag is refused when it is.
-pub async fn may_delete(state: &AppState, repo: &str, reference: &str) -> AppResult<Result<(), Refusal>> {
-    let globs = immutable_tags(state, repo).await?;
-    if globs.is_empty() {
+/// Whether `actor` may delete `repo@reference`. A manifest DELETE names a digest and takes
+/// every tag on it, so it is refused when any of them is immutable, or protected against the
+/// actor; a tag is refused when it is.
+pub async fn may_delete(state: &AppState, actor: &str, repo: &str, reference: &str) -> AppResult<Result<(), Refusal>> {
+    let (namespace_id, rules) = rules_for(state, repo).await?;
+    if rules.is_empty() {
         return Ok(Ok(()));
     }
     let tags = if is_digest(reference) {
@@ -72,15 +151,39 @@ pub async fn may_delete(state: &AppState, repo: &str, reference: &str) -> AppRes
     } else {
         vec![reference.to_string()]
     };
+    let by = if is_digest(reference) { format!(" with {reference}") } else { String::new() };
+    let mut standing_once = None;
     for tag in tags {
-        if let Some(pattern) = covering(&globs, &tag) {
-            return Ok(Err(Refusal(format!(
+        if let Some(rule) = rules.iter().find(|r| r.immutable && glob_matches(&r.tags, &tag)) {
+            let refusal = Refusal(format!(
                 "{repo}:{tag} is immutable (rule \"{pattern}\" of namespace {ns}) and cannot be deleted{by}; \
                  ask an owner of {ns} to remove the rule first",
+                pattern = rule.tags,
                 ns = namespace_of(repo),
-                by = if is_digest(reference) { format!(" with {reference}") } else { String::new() },
-            ))));
+            ));
+            return refused(state, actor, namespace_id, repo, reference, refusal).await;
+        }
+        if let Some(refusal) = protected(state, actor, repo, &tag, &rules, "delete", &mut standing_once).await? {
+            return refused(state, actor, namespace_id, repo, reference, refusal).await;
         }
     }
     Ok(Ok(()))
+}
+
+/// Records a refusal in the activity log (as the actor, when they are a user), then returns it.
+async fn refused(
+    state: &AppState,
+    actor: &str,
+    namespace_id: Option<i64>,
+    repo: &str,
+    reference: &str,
+    refusal: Refusal,
+) -> AppResult<Result<(), Refusal>> {
+    let user = users::find_by_username(&state.db, actor).await?;
+    let mut change = Duty::Gate.begin(&state.db).await?;
+    let target = Target { kind: "repository", name: repo, namespace_id };
+    let details = serde_json::json!({ "reference": reference, "reason": refusal.0 });
+    audit::record_as(&mut change, user.as_ref(), "gate.refuse", target, details).await?;
+    change.commit().await?;
+    Ok(Err(refusal))
 }

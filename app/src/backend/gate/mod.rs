@@ -3,10 +3,11 @@
 //! manifest DELETE, so Portcullis serves those paths (`server/src/gate.rs`) and asks here
 //! before it forwards them to the registry. Owns the `tag_rule` table.
 //!
-//! [`rules`] manages a namespace's tag rules; [`check`] decides a PUT or DELETE at the gate.
+//! [`rules`] manages a namespace's tag rules (immutable and protected tags); [`check`]
+//! decides a PUT or DELETE at the gate and records each refusal.
 //!
-//! May call: `access`, `org` (the namespace a rule is set on), `registry` (what a tag points
-//! at now), `audit`.
+//! May call: `access` (who acts), `org` (the namespace a rule is set on, the actor's role in
+//! it), `registry` (what a tag points at now), `audit`.
 
 pub mod check;
 pub mod rules;

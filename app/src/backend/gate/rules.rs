@@ -12,19 +12,43 @@ use crate::policy;
 /// The most rules a namespace holds: each PUT reads them all.
 const MAX_RULES: i64 = 100;
 
-/// The rules of a namespace, as the gate reads them: `(repositories, tags)` globs of its
-/// immutable rules.
-pub(super) async fn immutable_in(db: &sqlx::PgPool, namespace: &str) -> AppResult<Vec<(String, String)>> {
-    Ok(sqlx::query!(
-        "select r.repositories, r.tags from tag_rule r join namespace n using (namespace_id)
-         where n.name = $1 and r.kind = 'immutable' order by r.tag_rule_id",
+/// A rule as the gate reads it.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub repositories: String,
+    pub tags: String,
+    pub immutable: bool,
+    /// For a protected rule: the least role that may push, and delete.
+    pub push_role: Option<String>,
+    pub delete_role: Option<String>,
+}
+
+/// The rules of a namespace, as the gate reads them (one indexed read per PUT or DELETE, so a
+/// rule changed on one replica holds on every other at once).
+pub(super) async fn rules_in(db: &sqlx::PgPool, namespace: &str) -> AppResult<(Option<i64>, Vec<Rule>)> {
+    let rows = sqlx::query!(
+        "select n.namespace_id, r.repositories as \"repositories?\", r.tags as \"tags?\", r.kind as \"kind?\",
+                r.push_role, r.delete_role
+         from namespace n left join tag_rule r using (namespace_id)
+         where n.name = $1 order by r.tag_rule_id",
         namespace
     )
     .fetch_all(db)
-    .await?
-    .into_iter()
-    .map(|r| (r.repositories, r.tags))
-    .collect())
+    .await?;
+    let id = rows.first().map(|r| r.namespace_id);
+    let rules = rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(Rule {
+                repositories: r.repositories?,
+                tags: r.tags?,
+                immutable: r.kind? == "immutable",
+                push_role: r.push_role,
+                delete_role: r.delete_role,
+            })
+        })
+        .collect();
+    Ok((id, rules))
 }
 
 /// The rules of a namespace (anyone who may see it).
@@ -35,7 +59,8 @@ pub async fn list(state: &AppState, p: &Principal, ns: &NamespaceRef) -> AppResu
 
 async fn views(db: &sqlx::PgPool, namespace_id: i64, id: Option<i64>) -> AppResult<Vec<TagRuleView>> {
     Ok(sqlx::query!(
-        r#"select r.tag_rule_id, n.name as namespace, r.repositories, r.tags, r.kind, r.created_by,
+        r#"select r.tag_rule_id, n.name as namespace, r.repositories, r.tags, r.kind, r.push_role, r.delete_role,
+                  r.created_by,
                   r.created_at as "created_at: chrono::DateTime<chrono::Utc>"
          from tag_rule r join namespace n using (namespace_id)
          where r.namespace_id = $1 and ($2::bigint is null or r.tag_rule_id = $2) order by r.tag_rule_id"#,
@@ -51,6 +76,8 @@ async fn views(db: &sqlx::PgPool, namespace_id: i64, id: Option<i64>) -> AppResu
         repositories: r.repositories,
         tags: r.tags,
         kind: r.kind,
+        push_role: r.push_role,
+        delete_role: r.delete_role,
         created_by: r.created_by,
         created_at: r.created_at,
     })
@@ -82,7 +109,16 @@ fn glob(field: &str, text: &str, path: bool) -> AppResult<String> {
     Ok(text.to_string())
 }
 
-/// Adds an immutable rule to a namespace (owners of its team, administrators).
+/// A protected rule's least role, from a form or the API: `owner` when not given.
+fn least_role(field: &str, text: &str) -> AppResult<String> {
+    match text.trim() {
+        "" => Ok("owner".into()),
+        r @ ("contributor" | "owner" | "admin") => Ok(r.into()),
+        _ => Err(AppError::invalid(field, "contributor, owner or admin (administrators only)")),
+    }
+}
+
+/// Adds a rule to a namespace (owners of its team, administrators).
 pub async fn add(state: &AppState, p: &Principal, ns: &NamespaceRef, input: TagRuleInput) -> AppResult<TagRuleView> {
     let (n, _) = namespaces::find(state, p, ns).await?;
     let allowed = p.allowed(|a| policy::can_manage_tag_rules(a, &n.facts()))?;
@@ -92,6 +128,15 @@ pub async fn add(state: &AppState, p: &Principal, ns: &NamespaceRef, input: TagR
         glob("repositories", &input.repositories, true)?
     };
     let tags = glob("tags", &input.tags, false)?;
+    let (kind, push_role, delete_role) = match input.kind.trim() {
+        "" | "immutable" => ("immutable", None, None),
+        "protected" => (
+            "protected",
+            Some(least_role("push_role", &input.push_role)?),
+            Some(least_role("delete_role", &input.delete_role)?),
+        ),
+        _ => return Err(AppError::invalid("kind", "immutable or protected")),
+    };
     let mut tx = allowed.begin(&state.db).await?;
     let count = sqlx::query_scalar!(r#"select count(*) as "n!" from tag_rule where namespace_id = $1"#, n.id)
         .fetch_one(&mut *tx)
@@ -100,11 +145,15 @@ pub async fn add(state: &AppState, p: &Principal, ns: &NamespaceRef, input: TagR
         return Err(AppError::invalid("tags", format!("a namespace holds at most {MAX_RULES} rules")));
     }
     let id = sqlx::query_scalar!(
-        "insert into tag_rule (namespace_id, repositories, tags, created_by) values ($1, $2, $3, $4)
+        "insert into tag_rule (namespace_id, repositories, tags, kind, push_role, delete_role, created_by)
+         values ($1, $2, $3, $4, $5, $6, $7)
          on conflict on constraint tag_rule_once do nothing returning tag_rule_id",
         n.id,
         repositories,
         tags,
+        kind,
+        push_role,
+        delete_role,
         allowed.user().username
     )
     .fetch_optional(&mut *tx)
@@ -114,7 +163,8 @@ pub async fn add(state: &AppState, p: &Principal, ns: &NamespaceRef, input: TagR
         &mut tx,
         "tag_rule.add",
         Target::namespace(&n.name, n.id),
-        serde_json::json!({ "kind": "immutable", "repositories": repositories, "tags": tags }),
+        serde_json::json!({ "kind": kind, "repositories": repositories, "tags": tags,
+                            "push_role": push_role, "delete_role": delete_role }),
     )
     .await?;
     tx.commit().await?;
@@ -127,7 +177,7 @@ pub async fn remove(state: &AppState, p: &Principal, ns: &NamespaceRef, id: i64)
     let allowed = p.allowed(|a| policy::can_manage_tag_rules(a, &n.facts()))?;
     let mut tx = allowed.begin(&state.db).await?;
     let gone = sqlx::query!(
-        "delete from tag_rule where namespace_id = $1 and tag_rule_id = $2 returning repositories, tags",
+        "delete from tag_rule where namespace_id = $1 and tag_rule_id = $2 returning repositories, tags, kind",
         n.id,
         id
     )
@@ -138,7 +188,7 @@ pub async fn remove(state: &AppState, p: &Principal, ns: &NamespaceRef, id: i64)
         &mut tx,
         "tag_rule.remove",
         Target::namespace(&n.name, n.id),
-        serde_json::json!({ "kind": "immutable", "repositories": gone.repositories, "tags": gone.tags }),
+        serde_json::json!({ "kind": gone.kind, "repositories": gone.repositories, "tags": gone.tags }),
     )
     .await?;
     tx.commit().await?;

@@ -253,13 +253,13 @@ struct Tagged {
 }
 
 /// The decisions for one repository's tags under `rules`, newest push first. `immutable`: the
-/// tag globs of the namespace's immutable-tag rules that cover the repository (such a tag is
-/// always kept).
+/// namespace's tag rules that cover the repository, as `(tag glob, immutable or protected)`:
+/// a tag they cover is always kept.
 fn decide(
     rules: &CleanupRules,
     tags: &[Tagged],
     children: &HashMap<String, Vec<String>>,
-    immutable: &[String],
+    immutable: &[(String, &'static str)],
     now: DateTime<Utc>,
 ) -> Vec<CleanupDecision> {
     let include = pattern("include_pattern", &rules.include_pattern).ok().flatten();
@@ -275,8 +275,8 @@ fn decide(
                 action: action.into(),
                 reason,
             };
-            if let Some(glob) = gate::check::covering(immutable, &t.tag) {
-                return decision("keep", format!("immutable (the namespace's tag rule {glob})"));
+            if let Some((glob, kind)) = gate::check::covering(immutable, &t.tag) {
+                return decision("keep", format!("{kind} (the namespace's tag rule {glob})"));
             }
             if include.as_ref().is_some_and(|re| !re.is_match(&t.tag)) {
                 return decision("keep", format!("not covered by the pattern {}", rules.include_pattern));
@@ -420,7 +420,7 @@ async fn run_policy(
         }
     }
     for (_, repository, list) in &by_repo {
-        let immutable = gate::check::immutable_tags(state, repository).await?;
+        let immutable = gate::check::kept_tags(state, repository).await?;
         decisions.extend(decide(&rules.rules, list, &children, &immutable, now));
     }
     if rules.rules.delete_untagged {
@@ -836,7 +836,8 @@ mod tests {
     #[test]
     fn an_immutable_tag_is_always_kept_and_takes_no_place_among_the_newest() {
         let tags = [tag("v2", "d2", 1), tag("dev", "d3", 2), tag("v1", "d1", 3), tag("old", "d0", 4)];
-        let ds = decide(&rules(Some(1), None, ""), &tags, &HashMap::new(), &["v*".to_string()], Utc::now());
+        let ds =
+            decide(&rules(Some(1), None, ""), &tags, &HashMap::new(), &[("v*".to_string(), "immutable")], Utc::now());
         assert_eq!(actions(&ds), [("v2", "keep"), ("dev", "keep"), ("v1", "keep"), ("old", "delete")]);
         assert!(ds[0].reason.contains("immutable") && ds[0].reason.contains("v*"), "{}", ds[0].reason);
     }

@@ -161,6 +161,8 @@ pub async fn checks(config: &Config) -> Vec<Check> {
         }
     };
 
+    checks.push(gate_check(config, &http).await);
+
     // A token signed here, and a test pull's notification.
     let state = match (&db, keys_ok, reachable) {
         (Some(db), true, true) => match crate::state(db.clone(), config).await {
@@ -216,6 +218,31 @@ pub async fn checks(config: &Config) -> Vec<Check> {
         db.close().await;
     }
     checks
+}
+
+/// Clients' manifest requests reach Portcullis's gate, not the registry itself: a registry
+/// reached around the gate holds none of the tag rules.
+async fn gate_check(config: &Config, http: &reqwest::Client) -> Check {
+    let scheme = if config.is_https() { "https" } else { "http" };
+    let host = config.registry_host.trim_end_matches('/');
+    let url = format!("{scheme}://{host}/v2/portcullis-doctor/manifests/probe");
+    match http.get(&url).send().await {
+        Ok(res) if res.headers().contains_key(crate::gate::MARK) => {
+            ok("gate", format!("clients' manifest requests to {host} go through Portcullis"))
+        }
+        Ok(res) => fail(
+            "gate",
+            format!(
+                "{url} answered {} without Portcullis's gate: clients of {host} reach the registry around it, and \
+                 no tag rule holds for them",
+                res.status()
+            ),
+            "send /v2/<name>/manifests/<reference> to Portcullis (deploy/nginx/portcullis.conf.template, the \
+             portcullis-gate Ingress), or serve registry_host with gate_listen, and let only Portcullis reach the \
+             registry",
+        ),
+        Err(e) => skipped("gate", &format!("a route from here to {host}, where clients push ({})", error_chain(&e))),
+    }
 }
 
 /// The directory answers, and the service account (or an anonymous search) may search.

@@ -44,6 +44,10 @@ pub struct Gate {
     checked: Arc<Mutex<HashMap<Box<str>, Arc<Verified>>>>,
 }
 
+/// The header every answer to a manifest path carries, so that `portcullis doctor` can tell
+/// that clients' manifest requests reach the gate and not the registry itself.
+pub const MARK: &str = "x-portcullis-gate";
+
 /// How many checked tokens are remembered before all are forgotten.
 const CHECKED_KEPT: usize = 4096;
 
@@ -149,7 +153,11 @@ async fn serve(State(gate): State<Gate>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let rest = &path["/v2/".len()..];
     match rest.rsplit_once("/manifests/") {
-        Some((name, reference)) => manifest(&gate, req, name, reference).await,
+        Some((name, reference)) => {
+            let mut res = manifest(&gate, req, name, reference).await;
+            res.headers_mut().insert(MARK, HeaderValue::from_static("manifests"));
+            res
+        }
         None => forward(&gate, req).await,
     }
 }

@@ -52,7 +52,8 @@ async fn doctor(stack: &Stack, db: &sqlx::PgPool, changes: &[(&str, Option<&str>
     let mut settings: Vec<(String, String)> = vec![
         ("PORTCULLIS_DATABASE_URL".into(), database_url(db)),
         ("PORTCULLIS_PUBLIC_URL".into(), stack.url.clone()),
-        ("PORTCULLIS_REGISTRY_URL".into(), format!("http://{}", stack.registry)),
+        ("PORTCULLIS_REGISTRY_URL".into(), format!("http://{}", stack.registry_direct)),
+        ("PORTCULLIS_REGISTRY_HOST".into(), stack.registry.clone()),
         ("PORTCULLIS_KEYS_ENCRYPTION_KEY".into(), KEYS_SECRET.into()),
     ];
     for (key, value) in changes {
@@ -100,13 +101,17 @@ async fn a_healthy_installation_passes_and_each_setting_broken_in_turn_fails_its
 
     let report = doctor(&stack, &db, &[], None).await;
     assert!(report.healthy, "{}", report.text);
-    for name in ["database", "migrations", "encryption key", "signing certificate", "registry", "registry auth"] {
+    for name in ["database", "migrations", "encryption key", "signing certificate", "registry", "registry auth", "gate"]
+    {
         report.passed(name);
     }
     report.passed("registry token");
     assert!(report.passed("notifications").contains("a test pull of alice/app:1 reached the inbox"), "{}", report.text);
     report.passed("clock");
     assert!(report.text.ends_with("Everything checked is in order.\n"));
+    // Clients sent to the registry itself, around the gate.
+    let report = doctor(&stack, &db, &[("PORTCULLIS_REGISTRY_HOST", Some(&stack.registry_direct))], None).await;
+    assert!(report.failed("gate").contains("without Portcullis's gate"), "{}", report.text);
 
     let unreachable = format!("postgres://portcullis@127.0.0.1:{}/nothing", free_port());
     let report = doctor(&stack, &db, &[("PORTCULLIS_DATABASE_URL", Some(&unreachable))], None).await;

@@ -73,10 +73,30 @@ async fn an_immutable_tag_never_moves_nor_goes_but_a_retry_passes() {
     assert!(deleted.stderr.contains("immutable"), "{}", deleted.stderr);
 
     // A tag no rule covers moves and goes as before.
-    stack.push(&second, &alice.creds(), "alice/app:dev").await.expect_ok("a mutable tag");
-    stack.push(&first, &alice.creds(), "alice/app:dev").await.expect_ok("a mutable tag moves");
+    stack.push(&first, &alice.creds(), "alice/app:dev").await.expect_ok("a mutable tag");
+    stack.push(&second, &alice.creds(), "alice/app:dev").await.expect_ok("a mutable tag moves");
     let pulled = stack.inspect(Some(&alice.creds()), "alice/app:v1").await;
     pulled.expect_ok("the immutable tag is still there");
+
+    // The dashboard's own doors hold the rule too: neither "Put back…" nor deleting the tag.
+    let v1 = stack.wait_for_tag(&alice, "alice/app", "v1").await;
+    let mut dev = stack.wait_for_tag(&alice, "alice/app", "dev").await;
+    for _ in 0..100 {
+        if dev.digest != v1.digest {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        dev = stack.wait_for_tag(&alice, "alice/app", "dev").await;
+    }
+    assert_ne!(dev.digest, v1.digest, "dev moved to the second image");
+    let repo = alice.repository("alice/app").await.expect("alice/app is recorded");
+    let r = alice
+        .post(&format!("/api/v1/repositories/{}/restore", repo.id), json!({ "tag": "v1", "digest": dev.digest }))
+        .await;
+    assert_eq!(r.status, 403, "putting another image under an immutable tag: {}", r.body);
+    assert!(r.body.contains("immutable"), "{}", r.body);
+    let r = alice.delete(&format!("/api/v1/tags/{}", v1.id)).await;
+    assert_eq!(r.status, 403, "deleting an immutable tag from the dashboard: {}", r.body);
 
     // Without the rule, the tag moves.
     let r = bob.delete(&format!("/api/v1/namespaces/{ns}/tag_rules/{}", rule.id)).await;

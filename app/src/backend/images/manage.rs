@@ -5,6 +5,7 @@
 
 use crate::backend::access::principal::{Change, Principal};
 use crate::backend::audit::{self, Target};
+use crate::backend::gate;
 use crate::backend::images::browse::{repository_views, visible_repository, VisibleRepository};
 use crate::backend::images::store;
 use crate::backend::AppState;
@@ -44,6 +45,9 @@ pub async fn delete_tag(
         // Moved, or gone from the registry already (its digest may live on under other tags).
         _ => return Err(moved()),
     }
+    // The namespace's tag rules hold here as at the gate: the registry deletes the image with
+    // every tag on it.
+    gate_says(gate::may_delete(state, &user.username, &r.name, &row.digest).await?)?;
     let tags = sqlx::query_scalar!(
         "select name from tag where repository_id = $1 and digest = $2 order by name",
         r.id,
@@ -64,6 +68,11 @@ pub async fn delete_tag(
     audit::record(&mut tx, "image.delete", target, details).await?;
     tx.commit().await?;
     Ok(tags)
+}
+
+/// The gate's answer as this page's: a refusal is a 403 that names the rule.
+fn gate_says(answer: Result<(), gate::Refusal>) -> AppResult<()> {
+    answer.map_err(|refusal| AppError::Forbidden(refusal.0))
 }
 
 /// A tag as the registry accepts it: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
@@ -109,6 +118,8 @@ pub async fn restore_tag(
             short_digest(digest)
         )));
     };
+    // The namespace's tag rules hold here as at the gate (an immutable tag is not put back).
+    gate_says(gate::may_put(state, &user.username, &r.name, tag, digest).await?)?;
     let mut tx = allowed.begin(&state.db).await?;
     // The worker waits, so the registry's push event finds the move recorded as a restore.
     store::exclude_worker(&mut tx).await?;
@@ -172,6 +183,9 @@ pub async fn delete_repository(state: &AppState, p: &Principal, name: &str) -> A
     )
     .fetch_all(&state.db)
     .await?;
+    for d in &digests {
+        gate_says(gate::may_delete(state, &user.username, &r.name, d).await?)?;
+    }
     // The worker waits (see delete_tag), and every tag's history says who deleted it.
     let mut tx = allowed.begin(&state.db).await?;
     crate::backend::images::store::exclude_worker(&mut tx).await?;

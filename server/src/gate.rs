@@ -346,6 +346,24 @@ async fn forward(gate: &Gate, req: Request) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a client puts after `/manifests/`, what the gate takes for a reference is
+        /// one path segment of the registry's grammar: no separator, no escape, nothing that
+        /// climbs out of the repository.
+        #[test]
+        fn a_reference_the_gate_accepts_is_one_plain_segment(s in "[a-zA-Z0-9_.:%/\\-]{0,140}|\\PC{0,20}") {
+            if is_tag(&s) || is_digest(&s) {
+                prop_assert!(!s.is_empty() && s.len() <= 135);
+                prop_assert!(!s.contains('/') && !s.contains('%') && !s.contains('\\') && !s.starts_with('.'));
+                prop_assert!(s.bytes().all(|c| c.is_ascii_alphanumeric() || b"_.-:".contains(&c)));
+            }
+            if is_digest(&s) {
+                prop_assert!(s.starts_with("sha256:") || s.starts_with("sha512:"));
+            }
+        }
+    }
 
     #[test]
     fn references_follow_the_registry_grammar() {

@@ -128,13 +128,11 @@ pub async fn add(state: &AppState, p: &Principal, ns: &NamespaceRef, input: TagR
         glob("repositories", &input.repositories, true)?
     };
     let tags = glob("tags", &input.tags, false)?;
+    // Roles are checked whenever given, though only a protected rule keeps them.
+    let (push, delete) = (least_role("push_role", &input.push_role)?, least_role("delete_role", &input.delete_role)?);
     let (kind, push_role, delete_role) = match input.kind.trim() {
         "" | "immutable" => ("immutable", None, None),
-        "protected" => (
-            "protected",
-            Some(least_role("push_role", &input.push_role)?),
-            Some(least_role("delete_role", &input.delete_role)?),
-        ),
+        "protected" => ("protected", Some(push), Some(delete)),
         _ => return Err(AppError::invalid("kind", "immutable or protected")),
     };
     let mut tx = allowed.begin(&state.db).await?;

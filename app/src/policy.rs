@@ -237,6 +237,32 @@ pub fn can_manage_tag_rules(actor: &Actor, ns: &NamespaceFacts) -> Decision {
     can_manage_webhooks(actor, ns).map_err(|_| Denied("only owners of the team may manage this namespace's tag rules"))
 }
 
+/// Push (create or move) or delete a tag that a protected tag rule covers, whose least role
+/// for that action is `least` (`contributor`, `owner`, or `admin` for administrators only):
+/// members of the namespace's team of at least that role, and administrators.
+pub fn can_change_protected_tag(actor: &Actor, ns: &NamespaceFacts, least: &str) -> Decision {
+    if !actor.is_enabled {
+        return deny("this account is disabled");
+    }
+    if actor.is_admin {
+        return Ok(());
+    }
+    let rank = |role: TeamRole| match role {
+        TeamRole::Viewer => 0,
+        TeamRole::Contributor => 1,
+        TeamRole::Owner => 2,
+    };
+    let needed = match least {
+        "contributor" => 1,
+        "owner" => 2,
+        _ => return deny("only administrators may change this tag"),
+    };
+    match ns.role {
+        Some(role) if rank(role) >= needed => Ok(()),
+        _ => deny("the tag's rule asks for a higher role in the namespace's team"),
+    }
+}
+
 /// Open a repository's settings: those who may change something there (its description, its
 /// images, or its own cleanup policy, which a repository of the global namespace has not).
 pub fn can_change_repository(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings, in_namespace: bool) -> Decision {

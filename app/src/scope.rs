@@ -48,6 +48,23 @@ pub enum Resource {
 /// Longest repository name the registry accepts.
 pub const MAX_NAME_LEN: usize = 255;
 
+/// Whether a manifest reference is a tag as the registry's grammar has it: `[\w][\w.-]{0,127}`.
+pub fn is_tag(reference: &str) -> bool {
+    let b = reference.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    !b.is_empty() && b.len() <= 128 && word(b[0]) && b.iter().all(|&c| word(c) || c == b'.' || c == b'-')
+}
+
+/// Whether a manifest reference is a digest: `sha256:` and 64 lower-case hex digits, or `sha512:` and 128.
+pub fn is_digest(reference: &str) -> bool {
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+    match reference.split_once(':') {
+        Some(("sha256", h)) => hex(h, 64),
+        Some(("sha512", h)) => hex(h, 128),
+        _ => false,
+    }
+}
+
 /// A repository path component, as the registry's reference grammar defines it:
 /// `[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*`.
 pub fn is_repository_component(s: &str) -> bool {

@@ -401,3 +401,31 @@ fn accounts_are_seen_and_changed_by_themselves_or_administrators() {
         assert_eq!(keeps_local_password(is_admin, local), keeps, "admin {is_admin}, local passwords {local}");
     }
 }
+
+#[test]
+fn a_protected_tag_is_changed_by_the_least_role_its_rule_names_and_up() {
+    use app::policy::can_change_protected_tag;
+    let facts = |role: Option<TeamRole>| NamespaceFacts {
+        is_global: false,
+        is_personal: false,
+        visibility: Visibility::Private,
+        role,
+    };
+    let member = Actor::user(1, false, true);
+    let admin = Actor::user(2, true, true);
+    let disabled_admin = Actor::user(3, true, false);
+    // (role in the team, least role of the rule, may change the tag)
+    let table = [
+        (None, "contributor", false),
+        (Some(TeamRole::Viewer), "contributor", false),
+        (Some(TeamRole::Contributor), "contributor", true),
+        (Some(TeamRole::Contributor), "owner", false),
+        (Some(TeamRole::Owner), "owner", true),
+        (Some(TeamRole::Owner), "admin", false),
+    ];
+    for (role, least, may) in table {
+        assert_eq!(can_change_protected_tag(&member, &facts(role), least).is_ok(), may, "{role:?} under {least}");
+        assert!(can_change_protected_tag(&admin, &facts(role), least).is_ok(), "an administrator under {least}");
+        assert!(can_change_protected_tag(&disabled_admin, &facts(role), least).is_err(), "a disabled account");
+    }
+}

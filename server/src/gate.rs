@@ -21,7 +21,7 @@ use app::backend::gate::{self, Refusal};
 use app::backend::registry::client::MANIFEST_LIMIT;
 use app::backend::registry::jwt::{self, Verified};
 use app::backend::AppState;
-use app::scope::RepositoryName;
+use app::scope::{is_digest, is_tag, RepositoryName};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -159,23 +159,6 @@ async fn serve(State(gate): State<Gate>, req: Request) -> Response {
             res
         }
         None => forward(&gate, req).await,
-    }
-}
-
-/// Whether `reference` is a tag as the registry's grammar has it: `[\w][\w.-]{0,127}`.
-fn is_tag(reference: &str) -> bool {
-    let b = reference.as_bytes();
-    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-    !b.is_empty() && b.len() <= 128 && word(b[0]) && b.iter().all(|&c| word(c) || c == b'.' || c == b'-')
-}
-
-/// Whether `reference` is a digest: `sha256:` and 64 lower-case hex digits, or `sha512:` and 128.
-fn is_digest(reference: &str) -> bool {
-    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
-    match reference.split_once(':') {
-        Some(("sha256", h)) => hex(h, 64),
-        Some(("sha512", h)) => hex(h, 128),
-        _ => false,
     }
 }
 

@@ -45,17 +45,6 @@ pub struct TagRuleInput {
     pub delete_role: String,
 }
 
-/// How a role ranks for a protected tag: `contributor` < `owner` < `admin`.
-pub fn role_rank(role: &str) -> Option<u8> {
-    match role {
-        "viewer" => Some(0),
-        "contributor" => Some(1),
-        "owner" => Some(2),
-        "admin" => Some(3),
-        _ => None,
-    }
-}
-
 /// Who a protected rule's least role means, for people: "contributors and owners".
 pub fn role_reach(role: &str) -> &'static str {
     match role {

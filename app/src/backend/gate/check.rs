@@ -2,25 +2,21 @@
 //! what the namespace's tag rules say. Each refusal says which rule and how to get past it,
 //! and is recorded in the activity log.
 
-use crate::backend::access::principal::Duty;
+use crate::backend::access::principal::{Duty, Principal};
 use crate::backend::access::users;
 use crate::backend::audit::{self, Target};
 use crate::backend::org::namespaces;
 use crate::backend::AppState;
 use crate::error::AppResult;
-use crate::model::{glob_matches, role_rank, role_reach};
-use crate::scope::RepositoryName;
+use crate::model::{glob_matches, role_reach};
+use crate::policy::{self, Actor, NamespaceFacts};
+use crate::scope::{is_digest, RepositoryName};
 
 use super::rules::{rules_in, Rule};
 
 /// Why the gate refuses a request: the message the client shows its user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal(pub String);
-
-/// Whether a reference is a digest (`algorithm:hex`) rather than a tag.
-pub fn is_digest(reference: &str) -> bool {
-    reference.contains(':')
-}
 
 /// The rules of `repo`'s namespace that cover `repo`, and the namespace's id.
 async fn rules_for(state: &AppState, repo: &str) -> AppResult<(Option<i64>, Vec<Rule>)> {
@@ -51,24 +47,24 @@ fn namespace_of(repo: &str) -> &str {
     repo.split_once('/').map(|(ns, _)| ns).unwrap_or(repo)
 }
 
-/// Where `actor` stands in `repo`'s namespace: a rank to compare with a protected rule's
-/// least role (administrators above every role, outsiders below), and how to say it.
-async fn standing(state: &AppState, actor: &str, repo: &str) -> AppResult<(u8, String)> {
+/// Who `actor` is to the policy, their facts of `repo`'s namespace, and how to say where they
+/// stand in it (for the refusal's message).
+async fn standing(state: &AppState, actor: &str, repo: &str) -> AppResult<(Actor, Option<NamespaceFacts>, String)> {
     let Some(user) = users::find_by_username(&state.db, actor).await? else {
-        return Ok((0, "not a member".into()));
+        return Ok((Actor::ANONYMOUS, None, "not a member".into()));
     };
-    if user.is_admin {
-        return Ok((3, "an administrator".into()));
-    }
     let ns = namespaces::namespaces_by_name(&state.db, Some(user.id), &[namespace_of(repo).to_string()]).await?;
-    Ok(match ns.first().and_then(|n| n.role) {
-        Some(role) => (role_rank(role.as_str()).unwrap_or(0), format!("a {} there", role.as_str())),
-        None => (0, "not a member of its team".into()),
-    })
+    let facts = ns.first().map(|n| n.facts());
+    let said = match (user.is_admin, facts.and_then(|f| f.role)) {
+        (true, _) => "an administrator".to_string(),
+        (false, Some(role)) => format!("a {} there", role.as_str()),
+        (false, None) => "not a member of its team".to_string(),
+    };
+    Ok((Principal::user(user).actor(), facts, said))
 }
 
-/// A protected rule's refusal of `what` (push or delete) on `repo:tag`, if `actor` ranks below
-/// the rule's least role. The actor's standing is read once, when a rule needs it.
+/// A protected rule's refusal of `what` (push or delete) on `repo:tag`, if the policy does not
+/// let `actor` change it. The actor's standing is read once, when a rule needs it.
 async fn protected(
     state: &AppState,
     actor: &str,
@@ -76,7 +72,7 @@ async fn protected(
     tag: &str,
     rules: &[Rule],
     what: &str,
-    standing_once: &mut Option<(u8, String)>,
+    standing_once: &mut Option<(Actor, Option<NamespaceFacts>, String)>,
 ) -> AppResult<Option<Refusal>> {
     for rule in rules.iter().filter(|r| !r.immutable && glob_matches(&r.tags, tag)) {
         let least = if what == "push" { &rule.push_role } else { &rule.delete_role };
@@ -84,8 +80,9 @@ async fn protected(
         if standing_once.is_none() {
             *standing_once = Some(standing(state, actor, repo).await?);
         }
-        let (rank, said) = standing_once.as_ref().expect("just read");
-        if *rank < role_rank(least).unwrap_or(3) {
+        let (who, facts, said) = standing_once.as_ref().expect("just read");
+        let allowed = facts.as_ref().is_some_and(|f| policy::can_change_protected_tag(who, f, least).is_ok());
+        if !allowed {
             let ns = namespace_of(repo);
             return Ok(Some(Refusal(format!(
                 "{repo}:{tag} is protected (rule \"{tags}\" of namespace {ns}): only {who} may {what} it, and \

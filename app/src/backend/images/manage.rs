@@ -12,6 +12,7 @@ use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
 use crate::model::{short_digest, RepositoryView};
 use crate::policy;
+use crate::scope::{is_digest, is_tag};
 
 /// Deletes a tag's manifest from the registry: every tag pointing at the same digest goes
 /// with it (the registry deletes by digest). Returns the names of the removed tags.
@@ -75,20 +76,6 @@ fn gate_says(answer: Result<(), gate::Refusal>) -> AppResult<()> {
     answer.map_err(|refusal| AppError::Forbidden(refusal.0))
 }
 
-/// A tag as the registry accepts it: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
-fn valid_tag(tag: &str) -> bool {
-    let mut chars = tag.chars();
-    tag.len() <= 128
-        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-}
-
-fn valid_digest(digest: &str) -> bool {
-    digest
-        .strip_prefix("sha256:")
-        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-}
-
 /// Puts the image `digest` (still in the registry) back under `tag` of `repository`, for a
 /// user who may push there: the registry is given the very manifest again, with a token in
 /// the user's name, and the move is recorded (source `restore`) and logged. Returns what the
@@ -105,10 +92,10 @@ pub async fn restore_tag(
     let settings = state.access_settings.get(&state.db).await;
     let allowed = p.allowed(|a| policy::can_push(a, &r.facts, &settings))?;
     let user = allowed.user();
-    if !valid_tag(tag) {
+    if !is_tag(tag) {
         return Err(AppError::BadRequest(format!("{tag:?} is not a tag name.")));
     }
-    if !valid_digest(digest) {
+    if !(is_digest(digest) && digest.starts_with("sha256:")) {
         return Err(AppError::BadRequest(format!("{digest:?} is not an image digest (sha256:…).")));
     }
     let Some(fetched) = state.registry.manifest(state, &r.name, digest).await? else {
@@ -243,9 +230,9 @@ mod tests {
 
     #[test]
     fn tags_and_digests_are_checked_before_the_registry_is_asked() {
-        assert!(valid_tag("latest") && valid_tag("v1.2.3-rc_1") && valid_tag("_x"));
-        assert!(!valid_tag("") && !valid_tag(".x") && !valid_tag("a/b") && !valid_tag(&"a".repeat(129)));
-        assert!(valid_digest(&format!("sha256:{}", "a".repeat(64))));
-        assert!(!valid_digest("sha256:ABC") && !valid_digest(&format!("sha512:{}", "a".repeat(64))));
+        assert!(is_tag("latest") && is_tag("v1.2.3-rc_1") && is_tag("_x"));
+        assert!(!is_tag("") && !is_tag(".x") && !is_tag("a/b") && !is_tag(&"a".repeat(129)));
+        assert!(is_digest(&format!("sha256:{}", "a".repeat(64))));
+        assert!(!is_digest("sha256:ABC") && !is_digest(&format!("sha512:{}", "a".repeat(64))));
     }
 }

@@ -74,6 +74,11 @@ pub struct AccessSettings {
     pub users_may_create_teams: bool,
     pub users_may_create_namespaces: bool,
     pub users_may_change_visibility: bool,
+    /// Read-only mode: pulls go on, pushes and deletes are refused (while the registry's
+    /// garbage collection runs). Switched on its own (`set_read_only`), never by the form
+    /// that saves the other settings.
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 impl Default for AccessSettings {
@@ -85,6 +90,7 @@ impl Default for AccessSettings {
             users_may_create_teams: true,
             users_may_create_namespaces: true,
             users_may_change_visibility: true,
+            read_only: false,
         }
     }
 }
@@ -121,6 +127,9 @@ pub fn can_push(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings) -> Decis
     if !actor.is_enabled {
         return deny("this account is disabled");
     }
+    if s.read_only {
+        return deny(READ_ONLY);
+    }
     if !actor.is_signed_in() {
         return deny("sign in to push");
     }
@@ -145,6 +154,9 @@ pub fn can_push(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings) -> Decis
 pub fn can_delete(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings) -> Decision {
     if !actor.is_enabled {
         return deny("this account is disabled");
+    }
+    if s.read_only {
+        return deny(READ_ONLY);
     }
     if !s.delete_enabled {
         return deny("deleting images is turned off on this registry");
@@ -298,11 +310,18 @@ pub fn can_run_cleanup(actor: &Actor, ns: &NamespaceFacts, s: &AccessSettings) -
     if !actor.is_enabled {
         return deny("this account is disabled");
     }
+    if s.read_only {
+        return deny(READ_ONLY);
+    }
     if !s.delete_enabled {
         return deny(CLEANUP_PAUSED);
     }
     can_manage_cleanup(actor, ns)
 }
+
+/// Why nothing is pushed or deleted now, administrators included: the registry's garbage
+/// collection must not see a manifest arrive while it marks what is in use.
+pub const READ_ONLY: &str = "the registry is read-only for maintenance: pulls go on, pushes and deletes wait";
 
 /// Why no cleanup policy runs while deleting is turned off.
 pub const CLEANUP_PAUSED: &str =

@@ -1,6 +1,6 @@
 import { test, expect } from "@playwright/test";
 
-import { alice, hydrated, logIn, logOut, pushImageAs, registry } from "./helpers";
+import { admin, alice, hydrated, logIn, logOut, pushImageAs, registry } from "./helpers";
 
 // Needs 01-accounts first (alice exists). skopeo pushes through the gate `make test` starts.
 
@@ -58,4 +58,31 @@ test.describe("with JavaScript disabled", () => {
     await page.locator("#rules").getByRole("button", { name: "Add rule" }).click();
     await expect(page.locator("#rules tr", { hasText: "prod" })).toContainText("Protected: owners push, administrators delete");
   });
+});
+
+test("an administrator makes the registry read-only: every page says why, pushes are refused with the message, until it is off", async ({ page }) => {
+  await logIn(page, admin);
+  await page.goto("/admin/settings");
+  await hydrated(page);
+  const card = page.locator("section", { hasText: "Read-only mode" }).last();
+  await card.getByLabel("The registry is read-only").check();
+  await card.getByLabel("Message").fill("Garbage collection until 14:00 UTC");
+  await card.getByRole("button", { name: "Save read-only mode" }).click();
+  await expect(card.getByText("Read-only mode saved.")).toBeVisible();
+  // The banner follows at once, and is on every page.
+  await expect(page.getByRole("status").filter({ hasText: "Garbage collection until 14:00 UTC" })).toBeVisible();
+  await page.goto("/explore");
+  await expect(page.getByRole("status").filter({ hasText: "pulls go on" })).toBeVisible();
+
+  const refused = tryPush("alice/release:during-gc", "org.example.build=gc");
+  expect(refused).toContain("Garbage collection until 14:00 UTC");
+
+  await page.goto("/admin/settings");
+  await hydrated(page);
+  await card.getByLabel("The registry is read-only").uncheck();
+  await card.getByRole("button", { name: "Save read-only mode" }).click();
+  await expect(card.getByText("Read-only mode saved.")).toBeVisible();
+  await expect(page.getByRole("status").filter({ hasText: "Garbage collection" })).toHaveCount(0);
+  expect(tryPush("alice/release:after-gc", "org.example.build=gc")).toBeNull();
+  await logOut(page);
 });

@@ -409,6 +409,7 @@ impl Config {
                 users_may_create_teams: self.users_may_create_teams,
                 users_may_create_namespaces: self.users_may_create_namespaces,
                 users_may_change_visibility: self.users_may_change_visibility,
+                read_only: false,
             },
             token: app::backend::registry::jwt::TokenSettings {
                 service: self.token_service.clone(),

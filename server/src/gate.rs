@@ -146,11 +146,32 @@ pub fn listener_router(gate: Gate, trusted: Arc<Vec<app::backend::ProxyNet>>) ->
 }
 
 async fn pass(State(gate): State<Gate>, req: Request) -> Response {
+    if let Some(refused) = read_only(&gate, req.method()).await {
+        return refused;
+    }
     forward(&gate, req).await
+}
+
+/// In read-only mode, the refusal of anything that would write (an upload, a manifest, a
+/// delete): pulls go on. The token endpoint grants no push or delete then either; this holds
+/// a token granted before the switch.
+async fn read_only(gate: &Gate, method: &Method) -> Option<Response> {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return None;
+    }
+    let mode = gate.state.access_settings.read_only(&gate.state.db).await;
+    mode.enabled.then(|| error(StatusCode::FORBIDDEN, "DENIED", &mode.said()))
 }
 
 async fn serve(State(gate): State<Gate>, req: Request) -> Response {
     let path = req.uri().path().to_string();
+    let is_manifest = path.contains("/manifests/");
+    if let Some(mut refused) = read_only(&gate, req.method()).await {
+        if is_manifest {
+            refused.headers_mut().insert(MARK, HeaderValue::from_static("manifests"));
+        }
+        return refused;
+    }
     let rest = &path["/v2/".len()..];
     match rest.rsplit_once("/manifests/") {
         Some((name, reference)) => {

@@ -144,8 +144,31 @@ pub async fn update_settings(
             users_may_create_teams: checked(&users_may_create_teams),
             users_may_create_namespaces: checked(&users_may_create_namespaces),
             users_may_change_visibility: checked(&users_may_change_visibility),
+            // Kept as it is: read-only mode has a form of its own.
+            read_only: false,
         };
         settings::update_settings(&state, &p, s).await
+    })
+    .await
+}
+
+#[server(endpoint = "admin/read-only", output = crate::api::Json)]
+pub async fn get_read_only() -> Result<crate::model::ReadOnlyMode, AppError> {
+    let (state, p) = form::principal().await?;
+    p.allowed(crate::policy::can_administer)?;
+    Ok(settings::read_only(&state).await)
+}
+
+/// Switches read-only mode: pulls go on, pushes and deletes wait (for the registry's garbage
+/// collection).
+#[server(endpoint = "admin/read-only/set", output = crate::api::Json)]
+pub async fn set_read_only(
+    enabled: Option<String>,
+    message: Option<String>,
+) -> Result<crate::model::ReadOnlyMode, AppError> {
+    form::answer(Some("/admin/settings?read_only=saved"), |state, p| async move {
+        let mode = crate::model::ReadOnlyMode { enabled: checked(&enabled), message: message.unwrap_or_default() };
+        settings::set_read_only(&state, &p, mode).await
     })
     .await
 }

@@ -96,8 +96,19 @@ fn effect(action: &str, target: &Target<'_>, details: &Value) -> Effect {
         // is recorded on its own), new tokens (nothing remembers a credential before its
         // first use), teams' own rows (a team with namespaces is never deleted), descriptions,
         // and a reset link asked for (by anyone: it must not flush everyone's credentials).
-        // Tag rules and the gate's refusals change no token's grant.
-        _ if ["image.", "repository.", "tag.", "webhook.", "cleanup.", "group_mapping.", "tag_rule.", "gate."]
+        // Tag rules and the gate's refusals change no token's grant; read-only mode changes
+        // grants, but they are worked out afresh for each token, from the settings.
+        _ if [
+            "image.",
+            "repository.",
+            "tag.",
+            "webhook.",
+            "cleanup.",
+            "group_mapping.",
+            "tag_rule.",
+            "gate.",
+            "settings.read_only.",
+        ]
             .iter()
             .any(|p| action.starts_with(p)) =>
         {

@@ -32,6 +32,9 @@ pub struct SiteInfo {
     pub registry_host: String,
     /// The OpenID Connect providers people may sign in through.
     pub providers: Vec<SignInProvider>,
+    /// In read-only mode: what the banner on every page says.
+    #[serde(default)]
+    pub read_only: Option<String>,
 }
 
 /// An OpenID Connect provider, as the sign-in page's button shows it.

@@ -101,3 +101,26 @@ mod tests {
         assert!(glob_matches("**", ""));
     }
 }
+
+/// Read-only mode, as the settings page and the API show and set it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadOnlyMode {
+    /// On: pulls go on, every push and delete is refused (administrators' too).
+    pub enabled: bool,
+    /// What the banner on every page says, and what a refused client is told (at most 500
+    /// characters; empty: a plain "read-only for maintenance").
+    #[serde(default)]
+    pub message: String,
+}
+
+impl ReadOnlyMode {
+    /// What a refused client (and the banner) says.
+    pub fn said(&self) -> String {
+        let why = self.message.trim();
+        if why.is_empty() {
+            "The registry is read-only for maintenance: pulls go on, pushes and deletes wait.".into()
+        } else {
+            format!("The registry is read-only: {why} (pulls go on, pushes and deletes wait)")
+        }
+    }
+}

@@ -225,6 +225,7 @@ pub fn App() -> impl IntoView {
                     "Skip to content"
                 </a>
                 <Header/>
+                <ReadOnlyBanner/>
                 <main id="main" tabindex="-1" class="mx-auto w-full max-w-6xl flex-1 px-4 py-8 outline-none sm:px-6 lg:px-8">
                     <Routes fallback=NotFound>
                         <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async/>
@@ -322,6 +323,23 @@ fn Header() -> impl IntoView {
                 </Transition>
             </div>
         </header>
+    }
+}
+
+/// In read-only mode, on every page: what the administrators said, and that pulls go on.
+#[component]
+fn ReadOnlyBanner() -> impl IntoView {
+    let session = use_session();
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                session.site.await.ok().and_then(|s| s.read_only).map(|said| view! {
+                    <div role="status" class="border-b border-amber-300 bg-amber-50 px-4 py-2 text-center text-sm text-amber-900">
+                        {said}
+                    </div>
+                })
+            })}
+        </Transition>
     }
 }
 

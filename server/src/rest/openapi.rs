@@ -171,6 +171,10 @@ fn tag_rule_paths() -> Value {
         },
         "/api/v1/namespaces/{id}/tag_rules/{rule_id}": {
             "delete": op("Remove a tag rule (owners)", "tag rules", &["id", "rule_id"], None, "204", no_content())
+        },
+        "/api/v1/read_only": {
+            "get": op("Whether the registry is read-only (anyone signed in)", "read-only mode", &[], None, "200", ok("The mode", schema_ref("ReadOnlyMode"))),
+            "put": op("Switch read-only mode (administrators): pulls go on, every push and delete is refused at the token endpoint and the gate, and cleanup waits; the window for the registry's garbage collection", "read-only mode", &[], Some("ReadOnlyChange"), "200", ok("The mode", schema_ref("ReadOnlyMode")))
         }
     })
 }
@@ -314,7 +318,7 @@ fn core_spec() -> Value {
 
 /// Request bodies are read strictly: a field the API does not know is a 422, not ignored
 /// (a misspelt `visibilty` must not silently do nothing), and the schemas say so.
-const REQUEST_SCHEMAS: [&str; 18] = [
+const REQUEST_SCHEMAS: [&str; 19] = [
     "NewGroupMapping",
     "GroupMappingSource",
     "NewUser",
@@ -333,11 +337,12 @@ const REQUEST_SCHEMAS: [&str; 18] = [
     "WebhookChange",
     "CleanupRules",
     "NewTagRule",
+    "ReadOnlyChange",
 ];
 
 /// Fields of request bodies that may be `null`, meaning "not given" (left as it is, or the
 /// default).
-const NULLABLE_FIELDS: [(&str, &str); 25] = [
+const NULLABLE_FIELDS: [(&str, &str); 26] = [
     ("NewGroupMapping", "team"),
     ("NewGroupMapping", "source"),
     ("NewGroupMapping", "match_by"),
@@ -363,6 +368,7 @@ const NULLABLE_FIELDS: [(&str, &str); 25] = [
     ("NewToken", "expires_at"),
     ("NamespaceChange", "description"),
     ("NamespaceChange", "visibility"),
+    ("ReadOnlyChange", "message"),
 ];
 
 fn schemas() -> Value {
@@ -405,7 +411,12 @@ fn tag_rule_schemas() -> Value {
             "kind": { "type": "string", "enum": ["immutable", "protected"] },
             "push_role": { "type": "string", "nullable": true }, "delete_role": { "type": "string", "nullable": true },
             "created_by": { "type": "string" },
-            "created_at": { "type": "string", "format": "date-time" } } }
+            "created_at": { "type": "string", "format": "date-time" } } },
+        "ReadOnlyChange": { "type": "object", "required": ["enabled"], "properties": {
+            "enabled": { "type": "boolean", "description": "On: pulls go on, pushes and deletes are refused" },
+            "message": { "type": "string", "maxLength": 500, "description": "What the banner says and refused clients are told" } } },
+        "ReadOnlyMode": { "type": "object", "properties": {
+            "enabled": { "type": "boolean" }, "message": { "type": "string" } } }
     })
 }
 

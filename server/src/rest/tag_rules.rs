@@ -1,10 +1,12 @@
-//! `/api/v1/namespaces/{id}/tag_rules`: the tag rules the manifest gate holds a namespace's
-//! tags to (immutable and protected tags). Listed by whoever sees the namespace, changed by its owners.
+//! What the manifest gate holds images to: `/api/v1/namespaces/{id}/tag_rules`, a namespace's
+//! tag rules (immutable and protected tags), listed by whoever sees the namespace and changed by
+//! its owners; and `/api/v1/read_only`, the site's read-only mode.
 
 use app::backend::gate::rules;
 use app::backend::org::namespaces::NamespaceRef;
 use app::backend::AppState;
-use app::model::{TagRuleInput, TagRuleView};
+use app::backend::org::settings;
+use app::model::{ReadOnlyMode, TagRuleInput, TagRuleView};
 use axum::{extract::State, http::StatusCode, Json};
 use serde::Deserialize;
 
@@ -52,4 +54,28 @@ pub async fn remove(
 ) -> ApiResult<StatusCode> {
     rules::remove(&state, &p, &NamespaceRef::Id(id), rule_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `/api/v1/read_only`: read-only mode, for the script that runs the registry's garbage
+/// collection (switch on, collect, switch off). Read by anyone signed in; switched by
+/// administrators.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadOnlyChange {
+    enabled: bool,
+    message: Option<String>,
+}
+
+pub async fn read_only(State(state): State<AppState>, ApiAuth(p): ApiAuth) -> ApiResult<Json<ReadOnlyMode>> {
+    p.require_user()?;
+    Ok(Json(settings::read_only(&state).await))
+}
+
+pub async fn set_read_only(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiJson(b): ApiJson<ReadOnlyChange>,
+) -> ApiResult<Json<ReadOnlyMode>> {
+    let mode = ReadOnlyMode { enabled: b.enabled, message: b.message.unwrap_or_default() };
+    Ok(Json(settings::set_read_only(&state, &p, mode).await?))
 }

@@ -5,7 +5,7 @@
 use crate::common;
 
 use app::backend::registry::keys::{KeyAlgorithm, Signer};
-use common::stack::{oci_image, Options, Stack};
+use common::stack::{claims, oci_image, Options, Stack};
 use common::*;
 use serde_json::json;
 
@@ -253,4 +253,85 @@ async fn a_protected_tag_is_pushed_and_deleted_only_by_the_roles_its_rule_names(
         actions.iter().filter(|a| *a == "gate.refuse").count() >= 3,
         "each refusal is in the activity log: {actions:?}"
     );
+}
+
+#[tokio::test]
+async fn read_only_mode_refuses_every_push_and_delete_on_every_replica_while_pulls_go_on() {
+    let (stack, world) = start().await;
+    let (root, alice) = (world.root().await, world.person("alice").await);
+    let (first, second) = (oci_image(stack.dir.path(), "before", &[]), oci_image(stack.dir.path(), "during", &[]));
+    stack.push(&first, &alice.creds(), "alice/app:1.0").await.expect_ok("a push before read-only mode");
+    let tag = stack.wait_for_tag(&alice, "alice/app", "1.0").await;
+    let earlier = stack.registry_token(&alice, &["repository:alice/app:pull,push,delete"]).await;
+
+    // Only administrators switch it, with a message of at most 500 characters.
+    let r = alice.put("/api/v1/read_only", json!({ "enabled": true })).await;
+    assert_eq!(r.status, 403, "alice may not make the registry read-only: {}", r.body);
+    let r = root.put("/api/v1/read_only", json!({ "enabled": true, "message": "x".repeat(501) })).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = root.put("/api/v1/read_only", json!({ "enabled": true, "mesage": "typo" })).await;
+    assert_eq!(r.status, 422, "an unknown field: {}", r.body);
+    let said = "garbage collection until 14:00 UTC";
+    let r = root.put("/api/v1/read_only", json!({ "enabled": true, "message": said })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // The switch was made on another replica (the world's): the stack's follows within seconds.
+    let http = reqwest::Client::new();
+    let mut seen = serde_json::Value::Null;
+    for _ in 0..100 {
+        let r = http.get(format!("{}/api/v1/read_only", stack.url)).bearer_auth(&alice.token).send().await.unwrap();
+        seen = r.json().await.unwrap();
+        if seen["enabled"] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, json!({ "enabled": true, "message": said }));
+
+    // Pushes and deletes are refused, administrators' too, and the client is told why.
+    let pushed = stack.push(&second, &alice.creds(), "alice/app:2.0").await;
+    pushed.expect_refused("alice's push while read-only");
+    assert!(pushed.stderr.contains(said), "the refusal carries the message: {}", pushed.stderr);
+    stack.push(&second, &root.creds(), "root/app:2.0").await.expect_refused("an administrator's push while read-only");
+    stack.delete(&alice.creds(), "alice/app:1.0").await.expect_refused("alice's delete while read-only");
+    // The token endpoint grants no push or delete now.
+    let t = stack.registry_token(&alice, &["repository:alice/app:pull,push,delete"]).await;
+    assert_eq!(claims(&t)["access"], json!([{ "type": "repository", "name": "alice/app", "actions": ["pull"] }]));
+    // A token granted before the switch is held at the gate.
+    let r = http
+        .delete(format!("http://{}/v2/alice/app/manifests/{}", stack.registry, tag.digest))
+        .bearer_auth(&earlier)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "DENIED");
+    // The dashboard's own delete waits too.
+    let r = alice.delete(&format!("/api/v1/tags/{}", tag.id)).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("read-only"), "{}", r.body);
+    // Pulls go on, and every page says why nothing can be pushed.
+    stack.pull(&alice.creds(), "alice/app:1.0").await.expect_ok("a pull while read-only");
+    let page = http.get(format!("{}/explore", stack.url)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(said), "the banner is on every page");
+
+    // Off again: pushes go on, and both switches are in the activity log.
+    let r = root.put("/api/v1/read_only", json!({ "enabled": false })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut pushed = stack.push(&second, &alice.creds(), "alice/app:2.0").await;
+    for _ in 0..60 {
+        if pushed.ok {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        pushed = stack.push(&second, &alice.creds(), "alice/app:2.0").await;
+    }
+    pushed.expect_ok("a push once read-only mode is off");
+    let page = http.get(format!("{}/explore", stack.url)).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains(said), "no banner once it is off");
+    let actions = world.actions().await;
+    for a in ["settings.read_only.on", "settings.read_only.off"] {
+        assert!(actions.iter().any(|x| x == a), "{a}: {actions:?}");
+    }
 }

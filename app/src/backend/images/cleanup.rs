@@ -64,13 +64,17 @@ async fn managed<'a>(state: &AppState, p: &'a Principal, on: &SetOn) -> AppResul
     }
 }
 
-/// Why no policy runs now (deleting is turned off), if so.
+/// Why no policy runs now (the registry is read-only, or deleting is turned off), if so.
 async fn paused(state: &AppState) -> Option<String> {
     let s = state.access_settings.get(&state.db).await;
-    (!s.delete_enabled).then(|| {
-        let why = policy::CLEANUP_PAUSED;
-        format!("{}{}.", why[..1].to_uppercase(), &why[1..])
-    })
+    let why = if s.read_only {
+        policy::READ_ONLY
+    } else if !s.delete_enabled {
+        policy::CLEANUP_PAUSED
+    } else {
+        return None;
+    };
+    Some(format!("{}{}.", why[..1].to_uppercase(), &why[1..]))
 }
 
 /// Compiles a pattern, anchored as written (`^v\d+` is a prefix, `latest` anywhere).
@@ -717,7 +721,7 @@ async fn run_due(state: &AppState) -> AppResult<()> {
             // Recorded as this occurrence's run, so the card says why nothing went, and the
             // policy is due again only at its next occurrence.
             skip_run(state, id, why).await?;
-            tracing::info!(policy = id, "scheduled cleanup skipped: deleting is turned off");
+            tracing::info!(policy = id, reason = why.as_str(), "scheduled cleanup skipped");
             continue;
         }
         match run_policy(state, id, false, "schedule", None).await {

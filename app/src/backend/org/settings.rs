@@ -11,20 +11,32 @@ use crate::backend::access::principal::Duty;
 use crate::backend::access::principal::Principal;
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
+use crate::model::ReadOnlyMode;
 use crate::policy::AccessSettings;
 
 /// The site's access settings: kept in PostgreSQL (editable by administrators, shared by
 /// replicas) and cached here for a few seconds so that hot paths do not query them.
 #[derive(Clone)]
 pub struct AccessSettingsStore {
-    inner: Arc<RwLock<(AccessSettings, Instant)>>,
+    inner: Arc<RwLock<Snapshot>>,
+}
+
+#[derive(Clone)]
+struct Snapshot {
+    settings: AccessSettings,
+    read_only_message: Arc<str>,
+    at: Instant,
 }
 
 const SETTINGS_TTL: Duration = Duration::from_secs(5);
 
 impl AccessSettingsStore {
     pub fn new(initial: AccessSettings) -> Self {
-        Self { inner: Arc::new(RwLock::new((initial, Instant::now()))) }
+        Self::at((initial, "".into()))
+    }
+
+    fn at((settings, read_only_message): (AccessSettings, Arc<str>)) -> Self {
+        Self { inner: Arc::new(RwLock::new(Snapshot { settings, read_only_message, at: Instant::now() })) }
     }
 
     /// Writes `defaults` unless settings were stored already, then loads what is stored.
@@ -42,22 +54,62 @@ impl AccessSettingsStore {
         )
         .execute(&mut *Duty::Setup.on(db).await?)
         .await?;
-        Ok(Self::new(load(db).await?))
+        Ok(Self::at(load(db).await?))
     }
 
     /// The current settings (reloaded from PostgreSQL when the cached copy is old).
     pub async fn get(&self, db: &PgPool) -> AccessSettings {
-        let (cached, at) = *self.inner.read().expect("settings lock");
-        if at.elapsed() < SETTINGS_TTL {
+        self.snapshot(db).await.settings
+    }
+
+    /// Read-only mode, as now (within a few seconds of its switch on another replica).
+    pub async fn read_only(&self, db: &PgPool) -> ReadOnlyMode {
+        let s = self.snapshot(db).await;
+        ReadOnlyMode { enabled: s.settings.read_only, message: s.read_only_message.to_string() }
+    }
+
+    async fn snapshot(&self, db: &PgPool) -> Snapshot {
+        let cached = self.inner.read().expect("settings lock").clone();
+        if cached.at.elapsed() < SETTINGS_TTL {
             return cached;
         }
         match load(db).await {
-            Ok(fresh) => {
-                *self.inner.write().expect("settings lock") = (fresh, Instant::now());
+            Ok((settings, read_only_message)) => {
+                let fresh = Snapshot { settings, read_only_message, at: Instant::now() };
+                *self.inner.write().expect("settings lock") = fresh.clone();
                 fresh
             }
             Err(_) => cached,
         }
+    }
+
+    /// Switches read-only mode on or off (with its message), and records who did, in one
+    /// transaction.
+    pub async fn set_read_only(&self, db: &PgPool, mode: &ReadOnlyMode, by: Allowed<'_>) -> AppResult<()> {
+        let message = mode.message.trim();
+        if message.chars().count() > 500 {
+            return Err(AppError::invalid("message", "must be at most 500 characters"));
+        }
+        let mut tx = by.begin(db).await?;
+        sqlx::query!("select 1 as one from access_setting for update").fetch_one(&mut *tx).await?;
+        let (before, before_message) = load(&mut *tx).await?;
+        sqlx::query!(
+            "update access_setting set read_only = $1, read_only_message = $2, updated_at = now()",
+            mode.enabled,
+            message
+        )
+        .execute(&mut *tx)
+        .await?;
+        if before.read_only != mode.enabled || &*before_message != message {
+            let action = if mode.enabled { "settings.read_only.on" } else { "settings.read_only.off" };
+            let details = serde_json::json!({ "message": message });
+            crate::backend::audit::record(&mut tx, action, crate::backend::audit::Target::settings(), details).await?;
+        }
+        tx.commit().await?;
+        let settings = AccessSettings { read_only: mode.enabled, ..before };
+        *self.inner.write().expect("settings lock") =
+            Snapshot { settings, read_only_message: message.into(), at: Instant::now() };
+        Ok(())
     }
 
     /// Stores new settings and, when they changed, records who changed what, in one
@@ -66,7 +118,9 @@ impl AccessSettingsStore {
         let mut tx = by.begin(db).await?;
         // The row lock orders two administrators saving at once.
         sqlx::query!("select 1 as one from access_setting for update").fetch_one(&mut *tx).await?;
-        let before = load(&mut *tx).await?;
+        let (before, message) = load(&mut *tx).await?;
+        // Read-only mode is switched on its own (`set_read_only`), never by this form.
+        let s = AccessSettings { read_only: before.read_only, ..s };
         sqlx::query!(
             "update access_setting set push_policy = $1, delete_enabled = $2, contributors_may_delete = $3,
                  users_may_create_teams = $4, users_may_create_namespaces = $5,
@@ -91,14 +145,14 @@ impl AccessSettingsStore {
             .await?;
         }
         tx.commit().await?;
-        *self.inner.write().expect("settings lock") = (s, Instant::now());
+        *self.inner.write().expect("settings lock") = Snapshot { settings: s, read_only_message: message, at: Instant::now() };
         Ok(before)
     }
 }
 
-async fn load<'e>(db: impl sqlx::PgExecutor<'e>) -> AppResult<AccessSettings> {
+async fn load<'e>(db: impl sqlx::PgExecutor<'e>) -> AppResult<(AccessSettings, Arc<str>)> {
     let r = sqlx::query!("select * from access_setting").fetch_one(db).await?;
-    Ok(AccessSettings {
+    let settings = AccessSettings {
         push_policy: r.push_policy.parse().map_err(|e: String| {
             tracing::error!(error = %e, "bad push policy stored");
             AppError::Internal
@@ -108,7 +162,9 @@ async fn load<'e>(db: impl sqlx::PgExecutor<'e>) -> AppResult<AccessSettings> {
         users_may_create_teams: r.users_may_create_teams,
         users_may_create_namespaces: r.users_may_create_namespaces,
         users_may_change_visibility: r.users_may_change_visibility,
-    })
+        read_only: r.read_only,
+    };
+    Ok((settings, r.read_only_message.into()))
 }
 
 pub async fn get_settings(state: &AppState, p: &Principal) -> AppResult<AccessSettings> {
@@ -120,4 +176,16 @@ pub async fn update_settings(state: &AppState, p: &Principal, s: AccessSettings)
     let allowed = p.allowed(crate::policy::can_administer)?;
     state.access_settings.set(&state.db, s, allowed).await?;
     Ok(s)
+}
+
+/// Read-only mode as it is (anyone: every page's banner shows it).
+pub async fn read_only(state: &AppState) -> ReadOnlyMode {
+    state.access_settings.read_only(&state.db).await
+}
+
+/// Switches read-only mode (administrators).
+pub async fn set_read_only(state: &AppState, p: &Principal, mode: ReadOnlyMode) -> AppResult<ReadOnlyMode> {
+    let allowed = p.allowed(crate::policy::can_administer)?;
+    state.access_settings.set_read_only(&state.db, &mode, allowed).await?;
+    Ok(state.access_settings.read_only(&state.db).await)
 }

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use super::{admin_only, AdminHeader};
-use crate::api::admin::{get_settings, UpdateSettings};
+use crate::api::admin::{get_read_only, get_settings, SetReadOnly, UpdateSettings};
 use crate::model::PushPolicy;
 use crate::ui::components::*;
 
@@ -64,6 +64,50 @@ pub fn SettingsPage() -> impl IntoView {
                     </Card>
                 }
             })}
+            <ReadOnlyCard/>
         }
     })
+}
+
+/// Read-only mode: the window for the registry's garbage collection.
+#[component]
+fn ReadOnlyCard() -> impl IntoView {
+    let set = ServerAction::<SetReadOnly>::new();
+    let error = action_error(set);
+    let query = use_query_map();
+    let saved = Signal::derive(move || {
+        action_ok(set).get() || (query.read().get("read_only").is_some() && error.get().is_none())
+    });
+    let mode = Resource::new(move || set.version().get(), |_| get_read_only());
+    // The banner every page shows follows at once.
+    let site = crate::ui::use_session().site;
+    Effect::new(move |_| {
+        if set.version().get() > 0 {
+            site.refetch();
+        }
+    });
+    view! {
+        <div class="mt-6">
+            {loaded(mode, move |m| view! {
+                <Card title="Read-only mode">
+                    <ActionForm action=set attr:class="max-w-xl space-y-4">
+                        {move || saved.get().then(|| view! { <Alert kind=AlertKind::Success message="Read-only mode saved."/> })}
+                        <FormError error/>
+                        <p class="text-sm text-slate-600">
+                            "While the registry is read-only, pulls go on and every push and delete is refused "
+                            "(administrators' too), with your message; every page shows it. Switch it on before "
+                            "running the registry's garbage collection, and off when it is done."
+                        </p>
+                        <label class="flex items-start gap-2 text-sm">
+                            <input type="checkbox" name="enabled" value="true" checked=m.enabled class="mt-0.5"/>
+                            <span>"The registry is read-only"</span>
+                        </label>
+                        <Field label="Message" name="message" value=m.message.clone() required=false
+                            hint="At most 500 characters, e.g. \"Garbage collection until 14:00 UTC\"."/>
+                        <Submit label="Save read-only mode" busy_label="Saving…" pending=set.pending()/>
+                    </ActionForm>
+                </Card>
+            })}
+        </div>
+    }
 }

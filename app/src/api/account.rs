@@ -32,9 +32,7 @@ pub async fn get_site_info() -> Result<SiteInfo, AppError> {
             .into_iter()
             .map(|(name, label)| crate::model::SignInProvider { name, label })
             .collect(),
-        read_only: Some(crate::backend::org::settings::read_only(&state).await)
-            .filter(|m| m.enabled)
-            .map(|m| m.said()),
+        read_only: Some(crate::backend::org::settings::read_only(&state).await).filter(|m| m.enabled).map(|m| m.said()),
     })
 }
 

@@ -109,8 +109,8 @@ fn effect(action: &str, target: &Target<'_>, details: &Value) -> Effect {
             "gate.",
             "settings.read_only.",
         ]
-            .iter()
-            .any(|p| action.starts_with(p)) =>
+        .iter()
+        .any(|p| action.starts_with(p)) =>
         {
             Effect::Nothing
         }

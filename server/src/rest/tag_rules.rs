@@ -4,8 +4,8 @@
 
 use app::backend::gate::rules;
 use app::backend::org::namespaces::NamespaceRef;
-use app::backend::AppState;
 use app::backend::org::settings;
+use app::backend::AppState;
 use app::model::{ReadOnlyMode, TagRuleInput, TagRuleView};
 use axum::{extract::State, http::StatusCode, Json};
 use serde::Deserialize;

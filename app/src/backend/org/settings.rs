@@ -145,7 +145,8 @@ impl AccessSettingsStore {
             .await?;
         }
         tx.commit().await?;
-        *self.inner.write().expect("settings lock") = Snapshot { settings: s, read_only_message: message, at: Instant::now() };
+        *self.inner.write().expect("settings lock") =
+            Snapshot { settings: s, read_only_message: message, at: Instant::now() };
         Ok(before)
     }
 }

@@ -86,3 +86,26 @@ test("an administrator makes the registry read-only: every page says why, pushes
   expect(tryPush("alice/release:after-gc", "org.example.build=gc")).toBeNull();
   await logOut(page);
 });
+
+test("an administrator caps a namespace's storage; the page shows what it uses of it", async ({ page }) => {
+  await logIn(page, admin);
+  await page.goto("/namespaces/alice?tab=settings");
+  await hydrated(page);
+  const card = page.locator("section", { hasText: "Storage quota" });
+  await card.getByLabel("Quota").fill("12 parsecs");
+  await card.getByRole("button", { name: "Save quota" }).click();
+  await expect(card).toContainText("a size such as 50 GB");
+  await card.getByLabel("Quota").fill("1 GB");
+  await card.getByRole("button", { name: "Save quota" }).click();
+  await expect(page.getByTestId("quota")).toContainText("of 1.0 GB");
+  await page.goto("/namespaces/alice?tab=settings");
+  await expect(page.locator("section", { hasText: "Storage quota" }).getByLabel("Quota")).toHaveValue("1.0 GB");
+  // alice sees her usage, but no form to change it.
+  await logOut(page);
+  await logIn(page, alice);
+  await page.goto("/namespaces/alice");
+  await expect(page.getByTestId("quota")).toContainText("of 1.0 GB");
+  await page.goto("/namespaces/alice?tab=settings");
+  await expect(page.getByText("Storage quota")).toHaveCount(0);
+  await logOut(page);
+});

@@ -237,6 +237,13 @@ config_keys! {
     /// so that clients type one host. Empty: none (the main address serves it too, for a
     /// proxy that sends it the manifest paths). `make run` serves 127.0.0.1:5000 so.
     gate_listen: String = "", "PORTCULLIS_GATE_LISTEN";
+    /// The storage quota of a namespace without one of its own, in bytes (0: none). Usage is
+    /// the bytes of the distinct blobs its images refer to; the gate refuses a manifest that
+    /// would take a namespace over its quota. Administrators set a namespace's own quota on its
+    /// page or with `PUT /api/v1/namespaces/{id}/quota`.
+    default_quota_bytes: u64 = "0", "PORTCULLIS_DEFAULT_QUOTA_BYTES";
+    /// The percentage of a namespace's quota at which webhooks get QUOTA_WARNING (1 to 100).
+    quota_warning_percent: u32 = "85", "PORTCULLIS_QUOTA_WARNING_PERCENT";
     /// Shared secret of the registry's notifications. When empty, one is generated and kept
     /// in the database; `registry-config` writes it into the registry's configuration.
     registry_events_secret: Secret = "", "PORTCULLIS_REGISTRY_EVENTS_SECRET";
@@ -422,6 +429,9 @@ impl Config {
             password_cache_secs: self.password_cache_secs,
             registry_url: self.registry_url.clone(),
             gate_listen: self.gate_listen.clone(),
+            default_quota_bytes: (self.default_quota_bytes > 0)
+                .then(|| self.default_quota_bytes.min(i64::MAX as u64) as i64),
+            quota_warning_percent: self.quota_warning_percent.clamp(1, 100) as i64,
             events_secret: Some(self.registry_events_secret.clone()).filter(|s| !s.is_empty()),
             events_retention_days: self.events_retention_days.max(1),
             tag_history_days: self.tag_history_days.max(1),

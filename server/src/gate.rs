@@ -3,8 +3,9 @@
 //!
 //! - A manifest request (`/v2/<name>/manifests/<reference>`) is checked first: the client's
 //!   bearer token must be one of Portcullis's, for this repository and this action; a PUT's
-//!   body is read (bounded) and its digest computed; then the namespace's tag rules
-//!   ([`app::backend::gate`]) decide. A refusal answers in the registry's error format and
+//!   body is read (bounded) and its digest computed; then the namespace's tag rules and its
+//!   storage quota ([`app::backend::gate`]) decide. In read-only mode, nothing that writes
+//!   passes. A refusal answers in the registry's error format and
 //!   says which rule refused; nothing refused is forwarded.
 //! - Everything else (blobs, uploads, tag lists, the catalog) is streamed both ways
 //!   untouched: the registry checks the token itself, and blobs carry no tag.
@@ -255,9 +256,9 @@ async fn put(gate: &Gate, req: Request, name: &str, reference: &str, who: &str) 
             &format!("manifest over {} MiB, more than a registry accepts", MANIFEST_LIMIT >> 20),
         );
     };
-    if serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body).is_err() {
+    let Ok(parsed) = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body) else {
         return error(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", "manifest invalid: not a JSON object");
-    }
+    };
     let digest = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
     if reference.starts_with("sha256:") && reference != digest {
         return error(
@@ -267,6 +268,11 @@ async fn put(gate: &Gate, req: Request, name: &str, reference: &str, who: &str) 
         );
     }
     match gate::may_put(&gate.state, who, name, reference, &digest).await {
+        Ok(Ok(())) => {}
+        Ok(Err(refusal)) => return denied(refusal, who, "PUT", name, reference),
+        Err(e) => return rules_unavailable(e),
+    }
+    match gate::quota::may_put(&gate.state, who, name, reference, &parsed).await {
         Ok(Ok(())) => {}
         Ok(Err(refusal)) => return denied(refusal, who, "PUT", name, reference),
         Err(e) => return rules_unavailable(e),

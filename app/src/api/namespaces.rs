@@ -33,6 +33,10 @@ pub struct NamespaceDetail {
     pub roles: Vec<(String, bool, bool, bool)>,
     pub repositories: Page<crate::model::RepositoryView>,
     pub registry_host: String,
+    /// Its storage: used, and the limit.
+    pub quota: crate::model::QuotaView,
+    /// Whether the viewer may set its quota (administrators).
+    pub may_set_quota: bool,
 }
 
 #[server(endpoint = "namespaces/list", output = crate::api::Json)]
@@ -107,13 +111,33 @@ pub async fn get_namespace(name: String, page: Option<u32>) -> Result<NamespaceD
     )
     .await?
     .1;
+    let quota = crate::backend::gate::quota::get(&state, &p, &NamespaceRef::Id(ns.namespace.id)).await?;
     Ok(NamespaceDetail {
         namespace: ns,
         activity,
         roles,
         repositories,
         registry_host: state.settings.registry_host.clone(),
+        quota,
+        may_set_quota: crate::policy::can_administer(&p.actor()).is_ok(),
     })
+}
+
+/// Sets a namespace's storage quota (administrators): a size such as `50 GB`, or empty for
+/// the site's default.
+#[server(endpoint = "namespaces/quota", output = crate::api::Json)]
+pub async fn set_quota(namespace: String, limit: String) -> Result<crate::model::QuotaView, AppError> {
+    let to = format!("/namespaces/{namespace}?tab=settings");
+    form::answer(Some(&to), |state, p| async move {
+        let limit = match limit.trim() {
+            "" => None,
+            text => Some(crate::model::parse_size(text).ok_or_else(|| {
+                AppError::invalid("limit", "a size such as 50 GB, 500 MB or 1.5 GiB (empty: the site's default)")
+            })?),
+        };
+        crate::backend::gate::quota::set(&state, &p, &NamespaceRef::Name(namespace), limit).await
+    })
+    .await
 }
 
 #[server(endpoint = "namespaces/create", output = crate::api::Json)]

@@ -108,6 +108,7 @@ fn effect(action: &str, target: &Target<'_>, details: &Value) -> Effect {
             "tag_rule.",
             "gate.",
             "settings.read_only.",
+            "quota.",
         ]
         .iter()
         .any(|p| action.starts_with(p)) =>

@@ -34,6 +34,10 @@ pub struct Settings {
     pub registry_url: String,
     /// The address on which Portcullis's gate serves the registry's API (plain HTTP), if any.
     pub gate_listen: String,
+    /// The storage quota of a namespace without one of its own (bytes), if any.
+    pub default_quota_bytes: Option<i64>,
+    /// The percentage of a quota at which webhooks are warned.
+    pub quota_warning_percent: i64,
     /// The shared secret of the registry's notifications; generated and kept in the
     /// database when not configured.
     pub events_secret: Option<Secret>,

@@ -124,3 +124,71 @@ impl ReadOnlyMode {
         }
     }
 }
+
+/// A namespace's storage: what it uses and what it may.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaView {
+    pub namespace: String,
+    /// The bytes of the distinct blobs (layers and configs) its images refer to; a layer
+    /// shared by two images counts once.
+    pub used_bytes: i64,
+    /// At most this many bytes, if there is a limit.
+    pub limit_bytes: Option<i64>,
+    /// Where the limit comes from: `namespace` (its own), `site` (the site-wide default) or
+    /// `none`.
+    pub limit_source: String,
+}
+
+impl QuotaView {
+    /// How much of the limit is used, in percent (0 without a limit).
+    pub fn percent(&self) -> i64 {
+        match self.limit_bytes {
+            Some(0) => 100,
+            Some(l) => ((self.used_bytes as i128 * 100) / l as i128).min(i64::MAX as i128) as i64,
+            None => 0,
+        }
+    }
+}
+
+/// A size as people type it: `50 GB`, `500MB`, `1.5 GiB`, `1048576` (bytes); powers of 1000
+/// for kB, MB, GB, TB and of 1024 for KiB, MiB, GiB, TiB. `None` when it is not one.
+pub fn parse_size(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = (t[..split].trim(), t[split..].trim().to_ascii_lowercase());
+    if number.is_empty() || number.matches('.').count() > 1 {
+        return None;
+    }
+    let factor: f64 = match unit.as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "t" | "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let bytes = number.parse::<f64>().ok()? * factor;
+    (0.0..9.0e18).contains(&bytes).then_some(bytes.round() as i64)
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_are_read_as_people_type_them() {
+        assert_eq!(parse_size("1048576"), Some(1_048_576));
+        assert_eq!(parse_size("50 GB"), Some(50_000_000_000));
+        assert_eq!(parse_size("500mb"), Some(500_000_000));
+        assert_eq!(parse_size("1.5 GiB"), Some(1_610_612_736));
+        assert_eq!(parse_size(" 2 TB "), Some(2_000_000_000_000));
+        assert_eq!(parse_size("0"), Some(0));
+        for bad in ["", "GB", "-1 GB", "1.2.3", "12 parsecs", "1e3", "99999999999 TB"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+    }
+}

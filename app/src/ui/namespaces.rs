@@ -7,9 +7,10 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use super::components::*;
 use super::signed_in_or_visitor;
 use crate::api::namespaces::{
-    get_namespace, list_namespaces, CreateNamespace, DeleteNamespace, NamespaceDetail, SetVisibility, UpdateNamespace,
+    get_namespace, list_namespaces, CreateNamespace, DeleteNamespace, NamespaceDetail, SetQuota, SetVisibility,
+    UpdateNamespace,
 };
-use crate::model::{NamespaceView, Visibility};
+use crate::model::{human_size, NamespaceView, Visibility};
 
 #[component]
 pub fn NamespacesPage() -> impl IntoView {
@@ -136,18 +137,19 @@ pub fn NamespacePage() -> impl IntoView {
     let visibility = ServerAction::<SetVisibility>::new();
     let update = ServerAction::<UpdateNamespace>::new();
     let delete = ServerAction::<DeleteNamespace>::new();
+    let quota = ServerAction::<SetQuota>::new();
     let query = use_query_map();
     let page = Memo::new(move |_| page_number(&query.read(), "page"));
     // The tab shown (`?tab=`); switching tabs reads nothing again.
     let tab = Memo::new(move |_| query.read().get("tab").unwrap_or_default());
     let detail = Resource::new(
-        move || (name.get(), page.get(), visibility.version().get(), update.version().get()),
+        move || (name.get(), page.get(), visibility.version().get(), update.version().get(), quota.version().get()),
         |(n, page, ..)| get_namespace(n, Some(page)),
     );
     let cleanup = super::cleanup::Cleanup::new(move || (name.get(), None));
     let hooks = super::webhooks::Webhooks::new(move || Some(name.get()));
     let rules = super::tag_rules::TagRules::new(move || name.get());
-    let actions = NamespaceActions { visibility, update, delete, cleanup, hooks, rules };
+    let actions = NamespaceActions { visibility, update, delete, quota, cleanup, hooks, rules };
     signed_in_or_visitor(move |_| loaded(detail, move |d| view! { <NamespaceDetailView d tab=tab.get() actions/> }))
 }
 
@@ -157,27 +159,48 @@ struct NamespaceActions {
     visibility: ServerAction<SetVisibility>,
     update: ServerAction<UpdateNamespace>,
     delete: ServerAction<DeleteNamespace>,
+    quota: ServerAction<SetQuota>,
     cleanup: super::cleanup::Cleanup,
     hooks: super::webhooks::Webhooks,
     rules: super::tag_rules::TagRules,
+}
+
+/// How much a namespace stores, and of what limit: " · 1.2 GB of 50 GB (2%)".
+fn quota_line(q: &crate::model::QuotaView) -> impl IntoView {
+    let used = human_size(q.used_bytes);
+    match q.limit_bytes {
+        None => view! { <span>{format!(" · {used} stored")}</span> }.into_any(),
+        Some(limit) => {
+            let percent = q.percent();
+            let class = if percent >= 100 {
+                "font-medium text-red-700"
+            } else if percent >= 85 {
+                "font-medium text-amber-700"
+            } else {
+                ""
+            };
+            view! { <span class=class data-testid="quota">{format!(" · {used} of {} ({percent}%)", human_size(limit))}</span> }.into_any()
+        }
+    }
 }
 
 /// A namespace: a summary line, and a tab of it (repositories, who may do what, cleanup, tag
 /// rules, webhooks, activity, settings), as the repository page has tabs.
 #[component]
 fn NamespaceDetailView(d: NamespaceDetail, tab: String, actions: NamespaceActions) -> impl IntoView {
-    let NamespaceActions { visibility, update, delete, cleanup, hooks, rules } = actions;
+    let NamespaceActions { visibility, update, delete, quota, cleanup, hooks, rules } = actions;
     let (abilities, n) = (d.namespace.abilities, d.namespace.namespace);
     let vis_error = action_error(visibility);
     let upd_error = action_error(update);
     let del_error = action_error(delete);
+    let quota_error = action_error(quota);
     let owner = if n.is_personal {
         view! { <span>"the personal namespace of " <span class="font-medium">{n.team_name.clone()}</span></span> }
             .into_any()
     } else {
         view! { <span>"owned by team " <a class=LINK href=format!("/teams/{}", n.team_name)>{n.team_name.clone()}</a></span> }.into_any()
     };
-    let settings = abilities.change_visibility || abilities.edit || abilities.delete_namespace;
+    let settings = abilities.change_visibility || abilities.edit || abilities.delete_namespace || d.may_set_quota;
     let base = format!("/namespaces/{}", n.name);
     let shown: Vec<(&'static str, &'static str)> = [
         ("", "Repositories", true),
@@ -243,8 +266,32 @@ fn NamespaceDetailView(d: NamespaceDetail, tab: String, actions: NamespaceAction
         .into_any(),
         "settings" => {
             let (name1, name2, description) = (name.clone(), name.clone(), n.description.clone());
+            let (name3, q) = (name.clone(), d.quota.clone());
             view! {
             <div class="max-w-2xl space-y-6">
+                {d.may_set_quota.then(|| {
+                    let current = match q.limit_source.as_str() {
+                        "namespace" => String::new(),
+                        _ => q.limit_bytes.map(|l| format!("The site's default: {}.", human_size(l))).unwrap_or_else(|| "No limit: the site has no default.".into()),
+                    };
+                    let value = if q.limit_source == "namespace" { q.limit_bytes.map(human_size).unwrap_or_default() } else { String::new() };
+                    view! {
+                    <Card title="Storage quota">
+                        <ActionForm action=quota attr:class="space-y-4">
+                            <FormError error=quota_error/>
+                            <input type="hidden" name="namespace" value=name3.clone()/>
+                            <p class="text-sm text-slate-600">
+                                {format!("{} used (the distinct layers of its images; a layer shared by two images counts once). ", human_size(q.used_bytes))}
+                                "A push that would go over the quota is refused, saying so. "
+                                {current}
+                            </p>
+                            <Field label="Quota" name="limit" value=value placeholder="e.g. 50 GB" error=quota_error
+                                hint="A size such as 50 GB, 500 MB or 1.5 GiB; empty for the site's default."/>
+                            <Submit label="Save quota" busy_label="Saving…" pending=quota.pending()/>
+                        </ActionForm>
+                    </Card>
+                    }
+                })}
                 {abilities.change_visibility.then(|| view! {
                     <Card title="Visibility">
                         <ActionForm action=visibility attr:class="space-y-4" attr:data-testid="visibility-form">
@@ -301,6 +348,7 @@ fn NamespaceDetailView(d: NamespaceDetail, tab: String, actions: NamespaceAction
                 1 => " · 1 repository".to_string(),
                 n => format!(" · {n} repositories"),
             }}
+            {quota_line(&d.quota)}
         </p>
         <Tabs label="Namespace" tabs/>
         {body}

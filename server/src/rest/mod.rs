@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/repositories/{id}/cleanup/run", post(cleanup::repository_run))
         .route("/api/v1/namespaces/{id}/tag_rules", get(tag_rules::list).post(tag_rules::add))
         .route("/api/v1/namespaces/{id}/tag_rules/{rule_id}", delete(tag_rules::remove))
+        .route("/api/v1/namespaces/{id}/quota", get(tag_rules::quota).put(tag_rules::set_quota))
         .route("/api/v1/read_only", get(tag_rules::read_only).put(tag_rules::set_read_only))
         .route("/api/v1/webhooks", get(webhooks::list_site_wide).post(webhooks::create_site_wide))
         .route("/api/v1/webhooks/{id}", get(webhooks::get).put(webhooks::change).delete(webhooks::delete))

@@ -172,6 +172,10 @@ fn tag_rule_paths() -> Value {
         "/api/v1/namespaces/{id}/tag_rules/{rule_id}": {
             "delete": op("Remove a tag rule (owners)", "tag rules", &["id", "rule_id"], None, "204", no_content())
         },
+        "/api/v1/namespaces/{id}/quota": {
+            "get": op("A namespace's storage: the bytes of the distinct blobs its images refer to, and its limit (whoever sees the namespace)", "quotas", &["id"], None, "200", ok("The quota", schema_ref("Quota"))),
+            "put": op("Set a namespace's storage quota (administrators); null: the site's default. The gate refuses a push that would go over it", "quotas", &["id"], Some("QuotaChange"), "200", ok("The quota", schema_ref("Quota")))
+        },
         "/api/v1/read_only": {
             "get": op("Whether the registry is read-only (anyone signed in)", "read-only mode", &[], None, "200", ok("The mode", schema_ref("ReadOnlyMode"))),
             "put": op("Switch read-only mode (administrators): pulls go on, every push and delete is refused at the token endpoint and the gate, and cleanup waits; the window for the registry's garbage collection", "read-only mode", &[], Some("ReadOnlyChange"), "200", ok("The mode", schema_ref("ReadOnlyMode")))
@@ -318,7 +322,7 @@ fn core_spec() -> Value {
 
 /// Request bodies are read strictly: a field the API does not know is a 422, not ignored
 /// (a misspelt `visibilty` must not silently do nothing), and the schemas say so.
-const REQUEST_SCHEMAS: [&str; 19] = [
+const REQUEST_SCHEMAS: [&str; 20] = [
     "NewGroupMapping",
     "GroupMappingSource",
     "NewUser",
@@ -338,11 +342,12 @@ const REQUEST_SCHEMAS: [&str; 19] = [
     "CleanupRules",
     "NewTagRule",
     "ReadOnlyChange",
+    "QuotaChange",
 ];
 
 /// Fields of request bodies that may be `null`, meaning "not given" (left as it is, or the
 /// default).
-const NULLABLE_FIELDS: [(&str, &str); 26] = [
+const NULLABLE_FIELDS: [(&str, &str); 27] = [
     ("NewGroupMapping", "team"),
     ("NewGroupMapping", "source"),
     ("NewGroupMapping", "match_by"),
@@ -369,6 +374,7 @@ const NULLABLE_FIELDS: [(&str, &str); 26] = [
     ("NamespaceChange", "description"),
     ("NamespaceChange", "visibility"),
     ("ReadOnlyChange", "message"),
+    ("QuotaChange", "limit_bytes"),
 ];
 
 fn schemas() -> Value {
@@ -415,6 +421,13 @@ fn tag_rule_schemas() -> Value {
         "ReadOnlyChange": { "type": "object", "required": ["enabled"], "properties": {
             "enabled": { "type": "boolean", "description": "On: pulls go on, pushes and deletes are refused" },
             "message": { "type": "string", "maxLength": 500, "description": "What the banner says and refused clients are told" } } },
+        "QuotaChange": { "type": "object", "required": ["limit_bytes"], "properties": {
+            "limit_bytes": { "type": "integer", "format": "int64", "minimum": 0, "description": "At most this many bytes; null for the site's default" } } },
+        "Quota": { "type": "object", "properties": {
+            "namespace": { "type": "string" },
+            "used_bytes": { "type": "integer", "format": "int64", "description": "The bytes of the distinct blobs (layers and configs) its images refer to" },
+            "limit_bytes": { "type": "integer", "format": "int64", "nullable": true },
+            "limit_source": { "type": "string", "enum": ["namespace", "site", "none"] } } },
         "ReadOnlyMode": { "type": "object", "properties": {
             "enabled": { "type": "boolean" }, "message": { "type": "string" } } }
     })

@@ -1,12 +1,13 @@
 //! What the manifest gate holds images to: `/api/v1/namespaces/{id}/tag_rules`, a namespace's
 //! tag rules (immutable and protected tags), listed by whoever sees the namespace and changed by
-//! its owners; and `/api/v1/read_only`, the site's read-only mode.
+//! its owners; `/api/v1/namespaces/{id}/quota`, its storage quota and usage, read by whoever
+//! sees it and set by administrators; and `/api/v1/read_only`, the site's read-only mode.
 
 use app::backend::gate::rules;
 use app::backend::org::namespaces::NamespaceRef;
 use app::backend::org::settings;
 use app::backend::AppState;
-use app::model::{ReadOnlyMode, TagRuleInput, TagRuleView};
+use app::model::{QuotaView, ReadOnlyMode, TagRuleInput, TagRuleView};
 use axum::{extract::State, http::StatusCode, Json};
 use serde::Deserialize;
 
@@ -78,4 +79,28 @@ pub async fn set_read_only(
 ) -> ApiResult<Json<ReadOnlyMode>> {
     let mode = ReadOnlyMode { enabled: b.enabled, message: b.message.unwrap_or_default() };
     Ok(Json(settings::set_read_only(&state, &p, mode).await?))
+}
+
+/// A namespace's quota as the API sets it: bytes, or null for the site's default.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaChange {
+    limit_bytes: Option<i64>,
+}
+
+pub async fn quota(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<QuotaView>> {
+    Ok(Json(app::backend::gate::quota::get(&state, &p, &NamespaceRef::Id(id)).await?))
+}
+
+pub async fn set_quota(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<QuotaChange>,
+) -> ApiResult<Json<QuotaView>> {
+    Ok(Json(app::backend::gate::quota::set(&state, &p, &NamespaceRef::Id(id), b.limit_bytes).await?))
 }

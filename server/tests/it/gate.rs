@@ -335,3 +335,90 @@ async fn read_only_mode_refuses_every_push_and_delete_on_every_replica_while_pul
         assert!(actions.iter().any(|x| x == a), "{a}: {actions:?}");
     }
 }
+
+#[tokio::test]
+async fn a_quota_refuses_the_push_that_would_go_over_it_and_counts_a_shared_layer_once() {
+    let (stack, world) = start().await;
+    let (root, alice, bob) = (world.root().await, world.person("alice").await, world.person("bob").await);
+    let ns = alice.namespace("alice").await.namespace.id;
+    let images: Vec<_> = ["first", "second", "third"].iter().map(|c| oci_image(stack.dir.path(), c, &[])).collect();
+    let quota = format!("/api/v1/namespaces/{ns}/quota");
+    // Waits until a namespace's usage is `bytes` (the registry's events are applied after the push).
+    let usage_becomes = |who: &common::Person, quota: String, bytes: Option<i64>, not: i64| {
+        let who = who.clone();
+        async move {
+            let mut seen = serde_json::Value::Null;
+            for _ in 0..100 {
+                seen = who.get(&quota).await.json();
+                let used = seen["used_bytes"].as_i64().unwrap_or(-1);
+                if bytes.map_or(used != not, |b| used == b) {
+                    return used;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("usage never became {bytes:?}: {seen}");
+        }
+    };
+    let used_becomes = |bytes: i64| usage_becomes(&alice, quota.clone(), Some(bytes), 0);
+
+    // What each image takes as pushed (skopeo compresses its layer on the way), measured in
+    // bob's namespace, one after the other.
+    let bob_quota = format!("/api/v1/namespaces/{}/quota", bob.namespace("bob").await.namespace.id);
+    let mut sizes = Vec::new();
+    let mut before = 0;
+    for (i, image) in images.iter().enumerate() {
+        stack.push(image, &bob.creds(), &format!("bob/probe:{i}")).await.expect_ok("bob pushes to his namespace");
+        let after = usage_becomes(&bob, bob_quota.clone(), None, before).await;
+        sizes.push(after - before);
+        before = after;
+    }
+    assert!(sizes.iter().all(|s| *s > 0), "{sizes:?}");
+
+    used_becomes(0).await;
+    let q = alice.get(&quota).await.json();
+    assert_eq!((q["limit_bytes"].clone(), q["limit_source"].clone()), (json!(null), json!("none")));
+    stack.push(&images[0], &alice.creds(), "alice/app:first").await.expect_ok("a push without a quota");
+    used_becomes(sizes[0]).await;
+
+    // Only administrators set a quota; bob does not even see alice's.
+    let r = alice.put(&quota, json!({ "limit_bytes": 1 })).await;
+    assert_eq!(r.status, 403, "alice may not set her own quota: {}", r.body);
+    assert_eq!(bob.get(&quota).await.status, 404, "bob does not see alice's private namespace");
+    let r = root.put(&quota, json!({ "limit_bytes": -1 })).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let limit = sizes[0] + sizes[1];
+    let r = root.put(&quota, json!({ "limit_bytes": limit })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["limit_source"], "namespace");
+
+    // Exactly at the limit passes; one more image's layers do not.
+    stack.push(&images[1], &alice.creds(), "alice/app:second").await.expect_ok("a push that reaches the quota exactly");
+    used_becomes(limit).await;
+    assert_eq!(alice.get(&quota).await.json()["limit_bytes"], limit);
+    let over = stack.push(&images[2], &alice.creds(), "alice/app:third").await;
+    over.expect_refused("a push over the quota");
+    assert!(over.stderr.contains("quota exceeded: used"), "the refusal says why: {}", over.stderr);
+    // What the namespace holds already adds nothing: another tag, another repository.
+    stack.push(&images[0], &alice.creds(), "alice/app:again").await.expect_ok("a tag on an image it holds");
+    stack.push(&images[0], &alice.creds(), "alice/copy:first").await.expect_ok("the same layers in another repository");
+    stack.wait_for_tag(&alice, "alice/copy", "first").await;
+    used_becomes(limit).await;
+
+    // Deleting an image brings usage down, and the push goes in.
+    stack.delete(&alice.creds(), "alice/app:second").await.expect_ok("alice deletes an image");
+    used_becomes(sizes[0]).await;
+    stack.push(&images[1], &alice.creds(), "alice/app:second").await.expect_ok("the push fits after the delete");
+    used_becomes(limit).await;
+
+    // Reconcile counts it all again from what is recorded, and comes to the same.
+    sqlx::query("update namespace_usage set bytes = 0").execute(&stack.state.db).await.unwrap();
+    app::backend::images::reconcile::reconcile(&stack.state, "test").await.unwrap().unwrap();
+    used_becomes(limit).await;
+
+    // Back to the site's default (none here).
+    let r = root.put(&quota, json!({ "limit_bytes": null })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["limit_source"], "none");
+    let actions = world.actions().await;
+    assert!(actions.iter().any(|a| a == "quota.set") && actions.iter().any(|a| a == "gate.refuse"), "{actions:?}");
+}

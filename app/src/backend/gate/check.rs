@@ -168,7 +168,7 @@ pub async fn may_delete(state: &AppState, actor: &str, repo: &str, reference: &s
 }
 
 /// Records a refusal in the activity log (as the actor, when they are a user), then returns it.
-async fn refused(
+pub(super) async fn refused(
     state: &AppState,
     actor: &str,
     namespace_id: Option<i64>,

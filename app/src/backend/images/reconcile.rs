@@ -211,6 +211,12 @@ async fn run(state: &AppState, started: chrono::DateTime<chrono::Utc>) -> AppRes
     .execute(&mut *Duty::Reconcile.on(&state.db).await?)
     .await?
     .rows_affected() as i32;
+    // The namespaces' storage, counted again from what is recorded now, while the event
+    // worker waits (its pushes change the same counts).
+    let mut tx = Duty::Reconcile.begin(&state.db).await?;
+    store::exclude_worker(&mut tx).await?;
+    crate::backend::gate::quota::recompute(&mut tx).await?;
+    tx.commit().await?;
     Ok(report)
 }
 

@@ -25,6 +25,8 @@ pub struct ImageMeta {
     pub labels: Value,
     pub annotations: Value,
     pub config_digest: Option<String>,
+    /// The config blob's size (what it adds to its namespace's storage).
+    pub config_size: Option<i64>,
     pub layers: Value,
     /// The manifest as the registry served it.
     pub manifest_json: String,
@@ -152,6 +154,7 @@ async fn describe_image(
         doc_layers.iter().map(|l| json!({ "mediaType": l.media_type, "digest": l.digest, "size": l.size })).collect(),
     );
     let config_digest = doc.config.as_ref().map(|c| c.digest.clone());
+    let config_size = doc.config.as_ref().map(|c| c.size);
     // A config blob that is missing or unreadable leaves the image without what it would say;
     // the manifest's own facts are still recorded. One over the limit is not read at all (a
     // pusher may point the config at a layer of gigabytes), and the image says why.
@@ -188,6 +191,7 @@ async fn describe_image(
         labels: scrub(string_map(inner.and_then(|c| c.get("Labels")))),
         annotations: scrub(Value::Object(doc.annotations.unwrap_or_default())),
         config_digest,
+        config_size,
         layers,
         manifest_json: String::new(),
         // Unread (missing or unreadable) stays unknown, and reconcile tries again.
@@ -253,6 +257,7 @@ pub async fn describe(
         labels: first.labels,
         annotations: scrub(Value::Object(doc.annotations.unwrap_or_default())),
         config_digest: None,
+        config_size: None,
         layers: json!([]),
         manifest_json,
         config: Value::Null,
@@ -355,15 +360,16 @@ pub async fn record_pull(
 pub async fn upsert_manifest(conn: &mut Change<'_>, repository_id: i64, m: &ImageMeta) -> AppResult<()> {
     sqlx::query!(
         "insert into manifest (repository_id, digest, media_type, size, created, os, architecture, platforms, labels,
-                               annotations, config_digest, layers, manifest_json, config, incomplete_reason, signed)
+                               annotations, config_digest, layers, manifest_json, config, incomplete_reason, signed,
+                               config_size)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                 exists(select 1 from tag where repository_id = $1 and name = replace($2, ':', '-') || '.sig'))
+                 exists(select 1 from tag where repository_id = $1 and name = replace($2, ':', '-') || '.sig'), $16)
          on conflict (repository_id, digest) do update set
              media_type = excluded.media_type, size = excluded.size, created = excluded.created, os = excluded.os,
              architecture = excluded.architecture, platforms = excluded.platforms, labels = excluded.labels,
              annotations = excluded.annotations, config_digest = excluded.config_digest, layers = excluded.layers,
              manifest_json = excluded.manifest_json, config = excluded.config,
-             incomplete_reason = excluded.incomplete_reason",
+             incomplete_reason = excluded.incomplete_reason, config_size = excluded.config_size",
         repository_id,
         m.digest,
         m.media_type,
@@ -378,7 +384,8 @@ pub async fn upsert_manifest(conn: &mut Change<'_>, repository_id: i64, m: &Imag
         m.layers,
         m.manifest_json,
         (!m.config.is_null()).then_some(&m.config),
-        m.incomplete_reason
+        m.incomplete_reason,
+        m.config_size
     )
     .execute(&mut **conn)
     .await?;

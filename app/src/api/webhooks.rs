@@ -46,6 +46,7 @@ pub async fn create_webhook(
     delete: Option<String>,
     pull: Option<String>,
     cleanup: Option<String>,
+    quota: Option<String>,
     format: Option<String>,
     secret: String,
     header_name: Option<String>,
@@ -55,11 +56,12 @@ pub async fn create_webhook(
     let back = home_of(namespace.as_deref());
     form::answer(Some(&back), |state, p| async move {
         let checked = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
-        let events: Vec<String> = [("push", &push), ("delete", &delete), ("pull", &pull), ("cleanup", &cleanup)]
-            .into_iter()
-            .filter(|(_, v)| checked(v))
-            .map(|(e, _)| e.to_string())
-            .collect();
+        let events: Vec<String> =
+            [("push", &push), ("delete", &delete), ("pull", &pull), ("cleanup", &cleanup), ("quota", &quota)]
+                .into_iter()
+                .filter(|(_, v)| checked(v))
+                .map(|(e, _)| e.to_string())
+                .collect();
         if secret.trim().is_empty() {
             return Err(AppError::invalid("secret", "the receiver checks signatures with it: 16 characters or more"));
         }

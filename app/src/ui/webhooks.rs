@@ -196,6 +196,7 @@ pub fn WebhooksCard(state: Webhooks, namespace: Option<String>) -> impl IntoView
                         <label class="flex items-center gap-2"><input type="checkbox" name="delete" value="on" checked=true/>"Delete"</label>
                         <label class="flex items-center gap-2"><input type="checkbox" name="pull" value="on"/>"Pull"</label>
                         <label class="flex items-center gap-2"><input type="checkbox" name="cleanup" value="on"/>"Cleanup runs"</label>
+                        <label class="flex items-center gap-2"><input type="checkbox" name="quota" value="on"/>"Storage quota warnings"</label>
                     </fieldset>
                     <label class="text-sm"><span class="mb-1 block font-medium text-slate-700">"Payload"</span>
                         <select name="format" class=SELECT>

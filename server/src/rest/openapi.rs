@@ -443,7 +443,7 @@ fn lifecycle_schemas() -> Value {
     json!({
         "NewWebhook": { "type": "object", "required": ["name", "url", "events"], "properties": {
             "name": s("string"), "url": { "type": "string", "description": "http(s); not an internal address unless allowed" },
-            "events": { "type": "array", "items": { "type": "string", "enum": ["push", "delete", "pull", "cleanup"] } },
+            "events": { "type": "array", "items": { "type": "string", "enum": ["push", "delete", "pull", "cleanup", "quota"] } },
             "format": { "type": "string", "enum": ["portcullis", "cloudevents"] },
             "headers": { "type": "object", "additionalProperties": s("string") },
             "secret": { "type": "string", "description": "16 to 256 characters; made when absent" } } },

@@ -421,3 +421,57 @@ async fn deliveries_ignore_the_proxy_settings_of_the_environment() {
     }
     assert!(got.is_ok_and(|g| g.len() == 1), "delivered to the receiver itself, not the proxy: {log:?}");
 }
+
+#[tokio::test]
+async fn a_namespace_nearing_its_quota_is_warned_once_and_a_refused_push_is_told() {
+    let stack = stack(true).await;
+    let world = stack.replica_world().await;
+    let (root, alice) = (world.root().await, world.person("alice").await);
+    let receiver = Receiver::start(&[]).await;
+    let ns = namespace_id(&alice, "alice").await;
+    let created: CreatedWebhook = alice
+        .post(
+            &format!("/api/v1/namespaces/{ns}/webhooks"),
+            json!({ "name": "storage", "url": receiver.url, "events": ["quota"] }),
+        )
+        .await
+        .parse();
+    let quota = format!("/api/v1/namespaces/{ns}/quota");
+    let images: Vec<_> = ["one", "two", "three"]
+        .iter()
+        .map(|c| {
+            let dir = stack.dir.path().join(c);
+            std::fs::create_dir_all(&dir).unwrap();
+            oci_image(&dir, c, &[])
+        })
+        .collect();
+    stack.push(&images[0], &alice.creds(), "alice/app:one").await.expect_ok("a push without a quota");
+    let mut used = 0;
+    for _ in 0..100 {
+        used = alice.get(&quota).await.json()["used_bytes"].as_i64().unwrap();
+        if used > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(used > 0);
+    // Room for one more image of about the same size, which takes the namespace past 85 %.
+    let limit = 2 * used + 100;
+    assert_eq!(root.put(&quota, json!({ "limit_bytes": limit })).await.status, StatusCode::OK);
+    stack.push(&images[1], &alice.creds(), "alice/app:two").await.expect_ok("a push under the quota");
+    stack.push(&images[1], &alice.creds(), "alice/app:two-again").await.expect_ok("the same image again");
+    stack.push(&images[2], &alice.creds(), "alice/app:three").await.expect_refused("a push over the quota");
+    let got = receiver.wait_for(2).await;
+    let payloads: Vec<Value> = got.iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect();
+    let kinds: Vec<&str> = payloads.iter().map(|p| p["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["QUOTA_WARNING", "QUOTA_EXCEEDED"], "one warning, then the refusal: {payloads:?}");
+    let (warning, exceeded) = (&payloads[0]["event_data"], &payloads[1]["event_data"]);
+    assert_eq!((warning["namespace"].as_str(), warning["limit_bytes"].as_i64()), (Some("alice"), Some(limit)));
+    assert!(warning["percent"].as_i64().unwrap() >= 85, "{warning}");
+    assert_eq!(exceeded["reference"], "three");
+    assert!(exceeded["message"].as_str().unwrap().starts_with("quota exceeded: used"), "{exceeded}");
+    assert_eq!(payloads[1]["operator"], "alice");
+    for r in &got {
+        assert!(verifies(r.headers["x-portcullis-signature"].to_str().unwrap(), &r.body, &created.secret));
+    }
+}

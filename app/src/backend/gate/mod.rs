@@ -9,7 +9,7 @@
 //! refusal.
 //!
 //! May call: `access` (who acts), `org` (the namespace a rule is set on, the actor's role in
-//! it), `registry` (what a tag points at now), `audit`.
+//! it), `registry` (what a tag points at now), `webhooks` (quota warnings), `audit`.
 
 pub mod check;
 pub mod quota;

@@ -6,9 +6,10 @@
 //! limit; one that adds no new blob (a tag moved to an image the namespace holds already)
 //! always passes.
 
-use crate::backend::access::principal::{Change, Principal};
+use crate::backend::access::principal::{Change, Duty, Principal};
 use crate::backend::audit::{self, Target};
 use crate::backend::org::namespaces::{self, NamespaceRef};
+use crate::backend::webhooks;
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
 use crate::model::{human_size, QuotaView};
@@ -103,7 +104,9 @@ pub async fn set(state: &AppState, p: &Principal, ns: &NamespaceRef, limit: Opti
 }
 
 /// Whether the manifest `manifest`, pushed to `repo` by `actor`, keeps its namespace within
-/// its quota. Only the blobs the namespace does not hold yet count.
+/// its quota. Only the blobs the namespace does not hold yet count. Webhooks that asked for
+/// `quota` are told a refusal (QUOTA_EXCEEDED), and a push that takes the namespace past the
+/// warning line (QUOTA_WARNING, once per crossing).
 pub async fn may_put(
     state: &AppState,
     actor: &str,
@@ -121,6 +124,7 @@ pub async fn may_put(
         r#"select n.namespace_id,
                   (select limit_bytes from namespace_quota q where q.namespace_id = n.namespace_id) as "limit?",
                   coalesce((select bytes from namespace_usage u where u.namespace_id = n.namespace_id), 0) as "used!",
+                  coalesce((select told_percent from namespace_usage u where u.namespace_id = n.namespace_id), 0) as "told!",
                   (select coalesce(sum(b.size), 0) from unnest($2::text[], $3::bigint[]) as b(digest, size)
                    where not exists(select 1 from namespace_blob nb
                                     where nb.namespace_id = n.namespace_id and nb.digest = b.digest))::bigint as "adds!"
@@ -135,7 +139,38 @@ pub async fn may_put(
         return Ok(Ok(()));
     };
     let Some(limit) = row.limit.or(state.settings.default_quota_bytes) else { return Ok(Ok(())) };
-    if row.adds == 0 || row.used.saturating_add(row.adds) <= limit {
+    if row.adds == 0 {
+        return Ok(Ok(()));
+    }
+    let after = row.used.saturating_add(row.adds);
+    let event = |kind: &'static str, message: &'static str| webhooks::QuotaEvent {
+        kind,
+        namespace_id: row.namespace_id,
+        namespace,
+        repository: repo,
+        reference,
+        actor: Some(actor),
+        used_bytes: after,
+        limit_bytes: limit,
+        message,
+    };
+    if after <= limit {
+        let warn_at = (limit as i128 * state.settings.quota_warning_percent as i128 / 100) as i64;
+        if after >= warn_at && i64::from(row.told) < state.settings.quota_warning_percent {
+            let message = format!(
+                "namespace {namespace} uses {} of its {} quota ({}%) with this push",
+                human_size(after),
+                human_size(limit),
+                after as i128 * 100 / limit.max(1) as i128
+            );
+            tell(state, &webhooks::QuotaEvent { message: &message, ..event("QUOTA_WARNING", "") }).await?;
+        } else if after < warn_at && row.told > 0 {
+            // Back under the line since the last warning (a delete, a cleanup, a larger
+            // quota): the next crossing is told again.
+            sqlx::query!("update namespace_usage set told_percent = 0 where namespace_id = $1", row.namespace_id)
+                .execute(&mut *Duty::Gate.on(&state.db).await?)
+                .await?;
+        }
         return Ok(Ok(()));
     }
     let refusal = Refusal(format!(
@@ -145,7 +180,25 @@ pub async fn may_put(
         human_size(limit),
         human_size(row.adds)
     ));
+    tell(state, &webhooks::QuotaEvent { message: &refusal.0, ..event("QUOTA_EXCEEDED", "") }).await?;
     super::check::refused(state, actor, Some(row.namespace_id), repo, reference, refusal).await
+}
+
+/// Tells the webhooks that asked for `quota`; after a warning, remembers it was told.
+async fn tell(state: &AppState, e: &webhooks::QuotaEvent<'_>) -> AppResult<()> {
+    let mut tx = Duty::Gate.begin(&state.db).await?;
+    webhooks::enqueue_quota(&mut tx, e).await?;
+    if e.kind == "QUOTA_WARNING" {
+        sqlx::query!(
+            "update namespace_usage set told_percent = $2 where namespace_id = $1",
+            e.namespace_id,
+            state.settings.quota_warning_percent as i32
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Rebuilds every namespace's blobs and usage from the recorded manifests (reconcile, after

@@ -90,6 +90,9 @@ impl AccessSettingsStore {
         if message.chars().count() > 500 {
             return Err(AppError::invalid("message", "must be at most 500 characters"));
         }
+        if message.chars().any(char::is_control) {
+            return Err(AppError::invalid("message", "one line of text, without control characters"));
+        }
         let mut tx = by.begin(db).await?;
         sqlx::query!("select 1 as one from access_setting for update").fetch_one(&mut *tx).await?;
         let (before, before_message) = load(&mut *tx).await?;

@@ -122,6 +122,8 @@ pub(super) fn render(state: &AppState, d: &Due) -> (Vec<u8>, &'static str) {
                 "delete" => "io.portcullis.artifact.deleted",
                 "pull" => "io.portcullis.artifact.pulled",
                 "cleanup" => "io.portcullis.cleanup.completed",
+                "quota" if d.payload["type"] == "QUOTA_EXCEEDED" => "io.portcullis.quota.exceeded",
+                "quota" => "io.portcullis.quota.warning",
                 _ => "io.portcullis.test",
             };
             let time = d.payload["occur_at"]

@@ -29,11 +29,11 @@ mod targets;
 
 pub use delivery::{prune, run_due, signature, spawn_worker};
 pub use hooks::{create, delete, deliveries, get, list, list_all_namespaces, redeliver, send_test, set_enabled};
-pub use outbox::{enqueue, enqueue_cleanup, CleanupEvent, ImageEvent};
+pub use outbox::{enqueue, enqueue_cleanup, enqueue_quota, CleanupEvent, ImageEvent, QuotaEvent};
 pub use targets::is_internal;
 
 /// The events a webhook may ask for.
-pub const EVENTS: [&str; 4] = ["push", "delete", "pull", "cleanup"];
+pub const EVENTS: [&str; 5] = ["push", "delete", "pull", "cleanup", "quota"];
 /// The payload formats.
 pub const FORMATS: [&str; 2] = ["portcullis", "cloudevents"];
 

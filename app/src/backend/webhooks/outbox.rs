@@ -96,3 +96,48 @@ pub async fn enqueue_cleanup(conn: &mut Change<'_>, e: &CleanupEvent<'_>) -> App
     .await?
     .rows_affected())
 }
+
+/// A namespace's storage crossing its warning line, or a push refused over its quota, as
+/// webhooks report it.
+#[derive(Debug, Clone)]
+pub struct QuotaEvent<'a> {
+    /// `QUOTA_WARNING` or `QUOTA_EXCEEDED`.
+    pub kind: &'static str,
+    pub namespace_id: i64,
+    pub namespace: &'a str,
+    /// The push that crossed the line or was refused: repository and reference.
+    pub repository: &'a str,
+    pub reference: &'a str,
+    pub actor: Option<&'a str>,
+    /// What the namespace uses with the push (for a refusal: what it would).
+    pub used_bytes: i64,
+    pub limit_bytes: i64,
+    pub message: &'a str,
+}
+
+/// Queues a quota event for the webhooks that asked for `quota`.
+pub async fn enqueue_quota(conn: &mut Change<'_>, e: &QuotaEvent<'_>) -> AppResult<u64> {
+    let percent = if e.limit_bytes > 0 { (e.used_bytes as i128 * 100 / e.limit_bytes as i128) as i64 } else { 100 };
+    let payload = json!({
+        "type": e.kind,
+        "occur_at": Utc::now().timestamp(),
+        "operator": e.actor.unwrap_or(""),
+        "event_data": {
+            "namespace": e.namespace,
+            "repository": { "repo_full_name": e.repository },
+            "reference": e.reference,
+            "used_bytes": e.used_bytes, "limit_bytes": e.limit_bytes, "percent": percent,
+            "message": e.message,
+        },
+    });
+    Ok(sqlx::query!(
+        "insert into webhook_delivery (webhook_id, event, payload)
+         select webhook_id, 'quota', $1 from webhook
+         where enabled and 'quota' = any(events) and (namespace_id is null or namespace_id = $2)",
+        payload,
+        e.namespace_id
+    )
+    .execute(&mut **conn)
+    .await?
+    .rows_affected())
+}

@@ -57,7 +57,7 @@ pub async fn delete_repository(name: String) -> Result<(), AppError> {
 #[server(endpoint = "tags/get", output = crate::api::Json)]
 pub async fn get_tag(id: i64) -> Result<TagDetail, AppError> {
     let (state, p) = form::principal().await?;
-    browse::tag_detail(&state, &p, id).await
+    crate::backend::images::life::tag_detail(&state, &p, id).await
 }
 
 /// Deletes the tag's manifest, and so every tag sharing its digest.

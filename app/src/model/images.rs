@@ -143,6 +143,8 @@ pub struct TagDetail {
     pub registry_host: String,
     /// The tag's moves, newest first (at most [`HISTORY_SHOWN`]).
     pub history: Vec<TagMove>,
+    /// What applies to it: tag rules, cleanup, signature, quota.
+    pub life: crate::model::TagLife,
 }
 
 /// How many moves the tag and repository pages show.

@@ -28,6 +28,21 @@ pub struct TagRuleView {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+impl TagRuleView {
+    /// How a rule reads for people: "Immutable", "Protected: owners push, administrators delete".
+    pub fn describe(&self) -> String {
+        let who = |role: &Option<String>| match role.as_deref() {
+            Some("contributor") => "contributors",
+            Some("owner") => "owners",
+            _ => "administrators",
+        };
+        match self.kind.as_str() {
+            "protected" => format!("Protected: {} push, {} delete", who(&self.push_role), who(&self.delete_role)),
+            _ => "Immutable".to_string(),
+        }
+    }
+}
+
 /// A new tag rule.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagRuleInput {
@@ -191,4 +206,32 @@ mod size_tests {
             assert_eq!(parse_size(bad), None, "{bad}");
         }
     }
+}
+
+/// Everything that applies to one tag, together: the tag rules that cover it, what its
+/// cleanup policy does with it, its signature, and its namespace's storage.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagLife {
+    /// The namespace's tag rules that cover this tag (immutable or protected).
+    pub rules: Vec<TagRuleView>,
+    /// What the cleanup policy over its repository does with it, if one does.
+    pub cleanup: Option<CleanupVerdict>,
+    /// `signed` (a cosign signature is attached: `sha256-<digest>.sig`), or `unsigned`.
+    pub signature: String,
+    /// Its namespace's storage (`None` in the global namespace).
+    pub quota: Option<QuotaView>,
+}
+
+/// A cleanup policy's decision on one tag, as its dry run would give it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupVerdict {
+    /// Whose policy: `namespace acme` or `repository acme/app`.
+    pub policy: String,
+    /// Whether it runs on its schedule (a disabled policy runs only when asked).
+    pub enabled: bool,
+    pub schedule: String,
+    /// `keep`, `delete`, `skip`, or `unknown` (a repository too large to work it out here).
+    pub action: String,
+    /// The rule that keeps it, or why it would go or stay.
+    pub reason: String,
 }

@@ -225,7 +225,6 @@ pub fn App() -> impl IntoView {
                     "Skip to content"
                 </a>
                 <Header/>
-                <ReadOnlyBanner/>
                 <main id="main" tabindex="-1" class="mx-auto w-full max-w-6xl flex-1 px-4 py-8 outline-none sm:px-6 lg:px-8">
                     <Routes fallback=NotFound>
                         <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async/>
@@ -304,7 +303,14 @@ fn Header() -> impl IntoView {
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         let user = session.user.await.ok().flatten();
-                        let signup_enabled = session.site.await.is_ok_and(|s| s.signup_enabled);
+                        let site = session.site.await.ok();
+                        let signup_enabled = site.as_ref().is_some_and(|s| s.signup_enabled);
+                        // In read-only mode, on every page: what the administrators said.
+                        let read_only = site.and_then(|s| s.read_only).map(|said| view! {
+                            <p role="status" class="order-last w-full rounded-md bg-amber-50 px-3 py-1.5 text-center text-sm text-amber-900">
+                                {said}
+                            </p>
+                        });
                         view! {
                             // On a phone the links wrap onto lines of their own (none is pushed
                             // off the screen), and search takes the line under them.
@@ -318,28 +324,12 @@ fn Header() -> impl IntoView {
                             <div class="ml-auto flex items-center gap-3 md:ml-0">
                                 <UserMenu user signup_enabled/>
                             </div>
+                            {read_only}
                         }
                     })}
                 </Transition>
             </div>
         </header>
-    }
-}
-
-/// In read-only mode, on every page: what the administrators said, and that pulls go on.
-#[component]
-fn ReadOnlyBanner() -> impl IntoView {
-    let session = use_session();
-    view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                session.site.await.ok().and_then(|s| s.read_only).map(|said| view! {
-                    <div role="status" class="border-b border-amber-300 bg-amber-50 px-4 py-2 text-center text-sm text-amber-900">
-                        {said}
-                    </div>
-                })
-            })}
-        </Transition>
     }
 }
 

@@ -64,7 +64,7 @@ pub fn TagRulesCard(state: TagRules, namespace: String, manage: bool, registry_h
                                     } else {
                                         view! { <code>{r.repositories.clone()}</code> }.into_any()
                                     }}</td>
-                                    <td class=TD>{describe(&r)}</td>
+                                    <td class=TD>{crate::model::TagRuleView::describe(&r)}</td>
                                     <td class=format!("{TD} {WIDE_ONLY}")>{time_view(r.created_at)} " by " {r.created_by.clone()}</td>
                                     <td class=TD>
                                         {manage.then(|| view! {
@@ -126,19 +126,6 @@ pub fn TagRulesCard(state: TagRules, namespace: String, manage: bool, registry_h
                 </Card>
             })}
         </div>
-    }
-}
-
-/// How a rule reads in the list.
-fn describe(r: &TagRuleView) -> String {
-    let who = |role: &Option<String>| match role.as_deref() {
-        Some("contributor") => "contributors",
-        Some("owner") => "owners",
-        _ => "administrators",
-    };
-    match r.kind.as_str() {
-        "protected" => format!("Protected: {} push, {} delete", who(&r.push_role), who(&r.delete_role)),
-        _ => "Immutable".to_string(),
     }
 }
 

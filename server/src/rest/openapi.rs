@@ -587,7 +587,14 @@ fn response_and_request_schemas() -> Value {
             "index_entries": { "type": "array", "items": { "type": "array" } },
             "incomplete_reason": { "type": "string", "nullable": true, "description": "Why part of the metadata was not read (over a size limit)" },
             "can_delete": s("boolean"), "can_push": s("boolean"), "registry_host": s("string"),
-            "history": { "type": "array", "items": schema_ref("TagMove") } } },
+            "history": { "type": "array", "items": schema_ref("TagMove") },
+            "life": { "type": "object", "description": "What applies to the tag, together", "properties": {
+                "rules": { "type": "array", "items": schema_ref("TagRule"), "description": "The tag rules that cover it" },
+                "cleanup": { "type": "object", "nullable": true, "description": "What its cleanup policy does with it", "properties": {
+                    "policy": s("string"), "enabled": s("boolean"), "schedule": s("string"),
+                    "action": { "type": "string", "enum": ["keep", "delete", "skip", "unknown"] }, "reason": s("string") } },
+                "signature": { "type": "string", "enum": ["signed", "unsigned"] },
+                "quota": { "allOf": [schema_ref("Quota")], "nullable": true } } } } },
         "TagMove": { "type": "object", "properties": {
             "id": { "type": "integer", "format": "int64" }, "tag": s("string"),
             "digest": { "type": "string", "nullable": true, "description": "null: the tag was deleted" },

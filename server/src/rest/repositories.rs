@@ -137,7 +137,7 @@ pub async fn get_tag(
     ApiAuth(p): ApiAuth,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<TagDetail>> {
-    Ok(Json(browse::tag_detail(&state, &p, id).await?))
+    Ok(Json(app::backend::images::life::tag_detail(&state, &p, id).await?))
 }
 
 #[derive(Deserialize, Default)]

@@ -422,3 +422,48 @@ async fn a_quota_refuses_the_push_that_would_go_over_it_and_counts_a_shared_laye
     let actions = world.actions().await;
     assert!(actions.iter().any(|a| a == "quota.set") && actions.iter().any(|a| a == "gate.refuse"), "{actions:?}");
 }
+
+#[tokio::test]
+async fn a_tag_says_what_applies_to_it_rules_cleanup_signature_and_storage() {
+    let (stack, world) = start().await;
+    let (root, alice, bob) = (world.root().await, world.person("alice").await, world.person("bob").await);
+    let ns = alice.namespace("alice").await.namespace.id;
+    let r = alice.post(&format!("/api/v1/namespaces/{ns}/tag_rules"), json!({ "tags": "v*" })).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = alice.put(&format!("/api/v1/namespaces/{ns}/cleanup"), json!({ "keep_last": 1 })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = root.put(&format!("/api/v1/namespaces/{ns}/quota"), json!({ "limit_bytes": 1_000_000 })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for (tag, content) in [("v1", "release"), ("dev1", "older dev"), ("dev2", "newer dev")] {
+        let image = oci_image(stack.dir.path(), content, &[]);
+        stack.push(&image, &alice.creds(), &format!("alice/app:{tag}")).await.expect_ok("a push");
+        stack.wait_for_tag(&alice, "alice/app", tag).await;
+    }
+    let life = |tag: &str| {
+        let (alice, tag) = (alice.clone(), tag.to_string());
+        async move {
+            let t = alice.tag("alice/app", &tag).await;
+            let r = alice.get(&format!("/api/v1/tags/{}", t.id)).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            r.json()["life"].clone()
+        }
+    };
+    let v1 = life("v1").await;
+    assert_eq!(v1["rules"][0]["tags"], "v*");
+    assert_eq!(v1["cleanup"]["action"], "keep");
+    assert!(v1["cleanup"]["reason"].as_str().unwrap().contains("immutable"), "{v1}");
+    assert_eq!(v1["signature"], "unsigned");
+    assert_eq!(v1["quota"]["limit_bytes"], 1_000_000);
+    assert!(v1["quota"]["used_bytes"].as_i64().unwrap() > 0, "{v1}");
+    let (dev1, dev2) = (life("dev1").await, life("dev2").await);
+    assert_eq!(dev1["rules"], json!([]));
+    assert_eq!(
+        (dev1["cleanup"]["action"].as_str(), dev1["cleanup"]["policy"].as_str()),
+        (Some("delete"), Some("namespace alice"))
+    );
+    assert_eq!(dev2["cleanup"]["action"], "keep");
+    assert!(dev2["cleanup"]["reason"].as_str().unwrap().contains("most recently pushed"), "{dev2}");
+    // bob sees none of it: the tag is in alice's private namespace.
+    let id = alice.tag("alice/app", "v1").await.id;
+    assert_eq!(bob.get(&format!("/api/v1/tags/{id}")).await.status, 404);
+}

@@ -192,3 +192,20 @@ pub async fn remove(state: &AppState, p: &Principal, ns: &NamespaceRef, id: i64)
     tx.commit().await?;
     Ok(())
 }
+
+/// The rules of `repo`'s namespace that cover `repo:tag` (for whoever already sees the
+/// repository).
+pub async fn covering(state: &AppState, repo: &str, tag: &str) -> AppResult<Vec<TagRuleView>> {
+    let Some((namespace, path)) = repo.split_once('/') else { return Ok(Vec::new()) };
+    let Some(id) = sqlx::query_scalar!("select namespace_id from namespace where name = $1", namespace)
+        .fetch_optional(&state.db)
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    Ok(views(&state.db, id, None)
+        .await?
+        .into_iter()
+        .filter(|r| crate::model::glob_matches(&r.repositories, path) && crate::model::glob_matches(&r.tags, tag))
+        .collect())
+}

@@ -408,6 +408,8 @@ pub async fn tag_detail(state: &AppState, p: &Principal, tag_id: i64) -> AppResu
         registry_host: state.settings.registry_host.clone(),
         history: super::history::of_tag(state, &r.name, &tag_name).await?,
         tag,
+        // Filled by `life::tag_detail`.
+        life: Default::default(),
     })
 }
 

@@ -21,7 +21,9 @@ use crate::backend::org::namespaces::{self, NamespaceRef};
 use crate::backend::webhooks;
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
-use crate::model::{CleanupDecision, CleanupPolicyView, CleanupReport, CleanupRules, CleanupRunSummary};
+use crate::model::{
+    CleanupDecision, CleanupPolicyView, CleanupReport, CleanupRules, CleanupRunSummary, CleanupVerdict,
+};
 use crate::policy;
 
 use super::browse::visible_repository;
@@ -323,8 +325,62 @@ fn decide(
     out
 }
 
+/// The most tags a repository may have for its tag pages to work out what its cleanup policy
+/// does with each (its dry run says it for any number).
+const VERDICT_TAGS: i64 = 5_000;
+
+/// What the cleanup policy over `repository` (its own, else its namespace's) does with its tag
+/// `tag`, as a dry run of that repository would say, if a policy covers it. For whoever sees
+/// the repository.
+pub async fn verdict(state: &AppState, repository: &str, tag: &str) -> AppResult<Option<CleanupVerdict>> {
+    let Some(row) = sqlx::query!(
+        r#"select c.cleanup_policy_id, r.repository_id,
+                  (select count(*) from tag t where t.repository_id = r.repository_id) as "tags!"
+           from repository r
+           join cleanup_policy c on c.repository_id = r.repository_id
+                                 or (c.repository_id is null and c.namespace_id = r.namespace_id)
+           where r.name = $1
+           order by c.repository_id nulls last limit 1"#,
+        repository
+    )
+    .fetch_optional(&state.db)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let policy = view(&mut *state.db.acquire().await?, row.cleanup_policy_id).await?;
+    let verdict = |action: &str, reason: String| CleanupVerdict {
+        policy: match &policy.repository {
+            Some(r) => format!("repository {r}"),
+            None => format!("namespace {}", policy.namespace),
+        },
+        enabled: policy.rules.enabled,
+        schedule: policy.rules.schedule.clone(),
+        action: action.into(),
+        reason,
+    };
+    if row.tags > VERDICT_TAGS {
+        return Ok(Some(verdict(
+            "unknown",
+            format!(
+                "the repository has more than {VERDICT_TAGS} tags: its policy's dry run says what it does with each"
+            ),
+        )));
+    }
+    let (tags, children) = covered(state, row.cleanup_policy_id, Some(row.repository_id)).await?;
+    let kept = gate::check::kept_tags(state, repository).await?;
+    Ok(decide(&policy.rules, &tags, &children, &kept, Utc::now())
+        .into_iter()
+        .find(|d| d.tag == tag)
+        .map(|d| verdict(&d.action, d.reason)))
+}
+
 /// Every repository a policy covers, with its tags and the images its indexes include.
-async fn covered(state: &AppState, policy_id: i64) -> AppResult<(Vec<Tagged>, HashMap<String, Vec<String>>)> {
+async fn covered(
+    state: &AppState,
+    policy_id: i64,
+    only: Option<i64>,
+) -> AppResult<(Vec<Tagged>, HashMap<String, Vec<String>>)> {
     let rows = sqlx::query!(
         r#"select t.repository_id, r.name as repository, t.name as tag, t.digest,
                   t.pushed_at as "pushed_at: DateTime<Utc>", t.last_pulled_at as "last_pulled_at: DateTime<Utc>"
@@ -333,9 +389,10 @@ async fn covered(state: &AppState, policy_id: i64) -> AppResult<(Vec<Tagged>, Ha
                                  and not exists(select 1 from cleanup_policy o where o.repository_id = r.repository_id))
                              or r.repository_id = c.repository_id
            join tag t on t.repository_id = r.repository_id
-           where c.cleanup_policy_id = $1
+           where c.cleanup_policy_id = $1 and ($2::bigint is null or r.repository_id = $2)
            order by r.name, t.pushed_at desc, t.tag_id desc"#,
-        policy_id
+        policy_id,
+        only
     )
     .fetch_all(&state.db)
     .await?;
@@ -344,8 +401,9 @@ async fn covered(state: &AppState, policy_id: i64) -> AppResult<(Vec<Tagged>, Ha
            from cleanup_policy c
            join repository r on (c.repository_id is null and r.namespace_id = c.namespace_id) or r.repository_id = c.repository_id
            join manifest m on m.repository_id = r.repository_id, jsonb_array_elements(m.platforms) p
-           where c.cleanup_policy_id = $1 and p ? 'digest'"#,
-        policy_id
+           where c.cleanup_policy_id = $1 and p ? 'digest' and ($2::bigint is null or r.repository_id = $2)"#,
+        policy_id,
+        only
     )
     .fetch_all(&state.db)
     .await?;
@@ -413,7 +471,7 @@ async fn run_policy(
 ) -> AppResult<CleanupReport> {
     let who = by.map(|a| a.user());
     let rules = view(&mut *state.db.acquire().await?, policy_id).await?;
-    let (tags, children) = covered(state, policy_id).await?;
+    let (tags, children) = covered(state, policy_id, None).await?;
     let now = Utc::now();
     let mut decisions = Vec::new();
     let mut by_repo: Vec<(i64, String, Vec<Tagged>)> = Vec::new();

@@ -4,13 +4,15 @@
 //! `sync_run`, `cleanup_policy` and `cleanup_run` tables.
 //!
 //! May call: `access`, `directory` (`org::shared` for the namespace an image arrives
-//! in), `registry` (the client), `audit`, `gate` (cleanup keeps immutable tags).
+//! in), `registry` (the client), `audit`, `gate` (cleanup keeps immutable tags; a tag page
+//! says which rules and what quota apply; reconcile recounts the quotas' usage).
 
 pub mod browse;
 pub mod cleanup;
 pub mod cron;
 pub mod events;
 pub mod history;
+pub mod life;
 pub mod manage;
 pub mod reconcile;
 pub mod store;

@@ -10,7 +10,7 @@ use super::super::signed_in_or_visitor;
 use super::history::TagHistoryCard;
 use super::{delete_fields, delete_question};
 use crate::api::images::{get_tag, DeleteTag, RestoreTag};
-use crate::model::{human_size, short_digest, BuildStep, ImageConfig, TagDetail};
+use crate::model::{human_size, short_digest, BuildStep, ImageConfig, TagDetail, TagLife};
 
 #[component]
 pub fn TagPage() -> impl IntoView {
@@ -84,6 +84,7 @@ fn TagDetailView(d: TagDetail, delete: ServerAction<DeleteTag>, restore: ServerA
                 })}
             </div>
             <div class="space-y-6">
+                <LifeCard life=d.life.clone() repository=repo.clone()/>
                 <Card title="Labels">
                     {if t.labels.is_empty() {
                         view! { <p class="text-sm text-slate-500">"No labels."</p> }.into_any()
@@ -116,6 +117,77 @@ fn TagDetailView(d: TagDetail, delete: ServerAction<DeleteTag>, restore: ServerA
                 })}
             </div>
         </div>
+    }
+}
+
+/// What applies to the tag, together: the tag rules that cover it, what cleanup does with it,
+/// its signature, and its namespace's storage.
+#[component]
+fn LifeCard(life: TagLife, repository: String) -> impl IntoView {
+    let namespace = repository.split_once('/').map(|(n, _)| n.to_string());
+    let item = |k: &'static str, v: AnyView| {
+        view! {
+            <div class="py-2 text-sm">
+                <dt class="font-medium text-slate-700">{k}</dt>
+                <dd class="mt-0.5 text-slate-600">{v}</dd>
+            </div>
+        }
+    };
+    let rules = if life.rules.is_empty() {
+        view! { <span>"No tag rule covers it: it may move and be deleted."</span> }.into_any()
+    } else {
+        let href = namespace.as_ref().map(|n| format!("/namespaces/{n}?tab=rules")).unwrap_or_default();
+        view! {
+            <ul class="space-y-1">
+                {life.rules.iter().map(|r| view! {
+                    <li>{r.describe()} " (rule " <a class=LINK href=href.clone()>{r.tags.clone()}</a> ")"</li>
+                }).collect_view()}
+            </ul>
+        }
+        .into_any()
+    };
+    let cleanup = match life.cleanup {
+        None => "No cleanup policy covers it.".to_string(),
+        Some(c) => {
+            let what = match c.action.as_str() {
+                "keep" => "Kept",
+                "delete" => "Deleted at the next run",
+                "skip" => "Stays",
+                _ => "Not worked out here",
+            };
+            let when = if !c.enabled {
+                ", which is off".to_string()
+            } else if c.schedule.is_empty() {
+                ", run on demand".to_string()
+            } else {
+                format!(", run on schedule {}", c.schedule)
+            };
+            format!("{what}: {} (the policy of {}{when}).", c.reason, c.policy)
+        }
+    };
+    let signature = match life.signature.as_str() {
+        "signed" => "A cosign signature is attached (sha256-….sig).",
+        _ => "Unsigned: no cosign signature is attached.",
+    };
+    let quota = life.quota.map(|q| match q.limit_bytes {
+        Some(l) => format!(
+            "{} uses {} of its {} quota ({}%).",
+            q.namespace,
+            human_size(q.used_bytes),
+            human_size(l),
+            q.percent()
+        ),
+        None => format!("{} stores {}, with no quota.", q.namespace, human_size(q.used_bytes)),
+    });
+    view! {
+        <Card title="What applies">
+            <dl class="divide-y divide-slate-100" data-testid="tag-life">
+                {item("Tag rules", rules)}
+                {item("Cleanup", view! { <span>{cleanup}</span> }.into_any())}
+                {item("Signature", view! { <span>{signature}</span> }.into_any())}
+                {quota.map(|q| item("Storage", view! { <span>{q}</span> }.into_any()))}
+            </dl>
+        </Card>
     }
 }
 

@@ -85,7 +85,14 @@ pub async fn set_read_only(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuotaChange {
+    /// Required, though it may be null (a body of `{}` is refused, not read as "the default").
+    #[serde(deserialize_with = "present")]
     limit_bytes: Option<i64>,
+}
+
+/// A field that must be given, as a value or as null.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Option::deserialize(d)
 }
 
 pub async fn quota(

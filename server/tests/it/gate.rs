@@ -386,6 +386,8 @@ async fn a_quota_refuses_the_push_that_would_go_over_it_and_counts_a_shared_laye
     assert_eq!(bob.get(&quota).await.status, 404, "bob does not see alice's private namespace");
     let r = root.put(&quota, json!({ "limit_bytes": -1 })).await;
     assert_eq!(r.status, 422, "{}", r.body);
+    let r = root.put(&quota, json!({})).await;
+    assert_eq!(r.status, 422, "no limit given is not \"the default\": {}", r.body);
     let limit = sizes[0] + sizes[1];
     let r = root.put(&quota, json!({ "limit_bytes": limit })).await;
     assert_eq!(r.status, 200, "{}", r.body);

@@ -421,3 +421,46 @@ async fn a_push_burst_survives_a_replica_killed_midway_and_no_event_is_lost() {
     .await;
     assert_eq!(overlapping, 0, "reconcile runs overlapped");
 }
+
+/// The manifest gate on every replica: a tag rule added through one replica holds at once at
+/// the gate of every other (each reads the rules from PostgreSQL on each PUT), with its
+/// refused twin (the same image again passes).
+#[tokio::test]
+async fn a_tag_rule_set_through_one_replica_holds_at_every_replicas_gate() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.user("alice");
+    let image = |name: &str| {
+        let dir = cluster.dir.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        oci_image(&dir, name, &[])
+    };
+    let (first, second) = (image("first"), image("second"));
+    // Through a replica's gate (its own address serves the registry's API too).
+    let cluster = &cluster;
+    let push = |replica: usize, image: PathBuf, tag: &'static str| {
+        let (src, creds) = (format!("oci:{}:1.0", image.display()), alice.creds());
+        let dest = format!("docker://{}/alice/app:{tag}", cluster.replicas[replica].base.trim_start_matches("http://"));
+        async move { cluster.skopeo(&["copy", "--dest-tls-verify=false", "--dest-creds", &creds, &src, &dest]).await }
+    };
+    push(0, first.clone(), "v1").await.expect_ok("alice pushes v1 through the first replica's gate");
+
+    let ns: i64 = sqlx::query_scalar("select namespace_id from namespace where name = 'alice'")
+        .fetch_one(&cluster.db)
+        .await
+        .unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/namespaces/{ns}/tag_rules", cluster.replicas[0].base))
+        .bearer_auth(&cluster.root_token)
+        .json(&json!({ "tags": "v*" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+
+    for replica in 0..3 {
+        let moved = push(replica, second.clone(), "v1").await;
+        moved.expect_refused(&format!("moving v1 through replica {replica}'s gate"));
+        assert!(moved.stderr.contains("immutable"), "replica {replica}: {}", moved.stderr);
+        push(replica, first.clone(), "v1").await.expect_ok(&format!("the same image again, through replica {replica}"));
+    }
+}

@@ -27,6 +27,9 @@ struct Cluster {
     lb: String,
     /// `127.0.0.1:<port>` of the registry.
     registry: String,
+    /// `127.0.0.1:<port>` of haproxy's registry frontend: manifests to the replicas' gate,
+    /// the rest to the registry.
+    gate: String,
     replicas: Vec<Replica>,
     root_token: String,
     haproxy: tokio::process::Child,
@@ -47,13 +50,15 @@ impl User {
 }
 
 /// The shipped haproxy configuration with this test's addresses.
-fn haproxy_config(lb_port: u16, replicas: &[Replica]) -> String {
+fn haproxy_config(lb_port: u16, gate: &str, registry: &str, replicas: &[Replica]) -> String {
     let mut text = include_str!("../../../deploy/haproxy/haproxy.cfg").to_string();
     let mut swap = |from: &str, to: &str| {
         assert!(text.contains(from), "the shipped haproxy.cfg has {from}");
         text = text.replace(from, to);
     };
     swap("bind :8080", &format!("bind 127.0.0.1:{lb_port}"));
+    swap("bind :5000", &format!("bind {gate}"));
+    swap("server registry registry:5000", &format!("server registry {registry}"));
     for (i, r) in replicas.iter().enumerate() {
         swap(&format!("portcullis{}:3000", i + 1), r.base.trim_start_matches("http://"));
     }
@@ -87,7 +92,8 @@ impl Cluster {
     async fn start() -> Cluster {
         let db = fresh_db().await;
         let dir = tempfile::tempdir().unwrap();
-        let (lb_port, registry_port) = (free_port(), free_port());
+        let (lb_port, registry_port, gate_port) = (free_port(), free_port(), free_port());
+        let gate = format!("127.0.0.1:{gate_port}");
         let lb = format!("http://127.0.0.1:{lb_port}");
         let registry = format!("127.0.0.1:{registry_port}");
         let settings: Vec<(String, String)> = [
@@ -129,7 +135,7 @@ impl Cluster {
         }
 
         let cfg = dir.path().join("haproxy.cfg");
-        std::fs::write(&cfg, haproxy_config(lb_port, &replicas)).unwrap();
+        std::fs::write(&cfg, haproxy_config(lb_port, &gate, &registry, &replicas)).unwrap();
         let haproxy_log = std::fs::File::create(dir.path().join("haproxy.log")).unwrap();
         let haproxy = tokio::process::Command::new("haproxy")
             .args(["-db", "-f", cfg.to_str().unwrap()])
@@ -147,7 +153,7 @@ impl Cluster {
             .kill_on_drop(true)
             .spawn()
             .expect("docker-registry is installed");
-        let cluster = Cluster { db, dir, lb, registry, replicas, root_token, haproxy, registry_process };
+        let cluster = Cluster { db, dir, lb, registry, gate, replicas, root_token, haproxy, registry_process };
         cluster
             .wait_until("haproxy serves /readyz", |c| async move { c.status(&format!("{}/readyz", c.lb)).await == 200 })
             .await;
@@ -463,4 +469,23 @@ async fn a_tag_rule_set_through_one_replica_holds_at_every_replicas_gate() {
         assert!(moved.stderr.contains("immutable"), "replica {replica}: {}", moved.stderr);
         push(replica, first.clone(), "v1").await.expect_ok(&format!("the same image again, through replica {replica}"));
     }
+
+    // Through the shipped haproxy file's registry frontend: manifests to the gate, blobs
+    // straight to the registry.
+    let through = |image: &Path, tag: &str| {
+        let src = format!("oci:{}:1.0", image.display());
+        let dest = format!("docker://{}/alice/app:{tag}", cluster.gate);
+        let creds = alice.creds();
+        async move { cluster.skopeo(&["copy", "--dest-tls-verify=false", "--dest-creds", &creds, &src, &dest]).await }
+    };
+    let moved = through(&second, "v1").await;
+    moved.expect_refused("moving v1 through haproxy");
+    assert!(moved.stderr.contains("immutable"), "{}", moved.stderr);
+    through(&second, "dev").await.expect_ok("a tag no rule covers, through haproxy");
+    let pulled = format!("oci:{}:pulled", cluster.dir.path().join("pulled-through-haproxy").display());
+    let src = format!("docker://{}/alice/app:dev", cluster.gate);
+    cluster
+        .skopeo(&["copy", "--src-tls-verify=false", "--src-creds", &alice.creds(), &src, &pulled])
+        .await
+        .expect_ok("a pull through haproxy");
 }

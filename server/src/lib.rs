@@ -353,6 +353,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     app::backend::images::cleanup::spawn(state.clone());
     prometheus::spawn_upkeep();
     if !config.gate_listen.is_empty() {
+        // The gate forwards to registry_url: were that the gate itself, every request would
+        // come back to it, without end.
+        let upstream = config.registry_url.trim_start_matches("http://").trim_start_matches("https://");
+        let upstream = upstream.split('/').next().unwrap_or_default();
+        if upstream == config.gate_listen || upstream == config.listen.to_string() {
+            anyhow::bail!(
+                "registry_url ({}) is Portcullis's own address: it must be the registry's (registry_listen)",
+                config.registry_url
+            );
+        }
         let gate =
             gate::listener_router(gate::Gate::new(state.clone(), &config), Arc::new(config.trusted_proxies.0.clone()));
         let gate_listener = tokio::net::TcpListener::bind(&config.gate_listen)

@@ -62,20 +62,22 @@ impl Stack {
         server::migrate(db).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        // The gate's port is taken before the registry's is chosen: a port chosen free and let
+        // go could otherwise be handed to the gate, which would then forward to itself.
+        let gate_listener = match options.through_gate {
+            true => Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()),
+            false => None,
+        };
         let registry_port = free_port();
         let mut config = server::Config::defaults();
         config.public_url = format!("http://{addr}");
         config.listen = addr;
         config.registry_listen = format!("127.0.0.1:{registry_port}");
         config.registry_host = config.registry_listen.clone();
-        let gate_listener = if options.through_gate {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        if let Some(l) = &gate_listener {
             config.gate_listen = l.local_addr().unwrap().to_string();
             config.registry_host = config.gate_listen.clone();
-            Some(l)
-        } else {
-            None
-        };
+        }
         tweak(&mut config);
 
         config.registry_url = format!("http://{}", config.registry_listen);

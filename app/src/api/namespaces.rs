@@ -111,7 +111,7 @@ pub async fn get_namespace(name: String, page: Option<u32>) -> Result<NamespaceD
     )
     .await?
     .1;
-    let quota = crate::backend::gate::quota::get(&state, &p, &NamespaceRef::Id(ns.namespace.id)).await?;
+    let quota = crate::backend::gate::quota::standing(&state, ns.namespace.id, &ns.namespace.name).await?;
     Ok(NamespaceDetail {
         namespace: ns,
         activity,

@@ -36,8 +36,9 @@ pub fn blobs_of(manifest: &serde_json::Map<String, serde_json::Value>) -> Vec<(S
     out
 }
 
-/// A namespace's usage and limit, by its id.
-async fn standing(state: &AppState, namespace_id: i64, name: &str) -> AppResult<QuotaView> {
+/// A namespace's usage and limit, by its id (for a caller that already found the namespace
+/// for the viewer).
+pub async fn standing(state: &AppState, namespace_id: i64, name: &str) -> AppResult<QuotaView> {
     let row = sqlx::query!(
         r#"select (select bytes from namespace_usage where namespace_id = $1) as "used?",
                   (select limit_bytes from namespace_quota where namespace_id = $1) as "limit?""#,

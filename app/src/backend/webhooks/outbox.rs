@@ -45,13 +45,24 @@ pub async fn enqueue(conn: &mut Change<'_>, registry_host: &str, event: &ImageEv
             "repository": { "name": name, "namespace": namespace, "repo_full_name": event.repository },
         },
     });
+    queue(conn, event.kind, payload, event.namespace_id).await
+}
+
+/// Queues `payload` for every enabled webhook that asked for `event`: its namespace's, and the
+/// site-wide ones.
+async fn queue(
+    conn: &mut Change<'_>,
+    event: &str,
+    payload: serde_json::Value,
+    namespace_id: Option<i64>,
+) -> AppResult<u64> {
     Ok(sqlx::query!(
         "insert into webhook_delivery (webhook_id, event, payload)
          select webhook_id, $1, $2 from webhook
          where enabled and $1 = any(events) and (namespace_id is null or namespace_id = $3)",
-        event.kind,
+        event,
         payload,
-        event.namespace_id
+        namespace_id
     )
     .execute(&mut **conn)
     .await?
@@ -85,16 +96,7 @@ pub async fn enqueue_cleanup(conn: &mut Change<'_>, e: &CleanupEvent<'_>) -> App
             "deleted": e.deleted, "kept": e.kept, "skipped": e.skipped, "bytes_freed": e.bytes_freed,
         },
     });
-    Ok(sqlx::query!(
-        "insert into webhook_delivery (webhook_id, event, payload)
-         select webhook_id, 'cleanup', $1 from webhook
-         where enabled and 'cleanup' = any(events) and (namespace_id is null or namespace_id = $2)",
-        payload,
-        e.namespace_id
-    )
-    .execute(&mut **conn)
-    .await?
-    .rows_affected())
+    queue(conn, "cleanup", payload, Some(e.namespace_id)).await
 }
 
 /// A namespace's storage crossing its warning line, or a push refused over its quota, as
@@ -130,14 +132,5 @@ pub async fn enqueue_quota(conn: &mut Change<'_>, e: &QuotaEvent<'_>) -> AppResu
             "message": e.message,
         },
     });
-    Ok(sqlx::query!(
-        "insert into webhook_delivery (webhook_id, event, payload)
-         select webhook_id, 'quota', $1 from webhook
-         where enabled and 'quota' = any(events) and (namespace_id is null or namespace_id = $2)",
-        payload,
-        e.namespace_id
-    )
-    .execute(&mut **conn)
-    .await?
-    .rows_affected())
+    queue(conn, "quota", payload, Some(e.namespace_id)).await
 }

@@ -249,6 +249,13 @@ pub fn can_manage_tag_rules(actor: &Actor, ns: &NamespaceFacts) -> Decision {
     can_manage_webhooks(actor, ns).map_err(|_| Denied("only owners of the team may manage this namespace's tag rules"))
 }
 
+/// Require signed images in a namespace, and choose the keys it trusts: its team's owners
+/// and administrators, as for its tag rules.
+pub fn can_manage_signature_policy(actor: &Actor, ns: &NamespaceFacts) -> Decision {
+    can_manage_webhooks(actor, ns)
+        .map_err(|_| Denied("only owners of the team may manage this namespace's signature policy"))
+}
+
 /// Push (create or move) or delete a tag that a protected tag rule covers, whose least role
 /// for that action is `least` (`contributor`, `owner`, or `admin` for administrators only):
 /// members of the namespace's team of at least that role, and administrators.

@@ -244,6 +244,9 @@ config_keys! {
     default_quota_bytes: u64 = "0", "PORTCULLIS_DEFAULT_QUOTA_BYTES";
     /// The percentage of a namespace's quota at which webhooks get QUOTA_WARNING (1 to 100).
     quota_warning_percent: u32 = "85", "PORTCULLIS_QUOTA_WARNING_PERCENT";
+    /// Seconds during which whoever pushed an image may pull it unsigned from a namespace that
+    /// requires signatures, so that CI can sign what it just pushed (0: never).
+    signature_grace_secs: u64 = "300", "PORTCULLIS_SIGNATURE_GRACE_SECS";
     /// Shared secret of the registry's notifications. When empty, one is generated and kept
     /// in the database; `registry-config` writes it into the registry's configuration.
     registry_events_secret: Secret = "", "PORTCULLIS_REGISTRY_EVENTS_SECRET";
@@ -432,6 +435,7 @@ impl Config {
             default_quota_bytes: (self.default_quota_bytes > 0)
                 .then(|| self.default_quota_bytes.min(i64::MAX as u64) as i64),
             quota_warning_percent: self.quota_warning_percent.clamp(1, 100) as i64,
+            signature_grace_secs: self.signature_grace_secs.min(86_400 * 30) as i64,
             events_secret: Some(self.registry_events_secret.clone()).filter(|s| !s.is_empty()),
             events_retention_days: self.events_retention_days.max(1),
             tag_history_days: self.tag_history_days.max(1),

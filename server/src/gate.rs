@@ -4,7 +4,8 @@
 //! - A manifest request (`/v2/<name>/manifests/<reference>`) is checked first: the client's
 //!   bearer token must be one of Portcullis's, for this repository and this action; a PUT's
 //!   body is read (bounded) and its digest computed; then the namespace's tag rules and its
-//!   storage quota ([`app::backend::gate`]) decide. In read-only mode, nothing that writes
+//!   storage quota ([`app::backend::gate`]) decide; a GET, in a namespace that requires
+//!   signed images, waits for its signature to verify. In read-only mode, nothing that writes
 //!   passes. A refusal answers in the registry's error format and
 //!   says which rule refused; nothing refused is forwarded.
 //! - Everything else (blobs, uploads, tag lists, the catalog) is streamed both ways
@@ -228,7 +229,38 @@ async fn manifest(gate: &Gate, req: Request, name: &str, reference: &str) -> Res
             Ok(Err(refusal)) => denied(refusal, &token.sub, "DELETE", name, reference),
             Err(e) => rules_unavailable(e),
         },
+        _ if req.method() == Method::GET => pull(gate, req, name, reference, &token.sub).await,
         _ => forward(gate, req).await,
+    }
+}
+
+/// A manifest GET: straight through, unless the namespace requires signed images; then the
+/// registry's answer is held (a manifest is small) until the signature policy lets it go.
+async fn pull(gate: &Gate, req: Request, name: &str, reference: &str, who: &str) -> Response {
+    let Some((namespace, _)) = name.split_once('/') else { return forward(gate, req).await };
+    match gate::signing::policy(&gate.state, namespace).await {
+        Ok(Some(p)) if p.required => {}
+        Ok(_) => return forward(gate, req).await,
+        Err(e) => return rules_unavailable(e),
+    }
+    let res = forward(gate, req).await;
+    if !res.status().is_success() {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MANIFEST_LIMIT as usize).await else {
+        return error(StatusCode::BAD_GATEWAY, "UNAVAILABLE", "the registry's answer could not be read; try again");
+    };
+    let digest = parts
+        .headers
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+        .unwrap_or_else(|| format!("sha256:{}", hex::encode(Sha256::digest(&body))));
+    match gate::signing::may_pull(&gate.state, who, name, reference, &digest, &body).await {
+        Ok(Ok(())) => Response::from_parts(parts, Body::from(body)),
+        Ok(Err(refusal)) => denied(refusal, who, "GET", name, reference),
+        Err(e) => rules_unavailable(e),
     }
 }
 
@@ -277,7 +309,14 @@ async fn put(gate: &Gate, req: Request, name: &str, reference: &str, who: &str) 
         Ok(Err(refusal)) => return denied(refusal, who, "PUT", name, reference),
         Err(e) => return rules_unavailable(e),
     }
-    forward(gate, Request::from_parts(parts, Body::from(body))).await
+    let res = forward(gate, Request::from_parts(parts, Body::from(body))).await;
+    if res.status().is_success() {
+        // For the signature policy's grace window: the pusher may pull it before it is signed.
+        if let Err(e) = gate::signing::pushed(&gate.state, who, name, &digest).await {
+            tracing::warn!(error = %e, repository = name, "recording a push for the signing grace window failed");
+        }
+    }
+    res
 }
 
 /// A refusal: `403 DENIED` with the rule's reason.

@@ -38,6 +38,8 @@ pub struct Settings {
     pub default_quota_bytes: Option<i64>,
     /// The percentage of a quota at which webhooks are warned.
     pub quota_warning_percent: i64,
+    /// How long the pusher of an image may pull it unsigned where signatures are required.
+    pub signature_grace_secs: i64,
     /// The shared secret of the registry's notifications; generated and kept in the
     /// database when not configured.
     pub events_secret: Option<Secret>,

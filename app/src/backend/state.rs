@@ -46,6 +46,8 @@ pub struct Shared {
     pub directory: Option<Arc<access::ldap::Directory>>,
     /// The OpenID Connect providers, with their discovery documents once fetched.
     pub oidc: access::oidc::Providers,
+    /// The namespaces' signature policies, as the gate read them lately.
+    pub signing: Arc<super::gate::signing::Policies>,
 }
 
 impl AppState {
@@ -92,6 +94,7 @@ impl AppState {
             access_settings,
             keys,
             auth_cache: Arc::new(cache),
+            signing: Arc::default(),
         })))
     }
 

@@ -216,10 +216,65 @@ pub struct TagLife {
     pub rules: Vec<TagRuleView>,
     /// What the cleanup policy over its repository does with it, if one does.
     pub cleanup: Option<CleanupVerdict>,
-    /// `signed` (a cosign signature is attached: `sha256-<digest>.sig`), or `unsigned`.
-    pub signature: String,
+    /// Its cosign signature, verified against its namespace's trusted keys.
+    pub signature: SignatureState,
     /// Its namespace's storage (`None` in the global namespace).
     pub quota: Option<QuotaView>,
+}
+
+/// What a manifest's cosign signature (the `sha256-<digest>.sig` tag) comes to, checked
+/// against its namespace's trusted keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureState {
+    /// `signed` (verified by a trusted key), `invalid` (a signature is attached but none
+    /// verifies), `unverified` (one is attached, and the namespace trusts no key to check it
+    /// with), `unsigned`, or `unknown` (it could not be checked now).
+    pub state: String,
+    /// The trusted key that verified it.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Why it is not signed (for `invalid`).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl SignatureState {
+    /// How it reads for people: "Signed by ci-key", "Signature invalid: …", "Unsigned".
+    pub fn said(&self) -> String {
+        match (self.state.as_str(), &self.key, &self.reason) {
+            ("signed", Some(key), _) => format!("Signed by {key}."),
+            ("invalid", _, Some(why)) => format!("Signature invalid: {why}."),
+            ("unknown", ..) => "Its signature cannot be checked now.".into(),
+            ("unverified", ..) => {
+                "A cosign signature is attached, but the namespace trusts no key to verify it with.".into()
+            }
+            _ => "Unsigned: no cosign signature is attached.".into(),
+        }
+    }
+}
+
+/// A public key a namespace trusts to sign its images.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedKeyView {
+    pub id: i64,
+    pub name: String,
+    /// SHA-256 of the key (its DER), hex.
+    pub fingerprint: String,
+    pub added_by: String,
+    #[serde(deserialize_with = "utc::deserialize")]
+    pub added_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A namespace's signature policy: whether every image pulled from it must be signed, and the
+/// keys it trusts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignaturePolicyView {
+    pub namespace: String,
+    /// Whether a pull of an image without a signature that verifies is refused.
+    pub required: bool,
+    pub keys: Vec<TrustedKeyView>,
+    /// How long the pusher of an image may pull it unsigned (seconds), so CI can sign it.
+    pub grace_seconds: i64,
 }
 
 /// A cleanup policy's decision on one tag, as its dry run would give it.

@@ -5,9 +5,12 @@ use leptos::prelude::*;
 
 use super::components::*;
 
-use crate::api::tag_rules::{list_tag_rules, AddTagRule, RemoveTagRule};
+use crate::api::tag_rules::{
+    get_signature_policy, list_tag_rules, AddTagRule, AddTrustedKey, RemoveTagRule, RemoveTrustedKey,
+    SetSignatureRequired,
+};
 use crate::error::AppError;
-use crate::model::TagRuleView;
+use crate::model::{SignaturePolicyView, TagRuleView};
 
 /// What the rules tab reads and does, made at the top of its page before anything is awaited
 /// (see `cleanup::Cleanup` for why).
@@ -16,6 +19,16 @@ pub struct TagRules {
     add: ServerAction<AddTagRule>,
     remove: ServerAction<RemoveTagRule>,
     rules: Resource<Result<Vec<TagRuleView>, AppError>>,
+    signing: Signing,
+}
+
+/// The signature policy's part of the tab.
+#[derive(Clone, Copy)]
+struct Signing {
+    require: ServerAction<SetSignatureRequired>,
+    add_key: ServerAction<AddTrustedKey>,
+    remove_key: ServerAction<RemoveTrustedKey>,
+    policy: Resource<Result<SignaturePolicyView, AppError>>,
 }
 
 impl TagRules {
@@ -26,14 +39,20 @@ impl TagRules {
             move || (namespace(), add.version().get(), remove.version().get()),
             |(ns, ..)| list_tag_rules(ns),
         );
-        TagRules { add, remove, rules }
+        let (require, add_key, remove_key) = (ServerAction::new(), ServerAction::new(), ServerAction::new());
+        let policy = Resource::new(
+            move || (namespace(), require.version().get(), add_key.version().get(), remove_key.version().get()),
+            |(ns, ..)| get_signature_policy(ns),
+        );
+        TagRules { add, remove, rules, signing: Signing { require, add_key, remove_key, policy } }
     }
 }
 
 /// `manage`: the viewer may add and remove rules (owners of the team, administrators).
 #[component]
 pub fn TagRulesCard(state: TagRules, namespace: String, manage: bool, registry_host: String) -> impl IntoView {
-    let TagRules { add, remove, rules } = state;
+    let TagRules { add, remove, rules, signing } = state;
+    let signing_ns = namespace.clone();
     let add_error = action_error(add);
     let remove_error = action_error(remove);
     let ns = namespace.clone();
@@ -125,7 +144,121 @@ pub fn TagRulesCard(state: TagRules, namespace: String, manage: bool, registry_h
                     </ActionForm>
                 </Card>
             })}
+            <SigningCard signing namespace=signing_ns manage/>
         </div>
+    }
+}
+
+/// The signature policy: whether pulls need a cosign signature that verifies, and the public
+/// keys trusted to make it.
+#[component]
+fn SigningCard(signing: Signing, namespace: String, manage: bool) -> impl IntoView {
+    let Signing { require, add_key, remove_key, policy } = signing;
+    let (require_error, add_error, remove_error) =
+        (action_error(require), action_error(add_key), action_error(remove_key));
+    let ns = namespace.clone();
+    let body = move || {
+        let ns = ns.clone();
+        loaded(policy, move |p| {
+            let state = if p.required {
+                view! { <p class="text-sm font-medium text-emerald-700" data-testid="signing-state">"Required: a pull of an image without a signature that verifies against a key below is refused."</p> }.into_any()
+            } else {
+                view! { <p class="text-sm text-slate-600" data-testid="signing-state">"Not required: images are pulled signed or not."</p> }.into_any()
+            };
+            let keys = if p.keys.is_empty() {
+                view! {
+                    <EmptyState title="No trusted keys">
+                        <p>"Add the public key (cosign.pub) your CI signs with, then require signatures."</p>
+                    </EmptyState>
+                }
+                .into_any()
+            } else {
+                let ns = ns.clone();
+                view! {
+                    <Table head=vec!["Key", "Fingerprint", "Added", ""] wide_only=vec![1, 2]>
+                        {p.keys.into_iter().map(|k| {
+                            let ns = ns.clone();
+                            let question = format!("Stop trusting the key {}? Images it signed then count as unsigned here.", k.name);
+                            view! {
+                                <tr>
+                                    <td class=TD>{k.name.clone()}</td>
+                                    <td class=format!("{TD} {WIDE_ONLY}")><code title=k.fingerprint.clone()>{k.fingerprint[..16].to_string()} "…"</code></td>
+                                    <td class=format!("{TD} {WIDE_ONLY}")>{time_view(k.added_at)} " by " {k.added_by.clone()}</td>
+                                    <td class=TD>
+                                        {manage.then(|| view! {
+                                            <ConfirmAction action=remove_key label="Remove…" question yes="Yes, stop trusting it">
+                                                <input type="hidden" name="namespace" value=ns.clone()/>
+                                                <input type="hidden" name="id" value=k.id.to_string()/>
+                                            </ConfirmAction>
+                                        })}
+                                    </td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </Table>
+                }
+                .into_any()
+            };
+            let toggle = manage.then(|| {
+                let ns = ns.clone();
+                view! {
+                    <ActionForm action=require attr:class="mt-4 flex flex-wrap items-center gap-3">
+                        <input type="hidden" name="namespace" value=ns/>
+                        <label class="flex items-center gap-2 text-sm text-slate-700">
+                            <input type="checkbox" name="required" value="on" checked=p.required/>
+                            "Require signed images on every pull"
+                        </label>
+                        <Submit label="Save" busy_label="Saving…" pending=require.pending()/>
+                        <p class="w-full text-sm text-red-700" data-field-error="">
+                            {move || require_error.get().filter(|e| e.field() == Some("required")).map(|e| e.message())}
+                        </p>
+                    </ActionForm>
+                }
+            });
+            let grace = format!(
+                "Whoever pushed an image may pull it unsigned for {} minutes, so that CI can sign it. Signatures themselves, and the \
+                 per-platform images of a signed multi-platform image, always pass.",
+                p.grace_seconds / 60
+            );
+            view! {
+                {state}
+                <p class="mt-1 text-xs text-slate-500">{grace}</p>
+                <div class="mt-4">{keys}</div>
+                {toggle}
+            }
+            .into_any()
+        })
+    };
+    view! {
+        <Card title="Signature policy">
+            <p class="mb-4 text-sm text-slate-600">
+                "Images are signed with cosign (" <code>"cosign sign --key cosign.key <image>"</code>
+                "); the gate checks each pull's signature against the keys trusted here."
+            </p>
+            <FormError error=require_error/>
+            <FormError error=remove_error/>
+            {body}
+        </Card>
+        {manage.then(|| view! {
+            <Card title="Trust a key">
+                <ActionForm action=add_key attr:class="space-y-4">
+                    <FormError error=add_error/>
+                    <input type="hidden" name="namespace" value=namespace.clone()/>
+                    <Field label="Name" name="name" placeholder="ci" required=true error=add_error
+                        hint="What to call the key: it names the signer on the tag page."/>
+                    <div>
+                        <label for="field-public_key" class="mb-1 block text-sm font-medium text-slate-700">"Public key"</label>
+                        <textarea id="field-public_key" name="public_key" rows="4" required=true class=format!("{INPUT} font-mono text-xs")
+                            placeholder="-----BEGIN PUBLIC KEY-----"></textarea>
+                        <p class="mt-1 text-xs text-slate-500">"The PEM of an ECDSA P-256 key: cosign.pub, from cosign generate-key-pair."</p>
+                        <p class="mt-1 text-sm text-red-700" data-field-error="">
+                            {move || add_error.get().filter(|e| e.field() == Some("public_key")).map(|e| e.message())}
+                        </p>
+                    </div>
+                    <Submit label="Trust key" busy_label="Adding…" pending=add_key.pending()/>
+                </ActionForm>
+            </Card>
+        })}
     }
 }
 

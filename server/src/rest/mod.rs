@@ -91,6 +91,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/namespaces/{id}/tag_rules/{rule_id}", delete(tag_rules::remove))
         .route("/api/v1/namespaces/{id}/quota", get(tag_rules::quota).put(tag_rules::set_quota))
         .route("/api/v1/read_only", get(tag_rules::read_only).put(tag_rules::set_read_only))
+        .route(
+            "/api/v1/namespaces/{id}/signature_policy",
+            get(tag_rules::signature_policy).put(tag_rules::set_signature_policy),
+        )
+        .route("/api/v1/namespaces/{id}/trusted_keys", post(tag_rules::add_trusted_key))
+        .route("/api/v1/namespaces/{id}/trusted_keys/{key_id}", delete(tag_rules::remove_trusted_key))
         .route("/api/v1/webhooks", get(webhooks::list_site_wide).post(webhooks::create_site_wide))
         .route("/api/v1/webhooks/{id}", get(webhooks::get).put(webhooks::change).delete(webhooks::delete))
         .route("/api/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))

@@ -176,6 +176,16 @@ fn tag_rule_paths() -> Value {
             "get": op("A namespace's storage: the bytes of the distinct blobs its images refer to, and its limit (whoever sees the namespace)", "quotas", &["id"], None, "200", ok("The quota", schema_ref("Quota"))),
             "put": op("Set a namespace's storage quota (administrators); null: the site's default. The gate refuses a push that would go over it", "quotas", &["id"], Some("QuotaChange"), "200", ok("The quota", schema_ref("Quota")))
         },
+        "/api/v1/namespaces/{id}/signature_policy": {
+            "get": op("A namespace's signature policy: whether pulls need a cosign signature that verifies against one of its trusted keys, and those keys (whoever sees the namespace)", "signature policy", &["id"], None, "200", ok("The policy", schema_ref("SignaturePolicy"))),
+            "put": op("Require signed images on every pull from a namespace, or stop (owners); requiring needs a trusted key", "signature policy", &["id"], Some("SignatureRequirement"), "200", ok("The policy", schema_ref("SignaturePolicy")))
+        },
+        "/api/v1/namespaces/{id}/trusted_keys": {
+            "post": op("Trust a public key (PEM, ECDSA P-256: cosign.pub) to sign a namespace's images (owners)", "signature policy", &["id"], Some("NewTrustedKey"), "201", ok("The key", schema_ref("TrustedKey")))
+        },
+        "/api/v1/namespaces/{id}/trusted_keys/{key_id}": {
+            "delete": op("Stop trusting a key (owners); the last key stays while signatures are required", "signature policy", &["id", "key_id"], None, "204", no_content())
+        },
         "/api/v1/read_only": {
             "get": op("Whether the registry is read-only (anyone signed in)", "read-only mode", &[], None, "200", ok("The mode", schema_ref("ReadOnlyMode"))),
             "put": op("Switch read-only mode (administrators): pulls go on, every push and delete is refused at the token endpoint and the gate, and cleanup waits; the window for the registry's garbage collection", "read-only mode", &[], Some("ReadOnlyChange"), "200", ok("The mode", schema_ref("ReadOnlyMode")))
@@ -322,7 +332,7 @@ fn core_spec() -> Value {
 
 /// Request bodies are read strictly: a field the API does not know is a 422, not ignored
 /// (a misspelt `visibilty` must not silently do nothing), and the schemas say so.
-const REQUEST_SCHEMAS: [&str; 20] = [
+const REQUEST_SCHEMAS: [&str; 22] = [
     "NewGroupMapping",
     "GroupMappingSource",
     "NewUser",
@@ -343,6 +353,8 @@ const REQUEST_SCHEMAS: [&str; 20] = [
     "NewTagRule",
     "ReadOnlyChange",
     "QuotaChange",
+    "SignatureRequirement",
+    "NewTrustedKey",
 ];
 
 /// Fields of request bodies that may be `null`, meaning "not given" (left as it is, or the
@@ -429,7 +441,20 @@ fn tag_rule_schemas() -> Value {
             "limit_bytes": { "type": "integer", "format": "int64", "nullable": true },
             "limit_source": { "type": "string", "enum": ["namespace", "site", "none"] } } },
         "ReadOnlyMode": { "type": "object", "properties": {
-            "enabled": { "type": "boolean" }, "message": { "type": "string" } } }
+            "enabled": { "type": "boolean" }, "message": { "type": "string" } } },
+        "SignatureRequirement": { "type": "object", "required": ["required"], "properties": {
+            "required": { "type": "boolean", "description": "On: a pull of an image without a signature that verifies against a trusted key is refused" } } },
+        "NewTrustedKey": { "type": "object", "required": ["name", "public_key"], "properties": {
+            "name": { "type": "string", "minLength": 1, "maxLength": 64, "description": "What the key is called (ci, release-team)" },
+            "public_key": { "type": "string", "maxLength": 8192, "description": "PEM, -----BEGIN PUBLIC KEY-----: an ECDSA P-256 key, as cosign generate-key-pair writes cosign.pub" } } },
+        "TrustedKey": { "type": "object", "properties": {
+            "id": { "type": "integer", "format": "int64" }, "name": { "type": "string" },
+            "fingerprint": { "type": "string", "description": "SHA-256 of the key's DER, hex" },
+            "added_by": { "type": "string" }, "added_at": { "type": "string", "format": "date-time" } } },
+        "SignaturePolicy": { "type": "object", "properties": {
+            "namespace": { "type": "string" }, "required": { "type": "boolean" },
+            "keys": { "type": "array", "items": schema_ref("TrustedKey") },
+            "grace_seconds": { "type": "integer", "format": "int64", "description": "How long the pusher of an image may pull it unsigned, so that CI can sign it" } } }
     })
 }
 
@@ -593,7 +618,10 @@ fn response_and_request_schemas() -> Value {
                 "cleanup": { "type": "object", "nullable": true, "description": "What its cleanup policy does with it", "properties": {
                     "policy": s("string"), "enabled": s("boolean"), "schedule": s("string"),
                     "action": { "type": "string", "enum": ["keep", "delete", "skip", "unknown"] }, "reason": s("string") } },
-                "signature": { "type": "string", "enum": ["signed", "unsigned"] },
+                "signature": { "type": "object", "description": "Its cosign signature, checked against the namespace's trusted keys", "properties": {
+                    "state": { "type": "string", "enum": ["signed", "invalid", "unverified", "unsigned", "unknown"] },
+                    "key": { "type": "string", "nullable": true, "description": "The trusted key that verified it" },
+                    "reason": { "type": "string", "nullable": true, "description": "Why it does not verify" } } },
                 "quota": { "allOf": [schema_ref("Quota")], "nullable": true } } } } },
         "TagMove": { "type": "object", "properties": {
             "id": { "type": "integer", "format": "int64" }, "tag": s("string"),

@@ -1,13 +1,15 @@
 //! What the manifest gate holds images to: `/api/v1/namespaces/{id}/tag_rules`, a namespace's
 //! tag rules (immutable and protected tags), listed by whoever sees the namespace and changed by
 //! its owners; `/api/v1/namespaces/{id}/quota`, its storage quota and usage, read by whoever
-//! sees it and set by administrators; and `/api/v1/read_only`, the site's read-only mode.
+//! sees it and set by administrators; `/api/v1/namespaces/{id}/signature_policy` and
+//! `.../trusted_keys`, whether pulls need a signature and the keys that sign (owners); and
+//! `/api/v1/read_only`, the site's read-only mode.
 
-use app::backend::gate::rules;
+use app::backend::gate::{rules, signing};
 use app::backend::org::namespaces::NamespaceRef;
 use app::backend::org::settings;
 use app::backend::AppState;
-use app::model::{QuotaView, ReadOnlyMode, TagRuleInput, TagRuleView};
+use app::model::{QuotaView, ReadOnlyMode, SignaturePolicyView, TagRuleInput, TagRuleView, TrustedKeyView};
 use axum::{extract::State, http::StatusCode, Json};
 use serde::Deserialize;
 
@@ -110,4 +112,54 @@ pub async fn set_quota(
     ApiJson(b): ApiJson<QuotaChange>,
 ) -> ApiResult<Json<QuotaView>> {
     Ok(Json(app::backend::gate::quota::set(&state, &p, &NamespaceRef::Id(id), b.limit_bytes).await?))
+}
+
+/// A namespace's signature requirement as the API sets it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureRequirement {
+    required: bool,
+}
+
+/// A public key to trust, as the API takes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTrustedKey {
+    name: String,
+    public_key: String,
+}
+
+pub async fn signature_policy(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<SignaturePolicyView>> {
+    Ok(Json(signing::get(&state, &p, &NamespaceRef::Id(id)).await?))
+}
+
+pub async fn set_signature_policy(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<SignatureRequirement>,
+) -> ApiResult<Json<SignaturePolicyView>> {
+    Ok(Json(signing::set_required(&state, &p, &NamespaceRef::Id(id), b.required).await?))
+}
+
+pub async fn add_trusted_key(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<NewTrustedKey>,
+) -> ApiResult<Created<TrustedKeyView>> {
+    Ok(created(signing::add_key(&state, &p, &NamespaceRef::Id(id), &b.name, &b.public_key).await?))
+}
+
+pub async fn remove_trusted_key(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiPath((id, key_id)): ApiPath<(i64, i64)>,
+) -> ApiResult<StatusCode> {
+    signing::remove_key(&state, &p, &NamespaceRef::Id(id), key_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -5,7 +5,7 @@
 use crate::common;
 
 use app::backend::registry::keys::{KeyAlgorithm, Signer};
-use common::stack::{claims, oci_image, Options, Stack};
+use common::stack::{claims, digest_of, oci_image, Options, Stack};
 use common::*;
 use serde_json::json;
 
@@ -454,7 +454,7 @@ async fn a_tag_says_what_applies_to_it_rules_cleanup_signature_and_storage() {
     assert_eq!(v1["rules"][0]["tags"], "v*");
     assert_eq!(v1["cleanup"]["action"], "keep");
     assert!(v1["cleanup"]["reason"].as_str().unwrap().contains("immutable"), "{v1}");
-    assert_eq!(v1["signature"], "unsigned");
+    assert_eq!(v1["signature"]["state"], "unsigned");
     assert_eq!(v1["quota"]["limit_bytes"], 1_000_000);
     assert!(v1["quota"]["used_bytes"].as_i64().unwrap() > 0, "{v1}");
     let (dev1, dev2) = (life("dev1").await, life("dev2").await);
@@ -468,4 +468,186 @@ async fn a_tag_says_what_applies_to_it_rules_cleanup_signature_and_storage() {
     // bob sees none of it: the tag is in alice's private namespace.
     let id = alice.tag("alice/app", "v1").await.id;
     assert_eq!(bob.get(&format!("/api/v1/tags/{id}")).await.status, 404);
+}
+
+/// A cosign key pair as `cosign generate-key-pair` makes one: ECDSA P-256, the public half
+/// as PEM.
+struct CosignKey {
+    pair: aws_lc_rs::signature::EcdsaKeyPair,
+    pem: String,
+}
+
+fn cosign_key() -> CosignKey {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+    use base64::Engine as _;
+    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+    let der = pair.public_key().as_der().unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    let lines: Vec<_> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    CosignKey { pair, pem: format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", lines.join("\n")) }
+}
+
+/// Attaches a cosign "simple signing" signature to `repo@target` as cosign does: the tag
+/// `sha256-<hex>.sig` holds a manifest whose layer is the payload (claiming `claimed`), with
+/// the payload's signature by `key` in its annotation.
+async fn attach_signature(stack: &Stack, token: &str, repo: &str, target: &str, claimed: &str, key: &CosignKey) {
+    use base64::Engine as _;
+    let payload = json!({
+        "critical": {
+            "identity": { "docker-reference": format!("{}/{repo}", stack.registry) },
+            "image": { "docker-manifest-digest": claimed },
+            "type": "cosign container image signature"
+        },
+        "optional": null
+    })
+    .to_string()
+    .into_bytes();
+    let signature = key.pair.sign(&aws_lc_rs::rand::SystemRandom::new(), &payload).unwrap();
+    let config = br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#.to_vec();
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest_of(&config), "size": config.len() },
+        "layers": [{
+            "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+            "digest": digest_of(&payload), "size": payload.len(),
+            "annotations": { "dev.cosignproject.cosign/signature":
+                base64::engine::general_purpose::STANDARD.encode(signature.as_ref()) }
+        }]
+    });
+    let tag = format!("sha256-{}.sig", target.trim_start_matches("sha256:"));
+    common::stack::push_raw(&stack.registry, token, repo, &tag, &[config, payload], manifest.to_string().as_bytes())
+        .await;
+}
+
+#[tokio::test]
+async fn a_namespace_that_requires_signatures_serves_only_images_its_keys_signed() {
+    let (stack, world) = start().await;
+    let (alice, bob) = (world.person("alice").await, world.person("bob").await);
+    let ns = alice.namespace("alice").await.namespace.id;
+    let r = alice.put(&format!("/api/v1/namespaces/{ns}"), json!({ "visibility": "public" })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (trusted, stranger) = (cosign_key(), cosign_key());
+    let policy = format!("/api/v1/namespaces/{ns}/signature_policy");
+    let keys = format!("/api/v1/namespaces/{ns}/trusted_keys");
+
+    // Who may set it, and what is refused on the way.
+    let r = bob.put(&policy, json!({ "required": true })).await;
+    assert_eq!(r.status, 403, "bob may not set alice's signature policy: {}", r.body);
+    let r = bob.post(&keys, json!({ "name": "mine", "public_key": stranger.pem })).await;
+    assert_eq!(r.status, 403, "bob may not add keys to alice's namespace: {}", r.body);
+    let r = alice.put(&policy, json!({ "required": true })).await;
+    assert_eq!(r.status, 422, "requiring signatures without a key: {}", r.body);
+    let r = alice
+        .post(
+            &keys,
+            json!({ "name": "ci", "public_key": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----" }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "not a key: {}", r.body);
+    let r = alice.post(&keys, json!({ "name": "ci", "public_key": trusted.pem })).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let key_id = r.json()["id"].as_i64().unwrap();
+    let r = alice.post(&keys, json!({ "name": "again", "public_key": trusted.pem })).await;
+    assert_eq!(r.status, 409, "the same key twice: {}", r.body);
+    let r = alice.put(&policy, json!({ "required": true })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["keys"][0]["name"], "ci");
+
+    // Four images: signed by the trusted key, by a key nobody trusts, a trusted signature of
+    // another image, and none.
+    let token = stack.registry_token(&alice, &["repository:alice/app:pull,push"]).await;
+    let mut digests = Vec::new();
+    for tag in ["signed", "stranger", "other", "unsigned"] {
+        let image = oci_image(stack.dir.path(), tag, &[]);
+        stack.push(&image, &alice.creds(), &format!("alice/app:{tag}")).await.expect_ok("alice pushes");
+        digests.push(stack.wait_for_tag(&alice, "alice/app", tag).await.digest);
+    }
+    attach_signature(&stack, &token, "alice/app", &digests[0], &digests[0], &trusted).await;
+    attach_signature(&stack, &token, "alice/app", &digests[1], &digests[1], &stranger).await;
+    attach_signature(&stack, &token, "alice/app", &digests[2], &digests[0], &trusted).await;
+
+    stack.pull(&bob.creds(), "alice/app:signed").await.expect_ok("bob pulls the signed image");
+    stack.inspect(None, "alice/app:signed").await.expect_ok("anonymous reads the signed image");
+    let sig = format!("alice/app:sha256-{}.sig", digests[0].trim_start_matches("sha256:"));
+    stack.inspect(Some(&bob.creds()), &sig).await.expect_ok("a signature itself passes");
+    for (tag, why) in [
+        ("stranger", "a key namespace alice does not trust"),
+        ("other", "the signature found is for"),
+        ("unsigned", "is not signed"),
+    ] {
+        let refused = stack.pull(&bob.creds(), &format!("alice/app:{tag}")).await;
+        refused.expect_refused(&format!("bob pulls the image {tag}"));
+        assert!(refused.stderr.contains(why), "the refusal of {tag} says why ({why}): {}", refused.stderr);
+    }
+    // Its pusher may pull it unsigned within the grace window (CI signs what it pushed)...
+    stack.pull(&alice.creds(), "alice/app:unsigned").await.expect_ok("alice pulls what she just pushed");
+    // ...and not after it.
+    sqlx::query("update gate_push set pushed_at = now() - interval '1 day'").execute(&stack.state.db).await.unwrap();
+    stack.pull(&alice.creds(), "alice/app:unsigned").await.expect_refused("alice, after the grace window");
+
+    // A multi-platform image: the index is signed, and its platforms' images pass with it.
+    let index = common::stack::oci_index_image(stack.dir.path(), &[("linux", "amd64"), ("linux", "arm64")]);
+    stack.push_with(&index, &alice.creds(), "alice/multi:1", &["--all"]).await.expect_ok("alice pushes an index");
+    let multi = stack.wait_for_tag(&alice, "alice/multi", "1").await.digest;
+    let unsigned_index = common::stack::oci_index_image(stack.dir.path(), &[("linux", "amd64"), ("linux", "s390x")]);
+    stack.push_with(&unsigned_index, &alice.creds(), "alice/multi:2", &["--all"]).await.expect_ok("another index");
+    stack.wait_for_tag(&alice, "alice/multi", "2").await;
+    let token = stack.registry_token(&alice, &["repository:alice/multi:pull,push"]).await;
+    attach_signature(&stack, &token, "alice/multi", &multi, &multi, &trusted).await;
+    stack.pull(&bob.creds(), "alice/multi:1").await.expect_ok("bob pulls the signed index's image for his platform");
+    stack.pull(&bob.creds(), "alice/multi:2").await.expect_refused("bob pulls the unsigned index");
+
+    // The tag page says it, signature by signature.
+    let sig_tag = format!("sha256-{}.sig", digests[1].trim_start_matches("sha256:"));
+    stack.wait_for_tag(&alice, "alice/app", &sig_tag).await;
+    let life = |tag: &str| {
+        let (alice, tag) = (alice.clone(), tag.to_string());
+        async move {
+            let t = alice.tag("alice/app", &tag).await;
+            alice.get(&format!("/api/v1/tags/{}", t.id)).await.json()["life"]["signature"].clone()
+        }
+    };
+    for (i, tag) in ["signed", "stranger", "other"].iter().enumerate() {
+        let sig_tag = format!("sha256-{}.sig", digests[i].trim_start_matches("sha256:"));
+        stack.wait_for_tag(&alice, "alice/app", &sig_tag).await;
+        let mut seen = life(tag).await;
+        for _ in 0..50 {
+            if seen["state"] != "unsigned" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            seen = life(tag).await;
+        }
+        match *tag {
+            "signed" => {
+                assert_eq!((seen["state"].as_str(), seen["key"].as_str()), (Some("signed"), Some("ci")), "{seen}")
+            }
+            _ => assert_eq!(seen["state"], "invalid", "{tag}: {seen}"),
+        }
+    }
+    assert_eq!(life("unsigned").await["state"], "unsigned");
+
+    // The last key stays while signatures are required; off again, everything passes.
+    let r = alice.delete(&format!("{keys}/{key_id}")).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    let r = alice.put(&policy, json!({ "required": false })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // (The gate, another replica, reads the policy again within 5 s.)
+    let mut pulled = stack.pull(&bob.creds(), "alice/app:unsigned").await;
+    for _ in 0..20 {
+        if pulled.ok {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        pulled = stack.pull(&bob.creds(), "alice/app:unsigned").await;
+    }
+    pulled.expect_ok("bob pulls once signatures are not required");
+    let r = alice.delete(&format!("{keys}/{key_id}")).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let actions = world.actions().await;
+    for a in ["signature_policy.set", "trusted_key.add", "trusted_key.remove", "gate.refuse"] {
+        assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
+    }
 }

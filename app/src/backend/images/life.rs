@@ -22,7 +22,7 @@ pub async fn tag_detail(state: &AppState, p: &Principal, tag_id: i64) -> AppResu
     d.life = TagLife {
         rules: gate::rules::covering(state, repo, tag).await?,
         cleanup: cleanup::verdict(state, repo, tag).await?,
-        signature: if d.tag.signed { "signed" } else { "unsigned" }.into(),
+        signature: gate::signing::state_of(state, repo, &d.tag.digest, d.tag.signed).await,
         quota,
     };
     Ok(d)

@@ -165,10 +165,7 @@ fn LifeCard(life: TagLife, repository: String) -> impl IntoView {
             format!("{what}: {} (the policy of {}{when}).", c.reason, c.policy)
         }
     };
-    let signature = match life.signature.as_str() {
-        "signed" => "A cosign signature is attached (sha256-….sig).",
-        _ => "Unsigned: no cosign signature is attached.",
-    };
+    let signature = life.signature.said();
     let quota = life.quota.map(|q| match q.limit_bytes {
         Some(l) => format!(
             "{} uses {} of its {} quota ({}%).",

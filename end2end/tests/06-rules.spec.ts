@@ -1,4 +1,6 @@
 import { test, expect } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 
 import { admin, alice, hydrated, logIn, logOut, pushImageAs, registry } from "./helpers";
 
@@ -38,6 +40,54 @@ test("an owner makes release tags immutable; moving one is refused with the rule
   await logOut(page);
 });
 
+/// Reads an image's manifest as alice (a pull's first step); skopeo's error when refused, or null.
+function tryInspect(repoTag: string): string | null {
+  try {
+    execFileSync("skopeo", [
+      "inspect", "--raw", "--tls-verify=false", "--creds", `${alice.username}:${alice.password}`,
+      `docker://${registry}/${repoTag}`,
+    ], { stdio: "pipe" });
+    return null;
+  } catch (e) {
+    return String((e as { stderr?: Buffer }).stderr ?? e);
+  }
+}
+
+test("an owner trusts a cosign key and requires signatures; an unsigned image is then refused, saying why", async ({ page }) => {
+  expect(tryPush("alice/signed:1", "org.example.build=sign")).toBeNull();
+  const pem = generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({ type: "spki", format: "pem" }).toString();
+  await logIn(page, alice);
+  await page.goto("/namespaces/alice?tab=rules");
+  await hydrated(page);
+  const policy = page.locator("section", { hasText: "Signature policy" });
+  await expect(policy.getByText("No trusted keys")).toBeVisible();
+  await expect(policy.getByTestId("signing-state")).toContainText("Not required");
+  const trust = page.locator("section", { hasText: "Trust a key" });
+  await trust.getByLabel("Name").fill("ci");
+  await trust.getByLabel("Public key").fill(pem);
+  await trust.getByRole("button", { name: "Trust key" }).click();
+  await expect(policy.locator("tr", { hasText: "ci" })).toBeVisible();
+  await policy.getByLabel("Require signed images on every pull").check();
+  await policy.getByRole("button", { name: "Save" }).click();
+  await expect(policy.getByTestId("signing-state")).toContainText("Required");
+
+  const refused = tryInspect("alice/signed:1");
+  expect(refused).toContain("is not signed");
+  expect(refused).toContain("ci");
+  // The tag page says so too.
+  await page.goto("/repositories/alice/signed");
+  await page.locator("tr[data-tag='1'] a").first().click();
+  await expect(page.getByTestId("tag-life")).toContainText("Unsigned");
+
+  await page.goto("/namespaces/alice?tab=rules");
+  await hydrated(page);
+  await policy.getByLabel("Require signed images on every pull").uncheck();
+  await policy.getByRole("button", { name: "Save" }).click();
+  await expect(policy.getByTestId("signing-state")).toContainText("Not required");
+  expect(tryInspect("alice/signed:1")).toBeNull();
+  await logOut(page);
+});
+
 test.describe("with JavaScript disabled", () => {
   test.use({ javaScriptEnabled: false });
 
@@ -57,6 +107,16 @@ test.describe("with JavaScript disabled", () => {
     await page.locator("#rules").getByLabel("Delete", { exact: true }).selectOption("admin");
     await page.locator("#rules").getByRole("button", { name: "Add rule" }).click();
     await expect(page.locator("#rules tr", { hasText: "prod" })).toContainText("Protected: owners push, administrators delete");
+  });
+
+  test("a key that is not a public key is refused next to its field", async ({ page }) => {
+    await logIn(page, alice);
+    await page.goto("/namespaces/alice?tab=rules");
+    const trust = page.locator("section", { hasText: "Trust a key" });
+    await trust.getByLabel("Name").fill("leaked");
+    await trust.getByLabel("Public key").fill("-----BEGIN EC PRIVATE KEY-----\nMHc=\n-----END EC PRIVATE KEY-----");
+    await trust.getByRole("button", { name: "Trust key" }).click();
+    await expect(page.locator("section", { hasText: "Trust a key" })).toContainText("this is a private key");
   });
 });
 

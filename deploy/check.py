@@ -239,7 +239,7 @@ def check_kubernetes(known, directory, replicas):
     check(
         gate_rule["host"] == host
         and gate["metadata"]["annotations"].get("nginx.ingress.kubernetes.io/use-regex") == "true"
-        and gate_routes == {"/v2/.+/manifests/[^/]+$": "portcullis"},
+        and gate_routes == {"/v2/.+/(manifests|referrers)/[^/]+$": "portcullis"},
         f"{where}: the manifest paths go to Portcullis's gate: {gate_routes}",
     )
 

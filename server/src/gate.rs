@@ -8,6 +8,8 @@
 //!   signed images, waits for its signature to verify. In read-only mode, nothing that writes
 //!   passes. A refusal answers in the registry's error format and
 //!   says which rule refused; nothing refused is forwarded.
+//! - `/v2/<name>/referrers/<digest>` (OCI 1.1, which the registry does not serve) is answered
+//!   here, from the manifests with a `subject` the gate accepted.
 //! - Everything else (blobs, uploads, tag lists, the catalog) is streamed both ways
 //!   untouched: the registry checks the token itself, and blobs carry no tag.
 //!
@@ -175,6 +177,9 @@ async fn serve(State(gate): State<Gate>, req: Request) -> Response {
         return refused;
     }
     let rest = &path["/v2/".len()..];
+    if let Some((name, digest)) = rest.rsplit_once("/referrers/").filter(|(_, d)| !d.contains('/')) {
+        return referrers(&gate, req, name, digest).await;
+    }
     match rest.rsplit_once("/manifests/") {
         Some((name, reference)) => {
             let mut res = manifest(&gate, req, name, reference).await;
@@ -225,7 +230,15 @@ async fn manifest(gate: &Gate, req: Request, name: &str, reference: &str) -> Res
     match action {
         "push" => put(gate, req, name, reference, &token.sub).await,
         "delete" => match gate::may_delete(&gate.state, &token.sub, name, reference).await {
-            Ok(Ok(())) => forward(gate, req).await,
+            Ok(Ok(())) => {
+                let res = forward(gate, req).await;
+                if res.status().is_success() && is_digest(reference) {
+                    if let Err(e) = gate::referrers::forget(&gate.state, name, reference).await {
+                        tracing::warn!(error = %e, repository = name, "forgetting a deleted referrer failed");
+                    }
+                }
+                res
+            }
             Ok(Err(refusal)) => denied(refusal, &token.sub, "DELETE", name, reference),
             Err(e) => rules_unavailable(e),
         },
@@ -309,14 +322,70 @@ async fn put(gate: &Gate, req: Request, name: &str, reference: &str, who: &str) 
         Ok(Err(refusal)) => return denied(refusal, who, "PUT", name, reference),
         Err(e) => return rules_unavailable(e),
     }
-    let res = forward(gate, Request::from_parts(parts, Body::from(body))).await;
+    let size = body.len();
+    let mut res = forward(gate, Request::from_parts(parts, Body::from(body))).await;
     if res.status().is_success() {
         // For the signature policy's grace window: the pusher may pull it before it is signed.
         if let Err(e) = gate::signing::pushed(&gate.state, who, name, &digest).await {
             tracing::warn!(error = %e, repository = name, "recording a push for the signing grace window failed");
         }
+        // A manifest with a subject is listed by the referrers API from now on; the answer
+        // says so (`OCI-Subject`), as a registry that serves the API itself does.
+        match gate::referrers::record(&gate.state, name, &digest, &media_type, size, &parsed).await {
+            Ok(Some(subject)) => {
+                if let Ok(v) = HeaderValue::from_str(&subject) {
+                    res.headers_mut().insert("oci-subject", v);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                // The registry has it; only the referrers list would miss it. Say so loudly.
+                tracing::error!(error = %e, repository = name, digest, "recording a referrer failed");
+            }
+        }
     }
     res
+}
+
+/// `GET /v2/<name>/referrers/<digest>` (OCI distribution-spec 1.1): the manifests whose
+/// `subject` is `digest`, as an image index, for whoever may pull the repository; with
+/// `?artifactType=`, only those of that type (and `OCI-Filters-Applied: artifactType`).
+async fn referrers(gate: &Gate, req: Request, name: &str, digest: &str) -> Response {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return error(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED", "the operation is unsupported");
+    }
+    if RepositoryName::parse(name).is_none() {
+        return error(StatusCode::BAD_REQUEST, "NAME_INVALID", "invalid repository name");
+    }
+    if !is_digest(digest) {
+        return error(StatusCode::BAD_REQUEST, "DIGEST_INVALID", "invalid digest: sha256:<64 hex digits>");
+    }
+    let token = match gate.token(req.headers()).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return gate.challenge(name, "pull", false),
+        Err(res) => return res,
+    };
+    if !token.allows(name, "pull") {
+        return gate.challenge(name, "pull", true);
+    }
+    let artifact_type = req
+        .uri()
+        .query()
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "artifactType"))
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty());
+    match gate::referrers::index(&gate.state, name, digest, artifact_type.as_deref()).await {
+        Ok(index) => {
+            let mut res =
+                ([(header::CONTENT_TYPE, HeaderValue::from_static(gate::referrers::INDEX))], index.to_string())
+                    .into_response();
+            if artifact_type.is_some() {
+                res.headers_mut().insert("oci-filters-applied", HeaderValue::from_static("artifactType"));
+            }
+            res
+        }
+        Err(e) => rules_unavailable(e),
+    }
 }
 
 /// A refusal: `403 DENIED` with the rule's reason.

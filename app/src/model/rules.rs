@@ -220,6 +220,18 @@ pub struct TagLife {
     pub signature: SignatureState,
     /// Its namespace's storage (`None` in the global namespace).
     pub quota: Option<QuotaView>,
+    /// What refers to its manifest (OCI 1.1 referrers): signatures, SBOMs, attestations.
+    #[serde(default)]
+    pub attached: Vec<AttachedArtifact>,
+}
+
+/// An artifact attached to an image (a referrer of its manifest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachedArtifact {
+    pub digest: String,
+    pub artifact_type: String,
+    /// `signature`, `SBOM`, `attestation` or `artifact`.
+    pub kind: String,
 }
 
 /// What a manifest's cosign signature (the `sha256-<digest>.sig` tag) comes to, checked

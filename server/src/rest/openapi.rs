@@ -622,6 +622,9 @@ fn response_and_request_schemas() -> Value {
                     "state": { "type": "string", "enum": ["signed", "invalid", "unverified", "unsigned", "unknown"] },
                     "key": { "type": "string", "nullable": true, "description": "The trusted key that verified it" },
                     "reason": { "type": "string", "nullable": true, "description": "Why it does not verify" } } },
+                "attached": { "type": "array", "description": "What refers to its manifest (OCI 1.1 referrers)", "items": { "type": "object", "properties": {
+                    "digest": { "type": "string" }, "artifact_type": { "type": "string" },
+                    "kind": { "type": "string", "enum": ["signature", "SBOM", "attestation", "artifact"] } } } },
                 "quota": { "allOf": [schema_ref("Quota")], "nullable": true } } } } },
         "TagMove": { "type": "object", "properties": {
             "id": { "type": "integer", "format": "int64" }, "tag": s("string"),

@@ -492,6 +492,25 @@ fn cosign_key() -> CosignKey {
 /// `sha256-<hex>.sig` holds a manifest whose layer is the payload (claiming `claimed`), with
 /// the payload's signature by `key` in its annotation.
 async fn attach_signature(stack: &Stack, token: &str, repo: &str, target: &str, claimed: &str, key: &CosignKey) {
+    let (payload, signature) = simple_signing(stack, repo, claimed, key);
+    let config = br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#.to_vec();
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest_of(&config), "size": config.len() },
+        "layers": [{
+            "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+            "digest": digest_of(&payload), "size": payload.len(),
+            "annotations": { "dev.cosignproject.cosign/signature": signature }
+        }]
+    });
+    let tag = format!("sha256-{}.sig", target.trim_start_matches("sha256:"));
+    common::stack::push_raw(&stack.registry, token, repo, &tag, &[config, payload], manifest.to_string().as_bytes())
+        .await;
+}
+
+/// A cosign simple-signing payload claiming `claimed`, and its signature by `key` (base64).
+fn simple_signing(stack: &Stack, repo: &str, claimed: &str, key: &CosignKey) -> (Vec<u8>, String) {
     use base64::Engine as _;
     let payload = json!({
         "critical": {
@@ -504,21 +523,7 @@ async fn attach_signature(stack: &Stack, token: &str, repo: &str, target: &str, 
     .to_string()
     .into_bytes();
     let signature = key.pair.sign(&aws_lc_rs::rand::SystemRandom::new(), &payload).unwrap();
-    let config = br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#.to_vec();
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest_of(&config), "size": config.len() },
-        "layers": [{
-            "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
-            "digest": digest_of(&payload), "size": payload.len(),
-            "annotations": { "dev.cosignproject.cosign/signature":
-                base64::engine::general_purpose::STANDARD.encode(signature.as_ref()) }
-        }]
-    });
-    let tag = format!("sha256-{}.sig", target.trim_start_matches("sha256:"));
-    common::stack::push_raw(&stack.registry, token, repo, &tag, &[config, payload], manifest.to_string().as_bytes())
-        .await;
+    (payload, base64::engine::general_purpose::STANDARD.encode(signature.as_ref()))
 }
 
 #[tokio::test]
@@ -650,4 +655,131 @@ async fn a_namespace_that_requires_signatures_serves_only_images_its_keys_signed
     for a in ["signature_policy.set", "trusted_key.add", "trusted_key.remove", "gate.refuse"] {
         assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
     }
+}
+
+#[tokio::test]
+async fn the_referrers_api_lists_what_refers_to_a_manifest_for_whoever_may_pull_it() {
+    let (stack, world) = start().await;
+    let (alice, bob) = (world.person("alice").await, world.person("bob").await);
+    let image = oci_image(stack.dir.path(), "with things attached", &[]);
+    stack.push(&image, &alice.creds(), "alice/app:1").await.expect_ok("alice pushes");
+    let digest = stack.wait_for_tag(&alice, "alice/app", "1").await.digest;
+    let token = stack.registry_token(&alice, &["repository:alice/app:pull,push,delete"]).await;
+    let subject = stack.registry_get(&format!("/v2/alice/app/manifests/{digest}"), &token).await;
+    let subject_size = subject.bytes().await.unwrap().len();
+    let http = reqwest::Client::new();
+    let gate = |path: String| format!("http://{}{path}", stack.registry);
+
+    // An SBOM and a cosign signature stored the OCI 1.1 way, each naming the image as subject.
+    let empty = b"{}".to_vec();
+    let key = cosign_key();
+    let (payload, signature) = simple_signing(&stack, "alice/app", &digest, &key);
+    let sbom = br#"{"spdxVersion":"SPDX-2.3","name":"app"}"#.to_vec();
+    let artifact = |artifact_type: &str, layer_type: &str, layer: &[u8], annotations: serde_json::Value| {
+        json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": artifact_type,
+            "config": { "mediaType": "application/vnd.oci.empty.v1+json", "digest": digest_of(&empty), "size": 2 },
+            "layers": [{ "mediaType": layer_type, "digest": digest_of(layer), "size": layer.len(), "annotations": annotations }],
+            "subject": { "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": subject_size },
+            "annotations": { "org.opencontainers.image.created": "2026-12-08T00:00:00Z" }
+        })
+        .to_string()
+        .into_bytes()
+    };
+    let sbom_manifest = artifact("application/spdx+json", "application/spdx+json", &sbom, json!({}));
+    let sig_manifest = artifact(
+        "application/vnd.dev.cosign.artifact.sig.v1+json",
+        "application/vnd.dev.cosign.simplesigning.v1+json",
+        &payload,
+        json!({ "dev.cosignproject.cosign/signature": signature }),
+    );
+    let blobs = [empty.clone(), sbom.clone(), payload.clone()];
+    common::stack::upload_blobs(&stack.registry, &token, "alice/app", &blobs).await;
+    let mut referrers = Vec::new();
+    for body in [&sbom_manifest, &sig_manifest] {
+        let d = digest_of(body);
+        let put = http
+            .put(gate(format!("/v2/alice/app/manifests/{d}")))
+            .bearer_auth(&token)
+            .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.headers().get("oci-subject").and_then(|v| v.to_str().ok()), Some(digest.as_str()));
+        assert_eq!(put.status(), 201, "{}", put.text().await.unwrap());
+        referrers.push(d);
+    }
+
+    let list = |token: Option<String>, query: &str| {
+        let (http, url) = (http.clone(), gate(format!("/v2/alice/app/referrers/{digest}{query}")));
+        async move {
+            let mut req = http.get(url);
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            req.send().await.unwrap()
+        }
+    };
+    let all = list(Some(token.clone()), "").await;
+    assert_eq!(all.status(), 200);
+    assert_eq!(all.headers()["content-type"], "application/vnd.oci.image.index.v1+json");
+    assert!(all.headers().get("oci-filters-applied").is_none());
+    let index: serde_json::Value = all.json().await.unwrap();
+    assert_eq!(index["schemaVersion"], 2);
+    let found: Vec<_> =
+        index["manifests"].as_array().unwrap().iter().map(|m| m["digest"].as_str().unwrap().to_string()).collect();
+    assert_eq!(found, referrers, "{index}");
+    assert_eq!(index["manifests"][0]["artifactType"], "application/spdx+json");
+    assert_eq!(index["manifests"][0]["size"], sbom_manifest.len());
+    assert_eq!(index["manifests"][0]["annotations"]["org.opencontainers.image.created"], "2026-12-08T00:00:00Z");
+
+    let sboms = list(Some(token.clone()), "?artifactType=application%2Fspdx%2Bjson").await;
+    assert_eq!(sboms.headers().get("oci-filters-applied").and_then(|v| v.to_str().ok()), Some("artifactType"));
+    let sboms: serde_json::Value = sboms.json().await.unwrap();
+    assert_eq!(sboms["manifests"].as_array().unwrap().len(), 1, "{sboms}");
+    let other = format!("sha256:{}", "0".repeat(64));
+    let none = http.get(gate(format!("/v2/alice/app/referrers/{other}"))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(none.status(), 200, "an unknown subject has no referrers, and is no 404");
+    assert_eq!(none.json::<serde_json::Value>().await.unwrap()["manifests"], json!([]));
+
+    // Only whoever may pull the repository: bob's token grants him nothing here.
+    let bobs = stack.registry_token(&bob, &["repository:alice/app:pull"]).await;
+    assert_eq!(list(Some(bobs), "").await.status(), 401, "bob lists alice's referrers");
+    let anonymous = list(None, "").await;
+    assert_eq!(anonymous.status(), 401);
+    assert!(anonymous.headers()["www-authenticate"].to_str().unwrap().contains("repository:alice/app:pull"));
+    let bad = http.get(gate("/v2/alice/app/referrers/sha256:nothex".into())).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("DIGEST_INVALID"));
+
+    // The tag page lists them, and the signature found the OCI 1.1 way verifies.
+    let ns = alice.namespace("alice").await.namespace.id;
+    let r = alice
+        .post(&format!("/api/v1/namespaces/{ns}/trusted_keys"), json!({ "name": "ci", "public_key": key.pem }))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = alice.tag("alice/app", "1").await.id;
+    let mut life = serde_json::Value::Null;
+    for _ in 0..60 {
+        life = alice.get(&format!("/api/v1/tags/{id}")).await.json()["life"].clone();
+        if life["signature"]["state"] == "signed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let signed = (life["signature"]["state"].as_str(), life["signature"]["key"].as_str());
+    assert_eq!(signed, (Some("signed"), Some("ci")), "{life}");
+    let kinds: Vec<_> = life["attached"].as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["SBOM", "signature"]);
+
+    // A deleted referrer leaves the list.
+    let url = gate(format!("/v2/alice/app/manifests/{}", referrers[0]));
+    let gone = http.delete(url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(gone.status(), 202);
+    let index: serde_json::Value = list(Some(token.clone()), "").await.json().await.unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 1, "{index}");
+    assert_eq!(index["manifests"][0]["digest"], referrers[1]);
 }

@@ -2,7 +2,8 @@
 //! signature that verifies against one of the namespace's trusted public keys, and those keys.
 //!
 //! The signature is cosign's "simple signing" format: the tag `sha256-<hex>.sig` in the same
-//! repository is a manifest whose layers are JSON payloads
+//! repository (or, the OCI 1.1 way, a referrer of artifact type
+//! `application/vnd.dev.cosign.artifact.sig.v1+json`) is a manifest whose layers are JSON payloads
 //! (`application/vnd.dev.cosign.simplesigning.v1+json`) naming the signed digest under
 //! `critical.image.docker-manifest-digest`, each with its ECDSA signature (base64 DER, over
 //! the payload's bytes) in the annotation `dev.cosignproject.cosign/signature`.
@@ -193,14 +194,28 @@ fn signed_digest(payload: &[u8]) -> Option<String> {
 /// Checks the signatures attached to `repo@digest` against `keys`.
 pub async fn verify(state: &AppState, keys: &[Key], namespace: &str, repo: &str, digest: &str) -> AppResult<Verdict> {
     let Some(tag) = signature_tag(digest) else { return Ok(Verdict::Unsigned) };
-    let Some(sig) = state.registry.manifest(state, repo, &tag).await? else { return Ok(Verdict::Unsigned) };
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&sig.body).map_err(|_| AppError::BadRequest(format!("{repo}:{tag} is not JSON")))?;
-    let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
+    // Where cosign puts signatures: the tag, and (OCI 1.1) referrers of the signature type.
+    let mut found = Vec::new();
+    if let Some(sig) = state.registry.manifest(state, repo, &tag).await? {
+        found.push(sig.body);
+    }
+    for d in super::referrers::of_type(state, repo, digest, super::referrers::COSIGN_SIGNATURE).await? {
+        if let Some(sig) = state.registry.manifest(state, repo, &d).await? {
+            found.push(sig.body);
+        }
+    }
+    if found.is_empty() {
+        return Ok(Verdict::Unsigned);
+    }
+    let layers: Vec<serde_json::Value> = found
+        .iter()
+        .filter_map(|body| serde_json::from_slice::<serde_json::Value>(body).ok())
+        .flat_map(|m| m["layers"].as_array().cloned().unwrap_or_default())
+        .collect();
     let signatures: Vec<_> =
         layers.iter().filter(|l| l["mediaType"].as_str() == Some(SIMPLE_SIGNING)).take(MAX_SIGNATURES).collect();
     if signatures.is_empty() {
-        return Ok(Verdict::Invalid(format!("{tag} holds no cosign simple-signing payload")));
+        return Ok(Verdict::Invalid("the signature found holds no cosign simple-signing payload".into()));
     }
     if keys.is_empty() {
         return Ok(Verdict::Unverified);

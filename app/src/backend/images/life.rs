@@ -19,11 +19,14 @@ pub async fn tag_detail(state: &AppState, p: &Principal, tag_id: i64) -> AppResu
         Some((ns, _)) => Some(gate::quota::get(state, p, &NamespaceRef::Name(ns.to_string())).await?),
         None => None,
     };
+    let attached = gate::referrers::attached(state, repo, &d.tag.digest).await?;
+    let signed = d.tag.signed || attached.iter().any(|a| a.kind == "signature");
     d.life = TagLife {
         rules: gate::rules::covering(state, repo, tag).await?,
         cleanup: cleanup::verdict(state, repo, tag).await?,
-        signature: gate::signing::state_of(state, repo, &d.tag.digest, d.tag.signed).await,
+        signature: gate::signing::state_of(state, repo, &d.tag.digest, signed).await,
         quota,
+        attached,
     };
     Ok(d)
 }

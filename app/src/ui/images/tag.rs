@@ -166,6 +166,16 @@ fn LifeCard(life: TagLife, repository: String) -> impl IntoView {
         }
     };
     let signature = life.signature.said();
+    let attached = (!life.attached.is_empty()).then(|| {
+        view! {
+            <ul class="space-y-1">
+                {life.attached.iter().map(|a| view! {
+                    <li>{a.kind.clone()} " " <code class="text-xs" title=a.artifact_type.clone()>{short_digest(&a.digest)}</code></li>
+                }).collect_view()}
+            </ul>
+        }
+        .into_any()
+    });
     let quota = life.quota.map(|q| match q.limit_bytes {
         Some(l) => format!(
             "{} uses {} of its {} quota ({}%).",
@@ -182,6 +192,7 @@ fn LifeCard(life: TagLife, repository: String) -> impl IntoView {
                 {item("Tag rules", rules)}
                 {item("Cleanup", view! { <span>{cleanup}</span> }.into_any())}
                 {item("Signature", view! { <span>{signature}</span> }.into_any())}
+                {attached.map(|a| item("Attached", a))}
                 {quota.map(|q| item("Storage", view! { <span>{q}</span> }.into_any()))}
             </dl>
         </Card>

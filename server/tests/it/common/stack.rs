@@ -324,6 +324,21 @@ pub async fn push_layout(registry: &str, token: &str, layout: &Path, repo: &str,
 
 /// Uploads blobs and puts a manifest, byte for byte, with the registry's HTTP API.
 pub async fn push_raw(registry: &str, token: &str, repo: &str, tag: &str, blobs: &[Vec<u8>], manifest: &[u8]) {
+    upload_blobs(registry, token, repo, blobs).await;
+    let http = reqwest::Client::new();
+    let put = http
+        .put(format!("http://{registry}/v2/{repo}/manifests/{tag}"))
+        .bearer_auth(token)
+        .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201, "putting the manifest: {}", put.text().await.unwrap_or_default());
+}
+
+/// Uploads blobs (monolithic uploads) with the registry's HTTP API.
+pub async fn upload_blobs(registry: &str, token: &str, repo: &str, blobs: &[Vec<u8>]) {
     let http = reqwest::Client::new();
     for bytes in blobs {
         let digest = format!("sha256:{}", sha256(bytes));
@@ -337,15 +352,6 @@ pub async fn push_raw(registry: &str, token: &str, repo: &str, tag: &str, blobs:
             http.put(format!("{url}{sep}digest={digest}")).bearer_auth(token).body(bytes.clone()).send().await.unwrap();
         assert_eq!(put.status(), 201, "uploading {digest}");
     }
-    let put = http
-        .put(format!("http://{registry}/v2/{repo}/manifests/{tag}"))
-        .bearer_auth(token)
-        .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
-        .body(manifest.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 201, "putting the manifest: {}", put.text().await.unwrap_or_default());
 }
 
 /// The digest of some bytes, as the registry names blobs.

@@ -2,7 +2,7 @@ import { test, expect } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 
-import { admin, alice, hydrated, logIn, logOut, pushImageAs, registry } from "./helpers";
+import { admin, alice, fillLogin, hydrated, logIn, logOut, pushImageAs, registry } from "./helpers";
 
 // Needs 01-accounts first (alice exists). skopeo pushes through the gate `make test` starts.
 
@@ -167,5 +167,21 @@ test("an administrator caps a namespace's storage; the page shows what it uses o
   await expect(page.getByTestId("quota")).toContainText("of 1.0 GB");
   await page.goto("/namespaces/alice?tab=settings");
   await expect(page.getByText("Storage quota")).toHaveCount(0);
+  await logOut(page);
+});
+
+test("a signed-out visitor who opens a private repository is offered to sign in, and comes back to it", async ({ page }) => {
+  await page.goto("/repositories/alice/release?tab=tags");
+  await expect(page.getByRole("heading", { name: "Not found" })).toBeVisible();
+  await expect(page.getByText("If it is private, sign in to see it.")).toBeVisible();
+  await page.getByRole("main").getByRole("link", { name: "Sign in", exact: true }).click();
+  await expect(page).toHaveURL(/\/login\?next=/);
+  await fillLogin(page, alice.username, alice.password);
+  await expect(page).toHaveURL(/\/repositories\/alice\/release\?tab=tags$/);
+  await expect(page.getByRole("heading", { name: "alice/release" })).toBeVisible();
+  // Signed in, a page that is not there offers no sign-in.
+  await page.goto("/repositories/alice/nothing-here");
+  await expect(page.getByRole("heading", { name: "Not found" })).toBeVisible();
+  await expect(page.getByText("If it is private, sign in to see it.")).toHaveCount(0);
   await logOut(page);
 });

@@ -557,13 +557,32 @@ pub fn ErrorPage(error: AppError) -> impl IntoView {
         401 => "Please sign in",
         _ => "Something went wrong",
     };
+    // A visitor who is not signed in may be missing something private: offer to sign in, and
+    // come back here after it. (The session was read before the page was.)
+    let user = super::use_session().user;
+    let location = leptos_router::hooks::use_location();
+    let status = error.status();
+    let visitor = move || matches!(user.get(), Some(Ok(None))) && matches!(status, 401 | 403 | 404);
+    let sign_in = move || {
+        visitor().then(|| {
+            let (path, query) = (location.pathname.get(), location.search.get());
+            let here = if query.is_empty() { path } else { format!("{path}?{}", query.trim_start_matches('?')) };
+            let href = format!("/login?next={}", super::urlencode(&here));
+            view! {
+                <p class="mt-3 text-slate-600">"If it is private, sign in to see it."</p>
+                <a href=href class=format!("mt-6 mr-2 {BUTTON}")>"Sign in"</a>
+            }
+        })
+    };
+    let back = move || if visitor() { BUTTON_SECONDARY } else { BUTTON };
     view! {
         <leptos_meta::Title text=title/>
         <div class="mx-auto max-w-lg py-16 text-center">
             <p class="text-sm font-semibold text-indigo-600">{error.status()}</p>
             <h1 class="mt-2 text-3xl font-bold tracking-tight text-slate-900">{title}</h1>
             <p class="mt-3 text-slate-600">{error.message()}</p>
-            <a href="/" class=format!("mt-6 {BUTTON}")>"Back to the dashboard"</a>
+            {sign_in}
+            <a href="/" class=move || format!("mt-6 {}", back())>"Back to the dashboard"</a>
         </div>
     }
 }

@@ -559,22 +559,19 @@ pub fn ErrorPage(error: AppError) -> impl IntoView {
     };
     // A visitor who is not signed in may be missing something private: offer to sign in, and
     // come back here after it. (The session was read before the page was.)
-    let user = super::use_session().user;
-    let location = leptos_router::hooks::use_location();
-    let status = error.status();
-    let visitor = move || matches!(user.get(), Some(Ok(None))) && matches!(status, 401 | 403 | 404);
-    let sign_in = move || {
-        visitor().then(|| {
-            let (path, query) = (location.pathname.get(), location.search.get());
-            let here = if query.is_empty() { path } else { format!("{path}?{}", query.trim_start_matches('?')) };
-            let href = format!("/login?next={}", super::urlencode(&here));
-            view! {
-                <p class="mt-3 text-slate-600">"If it is private, sign in to see it."</p>
-                <a href=href class=format!("mt-6 mr-2 {BUTTON}")>"Sign in"</a>
-            }
-        })
-    };
-    let back = move || if visitor() { BUTTON_SECONDARY } else { BUTTON };
+    let visitor = matches!(error.status(), 401 | 403 | 404)
+        && matches!(super::use_session().user.get_untracked(), Some(Ok(None)));
+    let sign_in = visitor.then(|| {
+        let location = leptos_router::hooks::use_location();
+        let (path, query) = (location.pathname.get_untracked(), location.search.get_untracked());
+        let query = query.trim_start_matches('?');
+        let here = if query.is_empty() { path } else { format!("{path}?{query}") };
+        view! {
+            <p class="mt-3 text-slate-600">"If it is private, sign in to see it."</p>
+            <a href=format!("/login?next={}", escape_next(&here)) class=format!("mt-6 mr-2 {BUTTON}")>"Sign in"</a>
+        }
+    });
+    let back = if visitor { BUTTON_SECONDARY } else { BUTTON };
     view! {
         <leptos_meta::Title text=title/>
         <div class="mx-auto max-w-lg py-16 text-center">
@@ -582,9 +579,20 @@ pub fn ErrorPage(error: AppError) -> impl IntoView {
             <h1 class="mt-2 text-3xl font-bold tracking-tight text-slate-900">{title}</h1>
             <p class="mt-3 text-slate-600">{error.message()}</p>
             {sign_in}
-            <a href="/" class=move || format!("mt-6 {}", back())>"Back to the dashboard"</a>
+            <a href="/" class=format!("mt-6 {back}")>"Back to the dashboard"</a>
         </div>
     }
+}
+
+/// An address within the site as a query value: what is not a path's plain character is
+/// percent-encoded (smaller, in every page's code, than the general encoder).
+fn escape_next(here: &str) -> String {
+    here.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// A count and its noun: `1 tag`, `3 tags`.

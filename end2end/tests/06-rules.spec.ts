@@ -170,6 +170,25 @@ test("an administrator caps a namespace's storage; the page shows what it uses o
   await logOut(page);
 });
 
+test("an administrator sets the site's default quota, and clears it back to the configuration's", async ({ page }) => {
+  await logIn(page, admin);
+  await page.goto("/admin/settings");
+  await hydrated(page);
+  const card = page.locator("section", { hasText: "Default storage quota" });
+  await expect(card.getByTestId("default-quota")).toContainText("the configuration sets none");
+  await card.getByLabel("Default quota").fill("a lot");
+  await card.getByRole("button", { name: "Save default quota" }).click();
+  await expect(card).toContainText("a size such as 50 GB");
+  await card.getByLabel("Default quota").fill("20 GB");
+  await card.getByRole("button", { name: "Save default quota" }).click();
+  await expect(card.getByText("Default quota saved.")).toBeVisible();
+  await expect(card.getByTestId("default-quota")).toContainText("20.0 GB");
+  await card.getByLabel("Default quota").fill("");
+  await card.getByRole("button", { name: "Save default quota" }).click();
+  await expect(card.getByTestId("default-quota")).toContainText("the configuration sets none");
+  await logOut(page);
+});
+
 test("a signed-out visitor who opens a private repository is offered to sign in, and comes back to it", async ({ page }) => {
   await page.goto("/repositories/alice/release?tab=tags");
   await expect(page.getByRole("heading", { name: "Not found" })).toBeVisible();

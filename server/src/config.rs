@@ -240,7 +240,8 @@ config_keys! {
     /// The storage quota of a namespace without one of its own, in bytes (0: none). Usage is
     /// the bytes of the distinct blobs its images refer to; the gate refuses a manifest that
     /// would take a namespace over its quota. Administrators set a namespace's own quota on its
-    /// page or with `PUT /api/v1/namespaces/{id}/quota`.
+    /// page or with `PUT /api/v1/namespaces/{id}/quota`, and may replace this default in Admin →
+    /// Settings (or `PUT /api/v1/default_quota`); this key applies until they do.
     default_quota_bytes: u64 = "0", "PORTCULLIS_DEFAULT_QUOTA_BYTES";
     /// The percentage of a namespace's quota at which webhooks get QUOTA_WARNING (1 to 100).
     quota_warning_percent: u32 = "85", "PORTCULLIS_QUOTA_WARNING_PERCENT";

@@ -173,6 +173,33 @@ pub async fn set_read_only(
     .await
 }
 
+#[server(endpoint = "admin/default-quota", output = crate::api::Json)]
+pub async fn get_default_quota() -> Result<crate::model::DefaultQuota, AppError> {
+    let (state, p) = form::principal().await?;
+    p.allowed(crate::policy::can_administer)?;
+    Ok(settings::default_quota(&state).await)
+}
+
+/// Sets the site's default storage quota: a size such as `50 GB`, `none`, or empty for the
+/// configuration's.
+#[server(endpoint = "admin/default-quota/set", output = crate::api::Json)]
+pub async fn set_default_quota(limit: String) -> Result<crate::model::DefaultQuota, AppError> {
+    form::answer(Some("/admin/settings?quota=saved"), |state, p| async move {
+        let limit = match limit.trim() {
+            "" => None,
+            "none" | "None" | "0" => Some(0),
+            text => Some(crate::model::parse_size(text).filter(|n| *n > 0).ok_or_else(|| {
+                AppError::invalid(
+                    "limit",
+                    "a size such as 50 GB, 500 MB or 1.5 GiB; none for no default; empty for the configuration's",
+                )
+            })?),
+        };
+        settings::set_default_quota(&state, &p, limit).await
+    })
+    .await
+}
+
 /// A page of the activity log (administrators).
 #[server(endpoint = "admin/activity", output = crate::api::Json)]
 pub async fn list_activity(

@@ -165,6 +165,16 @@ impl QuotaView {
     }
 }
 
+/// The storage quota of a namespace without one of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultQuota {
+    /// At most this many bytes, if there is a default.
+    pub limit_bytes: Option<i64>,
+    /// Who set it: `administrators` (Admin → Settings) or `configuration` (the
+    /// `default_quota_bytes` key, until administrators set one).
+    pub from: String,
+}
+
 /// A size as people type it: `50 GB`, `500MB`, `1.5 GiB`, `1048576` (bytes); powers of 1000
 /// for kB, MB, GB, TB and of 1024 for KiB, MiB, GiB, TiB. `None` when it is not one.
 pub fn parse_size(text: &str) -> Option<i64> {

@@ -91,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/namespaces/{id}/tag_rules/{rule_id}", delete(tag_rules::remove))
         .route("/api/v1/namespaces/{id}/quota", get(tag_rules::quota).put(tag_rules::set_quota))
         .route("/api/v1/read_only", get(tag_rules::read_only).put(tag_rules::set_read_only))
+        .route("/api/v1/default_quota", get(tag_rules::default_quota).put(tag_rules::set_default_quota))
         .route(
             "/api/v1/namespaces/{id}/signature_policy",
             get(tag_rules::signature_policy).put(tag_rules::set_signature_policy),

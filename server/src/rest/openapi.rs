@@ -176,6 +176,10 @@ fn tag_rule_paths() -> Value {
             "get": op("A namespace's storage: the bytes of the distinct blobs its images refer to, and its limit (whoever sees the namespace)", "quotas", &["id"], None, "200", ok("The quota", schema_ref("Quota"))),
             "put": op("Set a namespace's storage quota (administrators); null: the site's default. The gate refuses a push that would go over it", "quotas", &["id"], Some("QuotaChange"), "200", ok("The quota", schema_ref("Quota")))
         },
+        "/api/v1/default_quota": {
+            "get": op("The storage quota of a namespace without one of its own, and who set it (anyone signed in)", "quotas", &[], None, "200", ok("The default", schema_ref("DefaultQuota"))),
+            "put": op("Set the site's default storage quota (administrators): bytes, 0 for none, null for the configuration's default_quota_bytes", "quotas", &[], Some("QuotaChange"), "200", ok("The default", schema_ref("DefaultQuota")))
+        },
         "/api/v1/namespaces/{id}/signature_policy": {
             "get": op("A namespace's signature policy: whether pulls need a cosign signature that verifies against one of its trusted keys, and those keys (whoever sees the namespace)", "signature policy", &["id"], None, "200", ok("The policy", schema_ref("SignaturePolicy"))),
             "put": op("Require signed images on every pull from a namespace, or stop (owners); requiring needs a trusted key", "signature policy", &["id"], Some("SignatureRequirement"), "200", ok("The policy", schema_ref("SignaturePolicy")))
@@ -442,6 +446,9 @@ fn tag_rule_schemas() -> Value {
             "limit_source": { "type": "string", "enum": ["namespace", "site", "none"] } } },
         "ReadOnlyMode": { "type": "object", "properties": {
             "enabled": { "type": "boolean" }, "message": { "type": "string" } } },
+        "DefaultQuota": { "type": "object", "properties": {
+            "limit_bytes": { "type": "integer", "format": "int64", "nullable": true, "description": "At most this many bytes; null: no default quota" },
+            "from": { "type": "string", "enum": ["administrators", "configuration"] } } },
         "SignatureRequirement": { "type": "object", "required": ["required"], "properties": {
             "required": { "type": "boolean", "description": "On: a pull of an image without a signature that verifies against a trusted key is refused" } } },
         "NewTrustedKey": { "type": "object", "required": ["name", "public_key"], "properties": {

@@ -9,7 +9,9 @@ use app::backend::gate::{rules, signing};
 use app::backend::org::namespaces::NamespaceRef;
 use app::backend::org::settings;
 use app::backend::AppState;
-use app::model::{QuotaView, ReadOnlyMode, SignaturePolicyView, TagRuleInput, TagRuleView, TrustedKeyView};
+use app::model::{
+    DefaultQuota, QuotaView, ReadOnlyMode, SignaturePolicyView, TagRuleInput, TagRuleView, TrustedKeyView,
+};
 use axum::{extract::State, http::StatusCode, Json};
 use serde::Deserialize;
 
@@ -162,4 +164,20 @@ pub async fn remove_trusted_key(
 ) -> ApiResult<StatusCode> {
     signing::remove_key(&state, &p, &NamespaceRef::Id(id), key_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `/api/v1/default_quota`: the storage quota of a namespace without one of its own. Read by
+/// anyone signed in; set by administrators (`limit_bytes`: bytes, 0 for none, null for the
+/// configuration's `default_quota_bytes`).
+pub async fn default_quota(State(state): State<AppState>, ApiAuth(p): ApiAuth) -> ApiResult<Json<DefaultQuota>> {
+    p.require_user()?;
+    Ok(Json(settings::default_quota(&state).await))
+}
+
+pub async fn set_default_quota(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiJson(b): ApiJson<QuotaChange>,
+) -> ApiResult<Json<DefaultQuota>> {
+    Ok(Json(settings::set_default_quota(&state, &p, b.limit_bytes).await?))
 }

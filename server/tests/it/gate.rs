@@ -783,3 +783,47 @@ async fn the_referrers_api_lists_what_refers_to_a_manifest_for_whoever_may_pull_
     assert_eq!(index["manifests"].as_array().unwrap().len(), 1, "{index}");
     assert_eq!(index["manifests"][0]["digest"], referrers[1]);
 }
+
+#[tokio::test]
+async fn administrators_set_the_site_default_quota_and_it_holds_where_a_namespace_has_none() {
+    let (stack, world) = start().await;
+    let (root, alice) = (world.root().await, world.person("alice").await);
+    let r = alice.get("/api/v1/default_quota").await;
+    assert_eq!(r.json(), json!({ "limit_bytes": null, "from": "configuration" }));
+    let r = alice.put("/api/v1/default_quota", json!({ "limit_bytes": 1 })).await;
+    assert_eq!(r.status, 403, "alice may not set the site's default: {}", r.body);
+    let r = root.put("/api/v1/default_quota", json!({ "limit_bytes": -1 })).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = root.put("/api/v1/default_quota", json!({ "limit_bytes": 1 })).await;
+    assert_eq!(r.json(), json!({ "limit_bytes": 1, "from": "administrators" }));
+    let ns = alice.namespace("alice").await.namespace.id;
+    let q = alice.get(&format!("/api/v1/namespaces/{ns}/quota")).await.json();
+    assert_eq!((q["limit_bytes"].clone(), q["limit_source"].clone()), (json!(1), json!("site")));
+
+    // The gate (another replica) follows within its settings cache's 5 s.
+    let image = oci_image(stack.dir.path(), "over a one-byte default", &[]);
+    let mut refused = None;
+    for _ in 0..40 {
+        let push = stack.push(&image, &alice.creds(), "alice/app:1").await;
+        if !push.ok {
+            refused = Some(push);
+            break;
+        }
+        stack.delete(&alice.creds(), "alice/app:1").await.expect_ok("undo a push the old default let in");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let refused = refused.expect("the default quota holds at the gate");
+    assert!(refused.stderr.contains("quota exceeded"), "{}", refused.stderr);
+
+    // 0: no default quota at all; null: the configuration's again (none here).
+    let r = root.put("/api/v1/default_quota", json!({ "limit_bytes": 0 })).await;
+    assert_eq!(r.json(), json!({ "limit_bytes": null, "from": "administrators" }));
+    stack
+        .eventually("the push passes without a default quota", || async {
+            stack.push(&image, &alice.creds(), "alice/app:1").await.ok
+        })
+        .await;
+    let r = root.put("/api/v1/default_quota", json!({ "limit_bytes": null })).await;
+    assert_eq!(r.json(), json!({ "limit_bytes": null, "from": "configuration" }));
+    assert!(world.actions().await.iter().filter(|a| *a == "quota.default.set").count() >= 3);
+}

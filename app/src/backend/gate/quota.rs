@@ -8,7 +8,10 @@
 
 use crate::backend::access::principal::{Change, Duty, Principal};
 use crate::backend::audit::{self, Target};
-use crate::backend::org::namespaces::{self, NamespaceRef};
+use crate::backend::org::{
+    self,
+    namespaces::{self, NamespaceRef},
+};
 use crate::backend::webhooks;
 use crate::backend::AppState;
 use crate::error::{AppError, AppResult};
@@ -46,7 +49,8 @@ pub async fn standing(state: &AppState, namespace_id: i64, name: &str) -> AppRes
     )
     .fetch_one(&state.db)
     .await?;
-    let (limit_bytes, limit_source) = match (row.limit, state.settings.default_quota_bytes) {
+    let site = org::settings::default_quota(state).await.limit_bytes;
+    let (limit_bytes, limit_source) = match (row.limit, site) {
         (Some(l), _) => (Some(l), "namespace"),
         (None, Some(d)) => (Some(d), "site"),
         (None, None) => (None, "none"),
@@ -139,7 +143,11 @@ pub async fn may_put(
     else {
         return Ok(Ok(()));
     };
-    let Some(limit) = row.limit.or(state.settings.default_quota_bytes) else { return Ok(Ok(())) };
+    let site = match row.limit {
+        Some(_) => None,
+        None => org::settings::default_quota(state).await.limit_bytes,
+    };
+    let Some(limit) = row.limit.or(site) else { return Ok(Ok(())) };
     if row.adds == 0 {
         return Ok(Ok(()));
     }

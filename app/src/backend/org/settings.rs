@@ -25,18 +25,27 @@ pub struct AccessSettingsStore {
 struct Snapshot {
     settings: AccessSettings,
     read_only_message: Arc<str>,
+    /// The default storage quota administrators set (`None`: the configuration's applies).
+    default_quota: Option<i64>,
     at: Instant,
+}
+
+/// What the `access_setting` row holds.
+struct Stored {
+    settings: AccessSettings,
+    read_only_message: Arc<str>,
+    default_quota: Option<i64>,
 }
 
 const SETTINGS_TTL: Duration = Duration::from_secs(5);
 
 impl AccessSettingsStore {
     pub fn new(initial: AccessSettings) -> Self {
-        Self::at((initial, "".into()))
+        Self::at(Stored { settings: initial, read_only_message: "".into(), default_quota: None })
     }
 
-    fn at((settings, read_only_message): (AccessSettings, Arc<str>)) -> Self {
-        Self { inner: Arc::new(RwLock::new(Snapshot { settings, read_only_message, at: Instant::now() })) }
+    fn at(s: Stored) -> Self {
+        Self { inner: Arc::new(RwLock::new(Snapshot::of(s))) }
     }
 
     /// Writes `defaults` unless settings were stored already, then loads what is stored.
@@ -68,19 +77,52 @@ impl AccessSettingsStore {
         ReadOnlyMode { enabled: s.settings.read_only, message: s.read_only_message.to_string() }
     }
 
+    /// The default storage quota administrators set, as stored: `None` when they have not
+    /// (the configuration's applies), `Some(0)` for none.
+    pub async fn default_quota(&self, db: &PgPool) -> Option<i64> {
+        self.snapshot(db).await.default_quota
+    }
+
     async fn snapshot(&self, db: &PgPool) -> Snapshot {
         let cached = self.inner.read().expect("settings lock").clone();
         if cached.at.elapsed() < SETTINGS_TTL {
             return cached;
         }
         match load(db).await {
-            Ok((settings, read_only_message)) => {
-                let fresh = Snapshot { settings, read_only_message, at: Instant::now() };
+            Ok(stored) => {
+                let fresh = Snapshot::of(stored);
                 *self.inner.write().expect("settings lock") = fresh.clone();
                 fresh
             }
             Err(_) => cached,
         }
+    }
+
+    /// Sets the site's default storage quota (`None`: back to the configuration's), and
+    /// records who did, in one transaction.
+    pub async fn set_default_quota(&self, db: &PgPool, limit: Option<i64>, by: Allowed<'_>) -> AppResult<()> {
+        if limit.is_some_and(|l| l < 0) {
+            return Err(AppError::invalid("limit_bytes", "a number of bytes, 0 (no default quota) or more"));
+        }
+        let mut tx = by.begin(db).await?;
+        sqlx::query!("select 1 as one from access_setting for update").fetch_one(&mut *tx).await?;
+        let before = load(&mut *tx).await?;
+        sqlx::query!("update access_setting set default_quota_bytes = $1, updated_at = now()", limit)
+            .execute(&mut *tx)
+            .await?;
+        if before.default_quota != limit {
+            let details = serde_json::json!({ "from": before.default_quota, "to": limit });
+            crate::backend::audit::record(
+                &mut tx,
+                "quota.default.set",
+                crate::backend::audit::Target::settings(),
+                details,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        *self.inner.write().expect("settings lock") = Snapshot::of(Stored { default_quota: limit, ..before });
+        Ok(())
     }
 
     /// Switches read-only mode on or off (with its message), and records who did, in one
@@ -95,7 +137,8 @@ impl AccessSettingsStore {
         }
         let mut tx = by.begin(db).await?;
         sqlx::query!("select 1 as one from access_setting for update").fetch_one(&mut *tx).await?;
-        let (before, before_message) = load(&mut *tx).await?;
+        let stored = load(&mut *tx).await?;
+        let (before, before_message) = (stored.settings, stored.read_only_message.clone());
         sqlx::query!(
             "update access_setting set read_only = $1, read_only_message = $2, updated_at = now()",
             mode.enabled,
@@ -111,7 +154,7 @@ impl AccessSettingsStore {
         tx.commit().await?;
         let settings = AccessSettings { read_only: mode.enabled, ..before };
         *self.inner.write().expect("settings lock") =
-            Snapshot { settings, read_only_message: message.into(), at: Instant::now() };
+            Snapshot::of(Stored { settings, read_only_message: message.into(), ..stored });
         Ok(())
     }
 
@@ -121,7 +164,8 @@ impl AccessSettingsStore {
         let mut tx = by.begin(db).await?;
         // The row lock orders two administrators saving at once.
         sqlx::query!("select 1 as one from access_setting for update").fetch_one(&mut *tx).await?;
-        let (before, message) = load(&mut *tx).await?;
+        let stored = load(&mut *tx).await?;
+        let before = stored.settings;
         // Read-only mode is switched on its own (`set_read_only`), never by this form.
         let s = AccessSettings { read_only: before.read_only, ..s };
         sqlx::query!(
@@ -148,13 +192,23 @@ impl AccessSettingsStore {
             .await?;
         }
         tx.commit().await?;
-        *self.inner.write().expect("settings lock") =
-            Snapshot { settings: s, read_only_message: message, at: Instant::now() };
+        *self.inner.write().expect("settings lock") = Snapshot::of(Stored { settings: s, ..stored });
         Ok(before)
     }
 }
 
-async fn load<'e>(db: impl sqlx::PgExecutor<'e>) -> AppResult<(AccessSettings, Arc<str>)> {
+impl Snapshot {
+    fn of(s: Stored) -> Self {
+        Snapshot {
+            settings: s.settings,
+            read_only_message: s.read_only_message,
+            default_quota: s.default_quota,
+            at: Instant::now(),
+        }
+    }
+}
+
+async fn load<'e>(db: impl sqlx::PgExecutor<'e>) -> AppResult<Stored> {
     let r = sqlx::query!("select * from access_setting").fetch_one(db).await?;
     let settings = AccessSettings {
         push_policy: r.push_policy.parse().map_err(|e: String| {
@@ -168,7 +222,7 @@ async fn load<'e>(db: impl sqlx::PgExecutor<'e>) -> AppResult<(AccessSettings, A
         users_may_change_visibility: r.users_may_change_visibility,
         read_only: r.read_only,
     };
-    Ok((settings, r.read_only_message.into()))
+    Ok(Stored { settings, read_only_message: r.read_only_message.into(), default_quota: r.default_quota_bytes })
 }
 
 pub async fn get_settings(state: &AppState, p: &Principal) -> AppResult<AccessSettings> {
@@ -185,6 +239,28 @@ pub async fn update_settings(state: &AppState, p: &Principal, s: AccessSettings)
 /// Read-only mode as it is (anyone: every page's banner shows it).
 pub async fn read_only(state: &AppState) -> ReadOnlyMode {
     state.access_settings.read_only(&state.db).await
+}
+
+/// The site's default storage quota as it applies, and where it comes from.
+pub async fn default_quota(state: &AppState) -> crate::model::DefaultQuota {
+    let (limit_bytes, from) = match state.access_settings.default_quota(&state.db).await {
+        Some(0) => (None, "administrators"),
+        Some(n) => (Some(n), "administrators"),
+        None => (state.settings.default_quota_bytes, "configuration"),
+    };
+    crate::model::DefaultQuota { limit_bytes, from: from.into() }
+}
+
+/// Sets the site's default storage quota (administrators): bytes, `Some(0)` for none, `None`
+/// for the configuration's.
+pub async fn set_default_quota(
+    state: &AppState,
+    p: &Principal,
+    limit: Option<i64>,
+) -> AppResult<crate::model::DefaultQuota> {
+    let allowed = p.allowed(crate::policy::can_administer)?;
+    state.access_settings.set_default_quota(&state.db, limit, allowed).await?;
+    Ok(default_quota(state).await)
 }
 
 /// Switches read-only mode (administrators).

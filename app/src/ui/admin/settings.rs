@@ -4,8 +4,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use super::{admin_only, AdminHeader};
-use crate::api::admin::{get_read_only, get_settings, SetReadOnly, UpdateSettings};
-use crate::model::PushPolicy;
+use crate::api::admin::{get_default_quota, get_read_only, get_settings, SetDefaultQuota, SetReadOnly, UpdateSettings};
+use crate::model::{human_size, PushPolicy};
 use crate::ui::components::*;
 
 #[component]
@@ -65,6 +65,7 @@ pub fn SettingsPage() -> impl IntoView {
                 }
             })}
             <ReadOnlyCard/>
+            <DefaultQuotaCard/>
         }
     })
 }
@@ -107,6 +108,49 @@ fn ReadOnlyCard() -> impl IntoView {
                         <Submit label="Save read-only mode" busy_label="Saving…" pending=set.pending()/>
                     </ActionForm>
                 </Card>
+            })}
+        </div>
+    }
+}
+
+/// The storage quota of every namespace without one of its own.
+#[component]
+fn DefaultQuotaCard() -> impl IntoView {
+    let set = ServerAction::<SetDefaultQuota>::new();
+    let error = action_error(set);
+    let query = use_query_map();
+    let saved =
+        Signal::derive(move || action_ok(set).get() || (query.read().get("quota").is_some() && error.get().is_none()));
+    let current = Resource::new(move || set.version().get(), |_| get_default_quota());
+    view! {
+        <div class="mt-6">
+            {loaded(current, move |q| {
+                let now = match (q.limit_bytes, q.from.as_str()) {
+                    (Some(l), "configuration") => format!("{} (from the configuration's default_quota_bytes).", human_size(l)),
+                    (Some(l), _) => format!("{}.", human_size(l)),
+                    (None, "configuration") => "None (the configuration sets none).".to_string(),
+                    (None, _) => "None.".to_string(),
+                };
+                let value = match (q.limit_bytes, q.from.as_str()) {
+                    (Some(l), "administrators") => human_size(l),
+                    (None, "administrators") => "none".to_string(),
+                    _ => String::new(),
+                };
+                view! {
+                    <Card title="Default storage quota">
+                        <ActionForm action=set attr:class="max-w-xl space-y-4">
+                            {move || saved.get().then(|| view! { <Alert kind=AlertKind::Success message="Default quota saved."/> })}
+                            <FormError error/>
+                            <p class="text-sm text-slate-600">
+                                "Every namespace without a quota of its own (set on its Settings tab) may store this much; "
+                                "the gate refuses a push that would go over it. Now: " <span data-testid="default-quota">{now}</span>
+                            </p>
+                            <Field label="Default quota" name="limit" value=value placeholder="50 GB" error
+                                hint="A size such as 50 GB, 500 MB or 1.5 GiB; none for no default; empty for the configuration's."/>
+                            <Submit label="Save default quota" busy_label="Saving…" pending=set.pending()/>
+                        </ActionForm>
+                    </Card>
+                }
             })}
         </div>
     }

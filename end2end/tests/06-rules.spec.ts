@@ -165,6 +165,8 @@ test("an administrator caps a namespace's storage; the page shows what it uses o
   await logIn(page, alice);
   await page.goto("/namespaces/alice");
   await expect(page.getByTestId("quota")).toContainText("of 1.0 GB");
+  // The summary counts the namespace's tags too (alice pushed several by now).
+  await expect(page.getByTestId("tag-count")).toContainText(/ · \d+ tags/);
   await page.goto("/namespaces/alice?tab=settings");
   await expect(page.getByText("Storage quota")).toHaveCount(0);
   await logOut(page);

@@ -37,6 +37,8 @@ pub struct NamespaceDetail {
     pub quota: crate::model::QuotaView,
     /// Whether the viewer may set its quota (administrators).
     pub may_set_quota: bool,
+    /// How many tags its repositories hold.
+    pub tag_count: i64,
 }
 
 #[server(endpoint = "namespaces/list", output = crate::api::Json)]
@@ -112,7 +114,9 @@ pub async fn get_namespace(name: String, page: Option<u32>) -> Result<NamespaceD
     .await?
     .1;
     let quota = crate::backend::gate::quota::standing(&state, ns.namespace.id, &ns.namespace.name).await?;
+    let tag_count = crate::backend::images::browse::namespace_tag_count(&state, ns.namespace.id).await?;
     Ok(NamespaceDetail {
+        tag_count,
         namespace: ns,
         activity,
         roles,

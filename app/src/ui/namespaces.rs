@@ -206,7 +206,7 @@ fn NamespaceDetailView(d: NamespaceDetail, tab: String, actions: NamespaceAction
         ("", "Repositories", true),
         ("access", "Who may do what", true),
         ("cleanup", "Cleanup", abilities.cleanup),
-        ("rules", "Tag rules", true),
+        ("rules", "Rules & signing", true),
         ("webhooks", "Webhooks", abilities.webhooks),
         ("activity", "Activity", true),
         ("settings", "Settings", settings),
@@ -348,6 +348,7 @@ fn NamespaceDetailView(d: NamespaceDetail, tab: String, actions: NamespaceAction
                 1 => " · 1 repository".to_string(),
                 n => format!(" · {n} repositories"),
             }}
+            <span data-testid="tag-count">{format!(" · {}", count_of(d.tag_count, "tag"))}</span>
             {quota_line(&d.quota)}
         </p>
         <Tabs label="Namespace" tabs/>

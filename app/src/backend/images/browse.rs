@@ -99,6 +99,17 @@ pub(super) async fn repository_views(state: &AppState, ids: &[i64]) -> AppResult
 }
 
 /// A page of the repositories of a namespace the principal may see, by name.
+/// How many tags a namespace's repositories hold together (for its page's summary; one
+/// index-only count per repository).
+pub async fn namespace_tag_count(state: &AppState, namespace_id: i64) -> AppResult<i64> {
+    Ok(sqlx::query_scalar!(
+        r#"select count(*) as "n!" from tag t join repository r using (repository_id) where r.namespace_id = $1"#,
+        namespace_id
+    )
+    .fetch_one(&state.db)
+    .await?)
+}
+
 pub async fn repositories(
     state: &AppState,
     p: &Principal,

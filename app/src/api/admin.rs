@@ -121,6 +121,13 @@ pub async fn try_directory_user(username: String) -> Result<Option<crate::model:
     form::answer(None, |state, p| async move { groups::try_user(&state, &p, &username).await }).await
 }
 
+/// Whether the directory, the mail server and each sign-in provider answer now.
+#[server(endpoint = "admin/connections", output = crate::api::Json)]
+pub async fn check_connections() -> Result<Vec<crate::model::ConnectionStatus>, AppError> {
+    let (state, p) = form::principal().await?;
+    crate::backend::access::connections::check(&state, &p).await
+}
+
 #[server(endpoint = "admin/settings", output = crate::api::Json)]
 pub async fn get_settings() -> Result<AccessSettings, AppError> {
     let (state, p) = form::principal().await?;

@@ -128,6 +128,18 @@ pub struct AuthOverview {
     pub mappings: Vec<GroupMappingView>,
 }
 
+/// Whether a service Portcullis depends on answers (Admin → Authentication, "Test
+/// connections").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionStatus {
+    /// "Directory (LDAP)", "Mail server (SMTP)", "Sign-in provider <name>".
+    pub service: String,
+    pub address: String,
+    pub ok: bool,
+    /// "Answers.", or what is wrong and what to check, for people.
+    pub message: String,
+}
+
 /// What the directory says of a person (Admin → Authentication, "try a user").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirectoryLookup {

@@ -386,3 +386,25 @@ async fn mappings_without_a_source_get_the_only_one_or_wait_for_an_administrator
     let m: app::model::GroupMappingView = r.parse();
     assert_eq!((m.source.as_deref(), m.match_by.as_str()), (Some("ldap"), "dn"));
 }
+
+#[tokio::test]
+async fn an_administrator_tests_the_directory_and_is_told_in_words_when_it_is_down() {
+    let mut slapd = Slapd::start();
+    let db = fresh_db().await;
+    let app = app_with(&db, |c| slapd.configure(c)).await;
+    let root = sign_up(&app, "root", "local root password").await;
+    let bob = sign_up(&app, "bob", "bob's own password").await;
+    let r = call(&app, "/api/admin/connections", &[], Some(&bob)).await;
+    assert_eq!(r.status, 403, "bob is not an administrator: {}", r.body);
+
+    let r = call(&app, "/api/admin/connections", &[], Some(&root)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let up: serde_json::Value = r.json();
+    assert_eq!((up[0]["service"].as_str(), up[0]["ok"].as_bool()), (Some("Directory (LDAP)"), Some(true)), "{up}");
+
+    slapd.stop();
+    let down: serde_json::Value = call(&app, "/api/admin/connections", &[], Some(&root)).await.json();
+    assert_eq!(down[0]["ok"], false, "{down}");
+    let message = down[0]["message"].as_str().unwrap();
+    assert!(message.starts_with("Nothing answers at ldap://"), "said for people, not as an I/O error: {message}");
+}

@@ -10,6 +10,7 @@
 
 pub mod access_tokens;
 pub mod accounts;
+pub mod connections;
 pub mod groups;
 pub mod ldap;
 pub mod login;

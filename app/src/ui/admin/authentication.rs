@@ -6,9 +6,9 @@ use leptos_router::hooks::use_query_map;
 
 use super::{admin_only, AdminHeader};
 use crate::api::admin::{
-    auth_overview, try_directory_user, AddGroupMapping, DeleteGroupMapping, SetGroupMappingSource,
+    auth_overview, check_connections, try_directory_user, AddGroupMapping, DeleteGroupMapping, SetGroupMappingSource,
 };
-use crate::model::{DirectoryLookup, GroupMappingView, TeamRole};
+use crate::model::{ConnectionStatus, DirectoryLookup, GroupMappingView, TeamRole};
 use crate::ui::components::*;
 
 /// How people sign in: the directory and mail settings (never a secret), local passwords, the
@@ -38,12 +38,37 @@ pub fn AuthenticationPage() -> impl IntoView {
             }
         },
     );
+    // "Test connections" is a GET form too (`?test=now`): the answer is part of the page.
+    let testing = Memo::new(move |_| query.read().get("test").is_some());
+    let tested = Resource::new(
+        move || testing.get(),
+        |on| async move {
+            if on {
+                check_connections().await.map(Some)
+            } else {
+                Ok(None)
+            }
+        },
+    );
     admin_only(move |_| {
         view! {
             <AdminHeader current="/admin/authentication"/>
             {loaded(overview, move |o| {
                 let has_directory = o.directory.is_some();
+                let services = usize::from(has_directory) + usize::from(o.mail.is_some()) + o.providers.len();
                 view! {
+                    {(services > 0).then(|| view! {
+                        <div class="mb-6">
+                            <Card title="Connections">
+                                <form method="get" action="/admin/authentication" class="flex flex-wrap items-center gap-3">
+                                    <input type="hidden" name="test" value="now"/>
+                                    <button type="submit" class=BUTTON_SECONDARY>"Test connections"</button>
+                                    <span class="text-xs text-slate-500">"Asks the directory, the mail server and each sign-in provider now, as portcullis doctor does."</span>
+                                </form>
+                                {move || testing.get().then(|| view! { <div class="mt-4">{loaded_part(tested, connections_view)}</div> })}
+                            </Card>
+                        </div>
+                    })}
                     <div class="grid gap-6 lg:grid-cols-2">
                         <Card title="Directory (LDAP)">
                             {match o.directory {
@@ -121,6 +146,23 @@ pub fn AuthenticationPage() -> impl IntoView {
             })}
         }
     })
+}
+
+/// What "Test connections" found, service by service.
+fn connections_view(found: Option<Vec<ConnectionStatus>>) -> AnyView {
+    view! {
+        <ul class="divide-y divide-slate-100" data-testid="connections">
+            {found.unwrap_or_default().into_iter().map(|c| view! {
+                <li class="flex flex-wrap items-start gap-x-3 gap-y-1 py-2 text-sm">
+                    {if c.ok { view! { <Badge text="Answers" tone=Tone::Green/> } } else { view! { <Badge text="Unreachable" tone=Tone::Red/> } }}
+                    <span class="font-medium text-slate-900">{c.service}</span>
+                    <span class="break-all font-mono text-xs text-slate-500">{c.address}</span>
+                    {(!c.ok).then(|| view! { <p class="w-full text-slate-700">{c.message}</p> })}
+                </li>
+            }).collect_view()}
+        </ul>
+    }
+    .into_any()
 }
 
 /// Settings as `name  value` lines.

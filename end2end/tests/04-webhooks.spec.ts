@@ -50,6 +50,13 @@ test("an owner adds a webhook, sends a test event and reads in the log why it wa
   await logIn(page, alice);
   await page.goto(hookPage);
 
+  // Edited in place: another event and payload; the secret stays unless a new one is typed.
+  await page.getByText("Edit…").click();
+  await page.getByLabel("Pull").check();
+  await page.getByLabel("Payload").selectOption("cloudevents");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByText("Events: push, delete, pull · payload: cloudevents")).toBeVisible();
+
   await page.getByRole("button", { name: "Turn off" }).click();
   await expect(page.getByRole("button", { name: "Turn on" })).toBeVisible();
 

@@ -55,13 +55,8 @@ pub async fn create_webhook(
     let namespace = namespace.filter(|n| !n.is_empty());
     let back = home_of(namespace.as_deref());
     form::answer(Some(&back), |state, p| async move {
-        let checked = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
-        let events: Vec<String> =
-            [("push", &push), ("delete", &delete), ("pull", &pull), ("cleanup", &cleanup), ("quota", &quota)]
-                .into_iter()
-                .filter(|(_, v)| checked(v))
-                .map(|(e, _)| e.to_string())
-                .collect();
+        let events =
+            ticked([("push", &push), ("delete", &delete), ("pull", &pull), ("cleanup", &cleanup), ("quota", &quota)]);
         if secret.trim().is_empty() {
             return Err(AppError::invalid("secret", "the receiver checks signatures with it: 16 characters or more"));
         }
@@ -72,6 +67,37 @@ pub async fn create_webhook(
         let new = webhooks::NewWebhook { name, url, events, format, headers, secret: Some(secret) };
         let ns = namespace.map(NamespaceRef::Name);
         Ok(webhooks::create(&state, &p, ns.as_ref(), new).await?.webhook)
+    })
+    .await
+}
+
+/// The events whose checkboxes were ticked.
+#[cfg(feature = "ssr")]
+fn ticked(boxes: [(&str, &Option<String>); 5]) -> Vec<String> {
+    boxes.into_iter().filter(|(_, v)| v.as_deref().is_some_and(|v| !v.is_empty())).map(|(e, _)| e.to_string()).collect()
+}
+
+/// An edited webhook from its page's form: the secret changes only when a new one is typed.
+#[server(endpoint = "webhooks/update", output = crate::api::Json)]
+#[allow(clippy::too_many_arguments)]
+pub async fn update_webhook(
+    id: i64,
+    name: String,
+    url: String,
+    push: Option<String>,
+    delete: Option<String>,
+    pull: Option<String>,
+    cleanup: Option<String>,
+    quota: Option<String>,
+    format: Option<String>,
+    secret: Option<String>,
+) -> Result<WebhookView, AppError> {
+    form::answer(Some(&format!("/webhooks/{id}")), |state, p| async move {
+        let events =
+            ticked([("push", &push), ("delete", &delete), ("pull", &pull), ("cleanup", &cleanup), ("quota", &quota)]);
+        let secret = secret.filter(|s| !s.trim().is_empty());
+        let change = webhooks::NewWebhook { name, url, events, format, headers: Vec::new(), secret };
+        webhooks::update(&state, &p, id, change).await
     })
     .await
 }

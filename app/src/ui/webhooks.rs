@@ -9,7 +9,7 @@ use super::components::*;
 use super::signed_in;
 use crate::api::webhooks::{
     get_webhook, list_namespace_webhooks, list_webhooks, CreateWebhook, DeleteWebhook, Redeliver, SetWebhookEnabled,
-    TestWebhook, WebhookPageData,
+    TestWebhook, UpdateWebhook, WebhookPageData,
 };
 use crate::error::AppError;
 use crate::model::{WebhookDelivery, WebhookView};
@@ -225,11 +225,12 @@ pub fn WebhookPage() -> impl IntoView {
     let test = ServerAction::<TestWebhook>::new();
     let again = ServerAction::<Redeliver>::new();
     let enable = ServerAction::<SetWebhookEnabled>::new();
+    let edit = ServerAction::<UpdateWebhook>::new();
     let data = Resource::new(
-        move || (id.get(), test.version().get(), again.version().get(), enable.version().get()),
+        move || (id.get(), test.version().get(), again.version().get(), enable.version().get(), edit.version().get()),
         |(id, ..)| get_webhook(id),
     );
-    signed_in(move |_| loaded(data, move |d| view! { <WebhookView d test again enable/> }))
+    signed_in(move |_| loaded(data, move |d| view! { <WebhookView d test again enable edit/> }))
 }
 
 #[component]
@@ -238,8 +239,46 @@ fn WebhookView(
     test: ServerAction<TestWebhook>,
     again: ServerAction<Redeliver>,
     enable: ServerAction<SetWebhookEnabled>,
+    edit: ServerAction<UpdateWebhook>,
 ) -> impl IntoView {
     let w = d.webhook;
+    let edit_error = action_error(edit);
+    let has = |e: &str| w.events.iter().any(|x| x == e);
+    let event_box = |name: &'static str, label: &'static str, on: bool| {
+        view! { <label class="flex items-center gap-2"><input type="checkbox" name=name value="on" checked=on/>{label}</label> }
+    };
+    let boxes = [
+        event_box("push", "Push", has("push")),
+        event_box("delete", "Delete", has("delete")),
+        event_box("pull", "Pull", has("pull")),
+        event_box("cleanup", "Cleanup runs", has("cleanup")),
+        event_box("quota", "Storage quota warnings", has("quota")),
+    ];
+    let (cloudevents, name_now, url_now) = (w.format == "cloudevents", w.name.clone(), w.url.clone());
+    let open = edit_error.get_untracked().is_some();
+    let editor = view! {
+        <details class="mb-6" open=open>
+            <summary class="cursor-pointer text-sm font-medium text-indigo-700">"Edit…"</summary>
+            <ActionForm action=edit attr:class="mt-4 grid max-w-3xl gap-4 sm:grid-cols-2">
+                <div class="sm:col-span-2"><FormError error=edit_error/></div>
+                <input type="hidden" name="id" value=w.id/>
+                <Field label="Name" name="name" value=name_now required=true error=edit_error/>
+                <Field label="URL" name="url" kind="url" value=url_now required=true error=edit_error/>
+                <fieldset class="space-y-1 text-sm">
+                    <legend class="mb-1 font-medium text-slate-700">"Events"</legend>
+                    {boxes.into_iter().collect_view()}
+                </fieldset>
+                <label class="text-sm"><span class="mb-1 block font-medium text-slate-700">"Payload"</span>
+                    <select name="format" class=SELECT>
+                        <option value="portcullis" selected=!cloudevents>"JSON (close to Harbor's)"</option>
+                        <option value="cloudevents" selected=cloudevents>"CloudEvents 1.0"</option>
+                    </select></label>
+                <Field label="New secret" name="secret" kind="password" error=edit_error autocomplete="new-password"
+                    hint="Leave empty to keep the current one; 16 characters or more."/>
+                <div class="sm:col-span-2"><Submit label="Save changes" busy_label="Saving…" pending=edit.pending()/></div>
+            </ActionForm>
+        </details>
+    };
     let back = match &w.namespace {
         Some(ns) => (format!("/namespaces/{ns}?tab=webhooks"), format!("← webhooks of {ns}")),
         None => ("/admin/webhooks".to_string(), "← site-wide webhooks".to_string()),
@@ -295,6 +334,7 @@ fn WebhookView(
                 <button type="submit" class=BUTTON_SECONDARY>{if w.enabled { "Turn off" } else { "Turn on" }}</button>
             </ActionForm>
         </div>
+        {editor}
         <h2 class="mb-3 text-base font-semibold text-slate-900">"Deliveries"</h2>
         {if empty {
             view! { <EmptyState title="Nothing delivered yet"><p>"Send a test event, or push an image."</p></EmptyState> }.into_any()

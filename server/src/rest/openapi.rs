@@ -147,7 +147,7 @@ fn webhook_paths() -> Value {
         },
         "/api/v1/webhooks/{id}": {
             "get": op("Show a webhook", "webhooks", &["id"], None, "200", hook()),
-            "put": op("Turn a webhook on or off", "webhooks", &["id"], Some("WebhookChange"), "200", hook()),
+            "put": op("Turn a webhook on or off, or edit it (name, url, events, format; a new secret or headers)", "webhooks", &["id"], Some("WebhookChange"), "200", hook()),
             "delete": op("Delete a webhook and its deliveries", "webhooks", &["id"], None, "204", no_content())
         },
         "/api/v1/webhooks/{id}/deliveries": {
@@ -479,7 +479,13 @@ fn lifecycle_schemas() -> Value {
             "format": { "type": "string", "enum": ["portcullis", "cloudevents"] },
             "headers": { "type": "object", "additionalProperties": s("string") },
             "secret": { "type": "string", "description": "16 to 256 characters; made when absent" } } },
-        "WebhookChange": { "type": "object", "required": ["enabled"], "properties": { "enabled": s("boolean") } },
+        "WebhookChange": { "type": "object", "minProperties": 1, "description": "What changes; the rest stays (the secret and headers only when given)", "properties": {
+            "enabled": s("boolean"), "name": s("string"),
+            "url": { "type": "string", "description": "http(s); not an internal address unless allowed" },
+            "events": { "type": "array", "items": { "type": "string", "enum": ["push", "delete", "pull", "cleanup", "quota"] } },
+            "format": { "type": "string", "enum": ["portcullis", "cloudevents"] },
+            "headers": { "type": "object", "additionalProperties": s("string") },
+            "secret": { "type": "string", "description": "16 to 256 characters" } } },
         "Webhook": { "type": "object", "properties": {
             "id": id(), "namespace": { "type": "string", "nullable": true }, "name": s("string"), "url": s("string"),
             "events": { "type": "array", "items": s("string") }, "format": s("string"),

@@ -38,10 +38,18 @@ impl From<NewWebhookBody> for NewWebhook {
     }
 }
 
+/// A change to a webhook: turn it on or off, and/or edit it (the fields not given stay; its
+/// secret and headers only change when new ones are given).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookChangeBody {
-    enabled: bool,
+    enabled: Option<bool>,
+    name: Option<String>,
+    url: Option<String>,
+    events: Option<Vec<String>>,
+    format: Option<String>,
+    headers: Option<BTreeMap<String, String>>,
+    secret: Option<String>,
 }
 
 pub async fn list_for_namespace(
@@ -87,7 +95,35 @@ pub async fn change(
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<WebhookChangeBody>,
 ) -> ApiResult<Json<WebhookView>> {
-    Ok(Json(webhooks::set_enabled(&state, &p, id, b.enabled).await?))
+    let edits = b.name.is_some()
+        || b.url.is_some()
+        || b.events.is_some()
+        || b.format.is_some()
+        || b.headers.is_some()
+        || b.secret.is_some();
+    if !edits && b.enabled.is_none() {
+        return Err(app::error::AppError::invalid(
+            "enabled",
+            "say what changes: enabled, name, url, events, format, headers or secret",
+        )
+        .into());
+    }
+    let mut hook = webhooks::get(&state, &p, id).await?;
+    if edits {
+        let change = NewWebhook {
+            name: b.name.unwrap_or(hook.name),
+            url: b.url.unwrap_or(hook.url),
+            events: b.events.unwrap_or(hook.events),
+            format: b.format.or(Some(hook.format)),
+            headers: b.headers.map(|h| h.into_iter().collect()).unwrap_or_default(),
+            secret: b.secret,
+        };
+        hook = webhooks::update(&state, &p, id, change).await?;
+    }
+    if let Some(enabled) = b.enabled {
+        hook = webhooks::set_enabled(&state, &p, id, enabled).await?;
+    }
+    Ok(Json(hook))
 }
 
 pub async fn delete(

@@ -309,6 +309,24 @@ async fn only_owners_manage_a_namespaces_webhooks_and_only_administrators_site_w
     assert_eq!(names, ["acme", "alice"]);
     assert_eq!(all(&alice).await.status, StatusCode::FORBIDDEN);
 
+    // Its owner edits it; the fields not given stay, and bob (not even seeing it) may not.
+    let path = format!("/api/v1/webhooks/{}", created.webhook.id);
+    let edit = json!({ "name": "ci", "events": ["push", "delete"], "format": "cloudevents" });
+    assert_eq!(bob.put(&path, edit.clone()).await.status, StatusCode::NOT_FOUND);
+    let r = alice.put(&path, edit).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let edited: WebhookView = r.parse();
+    assert_eq!(
+        (edited.name.as_str(), edited.format.as_str(), edited.url.as_str()),
+        ("ci", "cloudevents", receiver.url.as_str())
+    );
+    assert_eq!(edited.events, ["push", "delete"]);
+    assert!(edited.enabled);
+    assert_eq!(alice.put(&path, json!({ "events": [] })).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(alice.put(&path, json!({ "secret": "short" })).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(alice.put(&path, json!({})).await.status, StatusCode::UNPROCESSABLE_ENTITY, "nothing to change");
+    assert!(world.actions().await.iter().any(|a| a == "webhook.update"));
+
     // Turned off, it is not told of pushes.
     let r = alice.put(&format!("/api/v1/webhooks/{}", created.webhook.id), json!({ "enabled": false })).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);

@@ -83,6 +83,44 @@ pub async fn create(
     Ok(CreatedWebhook { webhook: view(state, id).await?, secret })
 }
 
+/// Changes a webhook (whoever may manage it): its name, address, events and format; its
+/// secret and custom headers only when new ones are given (they are never shown again).
+pub async fn update(state: &AppState, p: &Principal, id: i64, change: NewWebhook) -> AppResult<WebhookView> {
+    let (namespace_id, before, allowed) = managed(state, p, id).await?;
+    let format = check_new(&change, state.settings.webhook_allow_private)?;
+    let crypt = state.keys.crypt();
+    let secret = change.secret.as_deref().filter(|s| !s.is_empty()).map(|s| crypt.seal(s)).transpose()?;
+    let (headers, names) = if change.headers.is_empty() {
+        (None, None)
+    } else {
+        let map: serde_json::Map<String, Value> = change.headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let names: Vec<String> = change.headers.iter().map(|(k, _)| k.clone()).collect();
+        (Some(crypt.seal(&Value::Object(map).to_string())?), Some(names))
+    };
+    let mut tx = allowed.begin(&state.db).await?;
+    sqlx::query!(
+        "update webhook set name = $2, url = $3, events = $4, format = $5, secret = coalesce($6, secret),
+             headers = coalesce($7, headers), header_names = coalesce($8, header_names)
+         where webhook_id = $1",
+        id,
+        change.name.trim(),
+        change.url.trim(),
+        &change.events,
+        format,
+        secret,
+        headers,
+        names.as_deref()
+    )
+    .execute(&mut *tx)
+    .await?;
+    let target = Target { kind: "webhook", name: change.name.trim(), namespace_id };
+    let details = json!({ "name_before": before, "url": logged_url(change.url.trim()), "events": change.events,
+                          "format": format, "secret_changed": secret.is_some(), "headers_changed": names.is_some() });
+    audit::record(&mut tx, "webhook.update", target, details).await?;
+    tx.commit().await?;
+    view(state, id).await
+}
+
 /// The webhooks of a namespace (its owners), or the site-wide ones (administrators).
 pub async fn list(state: &AppState, p: &Principal, namespace: Option<&NamespaceRef>) -> AppResult<Vec<WebhookView>> {
     let (belongs, _) = belonging(state, p, namespace).await?;

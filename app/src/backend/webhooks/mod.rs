@@ -28,7 +28,9 @@ mod outbox;
 mod targets;
 
 pub use delivery::{prune, run_due, signature, spawn_worker};
-pub use hooks::{create, delete, deliveries, get, list, list_all_namespaces, redeliver, send_test, set_enabled};
+pub use hooks::{
+    create, delete, deliveries, get, list, list_all_namespaces, redeliver, send_test, set_enabled, update,
+};
 pub use outbox::{enqueue, enqueue_cleanup, enqueue_quota, CleanupEvent, ImageEvent, QuotaEvent};
 pub use targets::is_internal;
 

@@ -62,6 +62,7 @@ pub struct Key {
 /// A namespace's policy as the gate reads it.
 pub struct Policy {
     pub namespace: String,
+    pub namespace_id: i64,
     pub required: bool,
     pub keys: Vec<Key>,
     /// Digests (`repo@digest`) found signed while this policy was fresh, and by which key.
@@ -143,7 +144,8 @@ pub async fn policy(state: &AppState, namespace: &str) -> AppResult<Option<Arc<P
         }
     }
     let rows = sqlx::query!(
-        r#"select coalesce(p.required, false) as "required!", k.name as "name?", k.public_key as "public_key?"
+        r#"select n.namespace_id, coalesce(p.required, false) as "required!", k.name as "name?",
+                  k.public_key as "public_key?"
            from namespace n left join signature_policy p using (namespace_id)
            left join trusted_key k using (namespace_id)
            where n.name = $1 order by k.trusted_key_id"#,
@@ -151,7 +153,7 @@ pub async fn policy(state: &AppState, namespace: &str) -> AppResult<Option<Arc<P
     )
     .fetch_all(&state.db)
     .await?;
-    let required = rows.first().is_some_and(|r| r.required);
+    let (namespace_id, required) = rows.first().map_or((0, false), |r| (r.namespace_id, r.required));
     let keys: Vec<Key> = rows
         .into_iter()
         .filter_map(|r| {
@@ -159,8 +161,9 @@ pub async fn policy(state: &AppState, namespace: &str) -> AppResult<Option<Arc<P
             Some(Key { name: r.name?, key })
         })
         .collect();
-    let p = (required || !keys.is_empty())
-        .then(|| Arc::new(Policy { namespace: namespace.to_string(), required, keys, verified: Mutex::default() }));
+    let p = (required || !keys.is_empty()).then(|| {
+        Arc::new(Policy { namespace: namespace.to_string(), namespace_id, required, keys, verified: Mutex::default() })
+    });
     let mut all = state.signing.0.lock().expect("signature policies");
     if all.len() >= KEPT {
         all.clear();
@@ -318,10 +321,7 @@ pub async fn may_pull(
             Refusal(format!("{repo}@{digest} is not signed, and namespace {namespace} requires signed images; {hint}"))
         }
     };
-    let id = sqlx::query_scalar!("select namespace_id from namespace where name = $1", namespace)
-        .fetch_optional(&state.db)
-        .await?;
-    refused(state, actor, id, repo, reference, refusal).await
+    refused(state, actor, Some(policy.namespace_id), repo, reference, refusal).await
 }
 
 /// The digests of `repo`'s indexes that hold `digest` as one of their platforms' images.
@@ -542,14 +542,14 @@ pub async fn remove_key(state: &AppState, p: &Principal, ns: &NamespaceRef, id: 
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| AppError::not_found("No such key in this namespace."))?;
-    let left = sqlx::query_scalar!(r#"select count(*) as "n!" from trusted_key where namespace_id = $1"#, n.id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let required = sqlx::query_scalar!("select required from signature_policy where namespace_id = $1", n.id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .unwrap_or(false);
-    if left == 0 && required {
+    let last_while_required = sqlx::query_scalar!(
+        r#"select not exists (select 1 from trusted_key where namespace_id = $1)
+                  and coalesce((select required from signature_policy where namespace_id = $1), false) as "b!""#,
+        n.id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if last_while_required {
         return Err(AppError::Conflict(format!(
             "{} requires signed images and {} is the last key it trusts: trust another key first, or stop requiring signatures.",
             n.name, gone.name
